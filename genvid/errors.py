@@ -1,0 +1,32 @@
+"""One error type for bad input, and the CLI wrapper that turns it into one line + exit code."""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable, TypeVar
+
+F = TypeVar("F", bound=Callable[..., object])
+
+EXIT_BAD_INPUT = 2
+
+
+class GenvidError(Exception):
+    """Bad input a user can fix: a message that names the file or key and the problem."""
+
+
+class ParamError(GenvidError):
+    """A parameter in params.yaml is missing, of the wrong type or out of range."""
+
+
+def cli_main(fn: F) -> F:
+    """Wrap a stage ``main``: a GenvidError becomes one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GenvidError as err:
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(EXIT_BAD_INPUT) from None
+
+    return wrapper  # type: ignore[return-value]
