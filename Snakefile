@@ -1,0 +1,35 @@
+# genvid's Snakemake entry point. It holds no DAG of its own: every rule is built from
+# dvc.yaml (resolved by DVC, see workflow/dag.py), so `snakemake --cores N` and `dvc repro`
+# run the same stages with the same commands, inputs and outputs. A change of a stage's
+# params re-triggers its rule (Snakemake's "params" rerun trigger).
+import sys
+
+sys.path.insert(0, workflow.basedir)
+from workflow.dag import load_stages, param_values
+
+STAGES = load_stages(workflow.basedir)
+
+
+def _shell_escape(cmd):
+    return cmd.replace("{", "{{").replace("}", "}}")
+
+
+rule all:
+    default_target: True
+    input:
+        [out for stage in STAGES for out in stage.outs],
+
+
+for _stage in STAGES:
+
+    rule:
+        name:
+            _stage.name
+        input:
+            _stage.deps,
+        output:
+            _stage.outs,
+        params:
+            values=param_values(_stage, workflow.basedir),
+        shell:
+            _shell_escape(_stage.cmd)

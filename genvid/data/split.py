@@ -1,0 +1,68 @@
+"""Chronological train/val/test split (seed 000 §4.1.2) as frame ranges; clip windows inside them.
+
+The first ``train`` fraction of the recording (in recording order) is training data, the next
+``val`` fraction validation, the rest test. A split boundary may fall inside an episode: the
+episode's frames before it go to one split and those after it to the next. Clips never cross
+an episode or split boundary, because every clip lies inside one range; a piece of an episode
+too short to hold one clip is dropped (and counted in the split file).
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from genvid.data.frames import episode_runs
+from genvid.errors import GenvidError
+
+SPLITS = ("train", "val", "test")
+
+
+def split_ranges(episode: np.ndarray, fractions: Mapping[str, float], clip_len: int,
+                 source: str = "frames file") -> dict:
+    """Return the split assignment: per split, the [start, end) frame ranges that hold clips."""
+    runs = episode_runs(episode)
+    for index, (start, end) in enumerate(runs):
+        if end - start < clip_len:
+            raise GenvidError(f"{source}: episode {index} has {end - start} frames, "
+                              f"fewer than clips.clip_len={clip_len}")
+    n = len(episode)
+    cut1 = int(round(n * fractions["train"]))
+    cut2 = int(round(n * (fractions["train"] + fractions["val"])))
+    bounds = {"train": (0, cut1), "val": (cut1, cut2), "test": (cut2, n)}
+    result: dict = {"num_frames": n, "clip_len": clip_len, "splits": {}}
+    for name in SPLITS:
+        lo, hi = bounds[name]
+        ranges, dropped = [], 0
+        for start, end in runs:
+            a, b = max(start, lo), min(end, hi)
+            if b - a >= clip_len:
+                ranges.append([a, b])
+            elif b > a:
+                dropped += b - a
+        if not ranges:
+            raise GenvidError(f"{source}: split '{name}' ({hi - lo} frames) holds no clip of "
+                              f"{clip_len} frames; collect more frames or change split fractions")
+        result["splits"][name] = {
+            "ranges": ranges,
+            "frames": int(sum(b - a for a, b in ranges)),
+            "dropped_frames": dropped,
+        }
+    return result
+
+
+def clip_starts(ranges: list[list[int]], clip_len: int, stride: int) -> np.ndarray:
+    """Start frame of every clip: windows of ``clip_len`` at ``stride`` inside each range."""
+    starts = [np.arange(a, b - clip_len + 1, stride, dtype=np.int64) for a, b in ranges]
+    return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+
+
+def validate_split_file(data: object, source: str) -> dict:
+    """Check a split JSON read back from disk has the shape ``split_ranges`` writes."""
+    if not isinstance(data, dict) or not isinstance(data.get("splits"), dict):
+        raise GenvidError(f"{source}: not a split file (missing 'splits')")
+    for name in SPLITS:
+        entry = data["splits"].get(name)
+        if not isinstance(entry, dict) or not isinstance(entry.get("ranges"), list):
+            raise GenvidError(f"{source}: split '{name}' missing or has no 'ranges'")
+    return data

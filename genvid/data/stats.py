@@ -1,0 +1,63 @@
+"""Per-channel normalisation statistics over the training split (seed 000 eq. 4.1).
+
+Pixels are first scaled to [0, 1]; then p_norm[c] = (p[c] - mean[c]) / std[c]. The statistics
+are accumulated in float64 over chunks of frames, so the thesis-size dataset never has to fit
+in memory. Sums of uint8 values are exact in float64 up to ~10^11 frames at 256x256.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+from tqdm import tqdm
+
+from genvid.errors import GenvidError
+
+CHANNELS = 3
+
+
+def channel_stats(frames_path: str | Path, ranges: list[list[int]], chunk_frames: int,
+                  progress: bool = True) -> dict:
+    """Mean and (population) std per RGB channel of pixels/255 over ``ranges``."""
+    total = np.zeros(CHANNELS, dtype=np.float64)
+    total_sq = np.zeros(CHANNELS, dtype=np.float64)
+    count = 0
+    num_frames = sum(b - a for a, b in ranges)
+    with h5py.File(frames_path, "r") as f, tqdm(total=num_frames, desc="normalize", unit="frame",
+                                                 disable=not progress, mininterval=2) as bar:
+        frames = f["frames"]
+        for a, b in ranges:
+            for start in range(a, b, chunk_frames):
+                chunk = frames[start:min(start + chunk_frames, b)].astype(np.float64)
+                total += chunk.sum(axis=(0, 1, 2))
+                total_sq += np.square(chunk).sum(axis=(0, 1, 2))
+                count += chunk.shape[0] * chunk.shape[1] * chunk.shape[2]
+                bar.update(chunk.shape[0])
+    mean = total / count
+    var = np.maximum(total_sq / count - mean**2, 0.0)
+    return {
+        "mean": (mean / 255.0).tolist(),
+        "std": (np.sqrt(var) / 255.0).tolist(),
+        "pixels_per_channel": int(count),
+        "scale": "pixel/255",
+    }
+
+
+def load_stats(data: object, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a statistics JSON; return (mean, std) float32 arrays of 3 channels."""
+    if not isinstance(data, dict):
+        raise GenvidError(f"{source}: not a normalisation statistics file")
+    arrays = []
+    for key in ("mean", "std"):
+        value = data.get(key)
+        if not isinstance(value, list) or len(value) != CHANNELS:
+            got = len(value) if isinstance(value, list) else value
+            raise GenvidError(f"{source}: '{key}' must list {CHANNELS} channel values, got {got}")
+        array = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(array)):
+            raise GenvidError(f"{source}: '{key}' contains a non-finite value")
+        arrays.append(array.astype(np.float32))
+    if np.any(arrays[1] <= 0):
+        raise GenvidError(f"{source}: 'std' must be positive in every channel, got {data['std']}")
+    return arrays[0], arrays[1]

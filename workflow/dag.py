@@ -1,0 +1,65 @@
+"""Read the stage graph from dvc.yaml, resolved by DVC itself, for the Snakefile and the tests.
+
+dvc.yaml is the single definition of the DAG. Using DVC's own resolver (templating, ``vars``,
+``foreach`` included) guarantees that Snakemake sees exactly the stages DVC runs.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    cmd: str
+    deps: tuple[str, ...]                 # file dependencies (code and data), repo-relative
+    outs: tuple[str, ...]                 # outputs, metrics and plots files, repo-relative
+    params: dict[str, tuple[str, ...]] = field(default_factory=dict)  # params file -> keys
+
+
+def load_stages(root: str | Path = ".") -> list[StageSpec]:
+    from dvc.repo import Repo
+
+    root = Path(root).resolve()
+    stages = []
+    with Repo(str(root)) as repo:
+        for stage in repo.index.stages:
+            if not getattr(stage, "name", None):  # .dvc files are data, not pipeline stages
+                continue
+            deps, params = [], {}
+            for dep in stage.deps:
+                if hasattr(dep, "params"):
+                    params[str(dep.def_path)] = tuple(dep.params)
+                else:
+                    deps.append(_relative(root, stage.wdir, dep.def_path))
+            outs = [_relative(root, stage.wdir, out.def_path) for out in stage.outs]
+            cmd = stage.cmd if isinstance(stage.cmd, str) else " && ".join(stage.cmd)
+            stages.append(StageSpec(stage.name, cmd, tuple(deps), tuple(outs), params))
+    return stages
+
+
+def _relative(root: Path, wdir: str, path: str) -> str:
+    return str((Path(wdir) / path).resolve().relative_to(root))
+
+
+def param_values(stage: StageSpec, root: str | Path = ".") -> str:
+    """The stage's parameter values as stable JSON: Snakemake reruns a rule when it changes."""
+    values = {}
+    for file, keys in sorted(stage.params.items()):
+        data = yaml.safe_load((Path(root) / file).read_text()) or {}
+        for key in keys:
+            node = data
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            values[f"{file}:{key}"] = node
+    return json.dumps(values, sort_keys=True)
+
+
+def edges(stages: list[StageSpec]) -> set[tuple[str, str]]:
+    """(upstream, downstream) stage pairs: downstream depends on an output of upstream."""
+    producer = {out: stage.name for stage in stages for out in stage.outs}
+    return {(producer[dep], stage.name) for stage in stages for dep in stage.deps if dep in producer}
