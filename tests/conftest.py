@@ -42,3 +42,30 @@ def frames_file(tmp_path):
 @pytest.fixture(scope="session")
 def repo_root():
     return ROOT
+
+
+def copy_repo(dst: Path) -> Path:
+    """Copy the working tree (tracked + untracked, not ignored) into ``dst`` as a fresh git repo."""
+    import shutil
+    import subprocess
+
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                           cwd=ROOT, check=True, capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, files):
+        src = ROOT / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
+    return dst
+
+
+def venv_env() -> dict:
+    """Environment whose PATH finds the venv's python, dvc and snakemake first."""
+    import os
+
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONHASHSEED"] = "0"
+    env.pop("PYTHONPATH", None)
+    return env

@@ -1,0 +1,105 @@
+"""The latent-code dataset (seed 000 §4.1.4): int16 code indices per clip, never one-hot.
+
+Layout: one group per split with ``top`` int16 [N,Tt,Ht,Wt], ``bottom`` int16 [N,Tb,Hb,Wb] and
+``start`` int64 [N] (the clip's first frame index in the frames file); file attributes
+``codebook_size``, ``clip_len`` and per-split ``stride``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from genvid.data.split import SPLITS
+from genvid.errors import GenvidError
+from genvid.io import atomic_path
+
+LEVELS = ("top", "bottom")
+
+
+def write_latents(path: str | Path, splits: dict[str, Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+                  counts: dict[str, int], shapes: dict[str, tuple[int, ...]], attrs: dict) -> None:
+    """Stream batches of (start, top, bottom) per split into ``path``; atomic."""
+    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+        for name, batches in splits.items():
+            n = counts[name]
+            group = f.create_group(name, track_order=False)
+            data = {level: group.create_dataset(level, (n, *shapes[level]), np.int16, track_times=False,
+                                                chunks=(1, *shapes[level]))
+                    for level in LEVELS}
+            data["start"] = group.create_dataset("start", (n,), np.int64, track_times=False)
+            row = 0
+            for start, top, bottom in batches:
+                k = len(start)
+                data["start"][row:row + k] = start
+                data["top"][row:row + k] = top
+                data["bottom"][row:row + k] = bottom
+                row += k
+            if row != n:
+                raise GenvidError(f"{path}: split '{name}' got {row} clips, expected {n}")
+        for key, value in sorted(attrs.items()):
+            f.attrs[key] = value
+
+
+def read_latent_info(path: str | Path) -> dict:
+    """Validate a latent file; return its attributes and per-level code grid shapes."""
+    path = Path(path)
+    if not path.exists():
+        raise GenvidError(f"{path}: file not found")
+    try:
+        with h5py.File(path, "r") as f:
+            if "codebook_size" not in f.attrs:
+                raise GenvidError(f"{path}: missing attribute 'codebook_size'")
+            shapes = None
+            for name in SPLITS:
+                if name not in f:
+                    raise GenvidError(f"{path}: no '{name}' group")
+                group = f[name]
+                for key in (*LEVELS, "start"):
+                    if key not in group:
+                        raise GenvidError(f"{path}: '{name}/{key}' missing")
+                n = group["start"].shape[0]
+                these = {}
+                for level in LEVELS:
+                    ds = group[level]
+                    if ds.ndim != 4 or ds.shape[0] != n:
+                        raise GenvidError(f"{path}: '{name}/{level}' has shape {ds.shape}, "
+                                          f"expected [{n},T,H,W]")
+                    if not np.issubdtype(ds.dtype, np.integer):
+                        raise GenvidError(f"{path}: '{name}/{level}' has dtype {ds.dtype}, expected int16")
+                    these[level] = tuple(ds.shape[1:])
+                if shapes is not None and these != shapes:
+                    raise GenvidError(f"{path}: '{name}' code shapes {these} differ from {shapes}")
+                shapes = these
+            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+    except GenvidError:
+        raise
+    except (OSError, KeyError, ValueError) as err:
+        raise GenvidError(f"{path}: not a readable latent file ({str(err).splitlines()[0]})") from None
+    return {"attrs": attrs, "shapes": shapes, "codebook_size": int(attrs["codebook_size"])}
+
+
+class LatentDataset(Dataset):
+    """(top, bottom) long code grids of one split, loaded into memory (they are small)."""
+
+    def __init__(self, path: str | Path, split: str):
+        info = read_latent_info(path)
+        with h5py.File(path, "r") as f:
+            self.top = torch.from_numpy(f[split]["top"][:].astype(np.int64))
+            self.bottom = torch.from_numpy(f[split]["bottom"][:].astype(np.int64))
+            self.start = f[split]["start"][:]
+        self.codebook_size = info["codebook_size"]
+        for level, codes in (("top", self.top), ("bottom", self.bottom)):
+            if len(codes) and (codes.min() < 0 or codes.max() >= self.codebook_size):
+                raise GenvidError(f"{path}: '{split}/{level}' holds index {int(codes.max())} outside "
+                                  f"[0, {self.codebook_size})")
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.top[index], self.bottom[index]

@@ -1,0 +1,81 @@
+"""Parameter profiles: deep-merge ``profiles/<name>.yaml`` over ``params.yaml``.
+
+    python -m genvid.profiles thesis            # rewrite params.yaml with the thesis values
+    python -m genvid.profiles thesis --dvc-set  # print `-S key=value` args for `dvc exp run`
+
+params.yaml stays the one file DVC tracks; a profile is only a set of overrides, so switching
+back is `git checkout params.yaml`.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from pathlib import Path
+
+import yaml
+
+from genvid.errors import GenvidError, cli_main
+from genvid.io import atomic_write_text
+from genvid.params import PARAMS_FILE, read_params
+
+PROFILES_DIR = Path("profiles")
+
+
+def merge(base: dict, overrides: dict, path: str = "") -> dict:
+    """Deep merge; an override key absent from ``base`` is an error (a typo, not a new param)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        dotted = f"{path}{key}"
+        if key not in merged:
+            raise GenvidError(f"profile key {dotted} does not exist in {PARAMS_FILE}")
+        if isinstance(value, dict) and isinstance(merged[key], dict):
+            merged[key] = merge(merged[key], value, dotted + ".")
+        else:
+            merged[key] = value
+    return merged
+
+
+def flatten(overrides: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def load_profile(name: str, profiles_dir: Path = PROFILES_DIR) -> dict:
+    path = Path(profiles_dir) / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in Path(profiles_dir).glob("*.yaml")))
+        raise GenvidError(f"{path}: no such profile (known: {known})")
+    return read_params(path)
+
+
+def apply_profile(name: str, params_path: str | Path = PARAMS_FILE,
+                  profiles_dir: Path = PROFILES_DIR) -> dict:
+    merged = merge(read_params(params_path), load_profile(name, profiles_dir))
+    header = f"# genvid parameters with profile '{name}' applied (profiles/{name}.yaml).\n"
+    atomic_write_text(params_path, header + yaml.safe_dump(merged, sort_keys=False))
+    return merged
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("profile")
+    parser.add_argument("--params", default=PARAMS_FILE)
+    parser.add_argument("--dvc-set", action="store_true", help="print dvc exp run -S arguments instead")
+    args = parser.parse_args(argv)
+    if args.dvc_set:
+        flat = flatten(load_profile(args.profile))
+        print(" ".join(f"-S {key}={json.dumps(value)}" for key, value in flat.items()))
+        return
+    apply_profile(args.profile, args.params)
+    print(f"{args.params}: applied profile '{args.profile}'")
+
+
+if __name__ == "__main__":
+    main()
