@@ -71,3 +71,29 @@ def read_json(path: str | os.PathLike) -> Any:
         raise GenvidError(f"{path}: file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise GenvidError(f"{path}: not valid JSON ({err})") from None
+
+
+_FULL_HASH_LIMIT = 64 * 2**20
+
+
+def fingerprint(config: Any, files: list[str | os.PathLike] = ()) -> str:
+    """Hash of a config and the input files a result depends on (resume-checkpoint identity).
+
+    Files up to 64 MiB are hashed whole; larger ones by size plus their first and last MiB,
+    which is enough to tell two recordings apart without reading tens of GB.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(dumps_json(config).encode())
+    for file in files:
+        path = Path(file)
+        size = path.stat().st_size
+        digest.update(f"{path.name}:{size}".encode())
+        with path.open("rb") as f:
+            if size <= _FULL_HASH_LIMIT:
+                digest.update(f.read())
+            else:
+                digest.update(f.read(2**20))
+                f.seek(-(2**20), os.SEEK_END)
+                digest.update(f.read())
+    return digest.hexdigest()

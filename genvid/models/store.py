@@ -1,0 +1,49 @@
+"""Final model files: weights + the config they were built from; loads with weights_only=True."""
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import torch
+from torch import nn
+
+from genvid.errors import GenvidError
+from genvid.io import atomic_path
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def save_model(path: str | Path, kind: str, config: dict, model: nn.Module) -> None:
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save({"kind": kind, "config": config, "state_dict": state}, tmp)
+
+
+def load_model(path: str | Path, kind: str, build: Callable[[dict], M], expected: dict | None = None,
+               section: str = "") -> tuple[M, dict]:
+    """Load ``path``; check it holds a ``kind`` model and (if given) was built from ``expected``."""
+    path = Path(path)
+    if not path.exists():
+        raise GenvidError(f"{path}: file not found")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as err:
+        raise GenvidError(f"{path}: not a readable model file ({str(err).splitlines()[0]})") from None
+    if not isinstance(blob, dict) or blob.get("kind") != kind:
+        found = blob.get("kind") if isinstance(blob, dict) else type(blob).__name__
+        raise GenvidError(f"{path}: expected a {kind} model file, found {found!r}")
+    config = blob["config"]
+    if expected is not None:
+        for key in sorted(set(config) | set(expected)):
+            if config.get(key) != expected.get(key):
+                raise GenvidError(f"{path}: trained with {section}.{key}={config.get(key)!r} but "
+                                  f"params.yaml has {expected.get(key)!r}; rerun the training stage")
+    model = build(config)
+    try:
+        model.load_state_dict(blob["state_dict"])
+    except RuntimeError as err:
+        raise GenvidError(f"{path}: weights do not fit the {kind} config "
+                          f"({str(err).splitlines()[0]})") from None
+    return model.eval(), config

@@ -1,0 +1,339 @@
+"""Two-level 3D VQ-VAE (seed 000 §4.2, §5.2; VQ-VAE-2 with Conv2d -> Conv3d).
+
+    x [B,3,T,H,W]
+     └ bottom encoder: Conv3d (4,8,8)/(2,4,4)/(1,2,2) -> residual stack ─┬─ 1x1x1 -> EMA VQ (bottom) ─┐
+                                                                           └ top encoder: Conv3d 4/2/1    │
+                                                                             -> residual stack            │
+                                                                             -> 1x1x1 -> EMA VQ (top)     │
+     decoder: [ConvT3d 4/2/1 (top codes) ‖ bottom codes] -> Conv3d 3 -> residual stack -> ReLU          ◄─┘
+              -> ConvT3d (4,8,8)/(2,4,4)/(1,2,2) -> recon [B,3,T,H,W]
+
+Loss (eq. 5.3): MSE(x, recon) + β·commitment; the codebook term is replaced by EMA updates (eq. 5.4).
+Options (off by default): dead-code restarts (Jukebox style, seed 002 §2.4.6) and seed 002 §3.1
+noisy quantisation.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from genvid.errors import ParamError
+
+
+@dataclass(frozen=True)
+class VQVAEConfig:
+    """Every size of the model; the defaults are the thesis profile (seed 000 Table 5.2)."""
+
+    in_channels: int = 3
+    channels: int = 128  # encoder/decoder conv channels
+    res_channels: int = 64  # inner width of each residual layer
+    res_blocks: int = 5  # residual layers per stack
+    codebook_size: int = 512  # K
+    code_dim: int = 64  # D
+    beta: float = 0.25  # commitment weight (seed 000 §5.2.1)
+    ema_decay: float = 0.99  # γ (seed 000 eq. 5.4)
+    ema_eps: float = 1e-5  # Laplace smoothing of the cluster counts
+    dead_code_restart: bool = False
+    dead_code_threshold: float = 1.0  # restart codes whose EMA count N_i falls below this
+    noisy_sigma: float = 0.0  # seed 002 §3.1: σ of the discrete Gaussian index noise (0 = off)
+
+    def __post_init__(self) -> None:
+        for name in ("in_channels", "channels", "res_channels", "codebook_size", "code_dim"):
+            _check_int(name, getattr(self, name), minimum=1)
+        _check_int("res_blocks", self.res_blocks, minimum=0)
+        if not isinstance(self.dead_code_restart, bool):
+            raise ParamError(f"vqvae.dead_code_restart must be true or false, got {self.dead_code_restart!r}")
+        for name, lo, hi in (("beta", 0.0, math.inf), ("ema_decay", 0.0, 1.0), ("ema_eps", 0.0, math.inf),
+                             ("dead_code_threshold", 0.0, math.inf), ("noisy_sigma", 0.0, math.inf)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value < hi:
+                raise ParamError(f"vqvae.{name} must be a number in [{lo}, {hi}), got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if self.ema_decay == 0.0 or self.ema_eps == 0.0:
+            raise ParamError("vqvae.ema_decay and vqvae.ema_eps must be > 0")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], prefix: str = "vqvae") -> "VQVAEConfig":
+        """Build from a params.yaml section; unknown keys are an error naming the key."""
+        if not isinstance(d, dict):
+            raise ParamError(f"{prefix} must be a mapping, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in d:
+            if key not in known:
+                raise ParamError(f"{prefix}.{key} is not a known parameter")
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ParamError(f"vqvae.{name} must be an integer >= {minimum}, got {value!r}")
+
+
+# --------------------------------------------------------------------------- building blocks
+
+class ResidualLayer(nn.Module):
+    """x + Conv1(ReLU(Conv3(ReLU(x)))) (seed 000 Fig. 4.3): widen to res_channels and back."""
+
+    def __init__(self, channels: int, res_channels: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.ReLU(),
+            nn.Conv3d(channels, res_channels, kernel_size=3, padding=1),
+            nn.ReLU(),
+            nn.Conv3d(res_channels, channels, kernel_size=1),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.block(x)
+
+
+class ResidualStack(nn.Sequential):
+    """n residual layers then a ReLU. The closing ReLU is VQ-VAE-2's (seed 000 §4.2 follows
+    it); the thesis names only the layers, so the ReLU is our reading of "same structure"."""
+
+    def __init__(self, channels: int, res_channels: int, n: int):
+        super().__init__(*[ResidualLayer(channels, res_channels) for _ in range(n)], nn.ReLU())
+
+
+class Quantized(NamedTuple):
+    codes: Tensor  # [B,D,T,H,W] quantised vectors fed to the decoder (straight-through to z)
+    commitment: Tensor  # mean ||z - sg[e_clean]||²
+    indices: Tensor  # [B,T,H,W] indices fed to the decoder (noisy in training when σ > 0)
+    perplexity: Tensor  # exp(entropy) of this batch's usage of `indices`
+
+
+class EMAQuantizer(nn.Module):
+    """Nearest-neighbour (Euclidean) vector quantiser with an EMA codebook (seed 000 §4.2.2, eq. 5.4).
+
+    Buffers (all in state_dict): `embed` e [K,D], `cluster_size` N [K], `embed_sum` m [K,D].
+    """
+
+    def __init__(self, cfg: VQVAEConfig):
+        super().__init__()
+        k, d = cfg.codebook_size, cfg.code_dim
+        self.k, self.decay, self.eps = k, cfg.ema_decay, cfg.ema_eps
+        self.restart, self.threshold, self.sigma = cfg.dead_code_restart, cfg.dead_code_threshold, cfg.noisy_sigma
+        embed = torch.rand(k, d)  # seed 000 §4.2.2: each number uniform in [0, 1)
+        self.register_buffer("embed", embed)
+        # Each code starts as the average of one (virtual) vector: N = 1, m = e. With N = 0
+        # (as in VQ-VAE-2 code) an unused code's first update would be e = γe/ε, i.e. it would
+        # be flung far away; with N = 1 it stays put and decays towards 0 only as γ^t.
+        self.register_buffer("cluster_size", torch.ones(k))
+        self.register_buffer("embed_sum", embed.clone())
+
+    def nearest(self, flat: Tensor) -> Tensor:
+        """argmin_j ||z - e_j||² for each row of flat [M,D] (ties: lowest index)."""
+        dist = (flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.embed.t()
+                + self.embed.pow(2).sum(1)[None, :])
+        return dist.argmin(1)
+
+    def lookup(self, indices: Tensor) -> Tensor:
+        """Indices [B,T,H,W] -> code vectors [B,D,T,H,W]."""
+        return F.embedding(indices, self.embed).permute(0, 4, 1, 2, 3)
+
+    def add_noise(self, indices: Tensor) -> Tensor:
+        """Seed 002 §3.1: index + ε, ε = round(N(0, σ²)) (a discrete Gaussian). Out-of-range
+        indices are reflected at 0 and K-1 (our choice; the thesis does not say): reflection
+        keeps the noise a move to a *neighbouring* code, where clamping would pile the mass of
+        the tail onto the two end codes."""
+        eps = torch.round(torch.randn(indices.shape, device=indices.device) * self.sigma).long()
+        if self.k == 1:
+            return torch.zeros_like(indices)
+        period = 2 * (self.k - 1)
+        j = torch.remainder(indices + eps, period)
+        return torch.where(j > self.k - 1, period - j, j)
+
+    def forward(self, z: Tensor) -> Quantized:
+        b, d, t, h, w = z.shape
+        flat = z.permute(0, 2, 3, 4, 1).reshape(-1, d)
+        clean = self.nearest(flat.detach())
+        used = self.add_noise(clean) if self.training and self.sigma > 0 else clean
+        # Usage counts by comparison, not one_hot/bincount/index_add_: deterministic on every
+        # device and shape-only on the meta device.
+        onehot = (used[:, None] == torch.arange(self.k, device=used.device)[None, :]).to(flat.dtype)
+        counts = onehot.sum(0)
+
+        e_clean, e_used = self.embed[clean], self.embed[used]  # codebook before this step's update
+        commitment = (flat - e_clean.detach()).pow(2).mean()  # against the clean code (seed 002 §3.1)
+        if self.training:
+            self._ema_update(flat.detach(), onehot, counts)  # on the code actually used (noisy)
+
+        # Straight-through: the value is exactly e_used, the gradient w.r.t. z is the identity.
+        codes = e_used.detach() + (flat - flat.detach())
+        codes = codes.view(b, t, h, w, d).permute(0, 4, 1, 2, 3)
+        probs = counts / counts.sum()
+        perplexity = torch.exp(-(probs * torch.log(probs + 1e-10)).sum())
+        return Quantized(codes, commitment, used.view(b, t, h, w), perplexity)
+
+    @torch.no_grad()
+    def _ema_update(self, flat: Tensor, onehot: Tensor, counts: Tensor) -> None:
+        """Eq. 5.4 with Laplace-smoothed counts: N ← γN + (1-γ)n, m ← γm + (1-γ)Σz, e = m / N̂."""
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.embed_sum.mul_(self.decay).add_(onehot.t() @ flat, alpha=1 - self.decay)
+        total = self.cluster_size.sum()
+        smoothed = (self.cluster_size + self.eps) / (total + self.k * self.eps) * total
+        self.embed.copy_(self.embed_sum / smoothed[:, None])
+        if self.restart:
+            self._restart_dead_codes(flat)
+
+    def _restart_dead_codes(self, flat: Tensor) -> None:
+        """Codes with N_i < threshold become random encoder outputs of this batch (Jukebox
+        random restarts, seed 002 §2.4.6), with N_i = 1, m_i = e_i. K draws every step whatever
+        the number of dead codes, so the RNG stream does not depend on the data."""
+        pick = flat[torch.randint(0, flat.shape[0], (self.k,), device=flat.device)]
+        dead = (self.cluster_size < self.threshold)[:, None]
+        self.embed.copy_(torch.where(dead, pick, self.embed))
+        self.embed_sum.copy_(torch.where(dead, pick, self.embed_sum))
+        self.cluster_size.copy_(torch.where(dead[:, 0], torch.ones_like(self.cluster_size), self.cluster_size))
+
+
+# --------------------------------------------------------------------------- the model
+
+@dataclass
+class VQVAEOutput:
+    recon: Tensor  # [B,C,T,H,W]
+    commitment_loss: Tensor  # sum over levels of mean ||z_e - sg[e]||² (unweighted by β)
+    top_indices: Tensor  # [B,Tt,Ht,Wt] long
+    bottom_indices: Tensor  # [B,Tb,Hb,Wb] long
+    top_perplexity: Tensor
+    bottom_perplexity: Tensor
+
+
+def vqvae_loss(out: VQVAEOutput, x: Tensor, beta: float) -> tuple[Tensor, dict[str, float]]:
+    """Eq. 5.3: MSE(x, x̂) + β·commitment, and the scalars to log."""
+    mse = F.mse_loss(out.recon, x)
+    loss = mse + beta * out.commitment_loss
+    scalars = {
+        "mse": mse.item(),
+        "commitment": out.commitment_loss.item(),
+        "perplexity_top": out.top_perplexity.item(),
+        "perplexity_bottom": out.bottom_perplexity.item(),
+    }
+    return loss, scalars
+
+
+# Bottom encoder / final decoder layer (seed 000 §4.2.1, §4.2.3): T/2, H/4, W/4.
+BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD = (4, 8, 8), (2, 4, 4), (1, 2, 2)
+TOP_KERNEL, TOP_STRIDE, TOP_PAD = 4, 2, 1  # top encoder: all dims /2
+
+
+class VQVAE3D(nn.Module):
+    def __init__(self, cfg: VQVAEConfig):
+        super().__init__()
+        self.cfg = cfg
+        ch, res, n, dim = cfg.channels, cfg.res_channels, cfg.res_blocks, cfg.code_dim
+        self.enc_bottom = nn.Sequential(
+            nn.Conv3d(cfg.in_channels, ch, BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD),
+            ResidualStack(ch, res, n),
+        )
+        # The top encoder reads the bottom features before their 1x1x1 projection (seed 000 §4.2.1).
+        self.enc_top = nn.Sequential(
+            nn.Conv3d(ch, ch, TOP_KERNEL, TOP_STRIDE, TOP_PAD),
+            ResidualStack(ch, res, n),
+        )
+        self.to_code_bottom = nn.Conv3d(ch, dim, kernel_size=1)
+        self.to_code_top = nn.Conv3d(ch, dim, kernel_size=1)
+        self.quant_bottom = EMAQuantizer(cfg)
+        self.quant_top = EMAQuantizer(cfg)
+        # Decoder (seed 000 §4.2.3, VQ-VAE-2 layout): the top codes are upsampled to the bottom
+        # grid by a transposed conv and concatenated with the bottom codes; a 3x3x3 conv brings
+        # the 2D channels to `channels` for the residual stack (the thesis says only "fed into
+        # a residual block"); the same parameters as the encoder (seed 000 §4.2.4).
+        self.upsample_top = nn.ConvTranspose3d(dim, dim, TOP_KERNEL, TOP_STRIDE, TOP_PAD)
+        self.decoder = nn.Sequential(
+            nn.Conv3d(2 * dim, ch, kernel_size=3, padding=1),
+            ResidualStack(ch, res, n),
+            nn.ConvTranspose3d(ch, cfg.in_channels, BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD),
+        )
+
+    # ----------------------------------------------------------------------- shapes
+
+    def code_shapes(self, clip_len: int, height: int, width: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        """((Tt,Ht,Wt), (Tb,Hb,Wb)) for clips of T×H×W, by conv arithmetic.
+
+        The decoder inverts the encoder exactly only when T % 4 == 0 and H, W % 8 == 0.
+        """
+        if clip_len % 4 or height % 8 or width % 8:
+            raise ParamError(f"vqvae input {clip_len}x{height}x{width}: clip_len must be a multiple of 4"
+                             " and height, width multiples of 8")
+
+        def conv(sizes, k, s, p):
+            return tuple((n + 2 * p_ - k_) // s_ + 1 for n, k_, s_, p_ in zip(sizes, _t(k), _t(s), _t(p)))
+
+        bottom = conv((clip_len, height, width), BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD)
+        top = conv(bottom, TOP_KERNEL, TOP_STRIDE, TOP_PAD)
+        return top, bottom
+
+    def bits_reduction(self, clip_len: int, height: int, width: int) -> float:
+        """1 - code bits / raw 8-bit RGB bits (seed 000 §4.2: 98.7 % for the thesis profile)."""
+        top, bottom = self.code_shapes(clip_len, height, width)
+        code_bits = (math.prod(top) + math.prod(bottom)) * math.log2(self.cfg.codebook_size)
+        return 1.0 - code_bits / (self.cfg.in_channels * clip_len * height * width * 8)
+
+    # ----------------------------------------------------------------------- encode / decode
+
+    def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Continuous encoder outputs (z_top, z_bottom), each [B,D,...]."""
+        if x.ndim != 5 or x.shape[1] != self.cfg.in_channels:
+            raise ValueError(f"expected [B,{self.cfg.in_channels},T,H,W], got {list(x.shape)}")
+        self.code_shapes(*x.shape[2:])
+        h_bottom = self.enc_bottom(x)
+        h_top = self.enc_top(h_bottom)
+        return self.to_code_top(h_top), self.to_code_bottom(h_bottom)
+
+    def _decode(self, q_top: Tensor, q_bottom: Tensor) -> Tensor:
+        return self.decoder(torch.cat([self.upsample_top(q_top), q_bottom], dim=1))
+
+    def forward(self, x: Tensor) -> VQVAEOutput:
+        z_top, z_bottom = self._encode(x)
+        top = self.quant_top(z_top)
+        bottom = self.quant_bottom(z_bottom)
+        return VQVAEOutput(
+            recon=self._decode(top.codes, bottom.codes),
+            commitment_loss=top.commitment + bottom.commitment,
+            top_indices=top.indices,
+            bottom_indices=bottom.indices,
+            top_perplexity=top.perplexity,
+            bottom_perplexity=bottom.perplexity,
+        )
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Forward + eq. 5.3 with the configured β."""
+        return vqvae_loss(self(x), x, self.cfg.beta)
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Clean nearest-code indices (top [B,Tt,Ht,Wt], bottom [B,Tb,Hb,Wb]); no noise, no EMA."""
+        z_top, z_bottom = self._encode(x)
+        return self._nearest(self.quant_top, z_top), self._nearest(self.quant_bottom, z_bottom)
+
+    @staticmethod
+    def _nearest(quant: EMAQuantizer, z: Tensor) -> Tensor:
+        b, d, t, h, w = z.shape
+        return quant.nearest(z.permute(0, 2, 3, 4, 1).reshape(-1, d)).view(b, t, h, w)
+
+    def decode_codes(self, top: Tensor, bottom: Tensor,
+                     zero_level: Literal["top", "bottom"] | None = None) -> Tensor:
+        """Indices -> video. zero_level replaces that level's code vectors by zeros (the
+        top-only / bottom-only decodings of seed 000 Fig. 6.1)."""
+        if zero_level not in (None, "top", "bottom"):
+            raise ValueError(f"zero_level must be None, 'top' or 'bottom', got {zero_level!r}")
+        q_top, q_bottom = self.quant_top.lookup(top), self.quant_bottom.lookup(bottom)
+        if zero_level == "top":
+            q_top = torch.zeros_like(q_top)
+        elif zero_level == "bottom":
+            q_bottom = torch.zeros_like(q_bottom)
+        return self._decode(q_top, q_bottom)
+
+
+def _t(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
+    return v if isinstance(v, tuple) else (v, v, v)

@@ -1,0 +1,258 @@
+"""The one training loop: AdamW, warm-up + cosine LR, clipping, validation, exact resume.
+
+A stage seeds (``genvid.determinism.seed_everything``) *before* it builds the model, so
+the initial weights are reproducible; ``fit`` then re-seeds with ``cfg.seed`` and owns
+everything after: data order, dropout RNG, optimiser, schedule and checkpoints.
+
+Exact resume: a checkpoint is taken at a step boundary and holds the model, optimiser,
+scheduler, every global RNG state, the data position (epoch, offset), the open logging
+window and the curves so far; validation runs between the same steps in every run and
+restores the RNG states it found, so a run killed at any moment and rerun ends with the
+same weights and curves, bit for bit, as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from genvid.determinism import rng_state, seed_everything, set_rng_state
+from genvid.errors import GenvidError
+from genvid.train import checkpoint
+from genvid.train.config import TrainConfig, lr_factor
+from genvid.train.curves import Window
+from genvid.train.sampler import train_loader, val_loader
+
+# (model, batch) -> (loss to backprop, extra scalars to log); the batch is already on the
+# model's device. Scalars are per-sample means (validation weights them by batch size).
+Objective = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+
+RESERVED = ("step", "split", "loss", "lr", "grad_norm")
+
+
+@dataclass
+class TrainResult:
+    step: int  # optimisation steps completed (== cfg.steps)
+    curves: list[dict[str, Any]] = field(default_factory=list)
+    val: dict[str, float] = field(default_factory=dict)  # last validation row's scalars
+    resumed_from: int = 0  # step of the checkpoint this run continued from (0: fresh)
+
+
+def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dataset | None,
+        cfg: TrainConfig, workdir: str | Path, fingerprint: str, desc: str = "train",
+        on_checkpoint: Callable[[int], None] | None = None) -> TrainResult:
+    """Train ``model`` in place for ``cfg.steps`` steps, resuming from ``workdir/checkpoint.pt``.
+
+    ``fingerprint`` identifies config + data; a checkpoint with another fingerprint (or
+    other result-changing TrainConfig values) is ignored with one line on stderr.
+    """
+    ckpt_path = Path(workdir) / checkpoint.CHECKPOINT_NAME
+    n_train = len(train_set)
+    if n_train < cfg.batch_size:
+        raise GenvidError(f"{desc}: training set has {n_train} samples, "
+                          f"fewer than batch_size {cfg.batch_size}")
+    if val_set is not None and len(val_set) == 0:
+        raise GenvidError(f"{desc}: validation set is empty")
+
+    seed_everything(cfg.seed)
+    device = _device(model)
+    pin = device.type == "cuda"
+    params = [p for p in model.parameters() if p.requires_grad]
+    # seed 000 §5.1: Adam's defaults (betas, eps) with decoupled weight decay (AdamW).
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                                  weight_decay=cfg.weight_decay)
+    scheduler = LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    config = checkpoint.resume_config(cfg.to_dict())
+
+    step, epoch, offset, curves, window, last_good = 0, 0, 0, [], Window(), None
+    state = _resumable(ckpt_path, fingerprint, config, n_train, desc)
+    if state is not None:
+        _load_model(model, state, ckpt_path)
+        step, curves = state["step"], state["curves"]
+        if step >= cfg.steps:
+            print(f"{desc}: {ckpt_path} is already at step {step}; nothing to train",
+                  file=sys.stderr)
+            return TrainResult(step, curves, _last_val(curves), resumed_from=step)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        epoch, offset = state["epoch"], state["offset"]
+        window = Window(state["window"]["count"], state["window"]["sums"])
+        set_rng_state(state["rng"])
+        last_good = step
+        print(f"{desc}: resuming from {ckpt_path} at step {step}", file=sys.stderr)
+    resumed_from = step
+
+    def save_checkpoint() -> None:
+        checkpoint.save(ckpt_path, {
+            "format": checkpoint.CHECKPOINT_FORMAT, "fingerprint": fingerprint,
+            "config": config, "n_train": n_train, "step": step, "epoch": epoch,
+            "offset": offset, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "rng": rng_state(), "window": window.state(),
+            "curves": curves})
+
+    def non_finite(what: str, value: float, at: int) -> GenvidError:
+        kept = (f"last good checkpoint kept at {ckpt_path} (step {last_good})"
+                if last_good is not None else "no checkpoint written yet")
+        return GenvidError(f"{desc}: non-finite {what} ({value}) at step {at}; {kept}")
+
+    model.train()
+    batches_per_epoch = n_train // cfg.batch_size
+    pbar = tqdm(total=cfg.steps, initial=step, desc=desc, unit="step", file=sys.stderr,
+                mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
+    tick, tick_step = time.perf_counter(), step
+    try:
+        while step < cfg.steps:
+            for batch in train_loader(train_set, cfg.batch_size, cfg.seed, epoch, offset,
+                                      cfg.num_workers, pin):
+                lr = optimizer.param_groups[0]["lr"]
+                loss, scalars = objective(model, _to_device(batch, device, pin))
+                loss_value = float(loss.detach())
+                if not math.isfinite(loss_value):
+                    raise non_finite("loss", loss_value, step + 1)
+                values = {"loss": loss_value, **_scalars(scalars)}
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip is not None:
+                    # seed 000 §5.3.2: gradients with a global norm above grad_clip are
+                    # scaled down to it; the pre-clip norm is logged to see the spikes.
+                    norm = float(nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+                    if not math.isfinite(norm):
+                        raise non_finite("gradient norm", norm, step + 1)
+                    values["grad_norm"] = norm
+                optimizer.step()
+                scheduler.step()
+
+                step += 1
+                offset += cfg.batch_size
+                if offset == batches_per_epoch * cfg.batch_size:
+                    epoch, offset = epoch + 1, 0  # this loader is exhausted too
+                window.add(values)
+                pbar.update(1)
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    means = window.means()
+                    curves.append({"step": step, "split": "train", **means, "lr": lr})
+                    window = Window()
+                    now = time.perf_counter()
+                    rate = (step - tick_step) * cfg.batch_size / max(now - tick, 1e-9)
+                    pbar.set_postfix(loss=f"{means['loss']:.4g}", samples_s=f"{rate:.1f}",
+                                     refresh=False)
+                    tick, tick_step = now, step
+                if val_set is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+                    row = validate(model, objective, val_set, cfg, device)
+                    bad = [k for k, v in row.items() if not math.isfinite(v)]
+                    if bad:
+                        raise non_finite(f"validation {bad[0]}", row[bad[0]], step)
+                    curves.append({"step": step, "split": "val", **row})
+                    tqdm.write(f"{desc}: step {step} val loss {row['loss']:.5g}", file=sys.stderr)
+                if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                    save_checkpoint()
+                    last_good = step
+                    if on_checkpoint is not None:
+                        on_checkpoint(step)
+                if step == cfg.steps:
+                    break
+    finally:
+        pbar.close()
+    return TrainResult(step, curves, _last_val(curves), resumed_from=resumed_from)
+
+
+def validate(model: nn.Module, objective: Objective, val_set: Dataset, cfg: TrainConfig,
+             device: torch.device | None = None) -> dict[str, float]:
+    """Per-sample mean of loss and scalars over the validation set (first ``val_batches``).
+
+    Runs in eval mode under no_grad, restores each module's train/eval flag afterwards,
+    and leaves every global RNG exactly as it found it, so validation never changes the
+    course of training.
+    """
+    device = device or _device(model)
+    saved_rng = rng_state()
+    modes = [(m, m.training) for m in model.modules()]
+    totals: dict[str, float] = {}
+    count = 0
+    model.eval()
+    try:
+        with torch.no_grad():
+            loader = val_loader(val_set, cfg.batch_size, cfg.seed, cfg.num_workers,
+                                device.type == "cuda")
+            for i, batch in enumerate(loader):
+                if cfg.val_batches is not None and i >= cfg.val_batches:
+                    break
+                n = _batch_len(batch)
+                loss, scalars = objective(model, _to_device(batch, device, False))
+                for name, value in {"loss": float(loss), **_scalars(scalars)}.items():
+                    totals[name] = totals.get(name, 0.0) + value * n
+                count += n
+    finally:
+        for m, training in modes:
+            m.training = training
+        set_rng_state(saved_rng)
+    return {name: total / count for name, total in totals.items()}
+
+
+def _resumable(path: Path, fingerprint: str, config: dict, n_train: int, desc: str) -> dict | None:
+    if not path.exists():
+        return None
+    state = checkpoint.load(path)
+    why = checkpoint.mismatch(state, fingerprint, config, n_train)
+    if why is not None:
+        print(f"{desc}: ignoring {path} from another config or data ({why}); starting fresh",
+              file=sys.stderr)
+        return None
+    return state
+
+
+def _load_model(model: nn.Module, state: dict, path: Path) -> None:
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise GenvidError(f"{path}: checkpoint does not fit the model ({first})") from None
+
+
+def _last_val(curves: list[dict]) -> dict[str, float]:
+    rows = [r for r in curves if r["split"] == "val"]
+    return {k: v for k, v in rows[-1].items() if k not in ("step", "split")} if rows else {}
+
+
+def _scalars(scalars: dict[str, Any]) -> dict[str, float]:
+    clash = [k for k in scalars if k in RESERVED]
+    if clash:
+        raise ValueError(f"objective scalar names {clash} are reserved ({', '.join(RESERVED)})")
+    return {k: float(v) for k, v in scalars.items()}
+
+
+def _device(model: nn.Module) -> torch.device:
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def _to_device(batch: Any, device: torch.device, non_blocking: bool) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(_to_device(b, device, non_blocking) for b in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device, non_blocking) for b in batch)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device, non_blocking) for k, v in batch.items()}
+    return batch
+
+
+def _batch_len(batch: Any) -> int:
+    if isinstance(batch, torch.Tensor):
+        return int(batch.shape[0])
+    if isinstance(batch, dict):
+        batch = list(batch.values())
+    if isinstance(batch, (list, tuple)) and batch:
+        return _batch_len(batch[0])
+    return 1

@@ -1,0 +1,75 @@
+"""Resumable data order: epoch e's permutation is a pure function of (seed, e).
+
+The data position is (epoch, offset) with offset = samples consumed in that epoch, so a
+resumed run restarts at the exact next batch without loading the skipped samples.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from genvid.determinism import seed_worker
+
+# Distinct streams derived from the same seed: the permutation and the DataLoader's
+# generator (which draws the workers' base seed) must not share random numbers.
+_PERMUTATION, _WORKERS, _VALIDATION = 0, 1, 2
+
+
+def derived_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed that is a pure, well-mixed function of (seed, *keys)."""
+    words = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
+    return int((int(words[0]) << 31) ^ int(words[1]))
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(derived_seed(seed, _PERMUTATION, epoch))
+    return torch.randperm(n, generator=g)
+
+
+class EpochBatchSampler(Sampler[list[int]]):
+    """One epoch's permutation in batches from ``start_batch`` on; the last partial one dropped."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, epoch: int, start_batch: int = 0):
+        self.n, self.batch_size, self.seed, self.epoch = n, batch_size, seed, epoch
+        self.start_batch = start_batch
+
+    def __len__(self) -> int:
+        return max(0, self.n // self.batch_size - self.start_batch)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        perm = epoch_permutation(self.n, self.seed, self.epoch)
+        bs = self.batch_size
+        for b in range(self.start_batch, self.n // bs):
+            yield perm[b * bs:(b + 1) * bs].tolist()
+
+
+def train_loader(dataset: Dataset, batch_size: int, seed: int, epoch: int, offset: int,
+                 num_workers: int, pin_memory: bool = False) -> DataLoader:
+    """The loader for the rest of epoch ``epoch`` starting ``offset`` samples in.
+
+    Worker seeds come from a generator derived from (seed, epoch), never from the global
+    RNG (DataLoader draws its base seed from the global RNG when given no generator).
+    Datasets should be deterministic per index: randomness inside ``__getitem__`` in
+    worker processes is not reproduced exactly when resuming mid-epoch, because the
+    batch-to-worker assignment restarts at the resume point.
+    """
+    assert offset % batch_size == 0, (offset, batch_size)
+    sampler = EpochBatchSampler(len(dataset), batch_size, seed, epoch, offset // batch_size)
+    return DataLoader(
+        dataset, batch_sampler=sampler, num_workers=num_workers,
+        worker_init_fn=seed_worker if num_workers else None,
+        generator=torch.Generator().manual_seed(derived_seed(seed, _WORKERS, epoch)),
+        persistent_workers=False, pin_memory=pin_memory)
+
+
+def val_loader(dataset: Dataset, batch_size: int, seed: int, num_workers: int,
+               pin_memory: bool = False) -> DataLoader:
+    """Sequential, every sample once (last partial batch kept)."""
+    return DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, drop_last=False, num_workers=num_workers,
+        worker_init_fn=seed_worker if num_workers else None,
+        generator=torch.Generator().manual_seed(derived_seed(seed, _VALIDATION)),
+        persistent_workers=False, pin_memory=pin_memory)

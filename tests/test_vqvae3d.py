@@ -1,0 +1,273 @@
+import io
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from genvid.errors import ParamError
+from genvid.models.vqvae3d import EMAQuantizer, VQVAE3D, VQVAEConfig, vqvae_loss
+
+torch.set_num_threads(1)
+
+TINY = dict(channels=16, res_channels=8, res_blocks=1, codebook_size=16, code_dim=8)
+
+
+@pytest.fixture(autouse=True)
+def deterministic():
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+def make(seed: int = 0, **overrides) -> VQVAE3D:
+    torch.manual_seed(seed)
+    return VQVAE3D(VQVAEConfig(**{**TINY, **overrides}))
+
+
+def smooth_clips(shape=(2, 3, 8, 32, 32), seed: int = 1) -> torch.Tensor:
+    """Low-frequency random video (compressible, unlike white noise)."""
+    g = torch.Generator().manual_seed(seed)
+    b, c, t, h, w = shape
+    coarse = torch.randn(b, c, t // 4, h // 8, w // 8, generator=g)
+    return F.interpolate(coarse, size=(t, h, w), mode="trilinear", align_corners=False)
+
+
+def test_shapes_default_like_profile():
+    model = make(channels=32, res_channels=16, res_blocks=2, codebook_size=128, code_dim=32)
+    x = torch.randn(2, 3, 16, 64, 64)
+    out = model(x)
+    assert out.recon.shape == x.shape
+    assert out.top_indices.shape == (2, 4, 8, 8) and out.bottom_indices.shape == (2, 8, 16, 16)
+    assert out.top_indices.dtype == torch.long
+    assert out.commitment_loss.ndim == 0 and out.top_perplexity.ndim == 0
+    assert model.code_shapes(16, 64, 64) == ((4, 8, 8), (8, 16, 16))
+    top, bottom = model.encode(x)
+    assert top.shape == (2, 4, 8, 8) and bottom.shape == (2, 8, 16, 16)
+    assert model.decode_codes(top, bottom).shape == x.shape
+
+
+def test_shapes_thesis_profile_on_meta():
+    cfg = VQVAEConfig()  # defaults = seed 000 Table 5.2
+    assert (cfg.codebook_size, cfg.code_dim, cfg.res_blocks, cfg.res_channels, cfg.channels) == (512, 64, 5, 64, 128)
+    with torch.device("meta"):
+        model = VQVAE3D(cfg).eval()
+        out = model(torch.empty(1, 3, 16, 256, 256))
+    assert out.recon.shape == (1, 3, 16, 256, 256)
+    assert out.top_indices.shape == (1, 4, 32, 32) and out.bottom_indices.shape == (1, 8, 64, 64)
+    assert model.code_shapes(16, 256, 256) == ((4, 32, 32), (8, 64, 64))
+    reduction = model.bits_reduction(16, 256, 256)
+    assert reduction == pytest.approx(1 - (4 * 32 * 32 + 8 * 64 * 64) * 9 / (3 * 16 * 256 * 256 * 8))
+    assert round(100 * reduction, 1) == 98.7
+
+
+def test_code_shapes_reject_undecodable_sizes():
+    with pytest.raises(ParamError, match="18x64x64"):
+        make().code_shapes(18, 64, 64)
+    with pytest.raises(ParamError, match="multiples of 8"):
+        make()(torch.randn(1, 3, 16, 60, 64))
+
+
+def test_ema_update_matches_hand_computation():
+    gamma, eps = 0.99, 0.1  # a large eps so the Laplace smoothing is visible
+    quant = EMAQuantizer(VQVAEConfig(codebook_size=3, code_dim=2, ema_decay=gamma, ema_eps=eps))
+    e0 = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    quant.embed.copy_(e0)
+    quant.embed_sum.copy_(e0)
+    assert torch.equal(quant.cluster_size, torch.ones(3))  # N starts at 1, m at e
+    z = torch.tensor([[0.1, 0.0], [0.9, 0.1], [1.2, -0.1], [0.2, 0.2]])  # nearest: 0, 1, 1, 0
+    out = quant.train()(z.t().reshape(1, 2, 1, 1, 4))
+
+    assert out.indices.flatten().tolist() == [0, 1, 1, 0]
+    n = torch.tensor([2.0, 2.0, 0.0])
+    N = gamma * 1.0 + (1 - gamma) * n  # [1.01, 1.01, 0.99]
+    m = torch.stack([
+        gamma * e0[0] + (1 - gamma) * (z[0] + z[3]),
+        gamma * e0[1] + (1 - gamma) * (z[1] + z[2]),
+        gamma * e0[2],
+    ])
+    total = N.sum()
+    N_hat = (N + eps) / (total + 3 * eps) * total
+    torch.testing.assert_close(quant.cluster_size, N)
+    torch.testing.assert_close(quant.embed_sum, m)
+    torch.testing.assert_close(quant.embed, m / N_hat[:, None])
+    # The commitment loss and the decoder input use the codebook before this step's update.
+    expected_commit = ((z - e0[[0, 1, 1, 0]]) ** 2).mean()
+    torch.testing.assert_close(out.commitment, expected_commit)
+    torch.testing.assert_close(out.codes.reshape(2, 4).t(), e0[[0, 1, 1, 0]])
+    torch.testing.assert_close(out.perplexity, torch.tensor(2.0))  # two codes, half each
+
+
+def test_codebook_init_uniform_01_and_seeded():
+    a, b = make(seed=3), make(seed=3)
+    e = a.quant_bottom.embed
+    assert e.min() >= 0 and e.max() < 1 and e.std() > 0.2
+    assert torch.equal(e, b.quant_bottom.embed)
+    assert not torch.equal(a.quant_top.embed, a.quant_bottom.embed)
+
+
+def test_straight_through_reaches_encoder():
+    model = make()
+    out = model(smooth_clips())
+    F.mse_loss(out.recon, smooth_clips()).backward()  # reconstruction term only
+    for conv in (model.enc_bottom[0], model.enc_top[0], model.to_code_top, model.to_code_bottom):
+        assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+    assert all(not b.requires_grad for b in model.buffers())
+
+
+def test_loss_includes_commitment():
+    x = smooth_clips()
+    model = make().eval()  # eval: no EMA update, so repeated forwards agree
+    out = model(x)
+    loss, scalars = vqvae_loss(out, x, beta=0.25)
+    mse = F.mse_loss(out.recon, x)
+    torch.testing.assert_close(loss, mse + 0.25 * out.commitment_loss)
+    assert out.commitment_loss > 0
+    assert vqvae_loss(out, x, beta=1.0)[0] > loss
+    assert set(scalars) == {"mse", "commitment", "perplexity_top", "perplexity_bottom"}
+    assert scalars["mse"] == pytest.approx(mse.item())
+    assert model.loss(x)[0].item() == pytest.approx(loss.item())
+
+
+def test_noisy_quantisation_train_only():
+    x = smooth_clips()
+    model = make(noisy_sigma=2.0)
+    nearest = model.encode(x)
+    eval_out = model.eval()(x)
+    assert torch.equal(eval_out.top_indices, nearest[0]) and torch.equal(eval_out.bottom_indices, nearest[1])
+
+    train_out = model.train()(x)
+    k = model.cfg.codebook_size
+    for noisy, clean in ((train_out.top_indices, nearest[0]), (train_out.bottom_indices, nearest[1])):
+        assert noisy.dtype == torch.long and noisy.min() >= 0 and noisy.max() <= k - 1
+        assert (noisy != clean).float().mean() > 0.2
+
+    plain = make(noisy_sigma=0.0)
+    clean = plain.encode(x)
+    out = plain.train()(x)
+    assert torch.equal(out.top_indices, clean[0]) and torch.equal(out.bottom_indices, clean[1])
+
+
+def test_noisy_ema_on_noisy_code_commitment_on_clean_code():
+    torch.manual_seed(5)
+    gamma = 0.9
+    quant = EMAQuantizer(VQVAEConfig(codebook_size=8, code_dim=4, ema_decay=gamma, noisy_sigma=3.0)).train()
+    e0, N0 = quant.embed.clone(), quant.cluster_size.clone()
+    z = torch.randn(2, 4, 2, 3, 3)
+    flat = z.permute(0, 2, 3, 4, 1).reshape(-1, 4)
+    clean = torch.cdist(flat, e0).argmin(1)
+    out = quant(z)
+    noisy = out.indices.flatten()
+    assert (noisy != clean).any()
+    torch.testing.assert_close(out.commitment, ((flat - e0[clean]) ** 2).mean())
+    counts = torch.stack([(noisy == i).sum() for i in range(8)]).float()
+    torch.testing.assert_close(quant.cluster_size, gamma * N0 + (1 - gamma) * counts)
+    torch.testing.assert_close(out.codes.permute(0, 2, 3, 4, 1).reshape(-1, 4), e0[noisy])
+
+
+def test_noise_reflects_at_the_boundaries():
+    quant = EMAQuantizer(VQVAEConfig(codebook_size=5, code_dim=2, noisy_sigma=50.0))
+    torch.manual_seed(0)
+    noisy = quant.add_noise(torch.zeros(20000, dtype=torch.long))
+    assert noisy.min() == 0 and noisy.max() == 4
+    # Reflection (not clamping): the end codes get no more mass than an interior code's share.
+    share = torch.stack([(noisy == i).float().mean() for i in range(5)])
+    assert share[0] < 0.2 and share[4] < 0.2 and share[1:4].min() > 0.2
+
+
+def test_dead_code_restart():
+    x = smooth_clips()
+    model = make(dead_code_restart=True, dead_code_threshold=1.0)
+    z_top, z_bottom = model._encode(x)
+    flat = z_bottom.detach().permute(0, 2, 3, 4, 1).reshape(-1, model.cfg.code_dim)
+    used = set(model.encode(x)[1].flatten().tolist())
+    model.train()(x)
+    q = model.quant_bottom
+    restarted = [i for i in range(q.k) if i not in used]
+    assert restarted, "the tiny model should leave some codes unused"
+    for i in restarted:  # an unused code (N = γ < 1) becomes one of this batch's encoder outputs
+        assert (flat == q.embed[i]).all(1).any()
+        assert q.cluster_size[i] == 1.0 and torch.equal(q.embed_sum[i], q.embed[i])
+    # Deterministic under the torch seed.
+    again = make(dead_code_restart=True, dead_code_threshold=1.0)
+    again.train()(x)
+    assert torch.equal(again.quant_bottom.embed, q.embed)
+
+
+def test_eval_does_not_touch_codebook_and_state_dict_round_trip():
+    x = smooth_clips()
+    model = make()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()(x)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+    model.train()
+    for _ in range(2):
+        model(x)
+    assert not torch.equal(model.quant_bottom.embed, before["quant_bottom.embed"])
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    buf.seek(0)
+    restored = make(seed=99)
+    restored.load_state_dict(torch.load(buf, weights_only=True))
+    for name in ("embed", "cluster_size", "embed_sum"):
+        for level in ("quant_top", "quant_bottom"):
+            assert torch.equal(getattr(getattr(restored, level), name), getattr(getattr(model, level), name))
+    assert torch.equal(restored.eval()(x).recon, model.eval()(x).recon)
+
+
+def test_overfits_one_batch():
+    x = smooth_clips()
+    model = make(channels=32, res_channels=16, codebook_size=32, code_dim=16)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(150):
+        loss, scalars = model.loss(x)
+        first = first if first is not None else scalars["mse"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert scalars["mse"] < first / 5
+
+
+def test_same_seed_same_weights_and_deterministic_forward():
+    a, b = make(seed=7), make(seed=7)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(make(seed=8).enc_bottom[0].weight, a.enc_bottom[0].weight)
+    x = smooth_clips()
+    assert torch.equal(a.eval()(x).recon, a(x).recon)
+    torch.manual_seed(0)
+    out_a = make(seed=7, noisy_sigma=1.0).train()(x)
+    out_b = make(seed=7, noisy_sigma=1.0).train()(x)
+    assert torch.equal(out_a.recon, out_b.recon) and torch.equal(out_a.bottom_indices, out_b.bottom_indices)
+
+
+def test_decode_codes_round_trip_and_zeroed_levels():
+    x = smooth_clips()
+    model = make().eval()
+    top, bottom = model.encode(x)
+    full = model.decode_codes(top, bottom)
+    assert torch.equal(full, model(x).recon)
+    top_only = model.decode_codes(top, bottom, zero_level="bottom")
+    bottom_only = model.decode_codes(top, bottom, zero_level="top")
+    assert not torch.allclose(top_only, full) and not torch.allclose(bottom_only, full)
+    assert not torch.allclose(top_only, bottom_only)
+    # Zeroing the bottom level leaves a decoding that depends on the top codes only.
+    assert torch.equal(top_only, model.decode_codes(top, torch.zeros_like(bottom) + 3, zero_level="bottom"))
+    with pytest.raises(ValueError, match="zero_level"):
+        model.decode_codes(top, bottom, zero_level="middle")
+
+
+def test_config_from_dict():
+    cfg = VQVAEConfig.from_dict({"codebook_size": 256, "code_dim": 32, "beta": 1})
+    assert cfg.codebook_size == 256 and cfg.beta == 1.0 and cfg.channels == 128
+    assert VQVAEConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ParamError, match=r"vqvae\.foo is not a known parameter"):
+        VQVAEConfig.from_dict({"codebook_size": 256, "foo": 1})
+    with pytest.raises(ParamError, match=r"vqvae\.codebook_size"):
+        VQVAEConfig.from_dict({"codebook_size": 0})
+    with pytest.raises(ParamError, match=r"vqvae\.ema_decay"):
+        VQVAEConfig.from_dict({"ema_decay": 1.5})
+    with pytest.raises(ParamError, match=r"vqvae\.channels"):
+        VQVAEConfig.from_dict({"channels": "64"})
