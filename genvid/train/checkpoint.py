@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from genvid.errors import GenvidError
-from genvid.io import atomic_path
+from genvid.io import save_torch
 
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -37,8 +37,7 @@ RESUME_KEYS = ("steps", "batch_size", "lr", "weight_decay", "betas", "eps", "war
 
 def save(path: str | os.PathLike, state: dict[str, Any]) -> None:
     """Write atomically: a kill mid-write leaves the previous checkpoint in place."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch(path, state)
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> dict:
