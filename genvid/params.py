@@ -87,6 +87,15 @@ SCHEMA: dict[str, dict[str, Int | Float | Choice]] = {
     "normalize": {
         "chunk_frames": Int(min=1),
     },
+    "sample": {
+        "context_frames": Int(min=1),
+        "num_samples": Int(min=1),
+        "temperature": Float(min=0.0, exclusive_min=True),
+        "top_k": Int(min=0),
+        "batch_size": Int(min=1),
+        "max_clips": Int(min=0),
+        "seed": Int(min=0),
+    },
 }
 
 

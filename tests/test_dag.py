@@ -67,4 +67,5 @@ def test_same_edges(snakemake_view):
 
 def test_every_stage_depends_on_its_own_code():
     for stage in load_stages(ROOT):
-        assert f"stages/{stage.name}.py" in stage.deps, stage.name
+        module = re.search(r"python -m stages\.(\w+)", stage.cmd).group(1)
+        assert f"stages/{module}.py" in stage.deps, stage.name

@@ -1,0 +1,75 @@
+"""Training and scoring the 3D PixelSNAIL priors on the latent-code dataset (seed 000 §4.3, §5.3).
+
+The top prior models p(top codes); the bottom prior models p(bottom | top) and receives the
+true top codes as its condition during training (teacher forcing, as in VQ-VAE-2).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from genvid.data.latents import LatentDataset
+from genvid.errors import ParamError
+from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
+
+LEVELS = ("top", "bottom")
+
+
+def prior_config(section: dict, level: str, info: dict, where: str) -> PixelSNAILConfig:
+    """The prior's config: the params section plus the code grid and K read from the latent file."""
+    for key in ("num_codes", "shape", "cond_shape", "cond_num_codes", "attention"):
+        if key in section:
+            raise ParamError(f"{where}.{key} is set from the latent file / level; remove it")
+    shapes, k = info["shapes"], info["codebook_size"]
+    values = dict(section, num_codes=k, shape=tuple(shapes[level]), attention=(level == "top"))
+    if level == "bottom":  # seed 000 §4.3.2: no attention; conditioned on the top codes
+        values.update(cond_shape=tuple(shapes["top"]), cond_num_codes=k)
+    try:
+        return PixelSNAILConfig.from_dict(values)
+    except ParamError as err:
+        raise ParamError(f"{where}: {err}") from None
+
+
+def split_batch(batch, level: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    top, bottom = batch
+    return (top, None) if level == "top" else (bottom, top)
+
+
+def prior_objective(level: str):
+    """Training objective for the shared loop: cross-entropy in nats per code, plus accuracy."""
+
+    def objective(model: PixelSNAIL3d, batch):
+        codes, cond = split_batch(batch, level)
+        logits = model(codes, cond)
+        loss = F.cross_entropy(logits, codes)
+        accuracy = (logits.argmax(1) == codes).float().mean()
+        return loss, {"accuracy": float(accuracy), "bits_per_code": float(loss) / math.log(2)}
+
+    return objective
+
+
+@torch.no_grad()
+def evaluate_prior(model: PixelSNAIL3d, dataset: LatentDataset, level: str, batch_size: int,
+                   desc: str) -> dict:
+    """Mean NLL (nats and bits per code) and next-code accuracy over a split (Tables 6.2/6.3)."""
+    model.eval()
+    nll, correct, count = 0.0, 0, 0
+    for batch in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, mininterval=5):
+        codes, cond = split_batch(batch, level)
+        logits = model(codes, cond)
+        nll += float(F.cross_entropy(logits, codes, reduction="sum"))
+        correct += int((logits.argmax(1) == codes).sum())
+        count += codes.numel()
+    return {"nll_nats": nll / count, "bits_per_code": nll / count / math.log(2),
+            "accuracy": correct / count, "clips": len(dataset)}
+
+
+def unigram_bits(train_codes: torch.Tensor, eval_codes: torch.Tensor, num_codes: int) -> float:
+    """Bits per code of ``eval_codes`` under the training-set code frequencies (add-one smoothed)."""
+    counts = torch.bincount(train_codes.reshape(-1), minlength=num_codes).double() + 1.0
+    log_p = (counts / counts.sum()).log()
+    return float(-log_p[eval_codes.reshape(-1)].mean()) / math.log(2)
