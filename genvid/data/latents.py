@@ -95,7 +95,8 @@ class LatentDataset(Dataset):
         self.codebook_size = info["codebook_size"]
         for level, codes in (("top", self.top), ("bottom", self.bottom)):
             if len(codes) and (codes.min() < 0 or codes.max() >= self.codebook_size):
-                raise GenvidError(f"{path}: '{split}/{level}' holds index {int(codes.max())} outside "
+                bad = codes.min() if codes.min() < 0 else codes.max()
+                raise GenvidError(f"{path}: '{split}/{level}' holds index {int(bad)} outside "
                                   f"[0, {self.codebook_size})")
 
     def __len__(self) -> int:
