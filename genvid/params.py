@@ -144,3 +144,14 @@ def load(names: Sequence[str], path: str | Path = PARAMS_FILE) -> dict[str, dict
     """Read ``path`` and validate the schema sections ``names`` (the keys a stage declares)."""
     params = read_params(path)
     return {name: validate_section(params, name, path) for name in names}
+
+
+def model_config(factory, params: dict, name: str, path: str | Path = PARAMS_FILE):
+    """Build a config object from section ``name`` with ``factory`` (e.g. ``VQVAEConfig.from_dict``);
+    its ParamError messages get the params file as prefix, like the schema's."""
+    try:
+        return factory(section(params, name, path))
+    except ParamError as err:
+        message = str(err)
+        prefix = f"{path}: "
+        raise ParamError(message if message.startswith(prefix) else prefix + message) from None

@@ -15,7 +15,7 @@ from genvid.errors import cli_main
 from genvid.io import write_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
-from genvid.models.store import load_model
+from genvid.models.store import load_vqvae
 from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
 
 
@@ -55,9 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raw = P.read_params(args.params)
     clips = P.validate_section(raw, "clips", args.params)
-    expected = VQVAEConfig.from_dict(P.section(raw, "vqvae", args.params)).to_dict()
+    expected = P.model_config(VQVAEConfig.from_dict, raw, "vqvae", args.params).to_dict()
     configure_torch()
-    model, _ = load_model(args.model, "vqvae3d", lambda c: VQVAE3D(VQVAEConfig.from_dict(c)), expected, "vqvae")
+    model, _ = load_vqvae(args.model, expected, args.params)
 
     metrics = {}
     for split in SPLITS:

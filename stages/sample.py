@@ -13,12 +13,10 @@ from genvid.data.clips import denormalize
 from genvid.data.latents import LatentDataset
 from genvid.data.stats import load_stats
 from genvid.determinism import configure_torch
-from genvid.errors import GenvidError, cli_main
+from genvid.errors import cli_main
 from genvid.generate import VARIANTS, SampleSettings, generate
 from genvid.io import atomic_path, read_json
-from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
-from genvid.models.store import load_model
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.models.store import load_prior, load_vqvae
 
 
 def to_uint8(video: torch.Tensor, mean, std) -> np.ndarray:
@@ -26,13 +24,6 @@ def to_uint8(video: torch.Tensor, mean, std) -> np.ndarray:
     pixels = denormalize(video, mean, std).permute(0, 2, 3, 4, 1)
     return (pixels * 255.0).round_().to(torch.uint8).numpy()
 
-
-def load_prior(path: str, level: str, codebook_size: int) -> PixelSNAIL3d:
-    prior, cfg = load_model(path, f"pixelsnail3d_{level}", lambda c: PixelSNAIL3d(PixelSNAILConfig.from_dict(c)))
-    if cfg["num_codes"] != codebook_size:
-        raise GenvidError(f"{path}: prior has K={cfg['num_codes']} but the latent file has "
-                          f"codebook_size={codebook_size}")
-    return prior
 
 
 @cli_main
@@ -53,9 +44,9 @@ def main(argv: list[str] | None = None) -> None:
 
     test = LatentDataset(args.latents, "test")
     mean, std = load_stats(read_json(args.stats), args.stats)
-    vqvae, _ = load_model(args.vqvae, "vqvae3d", lambda c: VQVAE3D(VQVAEConfig.from_dict(c)))
-    top_prior = load_prior(args.prior_top, "top", test.codebook_size)
-    bottom_prior = load_prior(args.prior_bottom, "bottom", test.codebook_size)
+    vqvae, _ = load_vqvae(args.vqvae)
+    top_prior, _ = load_prior(args.prior_top, "top", test.codebook_size)
+    bottom_prior, _ = load_prior(args.prior_bottom, "bottom", test.codebook_size)
     settings = SampleSettings(s["context_frames"], float(s["temperature"]), s["top_k"])
     n = len(test) if s["max_clips"] == 0 else min(s["max_clips"], len(test))
     S, clips_per_batch = s["num_samples"], max(1, s["batch_size"] // s["num_samples"])

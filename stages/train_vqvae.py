@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raw = P.read_params(args.params)
     clips = P.validate_section(raw, "clips", args.params)
-    model_cfg = VQVAEConfig.from_dict(P.section(raw, "vqvae", args.params), prefix="vqvae")
+    model_cfg = P.model_config(VQVAEConfig.from_dict, raw, "vqvae", args.params)
     train_cfg = TrainConfig.from_dict(P.section(raw, "train_vqvae", args.params), prefix="train_vqvae",
                                       source=args.params)
 

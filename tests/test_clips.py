@@ -6,7 +6,7 @@ from conftest import make_frames_file
 from genvid.data.clips import ClipDataset, denormalize
 from genvid.data.split import split_ranges
 from genvid.determinism import seed_everything, seed_worker
-from genvid.io import read_json, write_json
+from genvid.io import write_json
 
 
 def setup(tmp_path):

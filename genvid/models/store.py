@@ -21,7 +21,7 @@ def save_model(path: str | Path, kind: str, config: dict, model: nn.Module) -> N
 
 
 def load_model(path: str | Path, kind: str, build: Callable[[dict], M], expected: dict | None = None,
-               section: str = "") -> tuple[M, dict]:
+               section: str = "", params_path: str | Path = "params.yaml") -> tuple[M, dict]:
     """Load ``path``; check it holds a ``kind`` model and (if given) was built from ``expected``."""
     path = Path(path)
     if not path.exists():
@@ -38,7 +38,7 @@ def load_model(path: str | Path, kind: str, build: Callable[[dict], M], expected
         for key in sorted(set(config) | set(expected)):
             if config.get(key) != expected.get(key):
                 raise GenvidError(f"{path}: trained with {section}.{key}={config.get(key)!r} but "
-                                  f"params.yaml has {expected.get(key)!r}; rerun the training stage")
+                                  f"{params_path} has {expected.get(key)!r}; rerun the training stage")
     model = build(config)
     try:
         model.load_state_dict(blob["state_dict"])
@@ -46,3 +46,23 @@ def load_model(path: str | Path, kind: str, build: Callable[[dict], M], expected
         raise GenvidError(f"{path}: weights do not fit the {kind} config "
                           f"({str(err).splitlines()[0]})") from None
     return model.eval(), config
+
+
+def load_vqvae(path: str | Path, expected: dict | None = None, params_path: str | Path = "params.yaml"):
+    """The trained VQ-VAE; with ``expected``, fail unless params' ``vqvae`` section built it."""
+    from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+
+    return load_model(path, "vqvae3d", lambda c: VQVAE3D(VQVAEConfig.from_dict(c)), expected, "vqvae",
+                      params_path)
+
+
+def load_prior(path: str | Path, level: str, codebook_size: int | None = None):
+    """A trained PixelSNAIL prior of ``level``; with ``codebook_size``, check it models that K."""
+    from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
+
+    prior, config = load_model(path, f"pixelsnail3d_{level}",
+                               lambda c: PixelSNAIL3d(PixelSNAILConfig.from_dict(c)))
+    if codebook_size is not None and config["num_codes"] != codebook_size:
+        raise GenvidError(f"{path}: prior has K={config['num_codes']} but the latent file has "
+                          f"codebook_size={codebook_size}")
+    return prior, config
