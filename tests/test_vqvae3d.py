@@ -178,7 +178,8 @@ def test_noise_reflects_at_the_boundaries():
 def test_dead_code_restart():
     x = smooth_clips()
     model = make(dead_code_restart=True, dead_code_threshold=1.0)
-    z_top, z_bottom = model._encode(x)
+    h_bottom, _ = model._encode(x)
+    z_bottom = model._z_bottom(h_bottom, model.quant_top.lookup(model.encode(x)[0]))
     flat = z_bottom.detach().permute(0, 2, 3, 4, 1).reshape(-1, model.cfg.code_dim)
     used = set(model.encode(x)[1].flatten().tolist())
     model.train()(x)
@@ -271,3 +272,14 @@ def test_config_from_dict():
         VQVAEConfig.from_dict({"ema_decay": 1.5})
     with pytest.raises(ParamError, match=r"vqvae\.channels"):
         VQVAEConfig.from_dict({"channels": "64"})
+
+
+def test_bottom_code_is_conditioned_on_the_top_codes():
+    """VQ-VAE-2 structure: changing the top codes changes the bottom encoder output."""
+    x = smooth_clips()
+    model = make().eval()
+    h_bottom, _ = model._encode(x)
+    top = model.encode(x)[0]
+    z = model._z_bottom(h_bottom, model.quant_top.lookup(top))
+    z_other = model._z_bottom(h_bottom, model.quant_top.lookup((top + 1) % model.cfg.codebook_size))
+    assert not torch.allclose(z, z_other)

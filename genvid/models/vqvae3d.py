@@ -240,8 +240,14 @@ class VQVAE3D(nn.Module):
             nn.Conv3d(ch, ch, TOP_KERNEL, TOP_STRIDE, TOP_PAD),
             ResidualStack(ch, res, n),
         )
-        self.to_code_bottom = nn.Conv3d(ch, dim, kernel_size=1)
         self.to_code_top = nn.Conv3d(ch, dim, kernel_size=1)
+        # VQ-VAE-2 (Razavi et al. 2019, whose structure seed 000 §4.2 follows): the bottom code
+        # is computed from the bottom features *and* the quantised top codes brought to the
+        # bottom grid, so the bottom level encodes what the top misses. With independent
+        # levels the decoder can rely on the bottom codes alone and the top codebook
+        # collapses to one or two codes (measured on the default profile: 1 % usage).
+        self.top_to_bottom = nn.ConvTranspose3d(dim, dim, TOP_KERNEL, TOP_STRIDE, TOP_PAD)
+        self.to_code_bottom = nn.Conv3d(ch + dim, dim, kernel_size=1)
         self.quant_bottom = EMAQuantizer(cfg)
         self.quant_top = EMAQuantizer(cfg)
         # Decoder (seed 000 §4.2.3, VQ-VAE-2 layout): the top codes are upsampled to the bottom
@@ -282,21 +288,24 @@ class VQVAE3D(nn.Module):
     # ----------------------------------------------------------------------- encode / decode
 
     def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Continuous encoder outputs (z_top, z_bottom), each [B,D,...]."""
+        """Bottom features [B,C,...] and the continuous top encoder output z_top [B,D,...]."""
         if x.ndim != 5 or x.shape[1] != self.cfg.in_channels:
             raise ValueError(f"expected [B,{self.cfg.in_channels},T,H,W], got {list(x.shape)}")
         self.code_shapes(*x.shape[2:])
         h_bottom = self.enc_bottom(x)
-        h_top = self.enc_top(h_bottom)
-        return self.to_code_top(h_top), self.to_code_bottom(h_bottom)
+        return h_bottom, self.to_code_top(self.enc_top(h_bottom))
+
+    def _z_bottom(self, h_bottom: Tensor, q_top: Tensor) -> Tensor:
+        """Continuous bottom encoder output from the bottom features and the quantised top."""
+        return self.to_code_bottom(torch.cat([h_bottom, self.top_to_bottom(q_top)], dim=1))
 
     def _decode(self, q_top: Tensor, q_bottom: Tensor) -> Tensor:
         return self.decoder(torch.cat([self.upsample_top(q_top), q_bottom], dim=1))
 
     def forward(self, x: Tensor) -> VQVAEOutput:
-        z_top, z_bottom = self._encode(x)
+        h_bottom, z_top = self._encode(x)
         top = self.quant_top(z_top)
-        bottom = self.quant_bottom(z_bottom)
+        bottom = self.quant_bottom(self._z_bottom(h_bottom, top.codes))
         return VQVAEOutput(
             recon=self._decode(top.codes, bottom.codes),
             commitment_loss=top.commitment + bottom.commitment,
@@ -313,8 +322,10 @@ class VQVAE3D(nn.Module):
     @torch.no_grad()
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Clean nearest-code indices (top [B,Tt,Ht,Wt], bottom [B,Tb,Hb,Wb]); no noise, no EMA."""
-        z_top, z_bottom = self._encode(x)
-        return self._nearest(self.quant_top, z_top), self._nearest(self.quant_bottom, z_bottom)
+        h_bottom, z_top = self._encode(x)
+        top = self._nearest(self.quant_top, z_top)
+        bottom = self._nearest(self.quant_bottom, self._z_bottom(h_bottom, self.quant_top.lookup(top)))
+        return top, bottom
 
     @staticmethod
     def _nearest(quant: EMAQuantizer, z: Tensor) -> Tensor:
