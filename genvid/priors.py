@@ -19,19 +19,16 @@ from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
 LEVELS = ("top", "bottom")
 
 
-def prior_config(section: dict, level: str, info: dict, where: str) -> PixelSNAILConfig:
-    """The prior's config: the params section plus the code grid and K read from the latent file."""
+def prior_config(section: dict, level: str, info: dict, name: str) -> PixelSNAILConfig:
+    """The prior's config: params section ``name`` plus the code grid and K from the latent file."""
     for key in ("num_codes", "shape", "cond_shape", "cond_num_codes", "attention"):
         if key in section:
-            raise ParamError(f"{where}.{key} is set from the latent file / level; remove it")
+            raise ParamError(f"{name}.{key} is set from the latent file and the level; remove it")
     shapes, k = info["shapes"], info["codebook_size"]
     values = dict(section, num_codes=k, shape=tuple(shapes[level]), attention=(level == "top"))
     if level == "bottom":  # seed 000 §4.3.2: no attention; conditioned on the top codes
         values.update(cond_shape=tuple(shapes["top"]), cond_num_codes=k)
-    try:
-        return PixelSNAILConfig.from_dict(values)
-    except ParamError as err:
-        raise ParamError(f"{where}: {err}") from None
+    return PixelSNAILConfig.from_dict(values, section=name)
 
 
 def split_batch(batch, level: str) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     level, name = args.level, f"prior_{args.level}"
     raw = P.read_params(args.params)
     info = read_latent_info(args.latents)
-    model_cfg = prior_config(P.section(raw, name, args.params), level, info, f"{args.params}: {name}")
+    model_cfg = P.model_config(lambda section: prior_config(section, level, info, name), raw, name, args.params)
     train_cfg = TrainConfig.from_dict(P.section(raw, f"train_{name}", args.params), prefix=f"train_{name}",
                                       source=args.params)
 

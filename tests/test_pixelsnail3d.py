@@ -31,13 +31,13 @@ def random_inputs(model: PixelSNAIL3d, batch: int = 2, seed: int = 1):
 
 
 def test_config_rejects_unknown_key_and_bad_values():
-    with pytest.raises(ParamError, match="'chanels'"):
-        PixelSNAILConfig.from_dict({"chanels": 64})
+    with pytest.raises(ParamError, match="prior_top.chanels is not a known parameter"):
+        PixelSNAILConfig.from_dict({"chanels": 64}, section="prior_top")
     with pytest.raises(ParamError, match="kernel_size"):
         PixelSNAILConfig.from_dict({"kernel_size": 4})
     with pytest.raises(ParamError, match="dropout"):
         PixelSNAILConfig.from_dict({"dropout": 1.5})
-    with pytest.raises(ParamError, match="cond_shape"):
+    with pytest.raises(ParamError, match="not a multiple of the top grid"):
         PixelSNAILConfig.from_dict({"shape": [8, 16, 16], "cond_shape": [3, 8, 8]})
     cfg = PixelSNAILConfig.from_dict({"shape": [4, 8, 8], "cond_shape": [2, 4, 4]})  # lists from YAML
     assert cfg.shape == (4, 8, 8) and cfg.cond_shape == (2, 4, 4) and cfg.length == 256

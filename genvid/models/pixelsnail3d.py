@@ -66,45 +66,45 @@ class PixelSNAILConfig:
     cond_every_block: bool = True  # also add (a projection of) the condition to each SNAIL block
 
     @classmethod
-    def from_dict(cls, params: dict) -> "PixelSNAILConfig":
+    def from_dict(cls, params: dict, section: str = "prior") -> "PixelSNAILConfig":
         """Build from a params.yaml mapping; unknown keys and bad values raise ParamError."""
         known = {f.name for f in dataclasses.fields(cls)}
         for key in params:
             if key not in known:
-                raise ParamError(f"prior: unknown key '{key}' (known: {', '.join(sorted(known))})")
+                raise ParamError(f"{section}.{key} is not a known parameter (known: {', '.join(sorted(known))})")
         values = dict(params)
         for key in ("shape", "cond_shape"):
             if values.get(key) is not None:
                 if not isinstance(values[key], (list, tuple)):
-                    raise ParamError(f"prior: '{key}' must be a list [T, H, W], got {values[key]!r}")
+                    raise ParamError(f"{section}.{key} must be a list [T, H, W], got {values[key]!r}")
                 values[key] = tuple(values[key])
         config = cls(**values)
-        config.validate()
+        config.validate(section)
         return config
 
-    def validate(self) -> None:
+    def validate(self, section: str = "prior") -> None:
         ints = ("num_codes", "channels", "res_blocks", "snail_blocks", "kernel_size", "heads",
                 "key_channels", "value_channels", "cond_num_codes", "cond_channels", "cond_res_blocks")
         for key in ints:
             value = getattr(self, key)
             minimum = 0 if key in ("cond_num_codes", "cond_channels", "cond_res_blocks") else 1
             if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ParamError(f"prior: '{key}' must be an integer >= {minimum}, got {value!r}")
+                raise ParamError(f"{section}.{key} must be an integer >= {minimum}, got {value!r}")
         if self.kernel_size < 3 or self.kernel_size % 2 == 0:
-            raise ParamError(f"prior: 'kernel_size' must be odd and >= 3, got {self.kernel_size}")
+            raise ParamError(f"{section}.kernel_size must be odd and >= 3, got {self.kernel_size}")
         for key in ("attention", "cond_every_block"):
             if not isinstance(getattr(self, key), bool):
-                raise ParamError(f"prior: '{key}' must be true or false, got {getattr(self, key)!r}")
+                raise ParamError(f"{section}.{key} must be true or false, got {getattr(self, key)!r}")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ParamError(f"prior: 'dropout' must be in [0, 1), got {self.dropout!r}")
+            raise ParamError(f"{section}.dropout must be in [0, 1), got {self.dropout!r}")
         for key in ("shape", "cond_shape"):
             value = getattr(self, key)
             if value is None and key == "cond_shape":
                 continue
             if len(value) != 3 or any(not isinstance(v, int) or v < 1 for v in value):
-                raise ParamError(f"prior: '{key}' must be three positive integers (T, H, W), got {value!r}")
+                raise ParamError(f"{section}.{key} must be three positive integers (T, H, W), got {value!r}")
         if self.cond_shape is not None and any(b % c for b, c in zip(self.shape, self.cond_shape)):
-            raise ParamError(f"prior: 'shape' {self.shape} is not a multiple of 'cond_shape' {self.cond_shape}")
+            raise ParamError(f"{section}: code grid {self.shape} is not a multiple of the top grid {self.cond_shape}")
 
     @property
     def length(self) -> int:
