@@ -44,7 +44,7 @@ def prior_objective(level: str):
         logits = model(codes, cond)
         loss = F.cross_entropy(logits, codes)
         accuracy = (logits.argmax(1) == codes).float().mean()
-        return loss, {"accuracy": float(accuracy), "bits_per_code": float(loss) / math.log(2)}
+        return loss, {"accuracy": float(accuracy), "bits_per_code": loss.item() / math.log(2)}
 
     return objective
 

@@ -10,11 +10,11 @@ from tqdm import tqdm
 
 from genvid import params as P
 from genvid.data.clips import denormalize
-from genvid.data.latents import LatentDataset
+from genvid.data.latents import LatentDataset, read_latent_info
 from genvid.data.stats import load_stats
 from genvid.determinism import configure_torch
-from genvid.errors import cli_main
-from genvid.generate import VARIANTS, SampleSettings, generate
+from genvid.errors import GenvidError, cli_main
+from genvid.generate import VARIANTS, SampleSettings, context_start, generate
 from genvid.io import atomic_path, read_json
 from genvid.models.store import load_prior, load_vqvae
 
@@ -23,7 +23,6 @@ def to_uint8(video: torch.Tensor, mean, std) -> np.ndarray:
     """Normalised [B,3,T,H,W] -> uint8 [B,T,H,W,3]."""
     pixels = denormalize(video, mean, std).permute(0, 2, 3, 4, 1)
     return (pixels * 255.0).round_().to(torch.uint8).numpy()
-
 
 
 @cli_main
@@ -43,11 +42,22 @@ def main(argv: list[str] | None = None) -> None:
     configure_torch()
 
     test = LatentDataset(args.latents, "test")
+    latent_clip_len = read_latent_info(args.latents)["attrs"].get("clip_len")
+    if latent_clip_len != clip_len:
+        raise GenvidError(f"{args.latents}: codes of {latent_clip_len}-frame clips but "
+                          f"{args.params} has clips.clip_len={clip_len}")
     mean, std = load_stats(read_json(args.stats), args.stats)
     vqvae, _ = load_vqvae(args.vqvae)
     top_prior, _ = load_prior(args.prior_top, "top", test.codebook_size)
     bottom_prior, _ = load_prior(args.prior_bottom, "bottom", test.codebook_size)
+    for path, prior, codes in ((args.prior_top, top_prior, test.top),
+                               (args.prior_bottom, bottom_prior, test.bottom)):
+        if tuple(prior.config.shape) != tuple(codes.shape[1:]):
+            raise GenvidError(f"{path}: prior models code grids {list(prior.config.shape)} but "
+                              f"{args.latents} has {list(codes.shape[1:])}")
     settings = SampleSettings(s["context_frames"], float(s["temperature"]), s["top_k"])
+    for level, codes in (("top", test.top), ("bottom", test.bottom)):  # fail before writing anything
+        context_start(clip_len, settings.context_frames, tuple(codes.shape[1:]), level)
     n = len(test) if s["max_clips"] == 0 else min(s["max_clips"], len(test))
     S, clips_per_batch = s["num_samples"], max(1, s["batch_size"] // s["num_samples"])
 
