@@ -6,12 +6,20 @@ import sys
 
 sys.path.insert(0, workflow.basedir)
 from workflow.dag import load_stages, param_values
+from workflow.report import WORKFLOW_RST, report_spec
 
 STAGES = load_stages(workflow.basedir)
+
+report: WORKFLOW_RST
 
 
 def _shell_escape(cmd):
     return cmd.replace("{", "{{").replace("}", "}}")
+
+
+def _outputs(stage):
+    """Outputs, with those listed in workflow/report/captions.yaml marked for `snakemake --report`."""
+    return [report(out, **spec) if (spec := report_spec(out)) else out for out in stage.outs]
 
 
 rule all:
@@ -28,7 +36,7 @@ for _stage in STAGES:
         input:
             _stage.deps,
         output:
-            _stage.outs,
+            _outputs(_stage),
         params:
             values=param_values(_stage, workflow.basedir),
         shell:

