@@ -283,3 +283,18 @@ def test_bottom_code_is_conditioned_on_the_top_codes():
     z = model._z_bottom(h_bottom, model.quant_top.lookup(top))
     z_other = model._z_bottom(h_bottom, model.quant_top.lookup((top + 1) % model.cfg.codebook_size))
     assert not torch.allclose(z, z_other)
+
+
+def test_bottom_dropout_only_in_training():
+    """seed 000 §6.4's fix: with p → 1 the decoder sees only the top codes while training."""
+    x = smooth_clips()
+    model = make(bottom_dropout=0.999999)
+    top, bottom = model.eval().encode(x)
+    assert torch.equal(model.eval()(x).recon, model.decode_codes(top, bottom))  # eval: unaffected
+    model.train()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    recon = model(x).recon
+    model.load_state_dict(state)  # undo the EMA step the training forward made
+    assert torch.allclose(recon, model.decode_codes(top, bottom, zero_level="bottom"), atol=1e-6)
+    with pytest.raises(ParamError, match="vqvae.bottom_dropout must be a number in"):
+        VQVAEConfig(bottom_dropout=1.0)

@@ -42,6 +42,9 @@ class VQVAEConfig:
     dead_code_restart: bool = False
     dead_code_threshold: float = 1.0  # restart codes whose EMA count N_i falls below this
     noisy_sigma: float = 0.0  # seed 002 §3.1: σ of the discrete Gaussian index noise (0 = off)
+    # seed 000 §6.4/§6.5's proposed fix: during training, replace a clip's bottom code vectors
+    # by zeros with this probability, so the decoder must use the top codes (0 = off).
+    bottom_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "channels", "res_channels", "codebook_size", "code_dim"):
@@ -50,7 +53,8 @@ class VQVAEConfig:
         if not isinstance(self.dead_code_restart, bool):
             raise ParamError(f"vqvae.dead_code_restart must be true or false, got {self.dead_code_restart!r}")
         for name, lo, hi in (("beta", 0.0, math.inf), ("ema_decay", 0.0, 1.0), ("ema_eps", 0.0, math.inf),
-                             ("dead_code_threshold", 0.0, math.inf), ("noisy_sigma", 0.0, math.inf)):
+                             ("dead_code_threshold", 0.0, math.inf), ("noisy_sigma", 0.0, math.inf),
+                             ("bottom_dropout", 0.0, 1.0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value < hi:
                 raise ParamError(f"vqvae.{name} must be a number in [{lo}, {hi}), got {value!r}")
@@ -306,8 +310,12 @@ class VQVAE3D(nn.Module):
         h_bottom, z_top = self._encode(x)
         top = self.quant_top(z_top)
         bottom = self.quant_bottom(self._z_bottom(h_bottom, top.codes))
+        q_bottom = bottom.codes
+        if self.training and self.cfg.bottom_dropout > 0:
+            keep = torch.rand(x.shape[0], 1, 1, 1, 1, device=x.device) >= self.cfg.bottom_dropout
+            q_bottom = q_bottom * keep.to(q_bottom.dtype)
         return VQVAEOutput(
-            recon=self._decode(top.codes, bottom.codes),
+            recon=self._decode(top.codes, q_bottom),
             commitment_loss=top.commitment + bottom.commitment,
             top_indices=top.indices,
             bottom_indices=bottom.indices,
