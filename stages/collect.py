@@ -1,12 +1,11 @@
 """Stage collect: drive a simulator with its autopilot and record frames to one HDF5 file."""
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 from tqdm import tqdm
 
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.frames import write_frames
 from genvid.data.sources import SOURCE_VERSIONS, generate_episode
 from genvid.errors import cli_main
@@ -19,8 +18,7 @@ def episode_seed(seed: int, index: int) -> int:
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
+    parser = stage_parser(__doc__)
     parser.add_argument("--out", default="data/raw/frames.h5")
     args = parser.parse_args(argv)
     cfg = P.load(["collect"], args.params)["collect"]

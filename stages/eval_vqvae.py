@@ -1,13 +1,12 @@
 """Stage eval_vqvae: reconstruction quality and codebook use of the trained VQ-VAE (Table 6.1)."""
 from __future__ import annotations
 
-import argparse
-
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.clips import ClipDataset, denormalize
 from genvid.data.split import SPLITS
 from genvid.determinism import configure_torch
@@ -44,12 +43,7 @@ def evaluate_split(model: VQVAE3D, dataset: ClipDataset, batch_size: int, desc: 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
-    parser.add_argument("--frames", default="data/raw/frames.h5")
-    parser.add_argument("--split", default="data/splits/split.json")
-    parser.add_argument("--stats", default="data/stats/normalization.json")
-    parser.add_argument("--model", default="models/vqvae.pt")
+    parser = stage_parser(__doc__, "frames", "split", "stats", "model")
     parser.add_argument("--out", default="reports/vqvae_metrics.json")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args(argv)

@@ -1,14 +1,13 @@
 """Stage extract_latents: encode every clip of every split to int16 code indices (seed 000 §4.1.4)."""
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.clips import ClipDataset
 from genvid.data.latents import write_latents
 from genvid.data.split import SPLITS
@@ -28,12 +27,7 @@ def encoded_batches(model: VQVAE3D, dataset: ClipDataset, batch_size: int, desc:
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
-    parser.add_argument("--frames", default="data/raw/frames.h5")
-    parser.add_argument("--split", default="data/splits/split.json")
-    parser.add_argument("--stats", default="data/stats/normalization.json")
-    parser.add_argument("--model", default="models/vqvae.pt")
+    parser = stage_parser(__doc__, "frames", "split", "stats", "model")
     parser.add_argument("--out", default="data/latents/latents.h5")
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args(argv)

@@ -1,9 +1,8 @@
 """Stage normalize: per-channel mean/std over the training split only (seed 000 eq. 4.1)."""
 from __future__ import annotations
 
-import argparse
-
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.frames import read_frames_info
 from genvid.data.split import validate_split_file
 from genvid.data.stats import channel_stats
@@ -13,10 +12,7 @@ from genvid.io import read_json, write_json
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
-    parser.add_argument("--frames", default="data/raw/frames.h5")
-    parser.add_argument("--split", default="data/splits/split.json")
+    parser = stage_parser(__doc__, "frames", "split")
     parser.add_argument("--out", default="data/stats/normalization.json")
     args = parser.parse_args(argv)
     cfg = P.load(["normalize"], args.params)["normalize"]

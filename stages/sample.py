@@ -1,14 +1,13 @@
 """Stage sample: generate the future of every test clip from its first context frames."""
 from __future__ import annotations
 
-import argparse
-
 import h5py
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.clips import denormalize
 from genvid.data.latents import LatentDataset, read_latent_info
 from genvid.data.stats import load_stats
@@ -27,11 +26,7 @@ def to_uint8(video: torch.Tensor, mean, std) -> np.ndarray:
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
-    parser.add_argument("--frames", default="data/raw/frames.h5")
-    parser.add_argument("--stats", default="data/stats/normalization.json")
-    parser.add_argument("--latents", default="data/latents/latents.h5")
+    parser = stage_parser(__doc__, "frames", "stats", "latents")
     parser.add_argument("--vqvae", default="models/vqvae.pt")
     parser.add_argument("--prior-top", default="models/prior_top.pt")
     parser.add_argument("--prior-bottom", default="models/prior_bottom.pt")

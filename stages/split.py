@@ -1,9 +1,8 @@
 """Stage split: chronological train/val/test frame ranges (seed 000 §4.1.2); no frames copied."""
 from __future__ import annotations
 
-import argparse
-
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.frames import read_frames_info
 from genvid.data.split import clip_starts, split_ranges
 from genvid.errors import cli_main
@@ -12,9 +11,7 @@ from genvid.io import write_json
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
-    parser.add_argument("--frames", default="data/raw/frames.h5")
+    parser = stage_parser(__doc__, "frames")
     parser.add_argument("--out", default="data/splits/split.json")
     args = parser.parse_args(argv)
     cfg = P.load(["split", "clips"], args.params)

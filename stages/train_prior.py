@@ -1,10 +1,10 @@
 """Stages train_prior_top / train_prior_bottom: 3D PixelSNAIL priors over the VQ-VAE codes."""
 from __future__ import annotations
 
-import argparse
 import math
 
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.latents import LatentDataset, read_latent_info
 from genvid.data.split import SPLITS
 from genvid.determinism import seed_everything
@@ -18,10 +18,8 @@ from genvid.train import TrainConfig, fit, write_curves_tsv
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = stage_parser(__doc__, "latents")
     parser.add_argument("--level", choices=LEVELS, required=True)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
-    parser.add_argument("--latents", default="data/latents/latents.h5")
     parser.add_argument("--out", help="default: models/prior_<level>.pt")
     parser.add_argument("--metrics", help="default: reports/prior_<level>_metrics.json")
     parser.add_argument("--curves", help="default: reports/train_prior_<level>")

@@ -1,9 +1,8 @@
 """Stage train_vqvae: the 3D hierarchical VQ-VAE (seed 000 §4.2, §5.2) on normalised clips."""
 from __future__ import annotations
 
-import argparse
-
 from genvid import params as P
+from genvid.cli import stage_parser
 from genvid.data.clips import ClipDataset
 from genvid.determinism import seed_everything
 from genvid.errors import cli_main
@@ -19,11 +18,7 @@ def vqvae_objective(model: VQVAE3D, clips):
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--params", default=P.PARAMS_FILE)
-    parser.add_argument("--frames", default="data/raw/frames.h5")
-    parser.add_argument("--split", default="data/splits/split.json")
-    parser.add_argument("--stats", default="data/stats/normalization.json")
+    parser = stage_parser(__doc__, "frames", "split", "stats")
     parser.add_argument("--out", default="models/vqvae.pt")
     parser.add_argument("--curves", default="reports/train_vqvae")
     parser.add_argument("--workdir", default="checkpoints/train_vqvae")
