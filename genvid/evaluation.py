@@ -47,7 +47,6 @@ METRICS = ("mse", "psnr", "ssim", "lpips")
 # Per-timestep series, in TSV column order.
 SERIES = tuple(f"{v}_{k}" for v in STOCHASTIC for k in ("best", "mean")) + DETERMINISTIC
 FVD_SETS = ("real", "recon", "copy_last", "full")
-PARAMS = {"fvd_samples": P.Int(min=1)}
 FLOAT_FORMAT = ".7g"  # TSV cells: fixed format, so the bytes depend only on the values
 
 Features = Callable[[torch.Tensor], torch.Tensor]  # videos [B,T,3,H,W] in [0,1] -> [B, D]
@@ -133,20 +132,11 @@ def _check_samples(f: h5py.File, path: Path, clip_len: int) -> SamplesInfo:
 
 def eval_params(raw: dict, path: str | Path, info: SamplesInfo) -> dict[str, Any]:
     """Validate the ``evaluate`` section of params.yaml (and fvd_samples <= S)."""
-    values = P.section(raw, "evaluate", path)
-    for key in values:
-        if key not in PARAMS:
-            raise ParamError(f"{path}: evaluate.{key} is not a known parameter")
-    for key, rule in PARAMS.items():
-        if key not in values:
-            raise ParamError(f"{path}: evaluate.{key} is missing")
-        problem = rule.check(values[key])
-        if problem:
-            raise ParamError(f"{path}: evaluate.{key} {problem}")
+    values = P.validate_section(raw, "evaluate", path)
     if values["fvd_samples"] > info.samples:
         raise ParamError(f"{path}: evaluate.fvd_samples must be <= the {info.samples} samples per clip "
                          f"in {info.path}, got {values['fvd_samples']}")
-    return dict(values)
+    return values
 
 
 _MISSING = object()

@@ -96,6 +96,9 @@ SCHEMA: dict[str, dict[str, Int | Float | Choice]] = {
         "max_clips": Int(min=0),
         "seed": Int(min=0),
     },
+    "evaluate": {
+        "fvd_samples": Int(min=1),  # also <= sample.num_samples, checked against the samples file
+    },
 }
 
 

@@ -61,7 +61,7 @@ def make_inputs(root: Path, num_samples: int = 2) -> ReportPaths:
     split.main(common + ["--out", str(paths.split)])
     normalize.main(common + ["--split", str(paths.split), "--out", str(paths.stats)])
     torch.manual_seed(0)
-    save_model(paths.vqvae, "vqvae3d", TINY_VQVAE, VQVAE3D(VQVAEConfig(**TINY_VQVAE)))
+    save_model(paths.vqvae, "vqvae3d", VQVAEConfig(**TINY_VQVAE).to_dict(), VQVAE3D(VQVAEConfig(**TINY_VQVAE)))
     data = common + ["--split", str(paths.split), "--stats", str(paths.stats), "--model", str(paths.vqvae)]
     extract_latents.main(data + ["--out", str(paths.latents)])
     eval_vqvae.main(data + ["--out", str(paths.vqvae_metrics)])

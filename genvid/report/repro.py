@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from genvid.errors import GenvidError
+from genvid.profiles import flatten
 
 FULL_CHECK_BYTES = 64 * 2**20  # artefacts up to this size are re-hashed against dvc.lock; larger: size only
 FALLBACK_EPOCH = 1640995200  # 2022-01-01T00:00:00Z, the year of seed 000
@@ -137,24 +138,14 @@ def seeds(params: dict, prefix: str = "") -> list[tuple[str, Any]]:
     return found
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in d.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def profile_in_use(params: dict, profiles: Path | None) -> tuple[str, str]:
     """(name, how it was found): the profile whose every override equals params.yaml's value,
     else the default profile "small"."""
-    flat = _flatten(params)
+    flat = flatten(params)
     if profiles is not None and profiles.is_dir():
         for file in sorted(profiles.glob("*.yaml")):
             try:
-                overrides = _flatten(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
+                overrides = flatten(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
             except yaml.YAMLError:
                 continue
             if overrides and all(flat.get(k) == v for k, v in overrides.items()):
