@@ -13,10 +13,6 @@ STAGES = load_stages(workflow.basedir)
 report: WORKFLOW_RST
 
 
-def _shell_escape(cmd):
-    return cmd.replace("{", "{{").replace("}", "}}")
-
-
 def _outputs(stage):
     """Outputs, with those listed in workflow/report/captions.yaml marked for `snakemake --report`."""
     return [report(out, **spec) if (spec := report_spec(out)) else out for out in stage.outs]
@@ -38,6 +34,10 @@ for _stage in STAGES:
         output:
             _outputs(_stage),
         params:
+            # The command is bound here, at definition time: a `shell:` body is evaluated when
+            # the job runs, when the loop variable would name the last stage. As a param it is
+            # also part of the rerun trigger, as a changed cmd is for DVC.
+            cmd=_stage.cmd,
             values=param_values(_stage, workflow.basedir),
         shell:
-            _shell_escape(_stage.cmd)
+            "{params.cmd}"

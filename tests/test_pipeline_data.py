@@ -5,11 +5,10 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import copy_repo, venv_env
-from genvid.profiles import merge
+from conftest import ROOT, copy_repo, venv_env
+from genvid.profiles import load_profile, merge
 
-TINY = {"collect": {"resolution": 32, "episodes": 3, "frames_per_episode": 48},
-        "normalize": {"chunk_frames": 16}}
+TINY = load_profile("tiny", ROOT / "profiles")
 OUTPUTS = ("data/raw/frames.h5", "data/splits/split.json", "data/stats/normalization.json")
 
 pytestmark = pytest.mark.slow
@@ -69,7 +68,7 @@ def test_snakemake_reruns_a_rule_when_its_params_change(tmp_path):
     run(c, "snakemake", "--cores", "2", target)
     assert "Nothing to be done" in run(c, "snakemake", "-n", "--cores", "1", target)
     params = yaml.safe_load((c / "params.yaml").read_text())
-    params["normalize"]["chunk_frames"] = 8
+    params["normalize"]["chunk_frames"] = 7
     (c / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dry = run(c, "snakemake", "-n", "--cores", "1", target)
     assert "rule normalize:" in dry and "rule collect:" not in dry
