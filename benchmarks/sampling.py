@@ -7,7 +7,7 @@ whatever the position, so where timing all of it would take too long it is timed
 few positions and its positions/s extrapolated (printed as such). Priors are randomly
 initialised: speed does not depend on the weights.
 
-    .venv/bin/python benchmarks/sampling.py [--batch 8] [--threads 1] [--skip-thesis]
+    .venv/bin/python benchmarks/sampling.py [--batch N] [--threads 1] [--skip-thesis]
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import argparse
 import time
 
 import torch
+import yaml
 
 from genvid.models.pixelsnail3d import PROFILES, PixelSNAIL3d, PixelSNAILConfig, count_parameters
 from genvid.models.sampling import sample_fast, sample_naive
@@ -81,13 +82,16 @@ def thesis_top(batch: int, naive_positions: int = 2, fast_positions: int = 33) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--batch", type=int, default=8, help="clips sampled at once (default profile)")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="rows sampled at once (default profile; default: params.yaml sample.batch_size)")
     parser.add_argument("--thesis-batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-thesis", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), float32 CPU")
+    if args.batch is None:  # what the sample stage does
+        args.batch = yaml.safe_load(open("params.yaml"))["sample"]["batch_size"]
     default_profile("top_default", args.batch, naive_positions=128)
     default_profile("bottom_default", args.batch, naive_positions=24)
     if not args.skip_thesis:
