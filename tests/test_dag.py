@@ -69,3 +69,13 @@ def test_every_stage_depends_on_its_own_code():
     for stage in load_stages(ROOT):
         module = re.search(r"python -m stages\.(\w+)", stage.cmd).group(1)
         assert f"stages/{module}.py" in stage.deps, stage.name
+
+
+def test_metrics_outputs_are_json_files():
+    """`dvc metrics show` reads every metrics output; curves (TSV) belong to plots, not metrics."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        metrics = [str(out.def_path) for stage in repo.index.stages for out in stage.outs if out.metric]
+    assert metrics and all(path.endswith(".json") for path in metrics), metrics
+    assert "reports/metrics.json" in metrics and "reports/vqvae_metrics.json" in metrics
