@@ -32,6 +32,7 @@ import torch
 from tqdm import tqdm
 
 from genvid import params as P
+from genvid.data.h5 import read_h5
 from genvid.errors import GenvidError, ParamError
 from genvid.io import atomic_write_text, read_json, write_json
 from genvid.metrics import image, stats
@@ -75,15 +76,8 @@ class SamplesInfo:
 def read_samples_info(path: str | Path, clip_len: int) -> SamplesInfo:
     """Check a samples file against the contract; one-line GenvidError naming the problem."""
     path = Path(path)
-    if not path.is_file():
-        raise GenvidError(f"{path}: file not found")
-    try:
-        with h5py.File(path, "r") as f:
-            return _check_samples(f, path, clip_len)
-    except GenvidError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise GenvidError(f"{path}: not a readable samples file ({str(err).splitlines()[0]})") from None
+    with read_h5(path, "samples file") as f:
+        return _check_samples(f, path, clip_len)
 
 
 def _check_samples(f: h5py.File, path: Path, clip_len: int) -> SamplesInfo:

@@ -14,8 +14,8 @@ from genvid.errors import cli_main
 from genvid.io import write_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
-from genvid.models.store import load_vqvae
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.models.store import load_vqvae_for_params
+from genvid.models.vqvae3d import VQVAE3D
 
 
 @torch.no_grad()
@@ -49,9 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raw = P.read_params(args.params)
     clips = P.validate_section(raw, "clips", args.params)
-    expected = P.model_config(VQVAEConfig.from_dict, raw, "vqvae", args.params).to_dict()
     configure_torch()
-    model, _ = load_vqvae(args.model, expected, args.params)
+    model, _ = load_vqvae_for_params(args.model, raw, args.params)
 
     metrics = {}
     for split in SPLITS:

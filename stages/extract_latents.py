@@ -13,8 +13,8 @@ from genvid.data.latents import write_latents
 from genvid.data.split import SPLITS
 from genvid.determinism import configure_torch
 from genvid.errors import cli_main
-from genvid.models.store import load_vqvae
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.models.store import load_vqvae_for_params
+from genvid.models.vqvae3d import VQVAE3D
 
 
 def encoded_batches(model: VQVAE3D, dataset: ClipDataset, batch_size: int, desc: str):
@@ -33,9 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     raw = P.read_params(args.params)
     clips = P.validate_section(raw, "clips", args.params)
-    expected = P.model_config(VQVAEConfig.from_dict, raw, "vqvae", args.params).to_dict()
     configure_torch()
-    model, cfg = load_vqvae(args.model, expected, args.params)
+    model, cfg = load_vqvae_for_params(args.model, raw, args.params)
 
     strides = {s: clips["train_stride"] if s == "train" else clips["eval_stride"] for s in SPLITS}
     datasets = {s: ClipDataset(args.frames, args.split, args.stats, s, clips["clip_len"], strides[s])

@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 import h5py
 import numpy as np
 
+from genvid.data.h5 import plain_attrs, read_h5
 from genvid.errors import GenvidError
 from genvid.io import atomic_path
 
@@ -66,33 +67,25 @@ class FramesInfo:
 def read_frames_info(path: str | Path) -> FramesInfo:
     """Open and validate a frames file; any problem is one line naming the file."""
     path = Path(path)
-    if not path.exists():
-        raise GenvidError(f"{path}: file not found")
-    try:
-        with h5py.File(path, "r") as f:
-            if "frames" not in f:
-                raise GenvidError(f"{path}: no 'frames' dataset (expected uint8 [N,H,W,3])")
-            frames = f["frames"]
-            if frames.dtype != np.uint8:
-                raise GenvidError(f"{path}: 'frames' has dtype {frames.dtype}, expected uint8")
-            if frames.ndim != 4 or frames.shape[-1] != 3:
-                raise GenvidError(f"{path}: 'frames' has shape {frames.shape}, expected [N,H,W,3]")
-            n = frames.shape[0]
-            if n == 0:
-                raise GenvidError(f"{path}: 'frames' is empty")
-            if "episode" not in f or f["episode"].shape != (n,):
-                raise GenvidError(f"{path}: 'episode' missing or not of length {n} like 'frames'")
-            episode = f["episode"][:]
-            if np.any(np.diff(episode) < 0):
-                raise GenvidError(f"{path}: 'episode' ids are not in recording order")
-            frames[n - 1]  # reading the last chunk detects a truncated file
-            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
-            return FramesInfo(path, n, frames.shape[1], frames.shape[2], episode, attrs)
-    except GenvidError:
-        raise
-    except (OSError, KeyError, ValueError) as err:
-        raise GenvidError(f"{path}: not a readable HDF5 frames file (truncated or corrupt: "
-                          f"{str(err).splitlines()[0]})") from None
+    with read_h5(path, "HDF5 frames file") as f:
+        if "frames" not in f:
+            raise GenvidError(f"{path}: no 'frames' dataset (expected uint8 [N,H,W,3])")
+        frames = f["frames"]
+        if frames.dtype != np.uint8:
+            raise GenvidError(f"{path}: 'frames' has dtype {frames.dtype}, expected uint8")
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise GenvidError(f"{path}: 'frames' has shape {frames.shape}, expected [N,H,W,3]")
+        n = frames.shape[0]
+        if n == 0:
+            raise GenvidError(f"{path}: 'frames' is empty")
+        if "episode" not in f or f["episode"].shape != (n,):
+            raise GenvidError(f"{path}: 'episode' missing or not of length {n} like 'frames'")
+        episode = f["episode"][:]
+        if np.any(np.diff(episode) < 0):
+            raise GenvidError(f"{path}: 'episode' ids are not in recording order")
+        frames[n - 1]  # reading the last chunk detects a truncated file
+        attrs = plain_attrs(f)
+        return FramesInfo(path, n, frames.shape[1], frames.shape[2], episode, attrs)
 
 
 def episode_runs(episode: np.ndarray) -> list[tuple[int, int]]:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from genvid.data.h5 import plain_attrs, read_h5
 from genvid.data.split import SPLITS
 from genvid.errors import GenvidError
 from genvid.io import atomic_path
@@ -48,38 +49,31 @@ def write_latents(path: str | Path, splits: dict[str, Iterable[tuple[np.ndarray,
 def read_latent_info(path: str | Path) -> dict:
     """Validate a latent file; return its attributes and per-level code grid shapes."""
     path = Path(path)
-    if not path.exists():
-        raise GenvidError(f"{path}: file not found")
-    try:
-        with h5py.File(path, "r") as f:
-            if "codebook_size" not in f.attrs:
-                raise GenvidError(f"{path}: missing attribute 'codebook_size'")
-            shapes = None
-            for name in SPLITS:
-                if name not in f:
-                    raise GenvidError(f"{path}: no '{name}' group")
-                group = f[name]
-                for key in (*LEVELS, "start"):
-                    if key not in group:
-                        raise GenvidError(f"{path}: '{name}/{key}' missing")
-                n = group["start"].shape[0]
-                these = {}
-                for level in LEVELS:
-                    ds = group[level]
-                    if ds.ndim != 4 or ds.shape[0] != n:
-                        raise GenvidError(f"{path}: '{name}/{level}' has shape {ds.shape}, "
-                                          f"expected [{n},T,H,W]")
-                    if not np.issubdtype(ds.dtype, np.integer):
-                        raise GenvidError(f"{path}: '{name}/{level}' has dtype {ds.dtype}, expected int16")
-                    these[level] = tuple(ds.shape[1:])
-                if shapes is not None and these != shapes:
-                    raise GenvidError(f"{path}: '{name}' code shapes {these} differ from {shapes}")
-                shapes = these
-            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
-    except GenvidError:
-        raise
-    except (OSError, KeyError, ValueError) as err:
-        raise GenvidError(f"{path}: not a readable latent file ({str(err).splitlines()[0]})") from None
+    with read_h5(path, "latent file") as f:
+        if "codebook_size" not in f.attrs:
+            raise GenvidError(f"{path}: missing attribute 'codebook_size'")
+        shapes = None
+        for name in SPLITS:
+            if name not in f:
+                raise GenvidError(f"{path}: no '{name}' group")
+            group = f[name]
+            for key in (*LEVELS, "start"):
+                if key not in group:
+                    raise GenvidError(f"{path}: '{name}/{key}' missing")
+            n = group["start"].shape[0]
+            these = {}
+            for level in LEVELS:
+                ds = group[level]
+                if ds.ndim != 4 or ds.shape[0] != n:
+                    raise GenvidError(f"{path}: '{name}/{level}' has shape {ds.shape}, "
+                                      f"expected [{n},T,H,W]")
+                if not np.issubdtype(ds.dtype, np.integer):
+                    raise GenvidError(f"{path}: '{name}/{level}' has dtype {ds.dtype}, expected int16")
+                these[level] = tuple(ds.shape[1:])
+            if shapes is not None and these != shapes:
+                raise GenvidError(f"{path}: '{name}' code shapes {these} differ from {shapes}")
+            shapes = these
+        attrs = plain_attrs(f)
     return {"attrs": attrs, "shapes": shapes, "codebook_size": int(attrs["codebook_size"])}
 
 

@@ -66,3 +66,12 @@ def load_prior(path: str | Path, level: str, codebook_size: int | None = None):
         raise GenvidError(f"{path}: prior has K={config['num_codes']} but the latent file has "
                           f"codebook_size={codebook_size}")
     return prior, config
+
+
+def load_vqvae_for_params(path: str | Path, params: dict, params_path: str | Path = "params.yaml"):
+    """The trained VQ-VAE, which must have been built from the ``vqvae`` section of ``params``."""
+    from genvid.models.vqvae3d import VQVAEConfig
+    from genvid.params import model_config
+
+    expected = model_config(VQVAEConfig.from_dict, params, "vqvae", params_path).to_dict()
+    return load_vqvae(path, expected, params_path)

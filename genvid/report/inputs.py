@@ -16,6 +16,7 @@ import numpy as np
 
 from genvid import params as P
 from genvid.data.frames import FramesInfo, read_frames_info
+from genvid.data.h5 import plain_attrs, read_h5
 from genvid.data.latents import read_latent_info
 from genvid.data.split import SPLITS, validate_split_file
 from genvid.data.stats import load_stats
@@ -193,43 +194,36 @@ class Samples:
 
 def read_samples(path: Path, clip_len: int, resolution: tuple[int, int], max_clips: int) -> Samples:
     """Validate samples.h5 against the contract and read ``max_clips`` evenly spaced test clips."""
-    if not path.exists():
-        raise GenvidError(f"{path}: file not found")
-    try:
-        with h5py.File(path, "r") as f:
-            for name in ("real", "recon", "full"):
-                if name not in f:
-                    raise GenvidError(f"{path}: no '{name}' dataset")
-            real = f["real"]
-            n, h, w = real.shape[0], *resolution
-            expected = (n, clip_len, h, w, 3)
-            if real.shape != expected or real.dtype != np.uint8:
-                raise GenvidError(f"{path}: 'real' is {real.dtype} {list(real.shape)}, expected uint8 "
-                                  f"{list(expected)} (clips.clip_len={clip_len}, frames {h}x{w})")
-            if n == 0:
-                raise GenvidError(f"{path}: holds no clips")
-            if f["recon"].shape != expected or f["recon"].dtype != np.uint8:
-                raise GenvidError(f"{path}: 'recon' is {f['recon'].dtype} {list(f['recon'].shape)}, "
-                                  f"expected uint8 {list(expected)}")
-            s = f["full"].shape[1] if f["full"].ndim == 6 else 0
-            for name in VARIANTS:
-                if name in f and (f[name].shape != (n, s, *expected[1:]) or f[name].dtype != np.uint8 or s < 1):
-                    raise GenvidError(f"{path}: '{name}' is {f[name].dtype} {list(f[name].shape)}, expected "
-                                      f"uint8 [{n}, S, {clip_len}, {h}, {w}, 3] with the same S for every variant")
-            attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
-            context = attrs.get("context_frames")
-            if not isinstance(context, int) or not 1 <= context < clip_len:
-                raise GenvidError(f"{path}: attribute 'context_frames' must be an integer in "
-                                  f"[1, {clip_len}), got {context!r}")
-            rows = np.unique(np.linspace(0, n - 1, min(max_clips, n)).round().astype(np.int64))
-            videos = {name: f[name][rows] for name in ("real", "recon", *VARIANTS) if name in f}
-            for key in ("clip_index", "start"):
-                if key in f:
-                    attrs[key] = f[key][rows].tolist()
-    except GenvidError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise GenvidError(f"{path}: not a readable samples file ({str(err).splitlines()[0]})") from None
+    with read_h5(path, "samples file") as f:
+        for name in ("real", "recon", "full"):
+            if name not in f:
+                raise GenvidError(f"{path}: no '{name}' dataset")
+        real = f["real"]
+        n, h, w = real.shape[0], *resolution
+        expected = (n, clip_len, h, w, 3)
+        if real.shape != expected or real.dtype != np.uint8:
+            raise GenvidError(f"{path}: 'real' is {real.dtype} {list(real.shape)}, expected uint8 "
+                              f"{list(expected)} (clips.clip_len={clip_len}, frames {h}x{w})")
+        if n == 0:
+            raise GenvidError(f"{path}: holds no clips")
+        if f["recon"].shape != expected or f["recon"].dtype != np.uint8:
+            raise GenvidError(f"{path}: 'recon' is {f['recon'].dtype} {list(f['recon'].shape)}, "
+                              f"expected uint8 {list(expected)}")
+        s = f["full"].shape[1] if f["full"].ndim == 6 else 0
+        for name in VARIANTS:
+            if name in f and (f[name].shape != (n, s, *expected[1:]) or f[name].dtype != np.uint8 or s < 1):
+                raise GenvidError(f"{path}: '{name}' is {f[name].dtype} {list(f[name].shape)}, expected "
+                                  f"uint8 [{n}, S, {clip_len}, {h}, {w}, 3] with the same S for every variant")
+        attrs = plain_attrs(f)
+        context = attrs.get("context_frames")
+        if not isinstance(context, int) or not 1 <= context < clip_len:
+            raise GenvidError(f"{path}: attribute 'context_frames' must be an integer in "
+                              f"[1, {clip_len}), got {context!r}")
+        rows = np.unique(np.linspace(0, n - 1, min(max_clips, n)).round().astype(np.int64))
+        videos = {name: f[name][rows] for name in ("real", "recon", *VARIANTS) if name in f}
+        for key in ("clip_index", "start"):
+            if key in f:
+                attrs[key] = f[key][rows].tolist()
     return Samples(videos, rows, n, s, context, attrs)
 
 
