@@ -1,0 +1,85 @@
+"""The Predictor contract (SPEC §3): context pixels in, sampled futures out.
+
+Every video model is scored through one method::
+
+    predict(context, horizon, num_samples, generator) -> futures
+
+- ``context``: uint8 [B, Tc, H, W, C], the context frames of B test clips and nothing else
+  of the clip (no codes, no later frames, no clip index);
+- ``futures``: uint8 [B, num_samples, horizon, H, W, C], drawn from ``generator`` only, so
+  the same generator state gives the same bytes.
+
+A model that works on pixels in [0, 1] owns its loss and its sampler (nanoGPT style)::
+
+    model.loss(frames, step) -> (loss, scalars)          # frames float [B, T, C, H, W] in [0, 1]
+    model.generate(context, horizon, num_samples, generator) -> float [B, S, horizon, C, H, W]
+
+and ``PixelPredictor`` turns it into a Predictor. Noise is drawn on ``generator``'s device
+and moved to the model's, so CPU and GPU runs draw the same random numbers.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from genvid.errors import GenvidError
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    def predict(self, context: Tensor, horizon: int, num_samples: int,
+                generator: torch.Generator) -> Tensor: ...
+
+
+def to_unit(frames: Tensor) -> Tensor:
+    """uint8 [..., H, W, C] -> float32 [..., C, H, W] in [0, 1]."""
+    return frames.movedim(-1, -3).float().div_(255.0)
+
+
+def to_uint8(frames: Tensor) -> Tensor:
+    """float [..., C, H, W] in [0, 1] -> uint8 [..., H, W, C] (clamped, rounded half to even)."""
+    return frames.detach().float().clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8).movedim(-3, -1).cpu()
+
+
+def check_context(context: Tensor, channels: int | None = None) -> None:
+    if context.dtype != torch.uint8 or context.ndim != 5:
+        raise GenvidError(f"context must be uint8 [B, Tc, H, W, C], got {context.dtype} {list(context.shape)}")
+    if channels is not None and context.shape[-1] != channels:
+        raise GenvidError(f"context frames have {context.shape[-1]} channels, the model expects {channels}")
+
+
+def check_prediction(futures: Tensor, context: Tensor, horizon: int, num_samples: int) -> Tensor:
+    """The contract's output shape and dtype, or a GenvidError saying what came back."""
+    b, _, h, w, c = context.shape
+    expected = (b, num_samples, horizon, h, w, c)
+    if futures.dtype != torch.uint8 or tuple(futures.shape) != expected:
+        raise GenvidError(f"predictor returned {futures.dtype} {list(futures.shape)}, "
+                          f"expected uint8 {list(expected)}")
+    return futures
+
+
+class PixelPredictor:
+    """A Predictor for a model with ``generate`` on [0, 1] pixels [B, T, C, H, W]."""
+
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu"):
+        self.model, self.device = model.eval(), torch.device(device)
+
+    @torch.no_grad()
+    def predict(self, context: Tensor, horizon: int, num_samples: int,
+                generator: torch.Generator) -> Tensor:
+        check_context(context)
+        futures = self.model.generate(to_unit(context).to(self.device), horizon, num_samples, generator)
+        return check_prediction(to_uint8(futures), context, horizon, num_samples)
+
+
+class CopyLast:
+    """The trivial baseline: the last context frame, repeated (deterministic, so every sample
+    is the same)."""
+
+    def predict(self, context: Tensor, horizon: int, num_samples: int,
+                generator: torch.Generator) -> Tensor:
+        check_context(context)
+        last = context[:, None, -1:]
+        return last.expand(-1, num_samples, horizon, -1, -1, -1).contiguous()
