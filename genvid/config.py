@@ -11,7 +11,8 @@ types and whose ``rule(...)`` metadata gives the ranges and choices::
 
     cfg = parse_config(VRNNConfig, params["vrnn"], "vrnn", "params.yaml")
 
-Every problem is one ``ParamError`` line naming the file and the dotted key. Sizes have no
+Every problem is one ``ParamError`` line naming the file and the dotted key. A config may
+define ``validate(self) -> str | None`` for cross-field checks; it returns "<field> <problem>". Sizes have no
 defaults (they live in params.yaml and profiles/ only); options may.
 
 Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``tuple[int, ...]``,
@@ -88,9 +89,9 @@ def parse_config(cls: type[C], values: Any, section: str, source: str | None = "
     config = cls(**kwargs)
     validate = getattr(config, "validate", None)
     if callable(validate):  # cross-field checks: return a problem string or None
-        problem = validate()
+        problem = validate()  # "<field> must ...": reported as section.field
         if problem:
-            raise ParamError(f"{where}{section}: {problem}")
+            raise ParamError(f"{where}{section}.{problem}")
     return config
 
 

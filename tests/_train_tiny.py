@@ -44,7 +44,7 @@ def model() -> nn.Module:
 
 def run(workdir: Path, step_sleep: float = 0.0):
     """Train to the end (resuming if a checkpoint is there); return (state_dict bytes, result)."""
-    def objective(net: nn.Module, batch):
+    def objective(net: nn.Module, batch, step: int):
         if net.training and step_sleep:
             time.sleep(step_sleep)
         x, y = batch

@@ -43,7 +43,7 @@ def mlp(dropout: float = 0.0, init_seed: int = 0) -> nn.Module:
     return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Dropout(dropout), nn.Linear(16, 1))
 
 
-def mse(model: nn.Module, batch):
+def mse(model: nn.Module, batch, step: int = 0):
     x, y = batch
     out = model(x)
     # Draw from the global RNG in train *and* eval: validation must not disturb training.
@@ -112,7 +112,7 @@ def test_grad_clip_bounds_global_norm(tmp_path):
         norms.append(float(torch.linalg.vector_norm(torch.stack(
             [torch.linalg.vector_norm(g) for g in grads]))))
 
-    def steep(model, batch):  # gradients with norm far above 0.5
+    def steep(model, batch, step):  # gradients with norm far above 0.5
         loss, scalars = mse(model, batch)
         return 1e3 * loss, scalars
 
@@ -223,7 +223,7 @@ def test_checkpoint_loads_weights_only(tmp_path):
     for key, value in model.state_dict().items():
         assert torch.equal(state["model"][key], value)
     assert set(state["rng"]) >= {"python", "numpy", "torch"}
-    assert state["optimizer"]["state"] and state["scheduler"]["last_epoch"] == 30
+    assert state["optimizer"]["model"]["state"] and state["scheduler"]["model"]["last_epoch"] == 30
 
 
 def test_mid_epoch_position(tmp_path):
@@ -259,7 +259,7 @@ def test_num_workers_and_ckpt_every_may_change_on_resume(tmp_path):
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     calls, snapshot = [], {}
 
-    def poisoned(model, batch):
+    def poisoned(model, batch, step):
         loss, scalars = mse(model, batch)
         if model.training:
             calls.append(1)
@@ -282,7 +282,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 
 def test_non_finite_before_any_checkpoint(tmp_path):
-    def blowup(model, batch):
+    def blowup(model, batch, step):
         return torch.tensor(float("inf"), requires_grad=True), {}
 
     with pytest.raises(GenvidError, match=r"^vq: non-finite loss \(inf\) at step 1; "
@@ -320,7 +320,7 @@ def test_validate_weights_by_batch_size_and_leaves_rng_and_modes(tmp_path):
     model = mlp(dropout=0.5)
     model[0].eval()  # a frozen submodule stays in eval mode
 
-    def mean_x(model, batch):
+    def mean_x(model, batch, step):
         assert not model.training
         torch.rand(3)
         return batch[0].mean(), {"first": float(batch[0][0, 0])}
@@ -361,18 +361,19 @@ def test_from_dict_round_trip_and_defaults():
 
 @pytest.mark.parametrize("change, message", [
     ({"lr": -1}, "params.yaml: train_vqvae.lr must be > 0, got -1"),
-    ({"lrate": 1.0}, "params.yaml: train_vqvae.lrate is not a known key"),
+    ({"lrate": 1.0}, "params.yaml: train_vqvae.lrate is not a known parameter"),
     ({"steps": None}, "params.yaml: train_vqvae.steps must be an integer, got None"),
     ({"steps": 2.5}, "params.yaml: train_vqvae.steps must be an integer, got 2.5"),
     ({"batch_size": True}, "params.yaml: train_vqvae.batch_size must be an integer, got True"),
-    ({"lr": "1e-3"}, "train_vqvae.lr must be a number, got '1e-3' (YAML reads 1e-3 as a string"),
+    ({"lr": "1e-3"}, "train_vqvae.lr must be a finite number, got '1e-3' (YAML reads 1e-3 as a string"),
     ({"schedule": "linear"}, "train_vqvae.schedule must be one of cosine, constant, got 'linear'"),
-    ({"betas": [0.9]}, "train_vqvae.betas must be two numbers in [0, 1), got [0.9]"),
+    ({"betas": [0.9]}, "train_vqvae.betas must be a list of 2 values, got [0.9]"),
+    ({"betas": [0.9, 1.0]}, "train_vqvae.betas must be two numbers in [0, 1), got [0.9, 1.0]"),
     ({"grad_clip": 0}, "train_vqvae.grad_clip must be > 0, got 0"),
     ({"min_lr_ratio": 1.5}, "train_vqvae.min_lr_ratio must be <= 1, got 1.5"),
     ({"warmup_steps": 11}, "train_vqvae.warmup_steps must be <= steps (10), got 11"),
     ({"val_batches": 0}, "train_vqvae.val_batches must be >= 1, got 0"),
-    ({"lr": float("nan")}, "train_vqvae.lr must be finite, got nan"),
+    ({"lr": float("nan")}, "train_vqvae.lr must be a finite number, got nan"),
 ])
 def test_from_dict_errors_name_the_key(change, message):
     d = {"steps": 10, "batch_size": 2, "lr": 1e-3, **change}
@@ -384,5 +385,56 @@ def test_from_dict_errors_name_the_key(change, message):
 def test_from_dict_missing_key_and_direct_construction():
     with pytest.raises(ParamError, match=r"^params\.yaml: train_vqvae\.batch_size is missing$"):
         TrainConfig.from_dict({"steps": 10, "lr": 1e-3}, "train_vqvae")
-    with pytest.raises(ParamError, match=r"^TrainConfig\.ckpt_every must be >= 1, got 0$"):
-        TrainConfig(steps=1, batch_size=1, lr=1.0, ckpt_every=0)
+    with pytest.raises(ParamError, match=r"^params\.yaml: train_vqvae\.ckpt_every must be >= 1, got 0$"):
+        TrainConfig.from_dict({"steps": 1, "batch_size": 1, "lr": 1.0, "ckpt_every": 0}, "train_vqvae")
+
+
+def test_objective_receives_the_step_and_resume_keeps_it(tmp_path):
+    """KL/β warm-ups are functions of the step: the loop passes the 0-based optimisation step,
+    and a resumed run passes the same steps as an uninterrupted one."""
+    seen: dict[str, list[int]] = {"straight": [], "resumed": []}
+
+    def recording(key):
+        def objective(model, batch, step):
+            if model.training:
+                seen[key].append(step)
+            return mse(model, batch)
+        return objective
+
+    run(tmp_path / "a", cfg(steps=12), objective=recording("straight"))
+    with pytest.raises(Stop):
+        run(tmp_path / "b", cfg(steps=12), stop_at=5, objective=recording("resumed"))
+    run(tmp_path / "b", cfg(steps=12), objective=recording("resumed"))
+    assert seen["straight"] == list(range(12))
+    assert seen["resumed"] == list(range(12))
+
+
+def test_several_optimisers_step_at_their_own_ratio(tmp_path):
+    """A GAN-style pair: optimiser "g" every step on its loss, "d" every 3rd step on its own."""
+    model = mlp()
+    first, second = list(model[0].parameters()), list(model[3].parameters())
+    counts = {"g": 0, "d": 0}
+
+    def objective(net, batch, step):
+        loss, scalars = mse(net, batch)
+        return {"g": loss, "d": 2.0 * loss}, scalars
+
+    def count(optimizer, args, kwargs):
+        counts["g" if optimizer.param_groups[0]["params"][0] is first[0] else "d"] += 1
+
+    before = [p.detach().clone() for p in second]
+    handle = register_optimizer_step_pre_hook(count)
+    try:
+        result = fit(model, objective, regression(), None, cfg(steps=9), tmp_path, "fp",
+                     optimizers={"g": (first, 1), "d": (second, 3)})
+    finally:
+        handle.remove()
+    assert counts == {"g": 9, "d": 3}
+    assert any(not torch.equal(a, b) for a, b in zip(before, second))
+    rows = [r for r in result.curves if r["split"] == "train"]
+    assert rows and all(r["loss_d"] == pytest.approx(2 * r["loss"]) for r in rows)
+
+
+def test_bad_precision_is_one_line(tmp_path):
+    with pytest.raises(GenvidError, match="precision must be one of fp32, bf16, got 'fp16'"):
+        fit(mlp(), mse, regression(), None, cfg(), tmp_path, "fp", precision="fp16")

@@ -9,7 +9,7 @@ Layout (plain tensors, numbers, strings, lists and dicts only — no pickled cla
     step         int, optimisation steps completed
     epoch, offset  int, data position: next sample is ``offset`` into epoch ``epoch``
     model        the model's state_dict
-    optimizer, scheduler   their state_dicts
+    optimizer, scheduler   {optimiser name: state_dict} (one per named optimiser)
     rng          genvid.determinism.rng_state() at the step boundary
     window       {"count": int, "sums": {name: float}}: the open logging window
     curves       list of row dicts (see genvid.train.curves)
@@ -25,13 +25,13 @@ import torch
 from genvid.errors import GenvidError
 from genvid.io import save_torch
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: one optimiser and scheduler state per named optimiser
 CHECKPOINT_NAME = "checkpoint.pt"
 
 # A checkpoint resumes only under the same values of these; num_workers and ckpt_every
 # change neither the weights nor the curves, so a rerun may change them freely.
 RESUME_KEYS = ("steps", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps",
-               "schedule", "min_lr_ratio", "grad_clip", "val_every", "val_batches",
+               "warmup_start", "schedule", "min_lr_ratio", "grad_clip", "val_every", "val_batches",
                "log_every", "seed")
 
 

@@ -1,5 +1,11 @@
 """The one training loop: AdamW, warm-up + cosine LR, clipping, validation, exact resume.
 
+The objective receives the step (for KL/β warm-ups, which must be pure functions of it)
+and returns one loss, or one loss per optimiser: a model with several optimisers (a GAN's
+generator and discriminator) passes ``optimizers={"g": (params, 1), "d": (params, k)}``,
+and optimiser ``name`` steps every ``k``-th step on its own loss. ``device`` (cpu|cuda) and
+``precision`` (fp32|bf16 autocast) come from params.
+
 A stage seeds (``genvid.determinism.seed_everything``) *before* it builds the model, so
 the initial weights are reproducible; ``fit`` then re-seeds with ``cfg.seed`` and owns
 everything after: data order, dropout RNG, optimiser, schedule and checkpoints.
@@ -32,9 +38,11 @@ from genvid.train.config import TrainConfig, lr_factor
 from genvid.train.curves import Window
 from genvid.train.sampler import train_loader, val_loader
 
-# (model, batch) -> (loss to backprop, extra scalars to log); the batch is already on the
-# model's device. Scalars are per-sample means (validation weights them by batch size).
-Objective = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+# (model, batch, step) -> (loss to backprop, or {optimiser name: loss}; extra scalars to log);
+# the batch is already on the model's device. Scalars are per-sample means (validation weights
+# them by batch size).
+Objective = Callable[[nn.Module, Any, int], tuple[torch.Tensor | dict[str, torch.Tensor], dict[str, float]]]
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 RESERVED = ("step", "split", "loss", "lr", "grad_norm")
 
@@ -49,11 +57,15 @@ class TrainResult:
 
 def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dataset | None,
         cfg: TrainConfig, workdir: str | Path, fingerprint: str, desc: str = "train",
-        on_checkpoint: Callable[[int], None] | None = None) -> TrainResult:
+        on_checkpoint: Callable[[int], None] | None = None, device: str | torch.device = "cpu",
+        precision: str = "fp32",
+        optimizers: dict[str, tuple[list[nn.Parameter], int]] | None = None) -> TrainResult:
     """Train ``model`` in place for ``cfg.steps`` steps, resuming from ``workdir/checkpoint.pt``.
 
     ``fingerprint`` identifies config + data; a checkpoint with another fingerprint (or
     other result-changing TrainConfig values) is ignored with one line on stderr.
+    ``optimizers`` maps a name to (parameters, update every k steps); default: one AdamW
+    over every trainable parameter, stepping every step.
     """
     ckpt_path = Path(workdir) / checkpoint.CHECKPOINT_NAME
     n_train = len(train_set)
@@ -63,15 +75,20 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
     if val_set is not None and len(val_set) == 0:
         raise GenvidError(f"{desc}: validation set is empty")
 
+    if precision not in PRECISIONS:
+        raise GenvidError(f"{desc}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     seed_everything(cfg.seed)
-    device = _device(model)
+    device = torch.device(device)
+    model.to(device)
     pin = device.type == "cuda"
-    params = [p for p in model.parameters() if p.requires_grad]
+    groups = optimizers or {"model": ([p for p in model.parameters() if p.requires_grad], 1)}
     # seed 000 §5.1: Adam's defaults (betas, eps) with decoupled weight decay (AdamW).
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
-                                  weight_decay=cfg.weight_decay)
-    scheduler = LambdaLR(optimizer, lambda s: lr_factor(s, cfg))
+    opts = {name: torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
+                                    weight_decay=cfg.weight_decay) for name, (params, _) in groups.items()}
+    scheds = {name: LambdaLR(opt, lambda s: lr_factor(s, cfg)) for name, opt in opts.items()}
     config = checkpoint.resume_config(cfg.to_dict())
+    autocast = torch.autocast(device.type, dtype=PRECISIONS[precision] or torch.float32,
+                              enabled=PRECISIONS[precision] is not None)
 
     step, epoch, offset, curves, window, last_good = 0, 0, 0, [], Window(), None
     state = _resumable(ckpt_path, fingerprint, config, n_train, desc)
@@ -82,8 +99,9 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
             print(f"{desc}: {ckpt_path} is already at step {step}; nothing to train",
                   file=sys.stderr)
             return TrainResult(step, curves, _last_val(curves), resumed_from=step)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        for name in opts:
+            opts[name].load_state_dict(state["optimizer"][name])
+            scheds[name].load_state_dict(state["scheduler"][name])
         epoch, offset = state["epoch"], state["offset"]
         window = Window(state["window"]["count"], state["window"]["sums"])
         set_rng_state(state["rng"])
@@ -95,8 +113,10 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
         checkpoint.save(ckpt_path, {
             "format": checkpoint.CHECKPOINT_FORMAT, "fingerprint": fingerprint,
             "config": config, "n_train": n_train, "step": step, "epoch": epoch,
-            "offset": offset, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "rng": rng_state(), "window": window.state(),
+            "offset": offset, "model": model.state_dict(),
+            "optimizer": {name: opt.state_dict() for name, opt in opts.items()},
+            "scheduler": {name: sched.state_dict() for name, sched in scheds.items()},
+            "rng": rng_state(), "window": window.state(),
             "curves": curves})
 
     def non_finite(what: str, value: float, at: int) -> GenvidError:
@@ -113,23 +133,30 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
         while step < cfg.steps:
             for batch in train_loader(train_set, cfg.batch_size, cfg.seed, epoch, offset,
                                       cfg.num_workers, pin):
-                lr = optimizer.param_groups[0]["lr"]
-                loss, scalars = objective(model, _to_device(batch, device, pin))
-                loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    raise non_finite("loss", loss_value, step + 1)
-                values = {"loss": loss_value, **_scalars(scalars)}
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip is not None:
-                    # seed 000 §5.3.2: gradients with a global norm above grad_clip are
-                    # scaled down to it; the pre-clip norm is logged to see the spikes.
-                    norm = float(nn.utils.clip_grad_norm_(params, cfg.grad_clip))
-                    if not math.isfinite(norm):
-                        raise non_finite("gradient norm", norm, step + 1)
-                    values["grad_norm"] = norm
-                optimizer.step()
-                scheduler.step()
+                lr = next(iter(opts.values())).param_groups[0]["lr"]
+                with autocast:
+                    losses, scalars = objective(model, _to_device(batch, device, pin), step)
+                losses = losses if isinstance(losses, dict) else {"model": losses}
+                values = _scalars(scalars)
+                for name, (params, every) in groups.items():
+                    loss_value = float(losses[name].detach())
+                    if not math.isfinite(loss_value):
+                        raise non_finite("loss" if len(groups) == 1 else f"loss {name}", loss_value, step + 1)
+                    values["loss" if name == next(iter(groups)) else f"loss_{name}"] = loss_value
+                    if step % every:
+                        continue
+                    opts[name].zero_grad(set_to_none=True)
+                    losses[name].backward(retain_graph=name != list(groups)[-1])
+                    if cfg.grad_clip is not None:
+                        # seed 000 §5.3.2: gradients with a global norm above grad_clip are
+                        # scaled down to it; the pre-clip norm is logged to see the spikes.
+                        norm = float(nn.utils.clip_grad_norm_(params, cfg.grad_clip))
+                        if not math.isfinite(norm):
+                            raise non_finite("gradient norm", norm, step + 1)
+                        values["grad_norm" if len(groups) == 1 else f"grad_norm_{name}"] = norm
+                    opts[name].step()
+                for sched in scheds.values():
+                    sched.step()
 
                 step += 1
                 offset += cfg.batch_size
@@ -147,7 +174,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
                                      refresh=False)
                     tick, tick_step = now, step
                 if val_set is not None and (step % cfg.val_every == 0 or step == cfg.steps):
-                    row = validate(model, objective, val_set, cfg, device)
+                    row = validate(model, objective, val_set, cfg, device, step)
                     bad = [k for k, v in row.items() if not math.isfinite(v)]
                     if bad:
                         raise non_finite(f"validation {bad[0]}", row[bad[0]], step)
@@ -166,7 +193,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
 
 
 def validate(model: nn.Module, objective: Objective, val_set: Dataset, cfg: TrainConfig,
-             device: torch.device | None = None) -> dict[str, float]:
+             device: torch.device | None = None, step: int = 0) -> dict[str, float]:
     """Per-sample mean of loss and scalars over the validation set (first ``val_batches``).
 
     Runs in eval mode under no_grad, restores each module's train/eval flag afterwards,
@@ -187,7 +214,8 @@ def validate(model: nn.Module, objective: Objective, val_set: Dataset, cfg: Trai
                 if cfg.val_batches is not None and i >= cfg.val_batches:
                     break
                 n = _batch_len(batch)
-                loss, scalars = objective(model, _to_device(batch, device, False))
+                losses, scalars = objective(model, _to_device(batch, device, False), step)
+                loss = next(iter(losses.values())) if isinstance(losses, dict) else losses
                 for name, value in {"loss": float(loss), **_scalars(scalars)}.items():
                     totals[name] = totals.get(name, 0.0) + value * n
                 count += n
