@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from genvid.errors import ParamError
-from genvid.models.vqvae3d import EMAQuantizer, VQVAE3D, VQVAEConfig, vqvae_loss
+from genvid.models.vqvae3d import CausalTopToBottom, EMAQuantizer, VQVAE3D, VQVAEConfig, vqvae_loss
 
 torch.set_num_threads(1)
 
@@ -298,3 +298,208 @@ def test_bottom_dropout_only_in_training():
     assert torch.allclose(recon, model.decode_codes(top, bottom, zero_level="bottom"), atol=1e-6)
     with pytest.raises(ParamError, match="vqvae.bottom_dropout must be a number in"):
         VQVAEConfig(bottom_dropout=1.0)
+
+
+# --------------------------------------------------------------------------- issue 8: structure options
+
+CONTEXT, CLIP = 8, 16  # frames; top steps 0-1 and bottom steps 0-3 lie inside the context
+
+
+def spread_codebooks(model: VQVAE3D, x: torch.Tensor, seed: int = 0) -> None:
+    """Codebooks := random encoder outputs of x (what dead-code restarts do). The thesis init,
+    uniform in [0, 1), leaves a random-init model using 3 or 4 codes, so comparing codes would
+    be almost vacuous; spread codebooks make a changed encoder output show as a changed code."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        h_bottom, z_top = model._encode(x)
+        for quant, z in ((model.quant_top, z_top), (model.quant_bottom, None)):
+            if z is None:
+                z = model._z_bottom(h_bottom, model.quant_top.lookup(model.encode(x)[0]))
+            flat = z.permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1])
+            quant.embed.copy_(flat[torch.randint(0, flat.shape[0], (quant.k,), generator=g)])
+
+
+def with_new_future(x: torch.Tensor, how: str) -> torch.Tensor:
+    """x with frames >= CONTEXT replaced by noise or by copies of the last context frame."""
+    y = x.clone()
+    if how == "noise":
+        y[:, :, CONTEXT:] = torch.randn(y[:, :, CONTEXT:].shape, generator=torch.Generator().manual_seed(7))
+    else:
+        y[:, :, CONTEXT:] = x[:, :, CONTEXT - 1:CONTEXT]
+    return y
+
+
+def encoder_outputs(model: VQVAE3D, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Continuous encoder outputs and code indices of x (eval mode: the quantiser is not updated)."""
+    h_bottom, z_top = model._encode(x)
+    top, bottom = model.encode(x)
+    z_bottom = model._z_bottom(h_bottom, model.quant_top.lookup(top))
+    return {"h_bottom": h_bottom, "z_top": z_top, "z_bottom": z_bottom, "top": top, "bottom": bottom}
+
+
+CONTEXT_STEPS = {"h_bottom": 4, "z_top": 2, "z_bottom": 4, "top": 2, "bottom": 4}
+
+
+def time_axis(name: str) -> int:
+    return 1 if name in ("top", "bottom") else 2  # indices [B,T,H,W], features [B,C,T,H,W]
+
+
+@pytest.mark.parametrize("how", ["noise", "copy"])
+@pytest.mark.parametrize("res_kernel,condition", [([3, 3, 3], True), ([1, 3, 3], True), ([3, 3, 3], False)])
+def test_causal_context_codes_do_not_see_the_future(how, res_kernel, condition):
+    x = smooth_clips((2, 3, CLIP, 32, 32))
+    model = make(temporal_padding="causal", res_kernel=res_kernel, condition_bottom_on_top=condition).eval()
+    spread_codebooks(model, x)
+    true, other = encoder_outputs(model, x), encoder_outputs(model, with_new_future(x, how))
+    for name, n in CONTEXT_STEPS.items():
+        ctx = torch.arange(n)
+        a, b = true[name].index_select(time_axis(name), ctx), other[name].index_select(time_axis(name), ctx)
+        assert torch.equal(a, b), f"{name}: context steps changed with the future"
+        assert not torch.equal(true[name], other[name]), f"{name}: the later steps should change"
+
+
+def test_same_padding_leaks_the_future_into_the_context_codes():
+    """Issue 8 finding 1: with symmetric temporal padding the context steps read frames >= 8."""
+    x = smooth_clips((2, 3, CLIP, 32, 32))
+    model = make().eval()
+    spread_codebooks(model, x)
+    true, other = encoder_outputs(model, x), encoder_outputs(model, with_new_future(x, "copy"))
+    for name in ("h_bottom", "z_top", "z_bottom"):  # the continuous outputs of the last context step
+        step = torch.tensor([CONTEXT_STEPS[name] - 1])
+        assert not torch.equal(true[name].index_select(2, step), other[name].index_select(2, step))
+    changed = torch.cat([(true["top"][:, :2] != other["top"][:, :2]).flatten(),
+                         (true["bottom"][:, :4] != other["bottom"][:, :4]).flatten()]).float().mean()
+    assert changed > 0.05  # measured 0.14 here; 0.16-0.18 at the default profile's sizes
+
+
+def frame_gradients(model: VQVAE3D, x: torch.Tensor, level: str, step: int) -> torch.Tensor:
+    """|d(sum of z_level at time step `step`) / d frame f| summed over everything but f -> [T].
+    The top codes enter z_bottom straight-through, as in training."""
+    x = x.clone().requires_grad_(True)
+    h_bottom, z_top = model._encode(x)
+    z = z_top if level == "top" else model._z_bottom(h_bottom, model.quant_top(z_top).codes)
+    (grad,) = torch.autograd.grad(z[:, :, step].sum(), x)
+    return grad.abs().sum(dim=(0, 1, 3, 4))
+
+
+@pytest.mark.parametrize("res_kernel,condition", [([3, 3, 3], True), ([1, 3, 3], True), ([3, 3, 3], False)])
+def test_causal_gradients_stop_at_the_end_of_each_step(res_kernel, condition):
+    x = smooth_clips((1, 3, CLIP, 16, 16))
+    model = make(temporal_padding="causal", res_kernel=res_kernel, condition_bottom_on_top=condition).eval()
+    for level, span in (("bottom", 2), ("top", 4)):
+        for j in range(CLIP // span):
+            g = frame_gradients(model, x, level, j)
+            last = span * j + span - 1  # the last frame of step j's own window
+            assert torch.all(g[last + 1:] == 0), f"{level} step {j} reads frames after {last}: {g.tolist()}"
+            assert torch.all(g[span * j:last + 1] > 0), f"{level} step {j} must read its own frames"
+
+
+def test_same_padding_gradients_reach_the_next_frames():
+    model = make().eval()
+    g = frame_gradients(model, smooth_clips((1, 3, CLIP, 16, 16)), "bottom", 3)
+    assert g[CONTEXT] > 0 and g[CONTEXT + 3] > 0  # bottom step 3 (frames 6, 7) reads frames 8..11
+
+
+def test_top_to_bottom_upsamplers_by_hand():
+    """Which top step each bottom step reads, from a unit impulse at top step m."""
+    def reads(up: torch.nn.Module, m: int) -> list[int]:
+        torch.nn.init.ones_(up.weight)
+        torch.nn.init.zeros_(up.bias)
+        q = torch.zeros(1, 1, 4, 2, 2)
+        q[:, :, m] = 1.0
+        out = up(q).detach()
+        return [i for i in range(out.shape[2]) if out[:, :, i].abs().sum() > 0]
+
+    symmetric = torch.nn.ConvTranspose3d(1, 1, 4, 2, 1)
+    assert reads(symmetric, 2) == [3, 4, 5, 6]  # bottom step 3 (frames 6, 7) reads top step 2 (frames 8..11)
+    causal = CausalTopToBottom(1)
+    for m in range(3):
+        assert reads(causal, m) == [2 * m + 1, 2 * m + 2]  # bottom step i reads top step (i-1)//2
+    assert reads(causal, 3) == [7]  # the last top step feeds only the last bottom step
+    assert causal(torch.ones(2, 1, 4, 3, 5)).shape == (2, 1, 8, 6, 10)
+
+
+@pytest.mark.parametrize("padding", ["same", "causal"])
+@pytest.mark.parametrize("res_kernel", [[3, 3, 3], [1, 3, 3]])
+@pytest.mark.parametrize("condition", [True, False])
+def test_shapes_with_every_option(padding, res_kernel, condition):
+    model = make(temporal_padding=padding, res_kernel=res_kernel, condition_bottom_on_top=condition)
+    x = smooth_clips((2, 3, 12, 16, 24))
+    out = model(x)
+    assert out.recon.shape == x.shape
+    assert out.top_indices.shape == (2, 3, 2, 3) and out.bottom_indices.shape == (2, 6, 4, 6)
+    top, bottom = model.eval().encode(x)
+    assert model.decode_codes(top, bottom).shape == x.shape
+    res_convs = [m.block[1] for m in model.modules() if type(m).__name__ == "ResidualLayer"]
+    assert len(res_convs) == 3 and all(c.weight.shape[2:] == tuple(res_kernel) for c in res_convs)
+    keys = set(model.state_dict())
+    assert ("top_to_bottom.weight" in keys) == condition
+    assert model.to_code_bottom.in_channels == TINY["channels"] + condition * TINY["code_dim"]
+    # The padding mode changes behaviour, not the parameter names.
+    assert keys == set(make(temporal_padding="same", res_kernel=res_kernel,
+                            condition_bottom_on_top=condition).state_dict())
+
+
+def test_independent_levels_ignore_the_top_codes():
+    x = smooth_clips()
+    model = make(condition_bottom_on_top=False).eval()
+    assert not hasattr(model, "top_to_bottom")
+    h_bottom, _ = model._encode(x)
+    top, bottom = model.encode(x)
+    z = model._z_bottom(h_bottom, model.quant_top.lookup(top))
+    assert torch.equal(z, model._z_bottom(h_bottom, model.quant_top.lookup((top + 1) % model.cfg.codebook_size)))
+    assert torch.equal(bottom, model._nearest(model.quant_bottom, model.to_code_bottom(h_bottom)))
+    with pytest.raises(RuntimeError, match="top_to_bottom"):
+        model.load_state_dict(make().state_dict())
+
+
+@pytest.mark.parametrize("n_ctx", [8, 6, 5, 16])
+def test_encode_context_causal_equals_the_true_codes(n_ctx):
+    x = smooth_clips((2, 3, CLIP, 32, 32))
+    model = make(temporal_padding="causal").eval()
+    spread_codebooks(model, x)
+    top, bottom = model.encode_context(x[:, :, :n_ctx], CLIP)
+    true_top, true_bottom = model.encode(x)
+    n_top, n_bottom = model.context_steps(n_ctx)
+    assert (n_top, n_bottom) == (n_ctx // 4, n_ctx // 2)
+    assert top.shape == true_top.shape and bottom.shape == true_bottom.shape
+    assert torch.equal(top[:, :n_top], true_top[:, :n_top])
+    assert torch.equal(bottom[:, :n_bottom], true_bottom[:, :n_bottom])
+    assert (top[:, n_top:] == 0).all() and (bottom[:, n_bottom:] == 0).all()
+    # Only the context is read: another future gives the same output (trivially: it is not passed).
+    other = x.clone()
+    other[:, :, n_ctx:] = torch.randn(other[:, :, n_ctx:].shape)
+    again = model.encode_context(other[:, :, :n_ctx], CLIP)
+    assert torch.equal(again[0], top) and torch.equal(again[1], bottom)
+
+
+def test_encode_context_same_padding_is_the_last_frame_option():
+    """Option (b): the thesis encoder on context + the last context frame repeated."""
+    x = smooth_clips((2, 3, CLIP, 32, 32))
+    model = make().eval()
+    spread_codebooks(model, x)
+    top, bottom = model.encode_context(x[:, :, :CONTEXT], CLIP)
+    frozen_top, frozen_bottom = model.encode(with_new_future(x, "copy"))
+    assert torch.equal(top[:, :2], frozen_top[:, :2]) and torch.equal(bottom[:, :4], frozen_bottom[:, :4])
+    assert (top[:, 2:] == 0).all() and (bottom[:, 4:] == 0).all()
+    # ... which differs from the leaky codes of the true clip near the end of the context.
+    assert not torch.equal(bottom[:, :4], model.encode(x)[1][:, :4])
+    for bad in (0, CLIP + 1):
+        with pytest.raises(ValueError, match="1 <= Tc <= clip_len=16"):
+            model.encode_context(smooth_clips((1, 3, 20, 32, 32))[:, :, :bad], CLIP)
+
+
+def test_config_structure_options():
+    cfg = VQVAEConfig()
+    assert (cfg.temporal_padding, cfg.res_kernel, cfg.condition_bottom_on_top) == ("same", (3, 3, 3), True)
+    cfg = VQVAEConfig.from_dict({"temporal_padding": "causal", "res_kernel": [1, 3, 3],
+                                 "condition_bottom_on_top": False})
+    assert cfg.res_kernel == (1, 3, 3)
+    d = cfg.to_dict()
+    assert d["res_kernel"] == [1, 3, 3] and type(d["res_kernel"]) is list
+    assert d["temporal_padding"] == "causal" and d["condition_bottom_on_top"] is False
+    assert VQVAEConfig.from_dict(d) == cfg
+    for key, bad in (("temporal_padding", "past"), ("res_kernel", [3, 3]), ("res_kernel", [2, 3, 3]),
+                     ("res_kernel", "333"), ("res_kernel", [1, True, 3]), ("condition_bottom_on_top", "yes")):
+        with pytest.raises(ParamError, match=rf"^vqvae\.{key} must be"):
+            VQVAEConfig.from_dict({key: bad})

@@ -11,6 +11,16 @@
 Loss (eq. 5.3): MSE(x, recon) + β·commitment; the codebook term is replaced by EMA updates (eq. 5.4).
 Options (off by default): dead-code restarts (Jukebox style, seed 002 §2.4.6) and seed 002 §3.1
 noisy quantisation.
+
+Structure options (issue 8 items 1(a), 8; defaults = genvid's original model):
+  temporal_padding      "same" (symmetric, as drawn above) | "causal": every temporal conv of the
+                        encoder pads on the past side only, so a code step depends only on frames
+                        up to the end of its own window (bottom step j: frames <= 2j+1; top step j:
+                        frames <= 4j+3); the context's codes can then be taken from a clip whose
+                        future is anything (`encode_context`).
+  res_kernel            the residual layers' first conv kernel; (1,3,3) in the thesis author's code.
+  condition_bottom_on_top  genvid's VQ-VAE-2 conditioning of the bottom code on the top codes
+                        (``top_to_bottom``); false = the thesis author's independent levels.
 """
 from __future__ import annotations
 
@@ -45,6 +55,17 @@ class VQVAEConfig:
     # seed 000 §6.4/§6.5's proposed fix: during training, replace a clip's bottom code vectors
     # by zeros with this probability, so the decoder must use the top codes (0 = off).
     bottom_dropout: float = 0.0
+    # Issue 8 item 1(a): "causal" pads every temporal conv of the encoder on the past side only
+    # (decoder unchanged). "same" is genvid's original (and the thesis's: k4/p1 in time) model.
+    temporal_padding: Literal["same", "causal"] = "same"
+    # Kernel (t, h, w) of each residual layer's first conv, encoder and decoder alike (seed 000
+    # §4.2.4: the same parameters for both). Seed 000 §4.2.1 gives no size; genvid read it as
+    # 3x3x3, the author's public code (mattiasxu/master_project_github, models/vidvqvae.py) uses
+    # (1,3,3). Odd sizes only: "same" padding k//2 keeps the size only for odd k.
+    res_kernel: tuple[int, int, int] = (3, 3, 3)
+    # True: the bottom code also reads the quantised top codes (VQ-VAE-2; see `top_to_bottom`).
+    # False: the bottom code comes from the bottom features alone (the author's code).
+    condition_bottom_on_top: bool = True
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "channels", "res_channels", "codebook_size", "code_dim"):
@@ -61,6 +82,16 @@ class VQVAEConfig:
             object.__setattr__(self, name, float(value))
         if self.ema_decay == 0.0 or self.ema_eps == 0.0:
             raise ParamError("vqvae.ema_decay and vqvae.ema_eps must be > 0")
+        if self.temporal_padding not in ("same", "causal"):
+            raise ParamError(f"vqvae.temporal_padding must be 'same' or 'causal', got {self.temporal_padding!r}")
+        kernel = self.res_kernel
+        if (not isinstance(kernel, (list, tuple)) or len(kernel) != 3
+                or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0 for k in kernel)):
+            raise ParamError(f"vqvae.res_kernel must be three odd positive integers [kt, kh, kw], got {kernel!r}")
+        object.__setattr__(self, "res_kernel", tuple(kernel))
+        if not isinstance(self.condition_bottom_on_top, bool):
+            raise ParamError("vqvae.condition_bottom_on_top must be true or false, "
+                             f"got {self.condition_bottom_on_top!r}")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], prefix: str = "vqvae") -> "VQVAEConfig":
@@ -74,7 +105,10 @@ class VQVAEConfig:
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain YAML/JSON values (res_kernel as a list); from_dict(to_dict()) == self."""
+        d = dataclasses.asdict(self)
+        d["res_kernel"] = list(self.res_kernel)
+        return d
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -84,14 +118,48 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
 
 # --------------------------------------------------------------------------- building blocks
 
-class ResidualLayer(nn.Module):
-    """x + Conv1(ReLU(Conv3(ReLU(x)))) (seed 000 Fig. 4.3): widen to res_channels and back."""
+# Bottom encoder / final decoder layer (seed 000 §4.2.1, §4.2.3): T/2, H/4, W/4.
+BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD = (4, 8, 8), (2, 4, 4), (1, 2, 2)
+TOP_KERNEL, TOP_STRIDE, TOP_PAD = 4, 2, 1  # top encoder: all dims /2
 
-    def __init__(self, channels: int, res_channels: int):
+
+class PastPaddedConv3d(nn.Conv3d):
+    """Conv3d whose time axis is zero-padded on the past side only, by k_t - s_t steps.
+
+    Output step j then reads input steps s_t·j + s_t - k_t … s_t·j + s_t - 1: it ends with the
+    last step of its own stride window and reads nothing later, and T_out = T_in / s_t, the
+    same length as the symmetric padding (k_t - s_t)/2 per side gives. Height and width keep
+    their symmetric padding. Same parameters (and state_dict keys) as an nn.Conv3d.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int | tuple[int, int, int],
+                 stride: int | tuple[int, int, int] = 1, spatial_padding: tuple[int, int] = (0, 0)):
+        kernel, stride = _t(kernel), _t(stride)
+        super().__init__(in_channels, out_channels, kernel, stride, padding=(0, *spatial_padding))
+        self.past = kernel[0] - stride[0]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(F.pad(x, (0, 0, 0, 0, self.past, 0)))
+
+
+def encoder_conv(in_channels: int, out_channels: int, kernel: int | tuple[int, int, int],
+                 stride: int | tuple[int, int, int], padding: int | tuple[int, int, int],
+                 causal: bool) -> nn.Conv3d:
+    """An encoder conv: symmetric `padding` ("same"), or past-side padding in time ("causal")."""
+    if causal:
+        return PastPaddedConv3d(in_channels, out_channels, kernel, stride, _t(padding)[1:])
+    return nn.Conv3d(in_channels, out_channels, kernel, stride, padding)
+
+
+class ResidualLayer(nn.Module):
+    """x + Conv1(ReLU(Conv_k(ReLU(x)))) (seed 000 Fig. 4.3): widen to res_channels and back."""
+
+    def __init__(self, channels: int, res_channels: int, kernel: tuple[int, int, int] = (3, 3, 3),
+                 causal: bool = False):
         super().__init__()
         self.block = nn.Sequential(
             nn.ReLU(),
-            nn.Conv3d(channels, res_channels, kernel_size=3, padding=1),
+            encoder_conv(channels, res_channels, kernel, 1, tuple(k // 2 for k in kernel), causal),
             nn.ReLU(),
             nn.Conv3d(res_channels, channels, kernel_size=1),
         )
@@ -104,8 +172,32 @@ class ResidualStack(nn.Sequential):
     """n residual layers then a ReLU. The closing ReLU is VQ-VAE-2's (seed 000 §4.2 follows
     it); the thesis names only the layers, so the ReLU is our reading of "same structure"."""
 
-    def __init__(self, channels: int, res_channels: int, n: int):
-        super().__init__(*[ResidualLayer(channels, res_channels) for _ in range(n)], nn.ReLU())
+    def __init__(self, channels: int, res_channels: int, n: int, kernel: tuple[int, int, int] = (3, 3, 3),
+                 causal: bool = False):
+        super().__init__(*[ResidualLayer(channels, res_channels, kernel, causal) for _ in range(n)], nn.ReLU())
+
+
+class CausalTopToBottom(nn.ConvTranspose3d):
+    """Top codes -> bottom grid (x2 in every dim) such that bottom step i reads top step (i-1)//2 only.
+
+    Top step m covers frames 4m..4m+3, bottom step i frames 2i, 2i+1. The symmetric upsampler
+    (ConvTranspose k4/s2/p1 in time) feeds bottom step i from top steps (i-1)//2 and (i+1)//2:
+    bottom step 3 (frames 6, 7) reads top step 2 (frames 8..11), the future. Kernel 2 = stride 2
+    in time gives each bottom step exactly one top step, its parent i//2, with no overlap; but
+    for an even i the parent still ends two frames after bottom step i does (bottom step 2,
+    frames 4, 5, would read top step 1, frames 4..7). A delay of one bottom step makes it
+    (i-1)//2, the last top step that has ended by frame 2i+1: odd steps read their parent, even
+    steps the previous top step, step 0 reads zeros. Height and width are upsampled as in the
+    symmetric model (k4/s2/p1).
+    """
+
+    def __init__(self, dim: int):
+        super().__init__(dim, dim, kernel_size=(2, TOP_KERNEL, TOP_KERNEL), stride=TOP_STRIDE,
+                         padding=(0, TOP_PAD, TOP_PAD))
+
+    def forward(self, q_top: Tensor) -> Tensor:
+        up = super().forward(q_top)  # bottom step i <- top step i // 2
+        return F.pad(up, (0, 0, 0, 0, 1, 0))[:, :, :-1]  # delayed: bottom step i <- top step (i-1)//2
 
 
 class Quantized(NamedTuple):
@@ -225,43 +317,44 @@ def vqvae_loss(out: VQVAEOutput, x: Tensor, beta: float) -> tuple[Tensor, dict[s
     return loss, scalars
 
 
-# Bottom encoder / final decoder layer (seed 000 §4.2.1, §4.2.3): T/2, H/4, W/4.
-BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD = (4, 8, 8), (2, 4, 4), (1, 2, 2)
-TOP_KERNEL, TOP_STRIDE, TOP_PAD = 4, 2, 1  # top encoder: all dims /2
-
-
 class VQVAE3D(nn.Module):
     def __init__(self, cfg: VQVAEConfig):
         super().__init__()
         self.cfg = cfg
         ch, res, n, dim = cfg.channels, cfg.res_channels, cfg.res_blocks, cfg.code_dim
+        causal, kernel = cfg.temporal_padding == "causal", cfg.res_kernel
         self.enc_bottom = nn.Sequential(
-            nn.Conv3d(cfg.in_channels, ch, BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD),
-            ResidualStack(ch, res, n),
+            encoder_conv(cfg.in_channels, ch, BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD, causal),
+            ResidualStack(ch, res, n, kernel, causal),
         )
         # The top encoder reads the bottom features before their 1x1x1 projection (seed 000 §4.2.1).
         self.enc_top = nn.Sequential(
-            nn.Conv3d(ch, ch, TOP_KERNEL, TOP_STRIDE, TOP_PAD),
-            ResidualStack(ch, res, n),
+            encoder_conv(ch, ch, TOP_KERNEL, TOP_STRIDE, TOP_PAD, causal),
+            ResidualStack(ch, res, n, kernel, causal),
         )
         self.to_code_top = nn.Conv3d(ch, dim, kernel_size=1)
-        # VQ-VAE-2 (Razavi et al. 2019, whose structure seed 000 §4.2 follows): the bottom code
-        # is computed from the bottom features *and* the quantised top codes brought to the
-        # bottom grid, so the bottom level encodes what the top misses. With independent
-        # levels the decoder can rely on the bottom codes alone and the top codebook
-        # collapses to one or two codes (measured on the default profile: 1 % usage).
-        self.top_to_bottom = nn.ConvTranspose3d(dim, dim, TOP_KERNEL, TOP_STRIDE, TOP_PAD)
-        self.to_code_bottom = nn.Conv3d(ch + dim, dim, kernel_size=1)
+        if cfg.condition_bottom_on_top:
+            # VQ-VAE-2 (Razavi et al. 2019, whose structure seed 000 §4.2 follows): the bottom code
+            # is computed from the bottom features *and* the quantised top codes brought to the
+            # bottom grid, so the bottom level encodes what the top misses. With independent
+            # levels the decoder can rely on the bottom codes alone and the top codebook
+            # collapses to one or two codes (measured on the default profile: 1 % usage).
+            # The thesis author's code has independent levels (condition_bottom_on_top: false).
+            self.top_to_bottom = (CausalTopToBottom(dim) if causal
+                                  else nn.ConvTranspose3d(dim, dim, TOP_KERNEL, TOP_STRIDE, TOP_PAD))
+        self.to_code_bottom = nn.Conv3d(ch + (dim if cfg.condition_bottom_on_top else 0), dim, kernel_size=1)
         self.quant_bottom = EMAQuantizer(cfg)
         self.quant_top = EMAQuantizer(cfg)
         # Decoder (seed 000 §4.2.3, VQ-VAE-2 layout): the top codes are upsampled to the bottom
         # grid by a transposed conv and concatenated with the bottom codes; a 3x3x3 conv brings
         # the 2D channels to `channels` for the residual stack (the thesis says only "fed into
-        # a residual block"); the same parameters as the encoder (seed 000 §4.2.4).
+        # a residual block"); the same parameters as the encoder (seed 000 §4.2.4). It stays
+        # symmetric in time in both temporal_padding modes: its input is codes, not frames, so
+        # decoding context codes next to generated codes cannot leak a future frame.
         self.upsample_top = nn.ConvTranspose3d(dim, dim, TOP_KERNEL, TOP_STRIDE, TOP_PAD)
         self.decoder = nn.Sequential(
             nn.Conv3d(2 * dim, ch, kernel_size=3, padding=1),
-            ResidualStack(ch, res, n),
+            ResidualStack(ch, res, n, kernel),
             nn.ConvTranspose3d(ch, cfg.in_channels, BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD),
         )
 
@@ -270,7 +363,9 @@ class VQVAE3D(nn.Module):
     def code_shapes(self, clip_len: int, height: int, width: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
         """((Tt,Ht,Wt), (Tb,Hb,Wb)) for clips of T×H×W, by conv arithmetic.
 
-        The decoder inverts the encoder exactly only when T % 4 == 0 and H, W % 8 == 0.
+        The decoder inverts the encoder exactly only when T % 4 == 0 and H, W % 8 == 0. Both
+        temporal_padding modes pad k - s steps in time in all (k4/s2: 1 + 1 or 2 + 0), so the
+        symmetric arithmetic below holds for both.
         """
         if clip_len % 4 or height % 8 or width % 8:
             raise ParamError(f"vqvae input {clip_len}x{height}x{width}: clip_len must be a multiple of 4"
@@ -300,7 +395,10 @@ class VQVAE3D(nn.Module):
         return h_bottom, self.to_code_top(self.enc_top(h_bottom))
 
     def _z_bottom(self, h_bottom: Tensor, q_top: Tensor) -> Tensor:
-        """Continuous bottom encoder output from the bottom features and the quantised top."""
+        """Continuous bottom encoder output from the bottom features and (if conditioned) the
+        quantised top; with condition_bottom_on_top false, q_top is not read."""
+        if not self.cfg.condition_bottom_on_top:
+            return self.to_code_bottom(h_bottom)
         return self.to_code_bottom(torch.cat([h_bottom, self.top_to_bottom(q_top)], dim=1))
 
     def _decode(self, q_top: Tensor, q_bottom: Tensor) -> Tensor:
@@ -333,6 +431,37 @@ class VQVAE3D(nn.Module):
         h_bottom, z_top = self._encode(x)
         top = self._nearest(self.quant_top, z_top)
         bottom = self._nearest(self.quant_bottom, self._z_bottom(h_bottom, self.quant_top.lookup(top)))
+        return top, bottom
+
+    @staticmethod
+    def context_steps(context_len: int) -> tuple[int, int]:
+        """(top, bottom) number of code time steps that lie entirely inside the first
+        ``context_len`` frames: top step j covers frames 4j..4j+3, bottom step j frames 2j, 2j+1."""
+        return context_len // 4, context_len // 2
+
+    @torch.no_grad()
+    def encode_context(self, context: Tensor, clip_len: int) -> tuple[Tensor, Tensor]:
+        """Code indices of a clip of ``clip_len`` frames from its first frames alone (issue 8 item 1).
+
+        context: normalised frames [B,C,Tc,H,W], 1 <= Tc <= clip_len. The clip is completed with
+        copies of the last context frame and encoded; top steps < Tc // 4 and bottom steps
+        < Tc // 2 (`context_steps`) are kept, the later steps are zero-filled (they are to be
+        generated). Returns full-length grids (top [B,Tt,Ht,Wt], bottom [B,Tb,Hb,Wb]).
+          - temporal_padding "causal" (option (a)): the kept steps read no frame after Tc - 1,
+            so the padding cannot matter; they equal the codes of the true clip.
+          - "same" (option (b), the thesis's encoder): the kept steps near the end of the context
+            read the repeated last frame in place of the unknown future, so they may differ from
+            the true clip's codes, but they never depend on it.
+        """
+        if context.ndim != 5 or not 1 <= context.shape[2] <= clip_len:
+            raise ValueError(f"context must be [B,C,Tc,H,W] with 1 <= Tc <= clip_len={clip_len}, "
+                             f"got {list(context.shape)}")
+        n_ctx = context.shape[2]
+        last = context[:, :, -1:].expand(-1, -1, clip_len - n_ctx, -1, -1)
+        top, bottom = self.encode(torch.cat([context, last], dim=2))
+        n_top, n_bottom = self.context_steps(n_ctx)
+        top[:, n_top:] = 0
+        bottom[:, n_bottom:] = 0
         return top, bottom
 
     @staticmethod
