@@ -1,17 +1,18 @@
 import hashlib
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
 import pytest
 
 from conftest import make_frames_file
-from genvid.data.frames import episode_runs, read_frames_info
+from genvid.data.frames import episode_runs, read_frames_info, write_frames
 from genvid.errors import GenvidError
 
 
 def test_roundtrip_and_layout(frames_file):
     info = read_frames_info(frames_file)
-    assert (info.num_frames, info.height, info.width) == (120, 16, 16)
+    assert (info.num_frames, info.height, info.width, info.channels) == (120, 16, 16, 3)
     assert episode_runs(info.episode) == [(0, 40), (40, 80), (80, 120)]
     with h5py.File(frames_file) as f:
         assert f["frames"].chunks == (1, 16, 16, 3)
@@ -55,7 +56,11 @@ def test_not_hdf5(tmp_path):
     (lambda f: f.create_dataset("frames", data=np.zeros((4, 8, 8, 3), np.float32)),
      "'frames' has dtype float32, expected uint8"),
     (lambda f: f.create_dataset("frames", data=np.zeros((4, 8, 8), np.uint8)),
-     r"'frames' has shape \(4, 8, 8\), expected \[N,H,W,3\]"),
+     r"bad.h5: 'frames' has shape \(4, 8, 8\), expected \[N,H,W,C\] with C in \(1, 3\)"),
+    (lambda f: f.create_dataset("frames", data=np.zeros((4, 8, 8, 2), np.uint8)),
+     r"bad.h5: 'frames' has shape \(4, 8, 8, 2\), expected \[N,H,W,C\] with C in \(1, 3\)"),
+    (lambda f: f.create_dataset("frames", data=np.zeros((4, 8, 8, 4), np.uint8)),
+     r"'frames' has shape \(4, 8, 8, 4\)"),
     (lambda f: f.create_dataset("frames", data=np.zeros((4, 8, 8, 3), np.uint8)),
      "'episode' missing"),
 ])
@@ -64,4 +69,87 @@ def test_malformed_contents(tmp_path, make, message):
     with h5py.File(path, "w") as f:
         make(f)
     with pytest.raises(GenvidError, match=message):
+        read_frames_info(path)
+
+
+# ----------------------------------------------------------------------------- one channel, optional columns
+
+def grey_episodes(lengths, resolution=8, seed=0):
+    rng = np.random.default_rng(seed)
+    for n in lengths:
+        yield SimpleNamespace(frames=rng.integers(0, 256, size=(n, resolution, resolution, 1), dtype=np.uint8),
+                              actions=np.zeros((n, 3), np.float32), speed=np.zeros(n, np.float32))
+
+
+def test_one_channel_roundtrip(tmp_path):
+    path = tmp_path / "grey.h5"
+    write_frames(path, grey_episodes([5, 7]), 12, 8, {"source": "synthetic"}, channels=1)
+    info = read_frames_info(path)
+    assert (info.num_frames, info.height, info.width, info.channels) == (12, 8, 8, 1)
+    assert episode_runs(info.episode) == [(0, 5), (5, 12)]
+    with h5py.File(path) as f:
+        assert f["frames"].shape == (12, 8, 8, 1) and f["frames"].chunks == (1, 8, 8, 1)
+        expected = np.concatenate([e.frames for e in grey_episodes([5, 7])])
+        np.testing.assert_array_equal(f["frames"][:], expected)
+
+
+def test_write_frames_rejects_wrong_channels(tmp_path):
+    with pytest.raises(GenvidError, match=r"x.h5: channels=2 must be one of \(1, 3\)"):
+        write_frames(tmp_path / "x.h5", grey_episodes([4]), 4, 8, {}, channels=2)
+    # one grey channel would broadcast silently into three: it must be refused
+    with pytest.raises(GenvidError, match=r"x.h5: episode 0 has frames of shape \(4, 8, 8, 1\), "
+                                          r"expected \[n,8,8,3\]"):
+        write_frames(tmp_path / "x.h5", grey_episodes([4]), 4, 8, {})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_smmnist_test_set_reads_as_a_frames_file(tmp_path):
+    from genvid.data import smmnist as sm
+
+    path = tmp_path / "smmnist.h5"
+    sm.write_test_set(path, num_sequences=3, length=5, seed=7)
+    info = read_frames_info(path)
+    assert (info.num_frames, info.height, info.width, info.channels) == (15, 64, 64, 1)
+    assert episode_runs(info.episode) == [(0, 5), (5, 10), (10, 15)]
+    assert info.attrs["source"] == "smmnist" and info.attrs["channels"] == 1
+    with h5py.File(path) as f:
+        assert "action" not in f and "speed" not in f
+
+
+def write_columns(path, n=6, **columns):
+    """A frames file with only the datasets given (frames [n,4,4,1] always)."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("frames", data=np.arange(n * 16, dtype=np.uint8).reshape(n, 4, 4, 1))
+        for name, value in columns.items():
+            f.create_dataset(name, data=value)
+    return path
+
+
+def test_only_frames_and_episode_are_required(tmp_path):
+    info = read_frames_info(write_columns(tmp_path / "min.h5", episode=np.array([0, 0, 0, 1, 1, 1], np.int64)))
+    assert (info.num_frames, info.channels) == (6, 1)
+    assert info.episode.tolist() == [0, 0, 0, 1, 1, 1]
+    # a step that restarts (anywhere) at an episode boundary and grows by 1 within one is valid
+    read_frames_info(write_columns(tmp_path / "ok.h5", episode=np.array([0, 0, 0, 1, 1, 1], np.int32),
+                                   step=np.array([0, 1, 2, 4, 5, 6], np.int32)))
+
+
+@pytest.mark.parametrize("columns,message", [
+    ({"step": np.arange(6)}, r"'episode' missing \(expected integers \[N\] with N=6"),
+    ({"episode": np.zeros(6, np.float32)}, r"'episode' is float32 \(6,\), expected integers \[N\] with N=6"),
+    ({"episode": np.zeros(5, np.int32)}, r"'episode' is int32 \(5,\), expected integers"),
+    ({"episode": np.array([0, 0, 1, 1, 0, 0])}, "'episode' ids are not in recording order"),
+    ({"episode": np.zeros(6, np.int32), "step": np.zeros(7, np.int32)}, r"'step' is int32 \(7,\)"),
+    ({"episode": np.zeros(6, np.int32), "step": np.array([0, 1, 2, 4, 5, 6])},
+     r"'step' goes from 2 to 4 inside episode 0 \(rows 2, 3\)"),
+    ({"episode": np.array([0, 0, 0, 1, 1, 1]), "step": np.array([0, 1, 2, 0, 0, 1])},
+     r"'step' goes from 0 to 0 inside episode 1 \(rows 3, 4\)"),
+    ({"episode": np.zeros(6, np.int32), "action": np.zeros((5, 3), np.float32)},
+     r"'action' has shape \(5, 3\), expected \[N,A\] with N=6"),
+    ({"episode": np.zeros(6, np.int32), "speed": np.zeros((6, 1), np.float32)},
+     r"'speed' has shape \(6, 1\), expected \[N\] with N=6"),
+])
+def test_malformed_columns(tmp_path, columns, message):
+    path = write_columns(tmp_path / "bad.h5", **columns)
+    with pytest.raises(GenvidError, match="bad.h5: " + message):
         read_frames_info(path)
