@@ -3,6 +3,7 @@
 Pixels are first scaled to [0, 1]; then p_norm[c] = (p[c] - mean[c]) / std[c]. The statistics
 are accumulated in float64 over chunks of frames, so the thesis-size dataset never has to fit
 in memory. Sums of uint8 values are exact in float64 up to ~10^11 frames at 256x256.
+There are as many channels as the frames file has: 3 (RGB) or 1 (grey, SM-MNIST).
 """
 from __future__ import annotations
 
@@ -12,21 +13,25 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
+from genvid.data.frames import CHANNEL_COUNTS
 from genvid.errors import GenvidError
-
-CHANNELS = 3
 
 
 def channel_stats(frames_path: str | Path, ranges: list[list[int]], chunk_frames: int,
                   progress: bool = True) -> dict:
-    """Mean and (population) std per RGB channel of pixels/255 over ``ranges``."""
-    total = np.zeros(CHANNELS, dtype=np.float64)
-    total_sq = np.zeros(CHANNELS, dtype=np.float64)
-    count = 0
+    """Mean and (population) std per channel (C = the frames' last axis) of pixels/255 over
+    ``ranges``; lists of C values."""
     num_frames = sum(b - a for a, b in ranges)
     with h5py.File(frames_path, "r") as f, tqdm(total=num_frames, desc="normalize", unit="frame",
                                                  disable=not progress, mininterval=2) as bar:
         frames = f["frames"]
+        channels = frames.shape[-1]
+        if channels not in CHANNEL_COUNTS:
+            raise GenvidError(f"{frames_path}: 'frames' has shape {frames.shape}, "
+                              f"expected [N,H,W,C] with C in {CHANNEL_COUNTS}")
+        total = np.zeros(channels, dtype=np.float64)
+        total_sq = np.zeros(channels, dtype=np.float64)
+        count = 0
         for a, b in ranges:
             for start in range(a, b, chunk_frames):
                 chunk = frames[start:min(start + chunk_frames, b)].astype(np.float64)
@@ -44,17 +49,24 @@ def channel_stats(frames_path: str | Path, ranges: list[list[int]], chunk_frames
     }
 
 
-def load_stats(data: object, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a statistics JSON; return (mean, std) float32 arrays of 3 channels."""
+def load_stats(data: object, source: str, channels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a statistics JSON; return (mean, std) float32 arrays of C channels, C in
+    {1, 3} and equal to ``channels`` when given (the frames file's)."""
     if not isinstance(data, dict):
         raise GenvidError(f"{source}: not a normalisation statistics file")
+    expected = CHANNEL_COUNTS if channels is None else (channels,)
     arrays = []
     for key in ("mean", "std"):
         value = data.get(key)
-        if not isinstance(value, list) or len(value) != CHANNELS:
+        if not isinstance(value, list) or len(value) not in expected:
             got = len(value) if isinstance(value, list) else value
-            raise GenvidError(f"{source}: '{key}' must list {CHANNELS} channel values, got {got}")
-        array = np.asarray(value, dtype=np.float64)
+            wanted = " or ".join(map(str, expected))
+            raise GenvidError(f"{source}: '{key}' must list {wanted} channel values, got {got}")
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GenvidError(f"{source}: '{key}' must list numbers, got {value}") from None
+        expected = (len(array),)  # 'std' must have as many channels as 'mean'
         if not np.all(np.isfinite(array)):
             raise GenvidError(f"{source}: '{key}' contains a non-finite value")
         arrays.append(array.astype(np.float32))
