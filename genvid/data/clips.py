@@ -1,8 +1,15 @@
 """Sliding-window video clips read lazily from the frames file (seed 000 §4.1.3).
 
-Clip ``i`` of a split is frames ``start[i] .. start[i] + clip_len - 1``, normalised on the fly
-with the training-split statistics and returned as float32 [3, T, H, W] (channels first, the
-layout of Conv3d). Each DataLoader worker opens its own HDF5 handle on first use.
+Clip ``i`` of a split is frames ``start[i] .. start[i] + clip_len - 1`` of the frames file
+(uint8 [N,H,W,C], C = 3 or 1). Two views of the same clips:
+
+- ``ClipDataset``: normalised on the fly with the training-split statistics (seed 000
+  eq. 4.1) and returned as float32 [C, T, H, W] (channels first, the layout of Conv3d: the
+  VQ-VAE family);
+- ``UnitClipDataset``: pixels/255 in [0, 1] as float32 [T, C, H, W], the layout of the pixel
+  models' ``model.loss(frames, step)`` (genvid/models/predictor.py), which own their scaling.
+
+Each DataLoader worker opens its own HDF5 handle on first use.
 """
 from __future__ import annotations
 
@@ -14,19 +21,37 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from genvid.data.split import clip_starts, validate_split_file
+from genvid.data.frames import CHANNEL_COUNTS
+from genvid.data.h5 import read_h5
+from genvid.data.split import SPLITS, clip_starts, validate_split_file
 from genvid.data.stats import load_stats
+from genvid.errors import GenvidError
 from genvid.io import read_json
 
 
-class ClipDataset(Dataset):
-    def __init__(self, frames_path: str | Path, split_path: str | Path, stats_path: str | Path,
-                 split: str, clip_len: int, stride: int):
+class _Clips(Dataset):
+    """The clip windows of one split and a per-process handle on the frames; items are the
+    subclasses' business."""
+
+    def __init__(self, frames_path: str | Path, split_path: str | Path, split: str, clip_len: int,
+                 stride: int):
         self.frames_path = str(frames_path)
         split_data = validate_split_file(read_json(split_path), str(split_path))
-        self.mean, self.std = load_stats(read_json(stats_path), str(stats_path))
+        if split not in SPLITS:
+            raise GenvidError(f"{split_path}: no split {split!r} (one of {SPLITS})")
+        with read_h5(frames_path, "HDF5 frames file") as f:
+            shape = f["frames"].shape if isinstance(f.get("frames"), h5py.Dataset) else None
+        if shape is None or len(shape) != 4 or shape[-1] not in CHANNEL_COUNTS:
+            raise GenvidError(f"{frames_path}: 'frames' has shape {shape}, "
+                              f"expected [N,H,W,C] with C in {CHANNEL_COUNTS}")
+        self.channels = int(shape[-1])
+        ranges = split_data["splits"][split]["ranges"]
+        end = max((b for _, b in ranges), default=0)
+        if end > shape[0]:
+            raise GenvidError(f"{split_path}: split '{split}' reaches frame {end}, but {frames_path} "
+                              f"holds {shape[0]} frames (a split of another frames file?)")
         self.clip_len = clip_len
-        self.starts = clip_starts(split_data["splits"][split]["ranges"], clip_len, stride)
+        self.starts = clip_starts(ranges, clip_len, stride)
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
@@ -40,12 +65,9 @@ class ClipDataset(Dataset):
         return self._file["frames"]
 
     def raw(self, index: int) -> np.ndarray:
-        """The clip's uint8 frames [T, H, W, 3]."""
+        """The clip's uint8 frames [T, H, W, C]."""
         start = int(self.starts[index])
         return self._frames()[start:start + self.clip_len]
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return normalize(self.raw(index), self.mean, self.std)
 
     def __getstate__(self) -> dict:  # h5py handles do not pickle; workers reopen
         state = dict(self.__dict__)
@@ -54,16 +76,51 @@ class ClipDataset(Dataset):
         return state
 
 
+class ClipDataset(_Clips):
+    """Normalised clips, float32 [C, T, H, W] (eq. 4.1 with the statistics at ``stats_path``)."""
+
+    def __init__(self, frames_path: str | Path, split_path: str | Path, stats_path: str | Path,
+                 split: str, clip_len: int, stride: int):
+        super().__init__(frames_path, split_path, split, clip_len, stride)
+        self.mean, self.std = load_stats(read_json(stats_path), str(stats_path))
+        if len(self.mean) != self.channels:
+            raise GenvidError(f"{stats_path}: statistics of {len(self.mean)} channels, but "
+                              f"{frames_path} has {self.channels}")
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return normalize(self.raw(index), self.mean, self.std)
+
+
+class UnitClipDataset(_Clips):
+    """Clips as pixels/255, float32 [T, C, H, W] in [0, 1] (no statistics)."""
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return unit_frames(self.raw(index))
+
+
 def normalize(frames: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
-    """uint8 [T,H,W,3] → float32 [3,T,H,W], (pixel/255 - mean) / std per channel (eq. 4.1)."""
+    """uint8 [T,H,W,C] → float32 [C,T,H,W], (pixel/255 - mean) / std per channel (eq. 4.1)."""
+    if frames.shape[-1] != len(mean) or len(std) != len(mean):
+        raise GenvidError(f"normalize: frames of shape {tuple(frames.shape)} with statistics of "
+                          f"{len(mean)} (mean) and {len(std)} (std) channels")
     x = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255.0)
     x = (x - torch.from_numpy(mean)) / torch.from_numpy(std)
     return x.permute(3, 0, 1, 2).contiguous()
 
 
 def denormalize(x: torch.Tensor, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
-    """[..., 3, T, H, W] normalised → pixels in [0, 1] (clamped), same layout."""
-    shape = (3, 1, 1, 1)
+    """[..., C, T, H, W] normalised → pixels in [0, 1] (clamped), same layout."""
+    channels = len(mean)
+    if x.ndim < 4 or x.shape[-4] != channels or len(std) != channels:
+        raise GenvidError(f"denormalize: tensor of shape {tuple(x.shape)} (expected [..., C, T, H, W]) "
+                          f"with statistics of {channels} (mean) and {len(std)} (std) channels")
+    shape = (channels, 1, 1, 1)
     m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(shape)
     s = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(shape)
     return (x * s + m).clamp_(0.0, 1.0)
+
+
+def unit_frames(frames: np.ndarray) -> torch.Tensor:
+    """uint8 [T,H,W,C] → float32 [T,C,H,W], pixel/255 (the pixel models' input)."""
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
+    return x.float().div_(255.0).contiguous()
