@@ -2,6 +2,7 @@
 
     python benchmarks/vqvae.py                         # default + thesis config on the CPU
     python benchmarks/vqvae.py --device cuda --steps 20 --channels-last
+    python benchmarks/vqvae.py --configs default --res-kernels 3,3,3 1,3,3   # residual kernel A/B
 
 Configs: "default" is params.yaml (vqvae, train_vqvae.batch_size, collect.resolution,
 clips.clip_len); "thesis" is params.yaml merged with profiles/thesis.yaml (seed 000 Table 5.2:
@@ -14,6 +15,10 @@ device: no compute); the achieved rate is given as a fraction of a large float32
 rate, measured in the same subprocess right after the timed steps. Times are the best of
 --steps (the machine may be shared). Every run uses the training stage's settings
 (genvid.determinism.configure_torch: deterministic kernels, no TF32). Printed, never asserted.
+
+--res-kernels runs every config once per residual kernel (vqvae.res_kernel; genvid's 3x3x3
+against the thesis author's spatial-only 1x3x3, issue 8 finding 6) and prints each kernel's
+training-step time (forward + backward + optimiser) as a ratio to the first kernel's.
 """
 from __future__ import annotations
 
@@ -174,6 +179,8 @@ def main() -> None:
     parser.add_argument("--thesis-batch", type=int, default=None,
                         help="batch of the thesis config (default: 8 on cuda, 1 on cpu)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--res-kernels", nargs="+", type=parse_kernel, default=None, metavar="KT,KH,KW",
+                        help="run each config with each of these vqvae.res_kernel values (e.g. 3,3,3 1,3,3)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -190,31 +197,64 @@ def main() -> None:
     wanted = args.configs.split(",")
     formats = (False, True) if args.channels_last else (False,)
     memory = "CUDA max alloc MiB" if device.type == "cuda" else "maxRSS MiB (over import)"
-    header = (f"{'config':8} {'format':13} {'input BxTxHxW':16} {'params':>7} {'fwd ms':>9} {'bwd ms':>9} "
+    header = (f"{'config':14} {'format':13} {'input BxTxHxW':16} {'params':>7} {'fwd ms':>9} {'bwd ms':>9} "
               f"{'opt ms':>8} {'clips/s':>8} {'GFLOP/step':>10} {'GF/s fwd':>8} {'bwd':>6} {'f+b':>6} {'peak':>6} "
               f"{'%peak':>6}  {memory}")
     print(header)
     print("-" * len(header))
-    for cfg in configs(args.device, args.thesis_batch):
-        if cfg["name"] not in wanted:
+    step_times: dict[tuple[str, bool], list[tuple[str, float]]] = {}
+    for base in configs(args.device, args.thesis_batch):
+        if base["name"] not in wanted:
             continue
-        for channels_last in formats:
-            spec = {**cfg, "device": args.device, "steps": args.steps, "warmup": args.warmup,
-                    "channels_last": channels_last, "threads": args.threads}
-            r = run_worker(spec)
-            step = r["fwd"] + r["bwd"] + r["opt"]
-            rate = r["flops"] / (r["fwd"] + r["bwd"]) / 1e9
-            mem = (f"{r['cuda_peak']:.0f}" if "cuda_peak" in r
-                   else f"{r['rss_peak']:.0f} (+{r['rss_delta']:.0f})")
-            shape = f"{cfg['batch']}x{cfg['clip_len']}x{cfg['res']}x{cfg['res']}"
-            print(f"{cfg['name']:8} {'channels_last' if channels_last else 'contiguous':13} {shape:16} "
-                  f"{r['params'] / 1e6:6.2f}M {r['fwd'] * 1e3:9.1f} {r['bwd'] * 1e3:9.1f} {r['opt'] * 1e3:8.1f} "
-                  f"{cfg['batch'] / step:8.2f} {r['flops'] / 1e9:10.1f} {r['flops_fwd'] / r['fwd'] / 1e9:8.1f} "
-                  f"{(r['flops'] - r['flops_fwd']) / r['bwd'] / 1e9:6.1f} {rate:6.1f} {r['peak']:6.0f} "
-                  f"{rate / r['peak']:6.1%}  {mem}",
-                  flush=True)
+        for cfg in with_res_kernels(base, args.res_kernels):
+            for channels_last in formats:
+                spec = {**cfg, "device": args.device, "steps": args.steps, "warmup": args.warmup,
+                        "channels_last": channels_last, "threads": args.threads}
+                r = run_worker(spec)
+                step = r["fwd"] + r["bwd"] + r["opt"]
+                step_times.setdefault((base["name"], channels_last), []).append((cfg["name"], step))
+                print_row(cfg, channels_last, r, step)
     print("GF/s f+b = FLOPs of forward+backward / (forward + backward time); clips/s includes the "
           "optimiser step;\npeak = float32 matmul GFLOP/s measured in the same subprocess right after its steps.")
+    if args.res_kernels and len(args.res_kernels) > 1:
+        for (name, channels_last), runs in step_times.items():
+            (ref_name, ref), others = runs[0], runs[1:]
+            ratios = ", ".join(f"{ref_name} / {other} = {ref / t:.2f}x" for other, t in others)
+            print(f"training-step time, {name} ({'channels_last' if channels_last else 'contiguous'}): "
+                  f"{ref_name} {ref * 1e3:.0f} ms; " + ", ".join(f"{o} {t * 1e3:.0f} ms" for o, t in others)
+                  + f"; {ratios}")
+
+
+def parse_kernel(text: str) -> list[int]:
+    """'1,3,3' -> [1, 3, 3] (validated by VQVAEConfig when the config is built)."""
+    try:
+        kernel = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected KT,KH,KW integers, got {text!r}") from None
+    if len(kernel) != 3:
+        raise argparse.ArgumentTypeError(f"expected three integers KT,KH,KW, got {text!r}")
+    return kernel
+
+
+def with_res_kernels(cfg: dict, kernels: list[list[int]] | None) -> list[dict]:
+    """cfg itself, or one copy per residual kernel, named e.g. 'default k133'."""
+    if not kernels:
+        return [cfg]
+    return [{**cfg, "name": f"{cfg['name']} k{''.join(map(str, k))}", "vqvae": {**cfg["vqvae"], "res_kernel": k}}
+            for k in kernels]
+
+
+def print_row(cfg: dict, channels_last: bool, r: dict, step: float) -> None:
+    """One line of the table: times, throughput, FLOP rates, memory."""
+    rate = r["flops"] / (r["fwd"] + r["bwd"]) / 1e9
+    mem = f"{r['cuda_peak']:.0f}" if "cuda_peak" in r else f"{r['rss_peak']:.0f} (+{r['rss_delta']:.0f})"
+    shape = f"{cfg['batch']}x{cfg['clip_len']}x{cfg['res']}x{cfg['res']}"
+    print(f"{cfg['name']:14} {'channels_last' if channels_last else 'contiguous':13} {shape:16} "
+          f"{r['params'] / 1e6:6.2f}M {r['fwd'] * 1e3:9.1f} {r['bwd'] * 1e3:9.1f} {r['opt'] * 1e3:8.1f} "
+          f"{cfg['batch'] / step:8.2f} {r['flops'] / 1e9:10.1f} {r['flops_fwd'] / r['fwd'] / 1e9:8.1f} "
+          f"{(r['flops'] - r['flops_fwd']) / r['bwd'] / 1e9:6.1f} {rate:6.1f} {r['peak']:6.0f} "
+          f"{rate / r['peak']:6.1%}  {mem}",
+          flush=True)
 
 
 if __name__ == "__main__":
