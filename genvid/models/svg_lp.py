@@ -1,0 +1,258 @@
+"""SVG-LP: stochastic video generation with a learned prior (Denton & Fergus 2018), the
+baseline of seed 004 Table 4.3.
+
+    encoder  DCGAN: per halving Conv 4×4/2/1 + BN + LeakyReLU(0.2), widths nf·2^i, down to 4×4,
+             then Conv 4×4 (valid) + BN + tanh -> h_t ∈ R^g; the feature maps are the skips
+    posterior q(z_t | x_{1:t})     = LSTM(h_t)        -> (μ, log σ²)   (1 layer, 256 units)
+    prior     p(z_t | x_{1:t-1})   = LSTM(h_{t-1})    -> (μ, log σ²)   (1 layer, 256 units)
+    predictor g_t = LSTM([h_{t-1} ‖ z_t]) -> Linear -> tanh            (2 layers, 256 units)
+    decoder  DCGAN mirrored: ConvT 4×4 (1 -> 4) + BN + LeakyReLU, then per doubling
+             ConvT 4×4/2/1 on [features ‖ skip], the last with a sigmoid -> x̂_t
+
+Each LSTM is SVG's: Linear embedding -> stacked LSTM cells -> linear heads, zero initial state.
+Skips: the decoder's skips are the encoder features of the last *observed* frame: inside the
+context, the frame before the one predicted; from the first predicted frame on, the last context
+frame, kept for the whole rollout (SVG's choice: predicted frames never feed the skips). SVG's
+code takes them from frame n_past - 1 (1-based), one before the last context frame; we follow the
+paper ("the last ground truth frame").
+
+Training (SVG's): every frame after the first is predicted teacher-forced with z from the
+posterior; loss = Σ_t MSE_t + β Σ_t KL(q_t || p_t), MSE the mean over pixels, KL summed over z,
+both per sequence and averaged over the batch; β = 1e-4, no annealing. We encode all frames of a
+batch in one call, so the training-mode batch norm sees B·T frames (SVG: B per call).
+Generation (eval mode): z from the posterior over the context (its samples feed the predictor and
+the prior runs to keep its state), then from the prior; each predicted frame is fed back.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from genvid.config import rule
+from genvid.errors import GenvidError
+
+LEAKY_SLOPE = 0.2
+
+
+@dataclass(frozen=True)
+class SVGLPConfig:
+    """``models.svg_lp``: sizes have no defaults (params.yaml / profiles)."""
+
+    channels: int = field(metadata=rule(min=1))
+    resolution: int = field(metadata=rule(min=8))  # a power of two; the DCGAN depth follows it
+    context_frames: int = field(metadata=rule(min=1))  # n_past of a training clip
+    nf: int = field(metadata=rule(min=1))  # DCGAN base width (SVG: 64)
+    g_dim: int = field(metadata=rule(min=1))  # frame embedding h_t (SVG: 128)
+    rnn_size: int = field(metadata=rule(min=1))  # LSTM units (SVG: 256)
+    z_dim: int = field(metadata=rule(min=1))  # SVG: 10 on SM-MNIST
+    prior_layers: int = field(metadata=rule(min=1))  # SVG: 1
+    posterior_layers: int = field(metadata=rule(min=1))  # SVG: 1
+    predictor_layers: int = field(metadata=rule(min=1))  # SVG: 2
+    beta: float = field(default=1e-4, metadata=rule(min=0.0))  # KL weight (SVG: 1e-4)
+
+    def validate(self) -> str | None:
+        if self.resolution & (self.resolution - 1):
+            return f"resolution must be a power of two, got {self.resolution}"
+        return None
+
+
+def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
+    """KL(N(μ_q, σ_q²) || N(μ_p, σ_p²)) elementwise, from log-variances (SVG's kl_criterion)."""
+    return 0.5 * (logvar_p - logvar_q) + (logvar_q.exp() + (mu_q - mu_p) ** 2) / (2.0 * logvar_p.exp()) - 0.5
+
+
+def _dcgan_init(m: nn.Module) -> None:
+    """DCGAN init, as SVG: conv/linear weights N(0, 0.02), biases 0; batch-norm scales N(1, 0.02)."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Encoder(nn.Module):
+    """DCGAN-64's encoder with log2(R) − 2 halvings: R=64 gives nf, 2nf, 4nf, 8nf at 32..4."""
+
+    def __init__(self, channels: int, resolution: int, nf: int, g_dim: int):
+        super().__init__()
+        n = int(math.log2(resolution)) - 2
+        widths = [nf * 2 ** i for i in range(n)]
+        ins = [channels] + widths[:-1]
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(i, o, 4, 2, 1), nn.BatchNorm2d(o), nn.LeakyReLU(LEAKY_SLOPE)) for i, o in zip(ins, widths))
+        self.out = nn.Sequential(nn.Conv2d(widths[-1], g_dim, 4, 1, 0), nn.BatchNorm2d(g_dim), nn.Tanh())
+
+    def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        skips = []
+        for block in self.blocks:
+            x = block(x)
+            skips.append(x)
+        return self.out(x).flatten(1), skips
+
+
+class Decoder(nn.Module):
+    """DCGAN-64's decoder, mirrored from ``Encoder``; each upsampling reads [features ‖ skip]."""
+
+    def __init__(self, channels: int, resolution: int, nf: int, g_dim: int):
+        super().__init__()
+        n = int(math.log2(resolution)) - 2
+        widths = [nf * 2 ** i for i in range(n)]
+        self.g_dim = g_dim
+        self.inp = nn.Sequential(nn.ConvTranspose2d(g_dim, widths[-1], 4, 1, 0), nn.BatchNorm2d(widths[-1]),
+                                 nn.LeakyReLU(LEAKY_SLOPE))
+        ups = [nn.Sequential(nn.ConvTranspose2d(2 * widths[i], widths[i - 1], 4, 2, 1), nn.BatchNorm2d(widths[i - 1]),
+                             nn.LeakyReLU(LEAKY_SLOPE)) for i in range(n - 1, 0, -1)]
+        ups.append(nn.Sequential(nn.ConvTranspose2d(2 * widths[0], channels, 4, 2, 1), nn.Sigmoid()))
+        self.ups = nn.ModuleList(ups)
+
+    def forward(self, g: Tensor, skips: list[Tensor]) -> Tensor:
+        x = self.inp(g.view(-1, self.g_dim, 1, 1))
+        for up, skip in zip(self.ups, reversed(skips)):
+            x = up(torch.cat([x, skip], dim=1))
+        return x
+
+
+class LSTMStack(nn.Module):
+    """SVG's LSTM: Linear embedding -> ``layers`` LSTM cells; the state is kept by the caller."""
+
+    def __init__(self, in_dim: int, hidden: int, layers: int):
+        super().__init__()
+        self.embed = nn.Linear(in_dim, hidden)
+        self.cells = nn.ModuleList(nn.LSTMCell(hidden, hidden) for _ in range(layers))
+
+    def zero_state(self, batch: int, like: Tensor) -> list[tuple[Tensor, Tensor]]:
+        zeros = like.new_zeros(batch, self.embed.out_features)
+        return [(zeros, zeros) for _ in self.cells]
+
+    def run(self, x: Tensor, state: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, list[tuple[Tensor, Tensor]]]:
+        h, new = self.embed(x), []
+        for cell, st in zip(self.cells, state):
+            st = cell(h, st)
+            new.append(st)
+            h = st[0]
+        return h, new
+
+
+class GaussianLSTM(LSTMStack):
+    """The prior / posterior: -> (μ, log σ²) of z_t."""
+
+    def __init__(self, in_dim: int, z_dim: int, hidden: int, layers: int):
+        super().__init__(in_dim, hidden, layers)
+        self.mu, self.logvar = nn.Linear(hidden, z_dim), nn.Linear(hidden, z_dim)
+
+    def forward(self, x: Tensor, state):
+        h, state = self.run(x, state)
+        return self.mu(h), self.logvar(h), state
+
+
+class PredictorLSTM(LSTMStack):
+    """The frame predictor: [h_{t-1} ‖ z_t] -> g_t = tanh(Linear(LSTM))."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int, layers: int):
+        super().__init__(in_dim, hidden, layers)
+        self.out = nn.Linear(hidden, out_dim)
+
+    def forward(self, x: Tensor, state):
+        h, state = self.run(x, state)
+        return torch.tanh(self.out(h)), state
+
+
+class SVGLP(nn.Module):
+    """SVG-LP on [0, 1] frames [B, T, C, H, W]: ``loss`` and ``generate`` (pixel-model contract)."""
+
+    def __init__(self, cfg: SVGLPConfig):
+        super().__init__()
+        problem = cfg.validate()
+        if problem:
+            raise GenvidError(f"models.svg_lp: {problem}")
+        self.cfg = cfg
+        self.encoder = Encoder(cfg.channels, cfg.resolution, cfg.nf, cfg.g_dim)
+        self.decoder = Decoder(cfg.channels, cfg.resolution, cfg.nf, cfg.g_dim)
+        self.posterior = GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.posterior_layers)
+        self.prior = GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.prior_layers)
+        self.predictor = PredictorLSTM(cfg.g_dim + cfg.z_dim, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
+        self.apply(_dcgan_init)
+
+    def _check(self, frames: Tensor, min_frames: int, what: str) -> None:
+        c, r = self.cfg.channels, self.cfg.resolution
+        if frames.ndim != 5 or tuple(frames.shape[2:]) != (c, r, r) or frames.shape[1] < min_frames:
+            raise GenvidError(f"{what} must be float [B, T>={min_frames}, {c}, {r}, {r}], got {list(frames.shape)}")
+
+    def _encode(self, frames: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """h [B, T, g] and skips, each [B, T, c, r, r]."""
+        b, t = frames.shape[:2]
+        h, skips = self.encoder(frames.flatten(0, 1))
+        return h.unflatten(0, (b, t)), [s.unflatten(0, (b, t)) for s in skips]
+
+    @staticmethod
+    def skip_frame(t: int, context: int) -> int:
+        """Index of the frame whose encoder features are the skips when predicting frame ``t``
+        (0-based): the last observed one."""
+        return min(t - 1, context - 1)
+
+    def teacher_forced(self, frames: Tensor, draw) -> tuple[Tensor, Tensor]:
+        """Predictions x̂_1..x̂_{T-1} [B, T-1, C, H, W] and per-step KL [B, T-1] (summed over z)."""
+        b, t = frames.shape[:2]
+        h, skips = self._encode(frames)
+        post, prior, pred = (m.zero_state(b, h) for m in (self.posterior, self.prior, self.predictor))
+        gs, kls = [], []
+        for i in range(1, t):
+            mu, logvar, post = self.posterior(h[:, i], post)
+            mu_p, logvar_p, prior = self.prior(h[:, i - 1], prior)
+            z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
+            g, pred = self.predictor(torch.cat([h[:, i - 1], z], dim=1), pred)
+            gs.append(g)
+            kls.append(gaussian_kl(mu, logvar, mu_p, logvar_p).sum(1))
+        src = [self.skip_frame(i, self.cfg.context_frames) for i in range(1, t)]
+        skip = [s[:, src].flatten(0, 1) for s in skips]  # the decoder is not recurrent: one batched call
+        x_hat = self.decoder(torch.stack(gs, 1).flatten(0, 1), skip).unflatten(0, (b, t - 1))
+        return x_hat, torch.stack(kls, 1)
+
+    def loss(self, frames: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
+        """SVG's objective: Σ_t MSE_t + β Σ_t KL_t per sequence, batch mean (``step`` unused: no
+        annealing). Posterior noise from the global RNG."""
+        self._check(frames, max(2, self.cfg.context_frames), "frames")
+        x_hat, kl = self.teacher_forced(frames, lambda shape: torch.randn(shape, device=frames.device))
+        mse = ((x_hat - frames[:, 1:]) ** 2).mean((2, 3, 4)).sum(1)
+        kl = kl.sum(1)
+        loss = (mse + self.cfg.beta * kl).mean()
+        return loss, {"mse": float(mse.detach().mean()), "kl": float(kl.detach().mean())}
+
+    def rollout(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
+        """``generate`` with autograd left as the caller has it (for gradient checks)."""
+        self._check(context, 1, "context")
+        if horizon < 1 or num_samples < 1:
+            raise GenvidError(f"horizon and num_samples must be >= 1, got {horizon}, {num_samples}")
+        b, tc = context.shape[:2]
+        x = context.repeat_interleave(num_samples, dim=0)  # [B*S, Tc, ...], sample-major per clip
+        n = x.shape[0]
+
+        def draw(shape):
+            return torch.randn(shape, generator=generator, device=generator.device).to(x.device)
+
+        h, skips = self._encode(x)
+        post, prior, pred = (m.zero_state(n, h) for m in (self.posterior, self.prior, self.predictor))
+        for i in range(1, tc):  # the context: z from the posterior, the prior only keeps its state
+            mu, logvar, post = self.posterior(h[:, i], post)
+            _, _, prior = self.prior(h[:, i - 1], prior)
+            z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
+            _, pred = self.predictor(torch.cat([h[:, i - 1], z], dim=1), pred)
+        skip = [s[:, tc - 1] for s in skips]  # the last context frame's, for the whole rollout
+        h_prev, frames = h[:, tc - 1], []
+        for _ in range(horizon):
+            mu_p, logvar_p, prior = self.prior(h_prev, prior)
+            z = mu_p + (0.5 * logvar_p).exp() * draw(tuple(mu_p.shape))
+            g, pred = self.predictor(torch.cat([h_prev, z], dim=1), pred)
+            frame = self.decoder(g, skip)
+            frames.append(frame)
+            h_prev, _ = self.encoder(frame)
+        return torch.stack(frames, 1).unflatten(0, (b, num_samples))
+
+    def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
+        """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``."""
+        with torch.no_grad():
+            return self.rollout(context, horizon, num_samples, generator)

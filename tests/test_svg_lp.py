@@ -1,0 +1,149 @@
+"""SVG-LP (Denton & Fergus 2018): shapes, the KL and the loss formula, the skips from the last
+context frame (by gradients), generation."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from genvid.config import parse_config
+from genvid.errors import GenvidError, ParamError
+from genvid.models.svg_lp import SVGLP, SVGLPConfig, gaussian_kl
+
+TINY = dict(channels=1, resolution=16, context_frames=3, nf=4, g_dim=8, rnn_size=16, z_dim=3,
+            prior_layers=1, posterior_layers=1, predictor_layers=2)
+
+
+def make(**overrides) -> SVGLP:
+    torch.manual_seed(0)
+    return SVGLP(parse_config(SVGLPConfig, {**TINY, **overrides}, "models.svg_lp"))
+
+
+def clip(b=2, t=5, c=1, r=16, seed=1) -> torch.Tensor:
+    return torch.rand(b, t, c, r, r, generator=torch.Generator().manual_seed(seed))
+
+
+def gen(seed=0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_config_sizes_are_required_and_beta_defaults_to_svg():
+    with pytest.raises(ParamError, match=r"models\.svg_lp\.z_dim is missing"):
+        parse_config(SVGLPConfig, {k: v for k, v in TINY.items() if k != "z_dim"}, "models.svg_lp")
+    with pytest.raises(ParamError, match="resolution must be a power of two"):
+        parse_config(SVGLPConfig, {**TINY, "resolution": 24}, "models.svg_lp")
+    assert parse_config(SVGLPConfig, TINY, "models.svg_lp").beta == 1e-4
+
+
+@pytest.mark.parametrize("res,channels", [(16, 1), (32, 3), (64, 1)])
+def test_shapes_and_dcgan_depth_follow_the_resolution(res, channels):
+    m = make(resolution=res, channels=channels)
+    assert len(m.encoder.blocks) == int(math.log2(res)) - 2  # 64: 32, 16, 8, 4 (DCGAN-64)
+    x = clip(c=channels, r=res)
+    loss, scalars = m.loss(x, 0)
+    assert loss.ndim == 0 and set(scalars) == {"mse", "kl"}
+    m.eval()
+    out = m.generate(x[:, :3], 4, 2, gen())
+    assert out.shape == (2, 2, 4, channels, res, res) and out.min() >= 0 and out.max() <= 1
+
+
+def test_kl_formula_matches_torch_distributions():
+    g = gen(3)
+    mu_q, mu_p, lv_q, lv_p = (torch.randn(40, generator=g) for _ in range(4))
+    expected = kl_divergence(Normal(mu_q, (0.5 * lv_q).exp()), Normal(mu_p, (0.5 * lv_p).exp()))
+    torch.testing.assert_close(gaussian_kl(mu_q, lv_q, mu_p, lv_p), expected)
+
+
+def test_loss_is_mse_plus_beta_kl_and_independent_of_step():
+    m = make(beta=0.5)
+    x = clip()
+    torch.manual_seed(7)
+    loss, scalars = m.loss(x, 0)
+    torch.manual_seed(7)
+    x_hat, kl = m.teacher_forced(x, lambda shape: torch.randn(shape))
+    assert x_hat.shape == (2, 4, 1, 16, 16) and kl.shape == (2, 4)
+    mse = ((x_hat - x[:, 1:]) ** 2).mean((2, 3, 4)).sum(1)  # SVG: per-frame pixel mean, summed over time
+    torch.testing.assert_close(loss, (mse + 0.5 * kl.sum(1)).mean())
+    assert scalars["mse"] == pytest.approx(mse.mean().item()) and scalars["kl"] == pytest.approx(kl.sum(1).mean().item())
+    torch.manual_seed(7)
+    assert torch.equal(m.loss(x, 10_000)[0], loss)  # no annealing: the step does not matter
+
+
+def _zero_lstm_output(m: SVGLP) -> None:
+    """Cut the LSTM path to the decoder: g_t = tanh(0), so only the skips carry the frames."""
+    with torch.no_grad():
+        m.predictor.out.weight.zero_()
+
+
+def test_generation_skips_come_from_the_last_context_frame():
+    m = make().eval()
+    ctx = clip(b=1, t=3).requires_grad_(True)
+    horizon = 4
+
+    def grads():
+        pred = m.rollout(ctx, horizon, 1, gen())
+        return [torch.autograd.grad(pred[0, 0, k].sum(), ctx, retain_graph=True)[0][0] for k in range(horizon)]
+
+    for k, g in enumerate(grads()):  # the full model: every context frame matters, via the LSTMs
+        assert all(g[t].abs().sum() > 0 for t in range(3)), k
+    _zero_lstm_output(m)
+    for k, g in enumerate(grads()):  # without them, only the skip source is left, for every step
+        assert g[2].abs().sum() > 0, k
+        assert torch.equal(g[:2], torch.zeros_like(g[:2])), k
+
+
+def test_training_skips_come_from_the_last_observed_frame():
+    m = make().eval()  # eval: batch norm on running statistics, so frames do not mix
+    _zero_lstm_output(m)
+    x = clip(b=1, t=6).requires_grad_(True)
+    x_hat, _ = m.teacher_forced(x, lambda shape: torch.zeros(shape))
+    sources = []
+    for i in range(1, 6):  # x̂_i predicts frame i
+        (g,) = torch.autograd.grad(x_hat[0, i - 1].sum(), x, retain_graph=True)
+        sources.append([t for t in range(6) if g[0, t].abs().sum() > 0])
+    # context_frames = 3: inside the context the previous frame, then always frame 2
+    assert sources == [[0], [1], [2], [2], [2]]
+    assert [SVGLP.skip_frame(i, 3) for i in range(1, 6)] == [0, 1, 2, 2, 2]
+
+
+def test_generate_is_deterministic_and_streaming_causal():
+    m = make().eval()
+    ctx = clip()[:, :3]
+    a, b, c = (m.generate(ctx, 4, 2, gen(s)) for s in (0, 0, 1))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(m.generate(ctx, 2, 2, gen(0)), a[:, :, :2])
+
+
+def moving_square(b=2, t=5, r=16) -> torch.Tensor:
+    """A 4×4 square moving one pixel right per frame, a different row per clip."""
+    x = torch.zeros(b, t, 1, r, r)
+    for i in range(b):
+        for f in range(t):
+            x[i, f, 0, 3 + 5 * i:7 + 5 * i, 2 + f:6 + f] = 1.0
+    return x
+
+
+def test_overfits_a_fixed_batch():
+    m = make()
+    x = moving_square()
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    torch.manual_seed(0)
+    losses = []
+    for step in range(30):
+        loss, _ = m.loss(x, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(math.isfinite(v) for v in losses)
+    assert losses[-1] < 0.2 * losses[0]
+
+
+def test_bad_input_raises():
+    m = make()
+    with pytest.raises(GenvidError, match="frames must be"):
+        m.loss(clip(r=32), 0)
+    with pytest.raises(GenvidError, match="horizon and num_samples"):
+        m.eval().generate(clip()[:, :3], 0, 1, gen())
