@@ -1,106 +1,114 @@
-"""Load ``params.yaml`` and validate the keys a stage reads: one line naming the key on error.
+"""Load ``params.yaml`` and validate the sections a stage reads (genvid.config: one line naming the key).
 
-Data-stage sections are described by the small schema below; model and training sections
-are validated by their own config dataclasses (``VQVAEConfig.from_dict``, ``TrainConfig.from_dict``),
-which raise the same ``ParamError``.
+Layout (SPEC §4): ``repro``, ``device``, ``benchmarks.<name>`` (collect, split, clips, normalize,
+protocol), ``models.<model>`` (sizes), ``train.<model>`` (optimisation), ``runs.<run>`` (a benchmark
+x a registered model with optional ``overrides`` of its models/train sections), ``sample``,
+``evaluate``.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
+from genvid.config import parse_config, rule
 from genvid.errors import GenvidError, ParamError
 
 PARAMS_FILE = "params.yaml"
 
 
-@dataclass(frozen=True)
-class Int:
-    min: int | None = None
-    max: int | None = None
-    multiple_of: int | None = None
+# ----------------------------------------------------------------------------- section configs
 
-    def check(self, value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            return f"must be an integer, got {value!r}"
-        if self.multiple_of and (value <= 0 or value % self.multiple_of):
-            return f"must be a positive multiple of {self.multiple_of}, got {value}"
-        if self.min is not None and value < self.min:
-            return f"must be >= {self.min}, got {value}"
-        if self.max is not None and value > self.max:
-            return f"must be <= {self.max}, got {value}"
+@dataclass(frozen=True)
+class ReproConfig:
+    threads: int = field(metadata=rule(min=1))
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    device: str = field(default="cpu", metadata=rule(choices=("cpu", "cuda")))
+    precision: str = field(default="fp32", metadata=rule(choices=("fp32", "bf16")))
+
+
+@dataclass(frozen=True)
+class CollectConfig:
+    source: str = field(metadata=rule(choices=("procedural", "carracing")))
+    seed: int = field(metadata=rule(min=0))
+    resolution: int = field(metadata=rule(min=16, multiple_of=16))
+    episodes: int = field(metadata=rule(min=1))
+    frames_per_episode: int = field(metadata=rule(min=1))
+    interval: float = field(metadata=rule(min=0.0, exclusive_min=True))
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train: float = field(metadata=rule(min=0.0, max=1.0, exclusive_min=True))
+    val: float = field(metadata=rule(min=0.0, max=1.0, exclusive_min=True))
+    test: float = field(metadata=rule(min=0.0, max=1.0, exclusive_min=True))
+
+    def validate(self) -> str | None:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-9:
+            return f"train + val + test must sum to 1, got {total:g}"
         return None
 
 
 @dataclass(frozen=True)
-class Float:
-    min: float | None = None
-    max: float | None = None
-    exclusive_min: bool = False
-
-    def check(self, value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return f"must be a finite number, got {value!r}"
-        if self.min is not None:
-            if self.exclusive_min and value <= self.min:
-                return f"must be > {self.min}, got {value}"
-            if not self.exclusive_min and value < self.min:
-                return f"must be >= {self.min}, got {value}"
-        if self.max is not None and value > self.max:
-            return f"must be <= {self.max}, got {value}"
-        return None
+class ClipsConfig:
+    clip_len: int = field(metadata=rule(min=2))
+    train_stride: int = field(metadata=rule(min=1))
+    eval_stride: int = field(metadata=rule(min=1))
 
 
 @dataclass(frozen=True)
-class Choice:
-    options: tuple[str, ...]
-
-    def check(self, value: Any) -> str | None:
-        if value not in self.options:
-            return f"must be one of {', '.join(self.options)}, got {value!r}"
-        return None
+class NormalizeConfig:
+    chunk_frames: int = field(metadata=rule(min=1))
 
 
-SCHEMA: dict[str, dict[str, Int | Float | Choice]] = {
-    "collect": {
-        "source": Choice(("procedural", "carracing")),
-        "seed": Int(min=0),
-        "resolution": Int(multiple_of=16),
-        "episodes": Int(min=1),
-        "frames_per_episode": Int(min=1),
-        "interval": Float(min=0.0, exclusive_min=True),
-    },
-    "split": {
-        "train": Float(min=0.0, max=1.0, exclusive_min=True),
-        "val": Float(min=0.0, max=1.0, exclusive_min=True),
-        "test": Float(min=0.0, max=1.0, exclusive_min=True),
-    },
-    "clips": {
-        "clip_len": Int(min=2),
-        "train_stride": Int(min=1),
-        "eval_stride": Int(min=1),
-    },
-    "normalize": {
-        "chunk_frames": Int(min=1),
-    },
-    "sample": {
-        "context_frames": Int(min=1),
-        "num_samples": Int(min=1),
-        "temperature": Float(min=0.0, exclusive_min=True),
-        "top_k": Int(min=0),
-        "batch_size": Int(min=1),
-        "max_clips": Int(min=0),
-        "seed": Int(min=0),
-    },
-    "evaluate": {
-        "fvd_samples": Int(min=1),  # also <= sample.num_samples, checked against the samples file
-    },
-}
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """SPEC §7: every predictor of a benchmark sees ``context_frames`` and predicts ``horizon``."""
 
+    context_frames: int = field(metadata=rule(min=1))
+    horizon: int = field(metadata=rule(min=1))
+    num_samples: int = field(metadata=rule(min=1))
+    test_stride: int = field(metadata=rule(min=1))
+    block_clips: int = field(metadata=rule(min=1))
+    max_clips: int = field(metadata=rule(min=0))
+
+    @property
+    def clip_len(self) -> int:
+        return self.context_frames + self.horizon
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    collect: CollectConfig
+    split: SplitConfig
+    clips: ClipsConfig
+    normalize: NormalizeConfig
+    protocol: ProtocolConfig
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    seed: int = field(metadata=rule(min=0))
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    fvd_repeats: int = field(metadata=rule(min=1))
+    bootstrap: int = field(metadata=rule(min=100))
+    seed: int = field(metadata=rule(min=0))
+
+
+TOP_LEVEL = {"repro": ReproConfig, "device": DeviceConfig, "sample": SampleConfig, "evaluate": EvaluateConfig}
+
+
+# ----------------------------------------------------------------------------- reading
 
 def read_params(path: str | Path = PARAMS_FILE) -> dict:
     path = Path(path)
@@ -111,50 +119,79 @@ def read_params(path: str | Path = PARAMS_FILE) -> dict:
     except yaml.YAMLError as err:
         raise GenvidError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise GenvidError(f"{path}: expected a mapping of stage sections at the top level")
+        raise GenvidError(f"{path}: expected a mapping of sections at the top level")
     return data
 
 
-def section(params: dict, name: str, path: str | Path = PARAMS_FILE) -> dict:
-    """Return ``params[name]`` as a dict, or fail naming the missing section."""
-    value = params.get(name)
-    if not isinstance(value, dict):
-        raise ParamError(f"{path}: section '{name}' is missing or not a mapping")
-    return value
+def section(params: dict, dotted: str, path: str | Path = PARAMS_FILE) -> dict:
+    """``params["a"]["b"]`` for "a.b" as a dict, or one line naming the missing section."""
+    node: Any = params
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict):
+        raise ParamError(f"{path}: section '{dotted}' is missing or not a mapping")
+    return node
 
 
-def validate_section(params: dict, name: str, path: str | Path = PARAMS_FILE) -> dict:
-    """Validate one schema section: every key present, known, and within its rule."""
-    values = section(params, name, path)
-    rules = SCHEMA[name]
-    for key in values:
-        if key not in rules:
-            raise ParamError(f"{path}: {name}.{key} is not a known parameter")
-    for key, rule in rules.items():
-        if key not in values:
-            raise ParamError(f"{path}: {name}.{key} is missing")
-        problem = rule.check(values[key])
-        if problem:
-            raise ParamError(f"{path}: {name}.{key} {problem}")
-    if name == "split":
-        total = values["train"] + values["val"] + values["test"]
-        if abs(total - 1.0) > 1e-9:
-            raise ParamError(f"{path}: split.train + split.val + split.test must sum to 1, got {total:g}")
-    return dict(values)
+def top_level(params: dict, name: str, path: str | Path = PARAMS_FILE):
+    """A validated top-level section: repro, device, sample or evaluate."""
+    return parse_config(TOP_LEVEL[name], section(params, name, path), name, str(path))
 
 
-def load(names: Sequence[str], path: str | Path = PARAMS_FILE) -> dict[str, dict]:
-    """Read ``path`` and validate the schema sections ``names`` (the keys a stage declares)."""
-    params = read_params(path)
-    return {name: validate_section(params, name, path) for name in names}
+def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> BenchmarkConfig:
+    return parse_config(BenchmarkConfig, section(params, f"benchmarks.{name}", path), f"benchmarks.{name}",
+                        str(path))
 
 
-def model_config(factory, params: dict, name: str, path: str | Path = PARAMS_FILE):
-    """Build a config object from section ``name`` with ``factory`` (e.g. ``VQVAEConfig.from_dict``);
-    its ParamError messages get the params file as prefix, like the schema's."""
-    try:
-        return factory(section(params, name, path))
-    except ParamError as err:
-        message = str(err)
-        prefix = f"{path}: "
-        raise ParamError(message if message.startswith(prefix) else prefix + message) from None
+def benchmark_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:
+    return list(section(params, "benchmarks", path))
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run: a benchmark x a registered model, with the model's sections after overrides."""
+
+    name: str
+    benchmark: str
+    model: str
+    model_params: dict  # models.<model>, overrides applied
+    train_params: dict  # train.<model>, overrides applied
+
+
+def run(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Run:
+    entry = section(params, f"runs.{name}", path)
+    unknown = sorted(set(entry) - {"benchmark", "model", "overrides"})
+    if unknown:
+        raise ParamError(f"{path}: runs.{name}.{unknown[0]} is not a known key (known: benchmark, model, overrides)")
+    for key in ("benchmark", "model"):
+        if not isinstance(entry.get(key), str):
+            raise ParamError(f"{path}: runs.{name}.{key} must be a name, got {entry.get(key)!r}")
+    bench, model = entry["benchmark"], entry["model"]
+    if bench not in section(params, "benchmarks", path):
+        raise ParamError(f"{path}: runs.{name}.benchmark '{bench}' is not in benchmarks "
+                         f"(known: {', '.join(benchmark_names(params, path))})")
+    overrides = entry.get("overrides") or {}
+    if not isinstance(overrides, dict) or set(overrides) - {"models", "train"}:
+        raise ParamError(f"{path}: runs.{name}.overrides may hold only 'models' and 'train' mappings")
+    model_params = merge(section(params, f"models.{model}", path), overrides.get("models") or {},
+                         f"runs.{name}.overrides.models", path)
+    train_params = merge(section(params, f"train.{model}", path), overrides.get("train") or {},
+                         f"runs.{name}.overrides.train", path)
+    return Run(name, bench, model, model_params, train_params)
+
+
+def run_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:
+    return list(section(params, "runs", path))
+
+
+def merge(base: dict, overrides: dict, where: str, path: str | Path = PARAMS_FILE) -> dict:
+    """Deep merge; an override key absent from ``base`` is an error (a typo, not a new param)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if key not in merged:
+            raise ParamError(f"{path}: {where}.{key} does not exist in the section it overrides")
+        if isinstance(value, dict) and isinstance(merged[key], dict):
+            merged[key] = merge(merged[key], value, f"{where}.{key}", path)
+        else:
+            merged[key] = value
+    return merged

@@ -39,7 +39,7 @@ def split_batch(batch, level: str) -> tuple[torch.Tensor, torch.Tensor | None]:
 def prior_objective(level: str):
     """Training objective for the shared loop: cross-entropy in nats per code, plus accuracy."""
 
-    def objective(model: PixelSNAIL3d, batch):
+    def objective(model: PixelSNAIL3d, batch, step: int = 0):
         codes, cond = split_batch(batch, level)
         logits = model(codes, cond)
         loss = F.cross_entropy(logits, codes)

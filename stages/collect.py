@@ -1,14 +1,15 @@
-"""Stage collect: drive a simulator with its autopilot and record frames to one HDF5 file."""
+"""Stage collect: record one benchmark's video to its HDF5 frames file (SPEC §3)."""
 from __future__ import annotations
 
 import numpy as np
 from tqdm import tqdm
 
 from genvid import params as P
-from genvid.cli import stage_parser
+from genvid.cli import benchmark_parser
 from genvid.data.frames import write_frames
 from genvid.data.sources import SOURCE_VERSIONS, generate_episode
 from genvid.errors import cli_main
+from genvid.layout import benchmark_paths
 
 
 def episode_seed(seed: int, index: int) -> int:
@@ -18,27 +19,18 @@ def episode_seed(seed: int, index: int) -> int:
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--out", default="data/raw/frames.h5")
-    args = parser.parse_args(argv)
-    cfg = P.load(["collect"], args.params)["collect"]
-
-    n_ep, n_frames = cfg["episodes"], cfg["frames_per_episode"]
+    args = benchmark_parser(__doc__).parse_args(argv)
+    cfg = P.benchmark(P.read_params(args.params), args.benchmark, args.params).collect
+    out = benchmark_paths(args.benchmark, args.root).frames
+    n_ep, n_frames = cfg.episodes, cfg.frames_per_episode
     episodes = (
-        generate_episode(cfg["source"], episode_seed(cfg["seed"], i), n_frames,
-                         cfg["resolution"], cfg["interval"])
-        for i in tqdm(range(n_ep), desc=f"collect ({cfg['source']})", unit="episode")
+        generate_episode(cfg.source, episode_seed(cfg.seed, i), n_frames, cfg.resolution, cfg.interval)
+        for i in tqdm(range(n_ep), desc=f"collect {args.benchmark} ({cfg.source})", unit="episode")
     )
-    attrs = {
-        "source": cfg["source"],
-        "resolution": cfg["resolution"],
-        "interval": float(cfg["interval"]),
-        "seed": cfg["seed"],
-        "episodes": n_ep,
-        "simulator_version": SOURCE_VERSIONS[cfg["source"]],
-    }
-    write_frames(args.out, episodes, n_ep * n_frames, cfg["resolution"], attrs)
-    print(f"collect: wrote {n_ep * n_frames} frames ({n_ep} episodes) to {args.out}")
+    attrs = {"source": cfg.source, "resolution": cfg.resolution, "interval": float(cfg.interval),
+             "seed": cfg.seed, "episodes": n_ep, "simulator_version": SOURCE_VERSIONS[cfg.source]}
+    write_frames(out, episodes, n_ep * n_frames, cfg.resolution, attrs)
+    print(f"collect: wrote {n_ep * n_frames} frames ({n_ep} episodes) to {out}")
 
 
 if __name__ == "__main__":

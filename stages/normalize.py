@@ -2,26 +2,26 @@
 from __future__ import annotations
 
 from genvid import params as P
-from genvid.cli import stage_parser
+from genvid.cli import benchmark_parser
 from genvid.data.frames import read_frames_info
 from genvid.data.split import validate_split_file
 from genvid.data.stats import channel_stats
 from genvid.errors import cli_main
 from genvid.io import read_json, write_json
+from genvid.layout import benchmark_paths
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__, "frames", "split")
-    parser.add_argument("--out", default="data/stats/normalization.json")
-    args = parser.parse_args(argv)
-    cfg = P.load(["normalize"], args.params)["normalize"]
-
-    read_frames_info(args.frames)
-    split = validate_split_file(read_json(args.split), args.split)
-    stats = channel_stats(args.frames, split["splits"]["train"]["ranges"], cfg["chunk_frames"])
-    write_json(args.out, stats)
-    print(f"normalize: mean {[round(v, 4) for v in stats['mean']]} std {[round(v, 4) for v in stats['std']]}")
+    args = benchmark_parser(__doc__).parse_args(argv)
+    cfg = P.benchmark(P.read_params(args.params), args.benchmark, args.params).normalize
+    paths = benchmark_paths(args.benchmark, args.root)
+    read_frames_info(paths.frames)
+    split = validate_split_file(read_json(paths.split), str(paths.split))
+    stats = channel_stats(paths.frames, split["splits"]["train"]["ranges"], cfg.chunk_frames)
+    write_json(paths.stats, stats)
+    print(f"normalize {args.benchmark}: mean {[round(v, 4) for v in stats['mean']]} "
+          f"std {[round(v, 4) for v in stats['std']]}")
 
 
 if __name__ == "__main__":

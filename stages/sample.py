@@ -1,84 +1,83 @@
-"""Stage sample: generate the future of every test clip from its first context frames."""
+"""Stage sample: the futures of every test clip of a run's benchmark, from its context frames only."""
 from __future__ import annotations
 
-import h5py
+import dataclasses
+
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from genvid import params as P
-from genvid.cli import stage_parser
-from genvid.data.clips import denormalize
-from genvid.data.latents import LatentDataset, read_latent_info
-from genvid.data.stats import load_stats
-from genvid.determinism import configure_torch
+from genvid.cli import run_context, run_parser
+from genvid.data.frames import read_frames_info
+from genvid.data.h5 import read_h5
+from genvid.data.samples import write_samples
+from genvid.data.split import clip_starts, validate_split_file
 from genvid.errors import GenvidError, cli_main
-from genvid.generate import VARIANTS, SampleSettings, context_start, generate
-from genvid.io import atomic_path, read_json
-from genvid.models.store import load_prior, load_vqvae
+from genvid.io import read_json
+from genvid.layout import run_paths
+from genvid.models.registry import get
+from genvid.train.sampler import derived_seed
 
 
-def to_uint8(video: torch.Tensor, mean, std) -> np.ndarray:
-    """Normalised [B,3,T,H,W] -> uint8 [B,T,H,W,3]."""
-    pixels = denormalize(video, mean, std).permute(0, 2, 3, 4, 1)
-    return (pixels * 255.0).round_().to(torch.uint8).numpy()
+def test_clips(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, episode, cluster) of the protocol's test clips; clusters are blocks of
+    ``block_clips`` consecutive clips of one episode (genvid.metrics.stats)."""
+    proto = ctx.bench.protocol
+    split = validate_split_file(read_json(ctx.split), str(ctx.split))
+    starts = clip_starts(split["splits"]["test"]["ranges"], proto.clip_len, proto.test_stride)
+    if proto.max_clips:
+        starts = starts[:proto.max_clips]
+    if len(starts) == 0:
+        raise GenvidError(f"{ctx.split}: the test split holds no clip of {proto.clip_len} frames "
+                          f"(context {proto.context_frames} + horizon {proto.horizon})")
+    info = read_frames_info(ctx.frames)
+    if int(starts[-1]) + proto.clip_len > info.num_frames:
+        raise GenvidError(f"{ctx.split}: test clip at frame {int(starts[-1])} runs past the end of "
+                          f"{ctx.frames} ({info.num_frames} frames); rerun the split stage")
+    episode = info.episode[starts].astype(np.int64)
+    rank = np.zeros(len(starts), dtype=np.int64)
+    for i in range(1, len(starts)):
+        rank[i] = rank[i - 1] + 1 if episode[i] == episode[i - 1] else 0
+    _, cluster = np.unique(np.stack([episode, rank // proto.block_clips], 1), axis=0, return_inverse=True)
+    return np.asarray(starts, dtype=np.int64), episode, cluster.reshape(-1).astype(np.int64)
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__, "frames", "stats", "latents")
-    parser.add_argument("--vqvae", default="models/vqvae.pt")
-    parser.add_argument("--prior-top", default="models/prior_top.pt")
-    parser.add_argument("--prior-bottom", default="models/prior_bottom.pt")
-    parser.add_argument("--out", default="data/samples/samples.h5")
+    parser = run_parser(__doc__)
+    parser.add_argument("--batch-clips", type=int, default=0, help="clips per predict call (0: from params)")
     args = parser.parse_args(argv)
-    cfg = P.load(["sample", "clips"], args.params)
-    s, clip_len = cfg["sample"], cfg["clips"]["clip_len"]
-    configure_torch()
-
-    test = LatentDataset(args.latents, "test")
-    latent_clip_len = read_latent_info(args.latents)["attrs"].get("clip_len")
-    if latent_clip_len != clip_len:
-        raise GenvidError(f"{args.latents}: codes of {latent_clip_len}-frame clips but "
-                          f"{args.params} has clips.clip_len={clip_len}")
-    mean, std = load_stats(read_json(args.stats), args.stats)
-    vqvae, _ = load_vqvae(args.vqvae)
-    top_prior, _ = load_prior(args.prior_top, "top", test.codebook_size)
-    bottom_prior, _ = load_prior(args.prior_bottom, "bottom", test.codebook_size)
-    for path, prior, codes in ((args.prior_top, top_prior, test.top),
-                               (args.prior_bottom, bottom_prior, test.bottom)):
-        if tuple(prior.config.shape) != tuple(codes.shape[1:]):
-            raise GenvidError(f"{path}: prior models code grids {list(prior.config.shape)} but "
-                              f"{args.latents} has {list(codes.shape[1:])}")
-    settings = SampleSettings(s["context_frames"], float(s["temperature"]), s["top_k"])
-    for level, codes in (("top", test.top), ("bottom", test.bottom)):  # fail before writing anything
-        context_start(clip_len, settings.context_frames, tuple(codes.shape[1:]), level)
-    n = len(test) if s["max_clips"] == 0 else min(s["max_clips"], len(test))
-    S, clips_per_batch = s["num_samples"], max(1, s["batch_size"] // s["num_samples"])
-
-    with h5py.File(args.frames, "r") as f:
-        real = np.stack([f["frames"][int(a):int(a) + clip_len] for a in test.start[:n]])
-    _, T, H, W, _ = real.shape
-    with atomic_path(args.out, suffix=".h5") as tmp, h5py.File(tmp, "w") as out:
-        out.create_dataset("real", data=real, track_times=False)
-        recon = out.create_dataset("recon", (n, T, H, W, 3), np.uint8, track_times=False)
-        videos = {v: out.create_dataset(v, (n, S, T, H, W, 3), np.uint8, track_times=False) for v in VARIANTS}
-        for first in tqdm(range(0, n, clips_per_batch), desc="sample", unit="batch"):
-            rows = range(first, min(first + clips_per_batch, n))
-            top = test.top[list(rows)].repeat_interleave(S, dim=0)
-            bottom = test.bottom[list(rows)].repeat_interleave(S, dim=0)
-            generator = torch.Generator().manual_seed(s["seed"] * 1_000_003 + first)
-            decoded = generate(vqvae, top_prior, bottom_prior, top, bottom, clip_len, settings, generator)
-            recon[rows.start:rows.stop] = to_uint8(decoded["recon"][::S], mean, std)
-            for v in VARIANTS:
-                videos[v][rows.start:rows.stop] = to_uint8(decoded[v], mean, std).reshape(len(rows), S, T, H, W, 3)
-        out.create_dataset("clip_index", data=np.arange(n, dtype=np.int64), track_times=False)
-        out.create_dataset("start", data=test.start[:n].astype(np.int64), track_times=False)
-        attrs = {"context_frames": s["context_frames"], "num_samples": S, "temperature": float(s["temperature"]),
-                 "top_k": s["top_k"], "clip_len": clip_len, "seed": s["seed"]}
-        for key, value in sorted(attrs.items()):
-            out.attrs[key] = value
-    print(f"sample: {n} test clips x {S} samples, {s['context_frames']} context frames -> {args.out}")
+    ctx, raw = run_context(args)
+    seed = P.top_level(raw, "sample", args.params).seed
+    proto, spec = ctx.bench.protocol, get(ctx.run.model, f"runs.{ctx.run.name}.model")
+    starts, episode, cluster = test_clips(ctx)
+    info = read_frames_info(ctx.frames)
+    predictor = spec.predictor(ctx)
+    check = getattr(predictor, "check_protocol", None)
+    if check is not None:  # fail before writing anything
+        check(proto.context_frames, proto.horizon, (info.height, info.width, info.channels), str(ctx.frames))
+    c, s, n = proto.context_frames, proto.num_samples, len(starts)
+    per_call = args.batch_clips or max(1, int(ctx.run.model_params.get("sampling", {}).get("batch_size", s)) // s)
+    extras = {name: dataclasses.replace(e, samples=e.samples or s) for name, e in spec.extras.items()}
+    out = run_paths(ctx.run.name, ctx.run.benchmark, args.root).samples
+    attrs = {"run": ctx.run.name, "model": ctx.run.model, "benchmark": ctx.run.benchmark, "seed": seed}
+    with write_samples(out, n, (info.height, info.width, info.channels), c, proto.horizon, s, attrs,
+                       extras) as writer, read_h5(ctx.frames, "frames file") as f:
+        frames = f["frames"]
+        for first in tqdm(range(0, n, per_call), desc=f"sample {ctx.run.name}", unit="batch"):
+            rows = slice(first, min(first + per_call, n))
+            real = np.stack([frames[int(a):int(a) + proto.clip_len] for a in starts[rows]])
+            context = torch.from_numpy(real[:, :c])  # the only input of predict: no later frame, no index
+            generator = torch.Generator().manual_seed(derived_seed(seed, first))
+            futures = predictor.predict(context, proto.horizon, s, generator).numpy()
+            series = {}
+            if extras:
+                series = {k: v.numpy() for k, v in predictor.diagnostics(
+                    torch.from_numpy(real), c, proto.horizon, s, generator).items()}
+            writer.write(rows, real, futures, series, episode=episode[rows], start=starts[rows],
+                         cluster=cluster[rows])
+    print(f"sample {ctx.run.name}: {n} test clips x {s} samples, {c} context frames -> {out}")
 
 
 if __name__ == "__main__":

@@ -1,32 +1,35 @@
 """Stage split: chronological train/val/test frame ranges (seed 000 §4.1.2); no frames copied."""
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from genvid import params as P
-from genvid.cli import stage_parser
+from genvid.cli import benchmark_parser
 from genvid.data.frames import read_frames_info
 from genvid.data.split import clip_starts, split_ranges
 from genvid.errors import cli_main
 from genvid.io import write_json
+from genvid.layout import benchmark_paths
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__, "frames")
-    parser.add_argument("--out", default="data/splits/split.json")
-    args = parser.parse_args(argv)
-    cfg = P.load(["split", "clips"], args.params)
-    clips = cfg["clips"]
-
-    info = read_frames_info(args.frames)
-    result = split_ranges(info.episode, cfg["split"], clips["clip_len"], source=args.frames)
-    result["fractions"] = cfg["split"]
+    args = benchmark_parser(__doc__).parse_args(argv)
+    bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
+    paths = benchmark_paths(args.benchmark, args.root)
+    clips, fractions = bench.clips, asdict(bench.split)
+    # Every clip length a stage cuts must fit in one range: training clips and protocol test clips.
+    longest = max(clips.clip_len, bench.protocol.clip_len)
+    info = read_frames_info(paths.frames)
+    result = split_ranges(info.episode, fractions, longest, source=str(paths.frames))
+    result["fractions"] = fractions
     for name, entry in result["splits"].items():
-        stride = clips["train_stride"] if name == "train" else clips["eval_stride"]
+        stride = clips.train_stride if name == "train" else clips.eval_stride
         entry["stride"] = stride
-        entry["clips"] = len(clip_starts(entry["ranges"], clips["clip_len"], stride))
-    write_json(args.out, result)
+        entry["clips"] = len(clip_starts(entry["ranges"], clips.clip_len, stride))
+    write_json(paths.split, result)
     summary = ", ".join(f"{k} {v['frames']} frames / {v['clips']} clips" for k, v in result["splits"].items())
-    print(f"split: {summary}")
+    print(f"split {args.benchmark}: {summary}")
 
 
 if __name__ == "__main__":

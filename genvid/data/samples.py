@@ -1,0 +1,158 @@
+"""The samples file (SPEC §3): one per run; this module is its only writer and reader.
+
+Layout, all uint8 frames [.., H, W, C]:
+
+    real          [N, Tc + horizon, H, W, C]    the real test clips: context, then the true future
+    predictions   [N, S, horizon, H, W, C]      the predictor's S futures per clip (context frames only in)
+    extras/<name> [N, S', horizon, H, W, C]     optional named series; attrs ``label`` and
+                                                ``sees_future`` (true: made with the real future,
+                                                e.g. a reconstruction: an upper bound, never a prediction)
+    episode, start, cluster  int64 [N]           where each clip comes from; ``cluster`` groups
+                                                 dependent clips for the intervals (genvid.metrics.stats)
+    attrs: context_frames, horizon, num_samples, run, model, benchmark, seed
+
+Every dataset is written with ``track_times=False`` and the attributes in sorted order, so
+the bytes depend only on the content; the file appears only when complete (atomic rename).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import h5py
+import numpy as np
+
+from genvid.data.h5 import plain_attrs, read_h5
+from genvid.errors import GenvidError
+from genvid.io import atomic_path
+
+INDEX_COLUMNS = ("episode", "start", "cluster")
+REQUIRED_ATTRS = ("context_frames", "horizon", "num_samples")
+
+
+@dataclass(frozen=True)
+class Extra:
+    samples: int  # S' (1 for a deterministic series)
+    label: str
+    sees_future: bool
+
+
+@dataclass(frozen=True)
+class SamplesInfo:
+    """A validated samples file's shape, series and attributes."""
+
+    path: Path
+    clips: int
+    samples: int
+    context_frames: int
+    horizon: int
+    height: int
+    width: int
+    channels: int
+    extras: dict[str, Extra]
+    attrs: dict[str, Any]
+
+    @property
+    def clip_len(self) -> int:
+        return self.context_frames + self.horizon
+
+
+class SamplesWriter:
+    """Fill a samples file clip batch by clip batch (see ``write_samples``)."""
+
+    def __init__(self, f: h5py.File, clips: int, frame: tuple[int, int, int], context: int, horizon: int,
+                 samples: int, extras: dict[str, Extra]):
+        def frames(name: str, shape: tuple[int, ...]) -> h5py.Dataset:
+            return f.create_dataset(name, (clips, *shape, *frame), np.uint8, track_times=False,
+                                    chunks=(1, *shape, *frame))
+
+        self.real = frames("real", (context + horizon,))
+        self.predictions = frames("predictions", (samples, horizon))
+        self.extras = {}
+        for name, extra in sorted(extras.items()):
+            ds = frames(f"extras/{name}", (extra.samples, horizon))
+            ds.attrs["label"], ds.attrs["sees_future"] = extra.label, extra.sees_future
+            self.extras[name] = ds
+        self.index = {c: f.create_dataset(c, (clips,), np.int64, track_times=False) for c in INDEX_COLUMNS}
+
+    def write(self, rows: slice, real: np.ndarray, predictions: np.ndarray,
+              extras: dict[str, np.ndarray] | None = None, **index: np.ndarray) -> None:
+        self.real[rows], self.predictions[rows] = real, predictions
+        for name, ds in self.extras.items():
+            ds[rows] = (extras or {})[name]
+        for name, ds in self.index.items():
+            ds[rows] = index[name]
+
+
+@contextlib.contextmanager
+def write_samples(path: str | Path, clips: int, frame: tuple[int, int, int], context_frames: int, horizon: int,
+                  num_samples: int, attrs: dict[str, Any],
+                  extras: dict[str, Extra] | None = None) -> Iterator[SamplesWriter]:
+    """Open a new samples file for writing; it is renamed into place only if the block succeeds."""
+    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+        writer = SamplesWriter(f, clips, frame, context_frames, horizon, num_samples, extras or {})
+        yield writer
+        all_attrs = {**attrs, "context_frames": context_frames, "horizon": horizon, "num_samples": num_samples}
+        for key, value in sorted(all_attrs.items()):
+            f.attrs[key] = value
+
+
+def read_samples_info(path: str | Path) -> SamplesInfo:
+    """Check a samples file against the contract; one GenvidError line naming the problem."""
+    path = Path(path)
+    with read_h5(path, "samples file") as f:
+        return _check(f, path)
+
+
+def _check(f: h5py.File, path: Path) -> SamplesInfo:
+    attrs = plain_attrs(f)
+    attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
+    for key in REQUIRED_ATTRS:
+        value = attrs.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise GenvidError(f"{path}: attribute '{key}' must be a positive integer, got {value!r}")
+    c, horizon, s = attrs["context_frames"], attrs["horizon"], attrs["num_samples"]
+    real = _frames(f, "real", path, 5)
+    n, t, h, w, ch = real.shape
+    if n == 0:
+        raise GenvidError(f"{path}: holds no clips")
+    if t != c + horizon:
+        raise GenvidError(f"{path}: 'real' clips have {t} frames, expected context_frames + horizon = {c + horizon}")
+    expected = {"predictions": (n, s, horizon, h, w, ch)}
+    extras = {}
+    group = f.get("extras")
+    for name in sorted(group) if isinstance(group, h5py.Group) else []:
+        ds = _frames(f, f"extras/{name}", path, 6)
+        expected[f"extras/{name}"] = (n, ds.shape[1], horizon, h, w, ch)
+        extras[name] = Extra(int(ds.shape[1]), str(ds.attrs.get("label", name)), bool(ds.attrs.get("sees_future", False)))
+    for name, shape in expected.items():
+        found = _frames(f, name, path, len(shape)).shape
+        if tuple(found) != shape:
+            raise GenvidError(f"{path}: '{name}' has shape {list(found)}, expected {list(shape)}")
+    for name in INDEX_COLUMNS:
+        ds = f.get(name)
+        if not isinstance(ds, h5py.Dataset) or ds.shape != (n,) or ds.dtype.kind not in "iu":
+            raise GenvidError(f"{path}: dataset '{name}' must be integers [{n}]")
+    return SamplesInfo(path, n, s, c, horizon, h, w, ch, extras, attrs)
+
+
+def _frames(f: h5py.File, name: str, path: Path, ndim: int) -> h5py.Dataset:
+    ds = f.get(name)
+    if not isinstance(ds, h5py.Dataset):
+        raise GenvidError(f"{path}: dataset '{name}' missing")
+    if ds.dtype != np.uint8 or ds.ndim != ndim:
+        raise GenvidError(f"{path}: '{name}' must be uint8 with {ndim} dimensions, got {ds.dtype} {list(ds.shape)}")
+    return ds
+
+
+def read_clips(path: str | Path, name: str, rows: slice) -> np.ndarray:
+    """Rows of one series ('real', 'predictions' or 'extras/<name>') as uint8."""
+    with read_h5(path, "samples file") as f:
+        return f[name][rows]
+
+
+def read_index(path: str | Path) -> dict[str, np.ndarray]:
+    with read_h5(path, "samples file") as f:
+        return {name: f[name][:].astype(np.int64) for name in INDEX_COLUMNS}

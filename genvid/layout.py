@@ -1,0 +1,36 @@
+"""Where every artefact lives, per benchmark and per run (dvc.yaml uses the same paths; a test checks)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BenchmarkPaths:
+    frames: Path
+    split: Path
+    stats: Path
+    leaderboard: Path  # folder: leaderboard.json (metrics), leaderboard.tsv, published.json
+
+
+def benchmark_paths(benchmark: str, root: str | Path = ".") -> BenchmarkPaths:
+    data = Path(root) / "data" / benchmark
+    return BenchmarkPaths(data / "frames.h5", data / "split.json", data / "stats.json",
+                          Path(root) / "reports" / benchmark / "leaderboard")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    model_dir: Path  # trained weights (DVC-tracked folder)
+    report_dir: Path  # train_metrics.json, curves/, metrics.json, scores.json, protocol.json, <metric>.tsv
+    samples: Path
+    workdir: Path  # resumable checkpoints (git-ignored)
+
+
+def run_paths(run: str, benchmark: str, root: str | Path = ".") -> RunPaths:
+    r = Path(root)
+    return RunPaths(r / "models" / run, r / "reports" / benchmark / "runs" / run,
+                    r / "data" / benchmark / "samples" / f"{run}.h5", r / "checkpoints" / run)
+
+
+METRIC_WEIGHTS = {"lpips": Path("models/metrics/lpips_alexnet.pt"), "i3d": Path("models/metrics/i3d_kinetics400.pt")}

@@ -1,0 +1,39 @@
+"""Training of a pixel model (genvid.models.predictor): ``model.loss(frames, step)`` on clips in [0, 1]."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch import nn
+
+from genvid.data.clips import UnitClipDataset
+from genvid.determinism import seed_everything
+from genvid.io import fingerprint
+from genvid.models.store import save_model
+from genvid.train.config import TrainConfig
+from genvid.train.curves import write_curves_tsv
+from genvid.train.loop import fit
+
+
+def train_pixel_model(ctx, build: Callable[[int], nn.Module],
+                      stored_config: Callable[[int], dict]) -> dict[str, Any]:
+    """Train on the run's training clips, validate on its validation clips, save ``model.pt``."""
+    clips = ctx.bench.clips
+    cfg = TrainConfig.from_dict(ctx.run.train_params, f"train.{ctx.run.model}", ctx.params_path)
+
+    def dataset(split: str, stride: int) -> UnitClipDataset:
+        return UnitClipDataset(ctx.frames, ctx.split, split, clips.clip_len, stride)
+
+    train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
+    channels = int(train_set.raw(0).shape[-1])
+    seed_everything(cfg.seed)  # before construction: reproducible initial weights
+    model = build(channels)
+    config = stored_config(channels)
+    key = fingerprint({"model": config, "clips": vars(clips)}, [ctx.frames, ctx.split])
+    result = fit(model, lambda m, frames, step: m.loss(frames, step), train_set, val_set, cfg,
+                 ctx.workdir / "model", key, desc=f"{ctx.run.name}", device=ctx.device,
+                 precision=ctx.precision)
+    model.cpu().eval()
+    save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)
+    folder = ctx.report_dir / "curves" / "model"
+    write_curves_tsv(result.curves, folder / "train.tsv", folder / "val.tsv")
+    return {"parameters": sum(p.numel() for p in model.parameters()), "val": result.val}
