@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 from typing import Callable, TypeVar
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -23,10 +24,16 @@ def cli_main(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        start = time.perf_counter()
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
         except GenvidError as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None
+        if fn.__module__.startswith("stages.") and not args and kwargs.get("argv") is None:  # a CLI run
+            from genvid.timings import record, stage_name
+
+            record(stage_name(fn.__module__, sys.argv[1:]), time.perf_counter() - start)
+        return result
 
     return wrapper  # type: ignore[return-value]
