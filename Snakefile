@@ -5,7 +5,7 @@
 import sys
 
 sys.path.insert(0, workflow.basedir)
-from workflow.dag import load_stages, param_values
+from workflow.dag import inputs, is_directory, load_stages, param_values, rule_name
 from workflow.report import WORKFLOW_RST, report_spec
 
 STAGES = load_stages(workflow.basedir)
@@ -14,8 +14,10 @@ report: WORKFLOW_RST
 
 
 def _outputs(stage):
-    """Outputs, with those listed in workflow/report/captions.yaml marked for `snakemake --report`."""
-    return [report(out, **spec) if (spec := report_spec(out)) else out for out in stage.outs]
+    """Outputs: folders as directory(); those listed in workflow/report/captions.yaml marked for
+    `snakemake --report`."""
+    return [directory(out) if is_directory(out) else report(out, **spec) if (spec := report_spec(out)) else out
+            for out in stage.outs]
 
 
 rule all:
@@ -28,9 +30,9 @@ for _stage in STAGES:
 
     rule:
         name:
-            _stage.name
+            rule_name(_stage.name)
         input:
-            _stage.deps,
+            inputs(_stage, STAGES),
         output:
             _outputs(_stage),
         params:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genvid import params as P
-from genvid.layout import benchmark_paths, run_paths
 from genvid.params import PARAMS_FILE
 
 
@@ -27,19 +25,6 @@ def run_parser(description: str | None) -> argparse.ArgumentParser:
     parser.add_argument("--run", required=True, help="a key of params.yaml: runs")
     parser.add_argument("--root", default=".", help="folder the artefact paths are relative to")
     return parser
-
-
-def run_context(args: argparse.Namespace):
-    """The RunContext of ``--run`` (validated params, artefact paths)."""
-    from genvid.models.registry import RunContext
-
-    raw = P.read_params(args.params)
-    run = P.run(raw, args.run, args.params)
-    bench = P.benchmark(raw, run.benchmark, args.params)
-    device = P.top_level(raw, "device", args.params)
-    data, paths = benchmark_paths(run.benchmark, args.root), run_paths(run.name, run.benchmark, args.root)
-    return RunContext(run, bench, data.frames, data.split, data.stats, paths.model_dir, paths.report_dir,
-                      paths.workdir, device.device, device.precision, str(args.params)), raw
 
 
 def root_path(args: argparse.Namespace, path: str | Path) -> Path:

@@ -8,7 +8,7 @@ import torch
 from tqdm import tqdm
 
 from genvid import params as P
-from genvid.cli import run_context, run_parser
+from genvid.cli import run_parser
 from genvid.data.frames import read_frames_info
 from genvid.data.h5 import read_h5
 from genvid.data.samples import write_samples
@@ -16,7 +16,7 @@ from genvid.data.split import clip_starts, validate_split_file
 from genvid.errors import GenvidError, cli_main
 from genvid.io import read_json
 from genvid.layout import run_paths
-from genvid.models.registry import get
+from genvid.models.registry import get, run_context
 from genvid.train.sampler import derived_seed
 
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = run_parser(__doc__)
     parser.add_argument("--batch-clips", type=int, default=0, help="clips per predict call (0: from params)")
     args = parser.parse_args(argv)
-    ctx, raw = run_context(args)
+    ctx, raw = run_context(args.params, args.run, args.root)
     seed = P.top_level(raw, "sample", args.params).seed
     proto, spec = ctx.bench.protocol, get(ctx.run.model, f"runs.{ctx.run.name}.model")
     starts, episode, cluster = test_clips(ctx)
@@ -70,11 +70,12 @@ def main(argv: list[str] | None = None) -> None:
             real = np.stack([frames[int(a):int(a) + proto.clip_len] for a in starts[rows]])
             context = torch.from_numpy(real[:, :c])  # the only input of predict: no later frame, no index
             generator = torch.Generator().manual_seed(derived_seed(seed, first))
-            futures = predictor.predict(context, proto.horizon, s, generator).numpy()
-            series = {}
-            if extras:
-                series = {k: v.numpy() for k, v in predictor.diagnostics(
-                    torch.from_numpy(real), c, proto.horizon, s, generator).items()}
+            if extras:  # the same futures as predict(context), plus series that see the whole clip
+                futures, series = predictor.predict_with_diagnostics(torch.from_numpy(real), c, proto.horizon, s,
+                                                                     generator)
+            else:
+                futures, series = predictor.predict(context, proto.horizon, s, generator), {}
+            futures, series = futures.numpy(), {k: v.numpy() for k, v in series.items()}
             writer.write(rows, real, futures, series, episode=episode[rows], start=starts[rows],
                          cluster=cluster[rows])
     print(f"sample {ctx.run.name}: {n} test clips x {s} samples, {c} context frames -> {out}")

@@ -1,17 +1,17 @@
 """Stage train: train every component of one run's model (genvid.models.registry) on its benchmark."""
 from __future__ import annotations
 
-from genvid.cli import run_context, run_parser
+from genvid.cli import run_parser
 from genvid.errors import cli_main
 from genvid.io import write_json
-from genvid.models.registry import get
+from genvid.models.registry import get, run_context
 from genvid.train.curves import write_curves_tsv
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     args = run_parser(__doc__).parse_args(argv)
-    ctx, _ = run_context(args)
+    ctx, _ = run_context(args.params, args.run, args.root)
     spec = get(ctx.run.model, f"runs.{ctx.run.name}.model")
     metrics = spec.train(ctx)
     # Every run owns the same outputs, whether or not its model trains: provenance and curves.

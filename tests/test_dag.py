@@ -3,13 +3,15 @@
 Each side is read from the tool itself: DVC's resolved index and `dvc dag --dot`, Snakemake's
 dry run (`-n -F -p`) and `--rulegraph`.
 """
+import ast
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, venv_env
-from workflow.dag import edges, load_stages
+from workflow.dag import edges, inputs, load_stages, rule_name
 
 
 def run(*cmd):
@@ -18,7 +20,7 @@ def run(*cmd):
 
 def dot_edges(dot: str, names: dict[str, str] | None = None) -> set[tuple[str, str]]:
     found = set()
-    for a, b in re.findall(r'^\s*"?([\w.\-]+)"?\s*->\s*"?([\w.\-]+)"?', dot, flags=re.M):
+    for a, b in re.findall(r'^\s*"?([\w.@\-]+)"?\s*->\s*"?([\w.@\-]+)"?', dot, flags=re.M):
         if names is not None:
             a, b = names[a], names[b]
         found.add((a, b))
@@ -43,16 +45,19 @@ def snakemake_view():
         }
     graph = run("snakemake", "--rulegraph", "--cores", "1")
     labels = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', graph, flags=re.M))
-    rule_edges = {(a, b) for a, b in dot_edges(graph, labels) if b != "all"}
+    stage_of = {rule_name(s.name): s.name for s in load_stages(ROOT)}
+    rule_edges = {(stage_of[a], stage_of[b]) for a, b in dot_edges(graph, labels) if b != "all"}
     return rules, rule_edges
 
 
 def test_same_stages_inputs_outputs_and_commands(snakemake_view):
     rules, _ = snakemake_view
-    stages = {s.name: s for s in load_stages(ROOT)}
+    all_stages = load_stages(ROOT)
+    stages = {rule_name(s.name): s for s in all_stages}
     assert set(rules) == set(stages)
+    assert any("@" in s.name for s in all_stages)  # foreach-expanded stages are covered
     for name, stage in stages.items():
-        assert rules[name]["input"] == set(stage.deps), name
+        assert rules[name]["input"] == set(inputs(stage, all_stages)), name
         assert rules[name]["output"] == set(stage.outs), name
         assert rules[name]["shell"] == stage.cmd, name
 
@@ -62,7 +67,8 @@ def test_same_edges(snakemake_view):
     dvc_edges = dot_edges(run("dvc", "dag", "--dot"))
     assert rule_edges == dvc_edges
     assert edges(load_stages(ROOT)) == dvc_edges
-    assert ("collect", "split") in dvc_edges and ("split", "normalize") in dvc_edges
+    assert ("collect@driving", "split@driving") in dvc_edges and ("split@driving", "normalize@driving") in dvc_edges
+    assert ("train@driving-vq", "sample@driving-vq") in dvc_edges
 
 
 def test_every_stage_depends_on_its_own_code():
@@ -78,4 +84,62 @@ def test_metrics_outputs_are_json_files():
     with Repo(str(ROOT)) as repo:
         metrics = [str(out.def_path) for stage in repo.index.stages for out in stage.outs if out.metric]
     assert metrics and all(path.endswith(".json") for path in metrics), metrics
-    assert "reports/metrics.json" in metrics and "reports/vqvae_metrics.json" in metrics
+    assert "reports/driving/runs/driving-vq/metrics.json" in metrics
+    assert "reports/driving/runs/driving-vq/train_metrics.json" in metrics
+
+
+# -- code dependencies (issue 8 item 7): a stage reruns when a genvid module it imports changes --
+
+def _module_file(name: str) -> Path | None:
+    parts = name.split(".")
+    for candidate in (ROOT.joinpath(*parts).with_suffix(".py"), ROOT.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(module: str) -> set[str]:
+    """genvid/stages modules ``module`` imports, transitively: every import statement (also inside
+    functions) and every "genvid.x.y" string (modules the registry imports by name)."""
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if name in seen or path is None:
+            continue
+        seen.add(name)
+        parent = name.rsplit(".", 1)[0] if path.name != "__init__.py" else name
+        for node in ast.walk(ast.parse(path.read_text())):
+            found = []
+            if isinstance(node, ast.Import):
+                found = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    base = ".".join(parent.split(".")[:len(parent.split(".")) - node.level + 1] + ([base] if base else []))
+                found = [base] + [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(
+                    r"genvid(\.\w+)+", node.value):
+                found = [node.value]
+            for f in found:
+                if f.split(".")[0] in ("genvid", "stages"):
+                    parts = f.split(".")
+                    todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return seen
+
+
+def test_stage_deps_cover_every_module_the_stage_imports():
+    for stage in load_stages(ROOT):
+        module = "stages." + re.search(r"python -m stages\.(\w+)", stage.cmd).group(1)
+        for name in sorted(imported_modules(module)):
+            path = _module_file(name).relative_to(ROOT).as_posix()
+            if path in ("genvid/__init__.py",) or path.endswith("/__init__.py") and name.count(".") == 0:
+                continue
+            covered = any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in stage.deps)
+            assert covered, f"{stage.name}: imports {name} ({path}) but dvc.yaml does not list it"
+
+
+def test_the_import_scan_finds_what_it_must():
+    """The scanner sees function-level imports and modules named by string (the registry)."""
+    found = imported_modules("stages.train")
+    assert {"genvid.models.registry", "genvid.models.vq_family", "genvid.models.hvrnn"} <= found

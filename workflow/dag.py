@@ -59,7 +59,28 @@ def param_values(stage: StageSpec, root: str | Path = ".") -> str:
     return json.dumps(values, sort_keys=True)
 
 
+def rule_name(stage: str) -> str:
+    """A Snakemake rule name for a DVC stage name: "train@driving-vq" -> "train__driving_vq"."""
+    return stage.replace("@", "__").replace("-", "_")
+
+
+def is_directory(path: str) -> bool:
+    """Outputs without a file suffix are folders (models/<run>, .../curves): Snakemake's directory()."""
+    return "." not in Path(path).name
+
+
+def inputs(stage: StageSpec, stages: list[StageSpec]) -> list[str]:
+    """The stage's deps as Snakemake inputs: a folder dep that holds other stages' outputs (DVC
+    links it to those stages) becomes those outputs, so Snakemake sees the same edges."""
+    outs = [out for other in stages for out in other.outs]
+    result = []
+    for dep in stage.deps:
+        inside = [out for out in outs if out != dep and out.startswith(dep.rstrip("/") + "/")]
+        result.extend(inside if inside and dep not in outs else [dep])
+    return result
+
+
 def edges(stages: list[StageSpec]) -> set[tuple[str, str]]:
     """(upstream, downstream) stage pairs: downstream depends on an output of upstream."""
     producer = {out: stage.name for stage in stages for out in stage.outs}
-    return {(producer[dep], stage.name) for stage in stages for dep in stage.deps if dep in producer}
+    return {(producer[dep], stage.name) for stage in stages for dep in inputs(stage, stages) if dep in producer}

@@ -8,10 +8,13 @@ adds the shared training and loading around them.
     ModelSpec(name, train, predictor, extras)
       train(ctx) -> training metrics (JSON-able); writes ctx.model_dir, ctx.report_dir/curves
       predictor(ctx) -> Predictor (loaded from ctx.model_dir)
-      extras: named diagnostic series the predictor's ``diagnostics`` adds to the samples file
+      init(ctx, height, width, channels): untrained weights in ctx.model_dir (the registry's contract tests)
+      extras: named series that ``predict_with_diagnostics`` adds to the samples file (they may see
+              the future: each says so, and they are never scored as predictions)
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +53,25 @@ class ModelSpec:
     train: Callable[[RunContext], dict[str, Any]]
     predictor: Callable[[RunContext], Predictor]
     extras: dict[str, Extra] = field(default_factory=dict)
+    # writes randomly initialised weights to ctx.model_dir (contract tests), frames H x W
+    init: Callable[..., None] = lambda ctx, height, width, channels=3: None
 
 
 MODELS: dict[str, ModelSpec] = {}
+
+
+def run_context(params_path: str | Path, run_name: str, root: str | Path = ".") -> tuple[RunContext, dict]:
+    """The RunContext of a run (validated params, artefact paths under ``root``) and the raw params."""
+    from genvid import params as P
+    from genvid.layout import benchmark_paths, run_paths
+
+    raw = P.read_params(params_path)
+    run = P.run(raw, run_name, params_path)
+    bench = P.benchmark(raw, run.benchmark, params_path)
+    device = P.top_level(raw, "device", params_path)
+    data, paths = benchmark_paths(run.benchmark, root), run_paths(run.name, run.benchmark, root)
+    return RunContext(run, bench, data.frames, data.split, data.stats, paths.model_dir, paths.report_dir,
+                      paths.workdir, device.device, device.precision, str(params_path)), raw
 
 
 def register(spec: ModelSpec) -> ModelSpec:
@@ -68,33 +87,50 @@ def get(name: str, where: str = "runs") -> ModelSpec:
 
 # ----------------------------------------------------------------------------- pixel models
 
-def pixel_spec(name: str, module: str, config: str, build: str) -> ModelSpec:
-    """Register a model of ``module`` whose ``build(cfg, channels)`` returns an nn.Module with
-    ``loss(frames, step)`` and ``generate(context, horizon, num_samples, generator)``."""
+def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
+    """Register ``module.model(cfg)``, an nn.Module with ``loss(frames, step)`` and
+    ``generate(context, horizon, num_samples, generator)`` on [0, 1] pixels. Config fields named
+    in DATA_FIELDS come from the run's benchmark, not from params."""
 
-    def factory() -> tuple[type, Callable[..., nn.Module]]:
+    def classes() -> tuple[type, Callable[..., nn.Module]]:
         mod = importlib.import_module(module)
-        return getattr(mod, config), getattr(mod, build)
+        return getattr(mod, config), getattr(mod, model)
 
     def build_from(stored: dict) -> nn.Module:
-        cls, make = factory()
-        return make(parse_config(cls, stored["model"], f"models.{name}", None), stored["channels"])
+        cls, make = classes()
+        return make(parse_config(cls, stored, f"models.{name}", None))
 
     register_kind(name, build_from)
 
+    def run_config(ctx: RunContext, channels: int, resolution: int):
+        cls, _ = classes()
+        data = {"channels": channels, "resolution": resolution, "context_frames": ctx.bench.protocol.context_frames}
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in DATA_FIELDS & fields & set(ctx.run.model_params):
+            raise ParamError(f"{ctx.params_path}: models.{name}.{key} is set from the benchmark; remove it")
+        values = {**ctx.run.model_params, **{k: v for k, v in data.items() if k in fields}}
+        return parse_config(cls, values, f"models.{name}", ctx.params_path)
+
     def train(ctx: RunContext) -> dict[str, Any]:
+        from genvid.data.frames import read_frames_info
         from genvid.train.pixels import train_pixel_model
 
-        cls, make = factory()
-        cfg = parse_config(cls, ctx.run.model_params, f"models.{name}", ctx.params_path)
-        return train_pixel_model(ctx, lambda channels: make(cfg, channels),
-                                 lambda channels: {"model": to_dict(cfg), "channels": channels})
+        info = read_frames_info(ctx.frames)
+        cfg = run_config(ctx, info.channels, info.height)
+        return train_pixel_model(ctx, lambda: classes()[1](cfg), to_dict(cfg))
+
+    def init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
+        cfg = run_config(ctx, channels, height)
+        save_model(ctx.model_dir / "model.pt", name, to_dict(cfg), classes()[1](cfg))
 
     def predictor(ctx: RunContext) -> Predictor:
-        model, _ = load_model(ctx.model_dir / "model.pt", name)
-        return PixelPredictor(model.to(ctx.device), ctx.device)
+        loaded, _ = load_model(ctx.model_dir / "model.pt", name)
+        return PixelPredictor(loaded.to(ctx.device), ctx.device)
 
-    return register(ModelSpec(name, train, predictor))
+    return register(ModelSpec(name, train, predictor, init=init))
+
+
+DATA_FIELDS = {"channels", "resolution", "context_frames"}
 
 
 # ----------------------------------------------------------------------------- the registry
@@ -121,4 +157,11 @@ def _vq_extras() -> dict[str, Extra]:
 
 
 register(ModelSpec("copy_last", _copy_last_train, lambda ctx: CopyLast()))
-register(ModelSpec("vq", _vq_train, _vq_predictor, _vq_extras()))
+def _vq_init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
+    from genvid.models import vq_family
+    vq_family.init_untrained(ctx, height, width)
+
+
+register(ModelSpec("vq", _vq_train, _vq_predictor, _vq_extras(), init=_vq_init))
+pixel_spec("svg_lp", "genvid.models.svg_lp", "SVGLPConfig", "SVGLP")
+pixel_spec("hvrnn", "genvid.models.hvrnn", "HVRNNConfig", "HVRNN")

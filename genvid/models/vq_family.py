@@ -42,6 +42,7 @@ from genvid.train import TrainConfig, fit, write_curves_tsv
 
 COMPONENTS = ("vqvae", "prior_top", "prior_bottom")
 EXTRAS = {
+    # samples 0: as many as the predictions
     "top_only": Extra(0, "generated top codes + true bottom codes (seed 000 Fig. 6.5; sees the future)", True),
     "bottom_only": Extra(0, "true top codes + generated bottom codes (seed 000 Fig. 6.6; sees the future)", True),
     "recon": Extra(1, "VQ-VAE reconstruction of the true codes (upper bound; sees the whole clip)", True),
@@ -103,6 +104,19 @@ def train(ctx) -> dict[str, Any]:
     metrics["parameters"] = (sum(p.numel() for p in vqvae.parameters())
                              + metrics["prior_top"]["parameters"] + metrics["prior_bottom"]["parameters"])
     return metrics
+
+
+def init_untrained(ctx, height: int, width: int) -> None:
+    """Randomly initialised components in ``ctx.model_dir`` (contract tests: leak, determinism)."""
+    vq_cfg = VQVAEConfig.from_dict(ctx.run.model_params["vqvae"], f"models.{ctx.run.model}.vqvae")
+    clip_len = ctx.bench.clips.clip_len
+    vqvae = VQVAE3D(vq_cfg)
+    top, bottom = vqvae.code_shapes(clip_len, height, width)
+    info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq_cfg.codebook_size}
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)
+    for level in LEVELS:
+        cfg = prior_config(ctx.run.model_params[f"prior_{level}"], level, info, f"prior_{level}")
+        save_model(ctx.model_dir / f"prior_{level}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), PixelSNAIL3d(cfg))
 
 
 def _curve_paths(ctx, component: str) -> tuple[Path, Path]:
@@ -209,43 +223,53 @@ class VQPredictor:
         pixels = denormalize(video[:, :, first:first + count], self.mean, self.std).permute(0, 2, 3, 4, 1)
         return (pixels * 255.0).round_().to(torch.uint8).cpu()
 
-    @torch.no_grad()
-    def predict(self, context: torch.Tensor, horizon: int, num_samples: int,
-                generator: torch.Generator) -> torch.Tensor:
+    def _generate(self, context: torch.Tensor, num_samples: int, generator: torch.Generator):
+        """Context codes from the context frames alone, then the priors: (top, bottom) rows
+        [B*S, ...] of generated codes (seed 000 §4.3.3)."""
         check_context(context, self.vqvae.cfg.in_channels)
         c = context.shape[1]
-        self.check_protocol(c, horizon, tuple(context.shape[2:]))
         top, bottom = self.vqvae.encode_context(self._normalise(context), self.clip_len)
         top, bottom = top.repeat_interleave(num_samples, 0), bottom.repeat_interleave(num_samples, 0)
         gen_top = self._sample(self.top, top, self._codes_start(top.shape[1:], c), generator)
         gen_bottom = self._sample(self.bottom, bottom, self._codes_start(bottom.shape[1:], c), generator, gen_top)
-        video = self.vqvae.decode_codes(gen_top, gen_bottom)
-        futures = self._pixels(video, c, horizon)
-        return check_prediction(futures.view(context.shape[0], num_samples, *futures.shape[1:]), context,
-                                horizon, num_samples)
+        return gen_top, gen_bottom
+
+    def _futures(self, video: torch.Tensor, batch: int, context_frames: int, horizon: int) -> torch.Tensor:
+        frames = self._pixels(video, context_frames, horizon)
+        return frames.view(batch, -1, *frames.shape[1:])
+
+    @torch.no_grad()
+    def predict(self, context: torch.Tensor, horizon: int, num_samples: int,
+                generator: torch.Generator) -> torch.Tensor:
+        self.check_protocol(context.shape[1], horizon, tuple(context.shape[2:]))
+        gen_top, gen_bottom = self._generate(context, num_samples, generator)
+        futures = self._futures(self.vqvae.decode_codes(gen_top, gen_bottom), context.shape[0], context.shape[1],
+                                horizon)
+        return check_prediction(futures, context, horizon, num_samples)
 
     def _sample(self, prior, codes, start, generator, cond=None):
         return sample_fast(prior, codes, start, generator, self.temperature, self.top_k, cond)
 
     @torch.no_grad()
-    def diagnostics(self, clips: torch.Tensor, context_frames: int, horizon: int, num_samples: int,
-                    generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """The EXTRAS series from whole real clips (they see the future: labelled, never scored as
-        predictions): uint8 [B, S or 1, horizon, H, W, C]."""
-        b, c = clips.shape[0], context_frames
+    def predict_with_diagnostics(self, clips: torch.Tensor, context_frames: int, horizon: int, num_samples: int,
+                                 generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``predict`` on the context of ``clips`` (the same bytes: the futures see only the
+        context), plus the EXTRAS series, which see the whole real clip: generated top + true
+        bottom, true top + bottom generated on it, and the reconstruction of the true codes."""
+        c = context_frames
+        context = clips[:, :c]
+        self.check_protocol(c, horizon, tuple(clips.shape[2:]))
+        gen_top, gen_bottom = self._generate(context, num_samples, generator)
+        futures = check_prediction(self._futures(self.vqvae.decode_codes(gen_top, gen_bottom), clips.shape[0], c,
+                                                 horizon), context, horizon, num_samples)
         top, bottom = self.vqvae.encode(self._normalise(clips[:, :self.clip_len]))
         rows_top, rows_bottom = top.repeat_interleave(num_samples, 0), bottom.repeat_interleave(num_samples, 0)
-        gen_top = self._sample(self.top, rows_top, self._codes_start(top.shape[1:], c), generator)
-        gen_bottom = self._sample(self.bottom, rows_bottom, self._codes_start(bottom.shape[1:], c), generator,
-                                  rows_top)
+        true_top_bottom = self._sample(self.bottom, rows_bottom, self._codes_start(bottom.shape[1:], c), generator,
+                                       rows_top)
         series = {"top_only": self.vqvae.decode_codes(gen_top, rows_bottom),
-                  "bottom_only": self.vqvae.decode_codes(rows_top, gen_bottom),
+                  "bottom_only": self.vqvae.decode_codes(rows_top, true_top_bottom),
                   "recon": self.vqvae.decode_codes(top, bottom)}
-        out = {}
-        for name, video in series.items():
-            frames = self._pixels(video, c, horizon)
-            out[name] = frames.view(b, -1, *frames.shape[1:])
-        return out
+        return futures, {name: self._futures(video, clips.shape[0], c, horizon) for name, video in series.items()}
 
 
 def predictor(ctx) -> VQPredictor:

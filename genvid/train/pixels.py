@@ -14,8 +14,7 @@ from genvid.train.curves import write_curves_tsv
 from genvid.train.loop import fit
 
 
-def train_pixel_model(ctx, build: Callable[[int], nn.Module],
-                      stored_config: Callable[[int], dict]) -> dict[str, Any]:
+def train_pixel_model(ctx, build: Callable[[], nn.Module], config: dict) -> dict[str, Any]:
     """Train on the run's training clips, validate on its validation clips, save ``model.pt``."""
     clips = ctx.bench.clips
     cfg = TrainConfig.from_dict(ctx.run.train_params, f"train.{ctx.run.model}", ctx.params_path)
@@ -24,10 +23,8 @@ def train_pixel_model(ctx, build: Callable[[int], nn.Module],
         return UnitClipDataset(ctx.frames, ctx.split, split, clips.clip_len, stride)
 
     train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
-    channels = int(train_set.raw(0).shape[-1])
     seed_everything(cfg.seed)  # before construction: reproducible initial weights
-    model = build(channels)
-    config = stored_config(channels)
+    model = build()
     key = fingerprint({"model": config, "clips": vars(clips)}, [ctx.frames, ctx.split])
     result = fit(model, lambda m, frames, step: m.loss(frames, step), train_set, val_set, cfg,
                  ctx.workdir / "model", key, desc=f"{ctx.run.name}", device=ctx.device,

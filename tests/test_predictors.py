@@ -1,0 +1,137 @@
+"""Contract tests over the model registry (SPEC §3): every registered model, untrained, built from
+the tiny profile's sizes.
+
+- leak: the futures are byte-identical when every frame after the context is replaced by noise
+  (through ``predict`` and, where a model has it, ``predict_with_diagnostics``, which sees the
+  whole clip for its labelled extra series);
+- determinism: the same generator state gives the same bytes, another state other bytes;
+- the output contract (uint8 [B, S, horizon, H, W, C]) and save/load (two loads predict alike).
+"""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT
+from genvid import params as P
+from genvid.models import registry
+from genvid.models.registry import RunContext
+from genvid.profiles import load_profile, merge
+
+BENCHMARK = "driving"
+B, S, HEIGHT = 2, 2, 32
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return merge(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+
+
+def context_for(tmp_path, tiny, name: str) -> RunContext:
+    bench = P.benchmark(tiny, BENCHMARK)
+    run = P.Run(f"{BENCHMARK}-{name}", BENCHMARK, name, tiny["models"][name], tiny["train"][name])
+    stats = tmp_path / "stats.json"
+    stats.write_text(json.dumps({"mean": [0.4, 0.45, 0.5], "std": [0.2, 0.21, 0.22], "frames": 10}))
+    return RunContext(run, bench, tmp_path / "frames.h5", tmp_path / "split.json", stats,
+                      tmp_path / "models" / name, tmp_path / "reports", tmp_path / "work")
+
+
+@pytest.fixture(params=sorted(registry.MODELS))
+def predictor(request, tmp_path, tiny):
+    name = request.param
+    ctx = context_for(tmp_path, tiny, name)
+    spec = registry.get(name)
+    torch.manual_seed(0)
+    spec.init(ctx, HEIGHT, HEIGHT, 3)
+    return name, ctx, spec
+
+
+def clips(ctx: RunContext, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    t = ctx.bench.protocol.clip_len
+    return torch.randint(0, 256, (B, t, HEIGHT, HEIGHT, 3), generator=g, dtype=torch.uint8)
+
+
+def scrambled(real: torch.Tensor, context: int) -> torch.Tensor:
+    out = real.clone()
+    out[:, context:] = torch.randint(0, 256, out[:, context:].shape, generator=torch.Generator().manual_seed(9),
+                                     dtype=torch.uint8)
+    return out
+
+
+def draw(pred, real: torch.Tensor, context: int, horizon: int, seed: int, whole_clip: bool):
+    g = torch.Generator().manual_seed(seed)
+    if whole_clip:
+        futures, extras = pred.predict_with_diagnostics(real, context, horizon, S, g)
+        return futures, extras
+    return pred.predict(real[:, :context].clone(), horizon, S, g), {}
+
+
+def test_futures_never_see_the_future(predictor):
+    name, ctx, spec = predictor
+    proto = ctx.bench.protocol
+    pred = spec.predictor(ctx)
+    real = clips(ctx)
+    noisy = scrambled(real, proto.context_frames)
+    a, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False)
+    b, _ = draw(pred, noisy, proto.context_frames, proto.horizon, 1, whole_clip=False)
+    assert torch.equal(a, b), name
+    if hasattr(pred, "predict_with_diagnostics"):
+        c, extras = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=True)
+        d, noisy_extras = draw(pred, noisy, proto.context_frames, proto.horizon, 1, whole_clip=True)
+        assert torch.equal(c, a) and torch.equal(d, a), f"{name}: the diagnostics path changed the futures"
+        # The extras are labelled as seeing the future: they must actually depend on it.
+        assert any(not torch.equal(extras[k], noisy_extras[k]) for k in extras)
+        for key, extra in spec.extras.items():
+            assert extra.sees_future and key in extras
+
+
+def test_output_contract_and_determinism(predictor):
+    name, ctx, spec = predictor
+    proto = ctx.bench.protocol
+    pred = spec.predictor(ctx)
+    real = clips(ctx)
+    first, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False)
+    again, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False)
+    other, _ = draw(pred, real, proto.context_frames, proto.horizon, 2, whole_clip=False)
+    assert first.dtype == torch.uint8 and tuple(first.shape) == (B, S, proto.horizon, HEIGHT, HEIGHT, 3)
+    assert torch.equal(first, again)
+    if name != "copy_last":  # the one deterministic predictor
+        assert not torch.equal(first, other), f"{name}: the generator does not drive the samples"
+    # save/load: a second load of the same files predicts the same bytes
+    reloaded, _ = draw(spec.predictor(ctx), real, proto.context_frames, proto.horizon, 1, whole_clip=False)
+    assert torch.equal(first, reloaded)
+
+
+def test_every_registered_model_has_params_and_tiny_sizes(tiny):
+    defaults = P.read_params(ROOT / "params.yaml")
+    for name in registry.MODELS:
+        assert name in defaults["models"] and name in defaults["train"], name
+        assert name in tiny["models"], name
+
+
+def test_copy_last_repeats_the_last_context_frame(tmp_path, tiny):
+    ctx = context_for(tmp_path, tiny, "copy_last")
+    real = clips(ctx)
+    out = registry.get("copy_last").predictor(ctx).predict(real[:, :5], 3, 2, torch.Generator())
+    assert np.array_equal(out.numpy(), np.broadcast_to(real[:, None, 4:5].numpy(), (B, 2, 3, HEIGHT, HEIGHT, 3)))
+
+
+def test_unknown_model_names_the_run(tiny):
+    from genvid.errors import ParamError
+
+    with pytest.raises(ParamError, match=r"runs.x-y.model: model 'nope' is not registered \(known: .*copy_last"):
+        registry.get("nope", "runs.x-y.model")
+
+
+def test_run_overrides_merge_and_reject_typos(tiny, tmp_path):
+    from genvid.errors import ParamError
+
+    raw = merge(tiny, {})
+    raw["runs"]["driving-vq"]["overrides"] = {"models": {"vqvae": {"channels": 8}}}
+    run = P.run(raw, "driving-vq")
+    assert run.model_params["vqvae"]["channels"] == 8 and tiny["models"]["vq"]["vqvae"]["channels"] == 16
+    raw["runs"]["driving-vq"]["overrides"] = {"models": {"vqvae": {"chanels": 8}}}
+    with pytest.raises(ParamError, match="runs.driving-vq.overrides.models.vqvae.chanels does not exist"):
+        P.run(raw, "driving-vq")
