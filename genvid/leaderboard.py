@@ -1,0 +1,324 @@
+"""One benchmark's leaderboard (SPEC §3, §7; issue 9 item 4): every run of the benchmark in
+params.yaml, measured, then the seeds' published rows (genvid.published), never mixed.
+
+Read top to bottom like the table:
+
+1. **Measured rows**, one per run of the benchmark, in params order. Each run's evaluate and
+   train outputs must exist (a missing one is an error naming the file); a row holds
+   PSNR/SSIM/LPIPS under the three rules of genvid.metrics.stats (best_seq, the headline;
+   best_step; mean-of-N) with their 95 % intervals (scores.json), FVD mean ± sd
+   (metrics.json), bits per dimension where the model has a likelihood and the parameter
+   count (train_metrics.json).
+2. **Protocol check.** A run that could not honour the benchmark's protocol is flagged
+   (``protocol_ok: false`` and the reason), never dropped or rescored: a
+   ``protocol_deviation`` text in its train_metrics.json or protocol.json, or an evaluation
+   whose context, horizon or N differs from ``benchmarks.<b>.protocol``.
+3. **Published rows** of the benchmark, ``kind: "published"``, each with its source and its
+   protocol differences against genvid's numbers as built here.
+
+Files (``write_leaderboard``; atomic, sorted keys, floats to 7 significant digits, so the bytes
+depend only on the inputs): ``leaderboard.json`` (dvc metrics: numbers only, the headline
+keys of the measured runs), ``rows.json`` (everything; the report reads it),
+``leaderboard.tsv`` (one line per row, a ``kind`` column). Wall times are measurements of
+the machine, not of the models: ``write_timings`` puts them in the untracked ``timings.tsv``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genvid import params as P
+from genvid import published as pub
+from genvid.config import parse_config
+from genvid.errors import GenvidError, ParamError
+from genvid.io import atomic_write_text, dumps_json, read_json
+from genvid.layout import run_paths
+
+# The names genvid.evaluation and genvid.metrics.stats write (a test checks they agree; not
+# imported, so the leaderboard needs neither torch nor the metric networks).
+PREDICTIONS = "predictions"
+IMAGE_METRICS = ("psnr", "ssim", "lpips")
+RULES = ("best_seq", "best_step", "mean")
+HEADLINE_RULE = "best_seq"
+
+FLOAT_FORMAT = ".7g"
+MEASURED, PUBLISHED = "measured", "published"
+
+
+def _num(value: float) -> float:
+    """A float rounded to FLOAT_FORMAT: the JSON and the TSV say the same number."""
+    return float(format(float(value), FLOAT_FORMAT))
+
+
+# ----------------------------------------------------------------------------- reading a run
+
+def _read(path: Path, run: str, stage: str) -> dict:
+    if not path.is_file():
+        raise GenvidError(f"{path}: file not found (run '{run}' of the leaderboard; produce it with "
+                          f"`dvc repro {stage}@{run}`)")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise GenvidError(f"{path}: expected a JSON object")
+    return data
+
+
+def _get(data: Any, path: Path, *keys: str) -> Any:
+    node = data
+    for i, key in enumerate(keys):
+        if not isinstance(node, dict) or key not in node:
+            raise GenvidError(f"{path}: key '{'.'.join(keys[:i + 1])}' missing")
+        node = node[key]
+    return node
+
+
+def _float(value: Any, path: Path, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise GenvidError(f"{path}: '{key}' must be a number, got {value!r}")
+    return _num(value)
+
+
+def _average(scores: dict, path: Path, metric: str, rule: str) -> dict[str, Any]:
+    """{"mean", "ci95": [lo, hi] | None} of the predictions' time-averaged score under ``rule``."""
+    keys = ("series", PREDICTIONS, metric, rule, "average")
+    avg, where = _get(scores, path, *keys), ".".join(keys)
+    if not isinstance(avg, dict) or "mean" not in avg:
+        raise GenvidError(f"{path}: '{where}' must hold 'mean' and 'ci95'")
+    ci = avg.get("ci95")
+    if ci is not None and (not isinstance(ci, list) or len(ci) != 2):
+        raise GenvidError(f"{path}: '{where}.ci95' must be [lo, hi] or null, got {ci!r}")
+    return {"mean": _float(avg["mean"], path, f"{where}.mean"),
+            "ci95": None if ci is None else [_float(c, path, f"{where}.ci95") for c in ci]}
+
+
+def _deviation(data: dict, path: Path) -> str | None:
+    text = data.get("protocol_deviation")
+    if text is not None and not (isinstance(text, str) and text.strip()):
+        raise GenvidError(f"{path}: 'protocol_deviation' must be a non-empty text, got {text!r}")
+    return text
+
+
+def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConfig,
+                 root: str | Path) -> dict[str, Any]:
+    """One run's row from its evaluate outputs (metrics, scores, protocol) and train metrics."""
+    paths = run_paths(name, benchmark, root)
+    files = {"train_metrics": ("train", paths.report_dir / "train_metrics.json"),
+             "metrics": ("evaluate", paths.report_dir / "metrics.json"),
+             "scores": ("evaluate", paths.report_dir / "scores.json"),
+             "protocol": ("evaluate", paths.report_dir / "protocol.json")}
+    data = {key: _read(path, name, stage) for key, (stage, path) in files.items()}
+    path = {key: path for key, (_, path) in files.items()}
+
+    metrics: dict[str, Any] = {m: {r: _average(data["scores"], path["scores"], m, r) for r in RULES}
+                               for m in IMAGE_METRICS}
+    fvd = _get(data["metrics"], path["metrics"], "fvd")
+    if fvd is not None:
+        values = ((data["scores"].get("fvd") or {}).get(PREDICTIONS) or {}).get("values")
+        fvd = {"mean": _float(_get(fvd, path["metrics"], "mean"), path["metrics"], "fvd.mean"),
+               "sd": _float(_get(fvd, path["metrics"], "sd"), path["metrics"], "fvd.sd"),
+               "repeats": len(values) if isinstance(values, list) else None}
+    metrics["fvd"] = fvd
+    bits = data["train_metrics"].get("bits_per_dim")
+    metrics["bits_per_dim"] = None if bits is None else _float(bits, path["train_metrics"], "bits_per_dim")
+    parameters = _get(data["train_metrics"], path["train_metrics"], "parameters")
+    if isinstance(parameters, bool) or not isinstance(parameters, int) or parameters < 0:
+        raise GenvidError(f"{path['train_metrics']}: 'parameters' must be a count, got {parameters!r}")
+
+    proto = data["protocol"]
+    evaluated = {}
+    for key in ("context_frames", "horizon", "num_samples", "clips"):
+        value = _get(proto, path["protocol"], key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise GenvidError(f"{path['protocol']}: '{key}' must be a positive integer, got {value!r}")
+        evaluated[key] = value
+
+    # A run that could not honour the protocol is flagged here, and scored as it was evaluated.
+    reasons = [text for key in ("train_metrics", "protocol")
+               if (text := _deviation(data[key], path[key])) is not None]
+    wanted = (protocol.context_frames, protocol.horizon, protocol.num_samples)
+    got = (evaluated["context_frames"], evaluated["horizon"], evaluated["num_samples"])
+    if got != wanted:
+        reasons.append(f"evaluated {got[0]} -> {got[1]} with N = {got[2]}; the benchmark's protocol is "
+                       f"{wanted[0]} -> {wanted[1]} with N = {wanted[2]}")
+    fvd_section = _get(data["scores"], path["scores"], "fvd")
+    skipped = fvd_section.get("skipped") if isinstance(fvd_section, dict) else None
+    return {
+        "kind": MEASURED, "run": name, "model": model, "benchmark": benchmark,
+        "metrics": metrics, "fvd_skipped": skipped, "parameters": parameters, "evaluated": evaluated,
+        "protocol_ok": not reasons, "protocol_deviation": "; ".join(reasons) if reasons else None,
+    }
+
+
+# ----------------------------------------------------------------------------- published rows
+
+def published_row(row: pub.PublishedRow, numbers: pub.GenvidNumbers) -> dict[str, Any]:
+    return {
+        "kind": PUBLISHED, "model": row.model, "benchmark": row.benchmark,
+        "metrics": {m: {"value": _num(v.value), "pm": None if v.pm is None else _num(v.pm), "bound": v.bound}
+                    for m, v in row.metrics},
+        "source": {"seed": row.source.seed, "table": row.source.table, "where": row.source.where,
+                   "cite": row.source.cite()},
+        "differences": [{"item": d.item, "published": d.published, "genvid": d.genvid}
+                        for d in pub.differences(row, numbers)],
+        "note": row.note,
+    }
+
+
+def _agreed(values: list[int | None], what: str) -> int | str:
+    """The runs' common value, or a text saying there is none."""
+    known = sorted({v for v in values if v is not None})
+    if not known:
+        return f"unknown (no run with {what})"
+    return known[0] if len(known) == 1 else "varies by run: " + ", ".join(map(str, known))
+
+
+def genvid_numbers(protocol: P.ProtocolConfig, measured: list[dict[str, Any]]) -> pub.GenvidNumbers:
+    """genvid's side of the numeric protocol items: params, and what the runs were evaluated on."""
+    return pub.GenvidNumbers(
+        protocol.context_frames, protocol.horizon, protocol.num_samples,
+        _agreed([r["evaluated"]["clips"] for r in measured], "test clips evaluated"),
+        _agreed([(r["metrics"]["fvd"] or {}).get("repeats") for r in measured], "an FVD"))
+
+
+# ----------------------------------------------------------------------------- the table
+
+def _runs_of(raw: dict, benchmark: str, params_path: str | Path) -> list[tuple[str, str]]:
+    """(run, model) of every run of ``benchmark``, in params order (runs.<run>.benchmark/model)."""
+    out = []
+    for name, entry in P.section(raw, "runs", params_path).items():
+        if not isinstance(entry, dict):
+            raise ParamError(f"{params_path}: runs.{name} must be a mapping")
+        for key in ("benchmark", "model"):
+            if not isinstance(entry.get(key), str):
+                raise ParamError(f"{params_path}: runs.{name}.{key} must be a name, got {entry.get(key)!r}")
+        if entry["benchmark"] == benchmark:
+            out.append((str(name), entry["model"]))
+    return out
+
+
+def build_rows(params_path: str | Path, benchmark: str, root: str | Path = ".") -> dict[str, Any]:
+    """The leaderboard of ``benchmark``: its protocol, then measured rows, then published rows."""
+    raw = P.read_params(params_path)
+    names = P.benchmark_names(raw, params_path)
+    if benchmark not in names:
+        raise ParamError(f"{params_path}: benchmark '{benchmark}' is not in benchmarks (known: {', '.join(names)})")
+    protocol = parse_config(P.ProtocolConfig, P.section(raw, f"benchmarks.{benchmark}.protocol", params_path),
+                            f"benchmarks.{benchmark}.protocol", str(params_path))
+    measured = [measured_row(name, model, benchmark, protocol, root)
+                for name, model in _runs_of(raw, benchmark, params_path)]
+    numbers = genvid_numbers(protocol, measured)
+    published = [published_row(row, numbers) for row in pub.published_rows(benchmark)]
+    return {
+        "benchmark": benchmark,
+        "protocol": {"context_frames": numbers.context_frames, "horizon": numbers.horizon,
+                     "num_samples": numbers.num_samples, "test_videos": numbers.test_videos,
+                     "fvd_repeats": numbers.fvd_repeats,
+                     "items": dict(sorted(pub.GENVID_PROTOCOL.get(benchmark, {}).items()))},
+        "note": pub.BENCHMARK_NOTES.get(benchmark),
+        "rows": measured + published,  # measured first, always
+    }
+
+
+def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """leaderboard.json: per measured run, best-of-N per sequence PSNR/SSIM/LPIPS and FVD mean."""
+    out = {}
+    for row in rows["rows"]:
+        if row["kind"] != MEASURED:
+            continue
+        m = row["metrics"]
+        keys = {metric: m[metric][HEADLINE_RULE]["mean"] for metric in IMAGE_METRICS}
+        if m["fvd"] is not None:
+            keys["fvd"] = m["fvd"]["mean"]
+        out[row["run"]] = keys
+    return out
+
+
+TSV_COLUMNS = (
+    "kind", "name", "model",
+    *[f"{m}_{r}{e}" for m in IMAGE_METRICS for r in RULES for e in ("", "_lo", "_hi")],
+    "fvd", "fvd_sd", "bits_per_dim", "parameters", "protocol_ok", "protocol_deviation",
+    "published_pm", "source", "differences",
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return format(value, FLOAT_FORMAT)
+    return " ".join(str(value).split())  # no tab or newline inside a cell
+
+
+def _measured_cells(row: dict[str, Any]) -> dict[str, Any]:
+    m = row["metrics"]
+    cells: dict[str, Any] = {"name": row["run"], "model": row["model"]}
+    for metric in IMAGE_METRICS:
+        for rule in RULES:
+            avg = m[metric][rule]
+            lo, hi = avg["ci95"] if avg["ci95"] is not None else (None, None)
+            cells.update({f"{metric}_{rule}": avg["mean"], f"{metric}_{rule}_lo": lo, f"{metric}_{rule}_hi": hi})
+    if m["fvd"] is not None:
+        cells.update(fvd=m["fvd"]["mean"], fvd_sd=m["fvd"]["sd"])
+    cells.update(bits_per_dim=m["bits_per_dim"], parameters=row["parameters"], protocol_ok=row["protocol_ok"],
+                 protocol_deviation=row["protocol_deviation"])
+    return cells
+
+
+def _published_cells(row: dict[str, Any]) -> dict[str, Any]:
+    """A published value sits in the column of the rule its source used (seed 004: the best of N
+    per sequence, best_seq). Its ± goes to ``published_pm`` only, never to an interval or sd
+    column: the sources do not always say what it is."""
+    cells: dict[str, Any] = {"name": row["model"], "source": row["source"]["cite"],
+                             "differences": "; ".join(d["item"] for d in row["differences"])}
+    notes = []
+    for metric, v in row["metrics"].items():
+        column = metric if metric in ("fvd", "bits_per_dim") else f"{metric}_{HEADLINE_RULE}"
+        cells[column] = v["value"]
+        if v["pm"] is not None or v["bound"] != "=":
+            notes.append(f"{metric}{' upper bound' if v['bound'] != '=' else ''}"
+                         f"{'' if v['pm'] is None else ' ± ' + format(v['pm'], FLOAT_FORMAT)}")
+    cells["published_pm"] = "; ".join(notes) or None
+    return cells
+
+
+def tsv(rows: dict[str, Any]) -> str:
+    lines = ["\t".join(TSV_COLUMNS)]
+    for row in rows["rows"]:
+        cells = {"kind": row["kind"], **(_measured_cells(row) if row["kind"] == MEASURED else _published_cells(row))}
+        lines.append("\t".join(_cell(cells.get(c)) for c in TSV_COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+def write_leaderboard(rows: dict[str, Any], out_dir: str | Path) -> None:
+    """leaderboard.tsv, rows.json, then leaderboard.json (dvc metrics), each atomically."""
+    out = Path(out_dir)
+    atomic_write_text(out / "leaderboard.tsv", tsv(rows))
+    atomic_write_text(out / "rows.json", dumps_json(rows))
+    atomic_write_text(out / "leaderboard.json", dumps_json(headline(rows)))
+
+
+# ----------------------------------------------------------------------------- wall times (untracked)
+
+TIMINGS_COLUMNS = ("run", "train_seconds", "sample_seconds", "sample_seconds_per_video")
+
+
+def timings_tsv(rows: dict[str, Any], timings: dict[str, float]) -> str:
+    """Per measured run: training and sampling wall time (stages train@<run>, sample@<run>) and
+    sampling time per video = sample seconds / (clips x samples) of its samples file (as
+    evaluate recorded it in protocol.json). Empty where this workspace holds no timing."""
+    lines = ["\t".join(TIMINGS_COLUMNS)]
+    for row in rows["rows"]:
+        if row["kind"] != MEASURED:
+            continue
+        train, sample = timings.get(f"train@{row['run']}"), timings.get(f"sample@{row['run']}")
+        videos = row["evaluated"]["clips"] * row["evaluated"]["num_samples"]
+        per_video = None if sample is None else sample / videos
+        lines.append("\t".join([row["run"], *(_cell(None if v is None else float(v))
+                                              for v in (train, sample, per_video))]))
+    return "\n".join(lines) + "\n"
+
+
+def write_timings(rows: dict[str, Any], out_dir: str | Path, timings: dict[str, float]) -> None:
+    """timings.tsv next to the leaderboard: never a DVC output (wall times differ on every run)."""
+    atomic_write_text(Path(out_dir) / "timings.tsv", timings_tsv(rows, timings))

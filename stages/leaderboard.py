@@ -1,0 +1,37 @@
+"""Stage leaderboard: one benchmark's runs (measured) and the seeds' published rows (SPEC §3, §7).
+
+Writes reports/<benchmark>/leaderboard/: leaderboard.json (dvc metrics: the headline numbers
+of each run), rows.json (every row with intervals, protocol flags, sources and protocol
+differences; the report reads it), leaderboard.tsv (one line per row, a `kind` column), and
+the untracked timings.tsv (training and sampling wall times, from logs/timings/).
+"""
+from __future__ import annotations
+
+from genvid.cli import benchmark_parser
+from genvid.errors import cli_main
+from genvid.layout import benchmark_paths
+from genvid.leaderboard import MEASURED, build_rows, write_leaderboard, write_timings
+from genvid.timings import read_timings
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    args = benchmark_parser(__doc__).parse_args(argv)
+    rows = build_rows(args.params, args.benchmark, args.root)
+    out = benchmark_paths(args.benchmark, args.root).leaderboard
+    write_leaderboard(rows, out)
+    write_timings(rows, out, read_timings(args.root))
+    measured = [r for r in rows["rows"] if r["kind"] == MEASURED]
+    for row in measured:
+        m = row["metrics"]
+        fvd = "n/a" if m["fvd"] is None else f"{m['fvd']['mean']:.1f} ± {m['fvd']['sd']:.1f}"
+        flag = "" if row["protocol_ok"] else f"  [protocol: {row['protocol_deviation']}]"
+        print(f"leaderboard {args.benchmark}: {row['run']}: PSNR {m['psnr']['best_seq']['mean']:.2f} dB, "
+              f"SSIM {m['ssim']['best_seq']['mean']:.3f}, LPIPS {m['lpips']['best_seq']['mean']:.3f}, "
+              f"FVD {fvd}{flag}")
+    print(f"leaderboard {args.benchmark}: {len(measured)} measured, {len(rows['rows']) - len(measured)} "
+          f"published rows -> {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+"""The leaderboard (issue 9 item 4): every run in params is a measured row, once; published rows are
+marked, sourced, flagged with their protocol differences and never in the metrics file; protocol
+deviations are flagged, not dropped; the files are byte-stable and hold no wall time.
+
+The run outputs are made by genvid.evaluation's own writers (summarize, headline, protocol,
+write_outputs) from seeded per-frame scores, so the test reads exactly the format evaluate writes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT, venv_env
+from genvid import evaluation as E
+from genvid import leaderboard as L
+from genvid import published as pub
+from genvid.data.samples import read_samples_info, write_samples
+from genvid.errors import GenvidError
+from genvid.io import write_json
+from genvid.layout import benchmark_paths, run_paths
+from genvid.params import EvaluateConfig
+from genvid.timings import record
+from stages.leaderboard import main
+
+CONTEXT, HORIZON, SAMPLES, CLIPS, REPEATS = 2, 3, 3, 6, 3
+PROTOCOL = {"context_frames": CONTEXT, "horizon": HORIZON, "num_samples": SAMPLES, "test_stride": 5,
+            "block_clips": 2, "max_clips": 0}
+RUNS = {"driving-copy_last": ("driving", "copy_last"), "smmnist-copy_last": ("smmnist", "copy_last"),
+        "smmnist-vq": ("smmnist", "vq")}
+FILES = ("leaderboard.json", "rows.json", "leaderboard.tsv")
+
+
+def write_params(root: Path, protocol: dict | None = None) -> Path:
+    params = {"repro": {"threads": 1},
+              "benchmarks": {b: {"protocol": dict(protocol or PROTOCOL)} for b in ("driving", "smmnist")},
+              "runs": {name: {"benchmark": b, "model": m} for name, (b, m) in RUNS.items()}}
+    path = root / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def fake_run(root: Path, run: str, benchmark: str, seed: int, one_cluster: bool = False,
+             train_metrics: dict | None = None) -> None:
+    """A run's evaluate outputs from seeded scores, written by genvid.evaluation, and train_metrics.json."""
+    paths = run_paths(run, benchmark, root)
+    with write_samples(paths.samples, CLIPS, (32, 32, 1), CONTEXT, HORIZON, SAMPLES,
+                       {"run": run, "benchmark": benchmark}) as w:
+        w.write(slice(0, CLIPS), np.zeros((CLIPS, CONTEXT + HORIZON, 32, 32, 1), np.uint8),
+                np.zeros((CLIPS, SAMPLES, HORIZON, 32, 32, 1), np.uint8),
+                episode=np.zeros(CLIPS, np.int64), start=np.arange(CLIPS) * 5,
+                cluster=np.zeros(CLIPS, np.int64) if one_cluster else np.arange(CLIPS) // 2)
+    info = read_samples_info(paths.samples)
+    rng = np.random.default_rng(seed)
+    shape = (CLIPS, SAMPLES, HORIZON)
+    per_frame = {E.PREDICTIONS: {"mse": rng.uniform(0.01, 0.1, shape), "psnr": rng.uniform(10, 25, shape),
+                                 "ssim": rng.uniform(0.3, 0.9, shape), "lpips": rng.uniform(0.05, 0.5, shape)}}
+    features = {"real": rng.normal(size=(CLIPS, 4)), E.PREDICTIONS: rng.normal(size=(CLIPS, SAMPLES, 4))}
+    cfg = EvaluateConfig(fvd_repeats=REPEATS, bootstrap=100, seed=0)
+    result = E.summarize(E.Scores(per_frame, features), info, cfg, None)
+    E.write_outputs(paths.report_dir, E.headline(result), result, E.protocol(info, cfg),
+                    E.timestep_tables(result, info))
+    write_json(paths.report_dir / "train_metrics.json", train_metrics or {"parameters": 1000 + seed})
+
+
+@pytest.fixture
+def root(tmp_path):
+    write_params(tmp_path)
+    fake_run(tmp_path, "driving-copy_last", "driving", 0, one_cluster=True, train_metrics={"parameters": 0})
+    fake_run(tmp_path, "smmnist-copy_last", "smmnist", 1, train_metrics={"parameters": 0})
+    fake_run(tmp_path, "smmnist-vq", "smmnist", 2, train_metrics={"parameters": 4321, "bits_per_dim": 1.25})
+    return tmp_path
+
+
+def run_stage(root: Path, benchmark: str) -> Path:
+    main(["--benchmark", benchmark, "--params", str(root / "params.yaml"), "--root", str(root)])
+    return benchmark_paths(benchmark, root).leaderboard
+
+
+def read_tsv(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(path.read_text()), delimiter="\t"))
+
+
+def file_bytes(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in FILES}
+
+
+# ----------------------------------------------------------------------------- every run, once
+
+def test_every_run_in_params_appears_once_as_a_measured_row(root):
+    seen = []
+    for benchmark in ("driving", "smmnist"):
+        rows = L.build_rows(root / "params.yaml", benchmark, root)["rows"]
+        measured = [r["run"] for r in rows if r["kind"] == L.MEASURED]
+        assert measured == [n for n, (b, _) in RUNS.items() if b == benchmark]  # params order
+        kinds = [r["kind"] for r in rows]
+        assert kinds == sorted(kinds, key=lambda k: k != L.MEASURED)  # measured rows first
+        seen += measured
+    assert sorted(seen) == sorted(RUNS)
+    assert len(seen) == len(set(seen))
+
+
+def test_the_stage_writes_one_tsv_line_per_row(root):
+    out = run_stage(root, "smmnist")
+    lines = read_tsv(out / "leaderboard.tsv")
+    rows = json.loads((out / "rows.json").read_text())["rows"]
+    assert [(l["kind"], l["name"]) for l in lines] == [(r["kind"], r.get("run", r["model"])) for r in rows]
+    assert [l["name"] for l in lines if l["kind"] == "measured"] == ["smmnist-copy_last", "smmnist-vq"]
+    assert len([l for l in lines if l["kind"] == "published"]) == len(pub.published_rows("smmnist")) > 0
+
+
+@pytest.mark.parametrize("name", ["scores.json", "metrics.json", "protocol.json", "train_metrics.json"])
+def test_a_missing_run_output_is_one_line_naming_the_file(root, name, capsys):
+    missing = run_paths("smmnist-vq", "smmnist", root).report_dir / name
+    missing.unlink()
+    with pytest.raises(GenvidError) as err:
+        L.build_rows(root / "params.yaml", "smmnist", root)
+    assert str(missing) in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(SystemExit) as exit_:
+        run_stage(root, "smmnist")
+    assert exit_.value.code == 2
+    stderr = capsys.readouterr().err.strip()
+    assert stderr.startswith("error: ") and str(missing) in stderr and "\n" not in stderr
+    assert not benchmark_paths("smmnist", root).leaderboard.exists()  # nothing half-written
+
+
+def test_an_unknown_benchmark_and_a_malformed_score_are_one_line(root):
+    with pytest.raises(GenvidError, match=r"benchmark 'bair' is not in benchmarks"):
+        L.build_rows(root / "params.yaml", "bair", root)
+    scores_path = run_paths("smmnist-vq", "smmnist", root).report_dir / "scores.json"
+    scores = json.loads(scores_path.read_text())
+    del scores["series"]["predictions"]["ssim"]["best_step"]
+    write_json(scores_path, scores)
+    with pytest.raises(GenvidError, match=r"scores\.json: key 'series\.predictions\.ssim\.best_step' missing"):
+        L.build_rows(root / "params.yaml", "smmnist", root)
+
+
+# ----------------------------------------------------------------------------- published rows
+
+def test_published_rows_are_marked_sourced_flagged_and_never_in_the_metrics(root):
+    out = run_stage(root, "smmnist")
+    rows = json.loads((out / "rows.json").read_text())
+    published = [r for r in rows["rows"] if r["kind"] == L.PUBLISHED]
+    assert len(published) == len(pub.published_rows("smmnist"))
+    for row in published:
+        assert row["source"]["seed"] in ("001", "004") and row["source"]["table"].startswith("Table ")
+        assert re.search(r"§\d", row["source"]["where"]) and "p." in row["source"]["where"]
+        assert row["differences"], row["model"]
+        assert {"item", "published", "genvid"} <= set(row["differences"][0])
+        assert "run" not in row and "protocol_ok" not in row  # nothing that reads as a measurement
+    for row in rows["rows"]:
+        if row["kind"] == L.MEASURED:
+            assert "source" not in row and "differences" not in row
+    metrics = json.loads((out / "leaderboard.json").read_text())
+    assert set(metrics) == {"smmnist-copy_last", "smmnist-vq"}  # measured runs only
+    for keys in metrics.values():  # numbers only, a few headline keys
+        assert set(keys) <= {"psnr", "ssim", "lpips", "fvd"}
+        assert all(isinstance(v, float) for v in keys.values())
+    published_names = {r["model"] for r in published}
+    assert not published_names & set(metrics)
+    for line in read_tsv(out / "leaderboard.tsv"):
+        if line["kind"] == "published":
+            # no interval, no protocol flag, no parameter count: only the source's own figures
+            assert all(line[c] == "" for c in L.TSV_COLUMNS if c.endswith(("_lo", "_hi")) or c == "fvd_sd")
+            assert line["published_pm"] or line["ssim_best_seq"] == ""
+            assert line["protocol_ok"] == "" and line["parameters"] == "" and line["source"].startswith("seed ")
+            assert line["differences"]
+        else:
+            assert line["source"] == "" and line["differences"] == "" and line["published_pm"] == ""
+
+
+def test_published_values_as_the_seed_tables_print_them():
+    """Transcribed from seed 004 Table 4.3 and seed 001 Tables 9.4-9.5 (../shared/seeds)."""
+    got = {(r.source.seed, r.source.table, r.model): {m: (v.value, v.pm, v.bound) for m, v in r.metrics}
+           for r in pub.PUBLISHED}
+    t43 = ("004", "Table 4.3")
+    assert got[(*t43, "SVG-LP")] == {"fvd": (90.81, None, "="), "ssim": (0.668, 0.04, "="),
+                                     "lpips": (0.153, 0.03, "=")}
+    assert got[(*t43, "VRNN, 1 level (seed 004 'Ours w/o Hier')")] == {
+        "fvd": (63.81, None, "="), "ssim": (0.763, 0.09, "="), "lpips": (0.102, 0.04, "=")}
+    assert got[(*t43, "hierarchical VRNN 1-8-32 (seed 004 'Ours w/ Hier')")] == {
+        "fvd": (57.17, None, "="), "ssim": (0.760, 0.08, "="), "lpips": (0.103, 0.03, "=")}
+    fvd = {m: v["fvd"][:2] for (s, t, m), v in got.items() if t == "Table 9.4"}
+    assert fvd == {"RFN (seed 001)": (633.44, 4.20), "SRNN, DMoL (seed 001)": (245.22, 3.27),
+                   "VRNN, DMoL (seed 001)": (274.20, 4.17)}
+    bpp = {m: v["bits_per_dim"] for (s, t, m), v in got.items() if t == "Table 9.5"}
+    assert bpp == {"RFN (seed 001)": (0.841, 0.019, "<="), "VRNN, DMoL (seed 001)": (0.546, 0.005, "<="),
+                   "SRNN, DMoL (seed 001)": (0.542, 0.007, "<=")}
+    assert all(r.benchmark == "smmnist" for r in pub.PUBLISHED)
+
+
+def test_driving_has_no_published_rows_and_says_why(root):
+    rows = L.build_rows(root / "params.yaml", "driving", root)
+    assert all(r["kind"] == L.MEASURED for r in rows["rows"])
+    assert "seed 000" in rows["note"] and "no prediction metric" in rows["note"]
+
+
+def test_differences_follow_genvid_protocol_numbers():
+    row = pub.published_rows("smmnist")[0]  # seed 004: 5 -> 20, N = 100, 5 FVD repeats
+    items = lambda numbers: {d.item: d for d in pub.differences(row, numbers)}
+    paper = pub.GenvidNumbers(5, 20, 100, 5000, 5)
+    assert {"test length", "N (best-of-N)", "FVD repeats"}.isdisjoint(items(paper))
+    assert {"digit pool", "test videos", "FVD network", "SSIM"} <= set(items(paper))  # always differ
+    small = items(replace(paper, horizon=10, num_samples=4, fvd_repeats=3))
+    assert (small["test length"].published, small["test length"].genvid) == ("5 -> 20", "5 -> 10")
+    assert (small["N (best-of-N)"].published, small["N (best-of-N)"].genvid) == ("100", "4")
+    assert small["FVD repeats"].genvid == "3"
+    bpp = next(r for r in pub.PUBLISHED if r.source.table == "Table 9.5")
+    bpp_items = [d.item for d in pub.differences(bpp, paper)]
+    assert not {"N (best-of-N)", "test length", "test videos"} & set(bpp_items)  # none applies to a bound
+    assert "bits per pixel" in bpp_items
+
+
+def test_every_published_item_has_genvid_text_and_genvid_text_matches_the_code():
+    from genvid.metrics import image
+    from genvid.metrics.i3d import RESOLUTION
+
+    for row in pub.PUBLISHED:
+        for item, _ in row.protocol.items:
+            assert item in pub.GENVID_PROTOCOL[row.benchmark], (row.model, item)
+    texts = pub.GENVID_PROTOCOL["smmnist"]
+    assert f"{image.SSIM_WIN}x{image.SSIM_WIN}" in texts["SSIM"] and f"sigma {image.SSIM_SIGMA:g}" in texts["SSIM"]
+    assert f"{RESOLUTION}x{RESOLUTION}" in texts["FVD network"]
+
+
+def test_the_names_read_are_those_evaluation_writes():
+    from genvid.metrics import stats
+
+    assert L.RULES == stats.RULES and L.PREDICTIONS == E.PREDICTIONS
+    assert set(L.IMAGE_METRICS) <= set(E.METRICS)
+
+
+# ----------------------------------------------------------------------------- protocol flags
+
+def test_a_protocol_deviation_is_flagged_never_dropped_or_rescored(root):
+    before = L.build_rows(root / "params.yaml", "smmnist", root)["rows"]
+    path = run_paths("smmnist-vq", "smmnist", root).report_dir / "train_metrics.json"
+    write_json(path, {"parameters": 4321, "bits_per_dim": 1.25,
+                      "protocol_deviation": "top codes cover 16 frames: horizon 20 rolled over windows"})
+    after = L.build_rows(root / "params.yaml", "smmnist", root)["rows"]
+    vq_before, vq_after = before[1], after[1]
+    assert vq_before["protocol_ok"] and vq_before["protocol_deviation"] is None
+    assert not vq_after["protocol_ok"] and "rolled over windows" in vq_after["protocol_deviation"]
+    assert vq_after["metrics"] == vq_before["metrics"]  # the same scores, flagged
+    assert after[0] == before[0]
+    line = read_tsv(run_stage(root, "smmnist") / "leaderboard.tsv")[1]
+    assert (line["name"], line["protocol_ok"]) == ("smmnist-vq", "no") and "rolled" in line["protocol_deviation"]
+
+
+def test_an_evaluation_off_the_benchmark_protocol_is_flagged(root):
+    write_params(root, {**PROTOCOL, "horizon": HORIZON + 2})  # params now ask for a longer horizon
+    rows = L.build_rows(root / "params.yaml", "smmnist", root)
+    measured = [r for r in rows["rows"] if r["kind"] == L.MEASURED]
+    assert len(measured) == 2 and not any(r["protocol_ok"] for r in measured)
+    assert "evaluated 2 -> 3 with N = 3; the benchmark's protocol is 2 -> 5" in measured[0]["protocol_deviation"]
+
+
+def test_a_bad_protocol_deviation_value_is_an_error(root):
+    path = run_paths("smmnist-vq", "smmnist", root).report_dir / "protocol.json"
+    proto = json.loads(path.read_text())
+    write_json(path, {**proto, "protocol_deviation": 3})
+    with pytest.raises(GenvidError, match=r"protocol\.json: 'protocol_deviation' must be a non-empty text"):
+        L.build_rows(root / "params.yaml", "smmnist", root)
+
+
+# ----------------------------------------------------------------------------- bytes and timings
+
+def test_files_are_byte_identical_on_rerun(root):
+    out = run_stage(root, "smmnist")
+    first = file_bytes(out)
+    for path in out.iterdir():
+        path.unlink()
+    assert file_bytes(run_stage(root, "smmnist")) == first
+    rows = json.loads(first["rows.json"])
+    assert first["rows.json"].decode() == json.dumps(rows, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_timings_go_to_timings_tsv_only(root):
+    out = run_stage(root, "smmnist")
+    without = file_bytes(out)
+    assert [l["train_seconds"] for l in read_tsv(out / "timings.tsv")] == ["", ""]  # nothing recorded yet
+    record("train@smmnist-vq", 123.5, root)
+    record("sample@smmnist-vq", 9.0, root)
+    record("train@smmnist-copy_last", 0.25, root)
+    run_stage(root, "smmnist")
+    assert file_bytes(out) == without  # tracked files never see a wall time
+    timings = {l["run"]: l for l in read_tsv(out / "timings.tsv")}
+    assert float(timings["smmnist-vq"]["train_seconds"]) == 123.5
+    assert float(timings["smmnist-vq"]["sample_seconds"]) == 9.0
+    assert float(timings["smmnist-vq"]["sample_seconds_per_video"]) == pytest.approx(9.0 / (CLIPS * SAMPLES))
+    assert timings["smmnist-copy_last"]["sample_seconds"] == ""
+    record("sample@smmnist-vq", 11.0, root)
+    run_stage(root, "smmnist")
+    assert file_bytes(out) == without
+
+
+def test_tsv_values_match_scores_json(root):
+    out = run_stage(root, "smmnist")
+    lines = {l["name"]: l for l in read_tsv(out / "leaderboard.tsv") if l["kind"] == "measured"}
+    for run in ("smmnist-copy_last", "smmnist-vq"):
+        report = run_paths(run, "smmnist", root).report_dir
+        scores = json.loads((report / "scores.json").read_text())
+        metrics = json.loads((report / "metrics.json").read_text())
+        line = lines[run]
+        for metric in L.IMAGE_METRICS:
+            for rule in L.RULES:
+                avg = scores["series"]["predictions"][metric][rule]["average"]
+                assert float(line[f"{metric}_{rule}"]) == pytest.approx(avg["mean"], rel=1e-6)
+                assert float(line[f"{metric}_{rule}_lo"]) == pytest.approx(avg["ci95"][0], rel=1e-6)
+                assert float(line[f"{metric}_{rule}_hi"]) == pytest.approx(avg["ci95"][1], rel=1e-6)
+            assert json.loads((out / "leaderboard.json").read_text())[run][metric] == pytest.approx(
+                metrics[metric]["best_seq"], rel=1e-6)
+        fvd = scores["fvd"]["predictions"]["values"]  # metrics.json holds them to 4 decimals
+        assert float(line["fvd"]) == pytest.approx(metrics["fvd"]["mean"], rel=1e-6)
+        assert float(line["fvd"]) == pytest.approx(np.mean(fvd), abs=5e-5)
+        assert float(line["fvd_sd"]) == pytest.approx(np.std(fvd, ddof=1), abs=5e-5)
+    assert lines["smmnist-vq"]["bits_per_dim"] == "1.25" and lines["smmnist-vq"]["parameters"] == "4321"
+    assert lines["smmnist-copy_last"]["bits_per_dim"] == ""
+    # best-of-N per timestep is never worse than per sequence (a check that the columns are not swapped)
+    assert float(lines["smmnist-vq"]["psnr_best_step"]) >= float(lines["smmnist-vq"]["psnr_best_seq"])
+    assert float(lines["smmnist-vq"]["lpips_best_step"]) <= float(lines["smmnist-vq"]["lpips_best_seq"])
+
+
+def test_a_run_without_intervals_has_empty_interval_cells(root):
+    out = run_stage(root, "driving")  # one cluster: evaluate writes ci95 null
+    line = read_tsv(out / "leaderboard.tsv")[0]
+    assert line["psnr_best_seq"] != "" and line["psnr_best_seq_lo"] == "" and line["psnr_best_seq_hi"] == ""
+    assert json.loads((out / "rows.json").read_text())["rows"][0]["metrics"]["psnr"]["best_seq"]["ci95"] is None
+
+
+# ----------------------------------------------------------------------------- the DAG
+
+def test_dvc_stage_depends_on_every_module_it_imports():
+    """The leaderboard stage's deps list each genvid module the stage imports (or its package)."""
+    code = ("import sys, stages.leaderboard; "
+            "print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in ('genvid', 'stages'))))")
+    modules = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=venv_env(), check=True,
+                             capture_output=True, text=True).stdout.split()
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["leaderboard"]
+    assert stage["foreach"] == "${benchmarks}"
+    deps = stage["do"]["deps"]
+    for module in modules:
+        if module in ("genvid", "stages"):
+            continue
+        parts = module.split(".")
+        candidates = {"/".join(parts) + ".py", "/".join(parts) + "/__init__.py"}
+        candidates |= {"/".join(parts[:i]) for i in range(2, len(parts))}  # a package folder listed whole
+        assert candidates & set(deps), module
+    assert "reports/${key}/runs" in deps
+    assert stage["do"]["params"] == ["repro", "runs", "benchmarks.${key}.protocol"]
+    outs = [next(iter(o)) for o in stage["do"]["outs"]]
+    assert outs == ["reports/${key}/leaderboard/rows.json", "reports/${key}/leaderboard/leaderboard.tsv"]
+    assert [next(iter(m)) for m in stage["do"]["metrics"]] == ["reports/${key}/leaderboard/leaderboard.json"]
+    assert all(not next(iter(o.values()))["cache"] for o in stage["do"]["outs"] + stage["do"]["metrics"])
