@@ -1,0 +1,248 @@
+"""The per-run stages (train -> sample -> evaluate) on a tiny driving benchmark.
+
+One shared tiny root: synthetic smooth video, the data stages, then train of the VQ family and
+copy-last. Checks the outputs, the extracted codes, the samples contract, the stage-level leak
+test (post-context test frames scrambled: identical predictions), byte-identical reruns, exact
+resume after SIGKILL, and one-line errors on bad input.
+"""
+import hashlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+
+from conftest import ROOT, venv_env
+from genvid.data.clips import ClipDataset
+from genvid.data.frames import write_frames
+from genvid.data.latents import LatentDataset
+from genvid.data.samples import read_samples_info
+from genvid.io import read_json
+from genvid.models.store import load_model
+from genvid.profiles import load_profile, merge
+from genvid.train import CHECKPOINT_NAME
+from stages.normalize import main as normalize_main
+from stages.sample import main as sample_main
+from stages.split import main as split_main
+from stages.train import main as train_main
+
+RES = 32
+LENGTHS = (48, 48, 48, 48)
+
+
+def smooth_episodes(lengths, resolution=RES, seed=0):
+    """Low-frequency colour fields panning sideways: compressible video, so the codes vary."""
+    g = torch.Generator().manual_seed(seed)
+    for n in lengths:
+        coarse = torch.rand(1, 3, 4, 8, generator=g)
+        field = F.interpolate(coarse, size=(resolution, 2 * resolution), mode="bicubic", align_corners=False)
+        field = (field.clamp(0, 1)[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+        frames = np.stack([field[:, t % resolution:t % resolution + resolution] for t in range(n)])
+        yield SimpleNamespace(frames=frames, actions=np.zeros((n, 3), np.float32), speed=np.zeros(n, np.float32))
+
+
+def tiny_params(**protocol) -> dict:
+    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), load_profile("tiny", ROOT / "profiles"))
+    params["benchmarks"]["driving"]["split"] = {"train": 0.5, "val": 0.25, "test": 0.25}
+    params["benchmarks"]["driving"]["protocol"].update(protocol)
+    params["runs"] = {"driving-vq": {"benchmark": "driving", "model": "vq"},
+                      "driving-copy_last": {"benchmark": "driving", "model": "copy_last"}}
+    return params
+
+
+def make_root(root: Path, params: dict, frames_from: Path | None = None) -> Path:
+    (root / "data/driving").mkdir(parents=True, exist_ok=True)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    frames = root / "data/driving/frames.h5"
+    if frames_from is None:
+        write_frames(frames, smooth_episodes(LENGTHS), sum(LENGTHS), RES, {"source": "synthetic"})
+    else:
+        shutil.copy(frames_from, frames)
+    for main in (split_main, normalize_main):
+        main(["--params", str(root / "params.yaml"), "--benchmark", "driving", "--root", str(root)])
+    return root
+
+
+def args(root: Path, run: str) -> list[str]:
+    return ["--params", str(root / "params.yaml"), "--run", run, "--root", str(root)]
+
+
+def sha(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def samples_path(root: Path, run: str) -> Path:
+    return root / "data/driving/samples" / f"{run}.h5"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = make_root(tmp_path_factory.mktemp("runs"), tiny_params())
+    for run in ("driving-vq", "driving-copy_last"):
+        train_main(args(root, run))
+        sample_main(args(root, run))
+    return root
+
+
+def test_train_outputs(trained):
+    model_dir = trained / "models/driving-vq"
+    for name in ("vqvae.pt", "prior_top.pt", "prior_bottom.pt", "latents.h5", "run.json"):
+        assert (model_dir / name).is_file(), name
+    metrics = read_json(trained / "reports/driving/runs/driving-vq/train_metrics.json")
+    assert set(metrics) >= {"vqvae", "prior_top", "prior_bottom", "parameters"}
+    assert metrics["prior_top"]["baselines"]["uniform_bits"] == pytest.approx(4.0)  # K = 16
+    assert 0 < metrics["vqvae"]["test"]["psnr"] < 100
+    for component in ("vqvae", "prior_top", "prior_bottom"):
+        assert (trained / "reports/driving/runs/driving-vq/curves" / component / "train.tsv").is_file()
+    assert read_json(trained / "reports/driving/runs/driving-copy_last/train_metrics.json") == {"parameters": 0}
+
+
+def test_extracted_codes_equal_encode(trained):
+    model, _ = load_model(trained / "models/driving-vq/vqvae.pt", "vqvae3d")
+    codes = LatentDataset(trained / "models/driving-vq/latents.h5", "test")
+    clips = ClipDataset(trained / "data/driving/frames.h5", trained / "data/driving/split.json",
+                        trained / "data/driving/stats.json", "test", 16, 8)
+    top, bottom = model.encode(torch.stack([clips[i] for i in range(len(clips))]))
+    assert torch.equal(top, codes.top) and torch.equal(bottom, codes.bottom)
+
+
+def test_samples_file_follows_the_contract(trained):
+    info = read_samples_info(samples_path(trained, "driving-vq"))
+    assert (info.context_frames, info.horizon, info.samples) == (8, 8, 2)
+    assert set(info.extras) == {"top_only", "bottom_only", "recon"}
+    assert all(e.sees_future for e in info.extras.values()) and info.extras["recon"].samples == 1
+    with h5py.File(samples_path(trained, "driving-vq")) as f:
+        starts, real = f["start"][:], f["real"][:]
+        with h5py.File(trained / "data/driving/frames.h5") as frames:
+            for start, clip in zip(starts, real):
+                assert np.array_equal(frames["frames"][start:start + 16], clip)
+    assert np.all(np.diff(starts) >= 16)  # test clips do not overlap (test_stride = 16)
+
+
+def test_scrambled_future_gives_identical_predictions(trained, tmp_path):
+    """The stage-level leak test: every test frame after each clip's context replaced by noise."""
+    scrambled = tmp_path / "frames.h5"
+    shutil.copy(trained / "data/driving/frames.h5", scrambled)
+    with h5py.File(samples_path(trained, "driving-vq")) as f:
+        starts = f["start"][:]
+    rng = np.random.default_rng(0)
+    with h5py.File(scrambled, "r+") as f:
+        for start in starts:
+            future = f["frames"][start + 8:start + 16]
+            f["frames"][start + 8:start + 16] = rng.integers(0, 256, future.shape, dtype=np.uint8)
+    root = tmp_path / "root"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    shutil.copy(scrambled, root / "data/driving/frames.h5")
+    for run in ("driving-vq", "driving-copy_last"):
+        sample_main(args(root, run))
+        with h5py.File(samples_path(trained, run)) as a, h5py.File(samples_path(root, run)) as b:
+            assert np.array_equal(a["predictions"][:], b["predictions"][:]), run
+            if run == "driving-vq":  # the reconstruction sees the whole clip, and says so
+                assert not np.array_equal(a["extras/recon"][:], b["extras/recon"][:])
+
+
+def test_sample_twice_gives_identical_bytes(trained, tmp_path):
+    out = samples_path(trained, "driving-vq")
+    before = sha(out)
+    sample_main(args(trained, "driving-vq"))
+    assert sha(out) == before
+
+
+def run_cli(root: Path, stage: str, run: str):
+    return subprocess.run([sys.executable, "-m", f"stages.{stage}", *args(root, run)], cwd=ROOT, env=venv_env(),
+                          capture_output=True, text=True)
+
+
+def one_line_error(result, fragment: str) -> None:
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and fragment in lines[-1], lines[-1]
+    assert "Traceback" not in result.stderr
+
+
+def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path):
+    # an empty test split: no clip of context + horizon frames fits in it
+    root = tmp_path / "empty"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    params = tiny_params()
+    params["benchmarks"]["driving"]["protocol"]["horizon"] = 200
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    one_line_error(run_cli(root, "sample", "driving-vq"), "the test split holds no clip of 208 frames")
+    # frames of another resolution than the VQ-VAE's
+    root = tmp_path / "res"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    write_frames(root / "data/driving/frames.h5", smooth_episodes(LENGTHS, resolution=16), sum(LENGTHS), 16,
+                 {"source": "synthetic"})
+    one_line_error(run_cli(root, "sample", "driving-vq"), "16x16 frames give code grids")
+    # a split whose test clips run past the end of the frames file
+    root = tmp_path / "short"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    write_frames(root / "data/driving/frames.h5", smooth_episodes((48, 48, 48)), 144, RES, {"source": "synthetic"})
+    one_line_error(run_cli(root, "sample", "driving-vq"), "runs past the end")
+    one_line_error(run_cli(root, "sample", "driving-nope"), "section 'runs.driving-nope' is missing")
+    for path in (tmp_path / "empty", tmp_path / "res", tmp_path / "short"):
+        assert not (path / "data/driving/samples").exists() or not any((path / "data/driving/samples").iterdir())
+
+
+def test_unknown_model_key_is_rejected_by_train(trained, tmp_path):
+    root = tmp_path / "bad"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints", "models"))
+    params = tiny_params()
+    params["models"]["vq"]["vqvae"]["chanels"] = 3
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    one_line_error(run_cli(root, "train", "driving-vq"), "models.vq.vqvae.chanels is not a known parameter")
+
+
+def checkpoint_step(path: Path) -> int | None:
+    try:
+        return int(torch.load(path, weights_only=True)["step"])
+    except Exception:  # not there yet, or being replaced
+        return None
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_equals_uninterrupted(trained, tmp_path):
+    params = tiny_params()
+    params["train"]["vq"]["vqvae"].update(steps=80, ckpt_every=10, val_every=25, val_batches=1, log_every=7)
+    params["train"]["vq"]["prior_top"].update(steps=2)
+    params["train"]["vq"]["prior_bottom"].update(steps=2)
+    roots = {}
+    for name in ("ref", "kill"):
+        roots[name] = tmp_path / name
+        shutil.copytree(trained, roots[name], ignore=shutil.ignore_patterns("samples", "checkpoints", "models",
+                                                                             "reports"))
+        (roots[name] / "params.yaml").write_text(yaml.safe_dump(params))
+
+    def popen(root: Path):
+        return subprocess.Popen([sys.executable, "-m", "stages.train", *args(root, "driving-vq")], cwd=ROOT,
+                                env=venv_env(), stdout=subprocess.DEVNULL, stderr=(root / "stderr.txt").open("w"))
+
+    reference, killed = popen(roots["ref"]), popen(roots["kill"])
+    ckpt = roots["kill"] / "checkpoints/driving-vq/vqvae" / CHECKPOINT_NAME
+    deadline, step = time.time() + 300, None
+    while time.time() < deadline and killed.poll() is None:
+        step = checkpoint_step(ckpt)
+        if step is not None and 30 <= step < 80:
+            break
+        time.sleep(0.02)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert killed.returncode == -signal.SIGKILL, f"training ended before the kill (step {step})"
+    assert not (roots["kill"] / "models/driving-vq/vqvae.pt").exists()
+    resumed = run_cli(roots["kill"], "train", "driving-vq")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stderr
+    assert reference.wait() == 0, (roots["ref"] / "stderr.txt").read_text()[-3000:]
+    for name in ("vqvae.pt", "prior_top.pt", "prior_bottom.pt", "latents.h5"):
+        assert sha(roots["kill"] / "models/driving-vq" / name) == sha(roots["ref"] / "models/driving-vq" / name)
+    curves = "reports/driving/runs/driving-vq/curves/vqvae/train.tsv"
+    assert (roots["kill"] / curves).read_bytes() == (roots["ref"] / curves).read_bytes()
