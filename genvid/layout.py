@@ -10,7 +10,7 @@ class BenchmarkPaths:
     frames: Path
     split: Path
     stats: Path
-    leaderboard: Path  # folder: leaderboard.json (metrics), leaderboard.tsv, published.json
+    leaderboard: Path  # folder: leaderboard.json (metrics), leaderboard.tsv, rows.json
 
 
 def benchmark_paths(benchmark: str, root: str | Path = ".") -> BenchmarkPaths:

@@ -1,4 +1,5 @@
-"""Profiles: the thesis overrides merge into params.yaml, validate, and build seed 000's models."""
+"""Profiles: every profile merges into params.yaml and validates; the thesis profile builds seed 000's
+models with the thesis's setup and none of genvid's variants."""
 import pytest
 import torch
 
@@ -11,22 +12,49 @@ from genvid.profiles import apply_profile, flatten, load_profile, merge
 from genvid.train import TrainConfig
 
 
+def profile(repo_root, name):
+    return merge(P.read_params(repo_root / "params.yaml"), load_profile(name, repo_root / "profiles"))
+
+
 @pytest.fixture(scope="module")
 def thesis(repo_root):
-    return merge(P.read_params(repo_root / "params.yaml"), load_profile("thesis", repo_root / "profiles"))
+    return profile(repo_root, "thesis")
 
 
-def test_thesis_params_validate(thesis):
-    for name in P.SCHEMA:
-        P.validate_section(thesis, name)
-    for name in ("train_vqvae", "train_prior_top", "train_prior_bottom"):
-        TrainConfig.from_dict(thesis[name], prefix=name)
-    assert thesis["collect"]["resolution"] == 256
-    assert thesis["collect"]["episodes"] * thesis["collect"]["frames_per_episode"] == 208_000
+@pytest.mark.parametrize("name", ["tiny", "thesis"])
+def test_every_profile_validates(repo_root, name):
+    params = profile(repo_root, name)
+    for bench in P.benchmark_names(params):
+        P.benchmark(params, bench)
+    for run in P.run_names(params):
+        P.run(params, run)
+    for section in P.TOP_LEVEL:
+        if section in params:
+            P.top_level(params, section)
+    for component, values in params["train"]["vq"].items():
+        TrainConfig.from_dict(values, f"train.vq.{component}")
+
+
+def test_thesis_is_the_thesis_setup(thesis):
+    collect = thesis["benchmarks"]["driving"]["collect"]
+    assert collect["resolution"] == 256 and collect["episodes"] * collect["frames_per_episode"] == 208_000
+    vq = VQVAEConfig.from_dict(thesis["models"]["vq"]["vqvae"])
+    # genvid's variants are off: the thesis encoder, independent levels, no restarts, no dropout
+    assert (vq.temporal_padding, vq.condition_bottom_on_top, vq.dead_code_restart, vq.bottom_dropout) == (
+        "same", False, False, 0.0)
+    assert tuple(vq.res_kernel) == (1, 3, 3)  # the author's code
+    train = {k: TrainConfig.from_dict(v, k) for k, v in thesis["train"]["vq"].items()}
+    assert all(c.warmup_steps == 0 and c.schedule == "constant" for c in train.values())
+    assert (train["vqvae"].lr, train["vqvae"].batch_size) == (0.0028, 8)  # §5.2.3
+    clips_per_epoch = 166_500
+    assert train["vqvae"].steps * 8 == 8 * clips_per_epoch  # 8 epochs
+    assert train["prior_top"].steps * 8 == 8 * clips_per_epoch  # §5.3.1: 8 epochs
+    assert train["prior_bottom"].steps == 5 * clips_per_epoch // 8  # §5.3.2: 5 epochs at batch 8
+    assert train["prior_bottom"].grad_clip == 0.5 and train["prior_top"].grad_clip is None
 
 
 def test_thesis_models_have_seed_000_sizes(thesis):
-    cfg = VQVAEConfig.from_dict(thesis["vqvae"])
+    cfg = VQVAEConfig.from_dict(thesis["models"]["vq"]["vqvae"])
     assert (cfg.codebook_size, cfg.code_dim, cfg.res_blocks, cfg.res_channels, cfg.channels) == (512, 64, 5, 64, 128)
     with torch.device("meta"):
         model = VQVAE3D(cfg)
@@ -34,8 +62,9 @@ def test_thesis_models_have_seed_000_sizes(thesis):
     assert (top, bottom) == ((4, 32, 32), (8, 64, 64))
     assert round(model.bits_reduction(16, 256, 256) * 100, 1) == 98.7
     info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": 512}
-    top_params = count_parameters(prior_config(thesis["prior_top"], "top", info, "prior_top"))
-    bottom_params = count_parameters(prior_config(thesis["prior_bottom"], "bottom", info, "prior_bottom"))
+    priors = thesis["models"]["vq"]
+    top_params = count_parameters(prior_config(priors["prior_top"], "top", info, "prior_top"))
+    bottom_params = count_parameters(prior_config(priors["prior_bottom"], "bottom", info, "prior_bottom"))
     assert 45e6 <= top_params <= 55e6      # seed 000 Table 5.4: ~50M
     assert 90e6 <= bottom_params <= 112e6  # seed 000 §5.3.2: 102M
 
@@ -44,9 +73,9 @@ def test_apply_profile_rewrites_params_and_rejects_typos(tmp_path, repo_root):
     params = tmp_path / "params.yaml"
     params.write_text((repo_root / "params.yaml").read_text())
     apply_profile("thesis", params, repo_root / "profiles")
-    assert P.read_params(params)["vqvae"]["codebook_size"] == 512
-    with pytest.raises(GenvidError, match="profile key vqvae.codebook_sise does not exist"):
-        merge(P.read_params(params), {"vqvae": {"codebook_sise": 3}})
+    assert P.read_params(params)["models"]["vq"]["vqvae"]["codebook_size"] == 512
+    with pytest.raises(GenvidError, match="profile key models.vq.vqvae.codebook_sise does not exist"):
+        merge(P.read_params(params), {"models": {"vq": {"vqvae": {"codebook_sise": 3}}}})
     with pytest.raises(GenvidError, match="no such profile"):
         load_profile("nope", repo_root / "profiles")
     assert flatten({"a": {"b": 1}, "c": 2}) == {"a.b": 1, "c": 2}
