@@ -1,11 +1,13 @@
 """Sampling speed of the PixelSNAIL priors: naive (full forward per position, the seed 000
-code) vs fast (prefill + cached chunk per position), measured side by side in one run.
+code) vs fast (prefill, then the frame stack per frame, the rows stack per row, the row stack
+and attention per position), measured side by side in one run.
 
 Generates the last half of the clip (the first half of the frames is context, as 8 of 16
 frames are in seed 000 §4.3.3). The naive sampler's cost per position is one full forward
 whatever the position, so where timing all of it would take too long it is timed on the last
 few positions and its positions/s extrapolated (printed as such). Priors are randomly
-initialised: speed does not depend on the weights.
+initialised: speed does not depend on the weights. Sizes and code grids come from params.yaml
+(the default profile) and profiles/thesis.yaml (seed 000's sizes), nowhere else.
 
     .venv/bin/python benchmarks/sampling.py [--batch N] [--threads 1] [--skip-thesis]
 """
@@ -13,17 +15,56 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 import yaml
 
-from genvid.models.pixelsnail3d import PROFILES, PixelSNAIL3d, PixelSNAILConfig, count_parameters
+from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, count_parameters
 from genvid.models.sampling import sample_fast, sample_naive
+from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+
+# Where the sections live: params.yaml's per-benchmark / per-model layout (SPEC §4), and the flat
+# layout the profiles and older params files use.
+LAYOUTS = (
+    {"model": ("models", "vq"), "collect": ("benchmarks", "driving", "collect"),
+     "clips": ("benchmarks", "driving", "clips"), "batch": ("models", "vq", "sampling", "batch_size")},
+    {"model": (), "collect": ("collect",), "clips": ("clips",), "batch": ("sample", "batch_size")},
+)
 
 
-def setup(profile: str, batch: int, seed: int = 0):
+def lookup(tree: dict, what: str, default=None):
+    """The value at `what`'s path in the first layout that has it."""
+    for layout in LAYOUTS:
+        node = tree
+        for key in layout[what]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            return node
+    return default
+
+
+def prior_configs(params: dict, profile: dict | None = None) -> dict[str, PixelSNAILConfig]:
+    """Top and bottom prior configs: the params sections (overridden by the profile's), with the
+    code grids the VQ-VAE makes of the benchmark's clips and K its codebook size (as
+    genvid.priors.prior_config builds them from the latent file)."""
+    def section(name: str) -> dict:
+        base = dict(lookup(params, "model")[name])
+        return {**base, **(lookup(profile, "model", {}).get(name, {}) if profile else {})}
+
+    vqvae_cfg = VQVAEConfig.from_dict(section("vqvae"))
+    size = (profile and lookup(profile, "collect", {}).get("resolution")) or lookup(params, "collect")["resolution"]
+    clip_len = lookup(params, "clips")["clip_len"]
+    with torch.device("meta"):
+        top, bottom = VQVAE3D(vqvae_cfg).code_shapes(clip_len, size, size)
+    k = vqvae_cfg.codebook_size
+    return {"top": PixelSNAILConfig.from_dict({**section("prior_top"), "num_codes": k, "shape": top}),
+            "bottom": PixelSNAILConfig.from_dict({**section("prior_bottom"), "num_codes": k, "shape": bottom,
+                                                  "attention": False, "cond_shape": top, "cond_num_codes": k})}
+
+
+def setup(cfg: PixelSNAILConfig, batch: int, seed: int = 0):
     torch.manual_seed(seed)
-    cfg = PixelSNAILConfig.from_dict(PROFILES[profile])
     model = PixelSNAIL3d(cfg).eval()
     codes = torch.randint(0, cfg.num_codes, (batch, *cfg.shape))
     cond = None if cfg.cond_shape is None else torch.randint(0, cfg.cond_codes, (batch, *cfg.cond_shape))
@@ -40,9 +81,9 @@ def run(model, codes, cond, sampler, start: int) -> tuple[float, torch.Tensor]:
     return timed(lambda: sampler(model, codes, start, torch.Generator().manual_seed(1), cond=cond))
 
 
-def default_profile(profile: str, batch: int, naive_positions: int, repeats: int = 2) -> None:
-    model, codes, cond = setup(profile, batch)
-    n = model.config.length
+def default_profile(name: str, cfg: PixelSNAILConfig, batch: int, naive_positions: int, repeats: int = 2) -> None:
+    model, codes, cond = setup(cfg, batch)
+    n = cfg.length
     half, naive_start = n // 2, n - min(naive_positions, n // 2)
     fast_s, naive_s, same = [], [], True
     for _ in range(repeats):  # alternate so both see the same machine load
@@ -53,16 +94,16 @@ def default_profile(profile: str, batch: int, naive_positions: int, repeats: int
     fast_rate = (n - half) / min(fast_s)
     naive_rate = (n - naive_start) / min(naive_s)
     note = "" if naive_start == half else f" (timed on the last {n - naive_start} positions, extrapolated)"
-    print(f"{profile}: grid {model.config.shape}, batch {batch}, {count_parameters(model.config) / 1e6:.2f}M params, "
+    print(f"{name}: grid {cfg.shape}, batch {batch}, {count_parameters(cfg) / 1e6:.2f}M params, "
           f"generating positions {half}..{n - 1}")
     print(f"  naive {naive_rate:8.2f} positions/s{note}")
     print(f"  fast  {fast_rate:8.2f} positions/s (prefill included)")
     print(f"  speed-up {fast_rate / naive_rate:.1f}x; samples identical to naive: {same}")
 
 
-def thesis_top(batch: int, naive_positions: int = 2, fast_positions: int = 33) -> None:
-    model, codes, cond = setup("top_thesis", batch)
-    n = model.config.length
+def thesis_top(cfg: PixelSNAILConfig, batch: int, naive_positions: int = 2, fast_positions: int = 33) -> None:
+    model, codes, cond = setup(cfg, batch)
+    n = cfg.length
     half = n // 2
     naive_t, naive = run(model, codes, cond, sample_naive, n - naive_positions)
     short_t, short = run(model, codes, cond, sample_fast, n - naive_positions)  # prefill + a step
@@ -72,7 +113,7 @@ def thesis_top(batch: int, naive_positions: int = 2, fast_positions: int = 33) -
     same = torch.equal(short, naive)
     naive_rate = naive_positions / naive_t
     fast_rate = (n - half) / (prefill_t + (n - half - 1) * step)
-    print(f"top_thesis: grid {model.config.shape}, batch {batch}, {count_parameters(model.config) / 1e6:.1f}M params, "
+    print(f"top_thesis: grid {cfg.shape}, batch {batch}, {count_parameters(cfg) / 1e6:.1f}M params, "
           f"generating positions {half}..{n - 1}")
     print(f"  naive {naive_rate:8.3f} positions/s (timed on {naive_positions} positions, extrapolated)")
     print(f"  fast  {fast_rate:8.3f} positions/s (prefill {prefill_t:.1f} s + {1e3 * step:.0f} ms per position "
@@ -83,19 +124,24 @@ def thesis_top(batch: int, naive_positions: int = 2, fast_positions: int = 33) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=None,
-                        help="rows sampled at once (default profile; default: params.yaml sample.batch_size)")
+                        help="rows sampled at once (default profile; default: the params' sampling batch size)")
     parser.add_argument("--thesis-batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-thesis", action="store_true")
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--thesis-profile", type=Path, default=Path("profiles/thesis.yaml"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), float32 CPU")
+    params = yaml.safe_load(args.params.read_text())
     if args.batch is None:  # what the sample stage does
-        args.batch = yaml.safe_load(open("params.yaml"))["sample"]["batch_size"]
-    default_profile("top_default", args.batch, naive_positions=128)
-    default_profile("bottom_default", args.batch, naive_positions=24)
+        args.batch = int(lookup(params, "batch"))
+    default = prior_configs(params)
+    default_profile("top_default", default["top"], args.batch, naive_positions=128)
+    default_profile("bottom_default", default["bottom"], args.batch, naive_positions=24)
     if not args.skip_thesis:
-        thesis_top(args.thesis_batch)
+        thesis = prior_configs(params, yaml.safe_load(args.thesis_profile.read_text()))
+        thesis_top(thesis["top"], args.thesis_batch)
 
 
 if __name__ == "__main__":
