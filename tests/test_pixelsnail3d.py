@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from genvid.errors import GenvidError, ParamError
 from genvid.models.pixelsnail3d import (
-    PROFILES, CausalConv3d, GatedResidual, PixelSNAIL3d, PixelSNAILConfig, bits_per_code, causal_taps,
-    count_parameters)
+    CausalConv3d, GatedResidual, PixelSNAIL3d, PixelSNAILConfig, bits_per_code, count_parameters, frame_taps,
+    row_taps, rows_taps)
 
 torch.set_num_threads(1)
 
@@ -16,6 +16,9 @@ TOP = dict(num_codes=32, shape=(3, 4, 4), channels=32, res_blocks=1, snail_block
            key_channels=8, value_channels=16, dropout=0.1)
 BOTTOM = dict(num_codes=32, shape=(2, 8, 8), channels=32, res_blocks=1, snail_blocks=2, attention=False,
               cond_shape=(1, 4, 4), cond_num_codes=16, cond_res_blocks=1, dropout=0.1)
+# The bottom prior's setting (no attention) on a grid its 4 layers span
+COVER = dict(num_codes=16, shape=(3, 4, 4), channels=16, res_blocks=2, snail_blocks=2, attention=False,
+             cond_shape=(3, 2, 2), cond_num_codes=8, cond_res_blocks=1, dropout=0.1)
 
 
 def build(params: dict, seed: int = 0) -> PixelSNAIL3d:
@@ -41,38 +44,55 @@ def test_config_rejects_unknown_key_and_bad_values():
         PixelSNAILConfig.from_dict({"shape": [8, 16, 16], "cond_shape": [3, 8, 8]})
     cfg = PixelSNAILConfig.from_dict({"shape": [4, 8, 8], "cond_shape": [2, 4, 4]})  # lists from YAML
     assert cfg.shape == (4, 8, 8) and cfg.cond_shape == (2, 4, 4) and cfg.length == 256
-    for params in PROFILES.values():
+    for params in (TOP, BOTTOM, COVER):
         PixelSNAILConfig.from_dict(params)
 
 
 @pytest.mark.parametrize("k", [3, 5])
-@pytest.mark.parametrize("mask", ["A", "B"])
-def test_causal_taps_are_exactly_the_earlier_raster_positions_of_the_box(k, mask):
-    r, taps = k // 2, set(causal_taps(k, mask).tolist())
-    for tau in range(k):
-        for a in range(k):
-            for b in range(k):
-                offset = (tau - (k - 1), a - r, b - r)  # (dt, dh, dw) relative to the output
-                earlier = offset < (0, 0, 0) or (mask == "B" and offset == (0, 0, 0))
-                assert (((tau * k + a) * k + b) in taps) == earlier
-    assert len(taps) == (k - 1) * k * k + r * k + r + (mask == "B")
+def test_each_stack_reads_only_what_its_features_may_know(k):
+    """f(t) may know frames < t; v(t, h) the codes before row (t, h); h(t, h, w) the codes before
+    (t, h, w). A stem tap reads a code, which must lie in that set; a layer tap reads the same
+    stack's feature at the offset, whose set must lie inside the output's."""
+    r = k // 2
+    stem_ok = {frame_taps: lambda dt, dh, dw: dt < 0,
+               rows_taps: lambda dt, dh, dw: (dt, dh) < (0, 0),
+               row_taps: lambda dt, dh, dw: (dt, dh, dw) < (0, 0, 0)}
+    layer_ok = {frame_taps: lambda dt, dh, dw: dt <= 0,
+                rows_taps: lambda dt, dh, dw: (dt, dh) <= (0, 0),
+                row_taps: lambda dt, dh, dw: (dt, dh, dw) <= (0, 0, 0)}
+    for taps, ok in stem_ok.items():
+        assert all(ok(*o) for o in taps(k, stem=True))
+    for taps, ok in layer_ok.items():
+        assert all(ok(*o) for o in taps(k, stem=False))
+    # the widths the receptive field argument and the size arithmetic rely on
+    square = {(a, b) for a in range(-r, r + 1) for b in range(-r, r + 1)}
+    assert set(frame_taps(k, stem=False)) == {(-1, 0, 0)} | {(0, a, b) for a, b in square}
+    assert set(rows_taps(k, stem=False)) == {(0, a, b) for a in range(-r, 1) for b in range(-r, r + 1)}
+    assert set(row_taps(k, stem=False)) == {(0, 0, b) for b in range(-r, 1)}
+    assert len(frame_taps(k, stem=True)) == (k - 1) * k * k
+    assert (len(rows_taps(k, stem=True)), len(row_taps(k, stem=True))) == (r * k, r)
 
 
-def test_causal_conv_matches_a_masked_dense_conv():
+def test_causal_conv_is_the_sum_over_its_taps_of_shifted_inputs():
     torch.manual_seed(0)
-    conv = CausalConv3d(4, 6, 3, "B")
+    taps = frame_taps(3, stem=False) + [(-2, 1, -1)]
+    conv = CausalConv3d(4, 6, taps)
+    assert conv.weight.numel() == 6 * 4 * 11  # only the taps are parameters
     x = torch.randn(2, 4, 3, 5, 5)
-    dense = conv.kernel()
-    # box index 22 is the centre (frame t, row h, column w); 23-26 are later in raster order
-    assert (dense.flatten(2)[:, :, 23:] == 0).all() and (dense.flatten(2)[:, :, :23] != 0).all()
-    expected = F.conv3d(F.pad(x, (1, 1, 1, 1, 2, 0)), dense, conv.bias)
-    assert torch.equal(conv(x), expected)
-    assert conv.weight.numel() == 6 * 4 * 23  # only causal taps are parameters
+    expected = conv.bias.view(1, -1, 1, 1, 1).expand(2, -1, 3, 5, 5).clone()
+    for i, (dt, dh, dw) in enumerate(conv.offsets):  # out[t, h, w] += W_i x[t + dt, h + dh, w + dw]
+        shifted = torch.zeros_like(x)
+        shifted[:, :, max(0, -dt):, max(0, -dh): 5 - max(0, dh), max(0, -dw): 5 - max(0, dw)] = \
+            x[:, :, : 3 + min(0, dt) if dt else None, max(0, dh): 5 + min(0, dh), max(0, dw): 5 + min(0, dw)]
+        expected = expected + torch.einsum("oc,bcthw->bothw", conv.weight[:, :, i], shifted)
+    torch.testing.assert_close(conv(x), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="later frame"):
+        CausalConv3d(4, 4, [(1, 0, 0)])
 
 
 def test_gated_residual_is_x_plus_a_times_sigmoid_b():
     torch.manual_seed(0)
-    layer = GatedResidual(4, CausalConv3d(4, 4, 3, "B"), dropout=0.0)
+    layer = GatedResidual(4, CausalConv3d(4, 4, rows_taps(3, stem=False)), dropout=0.0)
     x = torch.randn(1, 4, 2, 3, 3)
     c = F.elu(layer.conv1(F.elu(x)))
     ab = torch.einsum("oc,bcthw->bothw", layer.conv2.weight, c) + layer.conv2.bias.view(1, -1, 1, 1, 1)
@@ -131,6 +151,26 @@ def test_causality_by_gradient_with_attention():
             assert (per_position[:i] > 0).any()
 
 
+def test_without_attention_every_earlier_position_reaches_every_later_one():
+    """No blind spot (SPEC §6): in the bottom prior's setting (convolutions only) the logits at
+    every position, the last one included, have a non-zero gradient w.r.t. the embedded code at
+    every earlier position, and zero at it and after. A single masked 3x3x3 stack fails this at
+    30 of these 48 positions (the upper right of the current frame, the bottom of the previous
+    frame), though not at the last one."""
+    model = build(COVER)
+    codes, cond = random_inputs(model, batch=1)
+    x0 = model.embed_codes(codes).requires_grad_(True)
+    model.embed_codes = lambda _codes: x0
+    logits = model(codes, cond).flatten(2)
+    n = model.config.length
+    for i in [n - 1, *range(n - 1)]:
+        (grad,) = torch.autograd.grad(logits[0, :, i].sum(), x0, retain_graph=True)
+        per_position = grad.abs().sum(1).flatten()
+        assert (per_position[i:] == 0).all(), f"position {i} sees the future"
+        unseen = (per_position[:i] == 0).nonzero().flatten().tolist()
+        assert not unseen, f"position {i} does not see earlier positions {unseen}"
+
+
 def test_bottom_prior_uses_the_top_codes_and_top_prior_refuses_them():
     model = build(BOTTOM)
     codes, cond = random_inputs(model)
@@ -151,7 +191,8 @@ def test_bad_codes_give_one_line_errors():
          "latent codes contain index 40 but the prior has K=32"),
         (codes[:, :1], cond, r"latent codes have shape \[2, 1, 8, 8\] but the prior expects \[B, 2, 8, 8\]"),
         (codes.float(), cond, "must be integer indices"),
-        (codes, cond[:, :, :2], r"cond \(top\) codes have shape"),
+        (codes, cond[:, :, :2], r"cond \(top\) codes are on grid \(1, 2, 4\) but this bottom prior was built "
+                                r"for the top grid \(1, 4, 4\)"),
         (codes, cond + 16, "cond \\(top\\) codes contain index .* but the prior has K=16"),
         (codes, cond[:1], "cond has batch size 1"),
     ]
@@ -161,13 +202,30 @@ def test_bad_codes_give_one_line_errors():
         assert "\n" not in str(err.value)
 
 
-def test_thesis_profiles_have_the_stated_parameter_counts():
-    top = count_parameters(PixelSNAILConfig.from_dict(PROFILES["top_thesis"]))
-    bottom = count_parameters(PixelSNAILConfig.from_dict(PROFILES["bottom_thesis"]))
-    assert abs(top - 50e6) <= 5e6, top  # seed 000 Table 5.4: ~50M (6 residual blocks)
-    assert abs(bottom - 100e6) <= 10e6, bottom  # seed 000 §5.3.2: 102M
-    fewer = count_parameters(PixelSNAILConfig.from_dict({**PROFILES["top_thesis"], "res_blocks": 4}))
-    assert 30e6 < fewer < 40e6  # Table 5.4's 4-block model: ~34M
+def test_the_bottom_prior_must_be_built_for_the_top_prior_it_is_given():
+    top, bottom = PixelSNAILConfig.from_dict(TOP), PixelSNAILConfig.from_dict(BOTTOM)
+    bottom.check_condition(PixelSNAILConfig.from_dict({**TOP, "shape": [1, 4, 4], "num_codes": 16}))
+    with pytest.raises(GenvidError) as err:
+        bottom.check_condition(top)
+    assert str(err.value) == ("the bottom prior was built for top codes on grid (1, 4, 4) with K=16, but the top "
+                              "prior models grid (3, 4, 4) with K=32")
+    with pytest.raises(GenvidError, match="unconditional"):
+        top.check_condition(top)
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_parameter_count_follows_the_size_arithmetic(attention):
+    """The module docstring's count: per layer 26 C^2 + 11 C (three convs of 10/6/2 taps, two
+    1x1 links, three C -> 2C gate convs), stems 22 C^2 + 3 C, embedding and head, attention."""
+    c, k, layers, blocks, heads, dk, dv = 8, 5, 2, 3, 2, 4, 6
+    cfg = PixelSNAILConfig(num_codes=k, shape=(2, 4, 4), channels=c, res_blocks=layers, snail_blocks=blocks,
+                           attention=attention, heads=heads, key_channels=dk, value_channels=dv)
+    per_layer = 26 * c * c + 11 * c
+    attn = ((c + 3) * heads * dk + heads * dk + (2 * c + 3) * heads * (dk + dv) + heads * (dk + dv)
+            + (c * c + c) + (heads * dv * c + c) + (2 * c * c + 2 * c))
+    expected = (k * c + 22 * c * c + 3 * c + blocks * layers * per_layer + (c * k + k)
+                + (blocks * attn if attention else 0))
+    assert count_parameters(cfg) == expected
 
 
 def test_a_few_training_steps_lower_the_loss():

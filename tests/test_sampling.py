@@ -51,15 +51,18 @@ def test_fast_sampler_gives_the_naive_samples_bitwise(params, batch):
 
 
 @pytest.mark.parametrize("params", [TOP, BOTTOM], ids=["top", "bottom"])
-def test_fast_logits_equal_the_full_forward_bitwise(params):
-    """The cached chunk computation gives the full forward's logits exactly (torch.equal, not
-    a tolerance): same ops on the same values, chunk sized so CPU kernels sum in the same order."""
+@pytest.mark.parametrize("batch,start", [(2, 5), (1, 43)])
+def test_fast_logits_equal_the_full_forward_bitwise(params, batch, start):
+    """The cached stacks give the full forward's logits exactly (torch.equal, not a tolerance):
+    same ops on the same values, blocks sized so CPU kernels sum in the same order. The starts
+    lie inside a row of the first or the second frame, so the prefill's caches, new rows (the
+    rows stack) and a new frame (the frame stack) are all exercised."""
     model = build(params).eval()
-    codes, cond = inputs(model, batch=2)
-    n, start = model.config.length, 5
+    codes, cond = inputs(model, batch=batch)
+    n = model.config.length
     with torch.inference_mode():
         work, flat = sampling._prepare(codes, start)
-        cache = sampling._ChunkCache(model, work, cond)
+        cache = sampling._StackCache(model, work, cond, start)
         assert torch.equal(cache.prefill_logits, model(work, cond).flatten(2))
         for p in range(start + 1, n):
             flat[:, p - 1] = codes.flatten(1)[:, p - 1]  # teacher forcing: the true codes
@@ -131,7 +134,7 @@ def test_bad_input_gives_one_line_errors():
         (dict(start=0), rf"start=0 is outside \[1, {n}\]"),
         (dict(start=n + 1), rf"start={n + 1} is outside \[1, {n}\]: the clip has {n} code positions"),
         (dict(cond=cond[:, :, :3]),
-         r"cond \(top\) codes have shape \[2, 1, 3, 4\] but the prior expects \[B, 1, 4, 4\]"),
+         r"cond \(top\) codes are on grid \(1, 3, 4\) but this bottom prior was built for the top grid \(1, 4, 4\)"),
         (dict(cond=None), "needs the top codes"),
         (dict(temperature=0.0), "temperature must be > 0"),
         (dict(top_k=33), r"top_k must be in \[1, 32\]"),

@@ -1,40 +1,75 @@
 """3D PixelSNAIL priors over VQ-VAE code indices (seed 000 §3.3.2, §4.3, §5.3; SPEC §6).
 
 The prior models p(z) = prod_i p(z_i | z_<i) over a code grid [B, T, H, W] in raster order
-(t, h, w). Building blocks, as in seed 000 Figs. 4.4-4.6:
+(t, h, w). Building blocks, as in seed 000 Figs. 4.4-4.6, with the causal convolutions split
+into three stacks so that they have no blind spot (below):
 
-    codes --Embedding--> x0 --CausalConv3d(mask A)--> h (+ conditioning, bottom prior)
+    codes --Embedding--> x0 --stem--> (f, v, h)   (+ conditioning on h, bottom prior)
     repeat `snail_blocks` times (one SNAIL block):
-        (+ per-block conditioning, bottom prior)
-        `res_blocks` x GatedResidual: h + a*sigmoid(b), [a, b] = Conv(ELU(Conv(ELU(h))))
-        attention (top prior only): query from h, keys/values from [x0 || h || position],
+        (+ per-block conditioning on h, bottom prior)
+        `res_blocks` x StackLayer, one gated residual per stack (Fig. 4.5):
+            f <- f + a*sigmoid(b), [a, b] = Conv(ELU(FrameConv(ELU(f))))
+            v <- v + ...               RowsConv(ELU(v)) + Link(ELU(f))
+            h <- h + ...               RowConv(ELU(h))  + Link(ELU(v))
+        attention (top prior only) on h: query from h, keys/values from [x0 || h || position],
             strictly causal (a position attends to earlier positions only), then a gated
             residual that mixes the attention output into h
-    ELU -> 1x1 conv -> logits over the K codes [B, K, T, H, W]
+    ELU(h) -> 1x1 conv -> logits over the K codes [B, K, T, H, W]
 
-Causality: the stem conv never sees the centre (mask A) and every later conv sees positions
-<= the centre (mask B), so the features at i depend on codes < i only; attention reads codes
-at j < i. The logits at i therefore never depend on code i or later (tests check this).
-Masked convs (rather than PixelSNAIL's shifted "down"/"down-right" pair) keep one conv per
-layer and make the fast sampler's windows plain boxes. Their blind spot is the upper-right
-triangle of the current frame only (earlier frames are seen in full); attention covers it
-in the top prior. Weight normalisation (PixelSNAIL) is not used; seed 000 does not mention it.
+The three stacks (Gated PixelCNN's vertical/horizontal stacks, van den Oord et al. 2016,
+extended to video by one more level; seed 000 §3.3.1 / Fig. 3.7 describes the 2D pair):
 
-Sizes. Seed 000 Table 5.4 (top: 256 channels, 4/6/8 residual blocks per SNAIL block,
-5 SNAIL blocks, key 16, value 128) gives 34M/50M/60M parameters. We use a causal 3x3x3 conv
-(23 causal taps) as the first conv of each residual layer and a pointwise conv for the
-gate's second conv ("the output of the first convolution is fed into two separate
-convolutions", §4.3.1): 25*C^2 = 1.64M per residual layer, so the 6-block profile has 52.4M
-parameters (4/8 blocks: 36.0M/68.8M). Two causal 3x3x3 convs per layer would give ~139M, far
-off the thesis count. The bottom prior (102M in §5.3.2; seed 002 Table 6.1 is comparable) gets
-5 SNAIL blocks x 8 residual layers and a deep conditioning stack of 15 residual blocks on the
-top grid (§5.3.2: "the residual conditioning stack is made quite deep"): 99.8M.
+    f, the frame stack: at (t, h, w) it sees frames < t only. Its stem reads the k-1 previous
+        frames (k x k window); each layer reads f at the full k x k window of frame t (which is
+        allowed: f of frame t knows nothing of frame t) and at (t-1, h, w).
+    v, the rows stack: sees the rows above in frame t, all columns, plus f. Its stem reads the
+        r = k//2 rows above (k columns); each layer reads v at rows h-r..h (row h included: v
+        there only knows rows < h), plus a 1x1 link from f at (t, h, w).
+    h, the row stack: sees row h of frame t left of w, plus v. Its stem reads the r codes to the
+        left; each layer reads h at columns w-r..w, plus a 1x1 link from v at (t, h, w).
+    The stems are summed (v += f, h += v), so h's stem reads exactly the taps of a mask-A
+    k x k x k conv.
+
+Causality: f(t) depends on codes in frames < t, v(t, h) on codes before row (t, h), h(t, h, w)
+on codes before (t, h, w) (induction over the layers: every tap reads a feature whose support
+lies in that set). Attention reads x0 and h at j < i. The logits at i therefore never depend
+on code i or later (tests check this, by perturbation and by gradients).
+
+No blind spot. A single masked k x k x k conv stack (what this module used before) sees, in
+frame t, the rows above only within a cone widening by r columns per row, so the upper-right
+of the current frame is never seen; and it reaches an earlier frame's lower rows only r rows
+per frame step, so the top of frame t never sees the bottom of frame t-1. Here f spreads freely
+in all four directions inside frame t, v across the full width of the rows above, h along the
+row: the receptive field of position i is every earlier position within reach (r positions
+per layer in h and w, one frame per layer in t, plus the stems' k-1 frames), with no holes. On
+a grid the stacks can span (a test: every position of a 3x4x4 grid with 4 layers), every
+earlier position reaches every later one. Beyond that reach the bottom prior, which has no
+attention, is limited by depth as any conv net is; the top prior's attention covers the clip.
+
+Sizes. Seed 000 Table 5.4 (top: 256 channels, 4/6/8 residual blocks per SNAIL block, 5 SNAIL
+blocks, key 16, value 128) gives 34M/50M/60M parameters. The thesis's residual layer has one
+stack; here one "residual block" of the table is one StackLayer (all three stacks), and each
+stack keeps the thesis's layer: a causal first conv and a pointwise conv for the gate ("the
+output of the first convolution is fed into two separate convolutions", §4.3.1). Per layer, in
+units of C^2 weights: frame conv 10 taps (9 in frame t, 1 in frame t-1), rows conv 6 (2 rows x
+3 columns), row conv 2, two 1x1 links 1 each, three gate convs (C -> 2C) 2 each: 26 C^2, 1.71M
+at C = 256 (the single masked stack it replaces had 23 + 2 = 25). The frame stack steps back
+one frame per layer (one temporal tap) rather than k-1 (a k-frame box, 27 C^2 per layer in
+all): that keeps the thesis's count, and 30 layers step back far more than the top grid's 4
+frames. With the stems (22 C^2 = 1.44M), attention (0.31M per SNAIL block), embedding and head
+(0.26M), the 6-block top prior has 54.5M parameters (4/8 blocks: 37.4M/71.5M). The bottom
+prior (102M in §5.3.2; seed 002 Table 6.1 is comparable) gets 5 SNAIL blocks x 8 layers
+(68.3M) and a deep conditioning stack of 15 residual blocks on the top grid (§5.3.2: "the
+residual conditioning stack is made quite deep"; 32.5M with its embedding, 3x3x3 in/out convs
+and per-block projections): 102.5M with stems, embedding and head. Weight normalisation
+(PixelSNAIL) is not used; seed 000 does not mention it.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -43,6 +78,7 @@ from torch import nn
 from genvid.errors import GenvidError, ParamError
 
 Shape3 = tuple[int, int, int]
+Offset = tuple[int, int, int]  # (dt, dh, dw) from an output position to an input it reads
 
 
 @dataclass(frozen=True)
@@ -115,52 +151,72 @@ class PixelSNAILConfig:
     def cond_codes(self) -> int:
         return self.cond_num_codes or self.num_codes
 
-
-# Profiles (SPEC §6). The default profile runs on a CPU; the thesis profile is seed 000's.
-PROFILES: dict[str, dict] = {
-    "top_default": dict(num_codes=128, shape=(4, 8, 8), channels=64, res_blocks=2, snail_blocks=2),
-    "bottom_default": dict(num_codes=128, shape=(8, 16, 16), channels=64, res_blocks=2, snail_blocks=2,
-                           attention=False, cond_shape=(4, 8, 8), cond_res_blocks=2),
-    "top_thesis": dict(num_codes=512, shape=(4, 32, 32), channels=256, res_blocks=6, snail_blocks=5,
-                       heads=1, key_channels=16, value_channels=128),
-    "bottom_thesis": dict(num_codes=512, shape=(8, 64, 64), channels=256, res_blocks=8, snail_blocks=5,
-                          attention=False, cond_shape=(4, 32, 32), cond_res_blocks=15),
-}
+    def check_condition(self, top: "PixelSNAILConfig") -> None:
+        """One-line GenvidError unless this (bottom) prior was built for ``top``'s grid and K."""
+        if self.cond_shape is None:
+            raise GenvidError("this prior is unconditional (a top prior); it takes no top prior's codes")
+        if tuple(self.cond_shape) != tuple(top.shape) or self.cond_codes != top.num_codes:
+            raise GenvidError(f"the bottom prior was built for top codes on grid {tuple(self.cond_shape)} with "
+                              f"K={self.cond_codes}, but the top prior models grid {tuple(top.shape)} with "
+                              f"K={top.num_codes}")
 
 
-def causal_taps(k: int, mask: str) -> torch.Tensor:
-    """Flat indices into a k*k*k box of the taps a causal conv may use (mask 'A' or 'B')."""
-    r, taps = k // 2, []
-    for tau in range(k):  # box frame tau is frame t-k+1+tau; tau = k-1 is the current frame
-        for a in range(k):
-            for b in range(k):
-                current = tau == k - 1
-                if not current or a < r or (a == r and (b < r or (b == r and mask == "B"))):
-                    taps.append((tau * k + a) * k + b)
-    return torch.tensor(taps, dtype=torch.long)
+# ----------------------------------------------------------------------------- causal convolutions
+
+def frame_taps(k: int, stem: bool) -> list[Offset]:
+    """Frame stack: the stem reads the k-1 previous frames (k x k window); a layer reads f at
+    the k x k window of frame t and at (t-1, h, w)."""
+    r = k // 2
+    square = [(dh, dw) for dh in range(-r, r + 1) for dw in range(-r, r + 1)]
+    if stem:
+        return [(dt, dh, dw) for dt in range(-(k - 1), 0) for dh, dw in square]
+    return [(-1, 0, 0)] + [(0, dh, dw) for dh, dw in square]
+
+
+def rows_taps(k: int, stem: bool) -> list[Offset]:
+    """Rows stack: the r rows above (stem) or rows h-r..h (layer), columns w-r..w+r."""
+    r = k // 2
+    return [(0, dh, dw) for dh in range(-r, 0 if stem else 1) for dw in range(-r, r + 1)]
+
+
+def row_taps(k: int, stem: bool) -> list[Offset]:
+    """Row stack: columns w-r..w-1 (stem) or w-r..w (layer) of row h."""
+    r = k // 2
+    return [(0, 0, dw) for dw in range(-r, 0 if stem else 1)]
 
 
 class CausalConv3d(nn.Module):
-    """Conv over earlier raster positions only. Only the causal taps are parameters (honest
-    parameter counts); `kernel()` scatters them into the dense k*k*k box with zeros elsewhere."""
+    """Conv whose output at (t, h, w) reads its input at (t+dt, h+dh, w+dw) for the offsets in
+    `taps` only. Only those taps are parameters (honest parameter counts); `kernel()` scatters
+    them into the dense bounding box (which always holds the centre, so padding is >= 0) with
+    zeros elsewhere. The box ends at the current frame: dt <= 0."""
 
-    def __init__(self, cin: int, cout: int, k: int, mask: str):
+    def __init__(self, cin: int, cout: int, taps: Iterable[Offset]):
         super().__init__()
-        self.cin, self.cout, self.k = cin, cout, k
-        self.register_buffer("taps", causal_taps(k, mask), persistent=False)
-        self.weight = nn.Parameter(torch.empty(cout, cin, len(self.taps)))
+        taps = sorted(set(taps))
+        if not taps or max(dt for dt, _, _ in taps) > 0:
+            raise ValueError("a causal conv needs taps, none of them in a later frame")
+        lo = [min(0, *(o[a] for o in taps)) for a in range(3)]
+        hi = [max(0, *(o[a] for o in taps)) for a in range(3)]
+        self.cin, self.cout, self.offsets = cin, cout, taps
+        self.box: Shape3 = tuple(h - l + 1 for l, h in zip(lo, hi))
+        self.lo, self.hi = tuple(lo), tuple(hi)
+        flat = [((dt - lo[0]) * self.box[1] + dh - lo[1]) * self.box[2] + dw - lo[2] for dt, dh, dw in taps]
+        self.register_buffer("taps", torch.tensor(flat, dtype=torch.long), persistent=False)
+        self.weight = nn.Parameter(torch.empty(cout, cin, len(taps)))
         self.bias = nn.Parameter(torch.empty(cout))
-        bound = 1.0 / math.sqrt(cin * len(self.taps))  # PyTorch's default conv init
+        bound = 1.0 / math.sqrt(cin * len(taps))  # PyTorch's default conv init
         nn.init.uniform_(self.weight, -bound, bound)
         nn.init.uniform_(self.bias, -bound, bound)
 
     def kernel(self) -> torch.Tensor:
-        dense = self.weight.new_zeros(self.cout, self.cin, self.k ** 3).index_copy(2, self.taps, self.weight)
-        return dense.view(self.cout, self.cin, self.k, self.k, self.k)
+        dense = self.weight.new_zeros(self.cout, self.cin, math.prod(self.box)).index_copy(2, self.taps, self.weight)
+        return dense.view(self.cout, self.cin, *self.box)
 
     def padding(self) -> tuple[int, ...]:
-        r = self.k // 2  # F.pad order: (w_left, w_right, h_top, h_bottom, t_front, t_back)
-        return (r, r, r, r, self.k - 1, 0)
+        """F.pad order: (w_left, w_right, h_top, h_bottom, t_front, t_back)."""
+        (t0, h0, w0), (_, h1, w1) = self.lo, self.hi
+        return (-w0, w1, -h0, h1, -t0, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv3d(F.pad(x, self.padding()), self.kernel(), self.bias)
@@ -181,7 +237,8 @@ def pointwise(cin: int, cout: int) -> Pointwise:
 
 
 class GatedResidual(nn.Module):
-    """Residual layer of seed 000 Fig. 4.5: x + a*sigmoid(b), [a, b] = conv2(ELU(conv1(ELU(x)) [+ aux]))."""
+    """Residual layer of seed 000 Fig. 4.5: x + a*sigmoid(b), [a, b] = conv2(ELU(conv1(ELU(x)) [+ aux])).
+    `aux` is the stacks' 1x1 link (or the attention output) added before the gate."""
 
     def __init__(self, channels: int, conv1: nn.Module, dropout: float, aux_channels: int = 0):
         super().__init__()
@@ -196,9 +253,48 @@ class GatedResidual(nn.Module):
     def gate(self, x: torch.Tensor, c: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
         """Everything after conv1; pointwise, so the fast sampler runs it on a few positions."""
         if self.aux is not None:
-            c = c + self.aux(F.elu(aux))
+            c = c + self.link(aux)
+        return self.output(x, c)
+
+    def link(self, aux: torch.Tensor) -> torch.Tensor:
+        """The 1x1 link from the neighbouring stack (or the attention output), added to conv1's output."""
+        return self.aux(F.elu(aux))
+
+    def output(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """x + a*sigmoid(b) from the pre-activation c (conv1's output plus the link)."""
         a, b = self.conv2(self.drop(F.elu(c))).chunk(2, dim=1)
         return x + a * torch.sigmoid(b)
+
+
+class Stem(nn.Module):
+    """The three stacks' first convs on the embedded codes; v includes f, h includes v."""
+
+    def __init__(self, c: int, k: int):
+        super().__init__()
+        self.frame = CausalConv3d(c, c, frame_taps(k, stem=True))
+        self.rows = CausalConv3d(c, c, rows_taps(k, stem=True))
+        self.row = CausalConv3d(c, c, row_taps(k, stem=True))
+
+    def forward(self, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f = self.frame(x0)
+        v = self.rows(x0) + f
+        return f, v, self.row(x0) + v
+
+
+class StackLayer(nn.Module):
+    """One residual layer of the three stacks (one "residual block" of seed 000 Table 5.4)."""
+
+    def __init__(self, c: int, k: int, dropout: float):
+        super().__init__()
+        self.frame = GatedResidual(c, CausalConv3d(c, c, frame_taps(k, stem=False)), dropout)
+        self.rows = GatedResidual(c, CausalConv3d(c, c, rows_taps(k, stem=False)), dropout, aux_channels=c)
+        self.row = GatedResidual(c, CausalConv3d(c, c, row_taps(k, stem=False)), dropout, aux_channels=c)
+
+    def forward(self, f: torch.Tensor, v: torch.Tensor,
+                h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f = self.frame(f)
+        v = self.rows(v, f)
+        return f, v, self.row(h, v)
 
 
 def positions(shape: Shape3) -> torch.Tensor:
@@ -249,24 +345,24 @@ class CausalAttention(nn.Module):
 
 
 class SnailBlock(nn.Module):
-    """Seed 000 Fig. 4.4: residual layers, then (top prior) attention mixed in by a gated residual."""
+    """Seed 000 Fig. 4.4: residual layers (of the three stacks), then (top prior) attention on
+    the row stack h, mixed in by a gated residual."""
 
     def __init__(self, cfg: PixelSNAILConfig):
         super().__init__()
         c = cfg.channels
-        self.layers = nn.ModuleList(
-            GatedResidual(c, CausalConv3d(c, c, cfg.kernel_size, "B"), cfg.dropout) for _ in range(cfg.res_blocks))
+        self.layers = nn.ModuleList(StackLayer(c, cfg.kernel_size, cfg.dropout) for _ in range(cfg.res_blocks))
         self.attn = CausalAttention(cfg) if cfg.attention else None
         aux = cfg.heads * cfg.value_channels
         self.attn_out = GatedResidual(c, pointwise(c, c), cfg.dropout, aux) if cfg.attention else None
 
-    def forward(self, h: torch.Tensor, x0: torch.Tensor, pos: torch.Tensor | None,
-                allowed: torch.Tensor) -> torch.Tensor:
+    def forward(self, f: torch.Tensor, v: torch.Tensor, h: torch.Tensor, x0: torch.Tensor,
+                pos: torch.Tensor | None, allowed: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         for layer in self.layers:
-            h = layer(h)
+            f, v, h = layer(f, v, h)
         if self.attn is not None:
             h = self.attn_out(h, self.attn(x0, h, pos, allowed))
-        return h
+        return f, v, h
 
 
 class Conditioning(nn.Module):
@@ -302,7 +398,7 @@ class PixelSNAIL3d(nn.Module):
         self.config = cfg
         c = cfg.channels
         self.embed = nn.Embedding(cfg.num_codes, c)
-        self.stem = CausalConv3d(c, c, cfg.kernel_size, "A")
+        self.stem = Stem(c, cfg.kernel_size)
         self.cond = Conditioning(cfg) if cfg.cond_shape is not None else None
         self.blocks = nn.ModuleList(SnailBlock(cfg) for _ in range(cfg.snail_blocks))
         self.head = pointwise(c, cfg.num_codes)
@@ -316,19 +412,20 @@ class PixelSNAIL3d(nn.Module):
     def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """codes [B, T, H, W] (long) -> logits [B, K, T, H, W]; `cond`: top codes (bottom prior)."""
         x0 = self.embed_codes(codes)
-        h = self.stem(x0)
+        f, v, h = self.stem(x0)
         conds = self.cond(cond) if self.cond is not None else []
-        if conds:
+        if conds:  # the condition is known everywhere: it goes to h, the stack the logits come from
             h = h + conds[0]
         pos = self.pos.expand(codes.shape[0], -1, -1, -1, -1) if self.config.attention else None
         for i, block in enumerate(self.blocks):
             if len(conds) > 1:
                 h = h + conds[1 + i]
-            h = block(h, x0, pos, self.allowed)
+            f, v, h = block(f, v, h, x0, pos, self.allowed)
         return self.head(F.elu(h))
 
     def check_inputs(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> None:
-        """One-line GenvidError for codes/cond this prior cannot take (shape, dtype, index >= K)."""
+        """One-line GenvidError for codes/cond this prior cannot take (shape, dtype, index >= K,
+        a top grid other than the one the bottom prior was built for)."""
         cfg = self.config
         _check_codes("latent codes", codes, cfg.shape, cfg.num_codes)
         if cfg.cond_shape is None:
@@ -337,6 +434,9 @@ class PixelSNAIL3d(nn.Module):
             return
         if cond is None:
             raise GenvidError("the bottom prior needs the top codes as cond, got none")
+        if cond.dim() == 4 and tuple(cond.shape[1:]) != tuple(cfg.cond_shape):
+            raise GenvidError(f"cond (top) codes are on grid {tuple(cond.shape[1:])} but this bottom prior was "
+                              f"built for the top grid {tuple(cfg.cond_shape)}")
         _check_codes("cond (top) codes", cond, cfg.cond_shape, cfg.cond_codes)
         if cond.shape[0] != codes.shape[0]:
             raise GenvidError(f"cond has batch size {cond.shape[0]} but the codes have {codes.shape[0]}")

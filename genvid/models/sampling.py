@@ -5,11 +5,15 @@ Both samplers fill the raster positions >= `start` of `codes` one at a time; pos
 
 - `sample_naive` runs the whole network on the whole clip for every position, as the seed 000
   code did: T*H*W positions of work per generated code. It is the reference.
-- `sample_fast` runs the whole network once (the prefill, which records every causal conv's
-  input, the attention features and keys/values), then per position recomputes only a small
-  chunk of the current row: each causal conv reads its k x k x (chunk + k - 1) input window from
-  its cache, attention reads the cached keys/values. Features at a position depend on earlier
-  codes only, so everything cached before position p is final when p is generated.
+- `sample_fast` runs the whole network once (the prefill, which records the causal convs'
+  inputs around the first generated position, the stacks' features there, the attention
+  keys/values and the conditioning), then follows the prior's three stacks
+  (genvid/models/pixelsnail3d.py): the frame stack f of frame t depends on frames < t only, so
+  it is computed once per frame, when the frame starts; the rows stack v of row (t, h) on the
+  rows above, so once per row; only the row stack h (and attention) runs per position, on a
+  small chunk of the current row. Each conv reads its input window from a cache that holds
+  just the frames it needs (two for f's convs, one for v's and h's), so the cache is a few
+  frames per layer, not the clip.
 
 Same draws. Each position consumes exactly one uniform per clip from `generator`, in the same
 order in both samplers, and picks its code by inverse CDF on logits processed identically
@@ -17,11 +21,12 @@ order in both samplers, and picks its code by inverse CDF on logits processed id
 
 Same logits. The fast path calls the same ops (F.conv3d with the same dense kernel on the same
 input values, the same F.linear 1x1 convs, `attend` over the full-length key cache with the
-same mask rows); only the number of output positions differs, and the chunk is sized so that
-the CPU kernels sum in the same order as for the whole clip (`chunk_size`). Tests check the
-logits with torch.equal. That is a property of the kernels, not a theorem: another library
-or a GPU may pick another algorithm for a smaller output, and then logits differ in the last
-bits and a sample differs only when a uniform falls within that rounding of a CDF boundary.
+same mask rows); only the number of output positions differs: a frame for f, a block of rows
+for v, a chunk for h, sized so that the CPU kernels sum in the same order as for the whole
+clip (`chunk_size`). Tests check the logits with torch.equal. That is a property of the
+kernels, not a theorem: another library or a GPU may pick another algorithm for a smaller
+output, and then logits differ in the last bits and a sample differs only when a uniform falls
+within that rounding of a CDF boundary.
 """
 from __future__ import annotations
 
@@ -54,7 +59,7 @@ def sample_fast(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator:
     if start == flat.shape[1]:
         return codes  # all context, nothing to generate
     with _eval(model), torch.inference_mode():
-        state = _ChunkCache(model, codes, cond)
+        state = _StackCache(model, codes, cond, start)
         logits = state.prefill_logits[:, :, start]
         for p in range(start, flat.shape[1]):
             if p > start:
@@ -123,21 +128,77 @@ def chunk_size(shape: tuple[int, int, int], batch: int) -> int:
     return max(4, -(-16 // batch))
 
 
-class _ChunkCache:
-    """For the whole clip: the input of every causal conv (padded, as the conv sees it), the
-    features each attention block makes keys from, the keys/values, the conditioning."""
+class _ConvInput:
+    """A causal conv's input as the conv sees it (padded), channels-last [B, T', H', W', C],
+    for the padded frames [first, first + T'). Channels-last makes one position's write a
+    single run of memory."""
 
-    def __init__(self, model: PixelSNAIL3d, codes: torch.Tensor, cond: torch.Tensor | None):
+    def __init__(self, conv: CausalConv3d, kernel: torch.Tensor, padded: torch.Tensor, first: int,
+                 frames: int | None):
+        self.conv, self.kernel, self.first = conv, kernel, first
+        end = None if frames is None else first + frames
+        self.data = padded[:, :, first:end].permute(0, 2, 3, 4, 1).contiguous()
+        w_left, _, h_top, _, t_front, _ = conv.padding()
+        self.pad = (t_front, h_top, w_left)
+
+    def advance(self, t: int) -> None:
+        """Hold the window of output frame t (the frames before it move down one slot)."""
+        shift = t - self.first
+        if shift > 0:
+            keep = self.data.shape[1] - shift
+            if keep > 0:
+                self.data[:, :keep] = self.data[:, shift:].clone()
+            self.first = t
+
+    def write(self, t: int, h: slice | int, w: slice | int, values: torch.Tensor) -> None:
+        """Store the input at frame t, rows h, columns w (unpadded coordinates); values channels-last."""
+        pt, ph, pw = self.pad
+        self.data[:, t + pt - self.first, _shifted(h, ph), _shifted(w, pw)] = values
+
+    def output(self, t: int, h: slice, w: slice) -> torch.Tensor:
+        """The conv's output at frame t, rows h, columns w, from the stored input. The window is
+        made contiguous [B, C, ., ., .] as in the forward pass (a channels-last input makes
+        oneDNN sum in another order)."""
+        kt, kh, kw = self.conv.box
+        x = self.data[:, t - self.first: t - self.first + kt, h.start: h.stop + kh - 1, w.start: w.stop + kw - 1]
+        return F.conv3d(x.permute(0, 4, 1, 2, 3).contiguous(), self.kernel, self.conv.bias)
+
+
+def _shifted(index: slice | int, by: int) -> slice | int:
+    return index + by if isinstance(index, int) else slice(index.start + by, index.stop + by)
+
+
+class _StackCache:
+    """The prefill and the per-frame, per-row and per-position updates of the three stacks.
+
+    Per frame t it holds, besides the conv inputs: f and v after the stems (v's and h's stems
+    add them) and, per layer, the 1x1 links f -> v and v -> h. A link is computed when its
+    source is final (f's for the whole frame, v's for a row) and added per position."""
+
+    def __init__(self, model: PixelSNAIL3d, codes: torch.Tensor, cond: torch.Tensor | None, start: int):
         self.model, cfg = model, model.config
-        self.k, self.r = cfg.kernel_size, cfg.kernel_size // 2
         self.shape, self.batch = cfg.shape, codes.shape[0]
         self.chunk = chunk_size(cfg.shape, self.batch)
-        self.convs = [model.stem] + [layer.conv1 for block in model.blocks for layer in block.layers]
-        self.kernels = {conv: conv.kernel() for conv in self.convs}  # same values as every forward
-        self.inputs: dict[CausalConv3d, torch.Tensor] = {}
+        self.layers = [layer for block in model.blocks for layer in block.layers]
+        t0 = self._unravel(start)[0]
+        stem = model.stem
+        self.inputs: dict[CausalConv3d, _ConvInput] = {}
+        stacks: list[tuple[torch.Tensor, torch.Tensor]] = []  # (f, v) of frame t0 after the stem, each layer
         self.feats, self.keys, self.values = {}, {}, {}
         self.conds: list[torch.Tensor] = []
-        hooks = [conv.register_forward_pre_hook(self._record_conv_input) for conv in self.convs]
+
+        def record_input(conv, args):
+            padded, kernel = F.pad(args[0], conv.padding()), conv.kernel()  # the kernel every forward uses
+            if conv in (stem.frame, stem.rows, stem.row):  # the stems read codes: keep the clip
+                self.inputs[conv] = _ConvInput(conv, kernel, padded, 0, None)
+            else:  # a layer: the frames its window for frame t0 covers (padded frames t0..t0+kt-1)
+                self.inputs[conv] = _ConvInput(conv, kernel, padded, t0, conv.box[0])
+
+        def record_stacks(module, args, out):
+            stacks.append((out[0][:, :, t0: t0 + 1].clone(), out[1][:, :, t0: t0 + 1].clone()))
+
+        hooks = [conv.register_forward_pre_hook(record_input) for conv in self._convs()]
+        hooks += [mod.register_forward_hook(record_stacks) for mod in [stem, *self.layers]]
         for block in model.blocks:
             if block.attn is not None:
                 hooks.append(block.attn.register_forward_pre_hook(self._record_attention_input))
@@ -150,10 +211,15 @@ class _ChunkCache:
         finally:
             for hook in hooks:
                 hook.remove()
+        (self.f0, self.v0), layers_out = stacks[0], stacks[1:]
+        self.f_links = [layer.rows.link(f) for layer, (f, _) in zip(self.layers, layers_out)]
+        self.v_links = [layer.row.link(v) for layer, (_, v) in zip(self.layers, layers_out)]
+        self.x0 = model.embed_codes(codes) if self.feats else None  # attention keys read the codes
 
-    def _record_conv_input(self, conv, args):
-        # Stored channels-last [B, T', H', W', C]: a conv window is then a few long runs of memory.
-        self.inputs[conv] = F.pad(args[0], conv.padding()).permute(0, 2, 3, 4, 1).contiguous()
+    def _convs(self) -> list[CausalConv3d]:
+        stem = self.model.stem
+        return [stem.frame, stem.rows, stem.row] + [
+            stack.conv1 for layer in self.layers for stack in (layer.frame, layer.rows, layer.row)]
 
     def _record_attention_input(self, attn, args):
         self.feats[attn] = args[1].clone()  # h, the features keys/values are made from
@@ -165,47 +231,89 @@ class _ChunkCache:
 
     def step(self, p: int, previous: torch.Tensor) -> torch.Tensor:
         """Logits [B, K] at flat position p, given the code just drawn at p - 1."""
-        model, k, r = self.model, self.k, self.r
-        stem_in = self.inputs[model.stem]  # padded x0, channels-last
+        model, stem = self.model, self.model.stem
         tp, hp, wp = self._unravel(p - 1)
-        stem_in[:, tp + k - 1, hp + r, wp + r] = model.embed.weight[previous]
+        code = model.embed.weight[previous]  # [B, C]
+        for conv in (stem.frame, stem.rows, stem.row):
+            self.inputs[conv].write(tp, hp, wp, code)
         if self.feats:  # keys/values of position p - 1 need its code: make them now
-            chunk, _, here, _ = self._chunk(p - 1)
-            x0 = stem_in[:, tp + k - 1: tp + k, chunk[3].start + r: chunk[3].stop + r,
-                         chunk[4].start + r: chunk[4].stop + r].permute(0, 4, 1, 2, 3)
+            self.x0[:, :, tp, hp, wp] = code
+            chunk, here, _ = self._chunk(p - 1)
             pos = model.pos[chunk].expand(self.batch, -1, -1, -1, -1)
             for attn in self.feats:
-                key, value = attn.keys_values(x0, self.feats[attn][chunk], pos)
+                key, value = attn.keys_values(self.x0[chunk], self.feats[attn][chunk], pos)
                 self.keys[attn][..., p - 1] = key[here].view_as(self.keys[attn][..., 0])
                 self.values[attn][..., p - 1] = value[here].view_as(self.values[attn][..., 0])
-
         t, h, w = self._unravel(p)
-        chunk, window, here, queries = self._chunk(p)
-        x = self._conv(model.stem, window)
+        if (h, w) == (0, 0):
+            self._frame(t)
+        if w == 0:
+            self._row(t, h)
+        return self._position(p)
+
+    def _frame(self, t: int) -> None:
+        """The frame stack at frame t, all layers, on the whole frame: it depends on frames < t."""
+        _, height, width = self.shape
+        rows, cols = slice(0, height), slice(0, width)
+        for layer in self.layers:  # the layers' caches move on to frame t (the stems' hold the clip)
+            for stack in (layer.frame, layer.rows, layer.row):
+                self.inputs[stack.conv1].advance(t)
+        f = self.inputs[self.model.stem.frame].output(t, rows, cols)
+        self.f0 = f
+        for i, layer in enumerate(self.layers):
+            conv_in = self.inputs[layer.frame.conv1]
+            conv_in.write(t, rows, cols, F.elu(f)[:, :, 0].permute(0, 2, 3, 1))
+            f = layer.frame.gate(f, conv_in.output(t, rows, cols))
+            self.f_links[i] = layer.rows.link(f)
+
+    def _row(self, t: int, h: int) -> None:
+        """The rows stack at row (t, h), all layers, on a block of rows of frame t that holds h
+        (rows after h read stale inputs; only row h is kept): it depends on the rows above."""
+        _, height, width = self.shape
+        n = min(height, -(-self.chunk // width))
+        h0 = min(max(h - n + 1, 0), height - n)
+        rows, cols, here = slice(h0, h0 + n), slice(0, width), h - h0
+        v = self.inputs[self.model.stem.rows].output(t, rows, cols) + self.f0[:, :, :, rows]
+        self.v0[:, :, :, h] = v[:, :, :, here]
+        for i, layer in enumerate(self.layers):
+            conv_in = self.inputs[layer.rows.conv1]
+            conv_in.write(t, h, cols, F.elu(v)[:, :, 0, here].permute(0, 2, 1))
+            v = layer.rows.output(v, conv_in.output(t, rows, cols) + self.f_links[i][:, :, :, rows])
+            self.v_links[i][:, :, :, h] = layer.row.link(v)[:, :, :, here]
+
+    def _position(self, p: int) -> torch.Tensor:
+        """The row stack and attention on the chunk that holds p; p's logits."""
+        model = self.model
+        t, h, w = self._unravel(p)
+        chunk, here, queries = self._chunk(p)
+        rows, cols = chunk[3], chunk[4]
+        x = self.inputs[model.stem.row].output(t, rows, cols) + self.v0[:, :, :, rows, cols]
         if self.conds:
             x = x + self.conds[0][chunk]
-        for i, block in enumerate(model.blocks):
+        i = 0
+        for b, block in enumerate(model.blocks):
             if len(self.conds) > 1:
-                x = x + self.conds[1 + i][chunk]
+                x = x + self.conds[1 + b][chunk]
             for layer in block.layers:
-                self.inputs[layer.conv1][:, t + k - 1, h + r, w + r] = F.elu(x)[here]
-                x = layer.gate(x, self._conv(layer.conv1, window))
+                conv_in = self.inputs[layer.row.conv1]
+                conv_in.write(t, h, w, F.elu(x)[here])
+                x = layer.row.output(x, conv_in.output(t, rows, cols) + self.v_links[i][:, :, :, rows, cols])
+                i += 1
             if block.attn is not None:
                 self.feats[block.attn][:, :, t, h, w] = x[here]
                 q = block.attn.query(torch.cat([x, model.pos[chunk].expand_as(x[:, :3])], dim=1))
                 a = block.attn.attend(q, self.keys[block.attn], self.values[block.attn], model.allowed[queries])
                 x = block.attn_out(x, a)
         return model.head(F.elu(x))[here]
-
     def _unravel(self, p: int) -> tuple[int, int, int]:
         _, height, width = self.shape
         return p // (height * width), (p // width) % height, p % width
 
-    def _chunk(self, p: int) -> tuple[tuple, tuple, tuple, slice]:
+    def _chunk(self, p: int) -> tuple[tuple, tuple, slice]:
         """The positions recomputed for p: `self.chunk` consecutive positions of p's row that
         include p (or whole rows of p's frame when rows are shorter). Returns indices into
-        [B, C, T, H, W] for the chunk, into the causal convs' padded channels-last input for its
-        window, for p within the chunk, and the chunk's flat positions (its rows of `allowed`)."""
+        [B, C, T, H, W] for the chunk and for p within it, and the chunk's flat positions (its
+        rows of `allowed`)."""
         _, height, width = self.shape
         t, h, w = self._unravel(p)
         rows = min(height, -(-self.chunk // width))
@@ -214,13 +322,5 @@ class _ChunkCache:
         w0 = min(max(w - cols + 1, 0), width - cols)
         all_ = slice(None)
         chunk = (all_, all_, slice(t, t + 1), slice(h0, h0 + rows), slice(w0, w0 + cols))
-        window = (all_, slice(t, t + self.k), slice(h0, h0 + rows + self.k - 1), slice(w0, w0 + cols + self.k - 1))
         first = (t * height + h0) * width + w0
-        return chunk, window, (all_, all_, 0, h - h0, w - w0), slice(first, first + (rows - 1) * width + cols)
-
-    def _conv(self, conv: CausalConv3d, window: tuple) -> torch.Tensor:
-        """Output of a causal conv on the chunk, from its cached input. Outputs after p read
-        stale inputs; only p's is kept. The window is made contiguous [B, C, k, ., .] as in
-        the forward pass (a channels-last input makes oneDNN sum in another order)."""
-        x = self.inputs[conv][window].permute(0, 4, 1, 2, 3).contiguous()
-        return F.conv3d(x, self.kernels[conv], conv.bias)
+        return chunk, (all_, all_, 0, h - h0, w - w0), slice(first, first + (rows - 1) * width + cols)
