@@ -82,7 +82,7 @@ def test_config_sizes_have_no_defaults_and_errors_name_the_key():
     del values["beta_warmup_steps"]
     with pytest.raises(ParamError, match=r"models\.rfn\.beta_warmup_steps is missing"):
         parse_config(RFNConfig, values, "models.rfn")
-    with pytest.raises(ParamError, match=r"models\.rfn\.resolution must be a multiple of 2\^levels = 4"):
+    with pytest.raises(ParamError, match=r"models\.rfn[.:] ?resolution must be a multiple of 2\^levels = 4"):
         build_rfn({**TINY, "resolution": 18})
     with pytest.raises(ParamError, match=r"models\.rfn\.norm must be one of"):
         build_rfn({**TINY, "norm": "layer"})

@@ -255,7 +255,7 @@ class RFN(nn.Module):
         feats = self._features(self._scale(k))
         deepest, t = feats[-1], frames.shape[1]
         hs, state = [], None
-        for i in range(1, t):  # h for x_{i+1} (0-based i) from u = x_i
+        for i in range(1, t):  # h of frame i (0-based) from u = frame i − 1
             state = self.transition(deepest[:, i - 1], state)
             hs.append(state[0])
         a_state, a_rev = None, []
