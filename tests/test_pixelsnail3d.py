@@ -12,13 +12,13 @@ from genvid.models.pixelsnail3d import (
 
 torch.set_num_threads(1)
 
-TOP = dict(num_codes=32, shape=(3, 4, 4), channels=32, res_blocks=1, snail_blocks=2, heads=2,
-           key_channels=8, value_channels=16, dropout=0.1)
-BOTTOM = dict(num_codes=32, shape=(2, 8, 8), channels=32, res_blocks=1, snail_blocks=2, attention=False,
-              cond_shape=(1, 4, 4), cond_num_codes=16, cond_res_blocks=1, dropout=0.1)
+TOP = dict(num_codes=32, shape=(3, 4, 4), channels=32, res_blocks=1, snail_blocks=2, kernel_size=3, attention=True,
+           heads=2, key_channels=8, value_channels=16, dropout=0.1)
+BOTTOM = dict(num_codes=32, shape=(2, 8, 8), channels=32, res_blocks=1, snail_blocks=2, kernel_size=3,
+              attention=False, cond_shape=(1, 4, 4), cond_num_codes=16, cond_res_blocks=1, dropout=0.1)
 # The bottom prior's setting (no attention) on a grid its 4 layers span
-COVER = dict(num_codes=16, shape=(3, 4, 4), channels=16, res_blocks=2, snail_blocks=2, attention=False,
-             cond_shape=(3, 2, 2), cond_num_codes=8, cond_res_blocks=1, dropout=0.1)
+COVER = dict(num_codes=16, shape=(3, 4, 4), channels=16, res_blocks=2, snail_blocks=2, kernel_size=3,
+             attention=False, cond_shape=(3, 2, 2), cond_num_codes=8, cond_res_blocks=1, dropout=0.1)
 
 
 def build(params: dict, seed: int = 0) -> PixelSNAIL3d:
@@ -35,14 +35,16 @@ def random_inputs(model: PixelSNAIL3d, batch: int = 2, seed: int = 1):
 
 def test_config_rejects_unknown_key_and_bad_values():
     with pytest.raises(ParamError, match="prior_top.chanels is not a known parameter"):
-        PixelSNAILConfig.from_dict({"chanels": 64}, section="prior_top")
-    with pytest.raises(ParamError, match="kernel_size"):
-        PixelSNAILConfig.from_dict({"kernel_size": 4})
-    with pytest.raises(ParamError, match="dropout"):
-        PixelSNAILConfig.from_dict({"dropout": 1.5})
+        PixelSNAILConfig.from_dict({**TOP, "chanels": 64}, section="prior_top")
+    with pytest.raises(ParamError, match="prior.kernel_size must be odd and >= 3, got 4"):
+        PixelSNAILConfig.from_dict({**TOP, "kernel_size": 4})
+    with pytest.raises(ParamError, match="prior.dropout must be < 1, got 1.5"):
+        PixelSNAILConfig.from_dict({**TOP, "dropout": 1.5})
     with pytest.raises(ParamError, match="not a multiple of the top grid"):
-        PixelSNAILConfig.from_dict({"shape": [8, 16, 16], "cond_shape": [3, 8, 8]})
-    cfg = PixelSNAILConfig.from_dict({"shape": [4, 8, 8], "cond_shape": [2, 4, 4]})  # lists from YAML
+        PixelSNAILConfig.from_dict({**BOTTOM, "shape": [8, 16, 16], "cond_shape": [3, 8, 8]})
+    with pytest.raises(ParamError, match="prior.channels is missing"):  # sizes have no defaults
+        PixelSNAILConfig.from_dict({k: v for k, v in TOP.items() if k != "channels"})
+    cfg = PixelSNAILConfig.from_dict({**BOTTOM, "shape": [4, 8, 8], "cond_shape": [2, 4, 4]})  # lists from YAML
     assert cfg.shape == (4, 8, 8) and cfg.cond_shape == (2, 4, 4) and cfg.length == 256
     for params in (TOP, BOTTOM, COVER):
         PixelSNAILConfig.from_dict(params)
@@ -219,7 +221,7 @@ def test_parameter_count_follows_the_size_arithmetic(attention):
     1x1 links, three C -> 2C gate convs), stems 22 C^2 + 3 C, embedding and head, attention."""
     c, k, layers, blocks, heads, dk, dv = 8, 5, 2, 3, 2, 4, 6
     cfg = PixelSNAILConfig(num_codes=k, shape=(2, 4, 4), channels=c, res_blocks=layers, snail_blocks=blocks,
-                           attention=attention, heads=heads, key_channels=dk, value_channels=dv)
+                           kernel_size=3, attention=attention, heads=heads, key_channels=dk, value_channels=dv)
     per_layer = 26 * c * c + 11 * c
     attn = ((c + 3) * heads * dk + heads * dk + (2 * c + 3) * heads * (dk + dv) + heads * (dk + dv)
             + (c * c + c) + (heads * dv * c + c) + (2 * c * c + 2 * c))

@@ -19,8 +19,8 @@ torch.set_num_threads(1)
 
 K, CLIP_LEN = 16, 8
 SHAPES = {"top": (2, 4, 4), "bottom": (4, 8, 8)}  # VQVAE3D.code_shapes(8, 32, 32)
-TINY_PRIOR = {"top": dict(channels=16, res_blocks=1, snail_blocks=1, value_channels=16),
-              "bottom": dict(channels=16, res_blocks=1, snail_blocks=1, cond_res_blocks=1)}
+TINY_PRIOR = {"top": dict(channels=16, res_blocks=1, snail_blocks=1, kernel_size=3, value_channels=16),
+              "bottom": dict(channels=16, res_blocks=1, snail_blocks=1, kernel_size=3, cond_res_blocks=1)}
 
 
 # ----------------------------------------------------------------------------- synthetic codes
@@ -91,9 +91,9 @@ def test_prior_config_rejects_keys_set_from_the_latent_file(latents, key, value)
 def test_prior_config_rejects_unknown_and_bad_values(latents):
     info = read_latent_info(latents)
     with pytest.raises(ParamError, match=r"^prior_bottom\.chanels is not a known parameter"):
-        prior_config({"chanels": 16}, "bottom", info, "prior_bottom")
+        prior_config({**TINY_PRIOR["bottom"], "chanels": 16}, "bottom", info, "prior_bottom")
     with pytest.raises(ParamError, match=r"^prior_top\.kernel_size must be odd and >= 3, got 4"):
-        prior_config({"kernel_size": 4}, "top", info, "prior_top")
+        prior_config({**TINY_PRIOR["top"], "kernel_size": 4}, "top", info, "prior_top")
 
 
 # ----------------------------------------------------------------------------- objective

@@ -9,10 +9,10 @@ from genvid.models.sampling import sample_fast, sample_naive
 
 torch.set_num_threads(1)
 
-TOP = dict(num_codes=32, shape=(2, 4, 8), channels=32, res_blocks=1, snail_blocks=2, heads=2,
-           key_channels=8, value_channels=16)
-BOTTOM = dict(num_codes=32, shape=(2, 8, 8), channels=32, res_blocks=1, snail_blocks=2, attention=False,
-              cond_shape=(1, 4, 4), cond_num_codes=16, cond_res_blocks=1)
+TOP = dict(num_codes=32, shape=(2, 4, 8), channels=32, res_blocks=1, snail_blocks=2, kernel_size=3,
+           attention=True, heads=2, key_channels=8, value_channels=16, dropout=0.1)
+BOTTOM = dict(num_codes=32, shape=(2, 8, 8), channels=32, res_blocks=1, snail_blocks=2, kernel_size=3,
+              attention=False, cond_shape=(1, 4, 4), cond_num_codes=16, cond_res_blocks=1, dropout=0.1)
 
 
 def build(params: dict, seed: int = 0) -> PixelSNAIL3d:

@@ -10,6 +10,7 @@ from genvid.models.vqvae3d import CausalTopToBottom, EMAQuantizer, VQVAE3D, VQVA
 torch.set_num_threads(1)
 
 TINY = dict(channels=16, res_channels=8, res_blocks=1, codebook_size=16, code_dim=8)
+THESIS = dict(channels=128, res_channels=64, res_blocks=5, codebook_size=512, code_dim=64)  # Table 5.2
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,7 @@ def deterministic():
 
 def make(seed: int = 0, **overrides) -> VQVAE3D:
     torch.manual_seed(seed)
-    return VQVAE3D(VQVAEConfig(**{**TINY, **overrides}))
+    return VQVAE3D(VQVAEConfig.from_dict({**TINY, **overrides}))
 
 
 def smooth_clips(shape=(2, 3, 8, 32, 32), seed: int = 1) -> torch.Tensor:
@@ -48,7 +49,7 @@ def test_shapes_default_like_profile():
 
 
 def test_shapes_thesis_profile_on_meta():
-    cfg = VQVAEConfig()  # defaults = seed 000 Table 5.2
+    cfg = VQVAEConfig(**THESIS)
     assert (cfg.codebook_size, cfg.code_dim, cfg.res_blocks, cfg.res_channels, cfg.channels) == (512, 64, 5, 64, 128)
     with torch.device("meta"):
         model = VQVAE3D(cfg).eval()
@@ -70,7 +71,7 @@ def test_code_shapes_reject_undecodable_sizes():
 
 def test_ema_update_matches_hand_computation():
     gamma, eps = 0.99, 0.1  # a large eps so the Laplace smoothing is visible
-    quant = EMAQuantizer(VQVAEConfig(codebook_size=3, code_dim=2, ema_decay=gamma, ema_eps=eps))
+    quant = EMAQuantizer(VQVAEConfig(**{**TINY, "codebook_size": 3, "code_dim": 2, "ema_decay": gamma, "ema_eps": eps}))
     e0 = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     quant.embed.copy_(e0)
     quant.embed_sum.copy_(e0)
@@ -151,7 +152,7 @@ def test_noisy_quantisation_train_only():
 def test_noisy_ema_on_noisy_code_commitment_on_clean_code():
     torch.manual_seed(5)
     gamma = 0.9
-    quant = EMAQuantizer(VQVAEConfig(codebook_size=8, code_dim=4, ema_decay=gamma, noisy_sigma=3.0)).train()
+    quant = EMAQuantizer(VQVAEConfig(**{**TINY, "codebook_size": 8, "code_dim": 4, "ema_decay": gamma, "noisy_sigma": 3.0})).train()
     e0, N0 = quant.embed.clone(), quant.cluster_size.clone()
     z = torch.randn(2, 4, 2, 3, 3)
     flat = z.permute(0, 2, 3, 4, 1).reshape(-1, 4)
@@ -166,7 +167,7 @@ def test_noisy_ema_on_noisy_code_commitment_on_clean_code():
 
 
 def test_noise_reflects_at_the_boundaries():
-    quant = EMAQuantizer(VQVAEConfig(codebook_size=5, code_dim=2, noisy_sigma=50.0))
+    quant = EMAQuantizer(VQVAEConfig(**{**TINY, "codebook_size": 5, "code_dim": 2, "noisy_sigma": 50.0}))
     torch.manual_seed(0)
     noisy = quant.add_noise(torch.zeros(20000, dtype=torch.long))
     assert noisy.min() == 0 and noisy.max() == 4
@@ -261,17 +262,19 @@ def test_decode_codes_round_trip_and_zeroed_levels():
 
 
 def test_config_from_dict():
-    cfg = VQVAEConfig.from_dict({"codebook_size": 256, "code_dim": 32, "beta": 1})
+    cfg = VQVAEConfig.from_dict({**THESIS, "codebook_size": 256, "code_dim": 32, "beta": 1})
     assert cfg.codebook_size == 256 and cfg.beta == 1.0 and cfg.channels == 128
     assert VQVAEConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ParamError, match=r"vqvae\.foo is not a known parameter"):
-        VQVAEConfig.from_dict({"codebook_size": 256, "foo": 1})
-    with pytest.raises(ParamError, match=r"vqvae\.codebook_size"):
-        VQVAEConfig.from_dict({"codebook_size": 0})
-    with pytest.raises(ParamError, match=r"vqvae\.ema_decay"):
-        VQVAEConfig.from_dict({"ema_decay": 1.5})
-    with pytest.raises(ParamError, match=r"vqvae\.channels"):
-        VQVAEConfig.from_dict({"channels": "64"})
+        VQVAEConfig.from_dict({**THESIS, "foo": 1})
+    with pytest.raises(ParamError, match=r"vqvae\.codebook_size must be >= 1, got 0"):
+        VQVAEConfig.from_dict({**THESIS, "codebook_size": 0})
+    with pytest.raises(ParamError, match=r"vqvae\.ema_decay must be < 1, got 1.5"):
+        VQVAEConfig.from_dict({**THESIS, "ema_decay": 1.5})
+    with pytest.raises(ParamError, match=r"vqvae\.channels must be an integer, got '64'"):
+        VQVAEConfig.from_dict({**THESIS, "channels": "64"})
+    with pytest.raises(ParamError, match=r"vqvae\.code_dim is missing"):  # sizes have no defaults
+        VQVAEConfig.from_dict({"channels": 8, "res_channels": 8, "res_blocks": 1, "codebook_size": 4})
 
 
 def test_bottom_code_is_conditioned_on_the_top_codes():
@@ -296,8 +299,8 @@ def test_bottom_dropout_only_in_training():
     recon = model(x).recon
     model.load_state_dict(state)  # undo the EMA step the training forward made
     assert torch.allclose(recon, model.decode_codes(top, bottom, zero_level="bottom"), atol=1e-6)
-    with pytest.raises(ParamError, match="vqvae.bottom_dropout must be a number in"):
-        VQVAEConfig(bottom_dropout=1.0)
+    with pytest.raises(ParamError, match="vqvae.bottom_dropout must be < 1, got 1.0"):
+        VQVAEConfig.from_dict({**TINY, "bottom_dropout": 1.0})
 
 
 # --------------------------------------------------------------------------- issue 8: structure options
@@ -490,9 +493,9 @@ def test_encode_context_same_padding_is_the_last_frame_option():
 
 
 def test_config_structure_options():
-    cfg = VQVAEConfig()
+    cfg = VQVAEConfig(**THESIS)
     assert (cfg.temporal_padding, cfg.res_kernel, cfg.condition_bottom_on_top) == ("same", (3, 3, 3), True)
-    cfg = VQVAEConfig.from_dict({"temporal_padding": "causal", "res_kernel": [1, 3, 3],
+    cfg = VQVAEConfig.from_dict({**THESIS, "temporal_padding": "causal", "res_kernel": [1, 3, 3],
                                  "condition_bottom_on_top": False})
     assert cfg.res_kernel == (1, 3, 3)
     d = cfg.to_dict()
@@ -501,5 +504,5 @@ def test_config_structure_options():
     assert VQVAEConfig.from_dict(d) == cfg
     for key, bad in (("temporal_padding", "past"), ("res_kernel", [3, 3]), ("res_kernel", [2, 3, 3]),
                      ("res_kernel", "333"), ("res_kernel", [1, True, 3]), ("condition_bottom_on_top", "yes")):
-        with pytest.raises(ParamError, match=rf"^vqvae\.{key} must be"):
-            VQVAEConfig.from_dict({key: bad})
+        with pytest.raises(ParamError, match=rf"^vqvae\.{key}(\[\d\])? must be"):
+            VQVAEConfig.from_dict({**THESIS, key: bad})

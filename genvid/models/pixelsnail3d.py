@@ -66,15 +66,15 @@ and per-block projections): 102.5M with stems, embedding and head. Weight normal
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genvid.config import parse_config, rule
 from genvid.errors import GenvidError, ParamError
 
 Shape3 = tuple[int, int, int]
@@ -83,64 +83,43 @@ Offset = tuple[int, int, int]  # (dt, dh, dw) from an output position to an inpu
 
 @dataclass(frozen=True)
 class PixelSNAILConfig:
-    num_codes: int = 128  # K, codebook size of the codes being modelled
-    shape: Shape3 = (4, 8, 8)  # code grid (T, H, W) this prior models
-    channels: int = 64
-    res_blocks: int = 2  # gated residual layers per SNAIL block
-    snail_blocks: int = 2
-    kernel_size: int = 3  # causal k x k x k box: frames t-k+1..t, rows/cols centred
-    attention: bool = True  # top prior: yes; bottom prior: no (seed 000 §4.3.2)
-    heads: int = 1
-    key_channels: int = 16  # per head (PixelSNAIL: 16)
-    value_channels: int = 64  # per head (PixelSNAIL / thesis: 128)
-    dropout: float = 0.1
+    """A prior's config (genvid.config). Sizes have no defaults: params.yaml / profiles give them;
+    ``num_codes``, ``shape``, ``attention`` and the ``cond_*`` grid come from the latent file and
+    the level (genvid.priors.prior_config)."""
+
+    num_codes: int = field(metadata=rule(min=1))  # K, codebook size of the codes being modelled
+    shape: Shape3  # code grid (T, H, W) this prior models
+    channels: int = field(metadata=rule(min=1))
+    res_blocks: int = field(metadata=rule(min=1))  # gated residual layers per SNAIL block
+    snail_blocks: int = field(metadata=rule(min=1))
+    kernel_size: int = field(metadata=rule(min=3))  # causal window: frames t-k+1..t, rows/cols centred
+    attention: bool  # top prior: yes; bottom prior: no (seed 000 §4.3.2)
+    heads: int = field(default=1, metadata=rule(min=1))
+    key_channels: int = field(default=16, metadata=rule(min=1))  # per head (PixelSNAIL: 16)
+    value_channels: int = field(default=64, metadata=rule(min=1))  # per head (PixelSNAIL / thesis: 128)
+    dropout: float = field(default=0.0, metadata=rule(min=0.0, max=1.0, exclusive_max=True))
     # conditioning on the top codes (bottom prior); cond_shape None = unconditional
     cond_shape: Shape3 | None = None
-    cond_num_codes: int = 0  # 0 = same K as num_codes
-    cond_channels: int = 0  # 0 = same as channels
-    cond_res_blocks: int = 2
+    cond_num_codes: int = field(default=0, metadata=rule(min=0))  # 0 = same K as num_codes
+    cond_channels: int = field(default=0, metadata=rule(min=0))  # 0 = same as channels
+    cond_res_blocks: int = field(default=0, metadata=rule(min=0))
     cond_every_block: bool = True  # also add (a projection of) the condition to each SNAIL block
 
     @classmethod
-    def from_dict(cls, params: dict, section: str = "prior") -> "PixelSNAILConfig":
-        """Build from a params.yaml mapping; unknown keys and bad values raise ParamError."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in params:
-            if key not in known:
-                raise ParamError(f"{section}.{key} is not a known parameter (known: {', '.join(sorted(known))})")
-        values = dict(params)
-        for key in ("shape", "cond_shape"):
-            if values.get(key) is not None:
-                if not isinstance(values[key], (list, tuple)):
-                    raise ParamError(f"{section}.{key} must be a list [T, H, W], got {values[key]!r}")
-                values[key] = tuple(values[key])
-        config = cls(**values)
-        config.validate(section)
-        return config
+    def from_dict(cls, params: dict, section: str = "prior", source: str | None = None) -> "PixelSNAILConfig":
+        """Build from a params.yaml mapping; unknown keys and bad values raise one ParamError line."""
+        return parse_config(cls, params, section, source)
 
-    def validate(self, section: str = "prior") -> None:
-        ints = ("num_codes", "channels", "res_blocks", "snail_blocks", "kernel_size", "heads",
-                "key_channels", "value_channels", "cond_num_codes", "cond_channels", "cond_res_blocks")
-        for key in ints:
-            value = getattr(self, key)
-            minimum = 0 if key in ("cond_num_codes", "cond_channels", "cond_res_blocks") else 1
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ParamError(f"{section}.{key} must be an integer >= {minimum}, got {value!r}")
-        if self.kernel_size < 3 or self.kernel_size % 2 == 0:
-            raise ParamError(f"{section}.kernel_size must be odd and >= 3, got {self.kernel_size}")
-        for key in ("attention", "cond_every_block"):
-            if not isinstance(getattr(self, key), bool):
-                raise ParamError(f"{section}.{key} must be true or false, got {getattr(self, key)!r}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ParamError(f"{section}.dropout must be in [0, 1), got {self.dropout!r}")
+    def validate(self) -> str | None:
+        if self.kernel_size % 2 == 0:
+            return f"kernel_size must be odd and >= 3, got {self.kernel_size}"
         for key in ("shape", "cond_shape"):
             value = getattr(self, key)
-            if value is None and key == "cond_shape":
-                continue
-            if len(value) != 3 or any(not isinstance(v, int) or v < 1 for v in value):
-                raise ParamError(f"{section}.{key} must be three positive integers (T, H, W), got {value!r}")
+            if value is not None and min(value) < 1:
+                return f"{key} must be three positive integers (T, H, W), got {list(value)}"
         if self.cond_shape is not None and any(b % c for b, c in zip(self.shape, self.cond_shape)):
-            raise ParamError(f"{section}: code grid {self.shape} is not a multiple of the top grid {self.cond_shape}")
+            return f"shape: code grid {self.shape} is not a multiple of the top grid {self.cond_shape}"
+        return None
 
     @property
     def length(self) -> int:

@@ -24,40 +24,41 @@ Structure options (issue 8 items 1(a), 8; defaults = genvid's original model):
 """
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from genvid.config import parse_config, rule, to_dict
 from genvid.errors import ParamError
 
 
 @dataclass(frozen=True)
 class VQVAEConfig:
-    """Every size of the model; the defaults are the thesis profile (seed 000 Table 5.2)."""
+    """``models.<vq model>.vqvae`` (genvid.config): sizes have no defaults (params.yaml, profiles)."""
 
-    in_channels: int = 3
-    channels: int = 128  # encoder/decoder conv channels
-    res_channels: int = 64  # inner width of each residual layer
-    res_blocks: int = 5  # residual layers per stack
-    codebook_size: int = 512  # K
-    code_dim: int = 64  # D
-    beta: float = 0.25  # commitment weight (seed 000 §5.2.1)
-    ema_decay: float = 0.99  # γ (seed 000 eq. 5.4)
-    ema_eps: float = 1e-5  # Laplace smoothing of the cluster counts
+    channels: int = field(metadata=rule(min=1))  # encoder/decoder conv channels (Table 5.2: 128)
+    res_channels: int = field(metadata=rule(min=1))  # inner width of each residual layer (64)
+    res_blocks: int = field(metadata=rule(min=0))  # residual layers per stack (5)
+    codebook_size: int = field(metadata=rule(min=1))  # K (512)
+    code_dim: int = field(metadata=rule(min=1))  # D (64)
+    in_channels: int = field(default=3, metadata=rule(min=1))
+    beta: float = field(default=0.25, metadata=rule(min=0.0))  # commitment weight (seed 000 §5.2.1)
+    ema_decay: float = field(default=0.99, metadata=rule(min=0.0, max=1.0, exclusive_min=True,
+                                                          exclusive_max=True))  # γ (eq. 5.4)
+    ema_eps: float = field(default=1e-5, metadata=rule(min=0.0, exclusive_min=True))  # Laplace smoothing
     dead_code_restart: bool = False
-    dead_code_threshold: float = 1.0  # restart codes whose EMA count N_i falls below this
-    noisy_sigma: float = 0.0  # seed 002 §3.1: σ of the discrete Gaussian index noise (0 = off)
+    dead_code_threshold: float = field(default=1.0, metadata=rule(min=0.0))  # restart codes with N_i below
+    noisy_sigma: float = field(default=0.0, metadata=rule(min=0.0))  # seed 002 §3.1 index noise (0 = off)
     # seed 000 §6.4/§6.5's proposed fix: during training, replace a clip's bottom code vectors
     # by zeros with this probability, so the decoder must use the top codes (0 = off).
-    bottom_dropout: float = 0.0
+    bottom_dropout: float = field(default=0.0, metadata=rule(min=0.0, max=1.0, exclusive_max=True))
     # Issue 8 item 1(a): "causal" pads every temporal conv of the encoder on the past side only
-    # (decoder unchanged). "same" is genvid's original (and the thesis's: k4/p1 in time) model.
-    temporal_padding: Literal["same", "causal"] = "same"
+    # (decoder unchanged). "same" is the thesis's (k4/p1 in time) model.
+    temporal_padding: str = field(default="same", metadata=rule(choices=("same", "causal")))
     # Kernel (t, h, w) of each residual layer's first conv, encoder and decoder alike (seed 000
     # §4.2.4: the same parameters for both). Seed 000 §4.2.1 gives no size; genvid read it as
     # 3x3x3, the author's public code (mattiasxu/master_project_github, models/vidvqvae.py) uses
@@ -67,53 +68,19 @@ class VQVAEConfig:
     # False: the bottom code comes from the bottom features alone (the author's code).
     condition_bottom_on_top: bool = True
 
-    def __post_init__(self) -> None:
-        for name in ("in_channels", "channels", "res_channels", "codebook_size", "code_dim"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("res_blocks", self.res_blocks, minimum=0)
-        if not isinstance(self.dead_code_restart, bool):
-            raise ParamError(f"vqvae.dead_code_restart must be true or false, got {self.dead_code_restart!r}")
-        for name, lo, hi in (("beta", 0.0, math.inf), ("ema_decay", 0.0, 1.0), ("ema_eps", 0.0, math.inf),
-                             ("dead_code_threshold", 0.0, math.inf), ("noisy_sigma", 0.0, math.inf),
-                             ("bottom_dropout", 0.0, 1.0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value < hi:
-                raise ParamError(f"vqvae.{name} must be a number in [{lo}, {hi}), got {value!r}")
-            object.__setattr__(self, name, float(value))
-        if self.ema_decay == 0.0 or self.ema_eps == 0.0:
-            raise ParamError("vqvae.ema_decay and vqvae.ema_eps must be > 0")
-        if self.temporal_padding not in ("same", "causal"):
-            raise ParamError(f"vqvae.temporal_padding must be 'same' or 'causal', got {self.temporal_padding!r}")
-        kernel = self.res_kernel
-        if (not isinstance(kernel, (list, tuple)) or len(kernel) != 3
-                or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0 for k in kernel)):
-            raise ParamError(f"vqvae.res_kernel must be three odd positive integers [kt, kh, kw], got {kernel!r}")
-        object.__setattr__(self, "res_kernel", tuple(kernel))
-        if not isinstance(self.condition_bottom_on_top, bool):
-            raise ParamError("vqvae.condition_bottom_on_top must be true or false, "
-                             f"got {self.condition_bottom_on_top!r}")
+    def validate(self) -> str | None:
+        if any(k < 1 or k % 2 == 0 for k in self.res_kernel):
+            return f"res_kernel must be three odd positive integers [kt, kh, kw], got {list(self.res_kernel)}"
+        return None
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], prefix: str = "vqvae") -> "VQVAEConfig":
-        """Build from a params.yaml section; unknown keys are an error naming the key."""
-        if not isinstance(d, dict):
-            raise ParamError(f"{prefix} must be a mapping, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        for key in d:
-            if key not in known:
-                raise ParamError(f"{prefix}.{key} is not a known parameter")
-        return cls(**d)
+    def from_dict(cls, d: dict[str, Any], prefix: str = "vqvae", source: str | None = None) -> "VQVAEConfig":
+        """Build from a params.yaml section; one ParamError line naming ``prefix.key`` on error."""
+        return parse_config(cls, d, prefix, source)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML/JSON values (res_kernel as a list); from_dict(to_dict()) == self."""
-        d = dataclasses.asdict(self)
-        d["res_kernel"] = list(self.res_kernel)
-        return d
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ParamError(f"vqvae.{name} must be an integer >= {minimum}, got {value!r}")
+        return to_dict(self)
 
 
 # --------------------------------------------------------------------------- building blocks
