@@ -35,7 +35,7 @@ class DeviceConfig:
 
 @dataclass(frozen=True)
 class CollectConfig:
-    source: str = field(metadata=rule(choices=("procedural", "carracing")))
+    source: str = field(metadata=rule(choices=("procedural", "carracing", "smmnist")))
     seed: int = field(metadata=rule(min=0))
     resolution: int = field(metadata=rule(min=16, multiple_of=16))
     episodes: int = field(metadata=rule(min=1))
@@ -86,11 +86,11 @@ class ProtocolConfig:
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    collect: CollectConfig
-    split: SplitConfig
+    collect: Any  # CollectConfig, or genvid.data.benchmark.SMMNISTCollectConfig (by collect.source)
     clips: ClipsConfig
-    normalize: NormalizeConfig
     protocol: ProtocolConfig
+    split: SplitConfig | None = None  # recorded sources only (a generated one has no chronology)
+    normalize: NormalizeConfig | None = None  # recorded sources only
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,15 @@ class EvaluateConfig:
     seed: int = field(metadata=rule(min=0))
 
 
-TOP_LEVEL = {"repro": ReproConfig, "device": DeviceConfig, "sample": SampleConfig, "evaluate": EvaluateConfig}
+@dataclass(frozen=True)
+class ReportConfig:
+    """SPEC §8: the run whose model the thesis chapters describe (a VQ-family run)."""
+
+    main_run: str
+
+
+TOP_LEVEL = {"repro": ReproConfig, "device": DeviceConfig, "sample": SampleConfig, "evaluate": EvaluateConfig,
+             "report": ReportConfig}
 
 
 # ----------------------------------------------------------------------------- reading
@@ -138,9 +146,25 @@ def top_level(params: dict, name: str, path: str | Path = PARAMS_FILE):
     return parse_config(TOP_LEVEL[name], section(params, name, path), name, str(path))
 
 
+SECTIONS = {"split": SplitConfig, "clips": ClipsConfig, "normalize": NormalizeConfig, "protocol": ProtocolConfig}
+
+
 def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> BenchmarkConfig:
-    return parse_config(BenchmarkConfig, section(params, f"benchmarks.{name}", path), f"benchmarks.{name}",
-                        str(path))
+    """``benchmarks.<name>``: its collect section is read by the class of its source."""
+    from genvid.data.benchmark import GENERATED_SOURCES, SMMNISTCollectConfig
+
+    where = f"benchmarks.{name}"
+    values = section(params, where, path)
+    unknown = sorted(set(values) - {"collect", *SECTIONS})
+    if unknown:
+        raise ParamError(f"{path}: {where}.{unknown[0]} is not a known section (known: collect, {', '.join(SECTIONS)})")
+    collect = section(params, f"{where}.collect", path)
+    generated = collect.get("source") in GENERATED_SOURCES
+    cls = SMMNISTCollectConfig if generated else CollectConfig
+    needed = [key for key in SECTIONS if key in values or not (generated and key in ("split", "normalize"))]
+    parsed = {key: parse_config(SECTIONS[key], section(params, f"{where}.{key}", path), f"{where}.{key}",
+                                str(path)) for key in needed}
+    return BenchmarkConfig(parse_config(cls, collect, f"{where}.collect", str(path)), **parsed)
 
 
 def benchmark_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:

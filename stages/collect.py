@@ -6,7 +6,9 @@ from tqdm import tqdm
 
 from genvid import params as P
 from genvid.cli import benchmark_parser
+from genvid.data.benchmark import is_generated
 from genvid.data.frames import write_frames
+from genvid.data.smmnist import write_test_set
 from genvid.data.sources import SOURCE_VERSIONS, generate_episode
 from genvid.errors import cli_main
 from genvid.layout import benchmark_paths
@@ -22,6 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     args = benchmark_parser(__doc__).parse_args(argv)
     cfg = P.benchmark(P.read_params(args.params), args.benchmark, args.params).collect
     out = benchmark_paths(args.benchmark, args.root).frames
+    if is_generated(cfg):  # SM-MNIST: only the test set is recorded; training sequences are generated
+        write_test_set(out, cfg.test_sequences, cfg.sequence_length, cfg.seed)
+        print(f"collect: wrote {cfg.test_sequences} test sequences of {cfg.sequence_length} frames to {out}")
+        return
     n_ep, n_frames = cfg.episodes, cfg.frames_per_episode
     episodes = (
         generate_episode(cfg.source, episode_seed(cfg.seed, i), n_frames, cfg.resolution, cfg.interval)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from genvid import params as P
 from genvid.cli import benchmark_parser
+from genvid.data.benchmark import generated_stats, is_generated
 from genvid.data.frames import read_frames_info
 from genvid.data.split import validate_split_file
 from genvid.data.stats import channel_stats
@@ -14,11 +15,15 @@ from genvid.layout import benchmark_paths
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     args = benchmark_parser(__doc__).parse_args(argv)
-    cfg = P.benchmark(P.read_params(args.params), args.benchmark, args.params).normalize
+    bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
     paths = benchmark_paths(args.benchmark, args.root)
     read_frames_info(paths.frames)
     split = validate_split_file(read_json(paths.split), str(paths.split))
-    stats = channel_stats(paths.frames, split["splits"]["train"]["ranges"], cfg.chunk_frames)
+    if is_generated(bench.collect):  # over generated training sequences, never the test set
+        stats = generated_stats(bench.collect)
+    else:
+        chunk = bench.normalize.chunk_frames if bench.normalize else 256
+        stats = channel_stats(paths.frames, split["splits"]["train"]["ranges"], chunk)
     write_json(paths.stats, stats)
     print(f"normalize {args.benchmark}: mean {[round(v, 4) for v in stats['mean']]} "
           f"std {[round(v, 4) for v in stats['std']]}")

@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> None:
         check(proto.context_frames, proto.horizon, (info.height, info.width, info.channels), str(ctx.frames))
     c, s, n = proto.context_frames, proto.num_samples, len(starts)
     per_call = args.batch_clips or max(1, int(ctx.run.model_params.get("sampling", {}).get("batch_size", s)) // s)
-    extras = {name: dataclasses.replace(e, samples=e.samples or s) for name, e in spec.extras.items()}
+    single_window = getattr(predictor, "single_window", lambda context, horizon: True)
+    extras = {name: dataclasses.replace(e, samples=e.samples or s) for name, e in spec.extras.items()
+              if single_window(c, proto.horizon)}
     out = run_paths(ctx.run.name, ctx.run.benchmark, args.root).samples
     attrs = {"run": ctx.run.name, "model": ctx.run.model, "benchmark": ctx.run.benchmark, "seed": seed}
     with write_samples(out, n, (info.height, info.width, info.channels), c, proto.horizon, s, attrs,

@@ -5,9 +5,10 @@ from dataclasses import asdict
 
 from genvid import params as P
 from genvid.cli import benchmark_parser
+from genvid.data.benchmark import generated_split, is_generated
 from genvid.data.frames import read_frames_info
 from genvid.data.split import clip_starts, split_ranges
-from genvid.errors import cli_main
+from genvid.errors import ParamError, cli_main
 from genvid.io import write_json
 from genvid.layout import benchmark_paths
 
@@ -17,12 +18,17 @@ def main(argv: list[str] | None = None) -> None:
     args = benchmark_parser(__doc__).parse_args(argv)
     bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
     paths = benchmark_paths(args.benchmark, args.root)
-    clips, fractions = bench.clips, asdict(bench.split)
+    clips = bench.clips
     # Every clip length a stage cuts must fit in one range: training clips and protocol test clips.
     longest = max(clips.clip_len, bench.protocol.clip_len)
     info = read_frames_info(paths.frames)
-    result = split_ranges(info.episode, fractions, longest, source=str(paths.frames))
-    result["fractions"] = fractions
+    if is_generated(bench.collect):
+        result = generated_split(info.episode)
+    elif bench.split is None:
+        raise ParamError(f"{args.params}: benchmarks.{args.benchmark}.split is missing (a recorded source needs it)")
+    else:
+        result = split_ranges(info.episode, asdict(bench.split), longest, source=str(paths.frames))
+        result["fractions"] = asdict(bench.split)
     for name, entry in result["splits"].items():
         stride = clips.train_stride if name == "train" else clips.eval_stride
         entry["stride"] = stride

@@ -36,7 +36,7 @@ def test_default_params_validate(raw):
 @pytest.mark.parametrize("key,value,message", [
     ("resolution", 50, "params.yaml: benchmarks.driving.collect.resolution must be a multiple of 16, got 50"),
     ("resolution", -16, "benchmarks.driving.collect.resolution must be >= 16, got -16"),
-    ("source", "carla9", "benchmarks.driving.collect.source must be one of procedural, carracing, got 'carla9'"),
+    ("source", "carla9", "benchmarks.driving.collect.source must be one of procedural, carracing, smmnist, got 'carla9'"),
     ("episodes", 0, "benchmarks.driving.collect.episodes must be >= 1, got 0"),
     ("episodes", 2.5, "benchmarks.driving.collect.episodes must be an integer, got 2.5"),
     ("interval", 0, "benchmarks.driving.collect.interval must be > 0, got 0"),

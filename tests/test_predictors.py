@@ -97,8 +97,12 @@ def test_output_contract_and_determinism(predictor):
     other, _ = draw(pred, real, proto.context_frames, proto.horizon, 2, whole_clip=False)
     assert first.dtype == torch.uint8 and tuple(first.shape) == (B, S, proto.horizon, HEIGHT, HEIGHT, 3)
     assert torch.equal(first, again)
-    if name != "copy_last":  # the one deterministic predictor
-        assert not torch.equal(first, other), f"{name}: the generator does not drive the samples"
+    if name != "copy_last" and torch.equal(first, other):  # copy_last: the one deterministic predictor
+        # An untrained decoder can be too flat for the noise to move a uint8 pixel: compare floats.
+        context = real[:, :proto.context_frames].movedim(-1, -3).float() / 255
+        a, b = (pred.model.generate(context, proto.horizon, S, torch.Generator().manual_seed(seed))
+                for seed in (1, 2))
+        assert not torch.equal(a, b), f"{name}: the generator does not drive the samples"
     # save/load: a second load of the same files predicts the same bytes
     reloaded, _ = draw(spec.predictor(ctx), real, proto.context_frames, proto.horizon, 1, whole_clip=False)
     assert torch.equal(first, reloaded)

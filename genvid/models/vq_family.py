@@ -22,13 +22,14 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from genvid.data.clips import ClipDataset, denormalize, normalize
+from genvid.data.benchmark import clip_set
+from genvid.data.clips import denormalize, normalize
 from genvid.data.latents import LatentDataset, read_latent_info, write_latents
 from genvid.data.samples import Extra
 from genvid.data.split import SPLITS
 from genvid.data.stats import load_stats
 from genvid.determinism import seed_everything
-from genvid.errors import GenvidError
+from genvid.errors import GenvidError, ParamError
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
@@ -54,27 +55,28 @@ EXTRAS = {
 def train(ctx) -> dict[str, Any]:
     """Train every component of ``ctx.run`` (genvid.models.registry.RunContext); return metrics."""
     model_params, train_params = ctx.run.model_params, ctx.run.train_params
-    clips = ctx.bench.clips
-    vq_cfg = VQVAEConfig.from_dict(model_params["vqvae"], f"models.{ctx.run.model}.vqvae")
+    clips, window = ctx.bench.clips, window_length(ctx)
+    vq_cfg = VQVAEConfig.from_dict(model_params["vqvae"], f"models.{ctx.run.model}.vqvae", ctx.params_path)
     cfgs = {c: TrainConfig.from_dict(train_params.get(c), f"train.{ctx.run.model}.{c}", ctx.params_path)
             for c in COMPONENTS}
     metrics: dict[str, Any] = {}
 
-    def dataset(split: str, stride: int) -> ClipDataset:
-        return ClipDataset(ctx.frames, ctx.split, ctx.stats, split, clips.clip_len, stride)
+    def dataset(split: str, stride: int):
+        return clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, split, window, stride)
 
     train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
     seed_everything(cfgs["vqvae"].seed)  # before construction: the initial weights and codebooks
     vqvae = VQVAE3D(vq_cfg)
-    vqvae.code_shapes(clips.clip_len, *train_set.raw(0).shape[1:3])  # fail early on a bad size
-    key = fingerprint({"vqvae": vq_cfg.to_dict(), "clips": vars(clips)}, [ctx.frames, ctx.split, ctx.stats])
+    vqvae.code_shapes(window, *train_set.raw(0).shape[1:3])  # fail early on a bad size
+    key = fingerprint({"vqvae": vq_cfg.to_dict(), "clips": vars(clips), "window": window,
+                       "collect": vars(ctx.bench.collect)}, [ctx.frames, ctx.split, ctx.stats])
     result = fit(vqvae, lambda m, x, step: m.loss(x), train_set, val_set, cfgs["vqvae"],
                  ctx.workdir / "vqvae", key, desc=f"{ctx.run.name} vqvae", device=ctx.device,
                  precision=ctx.precision)
     vqvae.cpu().eval()
     save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)
     write_curves_tsv(result.curves, *_curve_paths(ctx, "vqvae"))
-    metrics["vqvae"] = evaluate_vqvae(vqvae, ctx, clips.clip_len, clips.eval_stride)
+    metrics["vqvae"] = evaluate_vqvae(vqvae, ctx, window, clips.eval_stride)
 
     latents = ctx.model_dir / "latents.h5"
     extract_latents(vqvae, ctx, latents)
@@ -106,10 +108,20 @@ def train(ctx) -> dict[str, Any]:
     return metrics
 
 
+def window_length(ctx) -> int:
+    """Frames the VQ-VAE and priors model at once (``models.<vq>.clip_len``; a multiple of 4):
+    longer protocols are predicted in rolling windows (VQPredictor)."""
+    window = ctx.run.model_params.get("clip_len")
+    if isinstance(window, bool) or not isinstance(window, int) or window < 4 or window % 4:
+        raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.clip_len must be a positive multiple of 4 "
+                         f"(the VQ-VAE's time strides), got {window!r}")
+    return window
+
+
 def init_untrained(ctx, height: int, width: int) -> None:
     """Randomly initialised components in ``ctx.model_dir`` (contract tests: leak, determinism)."""
     vq_cfg = VQVAEConfig.from_dict(ctx.run.model_params["vqvae"], f"models.{ctx.run.model}.vqvae")
-    clip_len = ctx.bench.clips.clip_len
+    clip_len = window_length(ctx)
     vqvae = VQVAE3D(vq_cfg)
     top, bottom = vqvae.code_shapes(clip_len, height, width)
     info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq_cfg.codebook_size}
@@ -132,7 +144,7 @@ def evaluate_vqvae(model: VQVAE3D, ctx, clip_len: int, stride: int, batch_size: 
     for split in SPLITS:
         # Every split at the evaluation stride: train clips at stride 1 overlap 15/16 and would
         # only repeat the same frames (seed 000 §4.1.3 uses stride 8 for evaluation).
-        dataset = ClipDataset(ctx.frames, ctx.split, ctx.stats, split, clip_len, stride)
+        dataset = clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, split, clip_len, stride)
         sums = {"mse_normalized": 0.0, "psnr": 0.0, "ssim": 0.0}
         hist = {"top": torch.zeros(k, dtype=torch.int64), "bottom": torch.zeros(k, dtype=torch.int64)}
         for x in tqdm(DataLoader(dataset, batch_size=batch_size), desc=f"eval vqvae {split}", mininterval=5):
@@ -159,19 +171,19 @@ def evaluate_vqvae(model: VQVAE3D, ctx, clip_len: int, stride: int, batch_size: 
 @torch.no_grad()
 def extract_latents(model: VQVAE3D, ctx, path: Path, batch_size: int = 16) -> None:
     """int16 code indices of every clip of every split (seed 000 §4.1.4)."""
-    clips = ctx.bench.clips
+    clips, window = ctx.bench.clips, window_length(ctx)
     strides = {s: clips.train_stride if s == "train" else clips.eval_stride for s in SPLITS}
-    datasets = {s: ClipDataset(ctx.frames, ctx.split, ctx.stats, s, clips.clip_len, strides[s]) for s in SPLITS}
+    datasets = {s: clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, s, window, strides[s]) for s in SPLITS}
 
-    def batches(dataset: ClipDataset, desc: str):
+    def batches(dataset, desc: str):
         for i, x in enumerate(tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, mininterval=5)):
             top, bottom = model.encode(x)
             starts = dataset.starts[i * batch_size:i * batch_size + len(x)]
             yield starts, top.numpy().astype(np.int16), bottom.numpy().astype(np.int16)
 
     h, w = datasets["train"].raw(0).shape[1:3]
-    top_shape, bottom_shape = model.code_shapes(clips.clip_len, h, w)
-    attrs = {"codebook_size": model.cfg.codebook_size, "clip_len": clips.clip_len,
+    top_shape, bottom_shape = model.code_shapes(window, h, w)
+    attrs = {"codebook_size": model.cfg.codebook_size, "clip_len": window,
              **{f"stride_{s}": strides[s] for s in SPLITS}}
     write_latents(path, {s: batches(d, f"latents {s}") for s, d in datasets.items()},
                   {s: len(d) for s, d in datasets.items()}, {"top": top_shape, "bottom": bottom_shape}, attrs)
@@ -180,7 +192,18 @@ def extract_latents(model: VQVAE3D, ctx, path: Path, batch_size: int = 16) -> No
 # ----------------------------------------------------------------------------- prediction
 
 class VQPredictor:
-    """Context frames -> context codes -> priors -> decoder (seed 000 §4.3.3)."""
+    """Context frames -> context codes -> priors -> decoder (seed 000 §4.3.3), in rolling windows.
+
+    One window is ``clip_len`` frames (the length the VQ-VAE and priors model). Its context is
+    the last min(available, clip_len // 2) frames known so far (real context first, generated
+    frames after); the code steps that lie wholly inside it are kept (``encode_context``: frames
+    only, never later ones), the rest is generated and decoded, and the frames after the window's
+    context are appended. A protocol whose context is not a whole number of code steps (SM-MNIST:
+    5 frames, 4 per top step) keeps the whole steps and regenerates the rest of the context
+    window, whose pixels are then discarded; a horizon past one window (SM-MNIST: 20) takes more
+    windows, each encoding the previous one's generated frames. With context + horizon <= clip_len
+    and a context of whole steps (driving: 8 -> 8), this is exactly the single-window sampler.
+    """
 
     def __init__(self, vqvae: VQVAE3D, top: PixelSNAIL3d, bottom: PixelSNAIL3d, mean: np.ndarray,
                  std: np.ndarray, clip_len: int, temperature: float, top_k: int, batch_rows: int,
@@ -197,23 +220,24 @@ class VQPredictor:
 
     def check_protocol(self, context_frames: int, horizon: int, frame: tuple[int, int, int] | None = None,
                        source: str = "frames") -> None:
-        """One GenvidError line unless this model can honour the protocol on these frames."""
-        if context_frames + horizon > self.clip_len:
-            raise GenvidError(f"the VQ predictor models {self.clip_len}-frame clips; context {context_frames} + "
-                              f"horizon {horizon} does not fit")
-        frames_per_top_step = self.clip_len // self.top.config.shape[0]
-        if context_frames % frames_per_top_step:
-            raise GenvidError(f"context_frames={context_frames} is not a whole number of top code steps "
-                              f"({frames_per_top_step} frames each)")
-        if frame is not None:
-            h, w, c = frame
-            if c != self.vqvae.cfg.in_channels:
-                raise GenvidError(f"{source}: frames have {c} channels, the VQ-VAE was trained on "
-                                  f"{self.vqvae.cfg.in_channels}")
-            top, bottom = self.vqvae.code_shapes(self.clip_len, h, w)
-            if tuple(self.top.config.shape) != top or tuple(self.bottom.config.shape) != bottom:
-                raise GenvidError(f"{source}: {h}x{w} frames give code grids {list(top)} / {list(bottom)}, but the "
-                                  f"priors model {list(self.top.config.shape)} / {list(self.bottom.config.shape)}")
+        """One GenvidError line unless this model can run on these frames."""
+        if frame is None:
+            return
+        h, w, c = frame
+        if c != self.vqvae.cfg.in_channels:
+            raise GenvidError(f"{source}: frames have {c} channels, the VQ-VAE was trained on "
+                              f"{self.vqvae.cfg.in_channels}")
+        top, bottom = self.vqvae.code_shapes(self.clip_len, h, w)
+        if tuple(self.top.config.shape) != top or tuple(self.bottom.config.shape) != bottom:
+            raise GenvidError(f"{source}: {h}x{w} frames give code grids {list(top)} / {list(bottom)}, but the "
+                              f"priors model {list(self.top.config.shape)} / {list(self.bottom.config.shape)}")
+
+    def single_window(self, context_frames: int, horizon: int) -> bool:
+        """Whether the protocol fits one window with a context of whole code steps (the
+        diagnostics of seed 000 are defined only then)."""
+        steps = self.clip_len // self.top.config.shape[0]
+        return context_frames + horizon <= self.clip_len and context_frames % steps == 0 \
+            and context_frames <= self.clip_len // 2
 
     def _normalise(self, frames: torch.Tensor) -> torch.Tensor:
         return torch.stack([normalize(clip.numpy(), self.mean, self.std) for clip in frames])
@@ -223,45 +247,54 @@ class VQPredictor:
         pixels = denormalize(video[:, :, first:first + count], self.mean, self.std).permute(0, 2, 3, 4, 1)
         return (pixels * 255.0).round_().to(torch.uint8).cpu()
 
-    def _generate(self, context: torch.Tensor, num_samples: int, generator: torch.Generator):
-        """Context codes from the context frames alone, then the priors: (top, bottom) rows
-        [B*S, ...] of generated codes (seed 000 §4.3.3)."""
-        check_context(context, self.vqvae.cfg.in_channels)
+    def _sample(self, prior, codes, start, generator, cond=None):
+        return sample_fast(prior, codes, start, generator, self.temperature, self.top_k, cond)
+
+    def _window(self, context: torch.Tensor, generator: torch.Generator):
+        """One window from ``context`` rows uint8 [R, Tw, H, W, C]: generated (top, bottom) codes."""
         c = context.shape[1]
         top, bottom = self.vqvae.encode_context(self._normalise(context), self.clip_len)
-        top, bottom = top.repeat_interleave(num_samples, 0), bottom.repeat_interleave(num_samples, 0)
         gen_top = self._sample(self.top, top, self._codes_start(top.shape[1:], c), generator)
         gen_bottom = self._sample(self.bottom, bottom, self._codes_start(bottom.shape[1:], c), generator, gen_top)
         return gen_top, gen_bottom
 
-    def _futures(self, video: torch.Tensor, batch: int, context_frames: int, horizon: int) -> torch.Tensor:
-        frames = self._pixels(video, context_frames, horizon)
-        return frames.view(batch, -1, *frames.shape[1:])
+    def _roll(self, context: torch.Tensor, horizon: int, num_samples: int, generator: torch.Generator):
+        """uint8 futures [B*S, horizon, ...] and the first window's generated codes."""
+        sequence = context.repeat_interleave(num_samples, 0)
+        target, first_codes = context.shape[1] + horizon, None
+        while sequence.shape[1] < target:
+            window_context = sequence[:, -min(sequence.shape[1], self.clip_len // 2):]
+            codes = self._window(window_context, generator)
+            first_codes = first_codes or codes
+            new = self._pixels(self.vqvae.decode_codes(*codes), window_context.shape[1],
+                               self.clip_len - window_context.shape[1])
+            sequence = torch.cat([sequence, new[:, :target - sequence.shape[1]]], dim=1)
+        return sequence[:, context.shape[1]:], first_codes
 
     @torch.no_grad()
     def predict(self, context: torch.Tensor, horizon: int, num_samples: int,
                 generator: torch.Generator) -> torch.Tensor:
+        check_context(context, self.vqvae.cfg.in_channels)
         self.check_protocol(context.shape[1], horizon, tuple(context.shape[2:]))
-        gen_top, gen_bottom = self._generate(context, num_samples, generator)
-        futures = self._futures(self.vqvae.decode_codes(gen_top, gen_bottom), context.shape[0], context.shape[1],
-                                horizon)
-        return check_prediction(futures, context, horizon, num_samples)
-
-    def _sample(self, prior, codes, start, generator, cond=None):
-        return sample_fast(prior, codes, start, generator, self.temperature, self.top_k, cond)
+        futures, _ = self._roll(context, horizon, num_samples, generator)
+        return check_prediction(futures.view(context.shape[0], num_samples, *futures.shape[1:]), context,
+                                horizon, num_samples)
 
     @torch.no_grad()
     def predict_with_diagnostics(self, clips: torch.Tensor, context_frames: int, horizon: int, num_samples: int,
                                  generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``predict`` on the context of ``clips`` (the same bytes: the futures see only the
         context), plus the EXTRAS series, which see the whole real clip: generated top + true
-        bottom, true top + bottom generated on it, and the reconstruction of the true codes."""
-        c = context_frames
+        bottom, true top + bottom generated on it, and the reconstruction of the true codes
+        (single-window protocols only; see ``single_window``)."""
+        c, b = context_frames, clips.shape[0]
         context = clips[:, :c]
+        if not self.single_window(c, horizon):
+            return self.predict(context, horizon, num_samples, generator), {}
+        check_context(context, self.vqvae.cfg.in_channels)
         self.check_protocol(c, horizon, tuple(clips.shape[2:]))
-        gen_top, gen_bottom = self._generate(context, num_samples, generator)
-        futures = check_prediction(self._futures(self.vqvae.decode_codes(gen_top, gen_bottom), clips.shape[0], c,
-                                                 horizon), context, horizon, num_samples)
+        flat, (gen_top, gen_bottom) = self._roll(context, horizon, num_samples, generator)
+        futures = check_prediction(flat.view(b, num_samples, *flat.shape[1:]), context, horizon, num_samples)
         top, bottom = self.vqvae.encode(self._normalise(clips[:, :self.clip_len]))
         rows_top, rows_bottom = top.repeat_interleave(num_samples, 0), bottom.repeat_interleave(num_samples, 0)
         true_top_bottom = self._sample(self.bottom, rows_bottom, self._codes_start(bottom.shape[1:], c), generator,
@@ -269,7 +302,11 @@ class VQPredictor:
         series = {"top_only": self.vqvae.decode_codes(gen_top, rows_bottom),
                   "bottom_only": self.vqvae.decode_codes(rows_top, true_top_bottom),
                   "recon": self.vqvae.decode_codes(top, bottom)}
-        return futures, {name: self._futures(video, clips.shape[0], c, horizon) for name, video in series.items()}
+        out = {}
+        for name, video in series.items():
+            frames = self._pixels(video, c, horizon)
+            out[name] = frames.view(b, -1, *frames.shape[1:])
+        return futures, out
 
 
 def predictor(ctx) -> VQPredictor:
@@ -283,5 +320,5 @@ def predictor(ctx) -> VQPredictor:
                           f"codes but the VQ-VAE has K={vqvae.cfg.codebook_size}")
     mean, std = load_stats(read_json(ctx.stats), str(ctx.stats))
     s = ctx.run.model_params["sampling"]
-    return VQPredictor(vqvae, top, bottom, mean, std, ctx.bench.clips.clip_len, float(s["temperature"]),
+    return VQPredictor(vqvae, top, bottom, mean, std, window_length(ctx), float(s["temperature"]),
                        int(s["top_k"]), int(s["batch_size"]), ctx.device)

@@ -5,7 +5,7 @@ from typing import Any, Callable
 
 from torch import nn
 
-from genvid.data.clips import UnitClipDataset
+from genvid.data.benchmark import clip_set
 from genvid.determinism import seed_everything
 from genvid.io import fingerprint
 from genvid.models.store import save_model
@@ -19,13 +19,14 @@ def train_pixel_model(ctx, build: Callable[[], nn.Module], config: dict) -> dict
     clips = ctx.bench.clips
     cfg = TrainConfig.from_dict(ctx.run.train_params, f"train.{ctx.run.model}", ctx.params_path)
 
-    def dataset(split: str, stride: int) -> UnitClipDataset:
-        return UnitClipDataset(ctx.frames, ctx.split, split, clips.clip_len, stride)
+    def dataset(split: str, stride: int):
+        return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, clips.clip_len, stride)
 
     train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
     seed_everything(cfg.seed)  # before construction: reproducible initial weights
     model = build()
-    key = fingerprint({"model": config, "clips": vars(clips)}, [ctx.frames, ctx.split])
+    key = fingerprint({"model": config, "clips": vars(clips), "collect": vars(ctx.bench.collect)},
+                      [ctx.frames, ctx.split])
     result = fit(model, lambda m, frames, step: m.loss(frames, step), train_set, val_set, cfg,
                  ctx.workdir / "model", key, desc=f"{ctx.run.name}", device=ctx.device,
                  precision=ctx.precision)

@@ -1,0 +1,112 @@
+"""A benchmark's clips, whatever its source (SPEC §3).
+
+- Recorded video (``procedural``, ``carracing``): one frames file, a chronological split
+  (seed 000 §4.1.2), clips cut on the fly from it (genvid.data.clips).
+- Stochastic Moving MNIST (``smmnist``): the test set is fixed in the frames file by the
+  collect stage (SRVP's style, genvid.data.smmnist.write_test_set), so the split puts every
+  frame in test; training and validation sequences are generated from (seed, index), with
+  disjoint index ranges of the training digit pool (validation: the indices after the
+  training ones), so a sequence never depends on the worker count or the batch size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from genvid.config import rule
+from genvid.data.clips import ClipDataset, UnitClipDataset, normalize, unit_frames
+from genvid.data.frames import episode_runs
+from genvid.data.stats import load_stats
+from genvid.io import read_json
+
+GENERATED_SOURCES = ("smmnist",)
+
+
+@dataclass(frozen=True)
+class SMMNISTCollectConfig:
+    """``benchmarks.<b>.collect`` for source smmnist (SVG's construction, genvid.data.smmnist)."""
+
+    source: str = field(metadata=rule(choices=GENERATED_SOURCES))
+    seed: int = field(metadata=rule(min=0))
+    test_sequences: int = field(metadata=rule(min=1))  # fixed test set (SRVP: 5,000)
+    sequence_length: int = field(metadata=rule(min=2))  # test sequences: context + horizon (25)
+    train_sequences: int = field(metadata=rule(min=1))  # generated training sequences per epoch
+    val_sequences: int = field(metadata=rule(min=1))
+    stats_sequences: int = field(metadata=rule(min=1))  # training sequences the statistics use
+
+
+def is_generated(collect: Any) -> bool:
+    return getattr(collect, "source", None) in GENERATED_SOURCES
+
+
+class GeneratedClips(Dataset):
+    """SM-MNIST sequences ``first .. first + size - 1`` of the training digit pool, ``clip_len``
+    frames each: normalised [C, T, H, W] (with ``stats``) or [0, 1] pixels [T, C, H, W]."""
+
+    def __init__(self, cfg: SMMNISTCollectConfig, first: int, size: int, clip_len: int,
+                 stats: tuple[np.ndarray, np.ndarray] | None):
+        from genvid.data.smmnist import pools
+
+        pools()  # a missing digits package fails here, not in a worker
+        self.cfg, self.first, self.size, self.clip_len, self.stats = cfg, first, size, clip_len, stats
+        self.channels = 1
+        self.mean, self.std = stats if stats is not None else (None, None)
+        self.starts = np.arange(first, first + size, dtype=np.int64)  # sequence indices (latent files' "start")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def raw(self, index: int) -> np.ndarray:
+        """uint8 [T, H, W, 1] of sequence ``first + index``."""
+        from genvid.data.smmnist import generate_sequence
+
+        if not 0 <= index < self.size:
+            raise IndexError(f"sequence {index} out of range [0, {self.size})")
+        return generate_sequence(self.cfg.seed, self.first + int(index), self.clip_len, "train").frames[..., None]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        frames = self.raw(index)
+        return unit_frames(frames) if self.stats is None else normalize(frames, *self.stats)
+
+
+def clip_set(bench, frames: Path, split_path: Path, stats_path: Path | None, split: str, clip_len: int,
+             stride: int) -> Dataset:
+    """The ``split`` clips of a benchmark: normalised [C, T, H, W] with ``stats_path``, else
+    pixels in [0, 1] [T, C, H, W]."""
+    collect = bench.collect
+    if is_generated(collect) and split in ("train", "val"):
+        stats = None if stats_path is None else load_stats(read_json(stats_path), str(stats_path))
+        first, size = (0, collect.train_sequences) if split == "train" else (collect.train_sequences,
+                                                                              collect.val_sequences)
+        return GeneratedClips(collect, first, size, clip_len, stats)
+    if stats_path is None:
+        return UnitClipDataset(frames, split_path, split, clip_len, stride)
+    return ClipDataset(frames, split_path, stats_path, split, clip_len, stride)
+
+
+def generated_split(episode: np.ndarray) -> dict:
+    """The split file of a generated benchmark: every recorded sequence is a test sequence."""
+    ranges = [[int(a), int(b)] for a, b in episode_runs(episode)]
+    return {"splits": {"train": {"ranges": [], "frames": 0}, "val": {"ranges": [], "frames": 0},
+                       "test": {"ranges": ranges, "frames": int(sum(b - a for a, b in ranges))}},
+            "generated": "training and validation sequences are generated from (seed, index)"}
+
+
+def generated_stats(cfg: SMMNISTCollectConfig) -> dict:
+    """Mean and population std of pixels/255 over the first ``stats_sequences`` training sequences."""
+    from genvid.data.smmnist import generate_sequence
+
+    total, total_sq, count = 0.0, 0.0, 0
+    for index in range(cfg.stats_sequences):
+        frames = generate_sequence(cfg.seed, index, cfg.sequence_length, "train").frames.astype(np.float64)
+        total += frames.sum()
+        total_sq += np.square(frames).sum()
+        count += frames.size
+    mean = float(total / count)
+    std = float(np.sqrt(max(total_sq / count - mean ** 2, 0.0)))
+    return {"mean": [mean / 255.0], "std": [std / 255.0], "pixels_per_channel": int(count), "scale": "pixel/255"}
