@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from genvid.data import sim_math as sm
+
 TIMES = ("day", "golden", "dusk", "night")
 WEATHERS = ("clear", "overcast", "fog", "rain")
 TERRAINS = ("green", "dry", "autumn")
@@ -161,9 +163,9 @@ def _round_tree(look, foliage, rng) -> Texture:
     rgb, a, emit = _layers(h, w)
     trunk = _box(u, v, 0.46, 0.54, 0.55, 1.0)
     rgb[trunk], a[trunk] = (0.32, 0.22, 0.14), 1
-    ang = np.arctan2(v - 0.38, u - 0.5)
-    bumps = 1 + 0.08 * np.sin(7 * ang + rng.uniform(0, 6)) + 0.05 * np.sin(13 * ang + rng.uniform(0, 6))
-    r = np.hypot((u - 0.5) / 0.48, (v - 0.38) / 0.36) / bumps
+    ang = sm.arctan2(v - 0.38, u - 0.5)
+    bumps = 1 + 0.08 * sm.sin(7 * ang + rng.uniform(0, 6)) + 0.05 * sm.sin(13 * ang + rng.uniform(0, 6))
+    r = sm.hypot((u - 0.5) / 0.48, (v - 0.38) / 0.36) / bumps
     m = r < 1
     shade = 0.95 + 0.35 * (0.4 - v) - 0.2 * (u - 0.5) + 0.12 * rng.standard_normal((h, w)).astype(np.float32)
     rgb[m] = foliage[None] * shade[m][:, None]
@@ -175,7 +177,7 @@ def _bush(look, foliage, rng) -> Texture:
     h, w = 32, 64
     u, v = _grid(h, w)
     rgb, a, emit = _layers(h, w)
-    m = np.hypot((u - 0.5) / 0.5, (v - 1.0) / 0.95) < 1 + 0.08 * np.sin(20 * u)
+    m = sm.hypot((u - 0.5) / 0.5, (v - 1.0) / 0.95) < 1 + 0.08 * sm.sin(20 * u)
     rgb[m] = foliage * (0.8 + 0.3 * (1 - v[m]))[:, None]
     a[m] = 1
     return _finish(rgb, a, emit, look, rng.uniform(1.8, 3), rng.uniform(0.9, 1.5))

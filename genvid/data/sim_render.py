@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from genvid.data import sim_math as sm
 from genvid.data.sim_look import Look
 from genvid.data.sim_sprites import Billboards, SpriteDrawer, Walls, fog_amount
 
@@ -37,15 +38,15 @@ class Renderer:
         self.look, self.res = look, resolution
         self.ss = supersampling(resolution)
         n = self.n = resolution * self.ss
-        self.f = (n / 2) / math.tan(FOV / 2)
+        self.f = (n / 2) / sm.tan(FOV / 2)
         self.yh = HORIZON * n
         self.rows = np.arange(n, dtype=F32) + 0.5
         self.cols = np.arange(n, dtype=F32) + 0.5
-        self.col_angle = np.arctan((self.cols - n / 2) / self.f)
+        self.col_angle = sm.arctan((self.cols - n / 2) / self.f)
         self.n_fwd, self.n_onc = lanes
         self.lane_w = lane_width
         self.road_noise = rng.uniform(-1, 1, 4096).astype(F32)  # asphalt patches every 3 m
-        self.margin = int(math.ceil(self.f * math.tan(MAX_PITCH))) + 1
+        self.margin = int(math.ceil(self.f * sm.tan(MAX_PITCH))) + 1
         self.pano = self._panorama(rng)
         self.rain_layers = self._rain_layers(rng) if look.rain > 0 else None
         self.hood = self._hood()
@@ -65,8 +66,8 @@ class Renderer:
         m = int(round(2 * math.pi * f))
         az = (np.arange(m, dtype=F32) + 0.5) / m * 2 * math.pi
         rows = np.arange(n, dtype=F32) + 0.5 - self.margin
-        el = np.arctan((self.yh - rows) / f)[:, None]               # elevation of each row
-        t = np.clip(el / 0.7, 0, 1) ** 0.6
+        el = sm.arctan((self.yh - rows) / f)[:, None]               # elevation of each row
+        t = sm.power(np.clip(el / 0.7, 0, 1), 0.6)
         img = lk.sky_horizon + t[..., None] * (lk.sky_top - lk.sky_horizon)
         img = np.broadcast_to(img, (n, m, 3)).copy()
 
@@ -75,12 +76,13 @@ class Renderer:
             for o in range(octaves):
                 for _ in range(3):
                     k = 2 ** o * 3 + int(rng.integers(0, 2 ** o * 3))
-                    out += amp0 / 2 ** o * np.sin(k * az + rng.uniform(0, 2 * math.pi))
+                    out += amp0 / 2 ** o * sm.sin(k * az + rng.uniform(0, 2 * math.pi))
             return out
 
         if lk.cloud_cover > 0:  # clouds on a plane overhead, seen in perspective
-            r = 1.0 / np.tan(np.maximum(el, 0.03))
-            px, py = r * np.cos(az)[None], r * np.sin(az)[None]
+            r = 1.0 / sm.tan(np.maximum(el, 0.03))
+            sin_az, cos_az = sm.sincos(az)
+            px, py = r * cos_az[None], r * sin_az[None]
             dens = _value_noise(rng, px * 1.5, py * 1.5, 4) - 0.75 + 0.65 * lk.cloud_cover
             alpha = np.clip(dens * 3, 0, 1) * np.clip((el - 0.01) / 0.12, 0, 1)
             cloud = lk.sky_horizon * 0.4 + 0.6 * np.minimum(lk.sun_colour * lk.ambient, 1)
@@ -91,9 +93,9 @@ class Renderer:
             stars = (rng.random((n, m)) < 0.004) & (el > 0.04)
             img[stars] += 0.6 * (1 - lk.cloud_cover)
         # sun (or its afterglow below the horizon): disc plus glow around its direction
-        d_az = np.angle(np.exp(1j * (az - lk.sun_azimuth)))[None]
-        ang = np.hypot(d_az * np.cos(el), el - lk.sun_elevation)
-        glow = np.exp(-ang / 0.25) * (0.5 if lk.time in ("golden", "dusk") else 0.25)
+        d_az = sm.wrap_angle(az - lk.sun_azimuth)[None]
+        ang = sm.hypot(d_az * sm.cos(el), el - lk.sun_elevation)
+        glow = sm.exp(-ang / 0.25) * (0.5 if lk.time in ("golden", "dusk") else 0.25)
         glow *= 1 - 0.8 * lk.cloud_cover if lk.weather == "clear" else 0.3
         if lk.time != "night":
             img += glow[..., None] * lk.sun_colour
@@ -134,7 +136,7 @@ class Renderer:
         x = (self.cols[None] - n / 2) / (n / 2)
         edge = 0.55 * x * x  # bonnet curves down at the sides
         cov = np.clip((y - edge) * 0.07 * n + 0.5, 0, 1).astype(F32)
-        shade = (0.55 + 0.45 * np.exp(-((x / 0.25) ** 2)) * (1 - y))[..., None]
+        shade = (0.55 + 0.45 * sm.exp(-((x / 0.25) ** 2)) * (1 - y))[..., None]
         return top, cov, (self.look.hood * shade + 0.06 * self.look.ambient).astype(F32)
 
     # ------------------------------------------------------------------ per frame
@@ -145,10 +147,10 @@ class Renderer:
         nearest first. Pitching up moves the horizon down (small-angle approximation)."""
         lk, n, f = self.look, self.n, self.f
         cx, cy, ch, yaw, pitch = cam
-        shift = int(round(f * math.tan(float(np.clip(pitch, -MAX_PITCH, MAX_PITCH)))))
+        shift = int(round(f * sm.tan(float(np.clip(pitch, -MAX_PITCH, MAX_PITCH)))))
         yh = self.yh + shift
         bx, by, bh, bth, bs = road
-        c, s_ = math.cos(yaw), math.sin(yaw)
+        s_, c = sm.sincos(yaw)
         fwd = (bx - cx) * c + (by - cy) * s_
         lat = -(bx - cx) * s_ + (by - cy) * c
         behind = np.flatnonzero(fwd[1:] < 0.5)          # road turning back on itself: stop there
@@ -180,7 +182,7 @@ class Renderer:
 
     def _ground(self, out, j, fwd, x, y, phi, bs, ego_lateral, draw_dist):
         """Shade the ground rows: per-pixel material weights (grass, verge, asphalt, markings,
-        fog) times a per-row palette, as one batched matmul."""
+        fog) times a per-row palette."""
         lk, f = self.look, self.f
         rows = self.rows[-len(out):].astype(np.float64)
         i = np.clip(j - 1, 0, len(fwd) - 2)
@@ -190,7 +192,7 @@ class Renderer:
         w = t / fwd[i + 1] * z                               # perspective-correct parameter
         s = bs[i] + w * (bs[i + 1] - bs[i])
         xr = (x[i] + t * (x[i + 1] - x[i])).astype(F32)
-        cos_phi = np.maximum(np.cos(phi[i] + w * (phi[i + 1] - phi[i])), 0.25)
+        cos_phi = np.maximum(sm.cos(phi[i] + w * (phi[i + 1] - phi[i])), 0.25)
         mpp = (cos_phi * z / f).astype(F32)[:, None]         # road metres per pixel, per row
         ds = (np.abs(np.gradient(s)) if len(s) > 1 else np.ones(1)).astype(F32) + 1e-3  # metres per row
         d = (self.cols[None] - xr[:, None]) * mpp            # lateral road coordinate per pixel
@@ -217,7 +219,7 @@ class Renderer:
         light = (1 - fog)[:, None]  # weights below are scaled by the light that survives the fog
         if lk.headlights > 0:  # ego headlight pool on the ground
             spread = (ego_lateral - d) / (1.2 + 0.18 * z.astype(F32)[:, None])
-            pool = (lk.headlights * np.exp(-z / 28)).astype(F32)[:, None] * np.exp(-spread * spread)
+            pool = (lk.headlights * sm.exp(-z / 28)).astype(F32)[:, None] * sm.exp(-spread * spread)
             light = light * (1 + pool)
         wts = np.empty(out.shape[:2] + (7,), F32)
         centre = mi == self.n_onc
@@ -230,10 +232,10 @@ class Renderer:
         wts[..., 2] = cover(left - 2.0, right + 2.0) * rest      # gravel verge
         rest -= wts[..., 2]
         wts[..., 0] = rest                                       # grass, with tufts
-        tuft = np.sin(d * 0.9 + (1.7 * np.sin(s * 0.13) + s * 0.05).astype(F32)[:, None])
-        wts[..., 1] = rest * tuft * (0.25 * np.exp(-2 * mpp))
+        tuft = sm.sin(d * 0.9 + (1.7 * sm.sin(s * 0.13) + s * 0.05).astype(F32)[:, None])
+        wts[..., 1] = rest * tuft * (0.25 * sm.exp(-2 * mpp))
         wts[..., 6] = fog[:, None]
-        band = (0.5 + 0.5 * np.cos(s * (2 * np.pi / 40)) * np.exp(-ds / 10)).astype(F32)[:, None]
+        band = (0.5 + 0.5 * sm.cos(s * (2 * np.pi / 40)) * sm.exp(-ds / 10)).astype(F32)[:, None]
         noise, k = self.road_noise, s / 3
         i0 = np.floor(k).astype(np.int64)
         patch = noise[i0 % len(noise)] + (k - i0) * (noise[(i0 + 1) % len(noise)] - noise[i0 % len(noise)])
@@ -241,9 +243,13 @@ class Renderer:
         palette[:, 0] = lk.grass[0] + band * (lk.grass[1] - lk.grass[0])
         palette[:, 1] = lk.grass[1] - lk.grass[0] * 1.3
         palette[:, 2] = lk.gravel
-        palette[:, 3] = lk.asphalt * (1 + 0.05 * patch * np.exp(-ds / 3)).astype(F32)[:, None]
+        palette[:, 3] = lk.asphalt * (1 + 0.05 * patch * sm.exp(-ds / 3)).astype(F32)[:, None]
         palette[:, 4], palette[:, 5], palette[:, 6] = lk.line_white, lk.line_centre, lk.fog
-        np.matmul(wts, palette, out=out)
+        # weights x palette, summed material by material: a BLAS matmul would pick its kernel
+        # (and so its rounding) by CPU model
+        np.multiply(wts[..., :1], palette[:, None, 0], out=out)
+        for m in range(1, palette.shape[1]):
+            out += wts[..., m:m + 1] * palette[:, None, m]
 
 
 def _value_noise(rng, x, y, octaves: int) -> np.ndarray:

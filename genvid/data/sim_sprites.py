@@ -14,11 +14,11 @@ are alpha-composited in painter's order, one pass per overlap depth.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 import numpy as np
 
+from genvid.data import sim_math as sm
 from genvid.data.sim_look import Texture
 
 F32 = np.float32
@@ -57,7 +57,7 @@ class Walls:
 def fog_amount(z, fog_dist: float, draw_dist: float):
     """Fog blend at distance z: exponential haze, reaching 1 at the draw distance so that the end of
     the road and scenery fade out instead of popping."""
-    return 1 - np.exp(-z / fog_dist) * np.clip((draw_dist - z) / (0.35 * draw_dist), 0, 1)
+    return 1 - sm.exp(-z / fog_dist) * np.clip((draw_dist - z) / (0.35 * draw_dist), 0, 1)
 
 
 def take(items, index):
@@ -103,12 +103,12 @@ class SpriteDrawer:
 
     def _level(self, tex, height_px):
         """Coarsest mip level still at least `height_px` texels high (one texel per pixel or finer)."""
-        lvl = np.floor(np.log2(np.maximum(self.tex_px[tex] / np.maximum(height_px, 1e-3), 1)))
-        return np.minimum(lvl.astype(np.int64), self.n_levels[tex] - 1)
+        lvl = sm.floor_log2(np.maximum(self.tex_px[tex] / np.maximum(height_px, 1e-3), 1))
+        return np.minimum(lvl, self.n_levels[tex] - 1)
 
     def draw(self, img, bb: Billboards, walls: Walls, cam, cm, bs, draw_dist) -> None:
         cx, cy, ch, yaw = cam
-        c, s_ = math.cos(yaw), math.sin(yaw)
+        s_, c = sm.sincos(yaw)
         seg = bs[1] - bs[0]
 
         def crest(s):  # screen row of the crest that hides whatever stands at road coordinate s

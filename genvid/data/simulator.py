@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genvid.data import sim_math as sm
 from genvid.data.sim_look import Look, sample_look
 from genvid.data.sim_render import CAM_HEIGHT, Renderer
 from genvid.data.sim_sprites import Billboards, Walls, concat, take
 
-VERSION = "genvid-procedural-1"
+VERSION = "genvid-procedural-2"   # 2: CPU-independent maths (sim_math), same world
 LANE_W = 3.5            # metres
 SEG = 2.5               # spacing of road samples handed to the renderer
 DRAW_DIST = 250.0       # road and scenery visible up to here (then fog)
@@ -32,9 +33,15 @@ LC_RATE = 1.1           # lateral speed of a lane change (m/s): ~3 s per lane
 
 
 def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    k = np.ones(width) / width
+    # Box filter of `width` samples (the window np.convolve's mode="same" centres), summed shift by
+    # shift: np.convolve goes through BLAS, whose summation order depends on the CPU model.
+    lo, n = (width - 1) // 2 + 1, len(x)
     for _ in range(2):  # box twice = triangular kernel: curvature ramps smoothly (clothoid-like)
-        x = np.convolve(np.pad(x, (width, width), mode="edge"), k, mode="same")[width:-width]
+        padded = np.pad(x, (width, width), mode="edge")
+        acc = padded[lo:lo + n].copy()
+        for m in range(lo + 1, lo + width):
+            acc += padded[m:m + n]
+        x = acc / width
     return x
 
 
@@ -61,8 +68,9 @@ class Track:
         self.kappa = _smooth(kappa, 40)
         self.slope = _smooth(slope, 45)
         self.theta = np.concatenate([[0.0], np.cumsum(self.kappa[:-1])])
-        self.x = np.concatenate([[0.0], np.cumsum(np.cos(self.theta[:-1]))])
-        self.y = np.concatenate([[0.0], np.cumsum(np.sin(self.theta[:-1]))])
+        sin_t, cos_t = sm.sincos(self.theta[:-1])
+        self.x = np.concatenate([[0.0], np.cumsum(cos_t)])
+        self.y = np.concatenate([[0.0], np.cumsum(sin_t)])
         self.h = np.concatenate([[0.0], np.cumsum(self.slope[:-1])])
         self._table = np.stack([self.x, self.y, self.h, self.theta], 1)
         self.length = float(n - 2)
@@ -77,7 +85,8 @@ class Track:
     def world(self, s, d) -> np.ndarray:
         """World (x, y, h) of the point at road coordinate s, lateral offset d (+ = right)."""
         x, y, h, th = np.moveaxis(self.at(s), -1, 0)
-        return np.stack([x - d * np.sin(th), y + d * np.cos(th), h], -1)
+        sin_t, cos_t = sm.sincos(th)
+        return np.stack([x - d * sin_t, y + d * cos_t, h], -1)
 
 
 @dataclass
@@ -305,8 +314,8 @@ class DrivingSimulator:
         v = max(e.v, 1.0)
         look_ahead = max(8.0, 0.9 * v)
         kappa = float(np.interp(e.s + 0.3 * look_ahead, self._metres, tr.kappa))  # feed-forward
-        alpha = math.atan2(self.d_ref - e.d, look_ahead) - e.psi
-        wheel = math.atan(WHEELBASE * (kappa + 2 * math.sin(alpha) / look_ahead))   # pure pursuit
+        alpha = sm.arctan2(self.d_ref - e.d, look_ahead) - e.psi
+        wheel = sm.arctan(WHEELBASE * (kappa + 2 * sm.sin(alpha) / look_ahead))   # pure pursuit
         i0 = int(e.s)
         k_max = float(np.abs(tr.kappa[i0:i0 + int(4 * v) + 10]).max())
         v_des = min(self.cruise, math.sqrt(A_LAT / max(k_max, 1e-6)))
@@ -325,10 +334,11 @@ class DrivingSimulator:
         steer, throttle, brake = action
         e = self.ego
         kappa = float(self.track.kappa[int(e.s)])
-        s_dot = e.v * math.cos(e.psi) / (1 - kappa * e.d)
+        sin_psi, cos_psi = sm.sincos(e.psi)
+        s_dot = e.v * cos_psi / (1 - kappa * e.d)
         wheel = steer * MAX_WHEEL
-        e.psi += (e.v * math.tan(wheel) / WHEELBASE - kappa * s_dot) * dt
-        e.d += e.v * math.sin(e.psi) * dt
+        e.psi += (e.v * sm.tan(wheel) / WHEELBASE - kappa * s_dot) * dt
+        e.d += e.v * sm.sin(e.psi) * dt
         e.s += s_dot * dt
         e.v = max(0.0, e.v + (A_MAX * throttle - B_MAX * brake - self._resistance()) * dt)
 
@@ -375,7 +385,7 @@ class DrivingSimulator:
         tex = np.where(trf.dir[v] > 0, ids["rear"][trf.model[v]], ids["front"][trf.model[v]])
         one = np.ones(len(v))
         parts.append(Billboards(x, y, z, trf.s[v], tex, one < 0, one, one))
-        pitch = math.atan(float(np.interp(e.s, self._metres, tr.slope)))
+        pitch = sm.arctan(float(np.interp(e.s, self._metres, tr.slope)))
         frame = self.renderer.render((cx, cy, cz + CAM_HEIGHT, yaw, pitch), (bx, by, bh, bth, bs), e.d,
                                      concat(parts), walls, self.frame_index, DRAW_DIST)
         self.frame_index += 1
