@@ -1,0 +1,465 @@
+"""Check that the committed ``dvc.lock`` regenerates bit for bit here (README, "Reproducibility").
+
+    python -m genvid.verify                 # auto: the workspace if it holds every output, else a scratch copy
+    python -m genvid.verify --workspace     # after `make repro`: hash the workspace's outputs
+    python -m genvid.verify --scratch       # regenerate the DAG (dvc repro) in a scratch copy of HEAD
+    python -m genvid.verify train@driving-vq          # only this stage and what it depends on
+    python -m genvid.verify --record        # write repro-env.json: this machine, its pins, its versions
+
+Every output hash of every stage is compared with the committed lock (``git show HEAD:dvc.lock``),
+one line per stage, in the order the DAG runs them. At the first stage that differs, the likely
+cause is named: an input that is not the committed one (code, params: not the machine), else
+what differs between this machine and the one that wrote the lock as ``repro-env.json`` records
+it: ISA, threads, package versions, C library. Exit status 0 when every stage is the same, 1 when
+one differs or is missing, 2 on bad input. Works for any DVC project (foreach names included).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from genvid.determinism import cpu_info, pin_environment, threads_from_params, x86_level
+from genvid.errors import GenvidError, cli_main
+
+RECORD_FILE = "repro-env.json"
+LOCK_FILE = "dvc.lock"
+GUARANTEED_LEVELS = ("x86-64-v3", "x86-64-v4")
+CAUSES = ("ISA", "threads", "package versions", "C library", "CPU model")  # most likely first
+THREAD_PINS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
+
+
+# ----------------------------------------------------------------------------- the lock
+
+@dataclass
+class Entry:
+    """One dep or out of a lock stage: its path and DVC's md5 (``...dir`` for a directory)."""
+    path: str
+    md5: str | None
+
+
+@dataclass
+class Stage:
+    name: str
+    cmd: str
+    deps: list[Entry] = field(default_factory=list)
+    outs: list[Entry] = field(default_factory=list)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> {key: value}
+
+
+def parse_lock(text: str, source: str) -> dict[str, Stage]:
+    """The stages of a dvc.lock (schema 2.0), in file order."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise GenvidError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):
+        raise GenvidError(f"{source}: not a dvc.lock (no 'stages' mapping)")
+    stages = {}
+    for name, body in data["stages"].items():
+        body = body or {}
+        cmd = body.get("cmd", "")
+        stages[name] = Stage(
+            name, " && ".join(cmd) if isinstance(cmd, list) else str(cmd),
+            [Entry(d["path"], d.get("md5")) for d in body.get("deps") or []],
+            [Entry(o["path"], o.get("md5")) for o in body.get("outs") or []],
+            {f: dict(v or {}) for f, v in (body.get("params") or {}).items()},
+        )
+    return stages
+
+
+def committed_lock(root: Path, lock: str | None) -> tuple[dict[str, Stage], str]:
+    """The lock to compare with: ``lock`` if given, else HEAD's dvc.lock, else the file on disk."""
+    if lock is not None:
+        path = Path(lock)
+        if not path.is_file():
+            raise GenvidError(f"{lock}: file not found")
+        return parse_lock(path.read_text(encoding="utf-8"), lock), lock
+    shown = subprocess.run(["git", "show", f"HEAD:{LOCK_FILE}"], cwd=root, capture_output=True, text=True)
+    if shown.returncode == 0:
+        return parse_lock(shown.stdout, f"HEAD:{LOCK_FILE}"), f"{LOCK_FILE} as committed (HEAD)"
+    path = root / LOCK_FILE
+    if not path.is_file():
+        raise GenvidError(f"{path}: file not found (nothing to verify: run `make repro` and commit it)")
+    return parse_lock(path.read_text(encoding="utf-8"), str(path)), f"{path} (not in git)"
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def producers(stages: dict[str, Stage]) -> dict[str, str]:
+    """Output path -> the stage that writes it."""
+    return {o.path: s.name for s in stages.values() for o in s.outs}
+
+
+def upstream(stages: dict[str, Stage], name: str) -> list[str]:
+    """Stages whose outputs ``name`` reads (directly)."""
+    found = []
+    for dep in stages[name].deps:
+        for other in stages.values():
+            if other.name != name and any(_inside(dep.path, o.path) or _inside(o.path, dep.path) for o in other.outs):
+                found.append(other.name)
+    return list(dict.fromkeys(found))
+
+
+def run_order(stages: dict[str, Stage]) -> list[str]:
+    """Stages in an order the DAG can run them (lock order among independent ones)."""
+    ups = {name: upstream(stages, name) for name in stages}
+    done: list[str] = []
+    pending = list(stages)
+    while pending:
+        ready = [n for n in pending if all(u in done for u in ups[n])]
+        if not ready:  # a cycle cannot come from DVC; keep the rest in file order
+            ready = pending[:1]
+        done.append(ready[0])
+        pending.remove(ready[0])
+    return done
+
+
+def closure(stages: dict[str, Stage], targets: list[str]) -> list[str]:
+    """``targets`` and every stage they depend on, in run order."""
+    unknown = [t for t in targets if t not in stages]
+    if unknown:
+        raise GenvidError(f"stage '{unknown[0]}' is not in the committed dvc.lock (known: {', '.join(stages)})")
+    keep, todo = set(), list(targets)
+    while todo:
+        name = todo.pop()
+        if name not in keep:
+            keep.add(name)
+            todo.extend(upstream(stages, name))
+    return [n for n in run_order(stages) if n in keep]
+
+
+# ----------------------------------------------------------------------------- hashing as DVC does
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def dvc_md5(path: Path) -> str | None:
+    """DVC 3's md5 of a file (of its bytes) or directory (of the sorted JSON list of its files'
+    md5 and relative paths, plus ".dir"); None when the path does not exist."""
+    if path.is_file():
+        return file_md5(path)
+    if path.is_dir():
+        entries = sorted(({"md5": file_md5(p), "relpath": p.relative_to(path).as_posix()}
+                          for p in path.rglob("*") if p.is_file()), key=lambda e: e["relpath"])
+        return hashlib.md5(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest() + ".dir"
+    return None
+
+
+# ----------------------------------------------------------------------------- comparing
+
+@dataclass
+class Result:
+    stage: str
+    status: str                        # same | differs | missing
+    differing: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # path, here, lock
+
+
+def compare_outputs(stages: dict[str, Stage], names: list[str], root: Path) -> list[Result]:
+    results = []
+    for name in names:
+        differing = [(o.path, here, o.md5) for o in stages[name].outs
+                     if (here := dvc_md5(root / o.path)) != o.md5]
+        status = "same" if not differing else "missing" if all(h is None for _, h, _ in differing) else "differs"
+        results.append(Result(name, status, differing))
+    return results
+
+
+def changed_inputs(stage: Stage, stages: dict[str, Stage], root: Path) -> list[str]:
+    """Inputs of ``stage`` that are not what the lock recorded: code/data files and params."""
+    made = producers(stages)
+    found = []
+    for dep in stage.deps:
+        if any(_inside(dep.path, out) for out in made):
+            continue  # an upstream stage's output: compared on its own line
+        here = dvc_md5(root / dep.path)
+        if here != dep.md5:
+            found.append(f"{dep.path} {'is missing' if here is None else 'is not the committed version'}")
+    for file, values in stage.params.items():
+        try:
+            current = yaml.safe_load((root / file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            found.append(f"{file} cannot be read")
+            continue
+        for key, value in values.items():
+            node: Any = current
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if node != value:
+                found.append(f"param {key} in {file} is not the committed value")
+    return found
+
+
+# ----------------------------------------------------------------------------- the environment
+
+def environment(threads: int) -> dict[str, Any]:
+    """What decides the bytes besides the code: CPU, pins in effect, thread counts, versions.
+    Imports numpy and torch (after the pins, when called from main)."""
+    from importlib.metadata import distributions
+
+    import numpy as np
+    import torch
+
+    cpu = cpu_info()
+    mod = np._core._multiarray_umath
+    packages = {}
+    for dist in distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name:
+            packages[name] = dist.version
+    return {
+        "cpu": {"vendor": cpu["vendor"], "model": cpu["model"], "level": x86_level(cpu["flags"]),
+                "avx2": "avx2" in cpu["flags"], "fma": "fma" in cpu["flags"],
+                "avx512f": "avx512f" in cpu["flags"]},
+        "threads": threads,
+        "pins": {k: os.environ.get(k) for k in sorted(pin_environment(threads, dict(os.environ)))},
+        "effective": {"numpy_simd": [k for k in mod.__cpu_dispatch__ if mod.__cpu_features__.get(k)],
+                      "torch_capability": torch.backends.cpu.get_cpu_capability(),
+                      "torch_threads": torch.get_num_threads()},
+        "libc": " ".join(platform.libc_ver()),
+        "python": platform.python_version(),
+        "packages": dict(sorted(packages.items())),
+    }
+
+
+def describe(env: dict[str, Any]) -> str:
+    cpu, eff, pk = env["cpu"], env["effective"], env["packages"]
+    avx512 = "yes (not used: pinned to AVX2)" if cpu["avx512f"] else "no"
+    return (f"{cpu['model'] or 'unknown CPU'} ({cpu['vendor']}), {cpu['level']}: AVX2 "
+            f"{'yes' if cpu['avx2'] else 'no'}, FMA {'yes' if cpu['fma'] else 'no'}, AVX-512 {avx512}; "
+            f"repro.threads {env['threads']} (torch {eff['torch_threads']}); numpy {pk.get('numpy', '?')} "
+            f"SIMD {'+'.join(eff['numpy_simd']) or 'baseline'}; torch {pk.get('torch', '?')} "
+            f"{eff['torch_capability']}; {env['libc']}; python {env['python']}")
+
+
+def environment_differences(here: dict[str, Any], recorded: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(cause, detail) pairs, most likely cause first: ISA, threads, package versions, C library."""
+    found: list[tuple[str, str]] = []
+    cpu = here["cpu"]
+    if cpu["level"] not in GUARANTEED_LEVELS:
+        found.append(("ISA", f"this CPU is {cpu['level']} (no AVX2+FMA): torch and libm results are only "
+                             f"guaranteed from x86-64-v3 up"))
+    # pins someone lowered through the environment (pin_environment keeps lower levels)
+    standard = pin_environment(here["threads"], {})
+    for key, value in here["pins"].items():
+        if value != standard.get(key) and key not in THREAD_PINS:
+            found.append(("ISA", f"{key}={value} is set in the environment (the pin is {standard.get(key)})"))
+    if recorded:
+        if recorded.get("threads") != here["threads"]:
+            found.append(("threads", f"repro.threads {here['threads']} here, {recorded.get('threads')} in the record"))
+        if recorded.get("effective", {}).get("torch_threads") not in (None, here["effective"]["torch_threads"]):
+            found.append(("threads", f"torch uses {here['effective']['torch_threads']} threads here, "
+                                     f"{recorded['effective']['torch_threads']} in the record"))
+        rec_eff, eff = recorded.get("effective", {}), here["effective"]
+        for key in ("torch_capability", "numpy_simd"):
+            if key in rec_eff and rec_eff[key] != eff[key]:
+                found.append(("ISA", f"{key} {eff[key]} here, {rec_eff[key]} in the record"))
+        old, new = recorded.get("packages", {}), here["packages"]
+        versions = [f"{n} {new.get(n, 'missing')} here, {old.get(n, 'missing')} in the record"
+                    for n in sorted(set(old) | set(new)) if old.get(n) != new.get(n)]
+        if recorded.get("python") != here["python"]:
+            versions.insert(0, f"python {here['python']} here, {recorded.get('python')} in the record")
+        if len(versions) > 12:
+            versions[12:] = [f"and {len(versions) - 12} more (compare {RECORD_FILE} with pip freeze)"]
+        found.extend(("package versions", v) for v in versions)
+        if recorded.get("libc") != here["libc"]:
+            found.append(("C library", f"{here['libc']} here, {recorded.get('libc')} in the record (libm)"))
+        rec_cpu = recorded.get("cpu", {})
+        if (rec_cpu.get("vendor"), rec_cpu.get("model")) != (cpu["vendor"], cpu["model"]):
+            found.append(("CPU model", f"{cpu['model']} ({cpu['vendor']}) here, {rec_cpu.get('model')} "
+                                       f"({rec_cpu.get('vendor')}) in the record"))
+    return found
+
+
+def lock_differences(root: Path, installed: dict[str, str]) -> list[str]:
+    """Installed versions that are not requirements.lock's (name==version lines), if there is one."""
+    path = root / "requirements.lock"
+    if not path.is_file():
+        return []
+    found = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, version = line.split("#")[0].split(";")[0].strip().partition("==")
+        if sep:
+            key, version = name.strip().lower().replace("_", "-"), version.strip()
+            have = installed.get(key, "")
+            if have != version and ("+" in version or have.split("+")[0] != version):  # 2.13.0+cpu is ==2.13.0
+                found.append(f"{name.strip()} {have or 'missing'} installed, {version} in requirements.lock")
+    return found
+
+
+def read_record(root: Path) -> dict[str, Any] | None:
+    path = root / RECORD_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise GenvidError(f"{path}: not valid JSON ({err})") from None
+
+
+def diagnose(result: Result, stages: dict[str, Stage], root: Path, here: dict[str, Any],
+             recorded: dict[str, Any] | None) -> list[str]:
+    """Lines naming the likely cause of the first difference."""
+    stage = stages[result.stage]
+    lines = [f"first difference: {result.stage} "
+             f"({', '.join(p for p, _, _ in result.differing)} {result.status})"]
+    inputs = changed_inputs(stage, stages, root)
+    if inputs:
+        lines.append("likely cause: its inputs are not those of the committed lock (a change of code or "
+                     "params, not of the machine):")
+        return lines + [f"  - {i}" for i in inputs]
+    if result.status == "missing":
+        return lines + ["likely cause: the stage did not run (see dvc's output above)"]
+    lines.append("its inputs (code, params, upstream outputs) match the committed lock, so the machine or "
+                 "the environment made the difference")
+    diffs = environment_differences(here, recorded)
+    diffs += [("package versions", d) for d in lock_differences(root, here["packages"])]
+    diffs.sort(key=lambda d: CAUSES.index(d[0]))
+    if recorded is None:
+        lines.append(f"no {RECORD_FILE} records the machine that wrote the lock; compare with this one:")
+        lines.append(f"  {describe(here)}")
+    if diffs:
+        lines.append(f"likely cause: {diffs[0][0]}")
+        lines += [f"  - {cause}: {detail}" for cause, detail in diffs]
+    elif recorded is None:
+        checked = "this CPU is inside the guarantee and no pin is lowered"
+        if (root / "requirements.lock").is_file():
+            checked += ", the installed packages are requirements.lock's"
+        lines.append(f"likely cause: not known without the record ({checked}; threads are a param the lock "
+                     "holds): left are the C library and the CPU model; please report it with `lscpu`")
+    else:
+        lines.append("likely cause: none of ISA, threads or package versions differs from the record: a "
+                     "kernel the pins do not cover (please report it with this output and `lscpu`)")
+        lines.append(f"  here:     {describe(here)}")
+        lines.append(f"  recorded: {describe(recorded)}")
+    return lines
+
+
+# ----------------------------------------------------------------------------- regenerating
+
+def scratch_copy(root: Path, dest: Path, worktree: bool) -> None:
+    """HEAD's files (what a fresh clone gets), or the working tree's, in a fresh git repo at dest."""
+    if worktree:
+        listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+                                cwd=root, check=True, capture_output=True).stdout.decode().split("\0")
+        for rel in filter(None, listed):
+            if (root / rel).is_file():
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / rel, dest / rel)
+    else:
+        archive = subprocess.run(["git", "archive", "--format=tar", "HEAD"], cwd=root, capture_output=True)
+        if archive.returncode != 0:
+            raise GenvidError(f"{root}: cannot read HEAD ({archive.stderr.decode().strip()}); use --worktree")
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+
+
+def repro(dest: Path, targets: list[str]) -> int:
+    """`dvc repro` in dest with this interpreter's environment first on PATH (stages call python)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONHASHSEED"] = "0"
+    return subprocess.run([sys.executable, "-m", "dvc", "repro", *targets], cwd=dest, env=env).returncode
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def report(results: list[Result]) -> list[str]:
+    width = max(len(r.stage) for r in results)
+    lines = []
+    for r in results:
+        detail = "; ".join(f"{p}: {(h or 'missing')[:12]} here, {(m or '?')[:12]} in the lock"
+                           for p, h, m in r.differing)
+        lines.append(f"  {r.stage:<{width}}  {r.status}{'  (' + detail + ')' if detail else ''}")
+    return lines
+
+
+@cli_main
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m genvid.verify", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("targets", nargs="*", help="stages to check (default: all), with their upstream")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--workspace", action="store_true", help="hash the outputs in the workspace")
+    mode.add_argument("--scratch", action="store_true", help="dvc repro in a scratch copy, then hash")
+    mode.add_argument("--record", action="store_true", help=f"write {RECORD_FILE} for this machine and exit")
+    parser.add_argument("--worktree", action="store_true", help="scratch copy of the working tree, not HEAD")
+    parser.add_argument("--scratch-dir", help="where to make the scratch copy (default: a new temp folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch copy")
+    parser.add_argument("--lock", help="lock to compare with (default: dvc.lock as committed)")
+    parser.add_argument("--params", default="params.yaml", help="for repro.threads (default: %(default)s)")
+    parser.add_argument("--root", default=".", help="the project (default: the current folder)")
+    args = parser.parse_args(argv)
+    root = Path(args.root).resolve()
+
+    # the same pins as every stage, before numpy/torch load (they are only read here)
+    threads = threads_from_params(root / args.params)
+    if not {"numpy", "torch"} & sys.modules.keys():
+        pin_environment(threads)
+    here = environment(threads)
+    if args.record:
+        path = root / RECORD_FILE
+        path.write_text(json.dumps({"note": "machine and environment that wrote dvc.lock "
+                                            "(python -m genvid.verify --record)", **here}, indent=1) + "\n")
+        print(f"wrote {path}: {describe(here)}")
+        return
+
+    stages, lock_name = committed_lock(root, args.lock)
+    names = closure(stages, args.targets) if args.targets else run_order(stages)
+    if not names:
+        raise GenvidError(f"{lock_name}: no stages")
+    outputs_here = all((root / o.path).exists() for n in names for o in stages[n].outs)
+    scratch = args.scratch or (not args.workspace and not outputs_here)
+    print(f"genvid verify: {len(names)} stages of {lock_name}")
+    print(f"this machine: {describe(here)}")
+    where = root
+    if scratch:
+        if not args.scratch and not args.workspace:
+            print("some outputs are not in the workspace: regenerating them in a scratch copy "
+                  "(--workspace to check the workspace instead)")
+        where = Path(args.scratch_dir or tempfile.mkdtemp(prefix="genvid-verify-")).resolve()
+        where.mkdir(parents=True, exist_ok=True)
+        if any(where.iterdir()):
+            raise GenvidError(f"{where}: scratch folder is not empty")
+        scratch_copy(root, where, args.worktree)
+        print(f"dvc repro in {where} ...", flush=True)
+        code = repro(where, args.targets)
+        if code != 0:
+            print(f"dvc repro failed (exit {code}); the scratch copy is kept at {where}")
+    else:
+        print("outputs: the workspace's")
+    results = compare_outputs(stages, names, where)
+    print("\n".join(report(results)))
+    bad = [r for r in results if r.status != "same"]
+    if bad:
+        print("\n".join(diagnose(bad[0], stages, where, here, read_record(root))))
+    else:
+        print(f"every stage is the same: {lock_name} regenerates bit for bit on this machine")
+    if scratch and not args.keep and not bad:
+        shutil.rmtree(where, ignore_errors=True)
+    elif scratch:
+        print(f"scratch copy kept at {where}")
+    if bad:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
