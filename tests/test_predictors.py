@@ -7,6 +7,7 @@ the tiny profile's sizes.
 - determinism: the same generator state gives the same bytes, another state other bytes;
 - the output contract (uint8 [B, S, horizon, H, W, C]) and save/load (two loads predict alike).
 """
+import dataclasses
 import json
 
 import numpy as np
@@ -139,3 +140,29 @@ def test_run_overrides_merge_and_reject_typos(tiny, tmp_path):
     raw["runs"]["driving-vq"]["overrides"] = {"models": {"vqvae": {"chanels": 8}}}
     with pytest.raises(ParamError, match="runs.driving-vq.overrides.models.vqvae.chanels does not exist"):
         P.run(raw, "driving-vq")
+
+
+@pytest.mark.parametrize("padding", ["causal", "same"])
+def test_vq_rolls_windows_for_a_protocol_past_its_clip(tmp_path, tiny, padding):
+    """A protocol like SM-MNIST's (5 -> 20) with 16-frame windows and 4 frames per top code step
+    (5 -> 12 here: two windows): still context-only, deterministic, and the first predicted
+    frames do not depend on the horizon (streaming)."""
+    model_params = {**tiny["models"]["vq"], "vqvae": {**tiny["models"]["vq"]["vqvae"], "in_channels": 1,
+                                                      "temporal_padding": padding}}
+    ctx = context_for(tmp_path, tiny, "vq")
+    ctx = dataclasses.replace(ctx, run=dataclasses.replace(ctx.run, model_params=model_params),
+                              stats=tmp_path / "grey.json")
+    ctx.stats.write_text(json.dumps({"mean": [0.1], "std": [0.3], "frames": 10}))
+    torch.manual_seed(0)
+    registry.get("vq").init(ctx, HEIGHT, HEIGHT, 1)
+    pred = registry.get("vq").predictor(ctx)
+    real = torch.randint(0, 256, (B, 25, HEIGHT, HEIGHT, 1), generator=torch.Generator().manual_seed(3),
+                         dtype=torch.uint8)
+    long = pred.predict(real[:, :5], 12, S, torch.Generator().manual_seed(1))
+    assert tuple(long.shape) == (B, S, 12, HEIGHT, HEIGHT, 1)
+    assert torch.equal(long, pred.predict(scrambled(real, 5)[:, :5], 12, S, torch.Generator().manual_seed(1)))
+    short = pred.predict(real[:, :5], 7, S, torch.Generator().manual_seed(1))
+    assert torch.equal(short, long[:, :, :7])  # the first window's frames, whatever comes after
+    assert not pred.single_window(5, 20) and pred.single_window(8, 8)
+    futures, extras = pred.predict_with_diagnostics(real, 5, 12, S, torch.Generator().manual_seed(1))
+    assert torch.equal(futures, long) and extras == {}  # the seed 000 diagnostics need one window
