@@ -3,4 +3,7 @@
     from genvid.report.build import build_report, Options
     from genvid.report.inputs import ReportPaths
     build_report(ReportPaths.under("."), "reports/report.html", "reports/report.pdf", Options())
+
+Chapters 1-5 describe params ``report.main_run`` (a VQ-family run), chapter 6 every run of every
+benchmark; wall times go to the untracked companion reports/timings.html.
 """

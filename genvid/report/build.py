@@ -5,6 +5,9 @@
     through WeasyPrint, PDF (static strips)
 
 Both files come from the same template; only the ``pdf`` flag differs (the PDF cannot animate).
+Wall times are measurements of the machine, not of the models: they go to the untracked
+companion ``timings.html`` next to the HTML, which the report links to, never into the report
+itself (its bytes must not change on a rerun).
 """
 from __future__ import annotations
 
@@ -17,23 +20,24 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from genvid import params as P
 from genvid.determinism import configure_torch
-from genvid.io import atomic_path
-from genvid.models.store import load_vqvae
-from genvid.models.vqvae3d import VQVAEConfig
+from genvid.errors import GenvidError
+from genvid.io import atomic_path, atomic_write_text
+from genvid.models.store import load_model
+from genvid.models.vqvae3d import VQVAE3D
 from genvid.report import chapters as C
 from genvid.report import figures as F
-from genvid.report import repro, tables
+from genvid.report import repro
 from genvid.report import text as X
 from genvid.report.chapters import CHAPTERS, Options, Registry
-from genvid.report.inputs import METRICS, Inputs, ReportPaths, read_inputs, stat
+from genvid.report.inputs import (METRICS, PREDICTIONS, Inputs, MainRun, ReportPaths, average, curve, read_inputs,
+                                  stat)
 from genvid.report.references import bibliography, cite, xu
+from genvid.timings import read_timings
 
-__all__ = ["Options", "ReportPaths", "build_report", "collect", "render", "html_to_pdf"]
+__all__ = ["Options", "ReportPaths", "build_report", "collect", "render", "html_to_pdf", "timings_page"]
 
 OUTLINE = [  # (chapter key, title, [(section id, title), ...]); the template's headings use these
     ("data", "Data", [("recording", "Recording"), ("split", "Chronological split")]),
@@ -41,102 +45,139 @@ OUTLINE = [  # (chapter key, title, [(section id, title), ...]); the template's 
     ("models", "Models", [("vqvae", "3D hierarchical VQ-VAE"), ("priors", "3D PixelSNAIL priors"),
                           ("sampling", "Sampling")]),
     ("training", "Training", [("train-vqvae", "VQ-VAE"), ("train-priors", "Priors")]),
-    ("results", "Results", [("res-vqvae", "VQ-VAE"), ("res-priors", "Priors"), ("res-samples", "Samples"),
-                            ("res-eval", "Evaluation")]),
+    ("results", "Results", [("res-protocol", "Protocol and deviations from the thesis"), ("res-vqvae", "VQ-VAE"),
+                            ("res-priors", "Priors"), ("res-samples", "Samples"), ("res-eval", "Evaluation")]),
+    ("benchmarks", "Benchmarks", []),  # one section per benchmark, added by numbered_outline
     ("discussion", "Discussion", [("disc-vqvae", "Reconstruction"), ("disc-priors", "Priors"),
-                                  ("disc-prediction", "Prediction against the baseline")]),
-    ("appendix", "Reproducibility", [("artefacts", "Artefacts"), ("software", "Software, seeds and run")]),
+                                  ("disc-prediction", "Prediction against the baseline"),
+                                  ("disc-benchmarks", "Benchmarks")]),
+    ("appendix", "Reproducibility", [("artefacts", "Artefacts"), ("software", "Software, seeds and run"),
+                                     ("wall-times", "Wall times")]),
 ]
 
 
-def numbered_outline() -> list[dict[str, Any]]:
-    """OUTLINE with numbers: chapter "5", sections "5.1", ...; ids ch-<key> and sec-<id>."""
-    return [{"key": key, "number": CHAPTERS[key], "title": title,
-             "sections": [{"id": sid, "number": f"{CHAPTERS[key]}.{i + 1}", "title": stitle}
-                          for i, (sid, stitle) in enumerate(sections)]}
-            for key, title, sections in OUTLINE]
+def numbered_outline(benchmarks: list[str]) -> list[dict[str, Any]]:
+    """OUTLINE with numbers: chapter "5", sections "5.1", ...; ids ch-<key> and sec-<id>; the
+    Benchmarks chapter gets one section per benchmark (id bench-<name>)."""
+    out = []
+    for key, title, sections in OUTLINE:
+        if key == "benchmarks":
+            sections = [(f"bench-{b}", b) for b in benchmarks]
+        out.append({"key": key, "number": CHAPTERS[key], "title": title,
+                    "sections": [{"id": sid, "number": f"{CHAPTERS[key]}.{i + 1}", "title": stitle}
+                                 for i, (sid, stitle) in enumerate(sections)]})
+    return out
+
+
+def load_vqvae(main: MainRun) -> VQVAE3D:
+    """The main run's VQ-VAE, checked against the run's params (a stale model is an error)."""
+    model, stored = load_model(main.vqvae, "vqvae3d")
+    plain = lambda v: list(v) if isinstance(v, (list, tuple)) else v
+    for key, value in (main.run.model_params.get("vqvae") or {}).items():
+        if plain(stored.get(key)) != plain(value):
+            raise GenvidError(f"{main.vqvae}: trained with vqvae.{key}={stored.get(key)!r} but params.yaml "
+                              f"models.{main.run.model}.vqvae.{key}={value!r} (a stale model: rerun "
+                              f"train@{main.run.name})")
+    return model
 
 
 def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     """Everything the template needs except the ``pdf`` flag."""
     configure_torch()
-    vq_cfg = P.model_config(VQVAEConfig.from_dict, inp.params, "vqvae", inp.paths.params)
-    model, _ = load_vqvae(inp.paths.vqvae, vq_cfg.to_dict(), inp.paths.params)
-    clips = P.validate_section(inp.params, "clips", inp.paths.params)
-    T, H, W = clips["clip_len"], inp.frames.height, inp.frames.width
-    smp, vm, pm, em = inp.samples, inp.vqvae_metrics, inp.prior_metrics, inp.eval_metrics
-    K = vq_cfg.codebook_size
-    shapes = vm.get("code_shapes") or dict(zip(("top", "bottom"), map(list, model.code_shapes(T, H, W))))
-    bits_reduction = vm.get("bits_reduction", model.bits_reduction(T, H, W))
-    interval = inp.frames.attrs.get("interval")
-    n_rows = len(next(iter(inp.eval_curves.values()))["timestep"])
-    context_rows = smp.context_frames if n_rows == T else 0  # TSV rows for context frames too, or predictions only
+    main = inp.main
+    model = load_vqvae(main)
+    vm, info = main.train_metrics["vqvae"], main.result.samples
+    T, H, W = main.bench.clips.clip_len, main.frames.height, main.frames.width
+    K = model.cfg.codebook_size
+    shapes = {"top": vm["code_shapes"]["top"], "bottom": vm["code_shapes"]["bottom"], "clip": (T, H, W)}
 
     reg = Registry()
-    C.data_items(reg, inp)
-    C.model_items(reg, inp, model, {**shapes, "clip": (T, H, W)}, bits_reduction)
-    C.training_items(reg, inp)
-    C.vqvae_prior_items(reg, inp, model, opts)
-    C.sample_items(reg, inp, opts)
-    C.evaluation_items(reg, inp, context_rows)
+    C.data_items(reg, main)
+    C.model_items(reg, main, model, shapes, vm["bits_reduction"])
+    C.training_items(reg, main)
+    C.protocol_items(reg, main, inp.thesis)
+    C.vqvae_prior_items(reg, main, model, opts)
+    C.sample_items(reg, main, opts)
+    C.evaluation_items(reg, main)
+    C.benchmark_items(reg, inp.benchmarks, opts)
     C.appendix_items(reg, inp, opts)
-    discussion = discussion_facts(inp, context_rows)
 
-    root = Path(inp.paths.params).resolve().parent
+    root = inp.paths.root.resolve()
     epoch, epoch_source = repro.report_epoch(root)
     profile, profile_note = repro.profile_in_use(inp.params, inp.paths.profiles)
-    fvd = em.get("fvd") if isinstance(em.get("fvd"), dict) else {}
+    interval = main.frames.attrs.get("interval")
+    protocol, fvd = main.result.protocol, main.result.scores["fvd"]
+    baseline = main.baseline
     facts = {  # the numbers the template's prose uses
-        "frames": inp.frames.num_frames, "height": H, "width": W, "interval": interval,
-        "hours": inp.frames.num_frames * interval / 3600 if isinstance(interval, (int, float)) else None,
-        "source": inp.frames.attrs.get("source", "unknown"), "clip_len": T, "K": K,
-        "ema_decay": vq_cfg.ema_decay, "beta": vq_cfg.beta, "bits_reduction": bits_reduction,
+        "run": main.run.name, "benchmark": main.run.benchmark, "model": main.run.model,
+        "frames": main.frames.num_frames, "height": H, "width": W, "channels": main.frames.channels,
+        "interval": interval,
+        "hours": main.frames.num_frames * interval / 3600 if isinstance(interval, (int, float)) else None,
+        "source": main.frames.attrs.get("source", "unknown"), "clip_len": T, "K": K,
+        "vq_cfg": model.cfg, "ema_decay": model.cfg.ema_decay, "beta": model.cfg.beta, "bits_reduction": vm["bits_reduction"],
         "top_shape": " × ".join(map(str, shapes["top"])), "bottom_shape": " × ".join(map(str, shapes["bottom"])),
-        "vq_test": vm["test"], "prior": pm, "uniform_bits": math.log2(K), "test_split": inp.split["splits"]["test"],
-        "context": smp.context_frames, "S": smp.num_samples, "n_test_clips": smp.num_clips, "sample_attrs": smp.attrs,
+        "vq_test": vm["test"], "prior": {"top": main.train_metrics["prior_top"],
+                                         "bottom": main.train_metrics["prior_bottom"]},
+        "uniform_bits": math.log2(K), "test_split": main.split["splits"]["test"],
+        "context": info.context_frames, "horizon": info.horizon, "S": info.samples, "n_test_clips": info.clips,
+        "sampling": main.run.model_params.get("sampling") or {}, "extras": info.extras,
+        "protocol": protocol, "fvd_skipped": fvd.get("skipped"),
         "sample_keys": [k for k in reg.items if k.startswith("sample_")],
-        "last": last_frame_values(inp.eval_curves),
-        "avg_full_psnr": X.average(em, "full", "psnr"), "avg_copy_psnr": X.average(em, "copy_last", "psnr"),
-        "fvd": {k: stat(v) for k, v in fvd.items() if k in tables.FVD_LABELS}, "fvd_skipped": fvd.get("skipped"),
+        "baseline": baseline.name if baseline is not None else None,
+        "avg_psnr": average(main.result.scores, PREDICTIONS, "psnr"),
+        "avg_copy_psnr": average(baseline.scores, PREDICTIONS, "psnr") if baseline is not None else None,
+        "last_psnr": float(curve(main.result.scores, PREDICTIONS, "psnr", "best_seq").mean[-1]),
+        "last_copy_psnr": (float(curve(baseline.scores, PREDICTIONS, "psnr", "best_seq").mean[-1])
+                           if baseline is not None else None),
+        "fvd": stat(fvd.get(PREDICTIONS)),
+        "fvd_copy": stat(baseline.scores["fvd"].get(PREDICTIONS)) if baseline is not None else None,
+        "benchmarks": [{"name": v.name, "runs": [r.name for r in v.runs], "protocol": v.config.protocol,
+                        "leaderboard": v.leaderboard} for v in inp.benchmarks],
     }
     utc = repro.utc(epoch)
     return {
-        "items": reg.items, "ref": reg.ref, "outline": numbered_outline(), "facts": facts, "discussion": discussion,
+        "items": reg.items, "ref": reg.ref, "outline": numbered_outline([v.name for v in inp.benchmarks]),
+        "facts": facts, "discussion": discussion_facts(inp),
         "cite": cite, "xu": xu, "bibliography": bibliography(),
         "fmt": X.fmt, "fmt_sci": X.fmt_sci, "fmt_stat": X.fmt_stat, "pct": X.pct,
         "date": f"{utc:%Y-%m-%d}", "date_iso": f"{utc:%Y-%m-%dT%H:%M:%SZ}", "date_source": epoch_source, "epoch": epoch,
         "commit": repro.git_commit(root), "profile": profile, "profile_note": profile_note,
-        "python": platform.python_version(), "metrics_present": [m for m in METRICS if m in inp.eval_curves],
+        "python": platform.python_version(), "timings_href": TIMINGS_FILE,
     }
 
 
-def last_frame_values(curves: dict) -> dict[str, dict[str, float]]:
-    """{metric: {column: value at the last timestep}} for the abstract."""
-    return {m: {k: float(v[-1]) for k, v in c.items() if k != "timestep"} for m, c in curves.items()}
-
-
-def discussion_facts(inp: Inputs, context_rows: int) -> dict[str, list[Markup]]:
-    vm, em = inp.vqvae_metrics, inp.eval_metrics
+def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
+    main = inp.main
+    vm, scores, base = main.train_metrics["vqvae"], main.result.scores, main.baseline
     vq = [Markup(f"On test clips the VQ-VAE reaches MSE {X.fmt_sci(vm['test']['mse_normalized'], 4)} (normalised), "
                  f"against {X.fmt_sci(vm['train']['mse_normalized'], 4)} on training clips and "
                  f"{X.fmt_sci(vm['val']['mse_normalized'], 4)} on validation clips; PSNR "
                  f"{X.fmt(vm['test']['psnr'], 2)} dB, SSIM {X.fmt(vm['test']['ssim'], 3)}.")]
     used = [(level, vm["test"].get(f"{level}_codes_used")) for level in ("top", "bottom")]
     if all(isinstance(u, (int, float)) for _, u in used):
-        k = len(inp.code_counts["top"])
+        k = len(main.code_counts["top"])
         vq.append(Markup("The test clips use " + " and ".join(f"{int(u)} of {k} {lvl} codes" for lvl, u in used) + "."))
-    priors = [X.prior_facts(level, inp.prior_metrics[level]) for level in ("top", "bottom")]
+    priors = [X.prior_facts(level, main.train_metrics[f"prior_{level}"]) for level in ("top", "bottom")]
     prediction: list[Markup] = []
-    for metric, curve in inp.eval_curves.items():
-        predicted = np.arange(len(curve["timestep"])) >= context_rows
-        prediction += X.timestep_comparison(metric, curve, predicted)
-        avg = X.average_comparison(metric, em)
+    if base is None:
+        prediction.append(Markup(f"Benchmark <code>{escape(main.run.benchmark)}</code> has no copy-last run, so the "
+                                 "predictions are compared with no baseline here."))
+    for metric in METRICS:
+        if base is None:
+            break
+        model = {"best-of-N per sequence": curve(scores, PREDICTIONS, metric, "best_seq").mean,
+                 "mean-of-N": curve(scores, PREDICTIONS, metric, "mean").mean}
+        prediction += X.timestep_comparison(metric, model, curve(base.scores, PREDICTIONS, metric, "best_seq").mean)
+        avg = X.average_comparison(metric, average(scores, PREDICTIONS, metric), average(base.scores, PREDICTIONS, metric))
         if avg is not None:
             prediction.append(avg)
-    hierarchy = [h for h in (X.hierarchy_comparison(m, em) for m in METRICS) if h is not None]
-    fvd = X.fvd_facts(em.get("fvd"))
+    hierarchy = [h for h in (X.hierarchy_comparison(m, average(scores, "recon", m), average(scores, "top_only", m),
+                                                    average(scores, "bottom_only", m)) for m in METRICS) if h is not None]
+    fvd = X.fvd_facts(scores["fvd"], base.scores["fvd"] if base is not None else None)
+    ranking = [r for r in (X.ranking_facts(v.name, v.leaderboard.measured) for v in inp.benchmarks
+                           if v.leaderboard is not None) if r is not None]
     return {"vqvae": vq, "priors": priors, "prediction": prediction, "hierarchy": hierarchy,
-            "fvd": [fvd] if fvd is not None else []}
+            "fvd": [fvd] if fvd is not None else [], "benchmarks": ranking}
 
 
 def _environment() -> jinja2.Environment:
@@ -171,11 +212,68 @@ def html_to_pdf(html: str, epoch: int) -> bytes:
             os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
-def build_report(paths: ReportPaths, out_html: str | Path, out_pdf: str | Path, opts: Options = Options()) -> None:
-    """Validate every input, render both files in memory, then write them (atomically)."""
-    context = collect(read_inputs(paths, max_clips=max(opts.vqvae_clips, opts.sample_clips, 1)), opts)
+# ----------------------------------------------------------------------------- wall times (untracked)
+
+TIMINGS_FILE = "timings.html"  # next to report.html; linked from the appendix
+STAGE_ORDER = ("collect", "split", "normalize", "metric_weights", "train", "sample", "evaluate", "leaderboard",
+               "report")
+
+
+def _stage_key(name: str) -> tuple[int, str]:
+    kind = name.split("@", 1)[0]
+    return (STAGE_ORDER.index(kind) if kind in STAGE_ORDER else len(STAGE_ORDER), name)
+
+
+def timings_page(timings: dict[str, float]) -> str:
+    """A small standalone HTML table of each stage's wall time (genvid.timings), DAG order."""
+    rows = []
+    for name in sorted(timings, key=_stage_key):
+        s = timings[name]
+        rows.append(f"<tr><td><code>{escape(name)}</code></td><td class=\"r\">{s:,.1f}</td>"
+                    f"<td class=\"r\">{int(s // 3600)}:{int(s % 3600 // 60):02d}:{s % 60:04.1f}</td></tr>")
+    total = sum(timings.values())
+    body = "\n".join(rows) if rows else '<tr><td colspan="3">No stage recorded a wall time in this workspace.</td></tr>'
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>genvid: wall time of each stage</title>
+<style>
+body {{ font-family: "DejaVu Serif", Georgia, serif; max-width: 40em; margin: 2em auto; }}
+table {{ border-collapse: collapse; border-top: 1.4pt solid #222; border-bottom: 1.4pt solid #222; }}
+th {{ border-bottom: 0.7pt solid #222; text-align: left; padding: 4px 10px; }}
+td {{ padding: 2px 10px; }} .r {{ text-align: right; font-variant-numeric: tabular-nums; }}
+p {{ color: #555; }}
+</style>
+</head>
+<body>
+<h1>Wall time of each stage</h1>
+<p>Measured by each stage in this workspace (<code>logs/timings/</code>, written by <code>genvid.timings</code>). The
+times depend on the machine and its load, so they are kept out of <code>report.html</code> and
+<code>report.pdf</code>, which must come out byte-identical when rebuilt.</p>
+<table>
+<thead><tr><th>Stage</th><th class="r">Seconds</th><th class="r">h:mm:ss</th></tr></thead>
+<tbody>
+{body}
+</tbody>
+<tfoot><tr><th>All recorded stages</th><th class="r">{total:,.1f}</th><th></th></tr></tfoot>
+</table>
+</body>
+</html>
+"""
+
+
+def build_report(paths: ReportPaths, out_html: str | Path, out_pdf: str | Path, opts: Options = Options()) -> Path:
+    """Validate every input, render both files in memory, then write them (atomically), and the
+    untracked wall-time companion next to the HTML; returns the companion's path."""
+    inp = read_inputs(paths, main_clips=max(opts.main_clips, opts.sample_clips, 1),
+                      benchmark_clips=max(opts.benchmark_clips, 1))
+    context = collect(inp, opts)
     html = render(context, pdf=False)
     pdf = html_to_pdf(render(context, pdf=True), context["epoch"])
     for path, data in ((out_html, html.encode("utf-8")), (out_pdf, pdf)):
         with atomic_path(path) as tmp:
             tmp.write_bytes(data)
+    companion = Path(out_html).parent / TIMINGS_FILE
+    atomic_write_text(companion, timings_page(read_timings(paths.root)))
+    return companion

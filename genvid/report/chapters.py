@@ -2,10 +2,13 @@
 
 Each ``*_items`` function adds one chapter's items to the Registry; numbers ("Figure 5.2") follow
 registration order per chapter, so the order here must match report.html.j2 (a test checks it).
+Chapters 1-5 describe the main run (params ``report.main_run``, a VQ-family run); chapter 6
+compares every run of every benchmark.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import h5py
@@ -15,25 +18,30 @@ from markupsafe import Markup
 
 from genvid.data.clips import denormalize, normalize
 from genvid.data.split import clip_starts
+from genvid.layout import benchmark_paths, run_paths
+from genvid.metrics.stats import RULES
 from genvid.models.vqvae3d import VQVAE3D
 from genvid.report import figures as F
 from genvid.report import repro, tables
 from genvid.report import text as X
 from genvid.report.gifs import animated_gif, side_by_side
-from genvid.report.inputs import Inputs
+from genvid.report.inputs import METRICS, PREDICTIONS, BenchmarkView, Inputs, MainRun, RunResult, curve
 from genvid.report.references import xu
 
 CHAPTERS = {"data": "1", "preprocessing": "2", "models": "3", "training": "4", "results": "5",
-            "discussion": "6", "appendix": "A"}
-VARIANT_ROWS = (("real", "real"), ("recon", "VQ-VAE recon."), ("top_only", "gen. top + true bottom"),
-                ("bottom_only", "true top + gen. bottom"), ("full", "full model"))
+            "benchmarks": "6", "discussion": "7", "appendix": "A"}
+# Row labels of the VQ family's series in the strips; † marks a series that sees the whole clip.
+SHORT_LABELS = {PREDICTIONS: "prediction", "top_only": "gen. top + true bottom †",
+                "bottom_only": "true top + gen. bottom †", "recon": "reconstruction †"}
+RULE_STYLES = {"best_seq": ("-", 1.7), "best_step": ("-.", 1.1), "mean": ("--", 1.2)}
 
 
 @dataclass(frozen=True)
 class Options:
-    vqvae_clips: int = 3  # test clips (evenly spaced) read from samples.h5 for the reconstruction figure
-    sample_clips: int = 2  # of those, clips for the per-variant strips (and GIFs)
-    max_full_samples: int = 4  # rows of the sample-diversity figure
+    main_clips: int = 3  # test clips (evenly spaced) of the main run read for its figures
+    sample_clips: int = 2  # of those, clips with a per-series strip (and a GIF)
+    benchmark_clips: int = 2  # test clips in each benchmark's side-by-side strips
+    max_samples: int = 4  # rows of the sample-diversity figure
     max_px: int = 96  # frames are shown at most this large in the strips
     gif_px: int = 128  # ... and in the GIFs
     self_stage: str = "report"  # our own dvc.lock entry, left out of the appendix
@@ -62,168 +70,275 @@ class Registry:
         return Markup('<a class="ref" href="#{}">{}</a>').format(item["anchor"], item["label"])
 
 
-def section(params: dict, name: str) -> dict | None:
-    value = params.get(name)
-    return value if isinstance(value, dict) else None
-
-
 def to_uint8(video: torch.Tensor) -> np.ndarray:
-    """[3,T,H,W] in [0,1] -> uint8 [T,H,W,3]."""
+    """[C,T,H,W] in [0,1] -> uint8 [T,H,W,C]."""
     return (video.permute(1, 2, 3, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
 
 
-@torch.no_grad()
-def level_decodings(inp: Inputs, model: VQVAE3D, real: np.ndarray) -> dict[str, np.ndarray]:
-    """One clip decoded from each code level alone, the other level's code vectors set to zero
-    (seed 000 Fig. 6.1)."""
-    top, bottom = model.encode(normalize(real, inp.mean, inp.std)[None])
-    return {name: to_uint8(denormalize(model.decode_codes(top, bottom, zero_level=zero)[0], inp.mean, inp.std))
-            for name, zero in (("top_alone", "bottom"), ("bottom_alone", "top"))}
+def duration_ms(interval: Any) -> int:
+    """GIF frame time: the recording's interval between frames (real time), else 200 ms."""
+    return int(round(1000 * interval)) if isinstance(interval, (int, float)) and interval > 0 else 200
 
 
-def split_frames(inp: Inputs, per_split: int = 8) -> list[tuple[str, np.ndarray]]:
+def gif_uri(videos: list[np.ndarray], context: int, interval: Any, gif_px: int) -> str:
+    h, w = videos[0].shape[1:3]
+    scale = max(1, gif_px // max(h, w))
+    frames = side_by_side([np.stack([F.fit(f, gif_px) for f in v]) for v in videos], context, scale)
+    return F.data_uri(animated_gif(frames, duration_ms(interval)), "image/gif")
+
+
+# ----------------------------------------------------------------------------- chapters 1-2
+
+def split_frames(main: MainRun, per_split: int = 8) -> list[tuple[str, np.ndarray]]:
     """``per_split`` frames evenly spaced over each split (Figure 1.1)."""
     rows = []
-    with h5py.File(inp.paths.frames, "r") as f:
+    with h5py.File(main.frames.path, "r") as f:
         for name in ("train", "val", "test"):
-            index = clip_starts(inp.split["splits"][name]["ranges"], 1, 1)
+            index = clip_starts(main.split["splits"][name]["ranges"], 1, 1)
             picks = index[np.linspace(0, len(index) - 1, per_split).round().astype(int)]
-            rows.append((tables.SPLIT_NAMES[name].lower(), np.stack([f["frames"][int(i)] for i in picks])))
+            rows.append((tables.SPLIT_NAMES[name].lower(), list(np.stack([f["frames"][int(i)] for i in picks]))))
     return rows
 
 
-def data_items(reg: Registry, inp: Inputs) -> None:
+def data_items(reg: Registry, main: MainRun) -> None:
     """Chapters 1-2: the recording, the split, the normalisation."""
-    reg.add("table", "data", "data", "The recorded driving video (attributes of the frames file).",
-            **tables.data_summary(inp.frames, inp.split))
+    reg.add("table", "data", "data", "The recorded video (attributes of the frames file).",
+            **tables.data_summary(main.frames, main.split))
     reg.add("table", "split", "data", f"Chronological split {xu('§4.1.2')} and the clips each split holds: "
             f"stride 1 for training and the evaluation stride for validation and test {xu('§4.1.3')}.",
-            **tables.split_sizes(inp.split))
+            **tables.split_sizes(main.split))
     reg.add("figure", "split_frames", "data", "Frames evenly spaced over each split, in recording order.",
-            png=F.frame_grid(split_frames(inp)))
+            png=F.frame_grid(split_frames(main)))
     reg.add("table", "norm", "preprocessing", "Per-channel normalisation constants, computed on the training "
-            f"split only {xu('eq. 4.1')}; pixels are scaled to [0, 1] first.", **tables.normalization(inp.stats))
+            f"split only {xu('eq. 4.1')}; pixels are scaled to [0, 1] first.", **tables.normalization(main.stats))
 
 
-def model_items(reg: Registry, inp: Inputs, model: VQVAE3D, shapes: dict, bits_reduction: float) -> None:
+# ----------------------------------------------------------------------------- chapters 3-4
+
+def model_items(reg: Registry, main: MainRun, model: VQVAE3D, shapes: dict, bits_reduction: float) -> None:
     """Chapter 3: hyperparameters, code grids and parameter counts."""
-    params, pm = inp.params, inp.prior_metrics
+    mp, tm, name = main.run.model_params, main.train_metrics, main.run.model
     t, h, w = shapes["clip"]
-    reg.add("table", "vqvae_hp", "models", "VQ-VAE hyperparameters (params.yaml <code>vqvae</code>) next to "
-            f"the final values of Xu {xu('Table 5.2, §5.2.1')}.",
-            **tables.hyperparameters({"This run": section(params, "vqvae")}, tables.THESIS_VQVAE))
-    reg.add("table", "codes", "models", "Code grids of one clip and the bits they need against raw 8-bit RGB.",
-            **tables.code_sizes(shapes, model.cfg.codebook_size, (t, h, w), bits_reduction))
-    priors = {"Top prior": section(params, "prior_top"), "Bottom prior": section(params, "prior_bottom")}
-    if any(priors.values()):
-        reg.add("table", "prior_hp", "models", "Prior hyperparameters (params.yaml <code>prior_top</code>, "
-                f"<code>prior_bottom</code>) next to the top prior of Xu {xu('Table 5.4')}.",
-                **tables.hyperparameters(priors, tables.THESIS_PRIOR_TOP, "Xu (2022), top"))
+    reg.add("table", "vqvae_hp", "models", f"VQ-VAE hyperparameters (params.yaml <code>models.{name}.vqvae</code>, "
+            f"with the run's overrides) next to the final values of Xu {xu('Table 5.2, §5.2.1')}.",
+            **tables.hyperparameters({"This run": mp.get("vqvae")}, tables.THESIS_VQVAE))
+    reg.add("table", "codes", "models", "Code grids of one clip and the bits they need against the raw 8-bit clip.",
+            **tables.code_sizes(shapes, model.cfg.codebook_size, (t, h, w), bits_reduction, main.frames.channels))
+    priors = {"Top prior": mp.get("prior_top"), "Bottom prior": mp.get("prior_bottom")}
+    reg.add("table", "prior_hp", "models", f"Prior hyperparameters (params.yaml <code>models.{name}.prior_top</code>, "
+            f"<code>prior_bottom</code>) next to the top prior of Xu {xu('Table 5.4')}.",
+            **tables.hyperparameters(priors, tables.THESIS_PRIOR_TOP, "Xu (2022), top"))
     counts = [("VQ-VAE (trainable)", sum(p.numel() for p in model.parameters())),
               ("VQ-VAE codebooks (EMA, 2 × K × D)",
-               sum(b.numel() for name, b in model.named_buffers() if name.endswith("embed"))),
-              ("Top prior", pm["top"].get("parameters")), ("Bottom prior", pm["bottom"].get("parameters"))]
+               sum(b.numel() for n, b in model.named_buffers() if n.endswith("embed"))),
+              ("Top prior", tm["prior_top"].get("parameters")), ("Bottom prior", tm["prior_bottom"].get("parameters"))]
     reg.add("table", "params", "models", "Parameter counts.", **tables.parameter_counts(counts))
 
 
-def training_items(reg: Registry, inp: Inputs) -> None:
+def training_items(reg: Registry, main: MainRun) -> None:
     """Chapter 4: settings, loss curves and the final loss (seed 000 Table 5.3)."""
-    train = {name: section(inp.params, f"train_{name}") for name in ("vqvae", "prior_top", "prior_bottom")}
-    if any(train.values()):
-        reg.add("table", "train_hp", "training", "Training settings of the three models (params.yaml "
-                "<code>train_*</code> sections).", **tables.hyperparameters(train))
+    train = {c: main.run.train_params.get(c) for c in ("vqvae", "prior_top", "prior_bottom")}
+    reg.add("table", "train_hp", "training", "Training settings of the three components (params.yaml "
+            f"<code>train.{main.run.model}</code>, with the run's overrides).", **tables.hyperparameters(train))
     reg.add("figure", "vqvae_curves", "training", "VQ-VAE training: loss (eq. 5.3) on training batches and on "
             "validation batches, its MSE and commitment parts, and the perplexity of the codes in use.",
-            png=F.vqvae_curves(inp.vqvae_curves))
+            png=F.vqvae_curves(main.curves["vqvae"]))
     reg.add("table", "final_loss", "training", "Final loss over the training and validation sets, in the shape "
-            f"of {xu('Table 5.3')}, which reports 0.025 and 0.026 at 256 × 256.", **tables.final_loss(inp.vqvae_curves))
+            f"of {xu('Table 5.3')}, which reports 0.025 and 0.026 at 256 × 256.",
+            **tables.final_loss(main.curves["vqvae"]))
     reg.add("figure", "prior_curves", "training", "Negative log-likelihood of the top and bottom priors on "
-            "training and validation codes.", png=F.prior_curves(inp.prior_curves))
+            "training and validation codes.",
+            png=F.prior_curves({"top": main.curves["prior_top"], "bottom": main.curves["prior_bottom"]}))
 
 
-def vqvae_prior_items(reg: Registry, inp: Inputs, model: VQVAE3D, opts: Options) -> None:
-    """Sections 5.1-5.2: reconstruction (Table 6.1, Figs 6.1-6.2), codebook use, prior NLL (Tables 6.2/6.3)."""
-    smp, pm = inp.samples, inp.prior_metrics
+# ----------------------------------------------------------------------------- chapter 5
+
+def protocol_items(reg: Registry, main: MainRun, thesis: dict) -> None:
+    """Section 5.1: the protocol as evaluate recorded it, and what this run changes against the thesis."""
+    reg.add("table", "protocol", "results", "The evaluation protocol as recorded by the evaluate stage "
+            "(<code>protocol.json</code>).", **tables.protocol(main.result.protocol))
+    reg.add("table", "deviations", "results", f"What this run changes against Xu {xu('§4.2–5.3')}: the VQ-VAE "
+            "variants and optimisation (params.yaml, with the run's overrides) against seed 000's setup "
+            "(<code>profiles/thesis.yaml</code>), and the priors' convolutions.",
+            **tables.deviations(main.run.model, main.run.model_params, main.run.train_params, thesis))
+
+
+@torch.no_grad()
+def level_decodings(main: MainRun, model: VQVAE3D, real: np.ndarray) -> dict[str, np.ndarray]:
+    """One clip decoded from each code level alone, the other level's code vectors set to zero
+    (seed 000 Fig. 6.1), and from both."""
+    top, bottom = model.encode(normalize(real, main.mean, main.std)[None])
+    decode = lambda zero: to_uint8(denormalize(model.decode_codes(top, bottom, zero_level=zero)[0],
+                                               main.mean, main.std))
+    return {"top_alone": decode("bottom"), "bottom_alone": decode("top"), "both": decode(None)}
+
+
+def _with_context(frames: np.ndarray, context: int) -> list[np.ndarray | None]:
+    """A horizon-long series placed after ``context`` blank cells, to align with the real clip."""
+    return [None] * context + list(frames)
+
+
+def vqvae_prior_items(reg: Registry, main: MainRun, model: VQVAE3D, opts: Options) -> None:
+    """Sections 5.2-5.3: reconstruction (Table 6.1, Figs 6.1-6.2), codebook use, prior NLL (Tables 6.2/6.3)."""
+    v, c, n = main.videos, main.result.samples.context_frames, main.result.samples.clips
+    tm = main.train_metrics
     reg.add("table", "vqvae_quality", "results", "Reconstruction quality and codebook use on each split, in the "
             f"shape of {xu('Table 6.1')} (MSE 0.018 / 0.021 / 0.019 there). MSE is in normalised space; PSNR and "
-            "SSIM in pixel space.", **tables.vqvae_quality(inp.vqvae_metrics, model.cfg.codebook_size))
-    # The reconstructions come from samples.h5 (the sample stage decoded the true codes); only the
-    # single-level decodings need the VQ-VAE here.
-    recon_rows = [(f"{label} #{int(r) + 1}", smp.videos[key][i]) for i, r in enumerate(smp.rows)
-                  for key, label in (("real", "real"), ("recon", "recon."))]
-    reg.add("figure", "recon", "results", "Test clips (frame by frame) with their VQ-VAE reconstructions below "
-            f"{xu('Fig. 6.2')}; #k is the k-th of the {smp.num_clips} test clips.",
-            png=F.frame_grid(recon_rows, max_px=opts.max_px))
-    alone = level_decodings(inp, model, smp.videos["real"][0])
+            "SSIM in pixel space.", **tables.vqvae_quality(tm["vqvae"], model.cfg.codebook_size))
+    if "recon" in v:
+        rows = [(f"{label} #{int(r) + 1}", frames) for i, r in enumerate(main.rows)
+                for label, frames in (("real", list(v["real"][i])), ("recon. †", _with_context(v["recon"][i, 0], c)))]
+        reg.add("figure", "recon", "results", "Test clips (frame by frame) with the VQ-VAE reconstruction of their "
+                f"predicted frames below {xu('Fig. 6.2')}; #k is the k-th of the {n} test clips. † The reconstruction "
+                "encodes the whole clip, future included: an upper bound on what the priors can reach, never a "
+                "prediction.", png=F.frame_grid(rows, c, opts.max_px))
+    clip_len = main.bench.clips.clip_len
+    real = v["real"][0][:clip_len] if v["real"].shape[1] >= clip_len else v["real"][0]
+    alone = level_decodings(main, model, real)
     reg.add("figure", "levels", "results", "<b>Top:</b> decoding of the top codes alone (bottom codes zeroed). "
             "<b>Second:</b> decoding of the bottom codes alone (top codes zeroed). <b>Third:</b> both levels. "
-            f"<b>Bottom:</b> the original clip {xu('Fig. 6.1')}.",
-            png=F.frame_grid([("top only", alone["top_alone"]), ("bottom only", alone["bottom_alone"]),
-                              ("both", smp.videos["recon"][0]), ("real", smp.videos["real"][0])], max_px=opts.max_px))
+            f"<b>Bottom:</b> the original test clip {xu('Fig. 6.1')}.",
+            png=F.frame_grid([("top only", list(alone["top_alone"])), ("bottom only", list(alone["bottom_alone"])),
+                              ("both", list(alone["both"])), ("real", list(real))], max_px=opts.max_px))
     reg.add("figure", "codebook", "results", "Codebook usage on the test codes: frequency of each code, sorted.",
-            png=F.codebook_usage(inp.code_counts))
+            png=F.codebook_usage(main.code_counts))
     for level, thesis_table in (("top", "6.2"), ("bottom", "6.3")):
-        base = pm[level].get("baselines") or {}
+        pm = tm[f"prior_{level}"]
+        base = pm.get("baselines") or {}
         note = ", ".join(f"{name} {X.fmt(base[k], 3)} bits/code" for k, name in
                          (("uniform_bits", "uniform"), ("unigram_bits", "unigram")) if isinstance(base.get(k), (int, float)))
         reg.add("table", f"nll_{level}", "results", f"Mean loss of the {level} PixelSNAIL over the splits, in the "
                 f"shape of {xu('Table ' + thesis_table)}." + (f" Baselines: {note}." if note else ""),
-                **tables.prior_nll(pm[level]))
+                **tables.prior_nll(pm))
 
 
-def sample_items(reg: Registry, inp: Inputs, opts: Options) -> None:
-    """Section 5.3: context + prediction strips per variant (Figs 6.3-6.7, with GIFs), samples (Fig. 6.8)."""
-    smp, interval = inp.samples, inp.frames.attrs.get("interval")
-    duration = int(round(1000 * interval)) if isinstance(interval, (int, float)) else 200  # real time
-    scale = max(1, opts.gif_px // max(inp.frames.height, inp.frames.width))
-    for j in np.unique(np.linspace(0, len(smp.rows) - 1, min(opts.sample_clips, len(smp.rows))).round().astype(int)):
-        rows = [(label, smp.videos[k][j] if k in ("real", "recon") else smp.videos[k][j, 0])
-                for k, label in VARIANT_ROWS if k in smp.videos]
-        gif = side_by_side([np.stack([F.fit(f, opts.gif_px) for f in v]) for _, v in rows], smp.context_frames, scale)
-        reg.add("figure", f"sample_{j}", "results", f"Test clip {int(smp.rows[j]) + 1} of {smp.num_clips}: the first "
-                f"{smp.context_frames} frames are the (decoded) context, the rest are predicted; each row is one "
-                f"sampling variant, first sample {xu('Figs. 6.3–6.7')}.",
-                png=F.frame_grid(rows, smp.context_frames, opts.max_px),
-                gif=F.data_uri(animated_gif(gif, duration), "image/gif"),
+def series_row(main: MainRun, name: str, j: int, sample: int = 0) -> tuple[str, list]:
+    extra = main.result.samples.extras.get(name)
+    label = SHORT_LABELS.get(name) or (name + (" †" if extra is not None and extra.sees_future else ""))
+    return label, _with_context(main.videos[name][j, sample], main.result.samples.context_frames)
+
+
+def sample_items(reg: Registry, main: MainRun, opts: Options) -> None:
+    """Section 5.4: per test clip, every series of the samples file (Figs 6.3-6.7, with GIFs);
+    several samples of one clip (Fig. 6.8)."""
+    info, v = main.result.samples, main.videos
+    c = info.context_frames
+    series = [PREDICTIONS, *info.extras]
+    interval = main.frames.attrs.get("interval")
+    for j in np.unique(np.linspace(0, len(main.rows) - 1, min(opts.sample_clips, len(main.rows))).round().astype(int)):
+        rows = [("real", list(v["real"][j]))] + [series_row(main, name, int(j)) for name in series]
+        videos = [v["real"][j]] + [np.concatenate([v["real"][j, :c], v[name][j, 0]]) for name in series]
+        reg.add("figure", f"sample_{j}", "results", f"Test clip {int(main.rows[j]) + 1} of {info.clips}: the first "
+                f"{c} frames are the real context, the rest are generated; one row per series of the samples file, "
+                f"first sample {xu('Figs. 6.3–6.7')}. † The series sees the whole clip (true codes of the future): "
+                "a diagnostic, never a prediction.",
+                png=F.frame_grid(rows, c, opts.max_px), gif=gif_uri(videos, c, interval, opts.gif_px),
                 gif_caption="Animated, left to right: " + ", ".join(label for label, _ in rows) +
-                "; the bar turns red on predicted frames.")
-    full = [("real", smp.videos["real"][0])] + [(f"sample {s + 1}", smp.videos["full"][0, s])
-                                                 for s in range(min(smp.num_samples, opts.max_full_samples))]
-    reg.add("figure", "diversity", "results", f"Several samples of the full model (top prior, then bottom prior) for "
-            f"test clip {int(smp.rows[0]) + 1} {xu('Fig. 6.8')}.", png=F.frame_grid(full, smp.context_frames, opts.max_px))
+                "; the bar turns red on generated frames.")
+    samples = [("real", list(v["real"][0]))] + [
+        (f"sample {s + 1}", _with_context(v[PREDICTIONS][0, s], c)) for s in range(min(info.samples, opts.max_samples))]
+    reg.add("figure", "diversity", "results", f"Several predictions (top prior, then bottom prior, from the context "
+            f"codes) for test clip {int(main.rows[0]) + 1} {xu('Fig. 6.8')}.", png=F.frame_grid(samples, c, opts.max_px))
 
 
-def evaluation_items(reg: Registry, inp: Inputs, context_rows: int) -> None:
-    """Section 5.4: the metric tables, FVD, the protocol and the per-timestep curves."""
-    em = inp.eval_metrics
-    reg.add("table", "eval", "results", "Test metrics averaged over the predicted frames, with 95 % intervals over "
-            "clips. Best of N: per clip, the sample with the best average score; mean of N: the average over samples.",
-            **tables.evaluation(em))
-    fvd_table = tables.fvd(em.get("fvd"))
+def main_curves(main: MainRun) -> dict[str, list[F.Line]]:
+    """Per metric: the predictions under each rule, the extra series (best of N per sequence; † sees
+    the whole clip) and the copy-last baseline; intervals on the headline rule and the baseline."""
+    short = {"best_seq": "best of N (sequence)", "best_step": "best of N (timestep)", "mean": "mean of N"}
+    panels = {}
+    for metric in METRICS:
+        lines = []
+        for rule in RULES:
+            cv = curve(main.result.scores, PREDICTIONS, metric, rule)
+            style, width = RULE_STYLES[rule]
+            banded = rule == "best_seq"
+            lines.append(F.Line(f"prediction, {short[rule]}", F.COLORS[PREDICTIONS], cv.mean,
+                                cv.lo if banded else None, cv.hi if banded else None, style, width))
+        for name, extra in main.result.samples.extras.items():
+            cv = curve(main.result.scores, name, metric, "best_seq")
+            if cv is not None:
+                color = F.COLORS.get(name, F.PALETTE[len(lines) % len(F.PALETTE)])
+                label = series_row(main, name, 0)[0] + (" (upper bound)" if name == "recon" else "")
+                lines.append(F.Line(label, color, cv.mean, style=":" if name == "recon" else "-", width=1.0))
+        if main.baseline is not None:
+            cv = curve(main.baseline.scores, PREDICTIONS, metric, "best_seq")
+            lines.append(F.Line("copy last context frame", F.COLORS["copy_last"], cv.mean, cv.lo, cv.hi, "-.", 1.4))
+        panels[metric] = lines
+    return panels
+
+
+def evaluation_items(reg: Registry, main: MainRun) -> None:
+    """Section 5.5: the metric tables, FVD and the per-timestep curves."""
+    reg.add("table", "eval", "results", "Test metrics of the main run averaged over the predicted frames, with "
+            "95 % cluster-bootstrap intervals over test clips, per series and rule (the headline is best of N per "
+            "sequence). Series marked as seeing the future are diagnostics and upper bounds, not predictions.",
+            **tables.evaluation(main.result, main.baseline))
+    fvd_table = tables.fvd(main.result, main.baseline)
     if fvd_table:
-        note = em["fvd"].get("note") if isinstance(em["fvd"].get("note"), str) else ""
-        reg.add("table", "fvd", "results", Markup("Fréchet Video Distance (I3D Kinetics-400 features) of the whole "
-                "test videos against the real clips. ") + note, **fvd_table)
-    protocol_table = tables.protocol(em.get("protocol"))
-    if protocol_table:
-        reg.add("table", "protocol", "results", "The evaluation protocol as recorded by the evaluate stage.",
-                **protocol_table)
-    first = next(iter(inp.eval_curves.values()))["timestep"][0]
-    xlabel = "predicted frame (1 = first after the context)" if not context_rows and first == 1 else "frame"
-    reg.add("figure", "curves", "results", "Metrics per timestep on the test clips against the copy-last baseline, "
-            "with 95 % intervals across clips where the evaluate stage wrote them"
-            + (" (shaded: context frames)." if context_rows else "."),
-            png=F.metric_curves(inp.eval_curves, context_rows, xlabel))
+        reg.add("table", "fvd", "results", "Fréchet Video Distance (I3D Kinetics-400 logits) of the test videos, "
+                "real context frames in both sets; mean ± sd over the repeats (one random sample per clip each).",
+                **fvd_table)
+    reg.add("figure", "curves", "results", "Metrics per predicted frame on the test clips under the three rules, "
+            "the diagnostic series and the copy-last baseline; shaded: 95 % intervals of the headline rule and "
+            "the baseline. † The series sees the whole clip; the reconstruction (dotted) is an upper bound.",
+            png=F.metric_curves(main_curves(main), legend_cols=2))
 
+
+# ----------------------------------------------------------------------------- chapter 6
+
+def benchmark_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
+    panels = {}
+    for metric in METRICS:
+        lines = []
+        for i, run in enumerate(view.runs):
+            cv = curve(run.scores, PREDICTIONS, metric, "best_seq")
+            color = F.COLORS["copy_last"] if run.model == "copy_last" else F.PALETTE[i % len(F.PALETTE)]
+            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.model == "copy_last"
+                         else F.Line(run.name, color, cv.mean, cv.lo, cv.hi))
+        panels[metric] = lines
+    return panels
+
+
+def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options) -> None:
+    """Chapter 6: per benchmark, the leaderboard (measured, then published apart), every run's
+    per-timestep curves, and every run's first sample on the same test clips."""
+    for view in views:
+        if not view.runs:
+            continue
+        b, lb = view.name, view.leaderboard
+        reg.add("table", f"lb_{b}", "benchmarks", f"Leaderboard of <code>{b}</code>: every run in params.yaml, "
+                "measured on the same test clips; time-averaged scores of the predictions under each rule with 95 % "
+                "cluster-bootstrap intervals, FVD mean ± sd over repeats (rows.json of the leaderboard stage).",
+                **tables.leaderboard_measured(lb.measured))
+        if lb.published:
+            reg.add("table", f"lbpub_{b}", "benchmarks", f"Published numbers on <code>{b}</code>, shown apart and "
+                    "never ranked with the measured rows: each from its source thesis, with the points where its "
+                    "protocol differs from genvid's.", **tables.leaderboard_published(lb.published))
+        p = view.config.protocol
+        reg.add("figure", f"bcurves_{b}", "benchmarks", f"Per-timestep scores of every run of <code>{b}</code> "
+                f"({p.context_frames} context frames, {p.horizon} predicted; best of N = {p.num_samples} per "
+                "sequence), shaded: 95 % intervals.", png=F.metric_curves(benchmark_curves(view)))
+        c = view.runs[0].samples.context_frames
+        rows = []
+        for j, r in enumerate(view.rows):
+            rows.append((f"real #{int(r) + 1}", list(view.real[j])))
+            rows += [(run.name, _with_context(view.first_sample[run.name][j], c)) for run in view.runs]
+        videos = [view.real[0]] + [np.concatenate([view.real[0, :c], view.first_sample[run.name][0]])
+                                   for run in view.runs]
+        reg.add("figure", f"bstrips_{b}", "benchmarks", f"The same test clips of <code>{b}</code> predicted by every "
+                f"run (first sample each); #k is the k-th of the {view.runs[0].samples.clips} test clips.",
+                png=F.frame_grid(rows, c, opts.max_px), gif=gif_uri(videos, c, getattr(view.config.collect, "interval", None), opts.gif_px),
+                gif_caption=f"Animated, test clip {int(view.rows[0]) + 1}, left to right: real, " +
+                ", ".join(run.name for run in view.runs) + "; the bar turns red on predicted frames.")
+
+
+# ----------------------------------------------------------------------------- appendix
 
 def appendix_items(reg: Registry, inp: Inputs, opts: Options) -> None:
     """Appendix A: artefact hashes (dvc.lock, else md5 of the inputs), packages, seeds."""
     lock = repro.lock_artefacts(inp.paths.lock, opts.self_stage)
     if lock is None:
-        p = inp.paths
-        read = [p.frames, p.split, p.stats, p.vqvae, p.latents, p.samples, p.metrics, p.vqvae_metrics,
-                p.prior_top_metrics, p.prior_bottom_metrics]
-        lock, note = repro.input_hashes(read), "no dvc.lock was found; md5 of the files this report read"
+        lock, note = repro.input_hashes(read_files(inp)), "no dvc.lock was found; md5 of the files this report read"
     else:
         note = (f"every output recorded in {inp.paths.lock.name} (except this report's own). Check: the file "
                 f"on disk re-hashed (md5 ✓) or, above {repro.FULL_CHECK_BYTES // 2**20} MiB, its size compared "
@@ -236,7 +351,27 @@ def appendix_items(reg: Registry, inp: Inputs, opts: Options) -> None:
     reg.add("table", "packages", "appendix", "Versions of the key packages.", header=["Package", "Version"],
             align="ll", rows=[list(r) for r in repro.package_versions()])
     seeds = [[code.format(k), tables.value(v)] for k, v in repro.seeds(inp.params)]
-    if "seed" in inp.samples.attrs:
-        seeds.append([code.format("samples.h5 seed"), tables.value(inp.samples.attrs["seed"])])
-    reg.add("table", "seeds", "appendix", "Every seed in params.yaml (plus the sampling seed of samples.h5).",
+    for run in runs_of(inp):
+        if "seed" in run.samples.attrs:
+            seeds.append([code.format(f"{run.samples.path.name}: seed"), tables.value(run.samples.attrs["seed"])])
+    reg.add("table", "seeds", "appendix", "Every seed in params.yaml, and the sampling seed stored in each samples file.",
             header=["Parameter", "Value"], align="ll", rows=seeds)
+
+
+def runs_of(inp: Inputs) -> list[RunResult]:
+    return [run for view in inp.benchmarks for run in view.runs]
+
+
+def read_files(inp: Inputs) -> list[Path]:
+    """The files this report read (their md5s stand in for dvc.lock when there is none)."""
+    m = inp.main
+    data = benchmark_paths(m.run.benchmark, inp.paths.root)
+    files = [data.frames, data.split, data.stats, m.vqvae, m.latents,
+             run_paths(m.run.name, m.run.benchmark, inp.paths.root).report_dir / "train_metrics.json"]
+    for view in inp.benchmarks:
+        for run in view.runs:
+            report_dir = run_paths(run.name, run.benchmark, inp.paths.root).report_dir
+            files += [run.samples.path, *(report_dir / f for f in ("metrics.json", "scores.json", "protocol.json"))]
+        if view.leaderboard is not None:
+            files.append(view.leaderboard.path)
+    return files

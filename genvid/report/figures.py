@@ -8,7 +8,8 @@ from __future__ import annotations
 import base64
 import functools
 import io
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
 
 import matplotlib
 
@@ -16,6 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+
+from genvid.report.gifs import to_rgb  # noqa: E402
 
 DPI = 150
 WIDTH_IN = 6.3  # the text width of an A4 page with 25 mm margins
@@ -26,7 +29,7 @@ STYLE = {
     "axes.spines.top": False, "axes.spines.right": False, "legend.frameon": False,
     "savefig.dpi": DPI, "svg.hashsalt": "genvid", "path.simplify": False,
 }
-COLORS = {"train": "#1f4e79", "val": "#c55a11", "full": "#1f4e79", "top_only": "#548235",
+COLORS = {"train": "#1f4e79", "val": "#c55a11", "predictions": "#1f4e79", "top_only": "#548235",
           "bottom_only": "#7030a0", "recon": "#7f7f7f", "copy_last": "#000000", "top": "#1f4e79",
           "bottom": "#c55a11"}
 METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "mse": "MSE ↓"}
@@ -59,7 +62,9 @@ def _figure(nrows: int, ncols: int, height_in: float, **kwargs):
 
 
 def fit(frame: np.ndarray, max_px: int) -> np.ndarray:
-    """Downscale a frame [H,W,3] so its longer side is at most ``max_px`` (LANCZOS, deterministic)."""
+    """Downscale a frame [H,W,C] so its longer side is at most ``max_px`` (LANCZOS, deterministic);
+    grey frames come back as RGB."""
+    frame = to_rgb(frame)
     h, w = frame.shape[:2]
     if max(h, w) <= max_px:
         return frame
@@ -68,20 +73,24 @@ def fit(frame: np.ndarray, max_px: int) -> np.ndarray:
     return np.asarray(Image.fromarray(frame).resize(size, Image.Resampling.LANCZOS))
 
 
-def mosaic(rows: Sequence[np.ndarray], gap: int = 2, max_px: int = 96, fill: int = 255) -> np.ndarray:
-    """Rows of frames [T,H,W,3] -> one uint8 image with ``gap`` pixels between frames and rows."""
-    rows = [[fit(f, max_px) for f in row] for row in rows]
-    h, w = rows[0][0].shape[:2]
+Row = Sequence[Optional[np.ndarray]]  # frames [H,W,C]; None leaves its cell blank
+
+
+def mosaic(rows: Sequence[Row], gap: int = 2, max_px: int = 96, fill: int = 255) -> np.ndarray:
+    """Rows of frames -> one RGB uint8 image with ``gap`` pixels between frames and rows."""
+    rows = [[None if f is None else fit(f, max_px) for f in row] for row in rows]
+    h, w = next(f for row in rows for f in row if f is not None).shape[:2]
     t = max(len(r) for r in rows)
     out = np.full((len(rows) * (h + gap) - gap, t * (w + gap) - gap, 3), fill, dtype=np.uint8)
     for i, row in enumerate(rows):
         for j, frame in enumerate(row):
-            out[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = frame
+            if frame is not None:
+                out[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w] = frame
     return out
 
 
 @styled
-def frame_grid(rows: Sequence[tuple[str, np.ndarray]], context: int | None = None, max_px: int = 96) -> bytes:
+def frame_grid(rows: Sequence[tuple[str, Row]], context: int | None = None, max_px: int = 96) -> bytes:
     """Labelled rows of frames; a dashed line separates the context frames from the predictions."""
     gap = 2
     image = mosaic([frames for _, frames in rows], gap, max_px)
@@ -150,40 +159,43 @@ def prior_curves(curves: dict[str, dict[str, dict[str, np.ndarray]]]) -> bytes:
     return to_png(fig)
 
 
-SERIES = (  # (column, label, colour key, line style, width)
-    ("full_best", "full, best of N", "full", "-", 1.6),
-    ("full_mean", "full, mean of N", "full", "--", 1.2),
-    ("top_only_best", "gen. top + true bottom, best", "top_only", "-", 1.0),
-    ("bottom_only_best", "true top + gen. bottom, best", "bottom_only", "-", 1.0),
-    ("recon", "VQ-VAE reconstruction", "recon", ":", 1.4),
-    ("copy_last", "copy last context frame", "copy_last", "-.", 1.4),
-)
+@dataclass(frozen=True)
+class Line:
+    """One curve of a per-timestep plot: values at t = 1..horizon, with an optional band."""
+
+    label: str
+    color: str
+    mean: np.ndarray
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    style: str = "-"
+    width: float = 1.3
+
+
+PALETTE = ("#1f4e79", "#c55a11", "#548235", "#7030a0", "#bf9000", "#2e75b6", "#843c0c", "#7f7f7f")
 
 
 @styled
-def metric_curves(curves: dict[str, dict[str, np.ndarray]], context_rows: int = 0, xlabel: str = "timestep") -> bytes:
-    """Per-timestep metrics of every scored variant against the copy-last baseline; columns
-    absent from a TSV are skipped. ``context_rows`` leading rows are context (shaded)."""
-    names = list(curves)
+def metric_curves(panels: dict[str, list[Line]], xlabel: str = "predicted frame (1 = first after the context)",
+                  legend_cols: int = 3) -> bytes:
+    """One panel per metric; every line is a per-timestep curve over the predicted frames, shaded
+    where it has a 95 % interval."""
+    names = list(panels)
     ncols = 2 if len(names) > 1 else 1
     nrows = (len(names) + ncols - 1) // ncols
-    fig, axes = _figure(nrows, ncols, 2.2 * nrows + 0.5)
+    fig, axes = _figure(nrows, ncols, 2.2 * nrows + 0.6)
     for ax, metric in zip(axes.flat, names):
-        c = curves[metric]
-        x = c["timestep"]
-        for column, label, color, style, width in SERIES:
-            if column in c:
-                _plot_series(ax, x, c[column], label, COLORS[color], style, width)
-                lo, hi = c.get(f"{column}_lo"), c.get(f"{column}_hi")
-                if lo is not None and hi is not None:
-                    ax.fill_between(x, lo, hi, color=COLORS[color], alpha=0.15, linewidth=0)
-        if context_rows:
-            ax.axvspan(x[0] - 0.5, x[context_rows - 1] + 0.5, color="#d9d9d9", alpha=0.5, linewidth=0)
+        for line in panels[metric]:
+            x = np.arange(1, len(line.mean) + 1)
+            _plot_series(ax, x, line.mean, line.label, line.color, line.style, line.width)
+            if line.lo is not None and line.hi is not None and np.isfinite(line.lo).all() and np.isfinite(line.hi).all():
+                ax.fill_between(x, line.lo, line.hi, color=line.color, alpha=0.15, linewidth=0)
         ax.set(title=METRIC_LABELS.get(metric, metric), xlabel=xlabel)
+        ax.xaxis.get_major_locator().set_params(integer=True)
     for ax in list(axes.flat)[len(names):]:
         ax.set_visible(False)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=3)
+    fig.legend(handles, labels, loc="outside lower center", ncols=legend_cols)
     return to_png(fig)
 
 

@@ -1,8 +1,18 @@
 """Read and validate every input of the report; any problem is one GenvidError line naming the file.
 
-The report reads the artefacts of all earlier stages (CONTRACTS.md). Required keys are checked
-up front so a bad input fails before anything is rendered or written; optional keys and TSV
-columns (for example a variant the evaluate stage did not score) are skipped by the builders.
+The report reads the artefacts of every earlier stage, at the paths of genvid.layout:
+
+    params.yaml                     report.main_run, benchmarks, runs (genvid.params)
+    per benchmark b                 data/b/frames.h5, split.json, stats.json (main run's benchmark),
+                                    reports/b/leaderboard/rows.json (genvid.leaderboard)
+    per run r of b                  reports/b/runs/r/{metrics,scores,protocol}.json and
+                                    data/b/samples/r.h5 (only through genvid.data.samples)
+    the main run (VQ family)        models/r/{vqvae.pt, latents.h5}, reports/b/runs/r/train_metrics.json
+                                    and curves/<component>/{train,val}.tsv
+
+Required keys are checked up front, so a bad input fails before anything is rendered or
+written; optional entries (an extra series a model does not have, FVD skipped) are skipped by
+the builders.
 """
 from __future__ import annotations
 
@@ -13,55 +23,39 @@ from typing import Any
 
 import h5py
 import numpy as np
+import yaml
 
 from genvid import params as P
 from genvid.data.frames import FramesInfo, read_frames_info
-from genvid.data.h5 import plain_attrs, read_h5
 from genvid.data.latents import read_latent_info
+from genvid.data.samples import SamplesInfo, read_clips, read_index, read_samples_info
 from genvid.data.split import SPLITS, validate_split_file
 from genvid.data.stats import load_stats
-from genvid.errors import GenvidError
+from genvid.errors import GenvidError, ParamError
 from genvid.io import read_json
+from genvid.layout import benchmark_paths, run_paths
+from genvid.leaderboard import HEADLINE_RULE, IMAGE_METRICS, MEASURED, PUBLISHED
+from genvid.metrics.stats import RULES
+from genvid.profiles import merge
 
-METRICS = ("psnr", "ssim", "lpips", "mse")
-VARIANTS = ("full", "top_only", "bottom_only")  # samples.h5 datasets of shape [N,S,T,H,W,3]
+METRICS = ("psnr", "ssim", "lpips", "mse")  # display order
+PREDICTIONS = "predictions"
+VQ_MODEL = "vq"  # the registered family the thesis chapters describe (genvid.models.vq_family)
+VQ_COMPONENTS = ("vqvae", "prior_top", "prior_bottom")
+BASELINE_MODEL = "copy_last"
 
 
 @dataclass(frozen=True)
 class ReportPaths:
     params: Path
-    frames: Path
-    split: Path
-    stats: Path
-    vqvae: Path
-    vqvae_curves: Path  # folder with train.tsv / val.tsv
-    vqvae_metrics: Path
-    latents: Path
-    prior_top_curves: Path
-    prior_bottom_curves: Path
-    prior_top_metrics: Path
-    prior_bottom_metrics: Path
-    samples: Path
-    metrics: Path
-    eval_dir: Path  # per-timestep TSVs <metric>.tsv
+    root: Path  # artefact paths (genvid.layout) are relative to it
     lock: Path | None = None  # dvc.lock (optional: absent when the DAG ran under Snakemake)
     profiles: Path | None = None  # profiles/ folder, to name the profile in use
 
     @classmethod
-    def under(cls, root: str | Path) -> "ReportPaths":
-        """The default layout (dvc.yaml's paths) below ``root``."""
+    def under(cls, root: str | Path, params: str | Path | None = None) -> "ReportPaths":
         r = Path(root)
-        return cls(
-            params=r / "params.yaml", frames=r / "data/raw/frames.h5", split=r / "data/splits/split.json",
-            stats=r / "data/stats/normalization.json", vqvae=r / "models/vqvae.pt",
-            vqvae_curves=r / "reports/train_vqvae", vqvae_metrics=r / "reports/vqvae_metrics.json",
-            latents=r / "data/latents/latents.h5", prior_top_curves=r / "reports/train_prior_top",
-            prior_bottom_curves=r / "reports/train_prior_bottom",
-            prior_top_metrics=r / "reports/prior_top_metrics.json",
-            prior_bottom_metrics=r / "reports/prior_bottom_metrics.json",
-            samples=r / "data/samples/samples.h5", metrics=r / "reports/metrics.json",
-            eval_dir=r / "reports/eval", lock=r / "dvc.lock", profiles=r / "profiles",
-        )
+        return cls(Path(params) if params is not None else r / "params.yaml", r, r / "dvc.lock", r / "profiles")
 
 
 # --------------------------------------------------------------------------- small readers
@@ -80,14 +74,14 @@ def read_tsv(path: str | Path, required: tuple[str, ...]) -> dict[str, np.ndarra
         if name not in header:
             raise GenvidError(f"{path}: missing column '{name}' (header: {', '.join(header)})")
     rows = []
-    for number, line in enumerate(lines[1:], start=2):
+    for number_, line in enumerate(lines[1:], start=2):
         cells = line.split("\t")
         if len(cells) != len(header):
-            raise GenvidError(f"{path}: line {number} has {len(cells)} cells, the header has {len(header)}")
+            raise GenvidError(f"{path}: line {number_} has {len(cells)} cells, the header has {len(header)}")
         try:
             rows.append([float(c) if c else math.nan for c in cells])
         except ValueError:
-            raise GenvidError(f"{path}: line {number} holds a non-numeric cell") from None
+            raise GenvidError(f"{path}: line {number_} holds a non-numeric cell") from None
     if not rows:
         raise GenvidError(f"{path}: no data rows")
     table = np.asarray(rows, dtype=np.float64)
@@ -115,6 +109,15 @@ def number(data: Any, dotted: str, source: str | Path, required: bool = True) ->
     return float(value)
 
 
+def _json(path: Path) -> dict:
+    if not path.is_file():
+        raise GenvidError(f"{path}: file not found")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise GenvidError(f"{path}: expected a JSON object")
+    return data
+
+
 @dataclass(frozen=True)
 class Stat:
     """A mean with an optional 95 % interval [lo, hi]."""
@@ -125,8 +128,8 @@ class Stat:
 
 
 def stat(node: Any) -> Stat | None:
-    """Accept the evaluate stage's summary shapes: a number, {"mean", "ci95": [lo, hi] | half-width
-    | null}, or genvid.metrics.summarize's {"average": {...}}. Anything else: None (skipped)."""
+    """A number, {"mean", "ci95": [lo, hi] | half-width | null}, {"mean", "sd"} (FVD: no interval)
+    or genvid.metrics.stats' {"average": {...}}. Anything else: None (skipped)."""
     if isinstance(node, dict) and "mean" not in node and isinstance(node.get("average"), dict):
         node = node["average"]
     if isinstance(node, (int, float)) and not isinstance(node, bool):
@@ -141,90 +144,141 @@ def stat(node: Any) -> Stat | None:
     return Stat(mean)
 
 
-# --------------------------------------------------------------------------- stage outputs
+@dataclass(frozen=True)
+class Curve:
+    """One per-timestep curve (t = 1..horizon) with its 95 % interval, when there is one."""
+
+    mean: np.ndarray
+    lo: np.ndarray | None
+    hi: np.ndarray | None
+
+
+# --------------------------------------------------------------------------- one run's evaluation
 
 def read_curves(folder: Path) -> dict[str, dict[str, np.ndarray]]:
-    """train.tsv and val.tsv of a training stage (columns step, loss, ...)."""
+    """train.tsv and val.tsv of one trained component (columns step, loss, ...)."""
     return {split: read_tsv(folder / f"{split}.tsv", ("step", "loss")) for split in ("train", "val")}
 
 
-def read_vqvae_metrics(path: Path) -> dict:
-    data = read_json(path)
-    for split in SPLITS:
-        for key in ("mse_normalized", "psnr", "ssim"):
-            number(data, f"{split}.{key}", path)
+def read_protocol(path: Path) -> dict:
+    data = _json(path)
+    for key in ("context_frames", "horizon", "num_samples", "clips"):
+        value = lookup(data, key, path)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise GenvidError(f"{path}: key '{key}' must be a positive integer, got {value!r}")
     return data
 
 
-def read_prior_metrics(path: Path) -> dict:
-    data = read_json(path)
-    for split in SPLITS:
-        for key in ("nll_nats", "bits_per_code"):
-            number(data, f"{split}.{key}", path)
+def read_scores(path: Path, horizon: int) -> dict:
+    """scores.json of genvid.evaluation: every series x metric x rule, per timestep and averaged.
+    The predictions must hold every metric and rule; the other series are checked where present."""
+    data = _json(path)
+    series = lookup(data, "series", path)
+    if not isinstance(series, dict) or PREDICTIONS not in series:
+        raise GenvidError(f"{path}: missing key 'series.{PREDICTIONS}'")
+    for name, per_metric in series.items():
+        if not isinstance(per_metric, dict):
+            raise GenvidError(f"{path}: key 'series.{name}' must map metrics to their summaries")
+        for metric in METRICS:
+            if metric not in per_metric:
+                if name == PREDICTIONS:
+                    raise GenvidError(f"{path}: missing key 'series.{name}.{metric}'")
+                continue
+            for rule in RULES:
+                key = f"series.{name}.{metric}.{rule}"
+                number(data, f"{key}.average.mean", path)
+                curve = lookup(data, f"{key}.per_timestep.mean", path)
+                if not isinstance(curve, list) or len(curve) != horizon:
+                    raise GenvidError(f"{path}: key '{key}.per_timestep.mean' must be a list of {horizon} values "
+                                      f"(the horizon), got {len(curve) if isinstance(curve, list) else curve!r}")
+    if not isinstance(data.get("fvd"), dict):
+        raise GenvidError(f"{path}: missing key 'fvd'")
     return data
 
 
-def read_eval_metrics(path: Path) -> dict:
-    """reports/metrics.json: the full model's and the copy-last baseline's PSNR are required (the
-    abstract states them); every other entry is optional and skipped where absent."""
-    data = read_json(path)
-    for key in ("full.psnr", "copy_last.psnr"):
-        if stat(lookup(data, key, path)) is None and stat(lookup(data, f"{key}.best_of_n", path, False)) is None:
-            raise GenvidError(f"{path}: key '{key}' holds no mean value")
-    return data
+def curve(scores: dict, series: str, metric: str, rule: str) -> Curve | None:
+    """A per-timestep curve of scores.json, or None where the series/metric/rule is absent."""
+    node = lookup(scores, f"series.{series}.{metric}.{rule}.per_timestep", "scores.json", required=False)
+    if not isinstance(node, dict):
+        return None
+    arr = lambda v: None if v is None else np.asarray([math.nan if x is None else x for x in v], np.float64)
+    return Curve(arr(node["mean"]), arr(node.get("lo")), arr(node.get("hi")))
 
 
-def read_eval_curves(folder: Path) -> dict[str, dict[str, np.ndarray]]:
-    """reports/eval/<metric>.tsv for each metric present (at least one)."""
-    curves = {m: read_tsv(folder / f"{m}.tsv", ("timestep",)) for m in METRICS if (folder / f"{m}.tsv").exists()}
-    if not curves:
-        raise GenvidError(f"{folder}: no per-timestep TSV found (expected {', '.join(m + '.tsv' for m in METRICS)})")
-    return curves
+def average(scores: dict, series: str, metric: str, rule: str = "best_seq") -> Stat | None:
+    """The time-averaged score of a series under a rule, with its interval."""
+    return stat(lookup(scores, f"series.{series}.{metric}.{rule}.average", "scores.json", required=False))
 
 
 @dataclass
-class Samples:
-    videos: dict[str, np.ndarray]  # real/recon [n,T,H,W,3]; variants [n,S,T,H,W,3] for the chosen clips
-    rows: np.ndarray  # which rows of samples.h5 were read
-    num_clips: int
-    num_samples: int
-    context_frames: int
-    attrs: dict
+class RunResult:
+    """One run's evaluation and the shape of its samples file."""
+
+    name: str
+    benchmark: str
+    model: str
+    metrics: dict  # headline (metrics.json)
+    scores: dict  # scores.json
+    protocol: dict  # protocol.json
+    samples: SamplesInfo
+    episode: np.ndarray  # [N] test clip origin, to check that runs share clips
+    start: np.ndarray
+
+    @property
+    def num_samples(self) -> int:
+        return self.samples.samples
 
 
-def read_samples(path: Path, clip_len: int, resolution: tuple[int, int], max_clips: int) -> Samples:
-    """Validate samples.h5 against the contract and read ``max_clips`` evenly spaced test clips."""
-    with read_h5(path, "samples file") as f:
-        for name in ("real", "recon", "full"):
-            if name not in f:
-                raise GenvidError(f"{path}: no '{name}' dataset")
-        real = f["real"]
-        n, h, w = real.shape[0], *resolution
-        expected = (n, clip_len, h, w, 3)
-        if real.shape != expected or real.dtype != np.uint8:
-            raise GenvidError(f"{path}: 'real' is {real.dtype} {list(real.shape)}, expected uint8 "
-                              f"{list(expected)} (clips.clip_len={clip_len}, frames {h}x{w})")
-        if n == 0:
-            raise GenvidError(f"{path}: holds no clips")
-        if f["recon"].shape != expected or f["recon"].dtype != np.uint8:
-            raise GenvidError(f"{path}: 'recon' is {f['recon'].dtype} {list(f['recon'].shape)}, "
-                              f"expected uint8 {list(expected)}")
-        s = f["full"].shape[1] if f["full"].ndim == 6 else 0
-        for name in VARIANTS:
-            if name in f and (f[name].shape != (n, s, *expected[1:]) or f[name].dtype != np.uint8 or s < 1):
-                raise GenvidError(f"{path}: '{name}' is {f[name].dtype} {list(f[name].shape)}, expected "
-                                  f"uint8 [{n}, S, {clip_len}, {h}, {w}, 3] with the same S for every variant")
-        attrs = plain_attrs(f)
-        context = attrs.get("context_frames")
-        if not isinstance(context, int) or not 1 <= context < clip_len:
-            raise GenvidError(f"{path}: attribute 'context_frames' must be an integer in "
-                              f"[1, {clip_len}), got {context!r}")
-        rows = np.unique(np.linspace(0, n - 1, min(max_clips, n)).round().astype(np.int64))
-        videos = {name: f[name][rows] for name in ("real", "recon", *VARIANTS) if name in f}
-        for key in ("clip_index", "start"):
-            if key in f:
-                attrs[key] = f[key][rows].tolist()
-    return Samples(videos, rows, n, s, context, attrs)
+def read_run_result(params: dict, name: str, root: Path, source: Path) -> RunResult:
+    run = P.run(params, name, source)
+    bench = P.benchmark(params, run.benchmark, source)
+    paths = run_paths(run.name, run.benchmark, root)
+    protocol = read_protocol(paths.report_dir / "protocol.json")
+    expected = {"context_frames": bench.protocol.context_frames, "horizon": bench.protocol.horizon}
+    for key, value in expected.items():
+        if protocol[key] != value:
+            raise GenvidError(f"{paths.report_dir / 'protocol.json'}: {key} {protocol[key]} differs from params "
+                              f"benchmarks.{run.benchmark}.protocol.{key} = {value} (a stale evaluation)")
+    info = read_samples_info(paths.samples)
+    for key, have in (("context_frames", info.context_frames), ("horizon", info.horizon),
+                      ("num_samples", info.samples), ("clips", info.clips)):
+        if protocol[key] != have:
+            raise GenvidError(f"{paths.report_dir / 'protocol.json'}: {key} {protocol[key]} differs from the "
+                              f"samples file {paths.samples} ({have}): evaluate is older than sample")
+    scores = read_scores(paths.report_dir / "scores.json", info.horizon)
+    metrics = _json(paths.report_dir / "metrics.json")
+    index = read_index(paths.samples)
+    return RunResult(run.name, run.benchmark, run.model, metrics, scores, protocol, info, index["episode"],
+                     index["start"])
+
+
+def pick_rows(n: int, k: int) -> np.ndarray:
+    """``k`` evenly spaced clip indices of ``n`` (first and last included)."""
+    return np.unique(np.linspace(0, n - 1, max(1, min(k, n))).round().astype(np.int64))
+
+
+def read_rows(path: Path, series: str, rows: np.ndarray) -> np.ndarray:
+    """Some rows of one series of a samples file (genvid.data.samples.read_clips, row by row)."""
+    return np.concatenate([read_clips(path, series, slice(int(r), int(r) + 1)) for r in rows])
+
+
+# --------------------------------------------------------------------------- the main (VQ) run
+
+def read_train_metrics(path: Path) -> dict:
+    """train_metrics.json of the VQ family (genvid.models.vq_family.train)."""
+    data = _json(path)
+    for split in SPLITS:
+        for key in ("mse_normalized", "psnr", "ssim"):
+            number(data, f"vqvae.{split}.{key}", path)
+        for level in ("top", "bottom"):
+            for key in ("nll_nats", "bits_per_code"):
+                number(data, f"prior_{level}.{split}.{key}", path)
+    number(data, "vqvae.bits_reduction", path)
+    for level in ("top", "bottom"):
+        shape = lookup(data, f"vqvae.code_shapes.{level}", path)
+        if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) for v in shape)):
+            raise GenvidError(f"{path}: key 'vqvae.code_shapes.{level}' must be [T, H, W], got {shape!r}")
+    return data
 
 
 def code_histograms(path: Path, split: str = "test", chunk: int = 256) -> dict[str, np.ndarray]:
@@ -245,41 +299,180 @@ def code_histograms(path: Path, split: str = "test", chunk: int = 256) -> dict[s
 
 
 @dataclass
+class MainRun:
+    """The run the thesis chapters describe, with its benchmark's data."""
+
+    run: P.Run
+    bench: P.BenchmarkConfig
+    frames: FramesInfo
+    split: dict
+    stats: dict
+    mean: np.ndarray
+    std: np.ndarray
+    train_metrics: dict
+    curves: dict[str, dict[str, dict[str, np.ndarray]]]  # component -> train/val -> column -> values
+    code_counts: dict[str, np.ndarray]
+    vqvae: Path
+    latents: Path
+    result: RunResult
+    rows: np.ndarray  # the test clips shown
+    videos: dict[str, np.ndarray]  # "real" [k, Tc+h, H, W, C]; "predictions", extras [k, S, h, H, W, C]
+    baseline: RunResult | None  # the benchmark's copy-last run, if any
+
+
+def read_main_run(params: dict, paths: ReportPaths, results: dict[str, RunResult], max_clips: int) -> MainRun:
+    cfg = P.top_level(params, "report", paths.params)
+    if cfg.main_run not in P.run_names(params, paths.params):
+        raise ParamError(f"{paths.params}: report.main_run '{cfg.main_run}' is not in runs "
+                         f"(known: {', '.join(P.run_names(params, paths.params))})")
+    run = P.run(params, cfg.main_run, paths.params)
+    if run.model != VQ_MODEL:
+        raise ParamError(f"{paths.params}: report.main_run '{run.name}' is a '{run.model}' run; the thesis "
+                         f"chapters describe a '{VQ_MODEL}' (VQ-VAE + PixelSNAIL) run")
+    bench = P.benchmark(params, run.benchmark, paths.params)
+    data, rp = benchmark_paths(run.benchmark, paths.root), run_paths(run.name, run.benchmark, paths.root)
+    frames = read_frames_info(data.frames)
+    split = validate_split_file(read_json(data.split), str(data.split))
+    stats = _json(data.stats)
+    mean, std = load_stats(stats, str(data.stats), frames.channels)
+    result = results[run.name]
+    rows = pick_rows(result.samples.clips, max_clips)
+    videos = {"real": read_rows(result.samples.path, "real", rows),
+              PREDICTIONS: read_rows(result.samples.path, PREDICTIONS, rows)}
+    for name in result.samples.extras:
+        videos[name] = read_rows(result.samples.path, f"extras/{name}", rows)
+    baseline = next((r for r in results.values() if r.benchmark == run.benchmark and r.model == BASELINE_MODEL),
+                    None)
+    return MainRun(
+        run=run, bench=bench, frames=frames, split=split, stats=stats, mean=mean, std=std,
+        train_metrics=read_train_metrics(rp.report_dir / "train_metrics.json"),
+        curves={c: read_curves(rp.report_dir / "curves" / c) for c in VQ_COMPONENTS},
+        code_counts=code_histograms(rp.model_dir / "latents.h5"),
+        vqvae=rp.model_dir / "vqvae.pt", latents=rp.model_dir / "latents.h5",
+        result=result, rows=rows, videos=videos, baseline=baseline)
+
+
+# --------------------------------------------------------------------------- the benchmarks
+
+@dataclass
+class Leaderboard:
+    """reports/<b>/leaderboard/rows.json (genvid.leaderboard.build_rows): measured rows, then
+    published rows, never mixed."""
+
+    path: Path
+    protocol: dict
+    note: str | None
+    measured: list[dict]
+    published: list[dict]
+
+
+def read_leaderboard(folder: Path, benchmark: str, runs: list[str]) -> Leaderboard:
+    """Validate rows.json; its measured rows must be exactly ``runs`` (else it is stale). Rows are
+    shown in rows.json's order."""
+    path = folder / "rows.json"
+    data = _json(path)
+    rows = lookup(data, "rows", path)
+    if not isinstance(rows, list):
+        raise GenvidError(f"{path}: key 'rows' must be a list")
+    if data.get("benchmark") != benchmark:
+        raise GenvidError(f"{path}: holds benchmark {data.get('benchmark')!r}, expected '{benchmark}'")
+    measured, published = [], []
+    for i, row in enumerate(rows):
+        kind = row.get("kind") if isinstance(row, dict) else None
+        if kind == MEASURED:
+            for key in ("run", "model", "protocol_ok"):
+                lookup(row, key, f"{path}: rows[{i}]")
+            for metric in IMAGE_METRICS:
+                number(row, f"metrics.{metric}.{HEADLINE_RULE}.mean", f"{path}: rows[{i}]")
+            measured.append(row)
+        elif kind == PUBLISHED:
+            for key in ("model", "metrics", "source.cite", "differences"):
+                lookup(row, key, f"{path}: rows[{i}]")
+            published.append(row)
+        else:
+            raise GenvidError(f"{path}: rows[{i}] has kind {kind!r}, expected '{MEASURED}' or '{PUBLISHED}'")
+    found = [r["run"] for r in measured]
+    if sorted(found) != sorted(runs):
+        raise GenvidError(f"{path}: measured rows {found} differ from the runs of benchmark '{benchmark}' in "
+                          f"params.yaml {runs} (a stale leaderboard: rerun leaderboard@{benchmark})")
+    protocol = data.get("protocol") if isinstance(data.get("protocol"), dict) else {}
+    note = data.get("note") if isinstance(data.get("note"), str) else None
+    return Leaderboard(path, protocol, note, measured, published)
+
+
+@dataclass
+class BenchmarkView:
+    """Every run of one benchmark on its shared test clips, and its leaderboard."""
+
+    name: str
+    config: P.BenchmarkConfig
+    runs: list[RunResult]  # in params.yaml order
+    leaderboard: Leaderboard | None  # None: the benchmark has no runs
+    rows: np.ndarray  # the test clips shown in the strips (the same for every run)
+    real: np.ndarray | None  # [k, Tc+h, H, W, C]
+    first_sample: dict[str, np.ndarray]  # run -> [k, h, H, W, C] (each run's first sample)
+
+
+def check_same_clips(runs: list[RunResult]) -> None:
+    """Every run of a benchmark samples the same test clips (SPEC §7): same count, same origins."""
+    ref = runs[0]
+    for r in runs[1:]:
+        same = (r.samples.clips == ref.samples.clips and np.array_equal(r.episode, ref.episode)
+                and np.array_equal(r.start, ref.start))
+        if not same:
+            raise GenvidError(f"{r.samples.path}: its test clips differ from those of {ref.samples.path} "
+                              f"({r.samples.clips} vs {ref.samples.clips} clips, or other episodes/starts); "
+                              "every run of a benchmark must be sampled on the same clips")
+
+
+def read_benchmark(params: dict, name: str, paths: ReportPaths, results: dict[str, RunResult],
+                   max_clips: int) -> BenchmarkView:
+    config = P.benchmark(params, name, paths.params)
+    runs = [r for r in results.values() if r.benchmark == name]
+    if not runs:
+        return BenchmarkView(name, config, [], None, np.zeros(0, np.int64), None, {})
+    check_same_clips(runs)
+    leaderboard = read_leaderboard(benchmark_paths(name, paths.root).leaderboard, name, [r.name for r in runs])
+    rows = pick_rows(runs[0].samples.clips, max_clips)
+    real = read_rows(runs[0].samples.path, "real", rows)
+    first = {r.name: read_rows(r.samples.path, PREDICTIONS, rows)[:, 0] for r in runs}
+    return BenchmarkView(name, config, runs, leaderboard, rows, real, first)
+
+
+# --------------------------------------------------------------------------- everything
+
+def read_thesis_setup(params: dict, profiles: Path | None) -> dict:
+    """params.yaml with profiles/thesis.yaml merged over it: seed 000's own setup (the deviations
+    table's reference column); {} when there is no thesis profile."""
+    path = profiles / "thesis.yaml" if profiles is not None else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        overrides = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise GenvidError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    try:
+        return merge(params, overrides)
+    except GenvidError as err:
+        raise GenvidError(f"{path}: {err}") from None
+
+
+@dataclass
 class Inputs:
     paths: ReportPaths
     params: dict
-    frames: FramesInfo
-    split: dict
-    mean: np.ndarray
-    std: np.ndarray
-    stats: dict
-    vqvae_curves: dict
-    vqvae_metrics: dict
-    prior_curves: dict  # level -> {"train", "val"}
-    prior_metrics: dict  # level -> dict
-    eval_metrics: dict
-    eval_curves: dict
-    samples: Samples
-    code_counts: dict
+    main: MainRun
+    benchmarks: list[BenchmarkView]
+    thesis: dict  # params with profiles/thesis.yaml merged over it
 
 
-def read_inputs(paths: ReportPaths, max_clips: int = 3) -> Inputs:
+def read_inputs(paths: ReportPaths, main_clips: int = 3, benchmark_clips: int = 2) -> Inputs:
     """Every input, validated; nothing is written."""
     params = P.read_params(paths.params)
-    clips = P.validate_section(params, "clips", paths.params)
-    frames = read_frames_info(paths.frames)
-    split = validate_split_file(read_json(paths.split), str(paths.split))
-    stats = read_json(paths.stats)
-    mean, std = load_stats(stats, str(paths.stats))
-    return Inputs(
-        paths=paths, params=params, frames=frames, split=split, mean=mean, std=std, stats=stats,
-        vqvae_curves=read_curves(paths.vqvae_curves),
-        vqvae_metrics=read_vqvae_metrics(paths.vqvae_metrics),
-        prior_curves={"top": read_curves(paths.prior_top_curves), "bottom": read_curves(paths.prior_bottom_curves)},
-        prior_metrics={"top": read_prior_metrics(paths.prior_top_metrics),
-                       "bottom": read_prior_metrics(paths.prior_bottom_metrics)},
-        eval_metrics=read_eval_metrics(paths.metrics),
-        eval_curves=read_eval_curves(paths.eval_dir),
-        samples=read_samples(paths.samples, clips["clip_len"], (frames.height, frames.width), max_clips),
-        code_counts=code_histograms(paths.latents),
-    )
+    P.top_level(params, "report", paths.params)
+    results = {name: read_run_result(params, name, paths.root, paths.params)
+               for name in P.run_names(params, paths.params)}
+    main = read_main_run(params, paths, results, main_clips)
+    benchmarks = [read_benchmark(params, b, paths, results, benchmark_clips)
+                  for b in P.benchmark_names(params, paths.params)]
+    return Inputs(paths, params, main, benchmarks, read_thesis_setup(params, paths.profiles))

@@ -140,7 +140,7 @@ def seeds(params: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 def profile_in_use(params: dict, profiles: Path | None) -> tuple[str, str]:
     """(name, how it was found): the profile whose every override equals params.yaml's value,
-    else the default profile "small"."""
+    else the default profile (params.yaml as committed)."""
     flat = flatten(params)
     if profiles is not None and profiles.is_dir():
         for file in sorted(profiles.glob("*.yaml")):
@@ -150,4 +150,4 @@ def profile_in_use(params: dict, profiles: Path | None) -> tuple[str, str]:
                 continue
             if overrides and all(flat.get(k) == v for k, v in overrides.items()):
                 return file.stem, f"every override in profiles/{file.name} matches params.yaml"
-    return "small", "the default: no profile's overrides all match params.yaml"
+    return "default", "no profile's overrides all match params.yaml"

@@ -1,7 +1,9 @@
 """The report's tables as plain data: {"header": [...], "rows": [[cell, ...], ...]}.
 
 Shapes follow seed 000 where it has a table: Table 5.2 (VQ-VAE sizes), 5.3 (final loss),
-5.4 (top prior sizes), 6.1 (MSE per split), 6.2/6.3 (prior NLL per split).
+5.4 (top prior sizes), 6.1 (MSE per split), 6.2/6.3 (prior NLL per split). The evaluation tables
+read genvid.evaluation's scores.json (every series x metric x rule), the leaderboard table
+genvid.leaderboard's rows. Frames may be grey (1 channel) or RGB.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import numpy as np
 from markupsafe import Markup
 
 from genvid.data.split import SPLITS
-from genvid.report.inputs import METRICS, Stat, stat
+from genvid.metrics.stats import RULES
+from genvid.report.inputs import METRICS, PREDICTIONS, RunResult, average, stat
 from genvid.report.text import DIGITS, NAMES, fmt, fmt_sci, fmt_stat, pct
 
 # Seed 000's values, for side-by-side columns (Table 5.2, §5.2.1; Table 5.4).
@@ -22,21 +25,9 @@ THESIS_VQVAE = {"channels": 128, "res_channels": 64, "res_blocks": 5, "codebook_
 THESIS_PRIOR_TOP = {"channels": 256, "res_blocks": 6, "snail_blocks": 5, "key_channels": 16,
                     "value_channels": 128, "num_codes": 512, "shape": [4, 32, 32], "attention": True}
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test"}
-EVAL_ROWS = (  # (metrics.json variant, summary key or None, label)
-    ("full", "best_of_n", "Full model, best of N"),
-    ("full", "mean_of_n", "Full model, mean of N"),
-    ("top_only", "best_of_n", "Generated top + true bottom, best of N"),
-    ("top_only", "mean_of_n", "Generated top + true bottom, mean of N"),
-    ("bottom_only", "best_of_n", "True top + generated bottom, best of N"),
-    ("bottom_only", "mean_of_n", "True top + generated bottom, mean of N"),
-    ("recon", None, "VQ-VAE reconstruction (true codes)"),
-    ("copy_last", None, "Copy the last context frame"),
-)
-FVD_LABELS = {"full": "Full model", "top_only": "Generated top + true bottom",
-              "bottom_only": "True top + generated bottom", "recon": "VQ-VAE reconstruction",
-              "copy_last": "Copy the last context frame",
-              "full_vs_recon": "FVD*: full model against the reconstructions",
-              "fvd_star": "FVD*: full model against the reconstructions"}
+RULE_LABELS = {"best_seq": "best of N per sequence", "best_step": "best of N per timestep",
+               "mean": "mean of N"}
+CHANNEL_NAMES = {1: ("Grey",), 3: ("Red", "Green", "Blue")}
 
 
 def value(v: Any) -> str:
@@ -59,7 +50,7 @@ def data_summary(frames, split: dict) -> dict:
         ["Simulator version", value(a.get("simulator_version", "—"))],
         ["Frames", fmt(frames.num_frames)],
         ["Episodes", fmt(len(np.unique(frames.episode)))],
-        ["Resolution", f"{frames.width} × {frames.height} RGB, 8 bit"],
+        ["Resolution", f"{frames.width} × {frames.height} {'RGB' if frames.channels == 3 else 'grey'}, 8 bit"],
         ["Interval between frames", f"{value(interval)} s" if interval is not None else "—"],
         ["Driving time", f"{hours:.2f} h" if hours is not None else "—"],
         ["Recording seed", value(a.get("seed", "—"))],
@@ -81,8 +72,9 @@ def split_sizes(split: dict) -> dict:
 
 
 def normalization(stats: dict) -> dict:
+    names = CHANNEL_NAMES.get(len(stats["mean"]), tuple(f"Channel {i + 1}" for i in range(len(stats["mean"]))))
     rows = [[ch, fmt(m, 4), fmt(s, 4), fmt(255 * m, 2), fmt(255 * s, 2)]
-            for ch, m, s in zip(("Red", "Green", "Blue"), stats["mean"], stats["std"])]
+            for ch, m, s in zip(names, stats["mean"], stats["std"])]
     return {"header": ["Channel", "Mean", "Std", "Mean × 255", "Std × 255"], "rows": rows}
 
 
@@ -107,10 +99,10 @@ def hyperparameters(sections: dict[str, dict | None], reference: dict[str, Any] 
 
 
 def code_sizes(shapes: dict[str, list[int]], codebook_size: int, clip_shape: tuple[int, int, int],
-               bits_reduction: float) -> dict:
+               bits_reduction: float, channels: int = 3) -> dict:
     bits_per_code = math.log2(codebook_size)
     t, h, w = clip_shape
-    raw = 3 * t * h * w * 8
+    raw = channels * t * h * w * 8
     rows = []
     total = 0.0
     for level in ("top", "bottom"):
@@ -119,7 +111,7 @@ def code_sizes(shapes: dict[str, list[int]], codebook_size: int, clip_shape: tup
         rows.append([f"{level.capitalize()} codes", " × ".join(map(str, shapes[level])), fmt(n),
                      fmt(n * bits_per_code, 0)])
     rows.append(["Both levels", "", "", fmt(total, 0)])
-    rows.append([f"Raw clip (3 × {t} × {h} × {w} × 8 bit)", "", "", fmt(raw)])
+    rows.append([f"Raw clip ({channels} × {t} × {h} × {w} × 8 bit)", "", "", fmt(raw)])
     rows.append(["Reduction in bits", "", "", pct(bits_reduction, 2)])
     return {"header": ["", "Grid (T × H × W)", "Codes", "Bits"], "rows": rows}
 
@@ -164,31 +156,63 @@ def prior_nll(m: dict) -> dict:
     return {"header": ["", *(SPLIT_NAMES[s] for s in SPLITS)], "rows": rows}
 
 
-def evaluation(metrics: dict) -> dict:
-    present = [k for k in METRICS if any(isinstance(metrics.get(v), dict) and k in metrics[v]
-                                         for v, _, _ in EVAL_ROWS)]
+def metric_header(metrics: tuple[str, ...] = METRICS) -> list[str]:
+    return [NAMES[m] + (" (dB)" if m == "psnr" else "") + (" ↑" if m in ("psnr", "ssim") else " ↓") for m in metrics]
+
+
+def evaluation(main: RunResult, baseline: RunResult | None) -> dict:
+    """Time-averaged scores of every series of the main run under every rule, with 95 % intervals;
+    then the copy-last baseline (its N samples are identical copies, so one rule suffices)."""
     rows = []
-    for variant, which, label in EVAL_ROWS:
-        node = metrics.get(variant)
-        if not isinstance(node, dict):
+    for name in [PREDICTIONS, *(k for k in main.scores["series"] if k != PREDICTIONS)]:
+        label = series_label(main, name)
+        deterministic = name != PREDICTIONS and main.samples.extras[name].samples == 1
+        for rule in ("mean",) if deterministic else RULES:
+            cells = [fmt_stat(average(main.scores, name, m, rule), DIGITS[m]) for m in METRICS]
+            if any(c != "—" for c in cells):
+                rows.append([label if deterministic else f"{label}, {RULE_LABELS[rule]}", *cells])
+    if baseline is not None:
+        rows.append([Markup("Copy the last context frame (run <code>{}</code>)").format(baseline.name),
+                     *(fmt_stat(average(baseline.scores, PREDICTIONS, m, "best_seq"), DIGITS[m]) for m in METRICS)])
+    return {"header": ["", *metric_header()], "rows": rows}
+
+
+def series_label(run: RunResult, name: str) -> str:
+    """'Predictions' or an extra series' own label (the samples file's ``label`` attribute)."""
+    if name == PREDICTIONS:
+        return "Predictions (context frames only)"
+    extra = run.samples.extras.get(name)
+    return extra.label if extra is not None else name
+
+
+def fvd_cell(node: Any) -> Markup:
+    """FVD over k repeats: 'mean ± sd' (sd across repeats, not an interval)."""
+    if not isinstance(node, dict) or not isinstance(node.get("mean"), (int, float)):
+        return Markup("—")
+    sd = node.get("sd")
+    text = fmt(float(node["mean"]), 2)
+    return Markup(f'{text} <span class="ci">± {fmt(float(sd), 2)} sd</span>') if isinstance(sd, (int, float)) else Markup(text)
+
+
+def fvd(main: RunResult, baseline: RunResult | None) -> dict | None:
+    """FVD of every scored video set against the real clips (context included in both sets), and
+    FVD* (predictions against a series that sees the future); None when FVD was skipped."""
+    values = main.scores["fvd"]
+    rows = []
+    for name, node in values.items():
+        if name == "skipped" or not isinstance(node, dict):
             continue
-        cells = []
-        for metric in present:
-            entry = node.get(metric)
-            s: Stat | None = stat(entry.get(which) if which and isinstance(entry, dict) else entry)
-            cells.append(fmt_stat(s, DIGITS[metric]))
-        if any(c != "—" for c in cells):
-            rows.append([label, *cells])
-    return {"header": ["", *(NAMES[m] + (" (dB)" if m == "psnr" else "") + (" ↑" if m in ("psnr", "ssim") else " ↓")
-                             for m in present)], "rows": rows}
-
-
-def fvd(values: dict) -> dict | None:
-    """FVD per video set against the real clips (and FVD*); the stage's other fields are not scores."""
-    if not isinstance(values, dict):
-        return None
-    rows = [[FVD_LABELS[k], fmt_stat(stat(values[k]), 2)] for k in FVD_LABELS if stat(values.get(k))]
-    return {"header": ["Videos", "FVD ↓"], "rows": rows} if rows else None
+        if "_vs_" in name:
+            pred, _, ref = name.partition("_vs_")
+            label = Markup("FVD*: {} against {}").format(series_label(main, pred).lower(),
+                                                          series_label(main, ref).lower())
+        else:
+            label = series_label(main, name)
+        rows.append([label, fvd_cell(node)])
+    if baseline is not None and isinstance(baseline.scores["fvd"].get(PREDICTIONS), dict):
+        rows.append([Markup("Copy the last context frame (run <code>{}</code>)").format(baseline.name),
+                     fvd_cell(baseline.scores["fvd"][PREDICTIONS])])
+    return {"header": ["Videos", "FVD ↓ (mean ± sd over repeats)"], "rows": rows} if rows else None
 
 
 def _text(v: Any) -> str:
@@ -205,3 +229,124 @@ def protocol(values: dict) -> dict | None:
         return None
     rows = [[Markup("<code>{}</code>").format(k), _text(v)] for k, v in values.items()]
     return {"header": ["Setting", "Value"], "rows": rows, "align": "ll"} if rows else None
+
+
+# The deviations table: the thesis's values come from profiles/thesis.yaml (seed 000's setup, the
+# author's code where the text is silent); these are the settings it compares and why each matters.
+VARIANT_KEYS = (  # (models.<model>.vqvae key, what it is, where the thesis stands)
+    ("temporal_padding", "VQ-VAE encoder: temporal padding",
+     "§4.2.1: k4/s2/p1 in time, so a code also sees later frames; causal: past frames only"),
+    ("res_kernel", "VQ-VAE residual conv kernel (t, h, w)", "§4.2.1 gives no size; the author's code is spatial"),
+    ("condition_bottom_on_top", "Bottom codes read the quantised top codes",
+     "VQ-VAE-2; the author's code quantises both levels independently"),
+    ("dead_code_restart", "Re-seed unused codes from encoder outputs", "not in the thesis"),
+    ("bottom_dropout", "Dropout of the bottom code vectors while training the VQ-VAE",
+     "§6.4 proposes it as future work"),
+)
+OPTIM_NOTES = {"vqvae": "§5.2.3", "prior_top": "§5.3.1; lr and weight decay from the author's code",
+               "prior_bottom": "§5.3.2; lr and weight decay from the author's code"}
+OPTIM_KEYS = ("lr", "batch_size", "schedule", "warmup_steps", "min_lr_ratio", "grad_clip", "weight_decay")
+
+
+def _plain_value(v: Any) -> Any:
+    return list(v) if isinstance(v, (list, tuple)) else v
+
+
+def _optim(train: dict | None) -> str:
+    if not isinstance(train, dict) or not train:
+        return "—"
+    parts = [f"lr {value(train.get('lr'))}", f"batch {value(train.get('batch_size'))}"]
+    schedule = train.get("schedule", "constant")
+    parts.append(f"cosine to {value(train.get('min_lr_ratio'))} × lr" if schedule == "cosine" else f"{schedule} lr")
+    warmup = train.get("warmup_steps") or 0
+    parts.append(f"warm-up {warmup} steps" if warmup else "no warm-up")
+    if train.get("weight_decay"):
+        parts.append(f"weight decay {value(train['weight_decay'])}")
+    if train.get("grad_clip") is not None:
+        parts.append(f"gradient clipping {value(train['grad_clip'])}")
+    return ", ".join(parts)
+
+
+def _optim_differs(ours: dict | None, thesis: dict | None) -> str:
+    if not thesis:
+        return "not stated"
+    ours = ours or {}
+    keys = [k for k in OPTIM_KEYS if k in thesis and not (k == "min_lr_ratio" and thesis.get("schedule") != "cosine"
+                                                           and ours.get("schedule") != "cosine")]
+    return "yes" if any(_plain_value(ours.get(k)) != _plain_value(thesis[k]) for k in keys) else "no"
+
+
+def deviations(model: str, model_params: dict, train_params: dict, thesis: dict) -> dict:
+    """What a VQ-family run changes against seed 000 (``thesis``: profiles/thesis.yaml): the VQ-VAE
+    variants, the optimisation of each component, and the priors' causal convolutions (a fixed
+    genvid variant, no param)."""
+    code = Markup("<code>{}</code>")
+    vq, thesis_vq = model_params.get("vqvae") or {}, (((thesis.get("models") or {}).get(model) or {}).get("vqvae") or {})
+    thesis_train = (thesis.get("train") or {}).get(model) or {}
+    rows = []
+    for key, label, note in VARIANT_KEYS:
+        ours, theirs = vq.get(key), thesis_vq.get(key)
+        differs = "not stated" if theirs is None else ("yes" if _plain_value(ours) != _plain_value(theirs) else "no")
+        rows.append([Markup("{} ({})").format(label, code.format(f"models.{model}.vqvae.{key}")),
+                     value(ours) if ours is not None else "—", value(theirs) if theirs is not None else "—",
+                     differs, note])
+    for component, note in OPTIM_NOTES.items():
+        ours, theirs = train_params.get(component), thesis_train.get(component)
+        rows.append([Markup("Optimisation of the {} ({})").format(component.replace("_", " "),
+                                                                  code.format(f"train.{model}.{component}")),
+                     _optim(ours), _optim(theirs), _optim_differs(ours, theirs), note])
+    rows.append(["Causal convolutions of both priors", "three stacks (frame, rows, row) without a blind spot",
+                 "one masked 3D convolution stack (blind spot above-right and in earlier frames)", "yes",
+                 "genvid variant (genvid.models.pixelsnail3d); the bottom prior has no attention, so its "
+                 "receptive field is these convolutions alone"])
+    return {"header": ["Setting", "This run", "Xu (2022)", "Differs", "Note"], "rows": rows, "align": "lllll"}
+
+
+# ----------------------------------------------------------------------------- leaderboards
+
+LEADERBOARD_METRICS = ("psnr", "ssim", "lpips")
+
+
+def leaderboard_measured(rows: list[dict]) -> dict:
+    """One block per run (genvid.leaderboard rows.json, measured): the time-averaged scores of its
+    predictions under each rule with 95 % intervals, FVD mean ± sd over repeats, parameters, and
+    whether it honoured the benchmark's protocol."""
+    out = []
+    code = Markup("<code>{}</code>")
+    for row in rows:
+        m = row["metrics"]
+        fvd_text = fvd_cell(m.get("fvd")) if m.get("fvd") else Markup(
+            "skipped" if row.get("fvd_skipped") else "—")
+        protocol_text = "yes" if row["protocol_ok"] else Markup("<b>no</b>: {}").format(row.get("protocol_deviation"))
+        for i, rule in enumerate(RULES):
+            cells = [fmt_stat(stat(m[metric].get(rule)), DIGITS[metric]) for metric in LEADERBOARD_METRICS]
+            first = i == 0
+            out.append([code.format(row["run"]) if first else "", RULE_LABELS[rule], *cells,
+                        fvd_text if first else "", fmt(row.get("parameters")) if first else "",
+                        protocol_text if first else ""])
+    return {"header": ["Run", "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Parameters", "Protocol"],
+            "rows": out, "align": "llrrrrrl"}
+
+
+def _published_value(v: dict | None, digits: int) -> str:
+    if not isinstance(v, dict) or not isinstance(v.get("value"), (int, float)):
+        return "—"
+    text = ("≤ " if v.get("bound", "=") != "=" else "") + fmt(float(v["value"]), digits)
+    return text + (f" ± {fmt(float(v['pm']), digits)}" if isinstance(v.get("pm"), (int, float)) else "")
+
+
+def leaderboard_published(rows: list[dict]) -> dict:
+    """The seeds' published rows, apart from the measured ones and marked as such: each with its
+    source and how its protocol differs from genvid's on this benchmark."""
+    digits = {**DIGITS, "fvd": 2, "bits_per_dim": 3}
+    columns = [m for m in (*LEADERBOARD_METRICS, "fvd", "bits_per_dim") if any(m in r["metrics"] for r in rows)]
+    names = {**{m: h for m, h in zip(LEADERBOARD_METRICS, metric_header(LEADERBOARD_METRICS))},
+             "fvd": "FVD ↓", "bits_per_dim": "Bits/dim ↓"}
+    out = []
+    for row in rows:
+        diffs = "; ".join(f"{d['item']}: {d['published']} (genvid: {d['genvid']})" for d in row["differences"])
+        out.append([Markup("{} <span class=\"published\">published</span>").format(row["model"]),
+                     *(_published_value(row["metrics"].get(m), digits[m]) for m in columns),
+                     row["source"]["cite"], diffs or "none stated"])
+    return {"header": ["Model", *(names[m] for m in columns), "Source", "Protocol differences"],
+            "rows": out, "align": "l" + "r" * len(columns) + "ll"}

@@ -80,74 +80,64 @@ def overlap(a: Stat, b: Stat) -> bool | None:
     return not (a.hi < b.lo or b.hi < a.lo)
 
 
-def average(metrics: dict, variant: str, metric: str, which: str = "best_of_n") -> Stat | None:
-    """metrics.json value of a variant: stochastic ones have best_of_n/mean_of_n, others not."""
-    node = metrics.get(variant, {}).get(metric) if isinstance(metrics.get(variant), dict) else None
-    if isinstance(node, dict) and which in node:
-        return stat(node[which])
-    return stat(node)
-
-
-def timestep_comparison(metric: str, curve: dict[str, np.ndarray], predicted: np.ndarray) -> list[Markup]:
-    """Where the full model (best-of-N and mean-of-N) beats or loses to copy-last, per timestep."""
-    if "copy_last" not in curve:
-        return []
+def timestep_comparison(metric: str, model: dict[str, np.ndarray], base: np.ndarray,
+                        base_name: str = "copying the last context frame") -> list[Markup]:
+    """Per curve of ``model`` ({rule label: per-timestep values}): where it beats ``base`` and where it
+    loses, at t = 1..horizon (the predicted frames)."""
     out = []
-    for column, label in (("full_best", "best-of-N"), ("full_mean", "mean-of-N")):
-        if column not in curve:
-            continue
-        keep = predicted & np.isfinite(curve[column]) & np.isfinite(curve["copy_last"])  # empty cells: skipped
+    for label, values in model.items():
+        keep = np.isfinite(values) & np.isfinite(base)  # missing cells: skipped
         if not keep.any():
             continue
-        t, model, base = curve["timestep"][keep], curve[column][keep], curve["copy_last"][keep]
-        wins = [ti for ti, m, b in zip(t, model, base) if better(metric, m, b)]
-        losses = [ti for ti, m, b in zip(t, model, base) if better(metric, b, m)]
+        t = np.arange(1, len(values) + 1)[keep]
+        m, b = values[keep], base[keep]
+        wins = [ti for ti, x, y in zip(t, m, b) if better(metric, x, y)]
+        losses = [ti for ti, x, y in zip(t, m, b) if better(metric, y, x)]
         ties = len(t) - len(wins) - len(losses)
-        head = f"{NAMES.get(metric, metric)}, {label}: the full model"
+        head = f"{NAMES.get(metric, metric)}, {label}: the model"
         if not wins:
-            where = f"never beats copying the last context frame at the {len(t)} predicted timesteps ({ranges(t)})"
+            where = f"never beats {base_name} at the {len(t)} predicted timesteps ({ranges(t)})"
         elif not losses:
-            where = f"beats copying the last context frame at all {len(t)} predicted timesteps ({ranges(t)})"
+            where = f"beats {base_name} at all {len(t)} predicted timesteps ({ranges(t)})"
         else:
-            scored = "" if keep.sum() == predicted.sum() else " with values"
-            where = (f"beats copying the last context frame at timesteps {ranges(wins)} and loses at "
+            scored = "" if keep.all() else " with values"
+            where = (f"beats {base_name} at timesteps {ranges(wins)} and loses at "
                      f"{ranges(losses)} (of {len(t)} predicted{scored})")
         if ties:
             where += f", with {ties} tie{'s' if ties > 1 else ''}"
         d = DIGITS.get(metric, 3)
-        out.append(Markup(f"{head} {where}; at the last predicted frame it scores {fmt(model[-1], d)} against "
-                          f"{fmt(base[-1], d)}."))
+        out.append(Markup(f"{escape(head)} {escape(where)}; at the last predicted frame it scores "
+                          f"{fmt(m[-1], d)} against {fmt(b[-1], d)}."))
     return out
 
 
-def average_comparison(metric: str, metrics: dict) -> Markup | None:
-    full, base = average(metrics, "full", metric), average(metrics, "copy_last", metric)
-    if full is None or base is None:
+def average_comparison(metric: str, model: Stat | None, base: Stat | None, rule: str = "best-of-N per sequence",
+                       base_name: str = "copy-last") -> Markup | None:
+    if model is None or base is None:
         return None
     d, unit = DIGITS.get(metric, 3), UNITS.get(metric, "")
-    verdict = "better" if better(metric, full.mean, base.mean) else "worse"
-    ov = overlap(full, base)
+    verdict = "better" if better(metric, model.mean, base.mean) else "worse"
+    ov = overlap(model, base)
     tail = ("" if ov is None else
             "; the 95 % intervals overlap" if ov else "; the 95 % intervals do not overlap")
-    return Markup(f"Averaged over the predicted frames, best-of-N {NAMES.get(metric, metric)} is "
-                  f"{fmt_stat(full, d)}{unit} against {fmt_stat(base, d)}{unit} for copy-last "
+    return Markup(f"Averaged over the predicted frames, the {escape(rule)} {NAMES.get(metric, metric)} is "
+                  f"{fmt_stat(model, d)}{unit} against {fmt_stat(base, d)}{unit} for {escape(base_name)} "
                   f"({verdict}{tail}).")
 
 
-def hierarchy_comparison(metric: str, metrics: dict) -> Markup | None:
-    """Which generated level costs more, measured against the VQ-VAE reconstruction (seed 000 §6.3)."""
-    recon = average(metrics, "recon", metric)
-    top, bottom = average(metrics, "top_only", metric), average(metrics, "bottom_only", metric)
+def hierarchy_comparison(metric: str, recon: Stat | None, top: Stat | None, bottom: Stat | None) -> Markup | None:
+    """Which generated level costs more, measured against the VQ-VAE reconstruction (seed 000 §6.3).
+    ``top``: generated top + true bottom codes; ``bottom``: true top + generated bottom codes."""
     if recon is None or top is None or bottom is None:
         return None
     d, unit, name = DIGITS.get(metric, 3), UNITS.get(metric, ""), NAMES.get(metric, metric)
     worse_level = "bottom" if better(metric, top.mean, bottom.mean) else "top"
     agrees = (f"as Xu {xu('§6.3')} found" if worse_level == "bottom"
               else f"unlike Xu {xu('§6.3')}, who found the bottom prior the weaker")
-    return Markup(f"{name} of the reconstructions is {fmt(recon.mean, d)}{unit}; with generated top codes "
-                  f"and true bottom codes it is {fmt(top.mean, d)}{unit} (best-of-N), with true top codes and "
-                  f"generated bottom codes {fmt(bottom.mean, d)}{unit}: the generated {worse_level} codes cost "
-                  f"more ({agrees}).")
+    return Markup(f"{name} of the reconstructions (an upper bound that sees the whole clip) is "
+                  f"{fmt(recon.mean, d)}{unit}; with generated top codes and true bottom codes it is "
+                  f"{fmt(top.mean, d)}{unit} (best-of-N per sequence), with true top codes and generated bottom "
+                  f"codes {fmt(bottom.mean, d)}{unit}: the generated {worse_level} codes cost more ({agrees}).")
 
 
 def prior_facts(level: str, m: dict) -> Markup:
@@ -163,17 +153,40 @@ def prior_facts(level: str, m: dict) -> Markup:
     return Markup(f"{text}; its test NLL exceeds its training NLL by {fmt(test_nll - train_nll, 3)} nats per code.")
 
 
-def fvd_facts(fvd: dict) -> Markup | None:
-    values = {k: stat(v) for k, v in fvd.items()} if isinstance(fvd, dict) else {}
-    full, base = values.get("full"), values.get("copy_last")
+def fvd_facts(fvd: dict, baseline: dict | None) -> Markup | None:
+    """FVD of the predictions against the baseline's, the reconstructions' and FVD* (scores.json 'fvd')."""
+    full = stat(fvd.get("predictions")) if isinstance(fvd, dict) else None
+    base = stat(baseline.get("predictions")) if isinstance(baseline, dict) else None
     if full is None or base is None:
         return None
-    text = (f"FVD of the full model is {fmt_sci(full.mean, 2)} against {fmt_sci(base.mean, 2)} for copy-last "
+    text = (f"FVD of the predictions is {fmt_sci(full.mean, 2)} against {fmt_sci(base.mean, 2)} for copy-last "
             f"({'lower, i.e. better' if full.mean < base.mean else 'higher, i.e. worse'})")
-    recon = values.get("recon")
+    recon = stat(fvd.get("recon"))
     if recon is not None:
-        text += f"; the VQ-VAE reconstructions reach {fmt_sci(recon.mean, 2)}"
-    star = values.get("full_vs_recon") or values.get("fvd_star")
+        text += f"; the VQ-VAE reconstructions (which see the whole clip) reach {fmt_sci(recon.mean, 2)}"
+    star = stat(fvd.get("predictions_vs_recon"))
     if star is not None:
-        text += f", and FVD* (samples against reconstructions) is {fmt_sci(star.mean, 2)}"
+        text += f", and FVD* (predictions against the reconstructions) is {fmt_sci(star.mean, 2)}"
+    return Markup(text + ".")
+
+
+def ranking_facts(benchmark: str, rows: list[dict], metric: str = "psnr", rule: str = "best_seq") -> Markup | None:
+    """The measured runs of a benchmark ordered by one headline score, and whether the 95 % intervals
+    of the first two overlap (genvid.leaderboard rows.json, measured rows)."""
+    scored = [(row["run"], stat(row["metrics"][metric].get(rule))) for row in rows]
+    scored = [(name, s) for name, s in scored if s is not None]
+    if not scored:
+        return None
+    scored.sort(key=lambda item: item[1].mean, reverse=HIGHER_IS_BETTER.get(metric, True))
+    d, unit = DIGITS.get(metric, 3), UNITS.get(metric, "")
+    order = "; ".join(f"<code>{escape(name)}</code> {fmt_stat(s, d)}{unit}" for name, s in scored)
+    text = (f"On <code>{escape(benchmark)}</code>, ordered by best-of-N per sequence {NAMES.get(metric, metric)}: "
+            f"{order}")
+    if len(scored) > 1:
+        ov = overlap(scored[0][1], scored[1][1])
+        if ov is not None:
+            text += (f"; the 95 % intervals of the first two {'overlap' if ov else 'do not overlap'}")
+    flagged = [row["run"] for row in rows if not row.get("protocol_ok", True)]
+    if flagged:
+        text += "; " + ", ".join(f"<code>{escape(n)}</code>" for n in flagged) + " did not honour the protocol"
     return Markup(text + ".")
