@@ -95,7 +95,16 @@ def test_frame_metrics_keys_and_agreement():
 def test_bad_shapes_raise():
     with pytest.raises(ValueError, match="shapes differ"):
         mse(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
-    with pytest.raises(ValueError, match="RGB"):
-        psnr(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
+    with pytest.raises(ValueError, match=r"C in \(1, 3\)"):
+        psnr(torch.rand(1, 2, 8, 8), torch.rand(1, 2, 8, 8))
+
+
+def test_grey_frames_score_like_their_rgb_copies():
+    """SM-MNIST frames have one channel: MSE/PSNR/SSIM on it equal those of the grey repeated to RGB."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 1, 16, 16, generator=g), torch.rand(2, 1, 16, 16, generator=g)
+    rgb = (a.expand(-1, 3, -1, -1), b.expand(-1, 3, -1, -1))
+    for fn in (mse, psnr, ssim):
+        assert torch.allclose(fn(a, b), fn(*rgb), rtol=1e-12), fn.__name__
     with pytest.raises(ValueError, match="at least 11"):
         ssim(torch.rand(1, 3, 10, 32), torch.rand(1, 3, 10, 32))

@@ -1,6 +1,7 @@
-"""Per-frame image metrics on RGB in [0, 1]: MSE, PSNR, SSIM (SPEC §7, seed 001 §6.1).
+"""Per-frame image metrics on pixels in [0, 1]: MSE, PSNR, SSIM (SPEC §7, seed 001 §6.1).
 
-Every function takes ``pred`` and ``target`` of shape [N, 3, H, W] or [N, T, 3, H, W]
+Every function takes ``pred`` and ``target`` of shape [N, C, H, W] or [N, T, C, H, W] (C = 3, or
+1 for grey benchmarks: the same values as the grey repeated to RGB)
 and returns one value per frame ([N] or [N, T]) as float64 (the sums over a frame are
 done in float64 so per-frame values do not depend on the batch layout).
 
@@ -40,14 +41,15 @@ DATA_RANGE = 1.0
 
 
 def _frames(pred: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
-    """Flatten [N,3,H,W] or [N,T,3,H,W] to [B,3,H,W] (float64); return the leading shape."""
+    """Flatten [N,C,H,W] or [N,T,C,H,W] (C = 1 grey or 3 RGB) to [B,C,H,W] (float64); return the
+    leading shape."""
     if pred.shape != target.shape:
         raise ValueError(f"pred and target shapes differ: {tuple(pred.shape)} vs {tuple(target.shape)}")
-    if pred.dim() not in (4, 5) or pred.shape[-3] != 3:
-        raise ValueError(f"expected [N,3,H,W] or [N,T,3,H,W] RGB frames, got {tuple(pred.shape)}")
+    if pred.dim() not in (4, 5) or pred.shape[-3] not in (1, 3):
+        raise ValueError(f"expected [N,C,H,W] or [N,T,C,H,W] frames with C in (1, 3), got {tuple(pred.shape)}")
     lead = tuple(pred.shape[:-3])
-    h, w = pred.shape[-2:]
-    return pred.reshape(-1, 3, h, w).double(), target.reshape(-1, 3, h, w).double(), lead
+    c, h, w = pred.shape[-3:]
+    return pred.reshape(-1, c, h, w).double(), target.reshape(-1, c, h, w).double(), lead
 
 
 def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -81,7 +83,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     x, y, lead = _frames(pred, target)
     if min(x.shape[-2:]) < SSIM_WIN:
         raise ValueError(f"SSIM needs frames of at least {SSIM_WIN}×{SSIM_WIN}, got {tuple(x.shape[-2:])}")
-    # One grouped filter pass over the five local moments: x, y, x², y², xy (3 channels each).
+    # One grouped filter pass over the five local moments: x, y, x², y², xy (C channels each).
     mu_x, mu_y, e_xx, e_yy, e_xy = _blur_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1)).chunk(5, dim=1)
     var_x = e_xx - mu_x * mu_x
     var_y = e_yy - mu_y * mu_y
