@@ -162,3 +162,12 @@ def test_gaussian_scale_is_learned():
     assert make_likelihood("dmol", 3, 10).num_params == 90
     with pytest.raises(GenvidError, match="unknown pixel likelihood"):
         make_likelihood("bernoulli", 3, 10)
+
+
+def test_init_head_starts_every_log_scale_at_the_initial_scale():
+    d = DiscretizedLogisticMixture(3, 4)
+    head = torch.nn.Conv2d(8, d.num_params, 1)
+    d.init_head(head, scale=0.1)
+    with torch.no_grad():
+        _, _, log_scales = d._split(head(torch.zeros(1, 8, 2, 2)))
+    torch.testing.assert_close(log_scales, torch.full_like(log_scales, math.log(0.1)))

@@ -8,15 +8,18 @@ import torch
 
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.vrnn import VRNN, VRNNConfig, beta_warmup
+from genvid.models.vrnn import VRNN, SRNNConfig, VRNNConfig, beta_warmup
 
 TINY = dict(channels=1, levels=2, base_channels=4, hidden_channels=8, latent_channels=2, components=2,
             beta_warmup_steps=10)
 
 
+CONFIGS = {"vrnn": VRNNConfig, "srnn": SRNNConfig}
+
+
 def make(kind: str, **over) -> VRNN:
     torch.manual_seed(0)
-    return VRNN(parse_config(VRNNConfig, {**TINY, "kind": kind, **over}, "models.vrnn"))
+    return VRNN(parse_config(CONFIGS[kind], {**TINY, **over}, f"models.{kind}"))
 
 
 def squares(b: int, t: int, size: int = 16, seed: int = 0) -> torch.Tensor:
@@ -35,16 +38,18 @@ def squares(b: int, t: int, size: int = 16, seed: int = 0) -> torch.Tensor:
 
 def test_config_errors_name_the_key():
     with pytest.raises(ParamError, match=r"models\.vrnn\.levels is missing"):
-        parse_config(VRNNConfig, {k: v for k, v in {**TINY, "kind": "vrnn"}.items() if k != "levels"}, "models.vrnn")
-    with pytest.raises(ParamError, match=r"models\.vrnn\.kind must be one of vrnn, srnn"):
-        parse_config(VRNNConfig, {**TINY, "kind": "rnn"}, "models.vrnn")
-    with pytest.raises(ParamError, match=r"models\.vrnn\.output must be one of"):
-        parse_config(VRNNConfig, {**TINY, "kind": "srnn", "output": "bernoulli"}, "models.vrnn")
+        parse_config(VRNNConfig, {k: v for k, v in TINY.items() if k != "levels"}, "models.vrnn")
+    with pytest.raises(ParamError, match=r"models\.srnn\.kind must be one of srnn"):
+        parse_config(SRNNConfig, {**TINY, "kind": "vrnn"}, "models.srnn")
+    with pytest.raises(ParamError, match=r"models\.srnn\.output must be one of"):
+        parse_config(SRNNConfig, {**TINY, "output": "bernoulli"}, "models.srnn")
+    assert parse_config(SRNNConfig, TINY, "models.srnn").kind == "srnn"
+    assert parse_config(VRNNConfig, TINY, "models.vrnn").kind == "vrnn"
 
 
 @pytest.mark.parametrize("kind", ["vrnn", "srnn"])
 @pytest.mark.parametrize("over", [{}, {"output": "gaussian", "skip_connections": True},
-                                  {"norm": "group", "sample_pixels": False}])
+                                  {"norm": "group", "sample_pixels": True}])
 def test_shapes(kind, over):
     m = make(kind, channels=3, **over)
     x = torch.rand(2, 4, 3, 16, 16)
@@ -152,7 +157,7 @@ def test_generate_deterministic_for_the_generator(kind):
 
 
 @pytest.mark.parametrize("kind", ["vrnn", "srnn"])
-@pytest.mark.parametrize("over", [{}, {"skip_connections": True, "sample_pixels": False}])
+@pytest.mark.parametrize("over", [{}, {"skip_connections": True, "sample_pixels": True}])
 def test_generate_is_streaming(kind, over):
     """The first frames do not change when the horizon grows (sampling is causal)."""
     m = make(kind, **over).eval()

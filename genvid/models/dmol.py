@@ -34,6 +34,7 @@ _BIN_WIDTH = 2.0 / (BINS - 1)  # spacing of the bin centres c_k = 2k/255 - 1 in 
 # width over s representable, so no bin mass underflows to 0 in float32.
 LOG_SCALE_MIN, LOG_SCALE_MAX = -7.0, 7.0
 GAUSSIAN_LOG_SCALE_MAX = 0.0  # σ ≤ 1 (half the data range): keeps log Φ differences well conditioned
+INIT_SCALE = 0.1  # initial s (logistic) or σ (Gaussian) in [-1, 1] units, about 13 bins: our choice
 _UNIFORM_EPS = 1e-7  # uniform noise in [eps, 1 - eps]: each logistic / Gumbel tail truncated at 1e-7
 
 
@@ -83,6 +84,13 @@ class DiscretizedLogisticMixture(nn.Module):
         logits, means, log_scales = p.unbind(-5)
         return logits, means, log_scales.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
 
+    def init_head(self, head: nn.Conv2d, scale: float = INIT_SCALE) -> None:
+        """Start the log-scales of the conv producing ``params`` at log(scale) (through its bias).
+        From the default ~0 (s = 1, half the data range) Adam moves a log-scale by about the
+        learning rate per step: thousands of steps before a sample is more than noise."""
+        with torch.no_grad():
+            head.bias.view(3, self.components, self.channels)[2].fill_(math.log(scale))
+
     def log_prob(self, params: Tensor, x: Tensor) -> Tensor:
         """log p(x) in nats per sub-pixel: [..., C, H, W]."""
         logits, means, log_scales = self._split(params)
@@ -128,7 +136,7 @@ class DiscretizedGaussian(nn.Module):
     """N(μ, σ²) over the same 256 bins; ``params`` [..., C, H, W] are the means μ in [-1, 1] units,
     σ is a learned per-channel parameter (seed 001 §8.1's learned ν), initialised to ``init_scale``."""
 
-    def __init__(self, channels: int, init_scale: float = 0.1):
+    def __init__(self, channels: int, init_scale: float = INIT_SCALE):
         super().__init__()
         if channels < 1 or not 0.0 < init_scale <= 1.0:
             raise GenvidError(f"DiscretizedGaussian needs channels >= 1 and 0 < init_scale <= 1, "
@@ -139,6 +147,9 @@ class DiscretizedGaussian(nn.Module):
     @property
     def num_params(self) -> int:
         return self.channels
+
+    def init_head(self, head: nn.Conv2d, scale: float = INIT_SCALE) -> None:
+        """Nothing to do: σ is this module's own parameter, initialised in the constructor."""
 
     def _scale(self, params: Tensor) -> tuple[Tensor, Tensor]:
         if params.ndim < 3 or params.shape[-3] != self.channels:

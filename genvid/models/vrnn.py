@@ -1,6 +1,7 @@
 """Convolutional VRNN and SRNN with a discrete pixel likelihood (seed 001 §3.4–3.7, §8.1, Table A.3).
 
-One module, ``kind: vrnn | srnn``; the two differ only in what feeds the transition, the prior and
+One module, two configs (``VRNNConfig``, ``SRNNConfig``: the same fields, ``kind`` vrnn or srnn); the
+two models differ only in what feeds the transition, the prior and
 the posterior (Fig. 8.1: the blue arrows). Frames x_1..x_T, u_t = x_{t-1} (§3.3), e = F_E(x):
 
     F_E   VGG feature extractor (Table 8.1): per level two 3×3 conv + norm + LeakyReLU(0.2), max-pool 2
@@ -22,7 +23,9 @@ u_2, h_0 = 0, z_1 = 0); the likelihood and the KL cover x_2..x_T, so a T-frame c
 β warms up linearly from 1e-6 to 1 (Table A.3, §8.4), free bits (Kingma et al. 2016) is optional.
 
 Generation warms up on the context with the posterior (ground-truth frames), then runs the prior
-and feeds each sampled frame back as u_{t+1}. For the SRNN the smoothing state a_t at generation
+and feeds each predicted frame back as u_{t+1}: by default the mean of p(x_t | z_t, h_t) with z_t
+sampled from the prior (``sample_pixels: true`` draws the pixels too; per-pixel noise that a
+briefly trained model has never seen as input makes its roll-outs diverge). For the SRNN the smoothing state a_t at generation
 time runs backwards over the *context frames only* (the future is unknown), whereas in training
 it runs from the end of the clip.
 
@@ -54,9 +57,8 @@ Draw = Callable[[tuple[int, ...]], Tensor]  # standard-normal noise of a shape, 
 
 @dataclass(frozen=True)
 class VRNNConfig:
-    """``models.vrnn`` / ``models.srnn``: sizes have no defaults (params.yaml / profiles)."""
+    """``models.vrnn``: sizes have no defaults (params.yaml / profiles)."""
 
-    kind: str = field(metadata=rule(choices=("vrnn", "srnn")))
     channels: int = field(metadata=rule(min=1))  # image channels: 1 (SM-MNIST) or 3 (driving)
     levels: int = field(metadata=rule(min=1))  # VGG blocks; each halves H and W (Table 8.1)
     base_channels: int = field(metadata=rule(min=1))  # first block's width, doubled per level (Table 8.1)
@@ -69,7 +71,17 @@ class VRNNConfig:
     free_bits: float = field(default=0.0, metadata=rule(min=0.0))  # nats per latent channel and step; 0 = off
     norm: str = field(default="batch", metadata=rule(choices=("batch", "group", "none")))  # Table A.3: batch
     skip_connections: bool = False  # U-Net skips from F_E(x_{t-1}) into D_C (not in §8.1's VRNN/SRNN)
-    sample_pixels: bool = True  # False: decode and feed back the mixture's mean instead of a sample
+    # Emit (and feed back) the mean of p(x_t | z_t, h_t), z_t sampled, as SVG/SRVP decode; true also
+    # samples the pixel likelihood. The thesis does not say which its prediction figures used.
+    sample_pixels: bool = False
+    kind: str = field(default="vrnn", metadata=rule(choices=("vrnn",)))
+
+
+@dataclass(frozen=True)
+class SRNNConfig(VRNNConfig):
+    """``models.srnn``: the same fields; the kind adds z_{t-1} -> z_t and the smoothing state (§3.5)."""
+
+    kind: str = field(default="srnn", metadata=rule(choices=("srnn",)))
 
 
 def beta_warmup(step: int, warmup_steps: int, start: float = 1e-6) -> float:
@@ -170,7 +182,7 @@ def gaussian_kl(mu_q: Tensor, s_q: Tensor, mu_p: Tensor, s_p: Tensor) -> Tensor:
 
 
 class VRNN(nn.Module):
-    """Convolutional VRNN (``kind="vrnn"``) or SRNN with smoothing (``kind="srnn"``)."""
+    """Convolutional VRNN (``VRNNConfig``) or SRNN with smoothing (``SRNNConfig``)."""
 
     def __init__(self, cfg: VRNNConfig):
         super().__init__()
@@ -186,6 +198,7 @@ class VRNN(nn.Module):
         self.smoother = ConvLSTMCell(hc + e_ch, hc) if srnn else None
         self.likelihood = make_likelihood(cfg.output, cfg.channels, cfg.components)
         self.decoder = Decoder(2 * hc, widths, self.likelihood.num_params, cfg.norm, cfg.skip_connections)
+        self.likelihood.init_head(self.decoder.head)
 
     # -- shapes ------------------------------------------------------------------------------
 
