@@ -9,7 +9,9 @@ from conftest import ROOT, copy_repo, venv_env
 from genvid.profiles import load_profile, merge
 
 TINY = load_profile("tiny", ROOT / "profiles")
-OUTPUTS = ("data/raw/frames.h5", "data/splits/split.json", "data/stats/normalization.json")
+OUTPUTS = ("data/driving/frames.h5", "data/driving/split.json", "data/driving/stats.json",
+           "data/smmnist/frames.h5", "data/smmnist/split.json", "data/smmnist/stats.json")
+DATA_STAGES = ("normalize@driving", "normalize@smmnist")
 
 pytestmark = pytest.mark.slow
 
@@ -34,41 +36,43 @@ def digests(path):
 
 def test_dvc_twice_and_snakemake_give_identical_bytes(tmp_path):
     a = prepare(tmp_path / "a")
-    run(a, "dvc", "repro", "normalize")
+    run(a, "dvc", "repro", *DATA_STAGES)
     b = prepare(tmp_path / "b")
-    run(b, "dvc", "repro", "normalize")
+    run(b, "dvc", "repro", *DATA_STAGES)
     c = prepare(tmp_path / "c")
-    run(c, "snakemake", "--cores", "2", "data/stats/normalization.json")
+    run(c, "snakemake", "--cores", "2", "data/driving/stats.json", "data/smmnist/stats.json")
     assert digests(a) == digests(b) == digests(c)
 
 
 def test_noop_repro_and_seed_change_reruns_downstream(tmp_path):
     a = prepare(tmp_path / "a")
-    run(a, "dvc", "repro", "normalize")
+    run(a, "dvc", "repro", *DATA_STAGES)
     before = {out: (a / out).stat().st_mtime_ns for out in OUTPUTS}
-    again = run(a, "dvc", "repro", "normalize")
+    again = run(a, "dvc", "repro", *DATA_STAGES)
     assert "Running stage" not in again
     assert {out: (a / out).stat().st_mtime_ns for out in OUTPUTS} == before
 
     params = yaml.safe_load((a / "params.yaml").read_text())
-    params["collect"]["seed"] += 1
+    params["benchmarks"]["driving"]["collect"]["seed"] += 1
     (a / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     old = digests(a)
-    rerun = run(a, "dvc", "repro", "normalize")
-    for stage in ("collect", "split", "normalize"):
+    rerun = run(a, "dvc", "repro", *DATA_STAGES)
+    for stage in ("collect@driving", "split@driving", "normalize@driving"):
         assert f"Running stage '{stage}'" in rerun
+    assert "Running stage 'collect@smmnist'" not in rerun  # the other benchmark is untouched
     new = digests(a)
-    assert new["data/raw/frames.h5"] != old["data/raw/frames.h5"]
-    assert new["data/stats/normalization.json"] != old["data/stats/normalization.json"]
+    assert new["data/driving/frames.h5"] != old["data/driving/frames.h5"]
+    assert new["data/driving/stats.json"] != old["data/driving/stats.json"]
+    assert new["data/smmnist/frames.h5"] == old["data/smmnist/frames.h5"]
 
 
 def test_snakemake_reruns_a_rule_when_its_params_change(tmp_path):
     c = prepare(tmp_path / "c")
-    target = "data/stats/normalization.json"
+    target = "data/driving/stats.json"
     run(c, "snakemake", "--cores", "2", target)
     assert "Nothing to be done" in run(c, "snakemake", "-n", "--cores", "1", target)
     params = yaml.safe_load((c / "params.yaml").read_text())
-    params["normalize"]["chunk_frames"] = 7
+    params["benchmarks"]["driving"]["normalize"]["chunk_frames"] = 7
     (c / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     dry = run(c, "snakemake", "-n", "--cores", "1", target)
-    assert "rule normalize:" in dry and "rule collect:" not in dry
+    assert "rule normalize__driving:" in dry and "rule collect__driving:" not in dry

@@ -1,6 +1,9 @@
-"""Stage CLIs on bad input: one clear line on stderr, a non-zero exit, no partial output."""
+"""Data stage CLIs (collect, split, normalize per benchmark): happy path, one clear line on bad
+input, a non-zero exit, no partial output."""
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -8,10 +11,12 @@ import pytest
 import yaml
 
 from conftest import ROOT, make_frames_file, venv_env
+from genvid.io import read_json
 
 
-def stage(name, *args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", f"stages.{name}", *args], cwd=cwd, env=venv_env(),
+def stage(name, root, benchmark="driving"):
+    return subprocess.run([sys.executable, "-m", f"stages.{name}", "--params", str(root / "params.yaml"),
+                           "--benchmark", benchmark, "--root", str(root)], cwd=ROOT, env=venv_env(),
                           capture_output=True, text=True)
 
 
@@ -24,40 +29,45 @@ def assert_one_line_error(result, *fragments):
 
 
 @pytest.fixture
-def params_file(tmp_path):
+def root(tmp_path):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["clips"]["clip_len"] = 8
+    params["benchmarks"]["driving"]["clips"]["clip_len"] = 8
+    params["benchmarks"]["driving"]["protocol"].update(context_frames=4, horizon=4, test_stride=8)
+    (tmp_path / "data/driving").mkdir(parents=True)
 
     def write(**overrides):
         for dotted, value in overrides.items():
-            section, key = dotted.split("__")
-            params[section][key] = value
-        path = tmp_path / "params.yaml"
-        path.write_text(yaml.safe_dump(params))
-        return str(path)
+            node = params["benchmarks"]["driving"]
+            *path, key = dotted.split("__")
+            for part in path:
+                node = node[part]
+            node[key] = value
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        return tmp_path
 
     return write
 
 
-def test_split_and_normalize_happy_path(tmp_path, params_file):
-    frames = make_frames_file(tmp_path / "f.h5", lengths=(40, 40, 40))
-    p = params_file()
-    assert stage("split", "--params", p, "--frames", str(frames), "--out", str(tmp_path / "s.json")).returncode == 0
-    r = stage("normalize", "--params", p, "--frames", str(frames), "--split", str(tmp_path / "s.json"),
-              "--out", str(tmp_path / "n.json"))
-    assert r.returncode == 0, r.stderr
-    assert (tmp_path / "n.json").exists()
+def test_split_and_normalize_happy_path(root):
+    r = root()
+    make_frames_file(r / "data/driving/frames.h5", lengths=(40, 40, 40))
+    assert stage("split", r).returncode == 0
+    result = stage("normalize", r)
+    assert result.returncode == 0, result.stderr
+    stats = read_json(r / "data/driving/stats.json")
+    assert len(stats["mean"]) == 3 and all(0 < s < 1 for s in stats["std"])
 
 
 @pytest.mark.parametrize("corrupt,fragments", [
-    ("truncate", ("f.h5: not a readable HDF5 frames file",)),
+    ("truncate", ("frames.h5: not a readable HDF5 frames file",)),
     ("no_frames", ("no 'frames' dataset",)),
     ("float_frames", ("'frames' has dtype float64, expected uint8",)),
-    ("bad_shape", ("'frames' has shape (120, 16, 16), expected [N,H,W,3]",)),
+    ("bad_shape", ("'frames' has shape (120, 16, 16)",)),
     ("short_episode", ("episode 1 has 5 frames, fewer than clips.clip_len=8",)),
 ])
-def test_split_rejects_bad_frames_file(tmp_path, params_file, corrupt, fragments):
-    frames = tmp_path / "f.h5"
+def test_split_rejects_bad_frames_file(root, corrupt, fragments):
+    r = root()
+    frames = r / "data/driving/frames.h5"
     if corrupt == "truncate":
         make_frames_file(frames)
         data = frames.read_bytes()
@@ -71,45 +81,53 @@ def test_split_rejects_bad_frames_file(tmp_path, params_file, corrupt, fragments
                 f.create_dataset("frames", data=np.zeros((120, 16, 16, 3)))
             elif corrupt == "bad_shape":
                 f.create_dataset("frames", data=np.zeros((120, 16, 16), np.uint8))
-    out = tmp_path / "split.json"
-    result = stage("split", "--params", params_file(), "--frames", str(frames), "--out", str(out))
-    assert_one_line_error(result, *fragments)
-    assert not out.exists()
+    assert_one_line_error(stage("split", r), *fragments)
+    assert not (r / "data/driving/split.json").exists()
 
 
-def test_split_fraction_sum_and_unknown_source(tmp_path, params_file):
-    frames = make_frames_file(tmp_path / "f.h5")
-    out = tmp_path / "split.json"
-    result = stage("split", "--params", params_file(split__test=0.2), "--frames", str(frames), "--out", str(out))
-    assert_one_line_error(result, "split.train + split.val + split.test must sum to 1, got 1.1")
-    assert not out.exists()
-    out = tmp_path / "frames.h5"
-    result = stage("collect", "--params", params_file(collect__source="gta5"), "--out", str(out))
-    assert_one_line_error(result, "params.yaml: collect.source must be one of procedural, carracing, got 'gta5'")
-    assert not out.exists()
+def test_split_fraction_sum_and_unknown_source(root):
+    r = root(split__test=0.2)
+    make_frames_file(r / "data/driving/frames.h5")
+    assert_one_line_error(stage("split", r), "benchmarks.driving.split.train + val + test must sum to 1, got 1.1")
+    assert not (r / "data/driving/split.json").exists()
+    r = root(split__test=0.1, collect__source="gta5")
+    (r / "data/driving/frames.h5").unlink()
+    assert_one_line_error(stage("collect", r), "params.yaml: benchmarks.driving.collect.source must be one of "
+                                               "procedural, carracing, smmnist, got 'gta5'")
+    assert not (r / "data/driving/frames.h5").exists()
+    assert_one_line_error(stage("collect", r, "moon"), "section 'benchmarks.moon' is missing")
 
 
-def test_normalize_rejects_a_bad_split_file(tmp_path, params_file):
-    frames = make_frames_file(tmp_path / "f.h5")
-    bad = tmp_path / "split.json"
-    bad.write_text('{"splits": {"train": {}}}')
-    out = tmp_path / "n.json"
-    result = stage("normalize", "--params", params_file(), "--frames", str(frames), "--split", str(bad),
-                   "--out", str(out))
-    assert_one_line_error(result, "split.json: split 'train' missing or has no 'ranges'")
-    assert not out.exists()
+def test_normalize_rejects_a_bad_split_file(root):
+    r = root()
+    make_frames_file(r / "data/driving/frames.h5")
+    (r / "data/driving/split.json").write_text('{"splits": {"train": {}}}')
+    assert_one_line_error(stage("normalize", r), "split.json: split 'train' missing or has no 'ranges'")
+    assert not (r / "data/driving/stats.json").exists()
 
 
-def test_collect_killed_midway_leaves_no_output(tmp_path, params_file):
-    import signal
-    import time
+def test_smmnist_data_stages(tmp_path):
+    """The generated benchmark: a fixed test file, every sequence in test, training statistics."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["benchmarks"]["smmnist"]["collect"].update(test_sequences=3, stats_sequences=4)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    for name in ("collect", "split", "normalize"):
+        result = stage(name, tmp_path, "smmnist")
+        assert result.returncode == 0, result.stderr
+    split = read_json(tmp_path / "data/smmnist/split.json")["splits"]
+    assert split["train"]["ranges"] == [] and split["test"]["ranges"] == [[0, 25], [25, 50], [50, 75]]
+    stats = read_json(tmp_path / "data/smmnist/stats.json")
+    assert len(stats["mean"]) == 1 and 0 < stats["mean"][0] < 0.5
 
-    out = tmp_path / "frames.h5"
-    p = params_file(collect__episodes=400, collect__frames_per_episode=200)
-    proc = subprocess.Popen([sys.executable, "-m", "stages.collect", "--params", p, "--out", str(out)],
+
+def test_collect_killed_midway_leaves_no_output(root):
+    r = root(collect__episodes=400, collect__frames_per_episode=200)
+    out = r / "data/driving/frames.h5"
+    proc = subprocess.Popen([sys.executable, "-m", "stages.collect", "--params", str(r / "params.yaml"),
+                             "--benchmark", "driving", "--root", str(r)],
                             cwd=ROOT, env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while time.time() < deadline and not list(tmp_path.glob(".frames.h5.*")):
+    while time.time() < deadline and not list((r / "data/driving").glob(".frames.h5.*")):
         time.sleep(0.1)
     time.sleep(0.5)
     proc.send_signal(signal.SIGKILL)
