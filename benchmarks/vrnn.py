@@ -26,8 +26,8 @@ if str(ROOT) not in sys.path:
 from genvid.config import parse_config  # noqa: E402
 from genvid.models.vrnn import VRNN, SRNNConfig, VRNNConfig  # noqa: E402
 
-SMALL = {"levels": 3, "base_channels": 8, "hidden_channels": 32, "latent_channels": 4, "components": 5,
-         "beta_warmup_steps": 200}
+SMALL = {"levels": 3, "base_channels": 4, "hidden_channels": 32, "latent_channels": 4, "components": 3,
+         "beta_warmup_steps": 100}
 PAPER = {"levels": 4, "base_channels": 32, "hidden_channels": 256, "latent_channels": 15, "components": 10,
          "beta_warmup_steps": 10000}
 # (name, channels, training clip length, context, horizon)
@@ -60,7 +60,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=("small", "paper"), default="small")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--k", type=int, default=20, help="importance samples for the bits-per-pixel bound")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
