@@ -25,9 +25,9 @@ u_2, h_0 = 0, z_1 = 0); the likelihood and the KL cover x_2..x_T, so a T-frame c
 Generation warms up on the context with the posterior (ground-truth frames), then runs the prior
 and feeds each predicted frame back as u_{t+1}: by default the mean of p(x_t | z_t, h_t) with z_t
 sampled from the prior (``sample_pixels: true`` draws the pixels too; per-pixel noise that a
-briefly trained model has never seen as input makes its roll-outs diverge). For the SRNN the smoothing state a_t at generation
-time runs backwards over the *context frames only* (the future is unknown), whereas in training
-it runs from the end of the clip.
+briefly trained model has never seen as input makes its roll-outs diverge). For the SRNN the
+smoothing state a_t at generation time runs backwards over the *context frames only* (the future
+is unknown), whereas in training it runs from the end of the clip.
 
 Bits per pixel: ``log_weights`` gives K importance weights log p(x_{2:T}, z) - log q(z | x) per
 sequence. The pixel likelihood is a probability mass over the 256 values, so the IWAE bound is a
@@ -123,8 +123,8 @@ class FeatureExtractor(nn.Module):
     def __init__(self, in_channels: int, widths: list[int], norm: str):
         super().__init__()
         ins = [in_channels] + widths[:-1]
-        self.blocks = nn.ModuleList(
-            nn.Sequential(_conv_block(i, o, norm), _conv_block(o, o, norm), nn.MaxPool2d(2)) for i, o in zip(ins, widths))
+        self.blocks = nn.ModuleList(nn.Sequential(_conv_block(i, o, norm), _conv_block(o, o, norm), nn.MaxPool2d(2))
+                                    for i, o in zip(ins, widths))
 
     def forward(self, x: Tensor) -> list[Tensor]:
         outs = []
