@@ -130,7 +130,7 @@ def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: s
             out["fvd"][name] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1))
                                 if len(values) > 1 else 0.0, "values": values}
         for name, extra in info.extras.items():
-            if extra.sees_future:  # FVD*: the model against what its decoder can reach at best
+            if extra.sees_future and extra.samples == 1:  # FVD*: the model against its decoder's best (recon)
                 star = scores.features[name][:, 0]
                 values = fvd_repeats(star, scores.features[PREDICTIONS], cfg.fvd_repeats, cfg.seed)
                 out["fvd"][f"{PREDICTIONS}_vs_{name}"] = {"mean": float(np.mean(values)),

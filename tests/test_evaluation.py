@@ -44,7 +44,7 @@ def grey_clips(values: np.ndarray, channels: int = 3) -> np.ndarray:
 
 def write(path, real, predictions, extras=None, cluster=None, channels=3):
     n = real.shape[0]
-    specs = {k: Extra(v.shape[1], f"label {k}", k == "recon") for k, v in (extras or {}).items()}
+    specs = {k: Extra(v.shape[1], f"label {k}", k in ("recon", "top_only")) for k, v in (extras or {}).items()}
     with write_samples(path, n, (SIZE, SIZE, channels), C, H, predictions.shape[1], {"run": "t"}, specs) as w:
         w.write(slice(0, n), real, predictions, extras or {}, episode=np.zeros(n, np.int64),
                 start=np.arange(n, dtype=np.int64) * (C + H),
@@ -97,7 +97,7 @@ def test_fvd_puts_the_real_context_in_both_sets(tmp_path, lpips):
     rng = np.random.default_rng(2)
     real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
     perfect = np.repeat(real[:, None, C:], S, axis=1)
-    info = write(tmp_path / "s.h5", real, perfect, extras={"recon": real[:, None, C:].copy()})
+    info = write(tmp_path / "s.h5", real, perfect, extras={"recon": real[:, None, C:].copy(), "top_only": perfect})
     _, scores, _, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False)
     fvd = scores["fvd"]["predictions"]
     assert fvd["mean"] == pytest.approx(0.0, abs=1e-6) and len(fvd["values"]) == CFG.fvd_repeats
