@@ -163,5 +163,8 @@ def _vq_init(ctx: RunContext, height: int, width: int, channels: int = 3) -> Non
 
 
 register(ModelSpec("vq", _vq_train, _vq_predictor, _vq_extras(), init=_vq_init))
-pixel_spec("svg_lp", "genvid.models.svg_lp", "SVGLPConfig", "SVGLP")
-pixel_spec("hvrnn", "genvid.models.hvrnn", "HVRNNConfig", "HVRNN")
+pixel_spec("vrnn", "genvid.models.vrnn", "VRNNConfig", "VRNN")  # seed 001 §3.4, §8.1
+pixel_spec("srnn", "genvid.models.vrnn", "SRNNConfig", "VRNN")  # seed 001 §3.5, §8.1
+pixel_spec("rfn", "genvid.models.rfn", "RFNConfig", "RFN")  # seed 001 Ch. 5, §8.2-8.4
+pixel_spec("svg_lp", "genvid.models.svg_lp", "SVGLPConfig", "SVGLP")  # Denton & Fergus 2018
+pixel_spec("hvrnn", "genvid.models.hvrnn", "HVRNNConfig", "HVRNN")  # seed 004 §4.4

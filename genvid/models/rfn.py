@@ -48,6 +48,7 @@ from torch import Tensor, nn
 
 from genvid.config import parse_config, rule
 from genvid.errors import GenvidError
+from genvid.models.vrnn import beta_warmup  # one β warm-up for seed 001's models (§8.4)
 from genvid.models.convlstm import ConvLSTMCell, State
 from genvid.models.flows import ConditionalGlow
 
@@ -83,16 +84,6 @@ class RFNConfig:
         if self.resolution is not None and self.resolution % 2 ** self.levels:
             return f"resolution must be a multiple of 2^levels = {2 ** self.levels}, got {self.resolution}"
         return None
-
-
-def beta_warmup(step: int, warmup_steps: int, start: float = 1e-6) -> float:
-    """KL weight at the 0-based optimisation step: linear from ``start`` at step 0 to 1 at
-    ``warmup_steps``, then 1 (§8.4, Table A.2). A pure function of the step: exact across a resume."""
-    if step < 0:
-        raise GenvidError(f"step must be >= 0, got {step}")
-    if warmup_steps <= 0 or step >= warmup_steps:
-        return 1.0
-    return start + (1.0 - start) * step / warmup_steps
 
 
 def _norm(kind: str, channels: int) -> nn.Module:
