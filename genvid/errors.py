@@ -30,10 +30,12 @@ def cli_main(fn: F) -> F:
         except GenvidError as err:
             print(f"error: {err}", file=sys.stderr)
             raise SystemExit(EXIT_BAD_INPUT) from None
-        if fn.__module__.startswith("stages.") and not args and kwargs.get("argv") is None:  # a CLI run
+        spec = getattr(sys.modules.get(fn.__module__), "__spec__", None)  # "__main__" under python -m
+        module = spec.name if spec is not None else fn.__module__
+        if module.startswith("stages.") and not args and kwargs.get("argv") is None:  # a CLI run
             from genvid.timings import record, stage_name
 
-            record(stage_name(fn.__module__, sys.argv[1:]), time.perf_counter() - start)
+            record(stage_name(module, sys.argv[1:]), time.perf_counter() - start)
         return result
 
     return wrapper  # type: ignore[return-value]

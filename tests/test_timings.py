@@ -1,0 +1,38 @@
+"""Stage wall times: recorded by every stage CLI, outside every DVC-tracked artefact."""
+import json
+import subprocess
+import sys
+
+import yaml
+
+from conftest import ROOT, venv_env
+from genvid.timings import read_timings, record, stage_name
+from workflow.dag import load_stages
+
+
+def test_stage_names_match_dvc_yaml():
+    assert stage_name("stages.train", ["--params", "p.yaml", "--run", "driving-vq"]) == "train@driving-vq"
+    assert stage_name("stages.collect", ["--benchmark", "smmnist"]) == "collect@smmnist"
+    assert stage_name("stages.metric_weights", ["--out-dir", "x"]) == "metric_weights"
+    names = {s.name for s in load_stages(ROOT)}
+    assert "train@driving-vq" in names and "collect@smmnist" in names
+
+
+def test_a_cli_run_records_its_wall_time_and_no_output_holds_it(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["benchmarks"]["smmnist"]["collect"]["test_sequences"] = 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = subprocess.run([sys.executable, "-m", "stages.collect", "--params", "params.yaml", "--benchmark",
+                             "smmnist"], cwd=tmp_path, env=venv_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    timings = read_timings(tmp_path)
+    assert set(timings) == {"collect@smmnist"} and timings["collect@smmnist"] > 0
+    for stage in load_stages(ROOT):
+        assert not any(out.startswith("logs/") for out in stage.outs), stage.name
+
+
+def test_unreadable_timing_files_are_skipped(tmp_path):
+    record("a", 1.5, tmp_path)
+    (tmp_path / "logs/timings/b.json").write_text("not json")
+    assert read_timings(tmp_path) == {"a": 1.5}
+    assert json.loads((tmp_path / "logs/timings/a.json").read_text())["seconds"] == 1.5
