@@ -136,6 +136,11 @@ def test_kl_per_channel_averages_the_level_kl():
     for r, kl in zip((1, 8, 16), per_channel):
         # mean over clips, 3 future steps and r×r positions, summed over channels
         torch.testing.assert_close(kl.sum() * 3 * r * r, terms[f"kl_{r}x{r}"].mean())
+    summed = m.kl_per_channel(x, gen(2), positions="sum")
+    for r, kl, total in zip((1, 8, 16), per_channel, summed):
+        torch.testing.assert_close(total, kl * r * r)
+    with pytest.raises(GenvidError, match="positions must be"):
+        m.kl_per_channel(x, gen(2), positions="max")
     active = [int((kl > 0.01).sum()) for kl in per_channel]
     assert all(0 <= a <= c for a, c in zip(active, (3, 2, 2)))
     assert normalized_kl(torch.tensor([0.0, 0.075, 0.3])).tolist() == [0.0, 0.5, 1.0]

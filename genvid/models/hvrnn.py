@@ -486,10 +486,11 @@ class HVRNN(nn.Module):
         terms["elbo"] = recon - terms["kl"]
         return terms
 
+    @torch.no_grad()
     def elbo_terms(self, frames: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """Per sequence [B], nats: ``recon`` = Σ_t log p(x_t | ·), ``kl_{r}x{r}`` per level (Σ over t,
-        channels and positions), ``kl`` = Σ_l, ``elbo`` = recon − kl (eq. 4.5; one z sample, analytic
-        KL). Call in eval mode for a test ELBO."""
+        channels and positions), ``kl`` = Σ_l, ``elbo`` = recon − kl (eq. 4.5; one posterior sample,
+        analytic KL). Frames [B, D+T, C, H, W]; the T frames after the D context frames are scored."""
         return self._terms(self.unroll(frames, generator))
 
     def loss(self, frames: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
@@ -502,12 +503,22 @@ class HVRNN(nn.Module):
         scalars["beta"] = beta
         return loss, scalars
 
-    def kl_per_channel(self, frames: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
-        """Mean KL per latent channel, per level: [latent_channels[l]] averaged over clips, future
-        steps and positions (the active-latent diagnostic of §4.5.1 / Fig. 4.4: active > 0.01)."""
+    @torch.no_grad()
+    def kl_per_channel(self, frames: Tensor, generator: torch.Generator | None = None,
+                       positions: str = "mean") -> list[Tensor]:
+        """Mean KL per latent channel, per level: [latent_channels[l]] averaged over clips and future
+        steps, and over the channel's r×r positions (``positions="mean"``: the KL of one latent unit,
+        comparable across levels; our reading of Fig. 4.4's "normalized") or summed over them
+        (``"sum"``: the KL of the whole channel map). §4.5.1: a channel is active above 0.01."""
+        if positions not in ("mean", "sum"):
+            raise GenvidError(f"positions must be 'mean' or 'sum', got {positions!r}")
         u = self.unroll(frames, generator)
-        return [torch.stack([gaussian_kl(*u.posterior[t][l], *u.prior[t][l]) for t in range(len(u.outputs))])
-                .mean((0, 1, 3, 4)) for l in range(len(self.levels))]
+        out = []
+        for l in range(len(self.levels)):
+            kl = torch.stack([gaussian_kl(*u.posterior[t][l], *u.prior[t][l]) for t in range(len(u.outputs))])
+            kl = kl.mean((3, 4)) if positions == "mean" else kl.sum((3, 4))
+            out.append(kl.mean((0, 1)))
+        return out
 
     # -- generation ----------------------------------------------------------------------------
 
