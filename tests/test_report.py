@@ -289,6 +289,13 @@ def test_benchmarks_chapter(built):
     published = [r for r in rows if r["kind"] == "published"]
     assert published and pub.count('<span class="published">published</span>') == len(published)
     assert published[0]["source"]["cite"] in _plain(pub)
+    # every protocol difference of every published row is spelled out once, with the rows it applies to
+    diffs = _table(html, f"lbdiff_{GREY}")
+    for tag, row in zip((f"P{i + 1}" for i in range(len(published))), published):
+        for d in row["differences"]:
+            assert any(r[:3] == [d["item"], d["published"], d["genvid"]] and tag in r[3].split(", ")
+                       for r in diffs), (tag, d)
+    assert len({tuple(r[:3]) for r in diffs}) == len(diffs)
     assert all(r["model"] not in lb for r in published)  # never in the measured table
 
 
@@ -300,7 +307,7 @@ def test_every_reference_exists_in_order(built):
     referenced = set(re.findall(r'class="ref" href="#[^"]+">((?:Figure|Table) [0-9A]+\.\d+)</a>', html))
     assert referenced and referenced <= set(captions)
     # published rows quote their sources' own tables ("seed 001 Table 9.4"): not ours, left out here
-    plain = re.sub(r"<[^>]+>", "", re.sub(r'<figure[^>]*id="tab-lbpub_.*?</figure>', "", html, flags=re.S))
+    plain = re.sub(r"<[^>]+>", "", re.sub(r'<figure[^>]*id="tab-lb(?:pub|diff)_.*?</figure>', "", html, flags=re.S))
     # every "Figure N"/"Table N" in the text is one of ours (pinpoint citations "[1, Table 5.3]" are the thesis's)
     assert set(re.findall(r"(?<!\[1, )\b(?:Figure|Table) [0-9A]\.\d+\b", plain)) <= set(captions)
     for kind in ("Figure", "Table"):  # numbered in document order, per chapter (registry order = template order)

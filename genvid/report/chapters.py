@@ -312,8 +312,12 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options) ->
                 **tables.leaderboard_measured(lb.measured))
         if lb.published:
             reg.add("table", f"lbpub_{b}", "benchmarks", f"Published numbers on <code>{b}</code>, shown apart and "
-                    "never ranked with the measured rows: each from its source thesis, with the points where its "
-                    "protocol differs from genvid's.", **tables.leaderboard_published(lb.published))
+                    "never ranked with the measured rows: each from its source thesis, with the protocol items where "
+                    "it differs from genvid's, spelled out in the next table.",
+                    **tables.leaderboard_published(lb.published))
+            reg.add("table", f"lbdiff_{b}", "benchmarks", f"How the published numbers on <code>{b}</code> were "
+                    "measured, item by item, against genvid's protocol for this benchmark (rows.json of the "
+                    "leaderboard stage).", **tables.published_differences(lb.published))
         p = view.config.protocol
         reg.add("figure", f"bcurves_{b}", "benchmarks", f"Per-timestep scores of every run of <code>{b}</code> "
                 f"({p.context_frames} context frames, {p.horizon} predicted; best of N = {p.num_samples} per "

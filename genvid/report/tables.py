@@ -335,18 +335,35 @@ def _published_value(v: dict | None, digits: int) -> str:
     return text + (f" ± {fmt(float(v['pm']), digits)}" if isinstance(v.get("pm"), (int, float)) else "")
 
 
+def published_tags(rows: list[dict]) -> list[str]:
+    """Short names of the published rows ("P1", "P2", ...), shared by the two published tables."""
+    return [f"P{i + 1}" for i in range(len(rows))]
+
+
 def leaderboard_published(rows: list[dict]) -> dict:
-    """The seeds' published rows, apart from the measured ones and marked as such: each with its
-    source and how its protocol differs from genvid's on this benchmark."""
+    """The seeds' published rows, apart from the measured ones and marked as such, each with its
+    source and the protocol items where it differs from genvid (spelled out in
+    ``published_differences``)."""
     digits = {**DIGITS, "fvd": 2, "bits_per_dim": 3}
     columns = [m for m in (*LEADERBOARD_METRICS, "fvd", "bits_per_dim") if any(m in r["metrics"] for r in rows)]
     names = {**{m: h for m, h in zip(LEADERBOARD_METRICS, metric_header(LEADERBOARD_METRICS))},
              "fvd": "FVD ↓", "bits_per_dim": "Bits/dim ↓"}
     out = []
-    for row in rows:
-        diffs = "; ".join(f"{d['item']}: {d['published']} (genvid: {d['genvid']})" for d in row["differences"])
-        out.append([Markup("{} <span class=\"published\">published</span>").format(row["model"]),
-                     *(_published_value(row["metrics"].get(m), digits[m]) for m in columns),
-                     row["source"]["cite"], diffs or "none stated"])
-    return {"header": ["Model", *(names[m] for m in columns), "Source", "Protocol differences"],
+    for tag, row in zip(published_tags(rows), rows):
+        items = list(dict.fromkeys(d["item"] for d in row["differences"]))
+        out.append([Markup('{} {} <span class="published">published</span>').format(tag, row["model"]),
+                    *(_published_value(row["metrics"].get(m), digits[m]) for m in columns),
+                    row["source"]["cite"], "; ".join(items) or "none stated"])
+    return {"header": ["Model", *(names[m] for m in columns), "Source", "Protocol differs in"],
             "rows": out, "align": "l" + "r" * len(columns) + "ll"}
+
+
+def published_differences(rows: list[dict]) -> dict:
+    """Each protocol difference of the published rows once: the item, what the source did, what
+    genvid does, and the published rows (P1, ...) it applies to."""
+    seen: dict[tuple[str, str, str], list[str]] = {}
+    for tag, row in zip(published_tags(rows), rows):
+        for d in row["differences"]:
+            seen.setdefault((str(d["item"]), str(d["published"]), str(d["genvid"])), []).append(tag)
+    out = [[item, published, genvid, ", ".join(tags)] for (item, published, genvid), tags in seen.items()]
+    return {"header": ["Item", "Published", "genvid", "Rows"], "rows": out, "align": "llll"}
