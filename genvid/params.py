@@ -112,8 +112,18 @@ class ReportConfig:
     main_run: str
 
 
+@dataclass(frozen=True)
+class LikelihoodConfig:
+    """Bits per dimension of models with a pixel likelihood (seed 001 §9.3, Table 9.5: K = 20)."""
+
+    iwae_samples: int = field(metadata=rule(min=1))
+    clips: int = field(metadata=rule(min=1))  # test clips the bound averages over
+    batch_size: int = field(metadata=rule(min=1))
+    seed: int = field(metadata=rule(min=0))
+
+
 TOP_LEVEL = {"repro": ReproConfig, "device": DeviceConfig, "sample": SampleConfig, "evaluate": EvaluateConfig,
-             "report": ReportConfig}
+             "report": ReportConfig, "likelihood": LikelihoodConfig}
 
 
 # ----------------------------------------------------------------------------- reading

@@ -246,3 +246,20 @@ def test_sigkill_then_rerun_equals_uninterrupted(trained, tmp_path):
         assert sha(roots["kill"] / "models/driving-vq" / name) == sha(roots["ref"] / "models/driving-vq" / name)
     curves = "reports/driving/runs/driving-vq/curves/vqvae/train.tsv"
     assert (roots["kill"] / curves).read_bytes() == (roots["ref"] / curves).read_bytes()
+
+
+def test_a_pixel_likelihood_model_trains_and_reports_bits_per_dim(trained, tmp_path):
+    """Seed 001's SRNN through the same train and sample stages; Table 9.5's bound in its metrics."""
+    root = tmp_path / "srnn"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints", "models", "reports"))
+    params = tiny_params()
+    params["runs"]["driving-srnn"] = {"benchmark": "driving", "model": "srnn"}
+    params["train"]["srnn"].update(steps=4, batch_size=2, val_every=2, val_batches=1, ckpt_every=2, log_every=1)
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    train_main(args(root, "driving-srnn"))
+    metrics = read_json(root / "reports/driving/runs/driving-srnn/train_metrics.json")
+    assert 0 < metrics["bits_per_dim"] <= metrics["bits_per_dim_elbo"] <= 16
+    assert metrics["bits_per_dim_protocol"]["iwae_samples"] == 20
+    sample_main(args(root, "driving-srnn"))
+    info = read_samples_info(samples_path(root, "driving-srnn"))
+    assert (info.samples, info.horizon, info.extras) == (2, 8, {})

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 from genvid.data.benchmark import clip_set
 from genvid.determinism import seed_everything
 from genvid.io import fingerprint
+from genvid.metrics.likelihood import iwae_bits_per_dim
 from genvid.models.store import save_model
 from genvid.train.config import TrainConfig
 from genvid.train.curves import write_curves_tsv
@@ -34,4 +36,33 @@ def train_pixel_model(ctx, build: Callable[[], nn.Module], config: dict) -> dict
     save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)
     folder = ctx.report_dir / "curves" / "model"
     write_curves_tsv(result.curves, folder / "train.tsv", folder / "val.tsv")
-    return {"parameters": sum(p.numel() for p in model.parameters()), "val": result.val}
+    metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": result.val}
+    if hasattr(model, "log_weights"):  # a pixel likelihood: bits per dimension on test clips
+        metrics.update(test_bits_per_dim(ctx, model))
+    return metrics
+
+
+@torch.no_grad()
+def test_bits_per_dim(ctx, model: nn.Module) -> dict[str, Any]:
+    """Seed 001 Table 9.5's metric: the importance-weighted upper bound on bits per dimension
+    (K = ``likelihood.iwae_samples``), and the ELBO's (K = 1), over the first
+    ``likelihood.clips`` test clips of the training length; the model's ``log_weights`` states
+    its dequantisation convention (none for a discrete likelihood, §8.3's for a flow)."""
+    from genvid import params as P
+
+    cfg = P.top_level(P.read_params(ctx.params_path), "likelihood", ctx.params_path)
+    clips = ctx.bench.clips
+    test = clip_set(ctx.bench, ctx.frames, ctx.split, None, "test", clips.clip_len, ctx.bench.protocol.test_stride)
+    n = min(cfg.clips, len(test))
+    frames = torch.stack([test[i] for i in range(n)])
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model.eval()
+    iwae, elbo = [], []
+    for first in range(0, n, cfg.batch_size):
+        batch = frames[first:first + cfg.batch_size]
+        dims = model.scored_dims(batch.shape)
+        iwae.append(iwae_bits_per_dim(model.log_weights(batch, cfg.iwae_samples, generator), dims))
+        elbo.append(iwae_bits_per_dim(model.log_weights(batch, 1, generator), dims))
+    return {"bits_per_dim": float(torch.cat(iwae).mean()), "bits_per_dim_elbo": float(torch.cat(elbo).mean()),
+            "bits_per_dim_protocol": {"iwae_samples": cfg.iwae_samples, "clips": n, "frames": clips.clip_len,
+                                      "bound": "upper bound on bits per dimension of the 8-bit frames after the first"}}
