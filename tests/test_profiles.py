@@ -21,7 +21,7 @@ def thesis(repo_root):
     return profile(repo_root, "thesis")
 
 
-@pytest.mark.parametrize("name", ["tiny", "thesis"])
+@pytest.mark.parametrize("name", ["tiny", "thesis", "paper"])
 def test_every_profile_validates(repo_root, name):
     params = profile(repo_root, name)
     for bench in P.benchmark_names(params):
@@ -79,3 +79,21 @@ def test_apply_profile_rewrites_params_and_rejects_typos(tmp_path, repo_root):
     with pytest.raises(GenvidError, match="no such profile"):
         load_profile("nope", repo_root / "profiles")
     assert flatten({"a": {"b": 1}, "c": 2}) == {"a.b": 1, "c": 2}
+
+
+def test_paper_profile_builds_the_literature_sizes(repo_root):
+    """SM-MNIST at the literature's scale; RFN L 4, K 10 against seed 001 Table 9.2's ~36M."""
+    from genvid.config import parse_config
+    from genvid.models import registry  # noqa: F401 (registers the model kinds)
+    from genvid.models.rfn import RFN, RFNConfig
+
+    paper = profile(repo_root, "paper")
+    bench = P.benchmark(paper, "smmnist")
+    assert (bench.collect.test_sequences, bench.protocol.num_samples) == (5000, 100)
+    assert (bench.protocol.context_frames, bench.protocol.horizon) == (5, 20)
+    data = {"channels": 1, "resolution": 64}
+    with torch.device("meta"):
+        rfn = RFN(parse_config(RFNConfig, {**paper["models"]["rfn"], **data}, "models.rfn"))
+    count = sum(p.numel() for p in rfn.parameters())
+    assert 30e6 <= count <= 42e6, count
+    assert paper["train"]["rfn"]["batch_size"] == 35 and paper["train"]["rfn"]["steps"] == 300_000
