@@ -10,6 +10,7 @@ from genvid import evaluation as E
 from genvid import params as P
 from genvid.cli import run_parser
 from genvid.data.samples import read_samples_info
+from genvid.determinism import configure_torch
 from genvid.errors import cli_main
 from genvid.layout import METRIC_WEIGHTS, run_paths
 from genvid.metrics.weights import load_i3d, load_lpips
@@ -26,8 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     cfg = P.top_level(raw, "evaluate", args.params)
     paths = run_paths(run.name, run.benchmark, args.root)
     info = read_samples_info(paths.samples)  # every input checked before any scoring
-    lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"]))
-    i3d = load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"]))
+    device = P.top_level(raw, "device", args.params).device  # the metric networks run there
+    configure_torch()
+    lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"])).to(device)
+    i3d = load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])).to(device)
     metrics, scores, proto, tables = E.evaluate(info, lpips, E.i3d_features(i3d, args.batch_size), cfg,
                                                 args.batch_size, not args.no_progress)
     E.write_outputs(paths.report_dir, metrics, scores, proto, tables)

@@ -12,6 +12,7 @@ from genvid.cli import run_parser
 from genvid.data.frames import read_frames_info
 from genvid.data.h5 import read_h5
 from genvid.data.samples import write_samples
+from genvid.determinism import configure_torch
 from genvid.data.split import clip_starts, validate_split_file
 from genvid.errors import GenvidError, cli_main
 from genvid.io import read_json
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-clips", type=int, default=0, help="clips per predict call (0: from params)")
     args = parser.parse_args(argv)
     ctx, raw = run_context(args.params, args.run, args.root)
+    configure_torch()
     seed = P.top_level(raw, "sample", args.params).seed
     proto, spec = ctx.bench.protocol, get(ctx.run.model, f"runs.{ctx.run.name}.model")
     starts, episode, cluster = test_clips(ctx)
@@ -62,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     single_window = getattr(predictor, "single_window", lambda context, horizon: True)
     extras = {name: dataclasses.replace(e, samples=e.samples or s) for name, e in spec.extras.items()
               if single_window(c, proto.horizon)}
+    # params device.precision: bf16 autocast of the model on cuda (the metrics are always float)
+    autocast = torch.autocast(ctx.device if ctx.device == "cuda" else "cpu", dtype=torch.bfloat16,
+                              enabled=ctx.precision == "bf16")
     out = run_paths(ctx.run.name, ctx.run.benchmark, args.root).samples
     attrs = {"run": ctx.run.name, "model": ctx.run.model, "benchmark": ctx.run.benchmark, "seed": seed}
     with write_samples(out, n, (info.height, info.width, info.channels), c, proto.horizon, s, attrs,
@@ -72,14 +77,14 @@ def main(argv: list[str] | None = None) -> None:
             real = np.stack([frames[int(a):int(a) + proto.clip_len] for a in starts[rows]])
             context = torch.from_numpy(real[:, :c])  # the only input of predict: no later frame, no index
             generator = torch.Generator().manual_seed(derived_seed(seed, first))
-            if extras:  # the same futures as predict(context), plus series that see the whole clip
-                futures, series = predictor.predict_with_diagnostics(torch.from_numpy(real), c, proto.horizon, s,
-                                                                     generator)
-            else:
-                futures, series = predictor.predict(context, proto.horizon, s, generator), {}
-            futures, series = futures.numpy(), {k: v.numpy() for k, v in series.items()}
-            writer.write(rows, real, futures, series, episode=episode[rows], start=starts[rows],
-                         cluster=cluster[rows])
+            with autocast:
+                if extras:  # the same futures as predict(context), plus series that see the whole clip
+                    futures, series = predictor.predict_with_diagnostics(torch.from_numpy(real), c, proto.horizon,
+                                                                         s, generator)
+                else:
+                    futures, series = predictor.predict(context, proto.horizon, s, generator), {}
+            writer.write(rows, real, futures.numpy(), {k: v.numpy() for k, v in series.items()},
+                         episode=episode[rows], start=starts[rows], cluster=cluster[rows])
     print(f"sample {ctx.run.name}: {n} test clips x {s} samples, {c} context frames -> {out}")
 
 

@@ -85,7 +85,9 @@ def _centred(features: np.ndarray | torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def i3d_logits(i3d: I3D, videos: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
     """I3D logits [N, 400] (float64, CPU) of videos [N, T, 3, H, W] in [0, 1], in batches."""
-    out = [i3d.logits(videos[i : i + batch_size]).double().cpu() for i in range(0, videos.shape[0], batch_size)]
+    device = next(i3d.parameters()).device
+    out = [i3d.logits(videos[i : i + batch_size].to(device)).double().cpu()
+           for i in range(0, videos.shape[0], batch_size)]
     return torch.cat(out)
 
 

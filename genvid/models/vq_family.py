@@ -208,10 +208,10 @@ class VQPredictor:
     def __init__(self, vqvae: VQVAE3D, top: PixelSNAIL3d, bottom: PixelSNAIL3d, mean: np.ndarray,
                  std: np.ndarray, clip_len: int, temperature: float, top_k: int, batch_rows: int,
                  device: str = "cpu"):
-        self.vqvae, self.top, self.bottom = vqvae.eval(), top.eval(), bottom.eval()
+        self.device = torch.device(device)
+        self.vqvae, self.top, self.bottom = (m.to(self.device).eval() for m in (vqvae, top, bottom))
         self.mean, self.std, self.clip_len = mean, std, clip_len
         self.temperature, self.top_k, self.batch_rows = temperature, top_k or None, batch_rows
-        self.device = torch.device(device)
 
     def _codes_start(self, grid: torch.Size, context: int) -> int:
         """First generated raster position: code steps that lie wholly inside the context are kept."""
@@ -240,7 +240,7 @@ class VQPredictor:
             and context_frames <= self.clip_len // 2
 
     def _normalise(self, frames: torch.Tensor) -> torch.Tensor:
-        return torch.stack([normalize(clip.numpy(), self.mean, self.std) for clip in frames])
+        return torch.stack([normalize(clip.cpu().numpy(), self.mean, self.std) for clip in frames]).to(self.device)
 
     def _pixels(self, video: torch.Tensor, first: int, count: int) -> torch.Tensor:
         """Normalised [B, C, T, H, W] -> uint8 [B, count, H, W, C] of frames first..first+count-1."""
