@@ -186,6 +186,7 @@ def test_lowered_dispatch_really_changes_numpy_and_libm():
     assert default != lowered
 
 
+@pytest.mark.slow
 def test_data_stages_give_identical_bytes_under_lowered_simd_dispatch(tmp_path):
     """collect -> split -> normalize of every benchmark, at numpy's default dispatch and with its
     AVX2 kernels and glibc's FMA variants switched off: the same bytes (genvid/data/sim_math.py)."""
