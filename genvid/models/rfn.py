@@ -48,13 +48,12 @@ from torch import Tensor, nn
 
 from genvid.config import parse_config, rule
 from genvid.errors import GenvidError
-from genvid.models.vrnn import beta_warmup  # one β warm-up for seed 001's models (§8.4)
+# seed 001's models share the β warm-up (§8.4) and the Gaussian heads and densities (§8.2.2)
+from genvid.models.vrnn import (LEAKY_SLOPE, GaussianHead, beta_warmup, gaussian_kl,
+                                gaussian_log_prob)
 from genvid.models.convlstm import ConvLSTMCell, State
 from genvid.models.flows import ConditionalGlow
 
-SIGMA_MIN = 1e-3  # floor on the latent scales (§3.6: a lower-bounded variance keeps z stochastic)
-LEAKY_SLOPE = 0.2  # §8.2.1
-LOG_2PI = math.log(2.0 * math.pi)
 
 Draw = Callable[[tuple[int, ...], str], Tensor]  # ("normal" | "uniform") noise of a shape, on the model's device
 
@@ -145,30 +144,6 @@ class ConditioningNetwork(nn.Module):
         return conds
 
 
-class GaussianParams(nn.Module):
-    """"A single block with 2 convolution layers" estimating [μ, σ] (§8.2.2); σ = softplus + floor."""
-
-    def __init__(self, in_channels: int, width: int, latent_channels: int):
-        super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(in_channels, width, 3, padding=1), nn.LeakyReLU(LEAKY_SLOPE),
-                                 nn.Conv2d(width, 2 * latent_channels, 3, padding=1))
-
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        mu, raw = self.net(x).chunk(2, dim=1)
-        return mu, F.softplus(raw) + SIGMA_MIN
-
-
-def gaussian_log_prob(z: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
-    """Σ over all but the batch dimension of log N(z; μ, σ²)."""
-    return (-0.5 * (((z - mu) / sigma) ** 2 + LOG_2PI) - torch.log(sigma)).flatten(1).sum(1)
-
-
-def gaussian_kl(mu_q: Tensor, s_q: Tensor, mu_p: Tensor, s_p: Tensor) -> Tensor:
-    """KL(N(μ_q, s_q²) ‖ N(μ_p, s_p²)) summed over all but the batch dimension."""
-    kl = torch.log(s_p / s_q) + (s_q ** 2 + (mu_q - mu_p) ** 2) / (2 * s_p ** 2) - 0.5
-    return kl.flatten(1).sum(1)
-
-
 class Encoded(NamedTuple):
     """The deterministic part of a clip: everything that does not depend on z or the noise."""
 
@@ -196,9 +171,9 @@ class RFN(nn.Module):
         self.extractor = FeatureExtractor(cfg.channels, widths, cfg.norm)
         self.transition = ConvLSTMCell(deepest, cfg.hidden_channels)
         self.smoother = ConvLSTMCell(cfg.hidden_channels + deepest, cfg.smoothing_channels)
-        self.prior = GaussianParams(cfg.latent_channels + cfg.hidden_channels, cfg.hidden_channels,
+        self.prior = GaussianHead(cfg.latent_channels + cfg.hidden_channels, cfg.hidden_channels,
                                     cfg.latent_channels)
-        self.posterior = GaussianParams(cfg.latent_channels + cfg.smoothing_channels, cfg.hidden_channels,
+        self.posterior = GaussianHead(cfg.latent_channels + cfg.smoothing_channels, cfg.hidden_channels,
                                         cfg.latent_channels)
         self.conditioning = ConditioningNetwork(cfg.hidden_channels + cfg.latent_channels, widths, cfg.norm)
         self.flow = ConditionalGlow(cfg.channels, cfg.levels, cfg.flow_steps, cfg.coupling_channels,
@@ -270,8 +245,8 @@ class RFN(nn.Module):
             mu_p, s_p = self.prior(torch.cat([z_prev, enc.h[:, i]], dim=1))
             mu_q, s_q = self.posterior(torch.cat([z_prev, enc.a[:, i]], dim=1))
             z = mu_q + s_q * draw(tuple(mu_q.shape), "normal")
-            kl = kl + gaussian_kl(mu_q, s_q, mu_p, s_p)
-            log_ratio = log_ratio + gaussian_log_prob(z, mu_p, s_p) - gaussian_log_prob(z, mu_q, s_q)
+            kl = kl + gaussian_kl(mu_q, s_q, mu_p, s_p).flatten(1).sum(1)
+            log_ratio = log_ratio + (gaussian_log_prob(z, mu_p, s_p) - gaussian_log_prob(z, mu_q, s_q)).flatten(1).sum(1)
             zs.append(z)
             z_prev = z
         return torch.stack(zs, 1), kl, log_ratio
