@@ -1,0 +1,114 @@
+"""Benchmark: training throughput, sampling time per video and IWAE time of every registered pixel model.
+
+    python benchmarks/models.py                                # params.yaml sizes, CPU, both benchmarks
+    python benchmarks/models.py --profile paper --device cuda  # the papers' sizes (profiles/paper.yaml)
+    python benchmarks/models.py --models rfn,srnn --batch 4
+
+Each model is built through the registry's own config parsing, at the shapes of the two
+benchmarks (SM-MNIST: 1 channel, 15-frame training clips, 5 -> 20; driving: 3 channels,
+16 frames, 8 -> 8; 64x64). Wall times are the best of --repeats (the machine may be shared);
+process CPU seconds are printed beside them, being less sensitive to other jobs. Printed,
+never asserted. The VQ family has its own scripts (vqvae.py, sampling.py).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from genvid import params as P  # noqa: E402
+from genvid.config import parse_config  # noqa: E402
+from genvid.profiles import load_profile, merge  # noqa: E402
+
+PIXEL_MODELS = {  # name -> (module, config class, model class), as genvid/models/registry.py registers them
+    "vrnn": ("genvid.models.vrnn", "VRNNConfig", "VRNN"),
+    "srnn": ("genvid.models.vrnn", "SRNNConfig", "VRNN"),
+    "rfn": ("genvid.models.rfn", "RFNConfig", "RFN"),
+    "svg_lp": ("genvid.models.svg_lp", "SVGLPConfig", "SVGLP"),
+    "hvrnn": ("genvid.models.hvrnn", "HVRNNConfig", "HVRNN"),
+}
+SHAPES = (("smmnist", 1, 15, 5, 20), ("driving", 3, 16, 8, 8))  # benchmark, channels, clip, context, horizon
+
+
+def best_time(fn, repeats: int, device: torch.device) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of the fastest of ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append((time.perf_counter() - t0, time.process_time() - c0))
+    return min(times)
+
+
+def build(name: str, section: dict, channels: int, context: int) -> torch.nn.Module:
+    module, config, model = PIXEL_MODELS[name]
+    mod = importlib.import_module(module)
+    cfg_cls = getattr(mod, config)
+    data = {"channels": channels, "resolution": 64, "context_frames": context}
+    fields = {f.name for f in dataclasses.fields(cfg_cls)}
+    cfg = parse_config(cfg_cls, {**section, **{k: v for k, v in data.items() if k in fields}}, f"models.{name}", None)
+    return getattr(mod, model)(cfg)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default=None, help="a profile of profiles/ (default: params.yaml as it is)")
+    ap.add_argument("--models", default=",".join(PIXEL_MODELS))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--iwae-k", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    params = P.read_params(ROOT / "params.yaml")
+    if args.profile:
+        params = merge(params, load_profile(args.profile, ROOT / "profiles"))
+    print(f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}, "
+          f"sizes: {args.profile or 'params.yaml'}")
+    for name in args.models.split(","):
+        for bench, channels, clip_len, context, horizon in SHAPES:
+            torch.manual_seed(0)
+            model = build(name, params["models"][name], channels, context).to(device)
+            n_params = sum(p.numel() for p in model.parameters())
+            opt = torch.optim.Adam(model.parameters(), 1e-4)
+            clips = torch.rand(args.batch, clip_len, channels, 64, 64, device=device).mul(255).round().div(255)
+
+            def train_step() -> None:
+                loss, _ = model.loss(clips, 10 ** 6)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+
+            model.train()
+            train_step()  # warm-up (and data-dependent initialisation, e.g. ActNorm)
+            t_train, c_train = best_time(train_step, args.repeats, device)
+            model.eval()
+            gen = torch.Generator().manual_seed(0)
+            with torch.no_grad():
+                t_sample, c_sample = best_time(lambda: model.generate(clips[:1, :context], horizon, 1, gen),
+                                               args.repeats, device)
+            line = (f"{name:7s} {bench:8s} {n_params / 1e6:7.3f}M | train {args.batch / t_train:6.2f} seq/s "
+                    f"({c_train:6.2f} CPU s/step) | sample {t_sample * 1e3:7.1f} ms/video ({context}->{horizon})")
+            if hasattr(model, "log_weights"):
+                t_iwae, _ = best_time(lambda: model.log_weights(clips[:1], args.iwae_k, gen), 1, device)
+                line += f" | IWAE K={args.iwae_k} {t_iwae:5.2f} s/sequence"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
