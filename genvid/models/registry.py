@@ -2,8 +2,8 @@
 
 A spec says how to train the model on a run's data (every component, resumable) and how to
 load it back as a Predictor. Pixel models (they own ``loss`` and ``generate``, see
-genvid.models.predictor) need only their config class and a build function: ``pixel_spec``
-adds the shared training and loading around them.
+genvid.models.predictor) need only their config and model classes: ``pixel_spec`` adds the
+shared training, likelihood scoring and loading around them.
 
     ModelSpec(name, train, predictor, extras)
       train(ctx) -> training metrics (JSON-able); writes ctx.model_dir, ctx.report_dir/curves
@@ -135,6 +135,12 @@ DATA_FIELDS = {"channels", "resolution", "context_frames"}
 
 # ----------------------------------------------------------------------------- the registry
 
+def _copy_last_train(ctx: RunContext) -> dict[str, Any]:
+    if ctx.run.model_params:
+        raise ParamError(f"{ctx.params_path}: models.copy_last takes no parameters")
+    return {"parameters": 0}
+
+
 def _vq_train(ctx: RunContext) -> dict[str, Any]:
     from genvid.models import vq_family
     return vq_family.train(ctx)
@@ -145,10 +151,9 @@ def _vq_predictor(ctx: RunContext) -> Predictor:
     return vq_family.predictor(ctx)
 
 
-def _copy_last_train(ctx: RunContext) -> dict[str, Any]:
-    if ctx.run.model_params:
-        raise ParamError(f"{ctx.params_path}: models.copy_last takes no parameters")
-    return {"parameters": 0}
+def _vq_init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
+    from genvid.models import vq_family
+    vq_family.init_untrained(ctx, height, width)
 
 
 def _vq_extras() -> dict[str, Extra]:
@@ -157,12 +162,7 @@ def _vq_extras() -> dict[str, Extra]:
 
 
 register(ModelSpec("copy_last", _copy_last_train, lambda ctx: CopyLast()))
-def _vq_init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
-    from genvid.models import vq_family
-    vq_family.init_untrained(ctx, height, width)
-
-
-register(ModelSpec("vq", _vq_train, _vq_predictor, _vq_extras(), init=_vq_init))
+register(ModelSpec("vq", _vq_train, _vq_predictor, _vq_extras(), init=_vq_init))  # seed 000
 pixel_spec("vrnn", "genvid.models.vrnn", "VRNNConfig", "VRNN")  # seed 001 §3.4, §8.1
 pixel_spec("srnn", "genvid.models.vrnn", "SRNNConfig", "VRNN")  # seed 001 §3.5, §8.1
 pixel_spec("rfn", "genvid.models.rfn", "RFNConfig", "RFN")  # seed 001 Ch. 5, §8.2-8.4
