@@ -1,11 +1,11 @@
 import json
-import math
 
 import numpy as np
 import pytest
 import torch
 
-from genvid.metrics.stats import Z95, best_of_n, best_sample_index, bootstrap_ci, mean_of_n, normal_ci, summarize
+from genvid.metrics.stats import (RULES, best_of_n, best_of_n_per_step, best_sample_index, cluster_bootstrap,
+                                  mean_of_n, reduce_samples, summarize)
 
 torch.set_num_threads(1)
 
@@ -33,46 +33,47 @@ def test_mean_of_n():
     assert np.allclose(mean_of_n(SCORES), [[55 / 3, 70 / 3], [4 / 3, 6.5 / 3]])
 
 
-def test_normal_ci_hand_example():
-    mean, half = normal_ci(np.array([1.0, 2.0, 3.0, 4.0]))
-    # std(ddof=1) of 1..4 = sqrt(5/3); half-width = 1.96 · sqrt(5/3) / 2
-    assert mean == 2.5
-    assert math.isclose(half, Z95 * math.sqrt(5 / 3) / 2, rel_tol=1e-12)
-    assert math.isclose(Z95, 1.96, abs_tol=1e-3)
-    with pytest.raises(ValueError, match="at least 2 clips"):
-        normal_ci(np.array([1.0]))
+def test_best_of_n_per_timestep_takes_the_best_sample_at_each_step():
+    # seed 001 §9.1's rule mixes samples: [25, 30] for clip 0 where best_seq keeps [25, 20]
+    assert best_of_n_per_step(SCORES, "psnr").tolist() == [[25.0, 30.0], [3.0, 5.0]]
+    assert best_of_n_per_step(SCORES, "lpips").tolist() == [[10.0, 20.0], [0.0, 0.5]]
+    for rule in RULES:
+        assert reduce_samples(SCORES, "psnr", rule).shape == (2, 2)
 
 
-def test_bootstrap_ci_seeded_and_sensible():
-    rng = np.random.default_rng(0)
-    v = rng.normal(5.0, 1.0, size=200)
-    lo, hi = bootstrap_ci(v, seed=3)
-    lo2, hi2 = bootstrap_ci(v, seed=3)
-    assert (lo, hi) == (lo2, hi2)
-    mean, half = normal_ci(v)
-    assert lo < mean < hi
-    assert math.isclose(hi - lo, 2 * half, rel_tol=0.15)  # agrees with the normal approximation
-    const_lo, const_hi = bootstrap_ci(np.full(10, 2.0))
-    assert const_lo == const_hi == 2.0
+def test_cluster_bootstrap_hand_example():
+    """Two clusters of means 1 and 3: a resample's mean is 1, 2 or 3 with probabilities 1/4, 1/2,
+    1/4, so the 95 % percentile interval is [1, 3]; duplicating a clip inside its cluster changes
+    nothing, while calling the copies independent clusters narrows it."""
+    lo, hi = cluster_bootstrap(np.array([1.0, 3.0]), np.array([0, 1]), 4000, seed=1)
+    assert (lo, hi) == (1.0, 3.0)
+    same = cluster_bootstrap(np.array([1.0, 1.0, 3.0]), np.array([0, 0, 1]), 4000, seed=1)
+    assert same == (1.0, 3.0)
+    v = np.array([1.0, 2.0, 3.0, 4.0])
+    blocks = cluster_bootstrap(np.repeat(v, 3), np.repeat(np.arange(4), 3), 2000, seed=2)
+    clips = cluster_bootstrap(np.repeat(v, 3), np.arange(12), 2000, seed=2)
+    assert clips[1] - clips[0] < blocks[1] - blocks[0]
+    assert cluster_bootstrap(v, np.arange(4), 500, seed=3) == cluster_bootstrap(v, np.arange(4), 500, seed=3)
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        cluster_bootstrap(v, np.zeros(4, int), 100)
 
 
 def test_summarize_structure_values_and_json():
-    out = summarize(SCORES, "psnr")
-    assert out["n_clips"] == 2 and out["n_samples"] == 3 and out["higher_is_better"] is True
-    best = out["best_of_n"]
+    out = summarize(SCORES, "psnr", np.array([0, 1]), n_boot=500, seed=0)
+    assert set(out) == set(RULES)
+    best = out["best_seq"]
     assert best["per_timestep"]["mean"] == [12.5, 12.5]
-    # per-timestep half-width across the 2 clips: 1.96 · std([25, 0]) / √2
-    assert np.allclose(best["per_timestep"]["ci95"], [Z95 * np.std([25.0, 0.0], ddof=1) / math.sqrt(2), Z95 * np.std([20.0, 5.0], ddof=1) / math.sqrt(2)])
     assert best["average"]["mean"] == pytest.approx((22.5 + 2.5) / 2)
-    assert best["average"]["ci95"] == pytest.approx(Z95 * np.std([22.5, 2.5], ddof=1) / math.sqrt(2))
-    assert out["mean_of_n"]["average"]["mean"] == pytest.approx(SCORES.mean())
+    lo, hi = best["average"]["ci95"]
+    assert lo == pytest.approx(2.5) and hi == pytest.approx(22.5)  # two clusters: the two clip means
+    assert out["mean"]["average"]["mean"] == pytest.approx(SCORES.mean())
+    assert out["best_step"]["average"]["mean"] >= best["average"]["mean"]
     json.dumps(out)  # plain python types only
 
 
-def test_single_clip_and_single_sample():
-    one = summarize(SCORES[:1], "mse")
-    assert one["best_of_n"]["average"]["ci95"] is None and one["best_of_n"]["per_timestep"]["ci95"] is None
-    assert one["best_of_n"]["per_timestep"]["mean"] == [10.0, 30.0]  # time mean 20 ties → first sample
+def test_single_cluster_gives_no_interval():
+    one = summarize(SCORES, "mse", np.array([0, 0]))
+    assert one["best_seq"]["average"]["ci95"] is None and one["best_seq"]["per_timestep"]["lo"] is None
     deterministic = SCORES[:, :1]
     assert np.array_equal(best_of_n(deterministic, "ssim"), mean_of_n(deterministic))
 
@@ -85,4 +86,4 @@ def test_bad_input():
     bad = SCORES.copy()
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        summarize(bad, "psnr")
+        summarize(bad, "psnr", np.array([0, 1]))

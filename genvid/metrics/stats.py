@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 HIGHER_IS_BETTER = {"mse": False, "psnr": True, "ssim": True, "lpips": False}
-Z95 = 1.959963984540054  # Φ⁻¹(0.975)
 
 
 def _scores(scores: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -101,25 +100,6 @@ def cluster_bootstrap(values: np.ndarray, clusters: np.ndarray, n_boot: int = 20
     weights = np.zeros((n_boot, k))
     np.add.at(weights, (np.repeat(np.arange(n_boot), k), draws.ravel()), 1.0)
     means = np.tensordot(weights, sums, axes=(1, 0)) / (weights @ counts).reshape(-1, *[1] * (v.ndim - 1))
-    alpha = (1.0 - level) / 2.0
-    return np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
-
-
-def normal_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over clips (axis 0) and the 95 % half-width 1.96·std(ddof=1)/√C; needs C ≥ 2."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape[0] < 2:
-        raise ValueError(f"a confidence interval needs at least 2 clips, got {v.shape[0]}")
-    return v.mean(axis=0), Z95 * v.std(axis=0, ddof=1) / np.sqrt(v.shape[0])
-
-
-def bootstrap_ci(values: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap over clips (axis 0), seeded: (low, high) of the mean."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.shape[0] < 2:
-        raise ValueError(f"a confidence interval needs at least 2 clips, got {v.shape[0]}")
-    rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.shape[0], size=(n_boot, v.shape[0]))].mean(axis=1)
     alpha = (1.0 - level) / 2.0
     return np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
 
