@@ -54,6 +54,7 @@ from torch import Tensor, nn
 from genvid.config import rule
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell
+from genvid.models.predictor import sample_rows
 
 SIGMA_MIN = 1e-4  # floor on the latent scales, so log σ stays finite
 ACTIVE_KL = 0.01  # §4.5.1 (Maaløe et al. 2019): a latent channel is active above this mean KL
@@ -525,10 +526,8 @@ class HVRNN(nn.Module):
     def rollout(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
         """``generate`` with autograd left as the caller has it (for gradient checks)."""
         self._check(context, 1, "context")
-        if horizon < 1 or num_samples < 1:
-            raise GenvidError(f"horizon and num_samples must be >= 1, got {horizon}, {num_samples}")
         b, tc = context.shape[:2]
-        x = context.repeat_interleave(num_samples, dim=0)  # [B*S, Tc, ...], sample-major per clip
+        x = sample_rows(context, horizon, num_samples)  # [B*S, Tc, ...], sample-major per clip
         draw = _drawer(generator, x.device)
         enc = self._encode(x)
         state = self._warm_up(enc, tc)

@@ -50,6 +50,14 @@ def check_context(context: Tensor, channels: int | None = None) -> None:
         raise GenvidError(f"context frames have {context.shape[-1]} channels, the model expects {channels}")
 
 
+def sample_rows(context: Tensor, horizon: int, num_samples: int) -> Tensor:
+    """A pixel model's ``generate`` preamble: check the counts, then repeat each clip's context
+    ``num_samples`` times, sample-major per clip ([B, Tc, ...] -> [B*S, Tc, ...])."""
+    if horizon < 1 or num_samples < 1:
+        raise GenvidError(f"horizon and num_samples must be >= 1, got {horizon}, {num_samples}")
+    return context.repeat_interleave(num_samples, dim=0)
+
+
 def check_prediction(futures: Tensor, context: Tensor, horizon: int, num_samples: int) -> Tensor:
     """The contract's output shape and dtype, or a GenvidError saying what came back."""
     b, _, h, w, c = context.shape

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from genvid.config import rule
 from genvid.errors import GenvidError
+from genvid.models.predictor import sample_rows
 
 LEAKY_SLOPE = 0.2
 
@@ -225,10 +226,8 @@ class SVGLP(nn.Module):
     def rollout(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
         """``generate`` with autograd left as the caller has it (for gradient checks)."""
         self._check(context, 1, "context")
-        if horizon < 1 or num_samples < 1:
-            raise GenvidError(f"horizon and num_samples must be >= 1, got {horizon}, {num_samples}")
         b, tc = context.shape[:2]
-        x = context.repeat_interleave(num_samples, dim=0)  # [B*S, Tc, ...], sample-major per clip
+        x = sample_rows(context, horizon, num_samples)  # [B*S, Tc, ...], sample-major per clip
         n = x.shape[0]
 
         def draw(shape):
