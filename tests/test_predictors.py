@@ -166,3 +166,42 @@ def test_vq_rolls_windows_for_a_protocol_past_its_clip(tmp_path, tiny, padding):
     assert not pred.single_window(5, 20) and pred.single_window(8, 8)
     futures, extras = pred.predict_with_diagnostics(real, 5, 12, S, torch.Generator().manual_seed(1))
     assert torch.equal(futures, long) and extras == {}  # the seed 000 diagnostics need one window
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_pixel_models_resume_exactly(predictor, tmp_path):
+    """Killed after a checkpoint and resumed, a model ends at the weights of an uninterrupted run
+    (the β/KL warm-ups are functions of the step the loop passes)."""
+    from torch.utils.data import TensorDataset
+
+    from genvid.models.store import load_model
+    from genvid.train import TrainConfig, fit
+
+    name, ctx, spec = predictor
+    if not (ctx.model_dir / "model.pt").exists():
+        pytest.skip(f"{name}: no pixel-model weights (copy-last has none; vq resumes in test_runs.py)")
+    clips = torch.randint(0, 256, (4, 12, 3, HEIGHT, HEIGHT), generator=torch.Generator().manual_seed(5)).float() / 255
+    data = TensorDataset(clips)
+    cfg = TrainConfig.from_dict({"steps": 4, "batch_size": 2, "lr": 1e-3, "ckpt_every": 2, "val_every": 4,
+                                 "log_every": 1, "warmup_steps": 1, "seed": 1}, "train")
+
+    def run(workdir, stop_at=None):
+        model, _ = load_model(ctx.model_dir / "model.pt", name)
+
+        def on_checkpoint(step):
+            if step == stop_at:
+                raise _Stop
+
+        fit(model.train(), lambda m, batch, step: m.loss(batch[0], step), data, None, cfg, workdir, "fp",
+            on_checkpoint=on_checkpoint)
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    straight = run(tmp_path / "a")
+    with pytest.raises(_Stop):
+        run(tmp_path / "b", stop_at=2)
+    resumed = run(tmp_path / "b")
+    assert straight.keys() == resumed.keys()
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight), name
