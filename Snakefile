@@ -5,10 +5,14 @@
 import sys
 
 sys.path.insert(0, workflow.basedir)
-from workflow.dag import inputs, is_directory, load_stages, param_values, rule_name
+from workflow.dag import inputs, is_directory, load_stages, param_values, rule_name, stage_resources
 from workflow.report import WORKFLOW_RST, report_spec
 
 STAGES = load_stages(workflow.basedir)
+# What each rule asks a scheduler for (params.yaml `resources`, per stage name): read by
+# snakemake-executor-plugin-slurm (workflow/profiles/slurm) as sbatch --cpus-per-task, --mem,
+# -t (minutes) and --gpus. threads = cpus; the stages' own thread count is params `repro.threads`.
+RESOURCES = stage_resources(STAGES, workflow.basedir)
 
 report: WORKFLOW_RST
 
@@ -35,6 +39,12 @@ for _stage in STAGES:
             inputs(_stage, STAGES),
         output:
             _outputs(_stage),
+        threads: RESOURCES[_stage.name].cpus
+        resources:
+            cpus_per_task=RESOURCES[_stage.name].cpus,
+            mem_mb=RESOURCES[_stage.name].mem_mb,
+            runtime=RESOURCES[_stage.name].runtime,
+            gpu=RESOURCES[_stage.name].gpus,
         params:
             # The command is bound here, at definition time: a `shell:` body is evaluated when
             # the job runs, when the loop variable would name the last stage. As a param it is

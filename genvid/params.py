@@ -122,6 +122,16 @@ class LikelihoodConfig:
     seed: int = field(metadata=rule(min=0))
 
 
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """What a cluster scheduler grants one stage's job (``resources.<stage>``, workflow/profiles/slurm)."""
+
+    cpus: int = field(metadata=rule(min=1))
+    mem_mb: int = field(metadata=rule(min=1))
+    runtime: int = field(metadata=rule(min=1))  # minutes
+    gpus: int = field(default=0, metadata=rule(min=0))
+
+
 TOP_LEVEL = {"repro": ReproConfig, "device": DeviceConfig, "sample": SampleConfig, "evaluate": EvaluateConfig,
              "report": ReportConfig, "likelihood": LikelihoodConfig}
 

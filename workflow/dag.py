@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from genvid.params import ResourcesConfig
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,32 @@ def edges(stages: list[StageSpec]) -> set[tuple[str, str]]:
     """(upstream, downstream) stage pairs: downstream depends on an output of upstream."""
     producer = {out: stage.name for stage in stages for out in stage.outs}
     return {(producer[dep], stage.name) for stage in stages for dep in inputs(stage, stages) if dep in producer}
+
+
+def stage_resources(stages: list[StageSpec], root: str | Path = ".") -> dict[str, ResourcesConfig]:
+    """Each stage's cluster resources from params.yaml's ``resources`` section: the entry for its
+    name before '@' (``train`` for ``train@driving-vq``) over ``resources.default``. A key that
+    names no stage is an error (a typo would otherwise silently fall back to the default)."""
+    from genvid.config import parse_config
+    from genvid.errors import ParamError
+    from genvid.params import ResourcesConfig, read_params, section
+
+    path = Path(root) / "params.yaml"
+    entries = section(read_params(path), "resources", path)
+    bases = {stage.name.split("@")[0] for stage in stages}
+    unknown = sorted(set(entries) - bases - {"default"})
+    if unknown:
+        raise ParamError(f"{path}: resources.{unknown[0]} is not a stage "
+                         f"(known: default, {', '.join(sorted(bases))})")
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise ParamError(f"{path}: resources.{name} must be a mapping, got {type(entry).__name__}")
+    if "default" in entries:  # complete by itself, so a bad default is reported as such
+        parse_config(ResourcesConfig, entries["default"], "resources.default", str(path))
+    result = {}
+    for stage in stages:
+        base = stage.name.split("@")[0]
+        key = f"resources.{base}" if base in entries else "resources.default"
+        merged = {**entries.get("default", {}), **entries.get(base, {})}
+        result[stage.name] = parse_config(ResourcesConfig, merged, key, str(path))
+    return result
