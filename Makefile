@@ -13,7 +13,7 @@ PROFILE ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: venv repro test verify snakemake thesis-profile clean-venv
+.PHONY: venv repro test verify snakemake thesis-profile remote push pull clean-venv
 
 venv: $(STAMP)
 
@@ -45,6 +45,20 @@ snakemake: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# A DVC remote every machine shares (README, "A shared DVC remote"). .dvc/config ships the default
+# remote `shared`, a directory beside the checkout; `make remote REMOTE=/mnt/nfs/genvid` or
+# `REMOTE=ssh://user@host/srv/genvid` (dvc-ssh) points it elsewhere (commit .dvc/config after).
+# push/pull move every cached output of dvc.lock; DVC_ARGS narrows them (e.g. --with-deps train@driving-vq).
+REMOTE ?= ../genvid-remote
+remote: $(STAMP)
+	$(BIN)/dvc remote add --default --force shared $(REMOTE)
+
+push: $(STAMP)
+	$(BIN)/dvc push $(DVC_ARGS)
+
+pull: $(STAMP)
+	$(BIN)/dvc pull $(DVC_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
