@@ -13,7 +13,7 @@ PROFILE ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: venv repro test verify snakemake thesis-profile remote push pull clean-venv
+.PHONY: venv repro test test-cluster verify snakemake thesis-profile remote push pull clean-venv
 
 venv: $(STAMP)
 
@@ -45,6 +45,16 @@ snakemake: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The DAG on a real single-node Slurm cluster (README, "Running the DAG on a cluster"). As root:
+# installs slurm-wlm and munge if missing, starts munged/slurmctld/slurmd, runs tests/test_cluster.py
+# (tiny profile through `snakemake --profile workflow/profiles/slurm` vs `dvc repro`, same bytes),
+# then stops the cluster unless it was already up or KEEP_CLUSTER=1.
+test-cluster: $(STAMP)
+	@up=0; sinfo -h >/dev/null 2>&1 && up=1; \
+	workflow/slurm/start-cluster.sh || exit 1; \
+	status=0; GENVID_REQUIRE_SLURM=1 $(BIN)/python -m pytest -v -rs tests/test_cluster.py $(PYTEST_ARGS) || status=$$?; \
+	if [ $$up = 0 ] && [ -z "$(KEEP_CLUSTER)" ]; then workflow/slurm/stop-cluster.sh; fi; exit $$status
 
 # A DVC remote every machine shares (README, "A shared DVC remote"). .dvc/config ships the default
 # remote `shared`, a directory beside the checkout; `make remote REMOTE=/mnt/nfs/genvid` or
