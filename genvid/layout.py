@@ -10,12 +10,13 @@ class BenchmarkPaths:
     frames: Path
     split: Path
     stats: Path
+    fvd_reference: Path  # I3D features of the real test clips (stage fvd_reference)
     leaderboard: Path  # folder: leaderboard.json (metrics), leaderboard.tsv, rows.json
 
 
 def benchmark_paths(benchmark: str, root: str | Path = ".") -> BenchmarkPaths:
     data = Path(root) / "data" / benchmark
-    return BenchmarkPaths(data / "frames.h5", data / "split.json", data / "stats.json",
+    return BenchmarkPaths(data / "frames.h5", data / "split.json", data / "stats.json", data / "fvd_reference.pt",
                           Path(root) / "reports" / benchmark / "leaderboard")
 
 

@@ -12,7 +12,7 @@ from genvid.cli import run_parser
 from genvid.data.samples import read_samples_info
 from genvid.determinism import configure_torch
 from genvid.errors import cli_main
-from genvid.layout import METRIC_WEIGHTS, run_paths
+from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths
 from genvid.metrics.weights import load_i3d, load_lpips
 
 
@@ -31,8 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     configure_torch()
     lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"])).to(device)
     i3d = load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])).to(device)
+    reference = E.load_reference(benchmark_paths(run.benchmark, args.root).fvd_reference)
     metrics, scores, proto, tables = E.evaluate(info, lpips, E.i3d_features(i3d, args.batch_size), cfg,
-                                                args.batch_size, not args.no_progress)
+                                                args.batch_size, not args.no_progress, reference)
     E.write_outputs(paths.report_dir, metrics, scores, proto, tables)
     if scores["fvd"]["skipped"]:
         print(f"evaluate {run.name}: FVD skipped: {scores['fvd']['skipped']}")

@@ -9,39 +9,15 @@ from tqdm import tqdm
 
 from genvid import params as P
 from genvid.cli import run_parser
+from genvid.data.benchmark import protocol_clips
 from genvid.data.frames import read_frames_info
 from genvid.data.h5 import read_h5
 from genvid.data.samples import write_samples
 from genvid.determinism import configure_torch
-from genvid.data.split import clip_starts, validate_split_file
-from genvid.errors import GenvidError, cli_main
-from genvid.io import read_json
+from genvid.errors import cli_main
 from genvid.layout import run_paths
 from genvid.models.registry import get, run_context
 from genvid.train.sampler import derived_seed
-
-
-def test_clips(ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, episode, cluster) of the protocol's test clips; clusters are blocks of
-    ``block_clips`` consecutive clips of one episode (genvid.metrics.stats)."""
-    proto = ctx.bench.protocol
-    split = validate_split_file(read_json(ctx.split), str(ctx.split))
-    starts = clip_starts(split["splits"]["test"]["ranges"], proto.clip_len, proto.test_stride)
-    if proto.max_clips:
-        starts = starts[:proto.max_clips]
-    if len(starts) == 0:
-        raise GenvidError(f"{ctx.split}: the test split holds no clip of {proto.clip_len} frames "
-                          f"(context {proto.context_frames} + horizon {proto.horizon})")
-    info = read_frames_info(ctx.frames)
-    if int(starts[-1]) + proto.clip_len > info.num_frames:
-        raise GenvidError(f"{ctx.split}: test clip at frame {int(starts[-1])} runs past the end of "
-                          f"{ctx.frames} ({info.num_frames} frames); rerun the split stage")
-    episode = info.episode[starts].astype(np.int64)
-    rank = np.zeros(len(starts), dtype=np.int64)
-    for i in range(1, len(starts)):
-        rank[i] = rank[i - 1] + 1 if episode[i] == episode[i - 1] else 0
-    _, cluster = np.unique(np.stack([episode, rank // proto.block_clips], 1), axis=0, return_inverse=True)
-    return np.asarray(starts, dtype=np.int64), episode, cluster.reshape(-1).astype(np.int64)
 
 
 @cli_main
@@ -53,7 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_torch()
     seed = P.top_level(raw, "sample", args.params).seed
     proto, spec = ctx.bench.protocol, get(ctx.run.model, f"runs.{ctx.run.name}.model")
-    starts, episode, cluster = test_clips(ctx)
+    starts, episode, cluster = protocol_clips(ctx.bench.protocol, ctx.frames, ctx.split)
     info = read_frames_info(ctx.frames)
     predictor = spec.predictor(ctx)
     check = getattr(predictor, "check_protocol", None)

@@ -18,7 +18,7 @@ from genvid.data.samples import Extra, read_samples_info, write_samples
 from genvid.errors import GenvidError
 from genvid.metrics import stats
 from genvid.metrics.fvd import frechet_distance_features
-from genvid.metrics.weights import convert_all, load_lpips
+from genvid.metrics.weights import convert_all, load_i3d, load_lpips
 from genvid.params import EvaluateConfig
 
 torch.set_num_threads(1)
@@ -104,15 +104,64 @@ def test_fvd_puts_the_real_context_in_both_sets(tmp_path, lpips):
     assert scores["fvd"]["predictions_vs_recon"]["mean"] == pytest.approx(0.0, abs=1e-6)
 
 
-def test_fvd_repeats_draw_one_random_sample_per_clip():
+def test_fvd_repeats_draw_distinct_samples_of_each_clip_while_they_last():
+    draws = E.fvd_draws(clips=500, samples=4, repeats=3, seed=7)
+    assert draws.shape == (3, 500)
+    assert all(len(set(draws[:, k])) == 3 for k in range(500))  # no sample of a clip used twice
+    assert np.bincount(draws[0], minlength=4).min() > 90  # each repeat: one uniform sample per clip
+    beyond = E.fvd_draws(clips=50, samples=2, repeats=5, seed=7)  # more repeats than samples
+    assert beyond.shape == (5, 50) and set(np.unique(beyond)) == {0, 1}
+    assert np.array_equal(draws, E.fvd_draws(500, 4, 3, seed=7))
+
+
+def test_fvd_repeats_score_the_drawn_sample_of_each_clip():
     rng = np.random.default_rng(3)
-    real = rng.normal(size=(6, 4))
-    generated = rng.normal(size=(6, 3, 4))
-    values = E.fvd_repeats(real, generated, 4, seed=7)
-    draw = np.random.default_rng(7)
-    expected = [frechet_distance_features(real, generated[np.arange(6), draw.integers(0, 3, size=6)])
-                for _ in range(4)]
-    assert values == pytest.approx(expected) and len(set(values)) > 1
+    real, generated = rng.normal(size=(6, 4)), rng.normal(size=(6, 3, 4))
+    draws = E.fvd_draws(6, 3, 2, seed=1)
+    expected = [frechet_distance_features(real, np.stack([generated[k, draws[r, k]] for k in range(6)]))
+                for r in range(2)]
+    assert E.fvd_repeats(real, generated, draws) == pytest.approx(expected)
+
+
+def test_identical_samples_are_embedded_once_and_only_drawn_samples_at_all(tmp_path, lpips):
+    rng = np.random.default_rng(6)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    copies = np.repeat(real[:, None, C - 1:C].repeat(H, axis=2), S, axis=1)  # a deterministic model: S equal samples
+    embedded = []
+
+    def counting(videos):
+        embedded.append(videos.shape[0])
+        return stand_in_features(videos)
+
+    E.evaluate(write(tmp_path / "copies.h5", real, copies), lpips, counting, CFG, progress=False)
+    assert sum(embedded) == N + N  # the real clips, then one video per clip for all 3 repeats
+    embedded.clear()
+    distinct = rng.integers(0, 256, (N, S, H, SIZE, SIZE, 3), dtype=np.uint8)
+    two = EvaluateConfig(fvd_repeats=2, bootstrap=200, seed=0)
+    E.evaluate(write(tmp_path / "distinct.h5", real, distinct), lpips, counting, two, progress=False)
+    assert sum(embedded) == N + 2 * N  # 2 of the 3 samples of each clip
+
+
+def test_the_reference_replaces_the_real_features_and_must_match_the_real_clips(tmp_path, lpips):
+    rng = np.random.default_rng(7)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    preds = rng.integers(0, 256, (N, S, H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "s.h5", real, preds)
+    with h5py.File(tmp_path / "frames.h5", "w") as f:  # the same clips, back to back in a frames file
+        f["frames"] = real.reshape(-1, SIZE, SIZE, 3)
+    starts = np.arange(N) * (C + H)
+    ref = E.fvd_reference(tmp_path / "frames.h5", starts, C + H, stand_in_features, batch_clips=3, progress=False)
+    E.save_reference(tmp_path / "ref.pt", ref, None)
+    loaded = E.load_reference(tmp_path / "ref.pt")
+    assert loaded.sha256 == ref.sha256 and np.array_equal(loaded.features, ref.features)
+    with_ref = E.evaluate(info, lpips, stand_in_features, CFG, progress=False, reference=loaded)[1]["fvd"]
+    without = E.evaluate(info, lpips, stand_in_features, CFG, progress=False)[1]["fvd"]
+    assert with_ref["predictions"]["values"] == pytest.approx(without["predictions"]["values"])
+    other = E.Reference(ref.features, ref.sha256[::-1])
+    with pytest.raises(GenvidError, match="real clips differ from the benchmark's FVD reference"):
+        E.evaluate(info, lpips, stand_in_features, CFG, progress=False, reference=other)
+    with pytest.raises(GenvidError, match="FVD reference not found"):
+        E.load_reference(tmp_path / "missing.pt")
 
 
 def test_grey_frames_are_scored_and_repeated_to_rgb(tmp_path, lpips):
@@ -193,6 +242,11 @@ def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
     with write_samples(path, N, (SIZE, SIZE, 3), 8, 8, 1, {}) as w:
         w.write(slice(0, N), real, np.repeat(real[:, None, 7:8], 8, axis=2), episode=np.zeros(N, np.int64),
                 start=np.arange(N, dtype=np.int64) * 16, cluster=np.arange(N, dtype=np.int64))
+    with h5py.File(stage_root / "frames.h5", "w") as f:  # what stage fvd_reference embeds: the same clips
+        f["frames"] = real.reshape(-1, SIZE, SIZE, 3)
+    i3d = load_i3d(stage_root / "models/metrics/i3d_kinetics400.pt")
+    reference = E.fvd_reference(stage_root / "frames.h5", np.arange(N) * 16, 16, E.i3d_features(i3d), progress=False)
+    E.save_reference(stage_root / "data/driving/fvd_reference.pt", reference, None)
     first = run_stage(stage_root)
     assert first.returncode == 0, first.stderr[-2000:]
     out = stage_root / "reports/driving/runs/driving-copy_last"

@@ -20,8 +20,10 @@ from torch.utils.data import Dataset
 
 from genvid.config import rule
 from genvid.data.clips import ClipDataset, UnitClipDataset, normalize, unit_frames
-from genvid.data.frames import episode_runs
+from genvid.data.frames import episode_runs, read_frames_info
+from genvid.data.split import clip_starts, validate_split_file
 from genvid.data.stats import load_stats
+from genvid.errors import GenvidError
 from genvid.io import read_json
 
 GENERATED_SOURCES = ("smmnist",)
@@ -110,3 +112,25 @@ def generated_stats(cfg: SMMNISTCollectConfig) -> dict:
     mean = float(total / count)
     std = float(np.sqrt(max(total_sq / count - mean ** 2, 0.0)))
     return {"mean": [mean / 255.0], "std": [std / 255.0], "pixels_per_channel": int(count), "scale": "pixel/255"}
+
+
+def protocol_clips(proto, frames: Path, split_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, episode, cluster) of the test clips of ``proto`` (a ProtocolConfig); clusters are blocks of
+    ``block_clips`` consecutive clips of one episode (genvid.metrics.stats)."""
+    split = validate_split_file(read_json(split_path), str(split_path))
+    starts = clip_starts(split["splits"]["test"]["ranges"], proto.clip_len, proto.test_stride)
+    if proto.max_clips:
+        starts = starts[:proto.max_clips]
+    if len(starts) == 0:
+        raise GenvidError(f"{split_path}: the test split holds no clip of {proto.clip_len} frames "
+                          f"(context {proto.context_frames} + horizon {proto.horizon})")
+    info = read_frames_info(frames)
+    if int(starts[-1]) + proto.clip_len > info.num_frames:
+        raise GenvidError(f"{split_path}: test clip at frame {int(starts[-1])} runs past the end of "
+                          f"{frames} ({info.num_frames} frames); rerun the split stage")
+    episode = info.episode[starts].astype(np.int64)
+    rank = np.zeros(len(starts), dtype=np.int64)
+    for i in range(1, len(starts)):
+        rank[i] = rank[i - 1] + 1 if episode[i] == episode[i - 1] else 0
+    _, cluster = np.unique(np.stack([episode, rank // proto.block_clips], 1), axis=0, return_inverse=True)
+    return np.asarray(starts, dtype=np.int64), episode, cluster.reshape(-1).astype(np.int64)

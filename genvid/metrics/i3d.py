@@ -109,6 +109,9 @@ class I3D(nn.Module):
         self.Logits = nn.Conv3d(cin, NUM_CLASSES, 1, bias=True)
         self.requires_grad_(False)
         self.eval()
+        # Channels-last kernels: the CPU (oneDNN) convolutions ran 1.4x faster side by side
+        # (1.21 -> 0.86 s per 25-frame video on 2 cores); the logits move by ~1e-5.
+        self.to(memory_format=torch.channels_last_3d)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: [B, 3, T, 224, 224] in [-1, 1] → (logits [B, 400], features [B, 1024])."""
