@@ -132,8 +132,17 @@ class ResourcesConfig:
     gpus: int = field(default=0, metadata=rule(min=0))
 
 
+@dataclass(frozen=True)
+class DistributedConfig:
+    """Processes per training run (genvid.train.distributed): 1 = one plain process; N > 1 = the train
+    stage re-executes itself under ``torchrun --nproc_per_node N`` (GENVID_NPROC overrides nproc)."""
+
+    nproc: int = field(default=1, metadata=rule(min=1))
+    backend: str = field(default="auto", metadata=rule(choices=("auto", "gloo", "nccl")))
+
+
 TOP_LEVEL = {"repro": ReproConfig, "device": DeviceConfig, "sample": SampleConfig, "evaluate": EvaluateConfig,
-             "report": ReportConfig, "likelihood": LikelihoodConfig}
+             "report": ReportConfig, "likelihood": LikelihoodConfig, "distributed": DistributedConfig}
 
 
 # ----------------------------------------------------------------------------- reading

@@ -13,6 +13,12 @@ Layout (plain tensors, numbers, strings, lists and dicts only — no pickled cla
     rng          genvid.determinism.rng_state() at the step boundary
     window       {"count": int, "sums": {name: float}}: the open logging window
     curves       list of row dicts (see genvid.train.curves)
+    world_size   int, only when N > 1 processes trained (genvid.train.distributed): N
+    rng_ranks    list of N rng_state()s in rank order (rng_ranks[0] == rng), with world_size
+
+A single process writes neither of the last two, so its checkpoint is what it always was. Under
+N processes rank 0 gathers every rank's RNG states and alone writes the file. The number of
+processes is not among RESUME_KEYS: a checkpoint resumes under another N (not bit for bit).
 """
 from __future__ import annotations
 

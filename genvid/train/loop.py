@@ -15,6 +15,11 @@ scheduler, every global RNG state, the data position (epoch, offset), the open l
 window and the curves so far; validation runs between the same steps in every run and
 restores the RNG states it found, so a run killed at any moment and rerun ends with the
 same weights and curves, bit for bit, as an uninterrupted one.
+
+Several processes (torchrun, genvid.train.distributed): when a process group is up, each rank
+trains on its slice of every global batch, gradients are averaged over the ranks, rank 0 alone
+writes the checkpoint (with every rank's RNG states), and a run killed at any moment and rerun
+under the same number of processes again ends bit for bit where an uninterrupted one does.
 """
 from __future__ import annotations
 
@@ -34,9 +39,10 @@ from tqdm import tqdm
 from genvid.determinism import rng_state, seed_everything, set_rng_state
 from genvid.errors import GenvidError
 from genvid.train import checkpoint
+from genvid.train import distributed as D
 from genvid.train.config import TrainConfig, lr_factor
 from genvid.train.curves import Window
-from genvid.train.sampler import train_loader, val_loader
+from genvid.train.sampler import sharded_val_loader, train_loader, val_loader
 
 # (model, batch, step) -> (loss to backprop, or {optimiser name: loss}; extra scalars to log);
 # the batch is already on the model's device. Scalars are per-sample means (validation weights
@@ -45,6 +51,7 @@ Objective = Callable[[nn.Module, Any, int], tuple[torch.Tensor | dict[str, torch
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 RESERVED = ("step", "split", "loss", "lr", "grad_norm")
+LOSS_KEY = "\0loss:"  # prefix of the losses among the scalars averaged over ranks (no clash)
 
 
 @dataclass
@@ -68,6 +75,9 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
     over every trainable parameter, stepping every step.
     """
     ckpt_path = Path(workdir) / checkpoint.CHECKPOINT_NAME
+    rank, world = D.rank_and_world()
+    if world > 1:
+        D.check_divides(cfg.batch_size, world, desc)
     n_train = len(train_set)
     if n_train < cfg.batch_size:
         raise GenvidError(f"{desc}: training set has {n_train} samples, "
@@ -77,7 +87,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
 
     if precision not in PRECISIONS:
         raise GenvidError(f"{desc}: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    seed_everything(cfg.seed)
+    seed_everything(D.rank_seed(cfg.seed, rank))  # rank 0 (and a single process): cfg.seed itself
     device = torch.device(device)
     model.to(device)
     pin = device.type == "cuda"
@@ -91,7 +101,10 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
                               enabled=PRECISIONS[precision] is not None)
 
     step, epoch, offset, curves, window, last_good = 0, 0, 0, [], Window(), None
-    state = _resumable(ckpt_path, fingerprint, config, n_train, desc)
+    if world > 1:
+        state = _shared_resumable(ckpt_path, fingerprint, config, n_train, desc, rank)
+    else:
+        state = _resumable(ckpt_path, fingerprint, config, n_train, desc)
     if state is not None:
         _load_model(model, state, ckpt_path)
         step, curves = state["step"], state["curves"]
@@ -104,20 +117,34 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
             scheds[name].load_state_dict(state["scheduler"][name])
         epoch, offset = state["epoch"], state["offset"]
         window = Window(state["window"]["count"], state["window"]["sums"])
-        set_rng_state(state["rng"])
+        _restore_rng(state, rank, world, cfg.seed, desc)
         last_good = step
-        print(f"{desc}: resuming from {ckpt_path} at step {step}", file=sys.stderr)
+        if rank == 0:
+            print(f"{desc}: resuming from {ckpt_path} at step {step}", file=sys.stderr)
     resumed_from = step
+    if world > 1:
+        D.broadcast_state(model, parameters=True)  # one starting point, whatever each rank built
 
     def save_checkpoint() -> None:
+        rng, ranks = rng_state(), {}
+        if world > 1:
+            gathered = D.gather((rng, D.state_digest(model)))
+            differ = [r for r, (_, digest) in enumerate(gathered) if digest != gathered[0][1]]
+            if differ:
+                raise GenvidError(f"{desc}: the model of process {differ[0]} differs from process 0's at step "
+                                  f"{step} (something changed parameters outside the averaged gradients); "
+                                  f"last good checkpoint step {last_good}")
+            ranks = {"world_size": world, "rng_ranks": [r for r, _ in gathered]}
+        if rank != 0:
+            return
         checkpoint.save(ckpt_path, {
             "format": checkpoint.CHECKPOINT_FORMAT, "fingerprint": fingerprint,
             "config": config, "n_train": n_train, "step": step, "epoch": epoch,
             "offset": offset, "model": model.state_dict(),
             "optimizer": {name: opt.state_dict() for name, opt in opts.items()},
             "scheduler": {name: sched.state_dict() for name, sched in scheds.items()},
-            "rng": rng_state(), "window": window.state(),
-            "curves": curves})
+            "rng": rng, "window": window.state(),
+            "curves": curves, **ranks})
 
     def non_finite(what: str, value: float, at: int) -> GenvidError:
         kept = (f"last good checkpoint kept at {ckpt_path} (step {last_good})"
@@ -127,19 +154,24 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
     model.train()
     batches_per_epoch = n_train // cfg.batch_size
     pbar = tqdm(total=cfg.steps, initial=step, desc=desc, unit="step", file=sys.stderr,
-                mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
+                mininterval=0.5 if sys.stderr.isatty() else 30.0, dynamic_ncols=True, disable=rank > 0)
     tick, tick_step = time.perf_counter(), step
     try:
         while step < cfg.steps:
             for batch in train_loader(train_set, cfg.batch_size, cfg.seed, epoch, offset,
-                                      cfg.num_workers, pin):
+                                      cfg.num_workers, pin, rank, world):
                 lr = next(iter(opts.values())).param_groups[0]["lr"]
                 with autocast:
                     losses, scalars = objective(model, _to_device(batch, device, pin), step)
                 losses = losses if isinstance(losses, dict) else {"model": losses}
                 values = _scalars(scalars)
+                shared = None  # one process: each loss is read where it is used, as ever
+                if world > 1:  # means over ranks, so every rank logs (and stops on) the same numbers
+                    shared = D.mean_over_ranks({**values, **{LOSS_KEY + n: float(losses[n].detach())
+                                                             for n in groups}}, world, device)
+                    values = {k: v for k, v in shared.items() if not k.startswith(LOSS_KEY)}
                 for name, (params, every) in groups.items():
-                    loss_value = float(losses[name].detach())
+                    loss_value = shared[LOSS_KEY + name] if shared else float(losses[name].detach())
                     if not math.isfinite(loss_value):
                         raise non_finite("loss" if len(groups) == 1 else f"loss {name}", loss_value, step + 1)
                     values["loss" if name == next(iter(groups)) else f"loss_{name}"] = loss_value
@@ -147,6 +179,8 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
                         continue
                     opts[name].zero_grad(set_to_none=True)
                     losses[name].backward(retain_graph=name != list(groups)[-1])
+                    if world > 1:
+                        D.average_gradients(params, world)
                     if cfg.grad_clip is not None:
                         # seed 000 §5.3.2: gradients with a global norm above grad_clip are
                         # scaled down to it; the pre-clip norm is logged to see the spikes.
@@ -157,6 +191,8 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
                     opts[name].step()
                 for sched in scheds.values():
                     sched.step()
+                if world > 1:  # rank 0's buffers (and, after the first step, parameters) everywhere
+                    D.broadcast_state(model, parameters=step == resumed_from)
 
                 step += 1
                 offset += cfg.batch_size
@@ -179,7 +215,8 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
                     if bad:
                         raise non_finite(f"validation {bad[0]}", row[bad[0]], step)
                     curves.append({"step": step, "split": "val", **row})
-                    tqdm.write(f"{desc}: step {step} val loss {row['loss']:.5g}", file=sys.stderr)
+                    if rank == 0:
+                        tqdm.write(f"{desc}: step {step} val loss {row['loss']:.5g}", file=sys.stderr)
                 if step % cfg.ckpt_every == 0 or step == cfg.steps:
                     save_checkpoint()
                     last_good = step
@@ -198,8 +235,10 @@ def validate(model: nn.Module, objective: Objective, val_set: Dataset, cfg: Trai
 
     Runs in eval mode under no_grad, restores each module's train/eval flag afterwards,
     and leaves every global RNG exactly as it found it, so validation never changes the
-    course of training.
+    course of training. Under several processes the batches are dealt out round-robin and the
+    per-sample sums added up in rank order: every rank returns the same row.
     """
+    rank, world = D.rank_and_world()
     device = device or _device(model)
     saved_rng = rng_state()
     modes = [(m, m.training) for m in model.modules()]
@@ -208,10 +247,14 @@ def validate(model: nn.Module, objective: Objective, val_set: Dataset, cfg: Trai
     model.eval()
     try:
         with torch.no_grad():
-            loader = val_loader(val_set, cfg.batch_size, cfg.seed, cfg.num_workers,
-                                device.type == "cuda")
+            if world > 1:
+                loader = sharded_val_loader(val_set, cfg.batch_size, cfg.seed, cfg.num_workers, rank, world,
+                                            cfg.val_batches, device.type == "cuda")
+            else:
+                loader = val_loader(val_set, cfg.batch_size, cfg.seed, cfg.num_workers,
+                                    device.type == "cuda")
             for i, batch in enumerate(loader):
-                if cfg.val_batches is not None and i >= cfg.val_batches:
+                if world == 1 and cfg.val_batches is not None and i >= cfg.val_batches:
                     break
                 n = _batch_len(batch)
                 losses, scalars = objective(model, _to_device(batch, device, False), step)
@@ -223,7 +266,47 @@ def validate(model: nn.Module, objective: Objective, val_set: Dataset, cfg: Trai
         for m, training in modes:
             m.training = training
         set_rng_state(saved_rng)
+    if world > 1:
+        totals, count = _add_up(D.gather((totals, count)))
     return {name: total / count for name, total in totals.items()}
+
+
+def _add_up(parts: list[tuple[dict[str, float], int]]) -> tuple[dict[str, float], int]:
+    totals: dict[str, float] = {}
+    for part, _ in parts:
+        for name, value in part.items():
+            totals[name] = totals.get(name, 0.0) + value
+    return totals, sum(n for _, n in parts)
+
+
+def _shared_resumable(path: Path, fingerprint: str, config: dict, n_train: int, desc: str,
+                      rank: int) -> dict | None:
+    """Rank 0 decides whether ``path`` resumes (and says why not); every rank then loads it."""
+    fingerprints = D.gather(fingerprint)
+    if len(set(fingerprints)) > 1:
+        raise GenvidError(f"{desc}: the training processes disagree on the config/data fingerprint "
+                          f"({', '.join(f[:12] for f in fingerprints)}): their inputs differ")
+    state = _resumable(path, fingerprint, config, n_train, desc) if rank == 0 else None
+    found = D.broadcast_object(None if state is None else state["step"])
+    if found is not None and rank != 0:
+        # Safe to read: rank 0 writes the next checkpoint only after a step, which needs this rank.
+        state = checkpoint.load(path)
+        if state["step"] != found:
+            raise GenvidError(f"{path}: process {rank} read step {state['step']}, process 0 step {found}")
+    return state
+
+
+def _restore_rng(state: dict, rank: int, world: int, seed: int, desc: str) -> None:
+    """This rank's RNG states from the checkpoint; a rank the checkpoint did not have (it was written
+    by fewer processes) starts a stream derived from (seed, rank, step)."""
+    saved = state.get("rng_ranks") or [state["rng"]]
+    if state.get("world_size", 1) != world and rank == 0:
+        print(f"{desc}: checkpoint written by {state.get('world_size', 1)} process(es), resuming under {world}: "
+              "the run goes on, but not bit for bit as under the same count", file=sys.stderr)
+    if rank < len(saved):
+        set_rng_state(saved[rank])
+    else:
+        seed_everything(D.rank_seed(seed, rank, state["step"]))
 
 
 def _resumable(path: Path, fingerprint: str, config: dict, n_train: int, desc: str) -> dict | None:
