@@ -89,7 +89,7 @@ def worker(out: Path, kinds: list[str], kill_at: int | None) -> None:
 
 def torchrun(out: Path, kinds: str, kill_at: int | None = None) -> subprocess.CompletedProcess:
     argv = [str(Path(__file__).resolve()), str(out), kinds] + ([str(kill_at)] if kill_at else [])
-    command = D.torchrun_command(2, "unused", [])[:-2] + argv  # this file as the worker script
+    command = D.torchrun_command(2, "unused", [])[:-3] + ["--", *argv]  # this file as the worker script
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop(D.NPROC_ENV, None)
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
@@ -186,7 +186,7 @@ def test_backend_and_launcher():
         D.resolve_backend("nccl", "cpu")
     assert D.torchrun_command(4, "stages.train", ["--run", "x"]) == [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4",
-        "-m", "stages.train", "--run", "x"]
+        "-m", "--", "stages.train", "--run", "x"]
     assert D.rank_seed(7, 0) == 7 and len({D.rank_seed(7, r) for r in range(4)}) == 4
 
 
@@ -213,6 +213,30 @@ def test_a_batch_size_the_processes_cannot_share_is_one_clear_error(tmp_path, mo
     with pytest.raises(SystemExit):
         main(["--params", str(tmp_path / "params.yaml"), "--run", run, "--root", str(tmp_path)])
     assert "GENVID_NPROC must be an integer >= 1, got 'x'" in capsys.readouterr().err
+
+
+def test_the_train_stage_relaunches_itself_under_torchrun(tmp_path, monkeypatch, capfd):
+    """distributed.nproc 2: the stage becomes torchrun with 2 workers; rank 0 alone writes the run's
+    outputs and its timing, rank 1's scratch folder is gone (a model without training: fast)."""
+    import yaml
+
+    from stages.train import main
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    run = next(name for name, r in params["runs"].items() if r["model"] == "copy_last")
+    bench = params["runs"][run]["benchmark"]
+    params["distributed"] = {"nproc": 2, "backend": "auto"}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)  # the stage records its timing under the working directory
+    monkeypatch.delenv(D.NPROC_ENV, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    main(["--params", "params.yaml", "--run", run, "--root", "."])
+    out = capfd.readouterr().out
+    assert out.count(f"train {run}: 0 parameters") == 1  # rank 0 only
+    assert sorted(p.name for p in (tmp_path / "models" / run).iterdir()) == ["run.json"]
+    assert (tmp_path / "reports" / bench / "runs" / run / "train_metrics.json").is_file()
+    assert [p.name for p in (tmp_path / "logs/timings").iterdir()] == [f"train@{run}.json"]
+    assert not any((tmp_path / "checkpoints" / run).iterdir())  # rank 1's scratch removed
 
 
 if __name__ == "__main__":  # a torchrun worker: OUT KINDS [KILL_AT]

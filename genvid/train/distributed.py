@@ -79,10 +79,12 @@ def env_rank(environ: Mapping[str, str] | None = None) -> int:
 def torchrun_command(nproc: int, module: str, argv: list[str]) -> list[str]:
     """``torchrun --standalone --nproc_per_node N -m module argv`` with this interpreter (this venv).
 
-    ``--standalone`` rendezvouses on a free local port, so concurrent stages do not collide.
+    ``--standalone`` rendezvouses on a free local port, so concurrent stages do not collide. The
+    ``--`` keeps torchrun's own parser off the stage's options (``--run`` would be an ambiguous
+    abbreviation of its ``--run-path``).
     """
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", module, *argv]
+            "-m", "--", module, *argv]
 
 
 def relaunch(nproc: int, module: str, argv: list[str]) -> None:
