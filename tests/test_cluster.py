@@ -60,7 +60,7 @@ def test_resources_are_the_stage_entry_over_the_default(tmp_path, stages):
 
 @pytest.mark.parametrize("resources, message", [
     ({"default": {"cpus": 1, "mem_mb": 1, "runtime": 1}, "trian": {"cpus": 2}},
-     "resources.trian is not a stage (known: default, collect,"),
+     "resources.trian is not a stage (known: default, "),
     ({"default": {"cpus": 0, "mem_mb": 1, "runtime": 1}}, "resources.default.cpus must be >= 1, got 0"),
     ({"default": {"cpus": 1, "mem_mb": 1, "runtime": 1}, "train": {"gpus": -1}},
      "resources.train.gpus must be >= 0, got -1"),
@@ -144,8 +144,14 @@ def dvc_and_slurm(tmp_path_factory):
         copy_repo(path)
         run(path, "python", "-m", "genvid.profiles", "tiny")
         runs[name] = path
-    run(runs["dvc"], "nice", "dvc", "repro")
-    log = run(runs["slurm"], "nice", "snakemake", "--profile", "workflow/profiles/slurm")
+    # Both at once: the Slurm run mostly waits (job start, status polls) while dvc computes.
+    slurm = subprocess.Popen(["nice", "snakemake", "--profile", "workflow/profiles/slurm"], cwd=runs["slurm"],
+                             env=venv_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        run(runs["dvc"], "nice", "dvc", "repro")
+    finally:
+        log, _ = slurm.communicate()
+    assert slurm.returncode == 0, log[-4000:]
     return runs["dvc"], runs["slurm"], log
 
 

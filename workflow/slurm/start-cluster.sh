@@ -85,6 +85,8 @@ SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 ReturnToService=2
+# Jobs run at the nice value of the sbatch that submitted them (nice snakemake ...).
+PropagatePrioProcess=1
 # No accounting database: snakemake-executor-plugin-slurm reads job states with squeue, which
 # lists a finished job for MinJobAge seconds (its status checks come at most 180 s apart).
 MinJobAge=600
