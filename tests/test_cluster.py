@@ -26,7 +26,8 @@ from workflow.dag import load_stages, rule_name, stage_resources
 
 def run(path: Path, *cmd: str) -> str:
     result = subprocess.run(cmd, cwd=path, env=venv_env(), capture_output=True, text=True)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    if result.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {result.returncode}:\n{(result.stdout + result.stderr)[-4000:]}")
     return result.stdout + result.stderr
 
 
@@ -151,7 +152,8 @@ def dvc_and_slurm(tmp_path_factory):
         run(runs["dvc"], "nice", "dvc", "repro")
     finally:
         log, _ = slurm.communicate()
-    assert slurm.returncode == 0, log[-4000:]
+    if slurm.returncode != 0:
+        pytest.fail(f"snakemake --profile workflow/profiles/slurm exited {slurm.returncode}:\n{log[-4000:]}")
     return runs["dvc"], runs["slurm"], log
 
 
