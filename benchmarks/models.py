@@ -27,7 +27,7 @@ if str(ROOT) not in sys.path:
 
 from genvid import params as P  # noqa: E402
 from genvid.config import parse_config  # noqa: E402
-from genvid.profiles import load_profile, merge  # noqa: E402
+from genvid.profiles import apply, load_profile  # noqa: E402
 
 PIXEL_MODELS = {  # name -> (module, config class, model class), as genvid/models/registry.py registers them
     "vrnn": ("genvid.models.vrnn", "VRNNConfig", "VRNN"),
@@ -77,7 +77,7 @@ def main() -> None:
     device = torch.device(args.device)
     params = P.read_params(ROOT / "params.yaml")
     if args.profile:
-        params = merge(params, load_profile(args.profile, ROOT / "profiles"))
+        params = apply(params, load_profile(args.profile, ROOT / "profiles"))
     print(f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}, "
           f"sizes: {args.profile or 'params.yaml'}")
     for name in args.models.split(","):

@@ -34,4 +34,9 @@ def run_paths(run: str, benchmark: str, root: str | Path = ".") -> RunPaths:
                     r / "data" / benchmark / "samples" / f"{run}.h5", r / "checkpoints" / run)
 
 
+def ablation_dir(run: str, benchmark: str, root: str | Path = ".") -> Path:
+    """reports/<benchmark>/ablations/<run>/: ablation.json and each variant's curves (stage ablate)."""
+    return Path(root) / "reports" / benchmark / "ablations" / run
+
+
 METRIC_WEIGHTS = {"lpips": Path("models/metrics/lpips_alexnet.pt"), "i3d": Path("models/metrics/i3d_kinetics400.pt")}

@@ -36,6 +36,29 @@ def merge(base: dict, overrides: dict, path: str = "") -> dict:
     return merged
 
 
+REMOVE = "remove"  # a profile's list of dotted params keys it deletes (runs, ablation variants: a smaller DAG)
+
+
+def remove(params: dict, dotted_keys: list[str]) -> dict:
+    """``params`` without each dotted key (``runs.driving-rfn``); a key that does not exist is an error."""
+    out = copy.deepcopy(params)
+    for dotted in dotted_keys:
+        *parents, last = dotted.split(".")
+        node = out
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or last not in node:
+            raise GenvidError(f"profile {REMOVE}: {dotted} does not exist in {PARAMS_FILE}")
+        del node[last]
+    return out
+
+
+def apply(params: dict, profile: dict) -> dict:
+    """The profile's overrides merged over ``params``, then its ``remove`` keys deleted."""
+    overrides = {k: v for k, v in profile.items() if k != REMOVE}
+    return remove(merge(params, overrides), list(profile.get(REMOVE) or []))
+
+
 def flatten(overrides: dict, prefix: str = "") -> dict[str, object]:
     flat: dict[str, object] = {}
     for key, value in overrides.items():
@@ -56,7 +79,7 @@ def load_profile(name: str, profiles_dir: Path = PROFILES_DIR) -> dict:
 
 def apply_profile(name: str, params_path: str | Path = PARAMS_FILE,
                   profiles_dir: Path = PROFILES_DIR) -> dict:
-    merged = merge(read_params(params_path), load_profile(name, profiles_dir))
+    merged = apply(read_params(params_path), load_profile(name, profiles_dir))
     header = f"# genvid parameters with profile '{name}' applied (profiles/{name}.yaml).\n"
     atomic_write_text(params_path, header + yaml.safe_dump(merged, sort_keys=False))
     return merged
@@ -70,7 +93,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dvc-set", action="store_true", help="print dvc exp run -S arguments instead")
     args = parser.parse_args(argv)
     if args.dvc_set:
-        flat = flatten(load_profile(args.profile))
+        profile = load_profile(args.profile)
+        if profile.get(REMOVE):
+            raise GenvidError(f"profile {args.profile} removes params keys, which `dvc exp run -S` cannot do; "
+                              f"apply it with `python -m genvid.profiles {args.profile}`")
+        flat = flatten(profile)
         print(" ".join(f"-S {key}={json.dumps(value)}" for key, value in flat.items()))
         return
     apply_profile(args.profile, args.params)

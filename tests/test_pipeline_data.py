@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, copy_repo, venv_env
-from genvid.profiles import load_profile, merge
+from genvid.profiles import apply, load_profile
 
 TINY = load_profile("tiny", ROOT / "profiles")
 OUTPUTS = ("data/driving/frames.h5", "data/driving/split.json", "data/driving/stats.json",
@@ -20,7 +20,7 @@ def prepare(path, overrides=TINY):
     path.mkdir()
     copy_repo(path)
     params = yaml.safe_load((path / "params.yaml").read_text())
-    (path / "params.yaml").write_text(yaml.safe_dump(merge(params, overrides), sort_keys=False))
+    (path / "params.yaml").write_text(yaml.safe_dump(apply(params, overrides), sort_keys=False))
     return path
 
 

@@ -18,7 +18,7 @@ from conftest import ROOT
 from genvid import params as P
 from genvid.models import registry
 from genvid.models.registry import RunContext
-from genvid.profiles import load_profile, merge
+from genvid.profiles import apply, load_profile, merge
 
 BENCHMARK = "driving"
 B, S, HEIGHT = 2, 2, 32
@@ -26,12 +26,17 @@ B, S, HEIGHT = 2, 2, 32
 
 @pytest.fixture(scope="module")
 def tiny():
-    return merge(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+    return apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+
+
+# The tiny profile's hvrnn lists are for SM-MNIST's 64x64 frames; these frames are 32x32.
+AT_32 = {"hvrnn": {"encoder_widths": [8, 8, 8, 8], "decoder_widths": [8, 8, 8, 8, 8], "latent_resolutions": [1, 8, 16]}}
 
 
 def context_for(tmp_path, tiny, name: str) -> RunContext:
     bench = P.benchmark(tiny, BENCHMARK)
-    run = P.Run(f"{BENCHMARK}-{name}", BENCHMARK, name, tiny["models"][name], tiny["train"][name])
+    run = P.Run(f"{BENCHMARK}-{name}", BENCHMARK, name, {**tiny["models"][name], **AT_32.get(name, {})},
+                tiny["train"][name])
     stats = tmp_path / "stats.json"
     stats.write_text(json.dumps({"mean": [0.4, 0.45, 0.5], "std": [0.2, 0.21, 0.22], "frames": 10}))
     return RunContext(run, bench, tmp_path / "frames.h5", tmp_path / "split.json", stats,

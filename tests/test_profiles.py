@@ -8,12 +8,12 @@ from genvid.errors import GenvidError
 from genvid.models.pixelsnail3d import count_parameters
 from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
 from genvid.priors import prior_config
-from genvid.profiles import apply_profile, flatten, load_profile, merge
+from genvid.profiles import apply, apply_profile, flatten, load_profile, merge
 from genvid.train import TrainConfig
 
 
 def profile(repo_root, name):
-    return merge(P.read_params(repo_root / "params.yaml"), load_profile(name, repo_root / "profiles"))
+    return apply(P.read_params(repo_root / "params.yaml"), load_profile(name, repo_root / "profiles"))
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,13 @@ def test_paper_profile_builds_the_literature_sizes(repo_root):
     count = sum(p.numel() for p in rfn.parameters())
     assert 30e6 <= count <= 42e6, count
     assert paper["train"]["rfn"]["batch_size"] == 35 and paper["train"]["rfn"]["steps"] == 300_000
+
+
+def test_a_profile_removes_the_keys_it_lists_and_no_others(repo_root):
+    params = P.read_params(repo_root / "params.yaml")
+    smaller = apply(params, {"remove": ["runs.driving-rfn", "ablations.smmnist-hvrnn.variants.naive"]})
+    assert "driving-rfn" not in smaller["runs"] and "driving-rfn" in params["runs"]
+    assert set(smaller["runs"]) == set(params["runs"]) - {"driving-rfn"}
+    assert "naive" not in smaller["ablations"]["smmnist-hvrnn"]["variants"]
+    with pytest.raises(GenvidError, match="remove: runs.driving-nope does not exist"):
+        apply(params, {"remove": ["runs.driving-nope"]})

@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT, venv_env
 from genvid.data import sim_math as sm
 from genvid.determinism import NUMPY_ABOVE_X86_V3, cpu_info, pin_environment, x86_level
-from genvid.profiles import load_profile, merge
+from genvid.profiles import apply, load_profile, merge
 
 PINNED = tuple(pin_environment(2, {}))
 STAGES = sorted(p.stem for p in (ROOT / "stages").glob("*.py") if p.stem != "__init__")
@@ -121,7 +121,7 @@ def test_bad_repro_threads_is_one_line_naming_the_key(probe_stage):
 
 def tiny_data_params(path: Path) -> tuple[Path, list[str]]:
     """params.yaml with the tiny profile's recordings (a few short episodes per benchmark)."""
-    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), load_profile("tiny", ROOT / "profiles"))
+    params = apply(yaml.safe_load((ROOT / "params.yaml").read_text()), load_profile("tiny", ROOT / "profiles"))
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path, list(params["benchmarks"])
 

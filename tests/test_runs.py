@@ -28,7 +28,7 @@ from genvid.data.latents import LatentDataset
 from genvid.data.samples import read_samples_info
 from genvid.io import read_json
 from genvid.models.store import load_model
-from genvid.profiles import load_profile, merge
+from genvid.profiles import apply, load_profile
 from genvid.train import CHECKPOINT_NAME
 from stages.normalize import main as normalize_main
 from stages.sample import main as sample_main
@@ -51,7 +51,7 @@ def smooth_episodes(lengths, resolution=RES, seed=0):
 
 
 def tiny_params(**protocol) -> dict:
-    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), load_profile("tiny", ROOT / "profiles"))
+    params = apply(yaml.safe_load((ROOT / "params.yaml").read_text()), load_profile("tiny", ROOT / "profiles"))
     params["benchmarks"]["driving"]["split"] = {"train": 0.5, "val": 0.25, "test": 0.25}
     params["benchmarks"]["driving"]["protocol"].update(protocol)
     params["runs"] = {"driving-vq": {"benchmark": "driving", "model": "vq"},

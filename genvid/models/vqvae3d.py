@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -239,9 +240,14 @@ class EMAQuantizer(nn.Module):
 
     @torch.no_grad()
     def _ema_update(self, flat: Tensor, onehot: Tensor, counts: Tensor) -> None:
-        """Eq. 5.4 with Laplace-smoothed counts: N ← γN + (1-γ)n, m ← γm + (1-γ)Σz, e = m / N̂."""
+        """Eq. 5.4 with Laplace-smoothed counts: N ← γN + (1-γ)n, m ← γm + (1-γ)Σz, e = m / N̂.
+        Under several training processes n and Σz are summed over them: the global batch's."""
+        counts, sums = counts.clone(), onehot.t() @ flat
+        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            dist.all_reduce(counts)
+            dist.all_reduce(sums)
         self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
-        self.embed_sum.mul_(self.decay).add_(onehot.t() @ flat, alpha=1 - self.decay)
+        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
         total = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.eps) / (total + self.k * self.eps) * total
         self.embed.copy_(self.embed_sum / smoothed[:, None])

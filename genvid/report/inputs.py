@@ -36,7 +36,7 @@ from genvid.io import read_json
 from genvid.layout import benchmark_paths, run_paths
 from genvid.leaderboard import HEADLINE_RULE, IMAGE_METRICS, MEASURED, PUBLISHED
 from genvid.metrics.stats import RULES
-from genvid.profiles import merge
+from genvid.profiles import apply
 
 METRICS = ("psnr", "ssim", "lpips", "mse")  # display order
 PREDICTIONS = "predictions"
@@ -452,7 +452,7 @@ def read_thesis_setup(params: dict, profiles: Path | None) -> dict:
     except yaml.YAMLError as err:
         raise GenvidError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     try:
-        return merge(params, overrides)
+        return apply(params, overrides)
     except GenvidError as err:
         raise GenvidError(f"{path}: {err}") from None
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from genvid.errors import GenvidError
-from genvid.profiles import flatten
+from genvid.profiles import REMOVE, flatten
 
 FULL_CHECK_BYTES = 64 * 2**20  # artefacts up to this size are re-hashed against dvc.lock; larger: size only
 FALLBACK_EPOCH = 1640995200  # 2022-01-01T00:00:00Z, the year of seed 000
@@ -145,7 +145,8 @@ def profile_in_use(params: dict, profiles: Path | None) -> tuple[str, str]:
     if profiles is not None and profiles.is_dir():
         for file in sorted(profiles.glob("*.yaml")):
             try:
-                overrides = flatten(yaml.safe_load(file.read_text(encoding="utf-8")) or {})
+                profile = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+                overrides = flatten({k: v for k, v in profile.items() if k != REMOVE})
             except yaml.YAMLError:
                 continue
             if overrides and all(flat.get(k) == v for k, v in overrides.items()):

@@ -39,7 +39,19 @@ def train_pixel_model(ctx, build: Callable[[], nn.Module], config: dict) -> dict
     metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": result.val}
     if hasattr(model, "log_weights"):  # a pixel likelihood: bits per dimension on test clips
         metrics.update(test_bits_per_dim(ctx, model))
+    if hasattr(model, "kl_per_channel"):  # a hierarchy of latents: seed 004 Table 4.2 and Fig. 4.4
+        metrics.update(test_elbo(ctx, model, result.curves))
     return metrics
+
+
+def _likelihood_clips(ctx) -> tuple[Any, torch.Tensor]:
+    """(likelihood params, the first ``likelihood.clips`` test clips of the training length)."""
+    from genvid import params as P
+
+    cfg = P.top_level(P.read_params(ctx.params_path), "likelihood", ctx.params_path)
+    clips = ctx.bench.clips
+    test = clip_set(ctx.bench, ctx.frames, ctx.split, None, "test", clips.clip_len, ctx.bench.protocol.test_stride)
+    return cfg, torch.stack([test[i] for i in range(min(cfg.clips, len(test)))])
 
 
 @torch.no_grad()
@@ -48,13 +60,8 @@ def test_bits_per_dim(ctx, model: nn.Module) -> dict[str, Any]:
     (K = ``likelihood.iwae_samples``), and the ELBO's (K = 1), over the first
     ``likelihood.clips`` test clips of the training length; the model's ``log_weights`` states
     its dequantisation convention (none for a discrete likelihood, §8.3's for a flow)."""
-    from genvid import params as P
-
-    cfg = P.top_level(P.read_params(ctx.params_path), "likelihood", ctx.params_path)
-    clips = ctx.bench.clips
-    test = clip_set(ctx.bench, ctx.frames, ctx.split, None, "test", clips.clip_len, ctx.bench.protocol.test_stride)
-    n = min(cfg.clips, len(test))
-    frames = torch.stack([test[i] for i in range(n)])
+    cfg, frames = _likelihood_clips(ctx)
+    n, clips = len(frames), ctx.bench.clips
     generator = torch.Generator().manual_seed(cfg.seed)
     model.eval()
     iwae, elbo = [], []
@@ -66,3 +73,31 @@ def test_bits_per_dim(ctx, model: nn.Module) -> dict[str, Any]:
     return {"bits_per_dim": float(torch.cat(iwae).mean()), "bits_per_dim_elbo": float(torch.cat(elbo).mean()),
             "bits_per_dim_protocol": {"iwae_samples": cfg.iwae_samples, "clips": n, "frames": clips.clip_len,
                                       "bound": "upper bound on bits per dimension of the 8-bit frames after the first"}}
+
+
+@torch.no_grad()
+def test_elbo(ctx, model: nn.Module, curves: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seed 004 Table 4.2's numbers: the negative ELBO (nats per sequence, one posterior sample)
+    on the likelihood test clips, split into reconstruction and per-level KL, the training set's
+    (the last logged window), and Fig. 4.4's mean KL per latent channel and active channels."""
+    from genvid.models.hvrnn import ACTIVE_KL
+
+    cfg, frames = _likelihood_clips(ctx)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model.eval()
+    terms: dict[str, list[torch.Tensor]] = {}
+    per_channel: list[list[torch.Tensor]] = []
+    for first in range(0, len(frames), cfg.batch_size):
+        batch = frames[first:first + cfg.batch_size]
+        for name, value in model.elbo_terms(batch, generator).items():
+            terms.setdefault(name, []).append(value)
+        per_channel.append([kl * len(batch) for kl in model.kl_per_channel(batch, generator)])
+    mean = {name: float(torch.cat(v).mean()) for name, v in terms.items()}
+    channels = [(sum(level) / len(frames)).tolist() for level in zip(*per_channel)]
+    train = [row for row in curves if row.get("split") == "train" and "elbo" in row]
+    return {"test_elbo": {"neg_elbo": -mean["elbo"], "recon": -mean["recon"], "kl": mean["kl"],
+                          "kl_levels": {k[3:]: v for k, v in mean.items() if k.startswith("kl_")},
+                          "clips": len(frames), "unit": "nats per sequence (the predicted frames)"},
+            "train_neg_elbo": -train[-1]["elbo"] if train else None,
+            "kl_per_channel": channels, "latent_resolutions": list(model.levels),
+            "active_channels": [sum(v > ACTIVE_KL for v in level) for level in channels]}
