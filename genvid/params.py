@@ -107,9 +107,21 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """SPEC §8: the run whose model the thesis chapters describe (a VQ-family run)."""
+    """SPEC §8: the run whose model the thesis chapters describe (a VQ-family run), and the run whose
+    samples the report redraws at several sampling temperatures (seed 001's RFN; optional: no
+    figure when it is unset or not a run of params.yaml)."""
 
     main_run: str
+    temperature_run: str | None = None
+    temperatures: tuple[float, ...] = field(default=(0.3, 0.6, 1.0))
+    temperature_clips: int = field(default=2, metadata=rule(min=1))  # test clips redrawn at each temperature
+    temperature_frames: int | None = field(default=10, metadata=rule(min=1))  # predicted frames drawn (None: horizon)
+    temperature_seed: int = field(default=0, metadata=rule(min=0))
+
+    def validate(self) -> str | None:
+        if not self.temperatures or any(t <= 0 for t in self.temperatures):
+            return f"temperatures must be a non-empty list of numbers > 0, got {list(self.temperatures)}"
+        return None
 
 
 @dataclass(frozen=True)

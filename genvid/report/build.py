@@ -28,7 +28,9 @@ from genvid.io import atomic_path, atomic_write_text
 from genvid.models.store import load_model
 from genvid.models.vqvae3d import VQVAE3D
 from genvid.report import chapters as C
+from genvid import params as P
 from genvid.report import figures as F
+from genvid.report import findings as Z
 from genvid.report import repro
 from genvid.report import text as X
 from genvid.report.chapters import CHAPTERS, Options, Registry
@@ -50,7 +52,8 @@ OUTLINE = [  # (chapter key, title, [(section id, title), ...]); the template's 
     ("benchmarks", "Benchmarks", []),  # one section per benchmark, added by numbered_outline
     ("discussion", "Discussion", [("disc-vqvae", "Reconstruction"), ("disc-priors", "Priors"),
                                   ("disc-prediction", "Prediction against the baseline"),
-                                  ("disc-benchmarks", "Benchmarks")]),
+                                  ("disc-benchmarks", "Benchmarks"),
+                                  ("disc-theses", "Seeds 001 and 004 at small scale")]),
     ("appendix", "Reproducibility", [("artefacts", "Artefacts"), ("software", "Software, seeds and run"),
                                      ("wall-times", "Wall times")]),
 ]
@@ -99,7 +102,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     C.vqvae_prior_items(reg, main, model, opts)
     C.sample_items(reg, main, opts)
     C.evaluation_items(reg, main)
-    C.benchmark_items(reg, inp.benchmarks, opts)
+    C.benchmark_items(reg, inp.benchmarks, opts, inp.temperature)
     C.appendix_items(reg, inp, opts)
 
     root = inp.paths.root.resolve()
@@ -132,7 +135,9 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
         "fvd": stat(fvd.get(PREDICTIONS)),
         "fvd_copy": stat(baseline.scores["fvd"].get(PREDICTIONS)) if baseline is not None else None,
         "benchmarks": [{"name": v.name, "runs": [r.name for r in v.runs], "protocol": v.config.protocol,
-                        "leaderboard": v.leaderboard} for v in inp.benchmarks],
+                        "leaderboard": v.leaderboard, **seed_facts(inp, v)} for v in inp.benchmarks],
+        "sharpness_text": Z.SHARPNESS_TEXT,
+        "temperature_run": inp.temperature.result.name if inp.temperature is not None else None,
     }
     utc = repro.utc(epoch)
     return {
@@ -176,8 +181,22 @@ def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
     fvd = X.fvd_facts(scores["fvd"], base.scores["fvd"] if base is not None else None)
     ranking = [r for r in (X.ranking_facts(v.name, v.leaderboard.measured) for v in inp.benchmarks
                            if v.leaderboard is not None) if r is not None]
+    theses = [Markup("On <code>{}</code>: {}").format(v.name, f) for v in inp.benchmarks
+              for f in seed_facts(inp, v)["findings"]]
     return {"vqvae": vq, "priors": priors, "prediction": prediction, "hierarchy": hierarchy,
-            "fvd": [fvd] if fvd is not None else [], "benchmarks": ranking}
+            "fvd": [fvd] if fvd is not None else [], "benchmarks": ranking, "theses": theses}
+
+
+def seed_facts(inp: Inputs, view) -> dict[str, Any]:
+    """The benchmark's paragraph per seed 001/004 run, its checks against the theses' findings, and
+    which of its figures and tables exist (the template shows only those)."""
+    train = {r.name: P.run(inp.params, r.name, inp.paths.params).train_params for r in view.runs}
+    runs = Z.seed_runs(view, train)
+    p = view.config.protocol
+    return {"paragraphs": [Z.paragraph(r, p.num_samples, p.horizon) for r in runs],
+            "findings": Z.findings(view, runs), "ablations": [a.run for a in view.ablations],
+            "temperature": inp.temperature is not None and inp.temperature.result.benchmark == view.name,
+            "has_bits": any(isinstance(r.train.get("bits_per_dim"), (int, float)) for r in runs)}
 
 
 def _environment() -> jinja2.Environment:

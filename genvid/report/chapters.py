@@ -7,7 +7,7 @@ compares every run of every benchmark.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,19 @@ from markupsafe import Markup
 from genvid.data.clips import denormalize, normalize
 from genvid.data.split import clip_starts
 from genvid.layout import benchmark_paths, run_paths
+from genvid.errors import GenvidError, ParamError
 from genvid.metrics.stats import RULES
+from genvid.models.hvrnn import ACTIVE_KL, MAX_KL
+from genvid.models.predictor import PixelPredictor
+from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
+from genvid.models.store import load_model
 from genvid.models.vqvae3d import VQVAE3D
 from genvid.report import figures as F
 from genvid.report import repro, tables
 from genvid.report import text as X
 from genvid.report.gifs import animated_gif, side_by_side
-from genvid.report.inputs import METRICS, PREDICTIONS, BenchmarkView, Inputs, MainRun, RunResult, curve
+from genvid.report.inputs import (HIERARCHY_MODEL, METRICS, PREDICTIONS, Ablation, BenchmarkView, Inputs, MainRun,
+                                  RunResult, TemperatureRun, curve, gradient_energy)
 from genvid.report.references import xu
 
 CHAPTERS = {"data": "1", "preprocessing": "2", "models": "3", "training": "4", "results": "5",
@@ -299,9 +305,11 @@ def benchmark_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
     return panels
 
 
-def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options) -> None:
+def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
+                    temperature: TemperatureRun | None = None) -> None:
     """Chapter 6: per benchmark, the leaderboard (measured, then published apart), every run's
-    per-timestep curves, and every run's first sample on the same test clips."""
+    per-timestep curves, every run's first sample on the same test clips; then the temperature
+    run's samples at each temperature (on its benchmark) and each ablation's table and Fig. 4.4."""
     for view in views:
         if not view.runs:
             continue
@@ -334,6 +342,104 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options) ->
                 png=F.frame_grid(rows, c, opts.max_px), gif=gif_uri(videos, c, getattr(view.config.collect, "interval", None), opts.gif_px),
                 gif_caption=f"Animated, test clip {int(view.rows[0]) + 1}, left to right: real, " +
                 ", ".join(run.name for run in view.runs) + "; the bar turns red on predicted frames.")
+        if temperature is not None and temperature.result.benchmark == b:
+            temperature_item(reg, temperature, opts)
+        for ab in view.ablations:
+            ablation_items(reg, view, ab)
+
+
+def _plain(v: Any) -> Any:
+    return list(v) if isinstance(v, (list, tuple)) else v
+
+
+@torch.no_grad()
+def temperature_samples(t: TemperatureRun) -> dict[float, np.ndarray]:
+    """One future of each chosen test clip from its real context at every temperature, on the CPU,
+    from a generator seeded with ``t.seed`` each time (so only the temperature differs):
+    {T: uint8 [k, horizon, H, W, C]}. The model must be the run's (a stale one is an error)."""
+    name = t.result.name
+    model, stored = load_model(t.model, t.result.model)
+    for key, value in t.model_params.items():
+        if key in stored and _plain(stored[key]) != _plain(value):
+            raise GenvidError(f"{t.model}: trained with {key}={stored[key]!r} but params.yaml gives {value!r} "
+                              f"(a stale model: rerun train@{name})")
+    cfg = getattr(model, "cfg", None)
+    if not (is_dataclass(cfg) and "temperature" in {f.name for f in fields(cfg)}):
+        raise ParamError(f"report.temperature_run '{name}' is a '{t.result.model}' run, whose model has no "
+                         "sampling temperature (seed 001's rfn has one)")
+    c, horizon = t.result.samples.context_frames, t.horizon
+    context = torch.from_numpy(np.ascontiguousarray(t.real[:, :c]))
+    out = {}
+    try:
+        for temp in t.temperatures:
+            model.cfg = replace(cfg, temperature=float(temp))
+            generator = torch.Generator().manual_seed(t.seed)
+            out[temp] = PixelPredictor(model).predict(context, horizon, 1, generator)[:, 0].numpy()
+    finally:
+        model.cfg = cfg
+    return out
+
+
+def relative_sharpness(frames: np.ndarray, real: np.ndarray) -> float | None:
+    """inputs.sharpness for frames in memory: their mean absolute spatial gradient over the real ones'."""
+    (a, n), (b, m) = gradient_energy(frames), gradient_energy(real)
+    return None if b <= 0 or n == 0 else (a / n) / (b / m)
+
+
+def temperature_item(reg: Registry, t: TemperatureRun, opts: Options) -> None:
+    """Issue 11: the temperature run's samples at each temperature, below the real clips."""
+    futures = temperature_samples(t)
+    c, run = t.result.samples.context_frames, t.result.name
+    real = t.real[:, :c + t.horizon]
+    rows = []
+    for j, r in enumerate(t.rows):
+        rows.append((f"real #{int(r) + 1}", list(real[j])))
+        rows += [(f"T = {temp:g}", _with_context(futures[temp][j], c)) for temp in t.temperatures]
+    sharp = [(temp, relative_sharpness(futures[temp], real[:, c:])) for temp in t.temperatures]
+    own = t.model_params.get("temperature")
+    reg.add("figure", "temperatures", "benchmarks", f"Run <code>{run}</code> ({t.result.model}) at the sampling "
+            f"temperatures {', '.join(f'{temp:g}' for temp in t.temperatures)} (params <code>report.temperatures"
+            f"</code>): each test clip's {c} real context frames, then one future of {t.horizon} frames per temperature "
+            f"(params <code>report.temperature_frames</code>; the protocol predicts {t.result.samples.horizon}), drawn on the CPU "
+            f"from a generator seeded with {t.seed} each time, so only the temperature differs. #k is the k-th of the "
+            f"{t.result.samples.clips} test clips." + (f" The run's own samples (leaderboard, strips) use T = {own:g}."
+                                                        if isinstance(own, (int, float)) else "") +
+            " Sharpness of these futures (defined in the text): " +
+            "; ".join(f"T = {temp:g}: {X.fmt(v, 3)}" for temp, v in sharp) + ".",
+            png=F.frame_grid(rows, c, opts.max_px))
+
+
+def one_level_run(view: BenchmarkView) -> tuple[str, dict] | None:
+    """The benchmark's first hvrnn run with a single latent level (Table 4.2's "1" row)."""
+    return next(((r.name, view.train_metrics[r.name]) for r in view.runs if r.model == HIERARCHY_MODEL
+                 and len(view.train_metrics[r.name]["latent_resolutions"]) == 1), None)
+
+
+def ablation_items(reg: Registry, view: BenchmarkView, ab: Ablation) -> None:
+    """Seed 004 Table 4.2's analogue and, when the naive variant has the run's levels, Fig. 4.4's."""
+    if ab.model != HIERARCHY_MODEL or ab.run not in view.train_metrics:
+        return
+    run = view.train_metrics[ab.run]
+    reg.add("table", f"abl_{ab.run}", "benchmarks", f"Seed 004 Table 4.2's ablation, measured on <code>{view.name}"
+            f"</code> (stage ablate: variants of run <code>{ab.run}</code>, trained like it with the params changed): "
+            f"the run is both the 1-8-32 row and the β warm-up and dense row, as in the thesis. −ELBO in nats per "
+            "sequence (the predicted frames): test on the likelihood's test clips with one posterior sample, train "
+            "the last logged training window; KL per level on the same test clips; a channel is active when its "
+            f"mean KL per position exceeds {ACTIVE_KL}. The published columns are seed 004 Table 4.2 "
+            '<span class="published">published</span>: BAIR Push at 64 × 64 with the thesis\'s sizes, another '
+            "data set, so only the order of the rows compares.",
+            **tables.ablation(ab.run, run, ab.variants, one_level_run(view)))
+    naive = ab.variants.get("naive")
+    if naive is None or list(naive["metrics"]["latent_resolutions"]) != list(run["latent_resolutions"]):
+        return
+    panels = {f"β warm-up and dense ({ab.run})": run["kl_per_channel"], "naive (neither)": naive["metrics"]["kl_per_channel"]}
+    reg.add("figure", f"kl_{ab.run}", "benchmarks", "Seed 004 Fig. 4.4's analogue: the mean KL between posterior "
+            "and prior of each latent channel, one row per level, for the run with β warm-up and dense "
+            "connectivity and for its naive variant. Normalised as we read the thesis: per position, i.e. averaged "
+            "over the channel's r × r positions (and over test clips and predicted frames), so that levels compare; "
+            f"the colour scale runs from 0 to {MAX_KL} nats, the thesis's 'maximally activated', and the dot and "
+            f"the red line mark an active channel (mean KL above {ACTIVE_KL}).",
+            png=F.kl_channels(panels, run["latent_resolutions"], MAX_KL, ACTIVE_KL))
 
 
 # ----------------------------------------------------------------------------- appendix

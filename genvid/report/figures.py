@@ -215,3 +215,35 @@ def codebook_usage(counts: dict[str, np.ndarray]) -> bytes:
         if p.size:
             ax.set_ylim(p.min() / 2, 1.0)
     return to_png(fig)
+
+
+@styled
+def kl_channels(panels: dict[str, list[np.ndarray]], resolutions: Sequence[int], max_kl: float,
+                active_kl: float) -> bytes:
+    """Seed 004 Fig. 4.4: per model (column) and latent level (row), the mean KL of each latent
+    channel as a colour on [0, max_kl] (values above it take the top colour); channels above
+    ``active_kl`` carry a dot, and the colour bar marks that threshold."""
+    names = list(panels)
+    fig, axes = _figure(len(resolutions), len(names), 0.55 * len(resolutions) + 0.9)
+    image = None
+    for j, name in enumerate(names):
+        for i, res in enumerate(resolutions):
+            ax = axes[i, j]
+            values = np.asarray(panels[name][i], dtype=np.float64)
+            image = ax.imshow(values[None], cmap="viridis", vmin=0.0, vmax=max_kl, aspect="auto",
+                              interpolation="nearest")
+            for c in np.flatnonzero(values > active_kl):
+                ax.plot(c, 0, "o", color="white", markersize=2.5, markeredgecolor="black", markeredgewidth=0.4)
+            ax.grid(False)
+            ax.set_yticks([])
+            ax.set_xticks(range(len(values)), [str(c + 1) for c in range(len(values))], fontsize=6)
+            ax.tick_params(length=0)
+            if i == 0:
+                ax.set_title(name)
+            if j == 0:
+                ax.set_ylabel(f"{res}×{res}", rotation=0, ha="right", va="center")
+        axes[-1, j].set_xlabel("latent channel")
+    bar = fig.colorbar(image, ax=axes, location="right", shrink=0.9)
+    bar.set_label("mean KL per position (nats)")
+    bar.ax.axhline(active_kl, color="#c00000", linewidth=1.2)
+    return to_png(fig)

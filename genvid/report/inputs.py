@@ -17,7 +17,7 @@ the builders.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from genvid.data.split import SPLITS, validate_split_file
 from genvid.data.stats import load_stats
 from genvid.errors import GenvidError, ParamError
 from genvid.io import read_json
-from genvid.layout import benchmark_paths, run_paths
+from genvid.layout import ablation_dir, benchmark_paths, run_paths
 from genvid.leaderboard import HEADLINE_RULE, IMAGE_METRICS, MEASURED, PUBLISHED
 from genvid.metrics.stats import RULES
 from genvid.profiles import apply
@@ -411,6 +411,9 @@ class BenchmarkView:
     rows: np.ndarray  # the test clips shown in the strips (the same for every run)
     real: np.ndarray | None  # [k, Tc+h, H, W, C]
     first_sample: dict[str, np.ndarray]  # run -> [k, h, H, W, C] (each run's first sample)
+    train_metrics: dict[str, dict] = field(default_factory=dict)  # run -> train_metrics.json (SEED_MODELS)
+    sharpness: dict[str, float | None] = field(default_factory=dict)  # run -> SHARPNESS ratio (SEED_MODELS)
+    ablations: list["Ablation"] = field(default_factory=list)  # params ablations.<run> of this benchmark
 
 
 def check_same_clips(runs: list[RunResult]) -> None:
@@ -436,7 +439,148 @@ def read_benchmark(params: dict, name: str, paths: ReportPaths, results: dict[st
     rows = pick_rows(runs[0].samples.clips, max_clips)
     real = read_rows(runs[0].samples.path, "real", rows)
     first = {r.name: read_rows(r.samples.path, PREDICTIONS, rows)[:, 0] for r in runs}
-    return BenchmarkView(name, config, runs, leaderboard, rows, real, first)
+    seed_runs = [r for r in runs if r.model in SEED_MODELS]
+    train = {r.name: read_seed_train_metrics(run_paths(r.name, name, paths.root).report_dir / "train_metrics.json",
+                                             r.model) for r in seed_runs}
+    sharp = {r.name: sharpness(r.samples) for r in seed_runs}
+    ablations = read_ablations(params, paths, name, results)
+    return BenchmarkView(name, config, runs, leaderboard, rows, real, first, train, sharp, ablations)
+
+
+# --------------------------------------------------------------------------- seeds 001 and 004
+
+SEED_MODELS = ("vrnn", "srnn", "rfn", "svg_lp", "hvrnn")  # runs with a paragraph in the Benchmarks chapter
+HIERARCHY_MODEL = "hvrnn"
+
+
+def read_hierarchy_metrics(data: dict, source: str | Path) -> None:
+    """The seed 004 fields of an hvrnn train_metrics.json (genvid.train.pixels.test_elbo): the test
+    negative ELBO and its per-level KL, the KL per latent channel and the active channels per level."""
+    for key in ("neg_elbo", "recon", "kl"):
+        number(data, f"test_elbo.{key}", source)
+    number(data, "train_neg_elbo", source, required=False)
+    res = lookup(data, "latent_resolutions", source)
+    per_channel = lookup(data, "kl_per_channel", source)
+    active = lookup(data, "active_channels", source)
+    levels = lookup(data, "test_elbo.kl_levels", source)
+    ok = (isinstance(res, list) and res and all(isinstance(r, int) for r in res)
+          and isinstance(per_channel, list) and len(per_channel) == len(res)
+          and all(isinstance(c, list) and c and all(isinstance(v, (int, float)) for v in c) for c in per_channel)
+          and isinstance(active, list) and len(active) == len(res) and all(isinstance(a, int) for a in active))
+    if not ok:
+        raise GenvidError(f"{source}: keys 'latent_resolutions', 'kl_per_channel' and 'active_channels' must hold one "
+                          "entry per latent level (a list of numbers per level for 'kl_per_channel')")
+    if not isinstance(levels, dict) or any(f"{r}x{r}" not in levels for r in res):
+        raise GenvidError(f"{source}: key 'test_elbo.kl_levels' must hold the KL of every level "
+                          f"({', '.join(f'{r}x{r}' for r in res)})")
+
+
+def read_seed_train_metrics(path: Path, model: str) -> dict:
+    """train_metrics.json of a seed 001/004 run (genvid.train.pixels): parameters; bits per
+    dimension where the model has a pixel likelihood; the hierarchy's fields for hvrnn."""
+    data = _json(path)
+    number(data, "parameters", path, required=False)
+    if "bits_per_dim" in data:
+        number(data, "bits_per_dim", path)
+        number(data, "bits_per_dim_elbo", path, required=False)
+    if model == HIERARCHY_MODEL:
+        read_hierarchy_metrics(data, path)
+    return data
+
+
+def gradient_energy(frames: np.ndarray) -> tuple[float, int]:
+    """Sum of |vertical| and |horizontal| differences of neighbouring pixels of uint8 frames
+    [..., H, W, C] (values scaled to [0, 1]), and how many differences were summed."""
+    x = frames.astype(np.int16)
+    dy, dx = np.abs(np.diff(x, axis=-3)), np.abs(np.diff(x, axis=-2))
+    return (float(dy.sum(dtype=np.int64)) + float(dx.sum(dtype=np.int64))) / 255.0, dy.size + dx.size
+
+
+def sharpness(info: SamplesInfo, chunk: int = 8) -> float | None:
+    """SHARPNESS: the mean absolute spatial gradient of every predicted frame (all clips, all samples)
+    over that of the true future frames of the same clips; None if the true frames are flat."""
+    pred, real = [0.0, 0], [0.0, 0]
+    for a in range(0, info.clips, chunk):
+        rows = slice(a, min(a + chunk, info.clips))
+        for acc, frames in ((pred, read_clips(info.path, PREDICTIONS, rows)),
+                            (real, read_clips(info.path, "real", rows)[:, info.context_frames:])):
+            total, count = gradient_energy(frames)
+            acc[0] += total
+            acc[1] += count
+    if real[0] <= 0 or pred[1] == 0:
+        return None
+    return (pred[0] / pred[1]) / (real[0] / real[1])
+
+
+@dataclass
+class Ablation:
+    """reports/<b>/ablations/<run>/ablation.json (stage ablate): the run's variants with their
+    params and training metrics; the run itself is the reference row."""
+
+    run: str
+    model: str
+    path: Path
+    variants: dict[str, dict]  # name -> {"models", "train", "metrics"}, in the file's order
+
+
+def read_ablations(params: dict, paths: ReportPaths, benchmark: str, results: dict[str, RunResult]) -> list[Ablation]:
+    """Every ``ablations.<run>`` of params.yaml whose run is a run of ``benchmark``; its variants
+    must be exactly those of params.yaml (else the file is stale)."""
+    section = params.get("ablations") or {}
+    if not isinstance(section, dict):
+        raise ParamError(f"{paths.params}: section 'ablations' must be a mapping")
+    out = []
+    for run, entry in section.items():
+        if run not in results or results[run].benchmark != benchmark:
+            continue
+        path = ablation_dir(run, benchmark, paths.root) / "ablation.json"
+        data = _json(path)
+        if data.get("run") != run:
+            raise GenvidError(f"{path}: holds run {data.get('run')!r}, expected '{run}'")
+        variants = lookup(data, "variants", path)
+        expected = list((entry or {}).get("variants") or {}) if isinstance(entry, dict) else []
+        if not isinstance(variants, dict) or sorted(variants) != sorted(expected):
+            raise GenvidError(f"{path}: variants {sorted(variants) if isinstance(variants, dict) else variants!r} "
+                              f"differ from params.yaml ablations.{run}.variants {sorted(expected)} (a stale "
+                              f"ablation: rerun ablate@{run})")
+        model = results[run].model
+        for name, v in variants.items():
+            metrics = lookup(v, "metrics", f"{path}: variants.{name}")
+            if not isinstance(metrics, dict):
+                raise GenvidError(f"{path}: key 'variants.{name}.metrics' must be a mapping")
+            if model == HIERARCHY_MODEL:
+                read_hierarchy_metrics(metrics, f"{path}: variants.{name}.metrics")
+        out.append(Ablation(run, model, path, variants))
+    return out
+
+
+@dataclass
+class TemperatureRun:
+    """The run of params ``report.temperature_run`` (seed 001's RFN): its model file and the real
+    test clips whose futures the report redraws at ``temperatures``."""
+
+    result: RunResult
+    model_params: dict
+    model: Path
+    rows: np.ndarray  # the test clips redrawn
+    real: np.ndarray  # [k, Tc+h, H, W, C]
+    temperatures: tuple[float, ...]
+    seed: int
+    horizon: int  # predicted frames drawn (report.temperature_frames, at most the protocol's horizon)
+
+
+def read_temperature_run(params: dict, paths: ReportPaths, results: dict[str, RunResult]) -> TemperatureRun | None:
+    """None when ``report.temperature_run`` is unset or not a run of params.yaml (a profile may
+    remove it): the report then has no temperature figure."""
+    cfg = P.top_level(params, "report", paths.params)
+    if cfg.temperature_run is None or cfg.temperature_run not in results:
+        return None
+    result = results[cfg.temperature_run]
+    run = P.run(params, result.name, paths.params)
+    rows = pick_rows(result.samples.clips, cfg.temperature_clips)
+    return TemperatureRun(result, run.model_params, run_paths(run.name, run.benchmark, paths.root).model_dir / "model.pt",
+                          rows, read_rows(result.samples.path, "real", rows), cfg.temperatures, cfg.temperature_seed,
+                          min(cfg.temperature_frames or result.samples.horizon, result.samples.horizon))
 
 
 # --------------------------------------------------------------------------- everything
@@ -464,6 +608,7 @@ class Inputs:
     main: MainRun
     benchmarks: list[BenchmarkView]
     thesis: dict  # params with profiles/thesis.yaml merged over it
+    temperature: TemperatureRun | None = None  # report.temperature_run, if it is a run
 
 
 def read_inputs(paths: ReportPaths, main_clips: int = 3, benchmark_clips: int = 2) -> Inputs:
@@ -475,4 +620,5 @@ def read_inputs(paths: ReportPaths, main_clips: int = 3, benchmark_clips: int = 
     main = read_main_run(params, paths, results, main_clips)
     benchmarks = [read_benchmark(params, b, paths, results, benchmark_clips)
                   for b in P.benchmark_names(params, paths.params)]
-    return Inputs(paths, params, main, benchmarks, read_thesis_setup(params, paths.profiles))
+    return Inputs(paths, params, main, benchmarks, read_thesis_setup(params, paths.profiles),
+                  read_temperature_run(params, paths, results))
