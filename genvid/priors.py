@@ -8,13 +8,12 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from genvid.data.latents import LatentDataset
 from genvid.errors import ParamError
-from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
+from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, code_cross_entropy
 
 LEVELS = ("top", "bottom")
 
@@ -42,7 +41,7 @@ def prior_objective(level: str):
     def objective(model: PixelSNAIL3d, batch, step: int = 0):
         codes, cond = split_batch(batch, level)
         logits = model(codes, cond)
-        loss = F.cross_entropy(logits, codes)
+        loss = code_cross_entropy(logits, codes)
         accuracy = (logits.argmax(1) == codes).float().mean()
         return loss, {"accuracy": float(accuracy), "bits_per_code": loss.item() / math.log(2)}
 
@@ -54,11 +53,12 @@ def evaluate_prior(model: PixelSNAIL3d, dataset: LatentDataset, level: str, batc
                    desc: str) -> dict:
     """Mean NLL (nats and bits per code) and next-code accuracy over a split (Tables 6.2/6.3)."""
     model.eval()
+    device = next(model.parameters()).device
     nll, correct, count = 0.0, 0, 0
     for batch in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, mininterval=5):
-        codes, cond = split_batch(batch, level)
+        codes, cond = split_batch([t.to(device) for t in batch], level)
         logits = model(codes, cond)
-        nll += float(F.cross_entropy(logits, codes, reduction="sum"))
+        nll += float(code_cross_entropy(logits, codes, reduction="sum"))
         correct += int((logits.argmax(1) == codes).sum())
         count += codes.numel()
     return {"nll_nats": nll / count, "bits_per_code": nll / count / math.log(2),

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from genvid.errors import GenvidError, ParamError
 from genvid.models.pixelsnail3d import (
-    CausalConv3d, GatedResidual, PixelSNAIL3d, PixelSNAILConfig, bits_per_code, count_parameters, frame_taps,
-    row_taps, rows_taps)
+    CausalConv3d, GatedResidual, PixelSNAIL3d, PixelSNAILConfig, bits_per_code, code_cross_entropy,
+    count_parameters, frame_taps, row_taps, rows_taps)
 
 torch.set_num_threads(1)
 
@@ -241,3 +241,66 @@ def test_a_few_training_steps_lower_the_loss():
         loss.backward()
         optimizer.step()
     assert model.loss(codes).item() < 0.7 * first
+
+
+def _logits_and_codes(shape, seed=0):
+    b, k, *grid = shape
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g) * 3, torch.randint(0, k, (b, *grid), generator=g)
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 2, 4, 5), (2, 512, 4, 8, 8), (1, 16, 1, 1, 1)])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_code_cross_entropy_is_bitwise_cross_entropy_on_cpu(shape, reduction):
+    """The flat NLL (deterministic on CUDA) gives F.cross_entropy's bits, values and gradients."""
+    logits, codes = _logits_and_codes(shape)
+    a, b = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    expected = F.cross_entropy(a, codes, reduction=reduction)
+    got = code_cross_entropy(b, codes, reduction=reduction)
+    assert got.shape == expected.shape == ((shape[0], *shape[2:]) if reduction == "none" else ())
+    assert torch.equal(got, expected)
+    weights = torch.rand(expected.shape, generator=torch.Generator().manual_seed(5))
+    (expected * weights).sum().backward()
+    (got * weights).sum().backward()
+    assert torch.equal(a.grad, b.grad)
+
+
+def test_code_cross_entropy_under_bf16_autocast_matches_cross_entropy():
+    logits, codes = _logits_and_codes((4, 64, 2, 4, 4))
+    conv = torch.nn.Conv3d(64, 64, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = conv(logits)
+        expected, got = F.cross_entropy(half, codes), code_cross_entropy(half, codes)
+    assert half.dtype == torch.bfloat16 and got.dtype == torch.float32 and torch.equal(got, expected)
+
+
+def test_code_cross_entropy_rejects_mismatched_shapes_and_reductions():
+    logits, codes = _logits_and_codes((2, 8, 2, 3, 3))
+    with pytest.raises(GenvidError, match=r"logits of shape \[2, 8, 2, 3, 3\] do not match codes of shape \[2, 3, 3\]"):
+        code_cross_entropy(logits, codes[:, 0])
+    with pytest.raises(GenvidError, match="reduction must be"):
+        code_cross_entropy(logits, codes, reduction="batchmean")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_code_cross_entropy_runs_on_cuda_in_deterministic_mode():
+    """F.cross_entropy over a grid raises here (nll_loss2d); the flat form must not, and must
+    agree with the CPU to float32 rounding, gradients included."""
+    logits, codes = _logits_and_codes((4, 512, 2, 8, 8))
+    cpu = logits.clone().requires_grad_()
+    code_cross_entropy(cpu, codes).backward()
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        runs = []
+        for _ in range(2):
+            x = logits.cuda().requires_grad_()
+            loss = code_cross_entropy(x, codes.cuda())
+            loss.backward()
+            total = code_cross_entropy(x.detach(), codes.cuda(), reduction="sum")
+            runs.append((loss.detach().cpu(), x.grad.cpu(), total.cpu()))
+    finally:
+        torch.use_deterministic_algorithms(was)
+    assert all(torch.equal(u, v) for u, v in zip(*runs))  # the same bits twice
+    torch.testing.assert_close(runs[0][1], cpu.grad, rtol=1e-5, atol=1e-9)
+    torch.testing.assert_close(runs[0][0], code_cross_entropy(logits, codes), rtol=1e-5, atol=0)

@@ -117,6 +117,24 @@ def test_draw_follows_the_softmax():
     assert sampling._draw(logits[:1], torch.full((1,), 1e-12, dtype=torch.float64), 1.0, top_k=2).item() == 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_draw_on_cuda_in_deterministic_mode_picks_the_cpus_codes():
+    """A floating cumsum raises on CUDA in deterministic mode: the CDF is summed on the CPU, so
+    the same logits and uniforms pick the same codes on either device."""
+    g = gen(3)
+    logits = torch.randn(64, 32, generator=g) * 2
+    u = 1.0 - torch.rand(64, generator=g, dtype=torch.float64)
+    was = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        for top_k in (None, 5):
+            cuda = sampling._draw(logits.cuda(), u.cuda(), 0.7, top_k)
+            assert cuda.device.type == "cuda"
+            assert torch.equal(cuda.cpu(), sampling._draw(logits, u, 0.7, top_k))
+    finally:
+        torch.use_deterministic_algorithms(was)
+
+
 def test_sampling_restores_training_mode():
     model = build(TOP).train()
     sample_fast(model, inputs(model, 1)[0], 60, gen(0))

@@ -422,7 +422,28 @@ class PixelSNAIL3d(nn.Module):
 
     def loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """Cross-entropy over the K codes: mean nats per code."""
-        return F.cross_entropy(self(codes, cond), codes)
+        return code_cross_entropy(self(codes, cond), codes)
+
+
+def code_cross_entropy(logits: torch.Tensor, codes: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """``F.cross_entropy(logits, codes, reduction=...)`` for logits [B, K, *grid] and codes [B, *grid],
+    computed as the one-dimensional NLL over the flattened positions. On CUDA, cross-entropy over a
+    grid dispatches nll_loss2d, whose reduction accumulates with atomics and raises under
+    torch.use_deterministic_algorithms; the flat NLL reduces in one block (deterministic). The
+    log-softmax still runs over dim 1 of the grid layout, so on CPU the values and gradients are
+    bitwise those of F.cross_entropy (tests/test_pixelsnail3d.py). Half-precision logits are
+    taken to float32 first, as autocast does for cross_entropy. ``reduction="none"``: [B, *grid]."""
+    if reduction not in ("mean", "sum", "none"):
+        raise GenvidError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if logits.dim() < 2 or codes.shape != logits.shape[:1] + logits.shape[2:]:
+        raise GenvidError(f"logits of shape {list(logits.shape)} do not match codes of shape {list(codes.shape)} "
+                          "(expected logits [B, K, ...] and codes [B, ...])")
+    if logits.dtype in (torch.float16, torch.bfloat16):
+        logits = logits.float()
+    k = logits.shape[1]
+    log_probs = F.log_softmax(logits, dim=1).movedim(1, -1).reshape(-1, k)
+    nll = F.nll_loss(log_probs, codes.reshape(-1), reduction=reduction)
+    return nll.reshape(codes.shape) if reduction == "none" else nll
 
 
 def _check_codes(what: str, codes: torch.Tensor, shape: Shape3, k: int) -> None:

@@ -109,12 +109,15 @@ def _uniform(generator: torch.Generator, flat: torch.Tensor) -> torch.Tensor:
 
 def _draw(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
     """Inverse-CDF draw from softmax(logits / temperature) restricted to the top-k logits.
-    u in (0, 1] never picks a zero-probability code."""
+    u in (0, 1] never picks a zero-probability code. The CDF is always summed on the CPU: a
+    floating cumsum on CUDA is nondeterministic (it raises under torch.use_deterministic_algorithms),
+    and the CPU's sum makes a draw's bits the same whichever device computed the logits."""
     logits = logits.float() / temperature
     if top_k is not None:
         kth = logits.topk(top_k, dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    cdf = torch.softmax(logits, dim=-1).double().cumsum(dim=-1)
+    probs = torch.softmax(logits, dim=-1).double()
+    cdf = probs.cumsum(dim=-1) if probs.device.type == "cpu" else probs.cpu().cumsum(dim=-1).to(probs.device)
     index = (cdf < u.unsqueeze(1) * cdf[:, -1:]).sum(dim=-1)
     return index.clamp_(max=logits.shape[-1] - 1)
 

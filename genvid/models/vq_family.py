@@ -73,13 +73,15 @@ def train(ctx) -> dict[str, Any]:
     result = fit(vqvae, lambda m, x, step: m.loss(x), train_set, val_set, cfgs["vqvae"],
                  ctx.workdir / "vqvae", key, desc=f"{ctx.run.name} vqvae", device=ctx.device,
                  precision=ctx.precision)
-    vqvae.cpu().eval()
+    # The evaluation passes run on the run's device; save_model copies the weights to the CPU.
+    vqvae.to(ctx.device).eval()
     save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)
     write_curves_tsv(result.curves, *_curve_paths(ctx, "vqvae"))
     metrics["vqvae"] = evaluate_vqvae(vqvae, ctx, window, clips.eval_stride)
 
     latents = ctx.model_dir / "latents.h5"
     extract_latents(vqvae, ctx, latents)
+    vqvae.cpu()  # its device memory is the priors' from here on
     info = read_latent_info(latents)
     data = {split: LatentDataset(latents, split) for split in SPLITS}
     for level in LEVELS:
@@ -92,7 +94,7 @@ def train(ctx) -> dict[str, Any]:
         result = fit(prior, prior_objective(level), data["train"], data["val"], cfgs[name],
                      ctx.workdir / name, key, desc=f"{ctx.run.name} {name}", device=ctx.device,
                      precision=ctx.precision)
-        prior.cpu().eval()
+        prior.to(ctx.device).eval()
         save_model(ctx.model_dir / f"{name}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), prior)
         write_curves_tsv(result.curves, *_curve_paths(ctx, name))
         scores = {split: evaluate_prior(prior, data[split], level, 16, f"{name} {split}") for split in SPLITS}
@@ -103,6 +105,7 @@ def train(ctx) -> dict[str, Any]:
         }
         scores["parameters"] = count_parameters(cfg)
         metrics[name] = scores
+        prior.cpu()
     metrics["parameters"] = (sum(p.numel() for p in vqvae.parameters())
                              + metrics["prior_top"]["parameters"] + metrics["prior_bottom"]["parameters"])
     return metrics
@@ -140,7 +143,7 @@ def _curve_paths(ctx, component: str) -> tuple[Path, Path]:
 def evaluate_vqvae(model: VQVAE3D, ctx, clip_len: int, stride: int, batch_size: int = 8) -> dict[str, Any]:
     """Reconstruction MSE (normalised, Table 6.1) and PSNR/SSIM (pixels) per split; codebook use."""
     out: dict[str, Any] = {}
-    k = model.cfg.codebook_size
+    k, device = model.cfg.codebook_size, next(model.parameters()).device
     for split in SPLITS:
         # Every split at the evaluation stride: train clips at stride 1 overlap 15/16 and would
         # only repeat the same frames (seed 000 §4.1.3 uses stride 8 for evaluation).
@@ -148,6 +151,7 @@ def evaluate_vqvae(model: VQVAE3D, ctx, clip_len: int, stride: int, batch_size: 
         sums = {"mse_normalized": 0.0, "psnr": 0.0, "ssim": 0.0}
         hist = {"top": torch.zeros(k, dtype=torch.int64), "bottom": torch.zeros(k, dtype=torch.int64)}
         for x in tqdm(DataLoader(dataset, batch_size=batch_size), desc=f"eval vqvae {split}", mininterval=5):
+            x = x.to(device)
             o = model(x)
             sums["mse_normalized"] += float(((o.recon - x) ** 2).mean(dim=(1, 2, 3, 4)).sum())
             pred = denormalize(o.recon, dataset.mean, dataset.std).transpose(1, 2)
@@ -175,11 +179,13 @@ def extract_latents(model: VQVAE3D, ctx, path: Path, batch_size: int = 16) -> No
     strides = {s: clips.train_stride if s == "train" else clips.eval_stride for s in SPLITS}
     datasets = {s: clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, s, window, strides[s]) for s in SPLITS}
 
+    device = next(model.parameters()).device
+
     def batches(dataset, desc: str):
         for i, x in enumerate(tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, mininterval=5)):
-            top, bottom = model.encode(x)
+            top, bottom = model.encode(x.to(device))
             starts = dataset.starts[i * batch_size:i * batch_size + len(x)]
-            yield starts, top.numpy().astype(np.int16), bottom.numpy().astype(np.int16)
+            yield starts, top.cpu().numpy().astype(np.int16), bottom.cpu().numpy().astype(np.int16)
 
     h, w = datasets["train"].raw(0).shape[1:3]
     top_shape, bottom_shape = model.code_shapes(window, h, w)

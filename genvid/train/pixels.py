@@ -32,7 +32,8 @@ def train_pixel_model(ctx, build: Callable[[], nn.Module], config: dict) -> dict
     result = fit(model, lambda m, frames, step: m.loss(frames, step), train_set, val_set, cfg,
                  ctx.workdir / "model", key, desc=f"{ctx.run.name}", device=ctx.device,
                  precision=ctx.precision)
-    model.cpu().eval()
+    # The test passes run on the run's device; save_model copies the weights to the CPU.
+    model.to(ctx.device).eval()
     save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)
     folder = ctx.report_dir / "curves" / "model"
     write_curves_tsv(result.curves, folder / "train.tsv", folder / "val.tsv")
@@ -41,7 +42,13 @@ def train_pixel_model(ctx, build: Callable[[], nn.Module], config: dict) -> dict
         metrics.update(test_bits_per_dim(ctx, model))
     if hasattr(model, "kl_per_channel"):  # a hierarchy of latents: seed 004 Table 4.2 and Fig. 4.4
         metrics.update(test_elbo(ctx, model, result.curves))
+    model.cpu()
     return metrics
+
+
+def _device(model: nn.Module) -> torch.device:
+    """The device of the model's parameters (the CPU for a model without any)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
 def _likelihood_clips(ctx) -> tuple[Any, torch.Tensor]:
@@ -59,17 +66,20 @@ def test_bits_per_dim(ctx, model: nn.Module) -> dict[str, Any]:
     """Seed 001 Table 9.5's metric: the importance-weighted upper bound on bits per dimension
     (K = ``likelihood.iwae_samples``), and the ELBO's (K = 1), over the first
     ``likelihood.clips`` test clips of the training length; the model's ``log_weights`` states
-    its dequantisation convention (none for a discrete likelihood, §8.3's for a flow)."""
+    its dequantisation convention (none for a discrete likelihood, §8.3's for a flow). Runs on the
+    model's device; the noise comes from a CPU generator (the models draw on the generator's
+    device), so the draws are the same on every device."""
     cfg, frames = _likelihood_clips(ctx)
     n, clips = len(frames), ctx.bench.clips
     generator = torch.Generator().manual_seed(cfg.seed)
     model.eval()
+    device = _device(model)
     iwae, elbo = [], []
     for first in range(0, n, cfg.batch_size):
-        batch = frames[first:first + cfg.batch_size]
+        batch = frames[first:first + cfg.batch_size].to(device)
         dims = model.scored_dims(batch.shape)
-        iwae.append(iwae_bits_per_dim(model.log_weights(batch, cfg.iwae_samples, generator), dims))
-        elbo.append(iwae_bits_per_dim(model.log_weights(batch, 1, generator), dims))
+        iwae.append(iwae_bits_per_dim(model.log_weights(batch, cfg.iwae_samples, generator), dims).cpu())
+        elbo.append(iwae_bits_per_dim(model.log_weights(batch, 1, generator), dims).cpu())
     return {"bits_per_dim": float(torch.cat(iwae).mean()), "bits_per_dim_elbo": float(torch.cat(elbo).mean()),
             "bits_per_dim_protocol": {"iwae_samples": cfg.iwae_samples, "clips": n, "frames": clips.clip_len,
                                       "bound": "upper bound on bits per dimension of the 8-bit frames after the first"}}
@@ -85,13 +95,14 @@ def test_elbo(ctx, model: nn.Module, curves: list[dict[str, Any]]) -> dict[str, 
     cfg, frames = _likelihood_clips(ctx)
     generator = torch.Generator().manual_seed(cfg.seed)
     model.eval()
+    device = _device(model)
     terms: dict[str, list[torch.Tensor]] = {}
     per_channel: list[list[torch.Tensor]] = []
     for first in range(0, len(frames), cfg.batch_size):
-        batch = frames[first:first + cfg.batch_size]
+        batch = frames[first:first + cfg.batch_size].to(device)
         for name, value in model.elbo_terms(batch, generator).items():
-            terms.setdefault(name, []).append(value)
-        per_channel.append([kl * len(batch) for kl in model.kl_per_channel(batch, generator)])
+            terms.setdefault(name, []).append(value.cpu())
+        per_channel.append([kl.cpu() * len(batch) for kl in model.kl_per_channel(batch, generator)])
     mean = {name: float(torch.cat(v).mean()) for name, v in terms.items()}
     channels = [(sum(level) / len(frames)).tolist() for level in zip(*per_channel)]
     train = [row for row in curves if row.get("split") == "train" and "elbo" in row]
