@@ -42,6 +42,29 @@ from conftest import ROOT, make_frames_file
 torch.set_num_threads(1)
 
 TINY_VQ = {"channels": 8, "res_channels": 4, "res_blocks": 1, "codebook_size": 16, "code_dim": 4}
+TINY_RFN = {"levels": 2, "flow_steps": 1, "coupling_channels": 4, "base_distribution_channels": 4, "base_channels": 2,
+            "hidden_channels": 4, "smoothing_channels": 4, "latent_channels": 2}
+# Constructed seed 001/004 training metrics: VRNN below RFN on bits per dimension (agrees with seed
+# 001), SRNN above it (does not); the hierarchy fits better than one level and than its naive
+# variant, which has fewer active channels above the first level (agrees with seed 004).
+BITS = {"vrnn": 0.5, "srnn": 0.9, "rfn": 0.8}
+NOISE = {"vrnn": 5, "srnn": 90, "rfn": 60, "svg_lp": 20, "hvrnn": 30}  # sample noise: RFN sharper than VRNN, not SRNN
+
+
+def hierarchy_metrics(resolutions: list[int], kl: list[list[float]], neg_elbo: float, parameters: int) -> dict:
+    """An hvrnn train_metrics.json (genvid.train.pixels.test_elbo's fields); KL per level = 10 x its channels' sum."""
+    levels = {f"{r}x{r}": 10 * sum(c) for r, c in zip(resolutions, kl)}
+    return {"parameters": parameters, "latent_resolutions": resolutions, "kl_per_channel": kl,
+            "active_channels": [sum(v > 0.01 for v in c) for c in kl], "train_neg_elbo": neg_elbo - 5,
+            "test_elbo": {"neg_elbo": neg_elbo, "recon": neg_elbo - sum(levels.values()), "kl": sum(levels.values()),
+                          "kl_levels": levels, "clips": 2, "unit": "nats per sequence (the predicted frames)"}}
+
+
+HIER = hierarchy_metrics([1, 8, 32], [[0.2, 0.1], [0.05, 0.02], [0.03, 0.001]], 100.0, 4000)
+VARIANTS = {"levels_1-8": hierarchy_metrics([1, 8], [[0.2, 0.1], [0.05, 0.0]], 110.0, 3500),
+            "naive": hierarchy_metrics([1, 8, 32], [[0.5, 0.3], [0.001, 0.002], [0.0, 0.02]], 130.0, 3900),
+            "beta_warmup_only": hierarchy_metrics([1, 8, 32], [[0.4, 0.3], [0.01, 0.03], [0.0, 0.02]], 125.0, 3900),
+            "dense_only": hierarchy_metrics([1, 8, 32], [[0.4, 0.3], [0.02, 0.03], [0.0, 0.0]], 128.0, 4000)}
 BASE = {"psnr": 20.0, "ssim": 0.6, "lpips": 0.3, "mse": 0.01}
 GREY = "smmnist"  # a one-channel benchmark; genvid.published has rows for it
 OPTS = Options(main_clips=2, sample_clips=1, benchmark_clips=2, max_samples=2)  # fewer figures: a faster PDF
@@ -62,8 +85,14 @@ def make_params(root: Path) -> dict:
     params["models"]["vq"]["vqvae"].update(TINY_VQ)
     params["runs"] = {"driving-vq": {"benchmark": "driving", "model": "vq"},
                       "driving-copy_last": {"benchmark": "driving", "model": "copy_last"},
-                      f"{GREY}-copy_last": {"benchmark": GREY, "model": "copy_last"}}
-    params["report"] = {"main_run": "driving-vq"}
+                      f"{GREY}-copy_last": {"benchmark": GREY, "model": "copy_last"},
+                      **{f"{GREY}-{m}": {"benchmark": GREY, "model": m} for m in ("vrnn", "srnn", "svg_lp", "hvrnn")},
+                      f"{GREY}-rfn": {"benchmark": GREY, "model": "rfn", "overrides": {"models": TINY_RFN}},
+                      f"{GREY}-hvrnn_1level": {"benchmark": GREY, "model": "hvrnn",
+                                               "overrides": {"models": {"latent_resolutions": [1]}}}}
+    params["report"] = {"main_run": "driving-vq", "temperature_run": f"{GREY}-rfn", "temperatures": [0.3, 1.0],
+                        "temperature_frames": 2}
+    assert list(params["ablations"]) == [f"{GREY}-hvrnn"]  # params.yaml's ablation, on the grey benchmark here
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
 
@@ -103,7 +132,7 @@ def evaluate_run(root: Path, params: dict, name: str, series: dict[str, tuple[fl
 
 
 def write_run_samples(root: Path, params: dict, name: str, real: np.ndarray, extras: dict[str, Extra],
-                      seed: int) -> None:
+                      seed: int, noise: int = 40) -> None:
     run = P.run(params, name)
     proto = P.benchmark(params, run.benchmark).protocol
     c, h, s = proto.context_frames, proto.horizon, proto.num_samples
@@ -117,7 +146,7 @@ def write_run_samples(root: Path, params: dict, name: str, real: np.ndarray, ext
     if run.model == "copy_last":
         predictions = np.repeat(np.repeat(real[:, None, c - 1:c], s, axis=1), h, axis=2)
     else:
-        predictions = noisy(future, 40)
+        predictions = noisy(future, noise)
     extra_data = {k: noisy(future[:, :e.samples or s], 10 if k == "recon" else 30) for k, e in extras.items()}
     extras = {k: Extra(e.samples or s, e.label, e.sees_future) for k, e in extras.items()}
     with write_samples(run_paths(name, run.benchmark, root).samples, n, real.shape[2:], c, h, s,
@@ -190,9 +219,40 @@ def make_inputs(root: Path) -> ReportPaths:
     for name in ("driving-copy_last", f"{GREY}-copy_last"):
         r = P.run(params, name)
         write_json(run_paths(name, r.benchmark, root).report_dir / "train_metrics.json", {"parameters": 0})
+    make_seed_runs(root, params, grey)
     for b in ("driving", GREY):
         write_leaderboard(build_rows(pp, b, root), benchmark_paths(b, root).leaderboard)
     return ReportPaths.under(root)
+
+
+def make_seed_runs(root: Path, params: dict, grey: np.ndarray) -> None:
+    """The seed 001/004 runs of the grey benchmark: samples, evaluate outputs, constructed training
+    metrics, the ablation of params.yaml, and an untrained tiny RFN for the temperature figure."""
+    from genvid.config import parse_config, to_dict
+    from genvid.models.rfn import RFN, RFNConfig
+
+    for i, model in enumerate(("vrnn", "srnn", "rfn", "svg_lp", "hvrnn", "hvrnn_1level")):
+        name = f"{GREY}-{model}"
+        kind = model.split("_1")[0]
+        write_run_samples(root, params, name, grey, {}, 10 + i, NOISE[kind])
+        # hvrnn ahead of svg_lp on SSIM and LPIPS (trend shift), svg_lp behind copy-last
+        evaluate_run(root, params, name, {"predictions": ({"svg_lp": -1.0, "hvrnn": 1.0}.get(kind, 0.0), 0.1)}, 20 + i)
+        metrics: dict = {"parameters": 1000 + i}
+        if kind in BITS:
+            metrics.update(bits_per_dim=BITS[kind], bits_per_dim_elbo=BITS[kind] + 0.01,
+                           bits_per_dim_protocol={"iwae_samples": 20, "clips": 2, "frames": 16, "bound": "upper"})
+        if model == "hvrnn":
+            metrics = HIER
+        elif model == "hvrnn_1level":
+            metrics = hierarchy_metrics([1], [[0.3, 0.2]], 120.0, 3000)
+        write_json(run_paths(name, GREY, root).report_dir / "train_metrics.json", metrics)
+    variants = {k: {"models": {}, "train": {}, "metrics": v} for k, v in VARIANTS.items()}
+    write_json(root / f"reports/{GREY}/ablations/{GREY}-hvrnn/ablation.json",
+               {"run": f"{GREY}-hvrnn", "benchmark": GREY, "model": "hvrnn", "variants": variants})
+    run = P.run(params, f"{GREY}-rfn")
+    cfg = parse_config(RFNConfig, {**run.model_params, "channels": 1, "resolution": 16}, "models.rfn")
+    torch.manual_seed(0)
+    save_model(run_paths(run.name, GREY, root).model_dir / "model.pt", "rfn", to_dict(cfg), RFN(cfg))
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +287,8 @@ def test_html_and_pdf_are_written(built):
     # the protocol, read from protocol.json: context, horizon, N, both best-of-N rules, FVD repeats, intervals
     assert "sees 8 real context frames of each of the 2 test clips and predicts the next 8, 2 times" in plain
     assert "best-of-N per timestep: the best sample at each timestep" in plain
-    assert "one random sample per clip, 5 repeats: mean and sd" in plain  # params evaluate.fvd_repeats
+    repeats = P.read_params(paths.params)["evaluate"]["fvd_repeats"]
+    assert f"one random sample per clip, {repeats} repeats" in plain  # params evaluate.fvd_repeats
     assert "Intervals: 95 % percentile cluster bootstrap (2000 resamples, seed 0)" in plain
     # the abstract states the measured numbers (scores.json of the main run and of copy-last)
     scores = json.loads((paths.root / "reports/driving/runs/driving-vq/scores.json").read_text())
@@ -299,6 +360,156 @@ def test_benchmarks_chapter(built):
     assert all(r["model"] not in lb for r in published)  # never in the measured table
 
 
+def _section(html: str, start: str, end: str) -> str:
+    return html[html.index(start):html.index(end)]
+
+
+def test_seed_paragraphs_and_findings(built):
+    """One paragraph per seed 001/004 run, stating its measured numbers; each check against the
+    theses says agrees/does not agree as the constructed numbers dictate."""
+    from genvid.data.samples import read_samples_info
+    from genvid.report.inputs import sharpness
+
+    paths, out = built
+    html = (out / "report.html").read_text()
+    body = _plain(_section(html, f'id="sec-bench-{GREY}"', 'id="ch-discussion"'))
+    params = P.read_params(paths.params)
+    rows = {r["run"]: r for r in json.loads((paths.root / f"reports/{GREY}/leaderboard/rows.json").read_text())["rows"]
+            if r["kind"] == "measured"}
+    for label, model in (("VRNN", "vrnn"), ("SRNN", "srnn"), ("RFN", "rfn"), ("SVG-LP", "svg_lp"),
+                         ("hierarchical VRNN (1-8-32)", "hvrnn"), ("VRNN, 1 level", "hvrnn_1level")):
+        name = f"{GREY}-{model}"
+        steps = P.run(params, name).train_params["steps"]
+        psnr = rows[name]["metrics"]["psnr"]["best_seq"]["mean"]
+        para = body[body.index(f"{label} (run {name}, "):]
+        assert para.split("): ", 1)[1].startswith(f"{rows[name]['parameters']:,} parameters, trained for {steps} steps")
+        assert f"Best of N = 2 per sequence, averaged over the 8 predicted frames: PSNR {psnr:.2f}" in para[:400], name
+    assert "Bits per dimension ≤ 0.500 (importance-weighted bound, K = 20, 2 test clips of 16 frames" in body
+    assert "Test negative ELBO 100.0 nats per sequence" in body and "2 of 2 at 8×8, 1 of 2 at 32×32" in body
+    # seed 001: bits per dimension, both ways
+    assert ("Bits per dimension: VRNN (smmnist-vrnn) ≤ 0.500 against ≤ 0.800 for RFN (smmnist-rfn), lower; this "
+            "agrees with seed 001 [2, Table 9.5]") in body
+    assert ("Bits per dimension: SRNN (smmnist-srnn) ≤ 0.900 against ≤ 0.800 for RFN (smmnist-rfn), not lower; this "
+            "does not agree with seed 001 [2, Table 9.5]") in body
+    # sharpness from the samples files: RFN's noisier samples beat VRNN's, SRNN's noisier still beat RFN's
+    sharp = {m: sharpness(read_samples_info(paths.root / f"data/{GREY}/samples/{GREY}-{m}.h5")) for m in BITS}
+    assert sharp["srnn"] > sharp["rfn"] > sharp["vrnn"] > 0
+    assert (f"Sharpness: RFN (smmnist-rfn) {sharp['rfn']:.3f} against {sharp['vrnn']:.3f} for VRNN (smmnist-vrnn), so "
+            "RFN's samples are sharper by this measure; this agrees") in body
+    assert (f"against {sharp['srnn']:.3f} for SRNN (smmnist-srnn), so RFN's samples are not sharper by this measure; "
+            "this does not agree") in body
+    # seed 004: the hierarchy fits better than one level and than its naive variant; the naive variant
+    # uses fewer channels above the first level
+    assert ("Test negative ELBO: hierarchical VRNN (1-8-32) (smmnist-hvrnn) 100.0 nats per sequence against 120.0 "
+            "for VRNN, 1 level (smmnist-hvrnn_1level), lower, a better fit; this agrees with seed 004 [5, Table 4.2]") in body
+    assert "against 130.0 for the naive variant (smmnist-hvrnn~naive), lower, a better fit; this agrees" in body
+    assert ("Above the first level that is 1 of 4 channels without the tricks against 3 with both, fewer; this agrees "
+            "with seed 004 [5, Fig. 4.4]") in body
+    # against SVG-LP: the verdict follows the leaderboard's numbers (FVD lower is better)
+    svg = rows[f"{GREY}-svg_lp"]["metrics"]
+    for name in (f"{GREY}-hvrnn", f"{GREY}-hvrnn_1level"):
+        m = rows[name]["metrics"]
+        wins = [m["fvd"]["mean"] < svg["fvd"]["mean"], m["ssim"]["best_seq"]["mean"] > svg["ssim"]["best_seq"]["mean"],
+                m["lpips"]["best_seq"]["mean"] < svg["lpips"]["best_seq"]["mean"]]
+        assert wins[1:] == [True, True]  # make_seed_runs' trends
+        sentence = body[body.index(f"({name}) scores FVD"):]
+        sentence = sentence[:sentence.index("Table 4.3]")]
+        assert f"better on {sum(wins)} of 3; this {'agrees' if all(wins) else 'does not agree'} with seed 004" in sentence
+    assert "Scale: smmnist-vrnn 1,000 parameters" in body and "on BAIR Push at 64 × 64 (not on smmnist)" in body
+    # the Discussion repeats every check, per benchmark
+    disc = _plain(html[html.index('id="sec-disc-theses"'):html.index('id="ch-appendix"')])
+    assert disc.count("On smmnist: ") == 10 and "On driving" not in disc
+
+
+def test_ablation_table_and_figures(built):
+    paths, out = built
+    html = (out / "report.html").read_text()
+    rows = {r[0]: r[1:] for r in _table(html, f"abl_{GREY}-hvrnn")}
+    assert list(rows) == ["1", "1-8", "1-8-32", "1-8-16-32", "Naive", "β warm-up only", "Dense only",
+                          "β warm-up and dense (= 1-8-32)"]
+    assert rows["1"][:3] == [f"{GREY}-hvrnn_1level", "3,000", "115.0 / 120.0"]
+    assert rows["1"][-2:] == ["166.55M", "1141.85 / 1536.93"]
+    assert rows["1-8-32"] == rows["β warm-up and dense (= 1-8-32)"][:-2] + rows["1-8-32"][-2:]
+    assert rows["1-8-32"][:5] == [f"{GREY}-hvrnn", "4,000", "95.0 / 100.0", "1×1: 3.0; 8×8: 0.7; 32×32: 0.3",
+                                  "1×1: 2/2; 8×8: 2/2; 32×32: 1/2"]
+    assert rows["1-8-16-32"] == ["not run", "—", "—", "—", "—", "245.19M", "956.63 / 1256.22"]
+    assert rows["Naive"][0] == f"{GREY}-hvrnn~naive" and rows["Naive"][4] == "1×1: 2/2; 8×8: 0/2; 32×32: 1/2"
+    assert rows["Naive"][-2:] == ["224.18M", "1127.33 / 1440.58"]
+    assert rows["Dense only"][-2:] == ["230.74M", "1182.60 / 1547.05"]
+    assert rows["β warm-up only"][:3] == [f"{GREY}-hvrnn~beta_warmup_only", "3,900", "120.0 / 125.0"]
+    body = html[html.index(f'id="sec-bench-{GREY}"'):html.index('id="ch-discussion"')]
+    order = [body.index(f'id="{k}"') for k in (f"fig-bstrips_{GREY}", "fig-temperatures", f"tab-abl_{GREY}-hvrnn",
+                                                 f"fig-kl_{GREY}-hvrnn")]
+    assert order == sorted(order)
+    caption = _plain(body[body.index('id="fig-temperatures"'):])
+    assert "at the sampling temperatures 0.3, 1 (params report.temperatures)" in caption
+    assert "one future of 2 frames per temperature" in caption and "use T = 0.6" in caption
+    assert "per position" in _plain(body[body.index(f'id="fig-kl_{GREY}-hvrnn"'):])
+
+
+def test_temperature_samples_follow_the_temperature(built):
+    """Same seed at every temperature: the futures differ only through T (and are reproducible)."""
+    from genvid.report import chapters as C
+    from genvid.report.inputs import read_inputs
+
+    paths, _ = built
+    t = read_inputs(paths, 1, 1).temperature
+    assert t is not None and t.horizon == 2 and t.real.shape[0] == 2
+    first, again = C.temperature_samples(t), C.temperature_samples(t)
+    assert set(first) == {0.3, 1.0} and all(np.array_equal(first[k], again[k]) for k in first)
+    assert first[0.3].shape == (2, 2, 16, 16, 1) and not np.array_equal(first[0.3], first[1.0])
+
+
+def test_seed_items_are_skipped_when_absent(built, tmp_path):
+    """No ablation in params and no temperature run: no table, no figures, the rest renders."""
+    from genvid.report.build import collect, render
+    from genvid.report.inputs import read_inputs
+
+    paths = _copy_inputs(built[0], tmp_path)
+    params = yaml.safe_load(paths.params.read_text())
+    del params["ablations"]
+    params["report"]["temperature_run"] = "driving-rfn"  # not a run here (a profile removed it)
+    paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
+    context = collect(read_inputs(paths, 1, 1), OPTS)
+    assert not [k for k in context["items"] if k.startswith(("abl_", "kl_", "temperatures"))]
+    html = render(context, pdf=False)
+    assert "VRNN (run smmnist-vrnn" in _plain(html) and "naive variant" not in html
+    assert "Bits per dimension: VRNN (smmnist-vrnn)" in _plain(html)
+
+
+def test_findings_both_ways():
+    from genvid.report import findings as Z
+
+    rfn = Z.Value("RFN", "b-rfn", 0.8)
+    low, high = Z.Value("VRNN", "b-vrnn", 0.5), Z.Value("SRNN", "b-srnn", 0.9)
+    a, b = map(_plain, Z.bits_findings(rfn, [low, high]))
+    assert "lower; this agrees" in a and "not lower; this does not agree" in b
+    a, b = map(_plain, Z.sharpness_findings(Z.Value("RFN", "b-rfn", 1.2), [Z.Value("VRNN", "v", 0.7),
+                                                                          Z.Value("SRNN", "s", 1.3)]))
+    assert "are sharper by this measure; this agrees" in a and "not sharper by this measure; this does not agree" in b
+    assert "lower, a better fit; this agrees" in _plain(Z.fit_finding(Z.Value("h", "h", 1.0), Z.Value("o", "o", 2.0), "c", "s"))
+    assert "not lower; this does not agree" in _plain(Z.fit_finding(Z.Value("h", "h", 3.0), Z.Value("o", "o", 2.0), "c", "s"))
+    both, naive = Z.Value("h", "h", 0), Z.Value("n", "n", 0)
+    assert "fewer; this agrees" in _plain(Z.unused_finding(both, naive, [1, 8], [2, 4], [2, 1], [2, 4]))
+    assert "not fewer; this does not agree" in _plain(Z.unused_finding(both, naive, [1, 8], [1, 2], [2, 2], [2, 4]))
+    assert Z.unused_finding(both, naive, [1], [2], [2], [2]) is None
+    svg = {"fvd": 90.0, "ssim": 0.6, "lpips": 0.2}
+    win = _plain(Z.svg_finding("h", "r", {"fvd": 50.0, "ssim": 0.7, "lpips": 0.1}, "s", svg))
+    assert "FVD 50.00 against 90.00 (better)" in win and "better on 3 of 3; this agrees" in win
+    lose = _plain(Z.svg_finding("h", "r", {"fvd": 95.0, "ssim": 0.7, "lpips": None}, "s", svg))
+    assert "FVD 95.00 against 90.00 (not better)" in lose and "better on 1 of 2; this does not agree" in lose
+    assert Z.svg_finding("h", "r", {"fvd": None}, "s", svg) is None
+
+
+def test_ablation_table_without_variants():
+    """Only the run: its two rows measured, the others "not run"; a variant of no published row comes last."""
+    table = tables.ablation("r", HIER, {"wider": {"metrics": VARIANTS["naive"]}}, None)
+    rows = {r[0]: r for r in table["rows"]}
+    assert [r[1] for r in table["rows"]].count("not run") == 6
+    assert _plain(rows["wider"][1]) == "r~wider" and rows["wider"][2] == "3,900" and rows["wider"][-2:] == ["—", "—"]
+    assert len(table["header"]) == len(table["align"]) == len(table["rows"][0])
+
+
 def test_every_reference_exists_in_order(built):
     _, out = built
     html = (out / "report.html").read_text()
@@ -308,8 +519,8 @@ def test_every_reference_exists_in_order(built):
     assert referenced and referenced <= set(captions)
     # published rows quote their sources' own tables ("seed 001 Table 9.4"): not ours, left out here
     plain = re.sub(r"<[^>]+>", "", re.sub(r'<figure[^>]*id="tab-lb(?:pub|diff)_.*?</figure>', "", html, flags=re.S))
-    # every "Figure N"/"Table N" in the text is one of ours (pinpoint citations "[1, Table 5.3]" are the thesis's)
-    assert set(re.findall(r"(?<!\[1, )\b(?:Figure|Table) [0-9A]\.\d+\b", plain)) <= set(captions)
+    # every "Figure N"/"Table N" in the text is one of ours (pinpoint citations "[1, Table 5.3]" are the theses')
+    assert set(re.findall(r"(?<!\[\d, )\b(?:Figure|Table) [0-9A]\.\d+\b", plain)) <= set(captions)
     for kind in ("Figure", "Table"):  # numbered in document order, per chapter (registry order = template order)
         seen = [c.split()[1] for c in captions if c.startswith(kind)]
         chapter_seq = [s.split(".")[0] for s in seen]
@@ -448,8 +659,24 @@ def _corrupt_leaderboard(paths: ReportPaths) -> str:
     return "a stale leaderboard: rerun leaderboard@driving"
 
 
+def _corrupt_ablation(paths: ReportPaths) -> str:
+    path = paths.root / f"reports/{GREY}/ablations/{GREY}-hvrnn/ablation.json"
+    data = json.loads(path.read_text())
+    del data["variants"]["dense_only"]
+    path.write_text(json.dumps(data))
+    return f"a stale ablation: rerun ablate@{GREY}-hvrnn"
+
+
+def _corrupt_temperatures(paths: ReportPaths) -> str:
+    params = yaml.safe_load(paths.params.read_text())
+    params["report"]["temperatures"] = []
+    paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
+    return "report.temperatures must be a non-empty list of numbers > 0"
+
+
 @pytest.mark.parametrize("corrupt", [_corrupt_samples, _corrupt_scores, _corrupt_curves, _corrupt_main_run,
-                                     _corrupt_report_section, _corrupt_params, _corrupt_leaderboard])
+                                     _corrupt_report_section, _corrupt_params, _corrupt_leaderboard,
+                                     _corrupt_ablation, _corrupt_temperatures])
 def test_bad_input_is_one_line_and_writes_nothing(built, tmp_path, capsys, corrupt):
     paths = _copy_inputs(built[0], tmp_path)
     expected = corrupt(paths)

@@ -36,7 +36,7 @@ from genvid.report import text as X
 from genvid.report.chapters import CHAPTERS, Options, Registry
 from genvid.report.inputs import (METRICS, PREDICTIONS, Inputs, MainRun, ReportPaths, average, curve, read_inputs,
                                   stat)
-from genvid.report.references import bibliography, cite, xu
+from genvid.report.references import bibliography, cite, seed, xu
 from genvid.timings import read_timings
 
 __all__ = ["Options", "ReportPaths", "build_report", "collect", "render", "html_to_pdf", "timings_page"]
@@ -143,7 +143,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     return {
         "items": reg.items, "ref": reg.ref, "outline": numbered_outline([v.name for v in inp.benchmarks]),
         "facts": facts, "discussion": discussion_facts(inp),
-        "cite": cite, "xu": xu, "bibliography": bibliography(),
+        "cite": cite, "xu": xu, "seed": seed, "bibliography": bibliography(),
         "fmt": X.fmt, "fmt_sci": X.fmt_sci, "fmt_stat": X.fmt_stat, "pct": X.pct,
         "date": f"{utc:%Y-%m-%d}", "date_iso": f"{utc:%Y-%m-%dT%H:%M:%SZ}", "date_source": epoch_source, "epoch": epoch,
         "commit": repro.git_commit(root), "profile": profile, "profile_note": profile_note,

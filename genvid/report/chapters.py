@@ -32,7 +32,7 @@ from genvid.report import text as X
 from genvid.report.gifs import animated_gif, side_by_side
 from genvid.report.inputs import (HIERARCHY_MODEL, METRICS, PREDICTIONS, Ablation, BenchmarkView, Inputs, MainRun,
                                   RunResult, TemperatureRun, curve, gradient_energy)
-from genvid.report.references import xu
+from genvid.report.references import seed, xu
 
 CHAPTERS = {"data": "1", "preprocessing": "2", "models": "3", "training": "4", "results": "5",
             "benchmarks": "6", "discussion": "7", "appendix": "A"}
@@ -420,12 +420,12 @@ def ablation_items(reg: Registry, view: BenchmarkView, ab: Ablation) -> None:
     if ab.model != HIERARCHY_MODEL or ab.run not in view.train_metrics:
         return
     run = view.train_metrics[ab.run]
-    reg.add("table", f"abl_{ab.run}", "benchmarks", f"Seed 004 Table 4.2's ablation, measured on <code>{view.name}"
+    reg.add("table", f"abl_{ab.run}", "benchmarks", f"The ablation of {seed('004', 'Table 4.2')}, measured on <code>{view.name}"
             f"</code> (stage ablate: variants of run <code>{ab.run}</code>, trained like it with the params changed): "
             f"the run is both the 1-8-32 row and the β warm-up and dense row, as in the thesis. −ELBO in nats per "
             "sequence (the predicted frames): test on the likelihood's test clips with one posterior sample, train "
             "the last logged training window; KL per level on the same test clips; a channel is active when its "
-            f"mean KL per position exceeds {ACTIVE_KL}. The published columns are seed 004 Table 4.2 "
+            f"mean KL per position exceeds {ACTIVE_KL}. The published columns are {seed('004', 'Table 4.2')} "
             '<span class="published">published</span>: BAIR Push at 64 × 64 with the thesis\'s sizes, another '
             "data set, so only the order of the rows compares.",
             **tables.ablation(ab.run, run, ab.variants, one_level_run(view)))
@@ -433,7 +433,7 @@ def ablation_items(reg: Registry, view: BenchmarkView, ab: Ablation) -> None:
     if naive is None or list(naive["metrics"]["latent_resolutions"]) != list(run["latent_resolutions"]):
         return
     panels = {f"β warm-up and dense ({ab.run})": run["kl_per_channel"], "naive (neither)": naive["metrics"]["kl_per_channel"]}
-    reg.add("figure", f"kl_{ab.run}", "benchmarks", "Seed 004 Fig. 4.4's analogue: the mean KL between posterior "
+    reg.add("figure", f"kl_{ab.run}", "benchmarks", f"The analogue of {seed('004', 'Fig. 4.4')}: the mean KL between posterior "
             "and prior of each latent channel, one row per level, for the run with β warm-up and dense "
             "connectivity and for its naive variant. Normalised as we read the thesis: per position, i.e. averaged "
             "over the channel's r × r positions (and over test clips and predicted frames), so that levels compare; "

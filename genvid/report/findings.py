@@ -16,6 +16,7 @@ from typing import Sequence
 from markupsafe import Markup, escape
 
 from genvid.models.hvrnn import ACTIVE_KL
+from genvid.report.references import seed
 from genvid.report.inputs import HIERARCHY_MODEL, SEED_MODELS, BenchmarkView, stat
 from genvid.report.text import DIGITS, NAMES, UNITS, better, fmt, fmt_stat
 
@@ -160,10 +161,10 @@ def bits_findings(rfn: Value, others: Sequence[Value]) -> list[Markup]:
     out = []
     for o in others:
         lower = o.value < rfn.value
-        out.append(Markup("Bits per dimension: {} ≤ {} against ≤ {} for {}, {}; this {} with seed 001 Table 9.5 "
+        out.append(Markup("Bits per dimension: {} ≤ {} against ≤ {} for {}, {}; this {} with {} "
                           "(SRNN and VRNN below RFN on SM-MNIST).").format(
             _who(o), fmt(o.value, 3), fmt(rfn.value, 3), _who(rfn), "lower" if lower else "not lower",
-            verdict(lower)))
+            verdict(lower), seed("001", "Table 9.5")))
     return out
 
 
@@ -173,13 +174,13 @@ def sharpness_findings(rfn: Value, others: Sequence[Value]) -> list[Markup]:
     for o in others:
         sharper = rfn.value > o.value
         out.append(Markup("Sharpness: {} {} against {} for {}, so RFN's samples are {} by this measure; this {} "
-                          "with seed 001 (RFN samples are sharper).").format(
+                          "with {} (RFN samples are sharper).").format(
             _who(rfn), fmt(rfn.value, 3), fmt(o.value, 3), _who(o), "sharper" if sharper else "not sharper",
-            verdict(sharper)))
+            verdict(sharper), seed("001", "§9.3")))
     return out
 
 
-def fit_finding(better_: Value, worse: Value, claim: str, source: str) -> Markup:
+def fit_finding(better_: Value, worse: Value, claim: str, source: Markup | str) -> Markup:
     """``claim``: ``better_`` has a lower test negative ELBO (nats per sequence) than ``worse``."""
     lower = better_.value < worse.value
     return Markup("Test negative ELBO: {} {} nats per sequence against {} for {}, {}; this {} with {} ({}).").format(
@@ -199,9 +200,9 @@ def unused_finding(both: Value, naive: Value, resolutions: Sequence[int], both_a
     per_level = lambda act: _per_level(resolutions, [f"{a} of {c}" for a, c in zip(act, channels)])
     return Markup("Active channels (mean KL above {}): {} with both tricks uses {}; {} without either uses {}. "
                   "Above the first level that is {} of {} channels without the tricks against {} with both, {}; "
-                  "this {} with seed 004 Fig. 4.4 (without both tricks the hierarchy is unused).").format(
+                  "this {} with {} (without both tricks the hierarchy is unused).").format(
         ACTIVE_KL, _who(both), per_level(both_active), _who(naive), per_level(naive_active), n, total, b,
-        "fewer" if fewer else "not fewer", verdict(fewer))
+        "fewer" if fewer else "not fewer", verdict(fewer), seed("004", "Fig. 4.4"))
 
 
 def svg_finding(model: str, run: str, scores: dict[str, float | None], svg_run: str,
@@ -219,9 +220,9 @@ def svg_finding(model: str, run: str, scores: dict[str, float | None], svg_run: 
         cells.append(f"{name} {fmt(a, digits)} against {fmt(b, digits)} ({'better' if win else 'not better'})")
     if not n:
         return None
-    return Markup("Against SVG-LP ({}): {} ({}) scores {}, better on {} of {}; this {} with seed 004 Table 4.3 "
+    return Markup("Against SVG-LP ({}): {} ({}) scores {}, better on {} of {}; this {} with {} "
                   "(the VRNN with and without the hierarchy beats SVG-LP on FVD, SSIM and LPIPS).").format(
-        code(svg_run), model, code(run), "; ".join(cells), wins, n, verdict(wins == n))
+        code(svg_run), model, code(run), "; ".join(cells), wins, n, verdict(wins == n), seed("004", "Table 4.3"))
 
 
 def _row_scores(row: dict) -> dict[str, float | None]:
@@ -254,7 +255,7 @@ def findings(view: BenchmarkView, runs: list[SeedRun]) -> list[Markup]:
     neg = lambda r: Value(r.label, r.name, float(r.train["test_elbo"]["neg_elbo"]))
     if hier and one:
         out.append(fit_finding(neg(hier[0]), neg(one[0]), "a hierarchy with β warm-up and dense connectivity fits "
-                               "better than one level", "seed 004 Table 4.2"))
+                               "better than one level", seed("004", "Table 4.2")))
     for ab in view.ablations:
         naive = ab.variants.get("naive")
         ref = next((r for r in runs if r.name == ab.run), None)
@@ -263,7 +264,7 @@ def findings(view: BenchmarkView, runs: list[SeedRun]) -> list[Markup]:
         nm = naive["metrics"]
         naive_value = Value("the naive variant", f"{ab.run}~naive", float(nm["test_elbo"]["neg_elbo"]))
         out.append(fit_finding(neg(ref), naive_value, "β warm-up and dense connectivity fit better than neither",
-                               "seed 004 Table 4.2's bottom half"))
+                               seed("004", "Table 4.2, bottom half")))
         t = ref.train
         if list(nm["latent_resolutions"]) == list(t["latent_resolutions"]):
             u = unused_finding(Value(ref.label, ref.name, 0.0), Value("the naive variant", f"{ab.run}~naive", 0.0),
@@ -293,6 +294,6 @@ def scale_note(benchmark: str, runs: Sequence[SeedRun], seed004: bool) -> Markup
                   "parameters), so these checks test the direction of each finding at a tiny scale, not its size; "
                   "seed 001 measured on SM-MNIST").format(sizes, SCALE_PARAMETERS)
     if seed004:
-        text += Markup(", seed 004's Table 4.2 and Fig. 4.4 on BAIR Push at 64 × 64 (not on {}) and its Table 4.3 "
-                       "on SM-MNIST with N = 100 samples").format(code(benchmark))
+        text += Markup(", {} and Fig. 4.4 on BAIR Push at 64 × 64 (not on {}) and {} on SM-MNIST with N = 100 "
+                       "samples").format(seed("004", "Table 4.2"), code(benchmark), seed("004", "Table 4.3"))
     return text + Markup(".")

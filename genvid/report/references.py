@@ -47,5 +47,18 @@ def xu(where: str) -> Markup:
     return Markup('[<a class="cite" href="#ref-xu2022">{}</a>, {}]').format(NUMBER["xu2022"], where)
 
 
+def pin(key: str, where: str) -> Markup:
+    """A pinpoint citation of any entry: '[5, Table 4.2]' (``xu`` for seed 000)."""
+    return Markup('[<a class="cite" href="#ref-{}">{}</a>, {}]').format(key, NUMBER[key], where)
+
+
+SEED_KEYS = {"001": "glissov2021", "004": "castrejon2022"}
+
+
+def seed(number: str, where: str) -> Markup:
+    """'seed 004 [5, Table 4.2]': a seed thesis by its number, with a pinpoint citation."""
+    return Markup("seed {} {}").format(number, pin(SEED_KEYS[number], where))
+
+
 def bibliography() -> list[dict]:
     return [{"key": k, "number": NUMBER[k], "text": Markup(t)} for k, t in REFERENCES]
