@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from genvid.data.benchmark import clip_set
@@ -84,6 +84,9 @@ def train(ctx) -> dict[str, Any]:
     vqvae.cpu()  # its device memory is the priors' from here on
     info = read_latent_info(latents)
     data = {split: LatentDataset(latents, split) for split in SPLITS}
+    # Scores per split: the training clips (stride 1, each overlapping the next by all but a frame)
+    # at the evaluation stride, as the VQ-VAE's; every one would cost as much as training the prior.
+    scored = {**data, "train": Subset(data["train"], range(0, len(data["train"]), clips.eval_stride))}
     for level in LEVELS:
         name = f"prior_{level}"
         section = f"models.{ctx.run.model}.{name}"
@@ -97,7 +100,7 @@ def train(ctx) -> dict[str, Any]:
         prior.to(ctx.device).eval()
         save_model(ctx.model_dir / f"{name}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), prior)
         write_curves_tsv(result.curves, *_curve_paths(ctx, name))
-        scores = {split: evaluate_prior(prior, data[split], level, 16, f"{name} {split}") for split in SPLITS}
+        scores = {split: evaluate_prior(prior, scored[split], level, 16, f"{name} {split}") for split in SPLITS}
         scores["baselines"] = {
             "uniform_bits": math.log2(info["codebook_size"]),
             "unigram_bits": unigram_bits(getattr(data["train"], level), getattr(data["test"], level),
