@@ -3,6 +3,7 @@ import json
 import subprocess
 
 import pytest
+import yaml
 
 from conftest import copy_repo, venv_env
 from workflow.dag import load_stages
@@ -42,9 +43,12 @@ def test_metrics_are_listed_and_sane(pipeline):
         assert metrics["fvd"]["mean"] >= 0
     train = json.loads((pipeline / "reports/driving/runs/driving-vq/train_metrics.json").read_text())
     assert train["prior_top"]["baselines"]["uniform_bits"] == pytest.approx(4.0)  # K = 16 in the tiny profile
+    runs = yaml.safe_load((pipeline / "params.yaml").read_text())["runs"]
     for bench in ("driving", "smmnist"):
         board = json.loads((pipeline / f"reports/{bench}/leaderboard/leaderboard.json").read_text())
-        assert set(board) == {f"{bench}-vq", f"{bench}-copy_last"}  # measured runs only
+        assert set(board) == {name for name, r in runs.items() if r["benchmark"] == bench}  # measured runs only
+        assert {f"{bench}-vq", f"{bench}-copy_last"} <= set(board)
+    assert {"smmnist-vrnn", "smmnist-rfn", "smmnist-svg_lp", "smmnist-hvrnn"} <= set(runs)  # one run per model
 
 
 def test_rerun_does_nothing(pipeline):
