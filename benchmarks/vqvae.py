@@ -4,8 +4,9 @@
     python benchmarks/vqvae.py --device cuda --steps 20 --channels-last
     python benchmarks/vqvae.py --configs default --res-kernels 3,3,3 1,3,3   # residual kernel A/B
 
-Configs: "default" is params.yaml (vqvae, train_vqvae.batch_size, collect.resolution,
-clips.clip_len); "thesis" is params.yaml merged with profiles/thesis.yaml (seed 000 Table 5.2:
+Configs: "default" is params.yaml's driving-vq run (models.vq.vqvae with the run's overrides,
+train.vq.vqvae.batch_size and lr, models.vq.clip_len, benchmarks.driving.collect.resolution);
+"thesis" is the same run in params.yaml merged with profiles/thesis.yaml (seed 000 Table 5.2:
 128/64 channels, 5 residual layers, K 512, D 64; 16x256x256 clips). Each (config, memory
 format) runs in a fresh subprocess, so its peak memory is its own: on CUDA
 torch.cuda.max_memory_allocated, on the CPU the process's max RSS (resource.getrusage) and its
@@ -33,33 +34,36 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from genvid import params as P  # noqa: E402
 from genvid.determinism import configure_torch  # noqa: E402
 from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
 from genvid.profiles import load_profile, merge  # noqa: E402
 
+RUN = "driving-vq"  # the benchmarked run (the thesis profile sizes it as seed 000 Table 5.2)
+
+
+def config(raw: dict, name: str, source: str, batch: int | None = None) -> dict:
+    """The driving-vq run of `raw` params: its VQ-VAE sizes, batch, clip shape and lr."""
+    run = P.run(raw, RUN, source)
+    bench = P.benchmark(raw, run.benchmark, source)
+    train = run.train_params["vqvae"]
+    return {"name": name, "vqvae": run.model_params["vqvae"], "batch": batch or train["batch_size"],
+            "clip_len": int(run.model_params["clip_len"]), "res": bench.collect.resolution, "lr": train["lr"]}
+
 
 def configs(device: str, thesis_batch: int | None) -> list[dict]:
-    """The benchmarked configurations: model sizes, batch and clip shape."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    profile = load_profile("thesis", ROOT / "profiles")
-    thesis = merge(params, profile)
-    # The thesis sizes are VQVAEConfig's defaults (seed 000 Table 5.2) if the profile lacks them.
-    thesis_vqvae = thesis["vqvae"] if "vqvae" in profile else VQVAEConfig().to_dict()
-    # Batch 8 is the thesis's (seed 000 §5.2.3); on a CPU one clip is ~0.6 TFLOP per step.
-    batch = thesis_batch or (thesis["train_vqvae"]["batch_size"] if device == "cuda" else 1)
-    return [
-        {"name": "default", "vqvae": params["vqvae"], "batch": params["train_vqvae"]["batch_size"],
-         "clip_len": params["clips"]["clip_len"], "res": params["collect"]["resolution"],
-         "lr": params["train_vqvae"]["lr"]},
-        {"name": "thesis", "vqvae": thesis_vqvae, "batch": batch, "clip_len": thesis["clips"]["clip_len"],
-         "res": thesis["collect"]["resolution"], "lr": thesis["train_vqvae"]["lr"]},
-    ]
+    """The benchmarked configurations: the default profile's and the thesis profile's driving-vq."""
+    params = P.read_params(ROOT / "params.yaml")
+    thesis = merge(params, load_profile("thesis", ROOT / "profiles"))
+    # Batch 8 is the thesis's (seed 000 §5.2.3); on a CPU one thesis clip is ~0.6 TFLOP per step.
+    return [config(params, "default", "params.yaml"),
+            config(thesis, "thesis", "params.yaml + profiles/thesis.yaml",
+                   batch=thesis_batch or (None if device == "cuda" else 1))]
 
 
 def sync(device: torch.device) -> None:
