@@ -108,3 +108,14 @@ def test_the_pinning_path_imports_neither_numpy_nor_torch():
     code = "import sys, genvid, genvid.determinism, stages; print(sorted({'numpy', 'torch'} & sys.modules.keys()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+def test_configure_torch_turns_on_deterministic_kernels_without_loading_inductor():
+    """A fresh process: the flag is on, Inductor stays unloaded
+    (it cost every stage 1.3 s) and would read the same flag from the environment if it loaded."""
+    code = ("import sys, os, torch; from genvid.determinism import configure_torch; configure_torch();"
+            "print(torch.are_deterministic_algorithms_enabled(), 'torch._inductor' in sys.modules,"
+            " os.environ['TORCHINDUCTOR_DETERMINISTIC']);"
+            "import torch._inductor.config as c; print(c.deterministic)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["True", "False", "1", "True"]
