@@ -269,7 +269,9 @@ p {{ color: #555; }}
 <h1>Wall time of each stage</h1>
 <p>Measured by each stage in this workspace (<code>logs/timings/</code>, written by <code>genvid.timings</code>). The
 times depend on the machine and its load, so they are kept out of <code>report.html</code> and
-<code>report.pdf</code>, which must come out byte-identical when rebuilt.</p>
+<code>report.pdf</code>, which must come out byte-identical when rebuilt. Each time is the stage's own,
+from its start to its outputs written: the wall time of a whole <code>dvc repro</code> adds, per stage,
+the start of Python and PyTorch and DVC's hashing and lock-file updates.</p>
 <table>
 <thead><tr><th>Stage</th><th class="r">Seconds</th><th class="r">h:mm:ss</th></tr></thead>
 <tbody>
