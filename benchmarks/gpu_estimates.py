@@ -37,7 +37,7 @@ Estimates (printed as such; none of them is a GPU measurement):
 - Memory per GPU = weights + gradients + AdamW's two moments (16 bytes per parameter, float32)
   + saved activations at batch / N x ACTIVATION_OVERHEAD + CUDA_CONTEXT_GIB (CUDA context,
   cuDNN/cuBLAS workspaces, allocator slack).
-- The passes genvid now runs on the CPU after each fit (genvid.models.vq_family moves each model
+- The passes genvid now runs on the CPU after each fit (genvid.models.vq.family moves each model
   to the CPU: the VQ-VAE's evaluation on every split, the code extraction of every clip, each
   prior's evaluation on every split), as forward FLOPs x clips / this CPU's float32 matmul rate.
 """
@@ -60,9 +60,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from genvid import params as P  # noqa: E402
-from genvid.models.pixelsnail3d import PixelSNAIL3d  # noqa: E402
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
-from genvid.priors import prior_config  # noqa: E402
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d  # noqa: E402
+from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
+from genvid.models.vq.priors import prior_config  # noqa: E402
 from genvid.profiles import load_profile, merge  # noqa: E402
 
 RUN = "driving-vq"
@@ -134,7 +134,7 @@ def objective(model: torch.nn.Module, component: str, inputs: tuple) -> torch.Te
         out = model(x)
         return F.mse_loss(out.recon, x) + model.cfg.beta * out.commitment_loss  # seed 000 eq. 5.3
     codes, cond = inputs
-    return F.cross_entropy(model(codes, cond), codes)  # genvid.priors.prior_objective
+    return F.cross_entropy(model(codes, cond), codes)  # genvid.models.vq.priors.prior_objective
 
 
 def count_step(setup: dict, component: str, batch: int, device: str = "meta") -> dict:
@@ -342,8 +342,8 @@ def audit_ops(fn) -> dict[str, str]:
 def audit(setup: dict) -> dict[str, dict[str, str]]:
     """Which documented-nondeterministic CUDA ops a training step of each component (meta device)
     and the prior sampler (a tiny prior on the CPU) dispatch."""
-    from genvid.models.pixelsnail3d import PixelSNAILConfig
-    from genvid.models.sampling import sample_fast
+    from genvid.models.vq.pixelsnail3d import PixelSNAILConfig
+    from genvid.models.vq.sampling import sample_fast
 
     out = {}
     for c in COMPONENTS:
@@ -358,7 +358,7 @@ def audit(setup: dict) -> dict[str, dict[str, str]]:
         torch.manual_seed(0)
         prior = PixelSNAIL3d(tiny)
         sample_fast(prior, torch.zeros(1, 2, 2, 2, dtype=torch.long), 4, torch.Generator().manual_seed(0))
-    out["sample (genvid.models.sampling)"] = audit_ops(sample)
+    out["sample (genvid.models.vq.sampling)"] = audit_ops(sample)
     return out
 
 
@@ -439,7 +439,7 @@ def main() -> None:
 
     rate = cpu_rate(args.threads)
     passes = cpu_passes(setup, rate)
-    print(f"\nESTIMATES: the post-fit passes genvid runs on the CPU (genvid.models.vq_family moves each model to "
+    print(f"\nESTIMATES: the post-fit passes genvid runs on the CPU (genvid.models.vq.family moves each model to "
           f"the CPU after its fit), at this CPU's float32 matmul rate ({rate / 1e9:.0f} GFLOP/s, "
           f"{args.threads} threads; a ceiling, so these hours are a floor)")
     for name, p in passes.items():

@@ -30,11 +30,11 @@ from genvid.config import parse_config  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
 
 PIXEL_MODELS = {  # name -> (module, config class, model class), as genvid/models/registry.py registers them
-    "vrnn": ("genvid.models.vrnn", "VRNNConfig", "VRNN"),
-    "srnn": ("genvid.models.vrnn", "SRNNConfig", "VRNN"),
-    "rfn": ("genvid.models.rfn", "RFNConfig", "RFN"),
-    "svg_lp": ("genvid.models.svg_lp", "SVGLPConfig", "SVGLP"),
-    "hvrnn": ("genvid.models.hvrnn", "HVRNNConfig", "HVRNN"),
+    "vrnn": ("genvid.models.recurrent.vrnn", "VRNNConfig", "VRNN"),
+    "srnn": ("genvid.models.recurrent.vrnn", "SRNNConfig", "VRNN"),
+    "rfn": ("genvid.models.recurrent.rfn", "RFNConfig", "RFN"),
+    "svg_lp": ("genvid.models.svg_lp.model", "SVGLPConfig", "SVGLP"),
+    "hvrnn": ("genvid.models.hvrnn.model", "HVRNNConfig", "HVRNN"),
 }
 SHAPES = (("smmnist", 1, 15, 5, 20), ("driving", 3, 16, 8, 8))  # benchmark, channels, clip, context, horizon
 

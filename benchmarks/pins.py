@@ -70,7 +70,7 @@ def work_vqvae(steps: int) -> list[tuple[float, float]]:
     import torch
 
     from genvid.determinism import configure_torch, seed_everything
-    from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+    from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
     setup = default_vqvae()
     known = {f.name for f in dataclasses.fields(VQVAEConfig)}

@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 import yaml
 
-from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, count_parameters
-from genvid.models.sampling import sample_fast, sample_naive
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, count_parameters
+from genvid.models.vq.sampling import sample_fast, sample_naive
+from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
 # Where the sections live: params.yaml's per-benchmark / per-model layout (SPEC §4), and the flat
 # layout the profiles and older params files use.
@@ -47,7 +47,7 @@ def lookup(tree: dict, what: str, default=None):
 def prior_configs(params: dict, profile: dict | None = None) -> dict[str, PixelSNAILConfig]:
     """Top and bottom prior configs: the params sections (overridden by the profile's), with the
     code grids the VQ-VAE makes of the benchmark's clips and K its codebook size (as
-    genvid.priors.prior_config builds them from the latent file)."""
+    genvid.models.vq.priors.prior_config builds them from the latent file)."""
     def section(name: str) -> dict:
         base = dict(lookup(params, "model")[name])
         return {**base, **(lookup(profile, "model", {}).get(name, {}) if profile else {})}

@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
 
 from genvid import params as P  # noqa: E402
 from genvid.determinism import configure_torch  # noqa: E402
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
+from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
 from genvid.profiles import load_profile, merge  # noqa: E402
 
 RUN = "driving-vq"  # the benchmarked run (the thesis profile sizes it as seed 000 Table 5.2)

@@ -16,7 +16,8 @@ define ``validate(self) -> str | None`` for cross-field checks; it returns "<fie
 defaults (they live in params.yaml and profiles/ only); options may.
 
 Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``tuple[int, ...]``,
-``tuple[float, float]`` (YAML lists become tuples), ``X | None`` and nested config dataclasses.
+``tuple[float, float]`` (YAML lists become tuples), ``X | None``, nested config dataclasses and
+``dict[str, X]`` (a mapping of names to any of these).
 """
 from __future__ import annotations
 
@@ -102,6 +103,8 @@ def to_dict(config: Any) -> dict[str, Any]:
             return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
         if isinstance(v, (list, tuple)):
             return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
         return v
     return plain(config)
 
@@ -137,6 +140,13 @@ def _convert(tp: Any, value: Any, key: str, where: str) -> Any:
         if not isinstance(value, str):
             raise fail("a string")
         return value
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise fail("a mapping")
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise ParamError(f"{where}{key}: keys must be names, got {bad[0]!r}")
+        return {k: _convert(args[1], v, f"{key}.{k}", where) for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise fail("a list")

@@ -1,12 +1,5 @@
-"""One error type for bad input, and the CLI wrapper that turns it into one line + exit code."""
+"""One error type for bad input a user can fix, and the exit code a stage gives it (genvid.stage.cli_main)."""
 from __future__ import annotations
-
-import functools
-import sys
-import time
-from typing import Callable, TypeVar
-
-F = TypeVar("F", bound=Callable[..., object])
 
 EXIT_BAD_INPUT = 2
 
@@ -17,25 +10,3 @@ class GenvidError(Exception):
 
 class ParamError(GenvidError):
     """A parameter in params.yaml is missing, of the wrong type or out of range."""
-
-
-def cli_main(fn: F) -> F:
-    """Wrap a stage ``main``: a GenvidError becomes one line on stderr and exit code 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        try:
-            result = fn(*args, **kwargs)
-        except GenvidError as err:
-            print(f"error: {err}", file=sys.stderr)
-            raise SystemExit(EXIT_BAD_INPUT) from None
-        spec = getattr(sys.modules.get(fn.__module__), "__spec__", None)  # "__main__" under python -m
-        module = spec.name if spec is not None else fn.__module__
-        if module.startswith("stages.") and not args and kwargs.get("argv") is None:  # a CLI run
-            from genvid.timings import record, stage_name
-
-            record(stage_name(module, sys.argv[1:]), time.perf_counter() - start)
-        return result
-
-    return wrapper  # type: ignore[return-value]

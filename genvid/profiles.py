@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from genvid.errors import GenvidError, cli_main
+from genvid.errors import GenvidError
+from genvid.stage import cli_main
 from genvid.io import atomic_write_text
 from genvid.params import PARAMS_FILE, read_params
 

@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 
 from genvid.determinism import cpu_info, pin_environment, threads_from_params, x86_level
-from genvid.errors import GenvidError, cli_main
+from genvid.errors import GenvidError
+from genvid.stage import cli_main
 
 RECORD_FILE = "repro-env.json"
 LOCK_FILE = "dvc.lock"

@@ -12,10 +12,13 @@ from dataclasses import replace
 
 from genvid import params as P
 from genvid.cli import run_parser
-from genvid.errors import ParamError, cli_main
+from genvid.errors import ParamError
+from genvid.stage import cli_main
 from genvid.io import write_json
 from genvid.layout import ablation_dir
-from genvid.models.registry import get, run_context
+from genvid.context import run_context
+from genvid.models.registry import get
+from genvid.train.run import train_run
 
 
 def variants(raw: dict, run: P.Run, path: str) -> dict[str, P.Run]:
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, run in variants(raw, ctx.run, args.params).items():
         vctx = replace(ctx, run=run, model_dir=ctx.workdir.with_name(run.name) / "model_out",
                        report_dir=out / name, workdir=ctx.workdir.with_name(run.name))
-        results[name] = {"models": run.model_params, "train": run.train_params, "metrics": spec.train(vctx)}
+        results[name] = {"models": run.model_params, "train": run.train_params, "metrics": train_run(vctx, spec)}
         print(f"ablate {run.name}: {results[name]['metrics'].get('parameters', 0):,} parameters")
     write_json(out / "ablation.json", {"run": ctx.run.name, "benchmark": ctx.run.benchmark,
                                        "model": ctx.run.model, "variants": results})

@@ -10,7 +10,7 @@ from genvid.data.benchmark import is_generated
 from genvid.data.frames import write_frames
 from genvid.data.smmnist import write_test_set
 from genvid.data.sources import SOURCE_VERSIONS, generate_episode
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.layout import benchmark_paths
 
 

@@ -11,7 +11,7 @@ from genvid import params as P
 from genvid.cli import run_parser
 from genvid.data.samples import read_samples_info
 from genvid.determinism import configure_torch
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths
 from genvid.metrics.weights import load_i3d, load_lpips
 

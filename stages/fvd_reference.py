@@ -10,7 +10,7 @@ from genvid import params as P
 from genvid.cli import benchmark_parser
 from genvid.data.benchmark import protocol_clips
 from genvid.determinism import configure_torch
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths
 from genvid.metrics.weights import load_i3d
 

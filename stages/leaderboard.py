@@ -8,7 +8,7 @@ the untracked timings.tsv (training and sampling wall times, from logs/timings/)
 from __future__ import annotations
 
 from genvid.cli import benchmark_parser
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.layout import benchmark_paths
 from genvid.leaderboard import MEASURED, build_rows, write_leaderboard, write_timings
 from genvid.timings import read_timings

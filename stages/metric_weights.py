@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.metrics.weights import convert_all
 
 

@@ -7,7 +7,7 @@ from genvid.data.benchmark import generated_stats, is_generated
 from genvid.data.frames import read_frames_info
 from genvid.data.split import validate_split_file
 from genvid.data.stats import channel_stats
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.io import read_json, write_json
 from genvid.layout import benchmark_paths
 

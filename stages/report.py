@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genvid.cli import stage_parser
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.report.build import Options, build_report
 from genvid.report.inputs import ReportPaths
 

@@ -14,9 +14,10 @@ from genvid.data.frames import read_frames_info
 from genvid.data.h5 import read_h5
 from genvid.data.samples import write_samples
 from genvid.determinism import configure_torch
-from genvid.errors import cli_main
+from genvid.stage import cli_main
 from genvid.layout import run_paths
-from genvid.models.registry import get, run_context
+from genvid.context import run_context
+from genvid.models.registry import get
 from genvid.train.sampler import derived_seed
 
 

@@ -8,7 +8,8 @@ from genvid.cli import benchmark_parser
 from genvid.data.benchmark import generated_split, is_generated
 from genvid.data.frames import read_frames_info
 from genvid.data.split import clip_starts, split_ranges
-from genvid.errors import ParamError, cli_main
+from genvid.errors import ParamError
+from genvid.stage import cli_main
 from genvid.io import write_json
 from genvid.layout import benchmark_paths
 

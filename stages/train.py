@@ -17,9 +17,12 @@ from pathlib import Path
 from genvid import params as P
 from genvid.cli import run_parser
 from genvid.config import parse_config
-from genvid.errors import ParamError, cli_main
+from genvid.errors import ParamError
+from genvid.stage import cli_main
 from genvid.io import write_json
-from genvid.models.registry import get, run_context
+from genvid.context import run_context
+from genvid.models.registry import get
+from genvid.train.run import train_run
 from genvid.train import distributed as D
 from genvid.train.curves import write_curves_tsv
 
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def train(ctx, spec, quiet: bool = False) -> None:
-    metrics = spec.train(ctx)
+    metrics = train_run(ctx, spec)
     # Every run owns the same outputs, whether or not its model trains: provenance and curves.
     write_json(ctx.model_dir / "run.json", {"run": ctx.run.name, "benchmark": ctx.run.benchmark,
                                             "model": ctx.run.model, "models": ctx.run.model_params,

@@ -120,7 +120,7 @@ class FakeTrain:
     def __init__(self):
         self.contexts = []
 
-    def __call__(self, ctx) -> dict:
+    def __call__(self, ctx, fit) -> dict:
         self.contexts.append(ctx)
         marker = ctx.workdir / "model" / "started"
         resumed = marker.exists()

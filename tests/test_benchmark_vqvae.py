@@ -9,7 +9,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import vqvae as B  # noqa: E402
 from genvid import params as P  # noqa: E402
-from genvid.models.vqvae3d import VQVAEConfig  # noqa: E402
+from genvid.models.vq.vqvae3d import VQVAEConfig  # noqa: E402
 
 
 def test_configs_follow_the_driving_vq_run_of_params_and_the_thesis_profile():

@@ -142,4 +142,4 @@ def test_stage_deps_cover_every_module_the_stage_imports():
 def test_the_import_scan_finds_what_it_must():
     """The scanner sees function-level imports and modules named by string (the registry)."""
     found = imported_modules("stages.train")
-    assert {"genvid.models.registry", "genvid.models.vq_family", "genvid.models.hvrnn"} <= found
+    assert {"genvid.models.registry", "genvid.models.vq.family", "genvid.models.hvrnn.model"} <= found

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genvid.errors import GenvidError
-from genvid.models.dmol import DiscretizedGaussian, DiscretizedLogisticMixture, make_likelihood
+from genvid.models.recurrent.dmol import DiscretizedGaussian, DiscretizedLogisticMixture, make_likelihood
 
 ALL_VALUES = torch.arange(256, dtype=torch.float32).view(256, 1, 1, 1) / 255.0  # [256, C=1, 1, 1]
 

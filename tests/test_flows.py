@@ -1,4 +1,4 @@
-"""Flow layers of the conditional Glow (genvid/models/flows.py): exact inverses, log-determinants
+"""Flow layers of the conditional Glow (genvid/models/recurrent/flows.py): exact inverses, log-determinants
 against the autograd Jacobian, ActNorm's data-dependent init, the zero-init identity."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genvid.errors import GenvidError
-from genvid.models.flows import (ActNorm, ConditionalCoupling, ConditionalGlow, ConditionalSplit,
+from genvid.models.recurrent.flows import (ActNorm, ConditionalCoupling, ConditionalGlow, ConditionalSplit,
                                  InvConv1x1, squeeze, standard_normal_log_prob, unsqueeze)
 
 

@@ -10,7 +10,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.hvrnn import HVRNN, HVRNNConfig, NormConvLSTMCell, beta_at, gaussian_kl, normalized_kl
+from genvid.models.hvrnn.model import HVRNN, HVRNNConfig, NormConvLSTMCell, beta_at, gaussian_kl, normalized_kl
 
 TINY = dict(channels=1, resolution=16, context_frames=2, encoder_widths=[8, 8, 8], decoder_widths=[8, 8, 8, 8],
             decoder_lstm_layers=4, latent_resolutions=[1, 8, 16], latent_channels=[3, 2, 2],

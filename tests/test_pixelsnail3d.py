@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from genvid.errors import GenvidError, ParamError
-from genvid.models.pixelsnail3d import (
+from genvid.models.vq.pixelsnail3d import (
     CausalConv3d, GatedResidual, PixelSNAIL3d, PixelSNAILConfig, bits_per_code, code_cross_entropy,
     count_parameters, frame_taps, row_taps, rows_taps)
 

@@ -17,7 +17,7 @@ import torch
 from conftest import ROOT
 from genvid import params as P
 from genvid.models import registry
-from genvid.models.registry import RunContext
+from genvid.context import RunContext
 from genvid.profiles import apply, load_profile, merge
 
 BENCHMARK = "driving"

@@ -1,4 +1,4 @@
-"""Prior training helpers (genvid/priors.py): config from the latent file, objective, scoring, baseline.
+"""Prior training helpers (genvid/models/vq/priors.py): config from the latent file, objective, scoring, baseline.
 
 Also home of the structured synthetic latent codes shared with test_stages_priors.py.
 """
@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from genvid.data.latents import LatentDataset, read_latent_info, write_latents
 from genvid.data.split import SPLITS
 from genvid.errors import ParamError
-from genvid.models.pixelsnail3d import PixelSNAIL3d
-from genvid.priors import evaluate_prior, prior_config, prior_objective, unigram_bits, split_batch
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d
+from genvid.models.vq.priors import evaluate_prior, prior_config, prior_objective, unigram_bits, split_batch
 
 torch.set_num_threads(1)
 

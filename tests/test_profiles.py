@@ -5,9 +5,9 @@ import torch
 
 from genvid import params as P
 from genvid.errors import GenvidError
-from genvid.models.pixelsnail3d import count_parameters
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
-from genvid.priors import prior_config
+from genvid.models.vq.pixelsnail3d import count_parameters
+from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.models.vq.priors import prior_config
 from genvid.profiles import apply, apply_profile, flatten, load_profile, merge
 from genvid.train import TrainConfig
 
@@ -85,7 +85,7 @@ def test_paper_profile_builds_the_literature_sizes(repo_root):
     """SM-MNIST at the literature's scale; RFN L 4, K 10 against seed 001 Table 9.2's ~36M."""
     from genvid.config import parse_config
     from genvid.models import registry  # noqa: F401 (registers the model kinds)
-    from genvid.models.rfn import RFN, RFNConfig
+    from genvid.models.recurrent.rfn import RFN, RFNConfig
 
     paper = profile(repo_root, "paper")
     bench = P.benchmark(paper, "smmnist")

@@ -26,10 +26,10 @@ from genvid.errors import GenvidError
 from genvid.io import write_json
 from genvid.layout import benchmark_paths, run_paths
 from genvid.leaderboard import build_rows, write_leaderboard
-from genvid.models.registry import RunContext
+from genvid.context import RunContext
 from genvid.models.store import save_model
-from genvid.models.vq_family import EXTRAS, evaluate_vqvae, extract_latents
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.models.vq.family import EXTRAS, evaluate_vqvae, extract_latents
+from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 from genvid.report import repro, tables
 from genvid.report.build import TIMINGS_FILE, build_report, timings_page
 from genvid.report.chapters import Options
@@ -229,7 +229,7 @@ def make_seed_runs(root: Path, params: dict, grey: np.ndarray) -> None:
     """The seed 001/004 runs of the grey benchmark: samples, evaluate outputs, constructed training
     metrics, the ablation of params.yaml, and an untrained tiny RFN for the temperature figure."""
     from genvid.config import parse_config, to_dict
-    from genvid.models.rfn import RFN, RFNConfig
+    from genvid.models.recurrent.rfn import RFN, RFNConfig
 
     for i, model in enumerate(("vrnn", "srnn", "rfn", "svg_lp", "hvrnn", "hvrnn_1level")):
         name = f"{GREY}-{model}"

@@ -1,4 +1,4 @@
-"""Recurrent Flow Network (genvid/models/rfn.py) and the ConvLSTM cell: shapes, the β warm-up, the
+"""Recurrent Flow Network (genvid/models/recurrent/rfn.py) and the ConvLSTM cell: shapes, the β warm-up, the
 §8.3 dequantisation constant, importance weights, causal deterministic sampling, overfitting."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import torch
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
 from genvid.models.convlstm import ConvLSTMCell
-from genvid.models.flows import ActNorm, Conditioner
-from genvid.models.rfn import RFN, RFNConfig, beta_warmup, build_rfn
+from genvid.models.recurrent.flows import ActNorm, Conditioner
+from genvid.models.recurrent.rfn import RFN, RFNConfig, beta_warmup, build_rfn
 
 TINY = dict(channels=1, levels=2, flow_steps=1, coupling_channels=8, base_distribution_channels=8,
             base_channels=4, hidden_channels=8, smoothing_channels=8, latent_channels=2,

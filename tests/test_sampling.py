@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from genvid.errors import GenvidError
-from genvid.models import sampling
-from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
-from genvid.models.sampling import sample_fast, sample_naive
+from genvid.models.vq import sampling
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
+from genvid.models.vq.sampling import sample_fast, sample_naive
 
 torch.set_num_threads(1)
 

@@ -10,7 +10,7 @@ from torch.distributions import Normal, kl_divergence
 
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.svg_lp import SVGLP, SVGLPConfig, gaussian_kl
+from genvid.models.svg_lp.model import SVGLP, SVGLPConfig, gaussian_kl
 
 TINY = dict(channels=1, resolution=16, context_frames=3, nf=4, g_dim=8, rnn_size=16, z_dim=3,
             prior_layers=1, posterior_layers=1, predictor_layers=2)

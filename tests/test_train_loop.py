@@ -18,7 +18,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 from torch.utils.data import TensorDataset
 
 from genvid.errors import GenvidError, ParamError
-from genvid.train import TrainConfig, curves_tsv, fit, lr_factor, validate, write_curves_tsv
+from genvid.train import OptimizerConfig, TrainConfig, curves_tsv, fit, lr_factor, validate, write_curves_tsv
 from genvid.train.checkpoint import CHECKPOINT_NAME
 from genvid.train.sampler import EpochBatchSampler, epoch_permutation
 
@@ -425,8 +425,9 @@ def test_several_optimisers_step_at_their_own_ratio(tmp_path):
     before = [p.detach().clone() for p in second]
     handle = register_optimizer_step_pre_hook(count)
     try:
-        result = fit(model, objective, regression(), None, cfg(steps=9), tmp_path, "fp",
-                     optimizers={"g": (first, 1), "d": (second, 3)})
+        result = fit(model, objective, regression(), None,
+                     cfg(steps=9, optimizers={"d": OptimizerConfig(every=3)}), tmp_path, "fp",
+                     optimizers={"g": first, "d": second})
     finally:
         handle.remove()
     assert counts == {"g": 9, "d": 3}
@@ -438,3 +439,45 @@ def test_several_optimisers_step_at_their_own_ratio(tmp_path):
 def test_bad_precision_is_one_line(tmp_path):
     with pytest.raises(GenvidError, match="precision must be one of fp32, bf16, got 'fp16'"):
         fit(mlp(), mse, regression(), None, cfg(), tmp_path, "fp", precision="fp16")
+
+
+def test_each_optimiser_takes_its_own_lr_and_betas(tmp_path):
+    """Per-network settings (a GAN's two learning rates): unset values are the component's own."""
+    model = mlp()
+    first, second = list(model[0].parameters()), list(model[3].parameters())
+    seen = {}
+
+    def objective(net, batch, step):
+        loss, scalars = mse(net, batch)
+        return {"g": loss, "d": loss * 1.0}, scalars
+
+    def record(optimizer, args, kwargs):
+        group = optimizer.param_groups[0]
+        seen["g" if group["params"][0] is first[0] else "d"] = (group["initial_lr"], group["betas"])
+
+    settings = {"d": OptimizerConfig(lr=4e-4, betas=(0.0, 0.9))}
+    handle = register_optimizer_step_pre_hook(record)
+    try:
+        fit(model, objective, regression(), None, cfg(steps=2, warmup_steps=0, optimizers=settings), tmp_path, "fp",
+            optimizers={"g": first, "d": second})
+    finally:
+        handle.remove()
+    assert seen == {"g": (1e-2, (0.9, 0.999)), "d": (4e-4, (0.0, 0.9))}
+
+
+def test_settings_for_an_optimiser_the_model_lacks_are_one_line(tmp_path):
+    with pytest.raises(GenvidError, match=r"optimizers\.disc is not an optimiser of this model \(it has: model\)"):
+        fit(mlp(), mse, regression(), None, cfg(optimizers={"disc": OptimizerConfig(lr=1e-3)}), tmp_path, "fp")
+
+
+def test_optimizer_settings_parse_from_params():
+    parsed = TrainConfig.from_dict({"steps": 4, "batch_size": 2, "lr": 1e-3,
+                                    "optimizers": {"g": {"lr": 1e-4, "every": 2}, "d": {"betas": [0.0, 0.9]}}},
+                                   "train.gan")
+    assert parsed.optimizer("g") == OptimizerConfig(1e-4, (0.9, 0.999), 1e-8, 0.0, 2)
+    assert parsed.optimizer("d") == OptimizerConfig(1e-3, (0.0, 0.9), 1e-8, 0.0, 1)
+    with pytest.raises(ParamError, match=r"train\.gan\.optimizers\.g\.every must be >= 1, got 0"):
+        TrainConfig.from_dict({"steps": 4, "batch_size": 2, "lr": 1e-3, "optimizers": {"g": {"every": 0}}}, "train.gan")
+    with pytest.raises(ParamError, match=r"train\.gan\.optimizers\.d\.betas must be two numbers in \[0, 1\)"):
+        TrainConfig.from_dict({"steps": 4, "batch_size": 2, "lr": 1e-3, "optimizers": {"d": {"betas": [1.0, 0.9]}}},
+                              "train.gan")

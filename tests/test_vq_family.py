@@ -1,7 +1,7 @@
-"""genvid/models/vq_family.py helpers: which training clips the VQ-VAE's reconstruction is scored on."""
+"""genvid/models/vq/family.py helpers: which training clips the VQ-VAE's reconstruction is scored on."""
 from torch.utils.data import Subset
 
-from genvid.models.vq_family import TRAIN_EVAL_CLIPS, evenly_spaced
+from genvid.models.vq.family import TRAIN_EVAL_CLIPS, evenly_spaced
 
 
 def test_evenly_spaced_keeps_both_ends_and_caps_the_count():

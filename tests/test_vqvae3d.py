@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from genvid.errors import ParamError
-from genvid.models.vqvae3d import CausalTopToBottom, EMAQuantizer, VQVAE3D, VQVAEConfig, vqvae_loss
+from genvid.models.vq.vqvae3d import CausalTopToBottom, EMAQuantizer, VQVAE3D, VQVAEConfig, vqvae_loss
 
 torch.set_num_threads(1)
 

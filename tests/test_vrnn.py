@@ -8,7 +8,7 @@ import torch
 
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.vrnn import VRNN, SRNNConfig, VRNNConfig, beta_warmup
+from genvid.models.recurrent.vrnn import VRNN, SRNNConfig, VRNNConfig, beta_warmup
 
 TINY = dict(channels=1, levels=2, base_channels=4, hidden_channels=8, latent_channels=2, components=2,
             beta_warmup_steps=10)

@@ -56,13 +56,13 @@ def load_model(path: str | Path, kind: str | None = None) -> tuple[nn.Module, di
 
 
 def _vqvae(config: dict) -> nn.Module:
-    from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
+    from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
     return VQVAE3D(VQVAEConfig.from_dict(config))
 
 
 def _prior(config: dict) -> nn.Module:
-    from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
+    from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
 
     return PixelSNAIL3d(PixelSNAILConfig.from_dict(config))
 

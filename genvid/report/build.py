@@ -26,7 +26,7 @@ from genvid.determinism import configure_torch
 from genvid.errors import GenvidError
 from genvid.io import atomic_path, atomic_write_text
 from genvid.models.store import load_model
-from genvid.models.vqvae3d import VQVAE3D
+from genvid.models.vq.vqvae3d import VQVAE3D
 from genvid.report import chapters as C
 from genvid import params as P
 from genvid.report import figures as F

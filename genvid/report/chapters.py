@@ -21,11 +21,11 @@ from genvid.data.split import clip_starts
 from genvid.layout import benchmark_paths, run_paths
 from genvid.errors import GenvidError, ParamError
 from genvid.metrics.stats import RULES
-from genvid.models.hvrnn import ACTIVE_KL, MAX_KL
+from genvid.models.hvrnn.model import ACTIVE_KL, MAX_KL
 from genvid.models.predictor import PixelPredictor
 from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
 from genvid.models.store import load_model
-from genvid.models.vqvae3d import VQVAE3D
+from genvid.models.vq.vqvae3d import VQVAE3D
 from genvid.report import figures as F
 from genvid.report import repro, tables
 from genvid.report import text as X

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-from genvid.models.hvrnn import ACTIVE_KL
+from genvid.models.hvrnn.model import ACTIVE_KL
 from genvid.report.references import seed
 from genvid.report.inputs import HIERARCHY_MODEL, SEED_MODELS, BenchmarkView, stat
 from genvid.report.text import DIGITS, NAMES, UNITS, better, fmt, fmt_stat

@@ -40,7 +40,7 @@ from genvid.profiles import apply
 
 METRICS = ("psnr", "ssim", "lpips", "mse")  # display order
 PREDICTIONS = "predictions"
-VQ_MODEL = "vq"  # the registered family the thesis chapters describe (genvid.models.vq_family)
+VQ_MODEL = "vq"  # the registered family the thesis chapters describe (genvid.models.vq.family)
 VQ_COMPONENTS = ("vqvae", "prior_top", "prior_bottom")
 BASELINE_MODEL = "copy_last"
 
@@ -265,7 +265,7 @@ def read_rows(path: Path, series: str, rows: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- the main (VQ) run
 
 def read_train_metrics(path: Path) -> dict:
-    """train_metrics.json of the VQ family (genvid.models.vq_family.train)."""
+    """train_metrics.json of the VQ family (genvid.models.vq.family.train)."""
     data = _json(path)
     for split in SPLITS:
         for key in ("mse_normalized", "psnr", "ssim"):

@@ -297,7 +297,7 @@ def deviations(model: str, model_params: dict, train_params: dict, thesis: dict)
                      _optim(ours), _optim(theirs), _optim_differs(ours, theirs), note])
     rows.append(["Causal convolutions of both priors", "three stacks (frame, rows, row) without a blind spot",
                  "one masked 3D convolution stack (blind spot above-right and in earlier frames)", "yes",
-                 "genvid variant (genvid.models.pixelsnail3d); the bottom prior has no attention, so its "
+                 "genvid variant (genvid.models.vq.pixelsnail3d); the bottom prior has no attention, so its "
                  "receptive field is these convolutions alone"])
     return {"header": ["Setting", "This run", "Xu (2022)", "Differs", "Note"], "rows": rows, "align": "lllll"}
 

@@ -38,7 +38,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 # change neither the weights nor the curves, so a rerun may change them freely.
 RESUME_KEYS = ("steps", "batch_size", "lr", "weight_decay", "betas", "eps", "warmup_steps",
                "warmup_start", "schedule", "min_lr_ratio", "grad_clip", "val_every", "val_batches",
-               "log_every", "seed")
+               "log_every", "seed", "optimizers")
 
 
 def save(path: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -68,7 +68,7 @@ def load_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def resume_config(cfg_dict: dict[str, Any]) -> dict[str, Any]:
-    return {k: cfg_dict[k] for k in RESUME_KEYS}
+    return {k: cfg_dict.get(k) for k in RESUME_KEYS}
 
 
 def mismatch(state: dict, fingerprint: str, config: dict[str, Any], n_train: int) -> str | None:

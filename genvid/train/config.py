@@ -11,6 +11,19 @@ SCHEDULES = ("cosine", "constant")
 
 
 @dataclass(frozen=True)
+class OptimizerConfig:
+    """One named optimiser of a component with several (a GAN's generator and discriminator):
+    unset values are the component's own; ``every`` k steps it once every k-th step (a
+    discriminator trained twice per generator step has every 1, the generator every 2)."""
+
+    lr: float | None = field(default=None, metadata=rule(min=0.0, exclusive_min=True))
+    betas: tuple[float, float] | None = None
+    eps: float | None = field(default=None, metadata=rule(min=0.0, exclusive_min=True))
+    weight_decay: float | None = field(default=None, metadata=rule(min=0.0))
+    every: int = field(default=1, metadata=rule(min=1))
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything the shared loop needs; a stage reads it from its params.yaml block.
 
@@ -36,13 +49,25 @@ class TrainConfig:
     log_every: int = field(default=10, metadata=rule(min=1))  # one train row per window (means)
     num_workers: int = field(default=0, metadata=rule(min=0))
     seed: int = field(default=0, metadata=rule(min=0))
+    # per named optimiser (genvid.models.family.Component.optimizers); None: one optimiser
+    optimizers: dict[str, OptimizerConfig] | None = None
 
     def validate(self) -> str | None:
         if self.warmup_steps > self.steps:
             return f"warmup_steps must be <= steps ({self.steps}), got {self.warmup_steps}"
         if not all(0.0 <= b < 1.0 for b in self.betas):
             return f"betas must be two numbers in [0, 1), got {list(self.betas)}"
+        for name, opt in (self.optimizers or {}).items():
+            if opt.betas is not None and not all(0.0 <= b < 1.0 for b in opt.betas):
+                return f"optimizers.{name}.betas must be two numbers in [0, 1), got {list(opt.betas)}"
         return None
+
+    def optimizer(self, name: str) -> OptimizerConfig:
+        """Optimiser ``name``'s settings, the component's own where unset."""
+        own = (self.optimizers or {}).get(name, OptimizerConfig())
+        return OptimizerConfig(self.lr if own.lr is None else own.lr, own.betas or self.betas,
+                               self.eps if own.eps is None else own.eps,
+                               self.weight_decay if own.weight_decay is None else own.weight_decay, own.every)
 
     @classmethod
     def from_dict(cls, d: dict, prefix: str, source: str | None = "params.yaml") -> "TrainConfig":

@@ -2,8 +2,9 @@
 
 The objective receives the step (for KL/β warm-ups, which must be pure functions of it)
 and returns one loss, or one loss per optimiser: a model with several optimisers (a GAN's
-generator and discriminator) passes ``optimizers={"g": (params, 1), "d": (params, k)}``,
-and optimiser ``name`` steps every ``k``-th step on its own loss. ``device`` (cpu|cuda) and
+generator and discriminator) passes ``optimizers={"g": g_params, "d": d_params}``, and
+optimiser ``name`` steps on its own loss with the lr, betas, weight decay and update ratio of
+``cfg.optimizer(name)`` (TrainConfig.optimizers, the component's own values where unset). ``device`` (cpu|cuda) and
 ``precision`` (fp32|bf16 autocast) come from params.
 
 A stage seeds (``genvid.determinism.seed_everything``) *before* it builds the model, so
@@ -66,13 +67,13 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
         cfg: TrainConfig, workdir: str | Path, fingerprint: str, desc: str = "train",
         on_checkpoint: Callable[[int], None] | None = None, device: str | torch.device = "cpu",
         precision: str = "fp32",
-        optimizers: dict[str, tuple[list[nn.Parameter], int]] | None = None) -> TrainResult:
+        optimizers: dict[str, list[nn.Parameter]] | None = None) -> TrainResult:
     """Train ``model`` in place for ``cfg.steps`` steps, resuming from ``workdir/checkpoint.pt``.
 
     ``fingerprint`` identifies config + data; a checkpoint with another fingerprint (or
     other result-changing TrainConfig values) is ignored with one line on stderr.
-    ``optimizers`` maps a name to (parameters, update every k steps); default: one AdamW
-    over every trainable parameter, stepping every step.
+    ``optimizers`` maps a name to its parameters (each steps every ``cfg.optimizer(name).every``
+    steps); default: one AdamW over every trainable parameter, stepping every step.
     """
     ckpt_path = Path(workdir) / checkpoint.CHECKPOINT_NAME
     rank, world = D.rank_and_world()
@@ -91,10 +92,16 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
     device = torch.device(device)
     model.to(device)
     pin = device.type == "cuda"
-    groups = optimizers or {"model": ([p for p in model.parameters() if p.requires_grad], 1)}
+    params_of = optimizers or {"model": [p for p in model.parameters() if p.requires_grad]}
+    unknown = sorted(set(cfg.optimizers or {}) - set(params_of))
+    if unknown:
+        raise GenvidError(f"{desc}: optimizers.{unknown[0]} is not an optimiser of this model "
+                          f"(it has: {', '.join(params_of)})")
+    settings = {name: cfg.optimizer(name) for name in params_of}
+    groups = {name: (list(params), settings[name].every) for name, params in params_of.items()}
     # seed 000 §5.1: Adam's defaults (betas, eps) with decoupled weight decay (AdamW).
-    opts = {name: torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
-                                    weight_decay=cfg.weight_decay) for name, (params, _) in groups.items()}
+    opts = {name: torch.optim.AdamW(params, lr=s.lr, betas=s.betas, eps=s.eps, weight_decay=s.weight_decay)
+            for (name, (params, _)), s in zip(groups.items(), settings.values())}
     scheds = {name: LambdaLR(opt, lambda s: lr_factor(s, cfg)) for name, opt in opts.items()}
     config = checkpoint.resume_config(cfg.to_dict())
     autocast = torch.autocast(device.type, dtype=PRECISIONS[precision] or torch.float32,

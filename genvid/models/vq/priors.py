@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from genvid.data.latents import LatentDataset
 from genvid.errors import ParamError
-from genvid.models.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, code_cross_entropy
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, code_cross_entropy
 
 LEVELS = ("top", "bottom")
 

@@ -85,7 +85,7 @@ Offset = tuple[int, int, int]  # (dt, dh, dw) from an output position to an inpu
 class PixelSNAILConfig:
     """A prior's config (genvid.config). Sizes have no defaults: params.yaml / profiles give them;
     ``num_codes``, ``shape``, ``attention`` and the ``cond_*`` grid come from the latent file and
-    the level (genvid.priors.prior_config)."""
+    the level (genvid.models.vq.priors.prior_config)."""
 
     num_codes: int = field(metadata=rule(min=1))  # K, codebook size of the codes being modelled
     shape: Shape3  # code grid (T, H, W) this prior models

@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from genvid.config import rule
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell
-from genvid.models.dmol import make_likelihood
+from genvid.models.recurrent.dmol import make_likelihood
 
 SIGMA_MIN = 1e-3  # floor on the latent scales (§3.6: a lower-bounded variance keeps z stochastic)
 LEAKY_SLOPE = 0.2  # §8.2.1

@@ -49,10 +49,10 @@ from torch import Tensor, nn
 from genvid.config import parse_config, rule
 from genvid.errors import GenvidError
 # seed 001's models share the β warm-up (§8.4) and the Gaussian heads and densities (§8.2.2)
-from genvid.models.vrnn import (LEAKY_SLOPE, GaussianHead, beta_warmup, gaussian_kl,
+from genvid.models.recurrent.vrnn import (LEAKY_SLOPE, GaussianHead, beta_warmup, gaussian_kl,
                                 gaussian_log_prob)
 from genvid.models.convlstm import ConvLSTMCell, State
-from genvid.models.flows import ConditionalGlow
+from genvid.models.recurrent.flows import ConditionalGlow
 
 
 Draw = Callable[[tuple[int, ...], str], Tensor]  # ("normal" | "uniform") noise of a shape, on the model's device

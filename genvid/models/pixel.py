@@ -1,47 +1,96 @@
-"""Training of a pixel model (genvid.models.predictor): ``model.loss(frames, step)`` on clips in [0, 1]."""
+"""Pixel models as registered families: ``model.loss(frames, step)`` and ``model.generate(...)`` on
+clips in [0, 1] (genvid.models.predictor) need only a config and a model class; ``pixel_spec``
+adds their one component, their likelihood scores and their loading.
+
+The post-training scores follow what the model can do, not its name: a model with
+``log_weights`` gets seed 001 Table 9.5's bits per dimension, one with ``kl_per_channel`` (a
+hierarchy of latents) seed 004 Table 4.2's test ELBO and Fig. 4.4's KL per channel.
+"""
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from genvid import params as P
+from genvid.config import parse_config, to_dict
+from genvid.context import RunContext
 from genvid.data.benchmark import clip_set
-from genvid.determinism import seed_everything
+from genvid.data.frames import read_frames_info
+from genvid.errors import ParamError
 from genvid.io import fingerprint
 from genvid.metrics.likelihood import bits_per_dim, iwae_bits_per_dim
-from genvid.models.store import save_model
-from genvid.train.config import TrainConfig
-from genvid.train.curves import write_curves_tsv
-from genvid.train.loop import fit
+from genvid.models.family import Component, Fit, ModelSpec
+from genvid.models.hvrnn.model import ACTIVE_KL
+from genvid.models.predictor import PixelPredictor, Predictor
+from genvid.models.store import load_model, register_kind, save_model
+
+DATA_FIELDS = {"channels", "resolution", "context_frames"}  # config fields the benchmark sets
+COMPONENT = "model"  # a pixel model's one component: checkpoints/<run>/model, curves/model
 
 
-def train_pixel_model(ctx, build: Callable[[], nn.Module], config: dict) -> dict[str, Any]:
+def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
+    """The family of ``module.model(cfg)``, an nn.Module with ``loss(frames, step)`` and
+    ``generate(context, horizon, num_samples, generator)`` on [0, 1] pixels. Config fields named
+    in DATA_FIELDS come from the run's benchmark, not from params."""
+
+    def classes() -> tuple[type, Callable[..., nn.Module]]:
+        mod = importlib.import_module(module)
+        return getattr(mod, config), getattr(mod, model)
+
+    def build_from(stored: dict) -> nn.Module:
+        cls, make = classes()
+        return make(parse_config(cls, stored, f"models.{name}", None))
+
+    register_kind(name, build_from)
+
+    def run_config(ctx: RunContext, channels: int, resolution: int):
+        cls, _ = classes()
+        data = {"channels": channels, "resolution": resolution, "context_frames": ctx.bench.protocol.context_frames}
+        fields = {f.name for f in dataclasses.fields(cls)}
+        for key in DATA_FIELDS & fields & set(ctx.run.model_params):
+            raise ParamError(f"{ctx.params_path}: models.{name}.{key} is set from the benchmark; remove it")
+        values = {**ctx.run.model_params, **{k: v for k, v in data.items() if k in fields}}
+        return parse_config(cls, values, f"models.{name}", ctx.params_path)
+
+    def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
+        info = read_frames_info(ctx.frames)
+        cfg = run_config(ctx, info.channels, info.height)
+        return train_pixel_model(ctx, fit, lambda: classes()[1](cfg), to_dict(cfg))
+
+    def init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
+        cfg = run_config(ctx, channels, height)
+        save_model(ctx.model_dir / "model.pt", name, to_dict(cfg), classes()[1](cfg))
+
+    def predictor(ctx: RunContext) -> Predictor:
+        loaded, _ = load_model(ctx.model_dir / "model.pt", name)
+        return PixelPredictor(loaded.to(ctx.device), ctx.device)
+
+    return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,))
+
+
+def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module], config: dict) -> dict[str, Any]:
     """Train on the run's training clips, validate on its validation clips, save ``model.pt``."""
     clips = ctx.bench.clips
-    cfg = TrainConfig.from_dict(ctx.run.train_params, f"train.{ctx.run.model}", ctx.params_path)
 
     def dataset(split: str, stride: int):
         return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, clips.clip_len, stride)
 
-    train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
-    seed_everything(cfg.seed)  # before construction: reproducible initial weights
-    model = build()
     key = fingerprint({"model": config, "clips": vars(clips), "collect": vars(ctx.bench.collect)},
                       [ctx.frames, ctx.split])
-    result = fit(model, lambda m, frames, step: m.loss(frames, step), train_set, val_set, cfg,
-                 ctx.workdir / "model", key, desc=f"{ctx.run.name}", device=ctx.device,
-                 precision=ctx.precision)
-    # The test passes run on the run's device; save_model copies the weights to the CPU.
-    model.to(ctx.device).eval()
-    save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)
-    folder = ctx.report_dir / "curves" / "model"
-    write_curves_tsv(result.curves, folder / "train.tsv", folder / "val.tsv")
-    metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": result.val}
+    fitted = fit(Component(COMPONENT, build, lambda m, frames, step: m.loss(frames, step),
+                           dataset("train", clips.train_stride), dataset("val", clips.eval_stride), key,
+                           ctx.run.train_params, f"train.{ctx.run.model}", desc=ctx.run.name))
+    model = fitted.model
+    save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)  # copies the weights to the CPU
+    metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": fitted.val}
     if hasattr(model, "log_weights"):  # a pixel likelihood: bits per dimension on test clips
         metrics.update(test_bits_per_dim(ctx, model))
     if hasattr(model, "kl_per_channel"):  # a hierarchy of latents: seed 004 Table 4.2 and Fig. 4.4
-        metrics.update(test_elbo(ctx, model, result.curves))
+        metrics.update(test_elbo(ctx, model, fitted.curves))
     model.cpu()
     return metrics
 
@@ -51,10 +100,8 @@ def _device(model: nn.Module) -> torch.device:
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
-def _likelihood_clips(ctx) -> tuple[Any, torch.Tensor]:
+def _likelihood_clips(ctx: RunContext) -> tuple[Any, torch.Tensor]:
     """(likelihood params, the first ``likelihood.clips`` test clips of the training length)."""
-    from genvid import params as P
-
     cfg = P.top_level(P.read_params(ctx.params_path), "likelihood", ctx.params_path)
     clips = ctx.bench.clips
     test = clip_set(ctx.bench, ctx.frames, ctx.split, None, "test", clips.clip_len, ctx.bench.protocol.test_stride)
@@ -62,7 +109,7 @@ def _likelihood_clips(ctx) -> tuple[Any, torch.Tensor]:
 
 
 @torch.no_grad()
-def test_bits_per_dim(ctx, model: nn.Module) -> dict[str, Any]:
+def test_bits_per_dim(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
     """Seed 001 Table 9.5's metric: the importance-weighted upper bound on bits per dimension
     (K = ``likelihood.iwae_samples``), and the ELBO's (the mean of the same K log weights: by
     Jensen never below the bound, whatever the draws), over the first
@@ -88,12 +135,10 @@ def test_bits_per_dim(ctx, model: nn.Module) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def test_elbo(ctx, model: nn.Module, curves: list[dict[str, Any]]) -> dict[str, Any]:
+def test_elbo(ctx: RunContext, model: nn.Module, curves: list[dict[str, Any]]) -> dict[str, Any]:
     """Seed 004 Table 4.2's numbers: the negative ELBO (nats per sequence, one posterior sample)
     on the likelihood test clips, split into reconstruction and per-level KL, the training set's
     (the last logged window), and Fig. 4.4's mean KL per latent channel and active channels."""
-    from genvid.models.hvrnn import ACTIVE_KL
-
     cfg, frames = _likelihood_clips(ctx)
     generator = torch.Generator().manual_seed(cfg.seed)
     model.eval()

@@ -8,7 +8,7 @@ Both samplers fill the raster positions >= `start` of `codes` one at a time; pos
 - `sample_fast` runs the whole network once (the prefill, which records the causal convs'
   inputs around the first generated position, the stacks' features there, the attention
   keys/values and the conditioning), then follows the prior's three stacks
-  (genvid/models/pixelsnail3d.py): the frame stack f of frame t depends on frames < t only, so
+  (genvid/models/vq/pixelsnail3d.py): the frame stack f of frame t depends on frames < t only, so
   it is computed once per frame, when the frame starts; the rows stack v of row (t, h) on the
   rows above, so once per row; only the row stack h (and attention) runs per position, on a
   small chunk of the current row. Each conv reads its input window from a cache that holds
@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from genvid.errors import GenvidError
-from genvid.models.pixelsnail3d import CausalConv3d, PixelSNAIL3d
+from genvid.models.vq.pixelsnail3d import CausalConv3d, PixelSNAIL3d
 
 
 def sample_naive(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator: torch.Generator,

@@ -22,24 +22,24 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from genvid.context import RunContext
 from genvid.data.benchmark import clip_set
 from genvid.data.clips import denormalize, normalize
 from genvid.data.latents import LatentDataset, read_latent_info, write_latents
 from genvid.data.samples import Extra
 from genvid.data.split import SPLITS
 from genvid.data.stats import load_stats
-from genvid.determinism import seed_everything
 from genvid.errors import GenvidError, ParamError
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
-from genvid.models.pixelsnail3d import PixelSNAIL3d, count_parameters
+from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import check_context, check_prediction
-from genvid.models.sampling import sample_fast
 from genvid.models.store import load_model, save_model
-from genvid.models.vqvae3d import VQVAE3D, VQVAEConfig
-from genvid.priors import LEVELS, evaluate_prior, prior_config, prior_objective, unigram_bits
-from genvid.train import TrainConfig, fit, write_curves_tsv
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, count_parameters
+from genvid.models.vq.priors import LEVELS, evaluate_prior, prior_config, prior_objective, unigram_bits
+from genvid.models.vq.sampling import sample_fast
+from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
 COMPONENTS = ("vqvae", "prior_top", "prior_bottom")
 # The training split's reconstruction only shows over-fitting beside val/test; SM-MNIST's 1,600
@@ -55,31 +55,30 @@ EXTRAS = {
 
 # ----------------------------------------------------------------------------- training
 
-def train(ctx) -> dict[str, Any]:
-    """Train every component of ``ctx.run`` (genvid.models.registry.RunContext); return metrics."""
+def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
+    """Fit every component of ``ctx.run`` in order with the training loop ``fit``; return metrics."""
     model_params, train_params = ctx.run.model_params, ctx.run.train_params
     clips, window = ctx.bench.clips, window_length(ctx)
     vq_cfg = VQVAEConfig.from_dict(model_params["vqvae"], f"models.{ctx.run.model}.vqvae", ctx.params_path)
-    cfgs = {c: TrainConfig.from_dict(train_params.get(c), f"train.{ctx.run.model}.{c}", ctx.params_path)
-            for c in COMPONENTS}
     metrics: dict[str, Any] = {}
 
     def dataset(split: str, stride: int):
         return clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, split, window, stride)
 
+    def component(name: str, build, objective, train_set, val_set, key: str) -> Component:
+        return Component(name, build, objective, train_set, val_set, key, train_params.get(name),
+                         f"train.{ctx.run.model}.{name}", desc=f"{ctx.run.name} {name}")
+
+    def build_vqvae() -> VQVAE3D:
+        vqvae = VQVAE3D(vq_cfg)
+        vqvae.code_shapes(window, *train_set.raw(0).shape[1:3])  # fail early on a bad size
+        return vqvae
+
     train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
-    seed_everything(cfgs["vqvae"].seed)  # before construction: the initial weights and codebooks
-    vqvae = VQVAE3D(vq_cfg)
-    vqvae.code_shapes(window, *train_set.raw(0).shape[1:3])  # fail early on a bad size
     key = fingerprint({"vqvae": vq_cfg.to_dict(), "clips": vars(clips), "window": window,
                        "collect": vars(ctx.bench.collect)}, [ctx.frames, ctx.split, ctx.stats])
-    result = fit(vqvae, lambda m, x, step: m.loss(x), train_set, val_set, cfgs["vqvae"],
-                 ctx.workdir / "vqvae", key, desc=f"{ctx.run.name} vqvae", device=ctx.device,
-                 precision=ctx.precision)
-    # The evaluation passes run on the run's device; save_model copies the weights to the CPU.
-    vqvae.to(ctx.device).eval()
-    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)
-    write_curves_tsv(result.curves, *_curve_paths(ctx, "vqvae"))
+    vqvae = fit(component("vqvae", build_vqvae, lambda m, x, step: m.loss(x), train_set, val_set, key)).model
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)  # copies the weights to the CPU
     metrics["vqvae"] = evaluate_vqvae(vqvae, ctx, window, clips.eval_stride)
 
     latents = ctx.model_dir / "latents.h5"
@@ -92,17 +91,11 @@ def train(ctx) -> dict[str, Any]:
     scored = {**data, "train": Subset(data["train"], range(0, len(data["train"]), clips.eval_stride))}
     for level in LEVELS:
         name = f"prior_{level}"
-        section = f"models.{ctx.run.model}.{name}"
-        cfg = prior_config(model_params[name], level, info, section)
-        seed_everything(cfgs[name].seed)
-        prior = PixelSNAIL3d(cfg)
+        cfg = prior_config(model_params[name], level, info, f"models.{ctx.run.model}.{name}")
         key = fingerprint({"model": dict(vars(cfg))}, [latents])
-        result = fit(prior, prior_objective(level), data["train"], data["val"], cfgs[name],
-                     ctx.workdir / name, key, desc=f"{ctx.run.name} {name}", device=ctx.device,
-                     precision=ctx.precision)
-        prior.to(ctx.device).eval()
+        prior = fit(component(name, lambda: PixelSNAIL3d(cfg), prior_objective(level), data["train"], data["val"],
+                              key)).model
         save_model(ctx.model_dir / f"{name}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), prior)
-        write_curves_tsv(result.curves, *_curve_paths(ctx, name))
         scores = {split: evaluate_prior(prior, scored[split], level, 16, f"{name} {split}") for split in SPLITS}
         scores["baselines"] = {
             "uniform_bits": math.log2(info["codebook_size"]),
@@ -138,11 +131,6 @@ def init_untrained(ctx, height: int, width: int) -> None:
     for level in LEVELS:
         cfg = prior_config(ctx.run.model_params[f"prior_{level}"], level, info, f"prior_{level}")
         save_model(ctx.model_dir / f"prior_{level}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), PixelSNAIL3d(cfg))
-
-
-def _curve_paths(ctx, component: str) -> tuple[Path, Path]:
-    folder = ctx.report_dir / "curves" / component
-    return folder / "train.tsv", folder / "val.tsv"
 
 
 def evenly_spaced(dataset, count: int):
@@ -342,3 +330,7 @@ def predictor(ctx) -> VQPredictor:
     s = ctx.run.model_params["sampling"]
     return VQPredictor(vqvae, top, bottom, mean, std, window_length(ctx), float(s["temperature"]),
                        int(s["top_k"]), int(s["batch_size"]), ctx.device)
+
+
+SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width),
+                 components=COMPONENTS)

@@ -1,0 +1,41 @@
+"""A run resolved from params.yaml: its validated params and the paths of its artefacts.
+
+Every stage that works on one run (train, ablate, sample) builds a RunContext first; the model
+families (genvid.models) and the training loop (genvid.train) receive it and read nothing else
+of params.yaml.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from genvid import params as P
+from genvid.layout import benchmark_paths, run_paths
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a run's train and sample stages need, resolved from params.yaml."""
+
+    run: P.Run
+    bench: P.BenchmarkConfig
+    frames: Path
+    split: Path
+    stats: Path
+    model_dir: Path  # models/<run>/
+    report_dir: Path  # reports/<benchmark>/runs/<run>/
+    workdir: Path  # checkpoints/<run>/ (resumable state, git-ignored)
+    device: str = "cpu"
+    precision: str = "fp32"
+    params_path: str = "params.yaml"
+
+
+def run_context(params_path: str | Path, run_name: str, root: str | Path = ".") -> tuple[RunContext, dict]:
+    """The RunContext of a run (validated params, artefact paths under ``root``) and the raw params."""
+    raw = P.read_params(params_path)
+    run = P.run(raw, run_name, params_path)
+    bench = P.benchmark(raw, run.benchmark, params_path)
+    device = P.top_level(raw, "device", params_path)
+    data, paths = benchmark_paths(run.benchmark, root), run_paths(run.name, run.benchmark, root)
+    return RunContext(run, bench, data.frames, data.split, data.stats, paths.model_dir, paths.report_dir,
+                      paths.workdir, device.device, device.precision, str(params_path)), raw

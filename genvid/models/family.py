@@ -1,0 +1,83 @@
+"""The family protocol: what a registered model declares, and what it gets from the training loop.
+
+A family is a folder of genvid/models plus one line of genvid/models/registry.py. Its ModelSpec says
+
+    train(ctx, fit) -> training metrics    the family's recipe: which components, in which order
+    predictor(ctx) -> Predictor            the trained family, loaded from ctx.model_dir
+    init(ctx, height, width, channels)     untrained weights in ctx.model_dir (the contract tests)
+    extras                                 series ``predict_with_diagnostics`` adds to the samples file
+
+``fit`` is the one training loop (genvid.train.run.fit_component), handed in by the train stage, so
+that model code never imports the loop: a family describes each network it trains as a
+Component (how to build it, its objective, its data, its optimisers' parameter groups) and
+``fit(component)`` seeds, builds, trains (resumably, in ``checkpoints/<run>/<component>``),
+writes the curves to ``reports/<benchmark>/runs/<run>/curves/<component>`` and returns the
+trained network on the run's device in eval mode. Each named optimiser takes its lr, betas,
+weight decay and update ratio from ``train.<model>[.<component>].optimizers.<name>`` (the
+component's own values where unset).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from torch import nn
+from torch.utils.data import Dataset
+
+from genvid.context import RunContext
+from genvid.data.samples import Extra
+
+# (model, batch on its device, step) -> (loss, or {optimiser name: loss}; scalars to log)
+Objective = Callable[[nn.Module, Any, int], tuple[Any, dict[str, float]]]
+
+
+@dataclass(frozen=True)
+class Component:
+    """One network of a family, as the training loop needs it."""
+
+    name: str  # checkpoint and curve folder names
+    build: Callable[[], nn.Module]  # called right after seeding with the component's train seed
+    objective: Objective
+    train_set: Dataset
+    val_set: Dataset | None
+    fingerprint: str  # config + data identity: a checkpoint with another is not resumed
+    train_params: dict  # its block of params.yaml train: (genvid.train.config.TrainConfig)
+    section: str  # that block's dotted name, for error messages ("train.vq.vqvae")
+    # named parameter groups, one optimiser each (a GAN's "g" and "d"); None: one over every parameter
+    optimizers: Callable[[nn.Module], dict[str, list[nn.Parameter]]] | None = None
+    desc: str = ""  # progress-bar label
+
+
+@dataclass
+class Fitted:
+    """A trained component: the network (on the run's device, eval mode), its curves and last validation."""
+
+    model: nn.Module
+    curves: list[dict[str, Any]]
+    val: dict[str, float]
+
+
+class Fit(Protocol):
+    def __call__(self, component: Component) -> Fitted: ...
+
+
+def _no_init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    train: Callable[[RunContext, Fit], dict[str, Any]]
+    predictor: Callable[[RunContext], Any]  # -> genvid.models.predictor.Predictor
+    extras: dict[str, Extra] = field(default_factory=dict)
+    init: Callable[..., None] = _no_init
+    components: tuple[str, ...] = ()  # the names of the components ``train`` fits, in order
+
+
+def train_sections(spec: ModelSpec, run: Any) -> dict[str, tuple[str, Any]]:
+    """{component: (its params section name, its train params)}: a one-component family reads
+    ``train.<model>`` itself, a family of several ``train.<model>.<component>`` each."""
+    if len(spec.components) == 1:
+        return {spec.components[0]: (f"train.{run.model}", run.train_params)}
+    return {c: (f"train.{run.model}.{c}", run.train_params.get(c)) for c in spec.components}

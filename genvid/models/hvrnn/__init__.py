@@ -1,0 +1,1 @@
+"""Seed 004 §4.4's hierarchical VRNN (model)."""
