@@ -13,8 +13,6 @@ never asserted. The VQ family has its own scripts (vqvae.py, sampling.py).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import importlib
 import sys
 import time
 from pathlib import Path
@@ -26,16 +24,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from genvid import params as P  # noqa: E402
-from genvid.config import parse_config  # noqa: E402
+from genvid.models.registry import MODELS  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
 
-PIXEL_MODELS = {  # name -> (module, config class, model class), as genvid/models/registry.py registers them
-    "vrnn": ("genvid.models.recurrent.vrnn", "VRNNConfig", "VRNN"),
-    "srnn": ("genvid.models.recurrent.vrnn", "SRNNConfig", "VRNN"),
-    "rfn": ("genvid.models.recurrent.rfn", "RFNConfig", "RFN"),
-    "svg_lp": ("genvid.models.svg_lp.model", "SVGLPConfig", "SVGLP"),
-    "hvrnn": ("genvid.models.hvrnn.model", "HVRNNConfig", "HVRNN"),
-}
+# The registry is the one table of models: every family with one network (ModelSpec.network) is timed.
+PIXEL_MODELS = tuple(name for name, spec in MODELS.items() if spec.network is not None)
 SHAPES = (("smmnist", 1, 15, 5, 20), ("driving", 3, 16, 8, 8))  # benchmark, channels, clip, context, horizon
 
 
@@ -54,13 +47,11 @@ def best_time(fn, repeats: int, device: torch.device) -> tuple[float, float]:
 
 
 def build(name: str, section: dict, channels: int, context: int) -> torch.nn.Module:
-    module, config, model = PIXEL_MODELS[name]
-    mod = importlib.import_module(module)
-    cfg_cls = getattr(mod, config)
-    data = {"channels": channels, "resolution": 64, "context_frames": context}
-    fields = {f.name for f in dataclasses.fields(cfg_cls)}
-    cfg = parse_config(cfg_cls, {**section, **{k: v for k, v in data.items() if k in fields}}, f"models.{name}", None)
-    return getattr(mod, model)(cfg)
+    """The registered family's network at 64x64 (the registry parses and checks the section)."""
+    if name not in PIXEL_MODELS:
+        raise SystemExit(f"error: --models: {name!r} is not a registered one-network model "
+                         f"(known: {', '.join(PIXEL_MODELS)})")
+    return MODELS[name].network(section, channels, 64, context)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ A family is a folder of genvid/models plus one line of genvid/models/registry.py
     predictor(ctx) -> Predictor            the trained family, loaded from ctx.model_dir
     init(ctx, height, width, channels)     untrained weights in ctx.model_dir (the contract tests)
     extras                                 series ``predict_with_diagnostics`` adds to the samples file
+    network(section, channels, resolution, context)   a one-network family's nn.Module (benchmarks)
 
 ``fit`` is the one training loop (genvid.train.run.fit_component), handed in by the train stage, so
 that model code never imports the loop: a family describes each network it trains as a
@@ -73,6 +74,9 @@ class ModelSpec:
     extras: dict[str, Extra] = field(default_factory=dict)
     init: Callable[..., None] = _no_init
     components: tuple[str, ...] = ()  # the names of the components ``train`` fits, in order
+    # a one-network family's network, from its models section and the frames' shape
+    # (section, channels, resolution, context_frames); benchmarks/models.py times it
+    network: Callable[[dict, int, int, int], nn.Module] | None = None
 
 
 def train_sections(spec: ModelSpec, run: Any) -> dict[str, tuple[str, Any]]:

@@ -47,14 +47,21 @@ def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
 
     register_kind(name, build_from)
 
-    def run_config(ctx: RunContext, channels: int, resolution: int):
+    def config_for(section: dict, channels: int, resolution: int, context_frames: int, source: str | None):
         cls, _ = classes()
-        data = {"channels": channels, "resolution": resolution, "context_frames": ctx.bench.protocol.context_frames}
+        data = {"channels": channels, "resolution": resolution, "context_frames": context_frames}
         fields = {f.name for f in dataclasses.fields(cls)}
-        for key in DATA_FIELDS & fields & set(ctx.run.model_params):
-            raise ParamError(f"{ctx.params_path}: models.{name}.{key} is set from the benchmark; remove it")
-        values = {**ctx.run.model_params, **{k: v for k, v in data.items() if k in fields}}
-        return parse_config(cls, values, f"models.{name}", ctx.params_path)
+        for key in DATA_FIELDS & fields & set(section):
+            raise ParamError(f"{source}: models.{name}.{key} is set from the benchmark; remove it")
+        values = {**section, **{k: v for k, v in data.items() if k in fields}}
+        return parse_config(cls, values, f"models.{name}", source)
+
+    def run_config(ctx: RunContext, channels: int, resolution: int):
+        return config_for(ctx.run.model_params, channels, resolution, ctx.bench.protocol.context_frames,
+                          ctx.params_path)
+
+    def network(section: dict, channels: int, resolution: int, context_frames: int) -> nn.Module:
+        return classes()[1](config_for(section, channels, resolution, context_frames, None))
 
     def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
         info = read_frames_info(ctx.frames)
@@ -69,7 +76,7 @@ def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
         loaded, _ = load_model(ctx.model_dir / "model.pt", name)
         return PixelPredictor(loaded.to(ctx.device), ctx.device)
 
-    return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,))
+    return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network)
 
 
 def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module], config: dict) -> dict[str, Any]:

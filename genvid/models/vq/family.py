@@ -37,8 +37,9 @@ from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import check_context, check_prediction
 from genvid.models.store import load_model, save_model
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, count_parameters
-from genvid.models.vq.priors import LEVELS, evaluate_prior, prior_config, prior_objective, unigram_bits
-from genvid.models.vq.sampling import sample_fast
+from genvid.models.vq.priors import (LEVELS, PixelSNAILPrior, evaluate_prior, prior_config, prior_objective,
+                                     unigram_bits)
+from genvid.models.vq.protocols import CodePrior
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
 COMPONENTS = ("vqvae", "prior_top", "prior_bottom")
@@ -213,11 +214,11 @@ class VQPredictor:
     and a context of whole steps (driving: 8 -> 8), this is exactly the single-window sampler.
     """
 
-    def __init__(self, vqvae: VQVAE3D, top: PixelSNAIL3d, bottom: PixelSNAIL3d, mean: np.ndarray,
+    def __init__(self, vqvae: VQVAE3D, top: CodePrior, bottom: CodePrior, mean: np.ndarray,
                  std: np.ndarray, clip_len: int, temperature: float, top_k: int, batch_rows: int,
                  device: str = "cpu"):
         self.device = torch.device(device)
-        self.vqvae, self.top, self.bottom = (m.to(self.device).eval() for m in (vqvae, top, bottom))
+        self.vqvae, self.top, self.bottom = vqvae.to(self.device).eval(), top, bottom
         self.mean, self.std, self.clip_len = mean, std, clip_len
         self.temperature, self.top_k, self.batch_rows = temperature, top_k or None, batch_rows
 
@@ -236,14 +237,14 @@ class VQPredictor:
             raise GenvidError(f"{source}: frames have {c} channels, the VQ-VAE was trained on "
                               f"{self.vqvae.cfg.in_channels}")
         top, bottom = self.vqvae.code_shapes(self.clip_len, h, w)
-        if tuple(self.top.config.shape) != top or tuple(self.bottom.config.shape) != bottom:
+        if self.top.shape != top or self.bottom.shape != bottom:
             raise GenvidError(f"{source}: {h}x{w} frames give code grids {list(top)} / {list(bottom)}, but the "
-                              f"priors model {list(self.top.config.shape)} / {list(self.bottom.config.shape)}")
+                              f"priors model {list(self.top.shape)} / {list(self.bottom.shape)}")
 
     def single_window(self, context_frames: int, horizon: int) -> bool:
         """Whether the protocol fits one window with a context of whole code steps (the
         diagnostics of seed 000 are defined only then)."""
-        steps = self.clip_len // self.top.config.shape[0]
+        steps = self.clip_len // self.top.shape[0]
         return context_frames + horizon <= self.clip_len and context_frames % steps == 0 \
             and context_frames <= self.clip_len // 2
 
@@ -255,8 +256,8 @@ class VQPredictor:
         pixels = denormalize(video[:, :, first:first + count], self.mean, self.std).permute(0, 2, 3, 4, 1)
         return (pixels * 255.0).round_().to(torch.uint8).cpu()
 
-    def _sample(self, prior, codes, start, generator, cond=None):
-        return sample_fast(prior, codes, start, generator, self.temperature, self.top_k, cond)
+    def _sample(self, prior: CodePrior, codes, start, generator, cond=None):
+        return prior.sample(codes, start, generator, self.temperature, self.top_k, cond)
 
     def _window(self, context: torch.Tensor, generator: torch.Generator):
         """One window from ``context`` rows uint8 [R, Tw, H, W, C]: generated (top, bottom) codes."""
@@ -328,8 +329,8 @@ def predictor(ctx) -> VQPredictor:
                           f"codes but the VQ-VAE has K={vqvae.cfg.codebook_size}")
     mean, std = load_stats(read_json(ctx.stats), str(ctx.stats))
     s = ctx.run.model_params["sampling"]
-    return VQPredictor(vqvae, top, bottom, mean, std, window_length(ctx), float(s["temperature"]),
-                       int(s["top_k"]), int(s["batch_size"]), ctx.device)
+    return VQPredictor(vqvae, PixelSNAILPrior(top, ctx.device), PixelSNAILPrior(bottom, ctx.device), mean, std,
+                       window_length(ctx), float(s["temperature"]), int(s["top_k"]), int(s["batch_size"]), ctx.device)
 
 
 SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width),

@@ -14,8 +14,22 @@ from tqdm import tqdm
 from genvid.data.latents import LatentDataset
 from genvid.errors import ParamError
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, code_cross_entropy
+from genvid.models.vq.sampling import sample_fast
 
 LEVELS = ("top", "bottom")
+
+
+class PixelSNAILPrior:
+    """A trained PixelSNAIL as a CodePrior (genvid.models.vq.protocols): raster-order sampling
+    with the cached sampler (genvid.models.vq.sampling)."""
+
+    def __init__(self, net: PixelSNAIL3d, device: torch.device | str = "cpu"):
+        self.net = net.to(device).eval()
+        self.shape, self.num_codes = tuple(net.config.shape), net.config.num_codes
+
+    def sample(self, codes: torch.Tensor, start: int, generator: torch.Generator, temperature: float,
+               top_k: int | None, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return sample_fast(self.net, codes, start, generator, temperature, top_k, cond)
 
 
 def prior_config(section: dict, level: str, info: dict, name: str) -> PixelSNAILConfig:

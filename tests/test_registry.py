@@ -1,0 +1,110 @@
+"""The registry is the one table of models: benchmarks and the train stage read it, each family
+declares its components, and every declared train section parses before anything trains."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+
+import pytest
+
+from conftest import ROOT
+from genvid import params as P
+from genvid.context import RunContext
+from genvid.errors import ParamError
+from genvid.models import registry
+from genvid.models.family import Fitted, train_sections
+from genvid.profiles import apply, load_profile
+from genvid.train.run import train_run
+
+
+def load_benchmark_script():
+    spec = importlib.util.spec_from_file_location("bench_models", ROOT / "benchmarks" / "models.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_models"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+
+
+def test_benchmarks_time_exactly_the_registered_one_network_models(tiny):
+    bench = load_benchmark_script()
+    assert set(bench.PIXEL_MODELS) == {"vrnn", "srnn", "rfn", "svg_lp", "hvrnn"}
+    assert set(bench.PIXEL_MODELS) == {n for n, s in registry.MODELS.items() if s.network is not None}
+    source = (ROOT / "benchmarks" / "models.py").read_text()
+    assert "genvid.models.recurrent" not in source and "Config\"" not in source  # no second table
+    net = bench.build("srnn", tiny["models"]["srnn"], 1, 5)
+    assert sum(p.numel() for p in net.parameters()) > 0
+    with pytest.raises(SystemExit, match="'copy_last' is not a registered one-network model"):
+        bench.build("copy_last", {}, 1, 5)
+
+
+def test_every_family_declares_its_components():
+    assert registry.get("vq").components == ("vqvae", "prior_top", "prior_bottom")
+    assert all(registry.get(n).components == ("model",) for n in ("vrnn", "srnn", "rfn", "svg_lp", "hvrnn"))
+    assert registry.get("copy_last").components == ()
+
+
+def run_of(tiny, model: str, train: dict) -> P.Run:
+    return P.Run(f"driving-{model}", "driving", model, tiny["models"].get(model, {}), train)
+
+
+def test_train_sections_follow_the_component_count(tiny):
+    vq = run_of(tiny, "vq", tiny["train"]["vq"])
+    assert train_sections(registry.get("vq"), vq) == {
+        c: (f"train.vq.{c}", tiny["train"]["vq"][c]) for c in ("vqvae", "prior_top", "prior_bottom")}
+    rfn = run_of(tiny, "rfn", tiny["train"]["rfn"])
+    assert train_sections(registry.get("rfn"), rfn) == {"model": ("train.rfn", tiny["train"]["rfn"])}
+
+
+def test_a_bad_later_component_fails_before_the_first_trains(tiny, tmp_path):
+    """A typo in the bottom prior's train section is one line before the VQ-VAE trains for minutes."""
+    train = json.loads(json.dumps(tiny["train"]["vq"]))
+    train["prior_bottom"]["lr"] = "fast"
+    ctx = RunContext(run_of(tiny, "vq", train), P.benchmark(tiny, "driving"), tmp_path / "f.h5", tmp_path / "s.json",
+                     tmp_path / "stats.json", tmp_path / "m", tmp_path / "r", tmp_path / "w")
+    calls = []
+    spec = registry.get("vq")
+    fake = type(spec)(spec.name, lambda c, fit: calls.append(c) or {}, spec.predictor, components=spec.components)
+    with pytest.raises(ParamError, match=r"train\.vq\.prior_bottom\.lr must be a finite number, got 'fast'"):
+        train_run(ctx, fake)
+    assert calls == []
+
+
+def test_train_run_hands_the_family_the_one_loop(tiny, tmp_path):
+    """The family gets a fit that trains a component resumably and returns it trained, in eval mode."""
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from genvid.models.family import Component, ModelSpec
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Linear(2, 1)
+
+        def loss(self, batch):
+            x, y = batch
+            return ((self.w(x) - y) ** 2).mean(), {}
+
+    data = TensorDataset(torch.randn(16, 2), torch.randn(16, 1))
+    train = {"steps": 3, "batch_size": 4, "lr": 0.1, "log_every": 1}
+    seen: list[Fitted] = []
+
+    def family_train(ctx, fit):
+        seen.append(fit(Component("net", Net, lambda m, b, s: m.loss(b), data, None, "fp", train, "train.toy")))
+        return {"parameters": 3}
+
+    spec = ModelSpec("toy", family_train, lambda ctx: None, components=("net",))
+    ctx = RunContext(P.Run("driving-toy", "driving", "toy", {}, train), P.benchmark(tiny, "driving"),
+                     tmp_path / "f.h5", tmp_path / "s.json", tmp_path / "st.json", tmp_path / "m", tmp_path / "r",
+                     tmp_path / "w")
+    assert train_run(ctx, spec) == {"parameters": 3}
+    fitted = seen[0]
+    assert not fitted.model.training and len([r for r in fitted.curves if r["split"] == "train"]) == 3
+    assert (tmp_path / "w" / "net" / "checkpoint.pt").exists()
+    assert (tmp_path / "r" / "curves" / "net" / "train.tsv").read_text().startswith("step")
