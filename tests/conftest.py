@@ -69,3 +69,31 @@ def venv_env() -> dict:
     env["PYTHONHASHSEED"] = "0"
     env.pop("PYTHONPATH", None)
     return env
+
+
+# -- model tests: seeded noise, random clips, the fixed-batch overfit loop -----------------------
+
+def gen(seed: int = 0) -> torch.Generator:
+    """A CPU generator seeded with ``seed``."""
+    return torch.Generator().manual_seed(seed)
+
+
+def rand_clip(b: int = 2, t: int = 4, c: int = 1, r: int = 16, seed: int = 1) -> torch.Tensor:
+    """[B, T, C, r, r] uniform in [0, 1), from its own generator (the global RNG is left alone)."""
+    return torch.rand(b, t, c, r, r, generator=gen(seed))
+
+
+def overfit_losses(model: torch.nn.Module, frames: torch.Tensor, opt: torch.optim.Optimizer, steps: int = 30,
+                   seed: int | None = 0) -> list[float]:
+    """Train ``model.loss(frames, step)`` on one fixed batch for ``steps`` steps; the losses in order.
+    ``seed`` reseeds the global RNG (the models' training noise) first; None leaves it as it is."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    losses = []
+    for step in range(steps):
+        loss, _ = model.loss(frames, step)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses

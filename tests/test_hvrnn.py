@@ -8,9 +8,11 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
+from conftest import gen, overfit_losses, rand_clip as clip
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.hvrnn.model import HVRNN, HVRNNConfig, NormConvLSTMCell, beta_at, gaussian_kl, normalized_kl
+from genvid.models.hvrnn.model import HVRNN, HVRNNConfig, NormConvLSTMCell, normalized_kl
+from genvid.models.layers import beta_warmup, gaussian_kl
 
 TINY = dict(channels=1, resolution=16, context_frames=2, encoder_widths=[8, 8, 8], decoder_widths=[8, 8, 8, 8],
             decoder_lstm_layers=4, latent_resolutions=[1, 8, 16], latent_channels=[3, 2, 2],
@@ -20,14 +22,6 @@ TINY = dict(channels=1, resolution=16, context_frames=2, encoder_widths=[8, 8, 8
 def make(**overrides) -> HVRNN:
     torch.manual_seed(0)
     return HVRNN(parse_config(HVRNNConfig, {**TINY, **overrides}, "models.hvrnn"))
-
-
-def clip(b=2, t=4, c=1, r=16, seed=1) -> torch.Tensor:
-    return torch.rand(b, t, c, r, r, generator=torch.Generator().manual_seed(seed))
-
-
-def gen(seed=0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # -- config ---------------------------------------------------------------------------------------
@@ -209,10 +203,10 @@ def test_dense_adds_parameters_only_on_the_added_arrows():
 # -- β warm-up and the loss at resume --------------------------------------------------------------
 
 def test_beta_warmup_is_a_pure_function_of_the_step():
-    assert [beta_at(s, 10) for s in (0, 1, 5, 9, 10, 11, 10_000)] == [0.0, 0.1, 0.5, 0.9, 1.0, 1.0, 1.0]
-    assert beta_at(0, 0) == 1.0 and beta_at(123, 0) == 1.0  # 0 = off: the "naive" variant
+    assert [beta_warmup(s, 10, start=0.0) for s in (0, 1, 5, 9, 10, 11, 10_000)] == [0.0, 0.1, 0.5, 0.9, 1.0, 1.0, 1.0]
+    assert beta_warmup(0, 0, start=0.0) == 1.0 and beta_warmup(123, 0, start=0.0) == 1.0  # 0 = off: "naive"
     with pytest.raises(GenvidError, match="step must be >= 0"):
-        beta_at(-1, 10)
+        beta_warmup(-1, 10, start=0.0)
 
 
 def test_loss_at_a_step_is_exact_and_follows_the_formula():
@@ -260,15 +254,6 @@ def test_every_context_frame_conditions_the_prediction():
 
 def test_overfits_a_fixed_batch():
     m = make(beta_warmup_steps=0)
-    x = clip(t=4, seed=9)
-    opt = torch.optim.Adam(m.parameters(), lr=3e-3, betas=(0.5, 0.9))
-    torch.manual_seed(0)
-    losses = []
-    for step in range(30):
-        loss, _ = m.loss(x, step)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = overfit_losses(m, clip(t=4, seed=9), torch.optim.Adam(m.parameters(), lr=3e-3, betas=(0.5, 0.9)))
     assert all(math.isfinite(v) for v in losses)
     assert sum(losses[-5:]) / 5 < losses[0] - 0.5 * abs(losses[0])

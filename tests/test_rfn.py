@@ -9,11 +9,13 @@ import math
 import pytest
 import torch
 
+from conftest import gen, overfit_losses
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
 from genvid.models.convlstm import ConvLSTMCell
+from genvid.models.layers import beta_warmup
 from genvid.models.recurrent.flows import ActNorm, Conditioner
-from genvid.models.recurrent.rfn import RFN, RFNConfig, beta_warmup, build_rfn
+from genvid.models.recurrent.rfn import RFN, RFNConfig, build_rfn
 
 TINY = dict(channels=1, levels=2, flow_steps=1, coupling_channels=8, base_distribution_channels=8,
             base_channels=4, hidden_channels=8, smoothing_channels=8, latent_channels=2,
@@ -35,10 +37,6 @@ def clip(b=2, t=4, c=1, size=16, seed=0) -> torch.Tensor:
             frames[i, j, :, y:y + 5, (x + j) % (size - 5):(x + j) % (size - 5) + 5] = 200.0
     noise = torch.randint(0, 20, frames.shape, generator=g).float()
     return (frames + noise).clamp(0, 255) / 255.0
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def initialised(model: RFN, frames: torch.Tensor) -> RFN:
@@ -261,13 +259,6 @@ def test_bad_input_raises_one_line_errors():
 
 def test_overfits_a_fixed_batch():
     model, frames = make(beta_warmup_steps=0), clip(b=2, t=3)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for step in range(30):
-        loss, _ = model.loss(frames, step)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = overfit_losses(model, frames, torch.optim.Adam(model.parameters(), lr=3e-3), seed=None)
     assert all(math.isfinite(v) for v in losses)
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.3, losses

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from conftest import gen
 from genvid.errors import GenvidError
 from genvid.models.vq import sampling
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
@@ -31,10 +32,6 @@ def inputs(model: PixelSNAIL3d, batch: int, seed: int = 1):
     codes = torch.randint(0, cfg.num_codes, (batch, *cfg.shape), generator=g)
     cond = None if cfg.cond_shape is None else torch.randint(0, cfg.cond_codes, (batch, *cfg.cond_shape), generator=g)
     return codes, cond
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 @pytest.mark.parametrize("params", [TOP, BOTTOM], ids=["top", "bottom"])

@@ -2,15 +2,18 @@
 context frame (by gradients), generation."""
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
+from conftest import gen, overfit_losses, rand_clip
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.svg_lp.model import SVGLP, SVGLPConfig, gaussian_kl
+from genvid.models.layers import gaussian_kl_logvar
+from genvid.models.svg_lp.model import SVGLP, SVGLPConfig
 
 TINY = dict(channels=1, resolution=16, context_frames=3, nf=4, g_dim=8, rnn_size=16, z_dim=3,
             prior_layers=1, posterior_layers=1, predictor_layers=2)
@@ -21,12 +24,7 @@ def make(**overrides) -> SVGLP:
     return SVGLP(parse_config(SVGLPConfig, {**TINY, **overrides}, "models.svg_lp"))
 
 
-def clip(b=2, t=5, c=1, r=16, seed=1) -> torch.Tensor:
-    return torch.rand(b, t, c, r, r, generator=torch.Generator().manual_seed(seed))
-
-
-def gen(seed=0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+clip = functools.partial(rand_clip, t=5)
 
 
 def test_config_sizes_are_required_and_beta_defaults_to_svg():
@@ -53,7 +51,7 @@ def test_kl_formula_matches_torch_distributions():
     g = gen(3)
     mu_q, mu_p, lv_q, lv_p = (torch.randn(40, generator=g) for _ in range(4))
     expected = kl_divergence(Normal(mu_q, (0.5 * lv_q).exp()), Normal(mu_p, (0.5 * lv_p).exp()))
-    torch.testing.assert_close(gaussian_kl(mu_q, lv_q, mu_p, lv_p), expected)
+    torch.testing.assert_close(gaussian_kl_logvar(mu_q, lv_q, mu_p, lv_p), expected)
 
 
 def test_loss_is_mse_plus_beta_kl_and_independent_of_step():
@@ -127,16 +125,7 @@ def moving_square(b=2, t=5, r=16) -> torch.Tensor:
 
 def test_overfits_a_fixed_batch():
     m = make()
-    x = moving_square()
-    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
-    torch.manual_seed(0)
-    losses = []
-    for step in range(30):
-        loss, _ = m.loss(x, step)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = overfit_losses(m, moving_square(), torch.optim.Adam(m.parameters(), lr=1e-2))
     assert all(math.isfinite(v) for v in losses)
     assert losses[-1] < 0.2 * losses[0]
 

@@ -6,9 +6,11 @@ import copy
 import pytest
 import torch
 
+from conftest import overfit_losses
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.recurrent.vrnn import VRNN, SRNNConfig, VRNNConfig, beta_warmup
+from genvid.models.layers import beta_warmup
+from genvid.models.recurrent.vrnn import VRNN, SRNNConfig, VRNNConfig
 
 TINY = dict(channels=1, levels=2, base_channels=4, hidden_channels=8, latent_channels=2, components=2,
             beta_warmup_steps=10)
@@ -194,14 +196,5 @@ def test_free_bits_floor_the_kl():
 @pytest.mark.parametrize("kind", ["vrnn", "srnn"])
 def test_overfits_a_fixed_batch(kind):
     m = make(kind)
-    x = squares(8, 4)
-    opt = torch.optim.Adam(m.parameters(), 3e-3)
-    torch.manual_seed(0)
-    losses = []
-    for step in range(30):
-        loss, _ = m.loss(x, step)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    losses = overfit_losses(m, squares(8, 4), torch.optim.Adam(m.parameters(), 3e-3))
     assert sum(losses[-5:]) / 5 < 0.8 * losses[0]

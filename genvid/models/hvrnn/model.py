@@ -54,6 +54,7 @@ from torch import Tensor, nn
 from genvid.config import rule
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell
+from genvid.models.layers import beta_warmup, gaussian_kl, normal_drawer, upsample_nearest
 from genvid.models.predictor import sample_rows
 
 SIGMA_MIN = 1e-4  # floor on the latent scales, so log σ stays finite
@@ -125,22 +126,6 @@ class HVRNNConfig:
         return None
 
 
-def beta_at(step: int, warmup_steps: int) -> float:
-    """KL weight at optimisation step ``step`` (0-based): linear from 0 at step 0 to 1 at
-    ``warmup_steps``, then 1; ``warmup_steps`` 0 means 1 throughout (Sønderby et al. 2016's
-    warm-up, seed 004 §4.5). A pure function of the step, so it is exact across a resume."""
-    if step < 0:
-        raise GenvidError(f"step must be >= 0, got {step}")
-    if warmup_steps <= 0 or step >= warmup_steps:
-        return 1.0
-    return step / warmup_steps
-
-
-def gaussian_kl(mu_q: Tensor, s_q: Tensor, mu_p: Tensor, s_p: Tensor) -> Tensor:
-    """KL(N(μ_q, s_q²) || N(μ_p, s_p²)), elementwise."""
-    return torch.log(s_p / s_q) + (s_q ** 2 + (mu_q - mu_p) ** 2) / (2.0 * s_p ** 2) - 0.5
-
-
 def normalized_kl(kl_per_channel: Tensor) -> Tensor:
     """Fig. 4.4's colour: mean KL per channel over the 'maximally activated' 0.15, clipped to [0, 1]."""
     return (kl_per_channel / MAX_KL).clamp(0.0, 1.0)
@@ -150,14 +135,6 @@ def _kernel(res: int) -> int:
     # At 1×1 a padded 3×3 kernel reduces to its centre tap: a 1×1 kernel is the same function
     # without 8/9 of the weights dead.
     return 1 if res == 1 else 3
-
-
-def _upsample(x: Tensor, factor: int) -> Tensor:
-    """Nearest-neighbour upsampling by expand (its backward is a sum: deterministic everywhere)."""
-    if factor == 1:
-        return x
-    b, c, h, w = x.shape
-    return x[:, :, :, None, :, None].expand(b, c, h, factor, w, factor).reshape(b, c, h * factor, w * factor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,7 +356,7 @@ class HVRNN(nn.Module):
         r, parts = self.levels[l], []
         for kind, i in sources:
             if kind == "z":
-                parts.append(_upsample(zs[i], r // self.levels[i]))
+                parts.append(upsample_nearest(zs[i], r // self.levels[i]))
             else:
                 parts.append((enc_prev if kind == "prev" else enc_cur)[i])
         return torch.cat(parts, dim=1)
@@ -457,7 +434,7 @@ class HVRNN(nn.Module):
         noise from ``generator`` (None: the global RNG, as in training)."""
         d = self.cfg.context_frames
         self._check(frames, d + 1, "frames")
-        draw = _drawer(generator, frames.device)
+        draw = normal_drawer(generator, frames.device)
         enc = self._encode(frames)
         state = self._warm_up(enc, d)
         posts, priors, outs = [], [], []
@@ -497,7 +474,7 @@ class HVRNN(nn.Module):
     def loss(self, frames: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
         """β-weighted negative ELBO per predicted sub-pixel; posterior noise from the global RNG."""
         terms = self._terms(self.unroll(frames))
-        beta = beta_at(step, self.cfg.beta_warmup_steps)
+        beta = beta_warmup(step, self.cfg.beta_warmup_steps, start=0.0)  # from 0, seed 004 §4.5
         dims = (frames.shape[1] - self.cfg.context_frames) * frames[0, 0].numel()
         loss = (beta * terms["kl"] - terms["recon"]).mean() / dims
         scalars = {name: float(v.detach().mean()) for name, v in terms.items()}
@@ -528,7 +505,7 @@ class HVRNN(nn.Module):
         self._check(context, 1, "context")
         b, tc = context.shape[:2]
         x = sample_rows(context, horizon, num_samples)  # [B*S, Tc, ...], sample-major per clip
-        draw = _drawer(generator, x.device)
+        draw = normal_drawer(generator, x.device)
         enc = self._encode(x)
         state = self._warm_up(enc, tc)
         prev, frames = enc[-1], []
@@ -544,9 +521,3 @@ class HVRNN(nn.Module):
         the prior, feeding back the likelihood's mean. All noise from ``generator``."""
         with torch.no_grad():
             return self.rollout(context, horizon, num_samples, generator)
-
-
-def _drawer(generator: torch.Generator | None, device: torch.device):
-    if generator is None:
-        return lambda shape: torch.randn(shape, device=device)
-    return lambda shape: torch.randn(shape, generator=generator, device=generator.device).to(device)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genvid.errors import GenvidError
+from genvid.models.layers import rand_on, randn_on
 
 BINS = 256
 _BIN_WIDTH = 2.0 / (BINS - 1)  # spacing of the bin centres c_k = 2k/255 - 1 in [-1, 1] units
@@ -54,7 +55,7 @@ def _log1mexp(d: Tensor) -> Tensor:
 
 
 def _uniform(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> Tensor:
-    u = torch.rand(shape, generator=generator, device=generator.device).to(device)
+    u = rand_on(generator, shape, device)
     return u.mul(1.0 - 2.0 * _UNIFORM_EPS).add_(_UNIFORM_EPS)
 
 
@@ -176,7 +177,7 @@ class DiscretizedGaussian(nn.Module):
     def sample(self, params: Tensor, generator: torch.Generator) -> Tensor:
         """μ + σ ε rounded to the nearest bin centre (edges clamped), in [0, 1]."""
         mu, s = self._scale(params)
-        eps = torch.randn(tuple(mu.shape), generator=generator, device=generator.device).to(mu.device)
+        eps = randn_on(generator, tuple(mu.shape), mu.device)
         v = mu + s * eps
         return ((v + 1.0) * ((BINS - 1) / 2.0)).round().clamp(0, BINS - 1) / (BINS - 1)
 

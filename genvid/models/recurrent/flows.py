@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genvid.errors import GenvidError
+from genvid.models.layers import randn_on
 
 LOG_2PI = math.log(2.0 * math.pi)
 # softplus(raw + SOFTPLUS_ONE) = 1 at raw = 0, so a zero-initialised prior net starts as N(0, 1).
@@ -355,6 +356,5 @@ class ConditionalGlow(nn.Module):
         T = 0 gives the deterministic path through every prior's mean."""
         self._check(conds)
         device, dtype = conds[0].device, conds[0].dtype
-        eps = [temperature * torch.randn(s, generator=generator, device=generator.device).to(device, dtype)
-               for s in self.eps_shapes(conds)]
+        eps = [temperature * randn_on(generator, s, device, dtype) for s in self.eps_shapes(conds)]
         return self.inverse(eps, conds)

@@ -48,10 +48,10 @@ from torch import Tensor, nn
 
 from genvid.config import parse_config, rule
 from genvid.errors import GenvidError
-# seed 001's models share the β warm-up (§8.4) and the Gaussian heads and densities (§8.2.2)
-from genvid.models.recurrent.vrnn import (LEAKY_SLOPE, GaussianHead, beta_warmup, gaussian_kl,
-                                gaussian_log_prob)
+# seed 001's models share the Gaussian heads and densities (§8.2.2); the β warm-up (§8.4) is in layers
+from genvid.models.recurrent.vrnn import LEAKY_SLOPE, GaussianHead, gaussian_log_prob
 from genvid.models.convlstm import ConvLSTMCell, State
+from genvid.models.layers import beta_warmup, gaussian_kl, norm_layer, rand_on, randn_on, upsample_nearest
 from genvid.models.recurrent.flows import ConditionalGlow
 
 
@@ -85,23 +85,9 @@ class RFNConfig:
         return None
 
 
-def _norm(kind: str, channels: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm2d(channels)
-    if kind == "group":
-        return nn.GroupNorm(math.gcd(8, channels), channels)
-    return nn.Identity()
-
-
 def _vgg_block(cin: int, cout: int, norm: str) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), _norm(norm, cout), nn.LeakyReLU(LEAKY_SLOPE),
-                         nn.Conv2d(cout, cout, 3, padding=1), _norm(norm, cout), nn.LeakyReLU(LEAKY_SLOPE))
-
-
-def _upsample2(x: Tensor) -> Tensor:
-    """Nearest-neighbour ×2 by expand (its backward is a sum: deterministic on every device)."""
-    b, c, h, w = x.shape
-    return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), norm_layer(norm, cout), nn.LeakyReLU(LEAKY_SLOPE),
+                         nn.Conv2d(cout, cout, 3, padding=1), norm_layer(norm, cout), nn.LeakyReLU(LEAKY_SLOPE))
 
 
 class FeatureExtractor(nn.Module):
@@ -140,7 +126,7 @@ class ConditioningNetwork(nn.Module):
             x = self.blocks[level](torch.cat([x, skips[level]], dim=1))
             conds[level] = x
             if level:
-                x = _upsample2(x)
+                x = upsample_nearest(x, 2)
         return conds
 
 
@@ -270,10 +256,9 @@ class RFN(nn.Module):
         device = next(self.parameters()).device
 
         def draw(shape: tuple[int, ...], kind: str) -> Tensor:
-            fn = torch.randn if kind == "normal" else torch.rand
             if generator is None:  # training: the global RNG, seeded by the stage
-                return fn(shape, device=device)
-            return fn(shape, generator=generator, device=generator.device).to(device)
+                return (torch.randn if kind == "normal" else torch.rand)(shape, device=device)
+            return (randn_on if kind == "normal" else rand_on)(generator, shape, device)
         return draw
 
     def elbo_terms(self, frames: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,12 +46,11 @@ from torch import Tensor, nn
 from genvid.config import rule
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell
+from genvid.models.layers import Draw, beta_warmup, gaussian_kl, norm_layer, normal_drawer, upsample_nearest
 from genvid.models.recurrent.dmol import make_likelihood
 
 SIGMA_MIN = 1e-3  # floor on the latent scales (§3.6: a lower-bounded variance keeps z stochastic)
 LEAKY_SLOPE = 0.2  # §8.2.1
-
-Draw = Callable[[tuple[int, ...]], Tensor]  # standard-normal noise of a shape, on the model's device
 
 
 @dataclass(frozen=True)
@@ -84,36 +82,12 @@ class SRNNConfig(VRNNConfig):
     kind: str = field(default="srnn", metadata=rule(choices=("srnn",)))
 
 
-def beta_warmup(step: int, warmup_steps: int, start: float = 1e-6) -> float:
-    """KL weight at optimisation step ``step`` (0-based): linear from ``start`` at step 0 to 1 at
-    ``warmup_steps``, then 1 (§8.4). A pure function of the step, so it is exact across a resume."""
-    if step < 0:
-        raise GenvidError(f"step must be >= 0, got {step}")
-    if warmup_steps <= 0 or step >= warmup_steps:
-        return 1.0
-    return start + (1.0 - start) * step / warmup_steps
-
-
 # ---------------------------------------------------------------------------------------------
 # Building blocks
 
 
-def _norm(kind: str, ch: int) -> nn.Module:
-    if kind == "batch":
-        return nn.BatchNorm2d(ch)
-    if kind == "group":
-        return nn.GroupNorm(math.gcd(ch, 8), ch)
-    return nn.Identity()
-
-
 def _conv_block(cin: int, cout: int, norm: str) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), _norm(norm, cout), nn.LeakyReLU(LEAKY_SLOPE))
-
-
-def _upsample2(x: Tensor) -> Tensor:
-    """Nearest-neighbour ×2 by expand (its backward is a sum: deterministic on every device)."""
-    b, c, h, w = x.shape
-    return x[:, :, :, None, :, None].expand(b, c, h, 2, w, 2).reshape(b, c, 2 * h, 2 * w)
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), norm_layer(norm, cout), nn.LeakyReLU(LEAKY_SLOPE))
 
 
 class FeatureExtractor(nn.Module):
@@ -151,7 +125,7 @@ class Decoder(nn.Module):
         for level in reversed(range(len(self.pre))):
             if self.skips:
                 x = torch.cat([x, skips[level]], dim=1)
-            x = self.post[level](_upsample2(self.pre[level](x)))
+            x = self.post[level](upsample_nearest(self.pre[level](x), 2))
         return self.head(x)
 
 
@@ -170,11 +144,6 @@ class GaussianHead(nn.Module):
 
 def gaussian_log_prob(z: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
     return -0.5 * ((z - mu) / sigma) ** 2 - torch.log(sigma) - 0.5 * math.log(2.0 * math.pi)
-
-
-def gaussian_kl(mu_q: Tensor, s_q: Tensor, mu_p: Tensor, s_p: Tensor) -> Tensor:
-    """KL(N(μ_q, s_q²) || N(μ_p, s_p²)) elementwise."""
-    return torch.log(s_p / s_q) + (s_q ** 2 + (mu_q - mu_p) ** 2) / (2.0 * s_p ** 2) - 0.5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -281,7 +250,7 @@ class VRNN(nn.Module):
     def loss(self, frames: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
         """β-weighted negative ELBO in nats per scored sub-pixel; z noise from the global RNG."""
         self._check(frames, 2, "frames")
-        out = self._infer(frames, lambda shape: torch.randn(shape, device=frames.device))
+        out = self._infer(frames, normal_drawer(None, frames.device))
         recon, kl = -out["log_px"], out["kl"]
         kl_seq = kl.sum((1, 2))
         if self.cfg.free_bits > 0:  # Kingma et al. 2016: per latent channel and step, batch-averaged
@@ -302,7 +271,7 @@ class VRNN(nn.Module):
     def elbo(self, frames: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """ELBO (analytic KL, one z sample) in nats per sequence: [B]."""
         self._check(frames, 2, "frames")
-        out = self._infer(frames, self._drawer(generator, frames.device))
+        out = self._infer(frames, normal_drawer(generator, frames.device))
         return out["log_px"] - out["kl"].sum((1, 2))
 
     @torch.no_grad()
@@ -312,18 +281,12 @@ class VRNN(nn.Module):
         self._check(frames, 2, "frames")
         if k < 1:
             raise GenvidError(f"importance samples k must be >= 1, got {k}")
-        draw = self._drawer(generator, frames.device)
+        draw = normal_drawer(generator, frames.device)
         weights = []
         for _ in range(k):
             out = self._infer(frames, draw)
             weights.append(out["log_px"] + out["log_ratio"])
         return torch.stack(weights, 1)
-
-    @staticmethod
-    def _drawer(generator: torch.Generator | None, device: torch.device) -> Draw:
-        if generator is None:
-            return lambda shape: torch.randn(shape, device=device)
-        return lambda shape: torch.randn(shape, generator=generator, device=generator.device).to(device)
 
     # -- generation --------------------------------------------------------------------------
 
@@ -338,7 +301,7 @@ class VRNN(nn.Module):
             raise GenvidError(f"horizon and num_samples must be >= 1, got {horizon}, {num_samples}")
         b, tc = context.shape[:2]
         x = context.repeat_interleave(num_samples, dim=0)  # [B*S, Tc, C, H, W], sample-major per clip
-        draw = self._drawer(generator, x.device)
+        draw = normal_drawer(generator, x.device)
         feats = self._encode(x)
         e = feats[-1]
         z = e.new_zeros(x.shape[0], self.cfg.latent_channels, *e.shape[-2:])

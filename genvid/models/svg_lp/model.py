@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from genvid.config import rule
 from genvid.errors import GenvidError
+from genvid.models.layers import gaussian_kl_logvar, normal_drawer, randn_on
 from genvid.models.predictor import sample_rows
 
 LEAKY_SLOPE = 0.2
@@ -58,11 +59,6 @@ class SVGLPConfig:
         if self.resolution & (self.resolution - 1):
             return f"resolution must be a power of two, got {self.resolution}"
         return None
-
-
-def gaussian_kl(mu_q: Tensor, logvar_q: Tensor, mu_p: Tensor, logvar_p: Tensor) -> Tensor:
-    """KL(N(μ_q, σ_q²) || N(μ_p, σ_p²)) elementwise, from log-variances (SVG's kl_criterion)."""
-    return 0.5 * (logvar_p - logvar_q) + (logvar_q.exp() + (mu_q - mu_p) ** 2) / (2.0 * logvar_p.exp()) - 0.5
 
 
 def _dcgan_init(m: nn.Module) -> None:
@@ -207,7 +203,7 @@ class SVGLP(nn.Module):
             z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
             g, pred = self.predictor(torch.cat([h[:, i - 1], z], dim=1), pred)
             gs.append(g)
-            kls.append(gaussian_kl(mu, logvar, mu_p, logvar_p).sum(1))
+            kls.append(gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(1))
         src = [self.skip_frame(i, self.cfg.context_frames) for i in range(1, t)]
         skip = [s[:, src].flatten(0, 1) for s in skips]  # the decoder is not recurrent: one batched call
         x_hat = self.decoder(torch.stack(gs, 1).flatten(0, 1), skip).unflatten(0, (b, t - 1))
@@ -217,7 +213,7 @@ class SVGLP(nn.Module):
         """SVG's objective: Σ_t MSE_t + β Σ_t KL_t per sequence, batch mean (``step`` unused: no
         annealing). Posterior noise from the global RNG."""
         self._check(frames, max(2, self.cfg.context_frames), "frames")
-        x_hat, kl = self.teacher_forced(frames, lambda shape: torch.randn(shape, device=frames.device))
+        x_hat, kl = self.teacher_forced(frames, normal_drawer(None, frames.device))
         mse = ((x_hat - frames[:, 1:]) ** 2).mean((2, 3, 4)).sum(1)
         kl = kl.sum(1)
         loss = (mse + self.cfg.beta * kl).mean()
@@ -231,7 +227,7 @@ class SVGLP(nn.Module):
         n = x.shape[0]
 
         def draw(shape):
-            return torch.randn(shape, generator=generator, device=generator.device).to(x.device)
+            return randn_on(generator, shape, x.device)
 
         h, skips = self._encode(x)
         post, prior, pred = (m.zero_state(n, h) for m in (self.posterior, self.prior, self.predictor))
