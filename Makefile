@@ -43,8 +43,12 @@ verify: $(STAMP)
 snakemake: $(STAMP)
 	$(BIN)/snakemake --cores $(or $(CORES),2)
 
+# Two pytest workers (pytest-xdist) keep both cores busy: most tests run torch on one thread, and
+# the tiny end-to-end DAG alone takes minutes. Whole files go to one worker (--dist loadfile), so a
+# module's shared fixture (a tiny DAG run) is built once. TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 # The DAG on a real single-node Slurm cluster (README, "Running the DAG on a cluster"). As root:
 # installs slurm-wlm and munge if missing, starts munged/slurmctld/slurmd, runs tests/test_cluster.py
