@@ -17,8 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     args = benchmark_parser(__doc__).parse_args(argv)
     bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
     paths = benchmark_paths(args.benchmark, args.root)
-    read_frames_info(paths.frames)
-    split = validate_split_file(read_json(paths.split), str(paths.split))
+    info = read_frames_info(paths.frames)
+    split = validate_split_file(read_json(paths.split), str(paths.split), info.num_frames)
     if is_generated(bench.collect):  # over generated training sequences, never the test set
         stats = generated_stats(bench.collect)
     else:

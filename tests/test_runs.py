@@ -189,7 +189,14 @@ def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path):
     write_frames(root / "data/driving/frames.h5", smooth_episodes((48, 48, 48)), 144, RES, {"source": "synthetic"})
     one_line_error(run_cli(root, "sample", "driving-vq"), "runs past the end")
     one_line_error(run_cli(root, "sample", "driving-nope"), "section 'runs.driving-nope' is missing")
-    for path in (tmp_path / "empty", tmp_path / "res", tmp_path / "short"):
+    # issue 26: top_k above the codebook size named no params key
+    root = tmp_path / "top_k"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    params = tiny_params()
+    params["models"]["vq"]["sampling"]["top_k"] = 100000
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    one_line_error(run_cli(root, "sample", "driving-vq"), "models.vq.sampling.top_k must be 0 (off) or in [1, ")
+    for path in (tmp_path / "empty", tmp_path / "res", tmp_path / "short", tmp_path / "top_k"):
         assert not (path / "data/driving/samples").exists() or not any((path / "data/driving/samples").iterdir())
 
 

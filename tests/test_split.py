@@ -1,7 +1,9 @@
+import re
+
 import numpy as np
 import pytest
 
-from genvid.data.split import clip_starts, split_ranges
+from genvid.data.split import clip_starts, split_ranges, validate_split_file
 from genvid.errors import GenvidError
 
 FRACTIONS = {"train": 0.8, "val": 0.1, "test": 0.1}
@@ -58,3 +60,23 @@ def test_split_without_a_clip_is_an_error():
     episode = np.zeros(100, dtype=np.int32)
     with pytest.raises(GenvidError, match="split 'val' .* holds no clip"):
         split_ranges(episode, FRACTIONS, clip_len=16)
+
+
+def test_a_written_split_validates_against_its_frames():
+    episode = np.repeat(np.arange(3), 40)
+    split = split_ranges(episode, {"train": 0.5, "val": 0.25}, 8)
+    assert validate_split_file(split, "split.json", len(episode)) is split
+
+
+@pytest.mark.parametrize("splits, message", [
+    ({"train": [[0, 10]], "val": [[10, 20]], "test": [[20, 31]]}, "runs past the end of the frames file (30 frames)"),
+    ({"train": [[0, 10]], "val": [[5, 20]], "test": [[20, 30]]}, "'val' range [5, 20] overlaps or precedes 'train'"),
+    ({"train": [[10, 20]], "val": [[0, 5]], "test": [[20, 30]]}, "'val' range [0, 5] overlaps or precedes 'train'"),
+    ({"train": [[0, 10], [2, 8]], "val": [[10, 20]], "test": [[20, 30]]}, "'train' range [2, 8] overlaps"),
+    ({"train": [[0, 10]], "val": [[10, 20]], "test": [[20, "30"]]}, "split 'test' has range [20, '30']"),
+    ({"train": [[0, 10]], "val": [[10, 20]], "test": [[-1, 5]]}, "split 'test' has range [-1, 5]"),
+])
+def test_split_file_ranges_must_fit_and_be_disjoint(splits, message):
+    data = {"splits": {k: {"ranges": v} for k, v in splits.items()}}
+    with pytest.raises(GenvidError, match=re.escape(message)):
+        validate_split_file(data, "split.json", 30)

@@ -1,5 +1,6 @@
 """Data stage CLIs (collect, split, normalize per benchmark): happy path, one clear line on bad
 input, a non-zero exit, no partial output."""
+import json
 import signal
 import subprocess
 import sys
@@ -103,6 +104,23 @@ def test_normalize_rejects_a_bad_split_file(root):
     make_frames_file(r / "data/driving/frames.h5")
     (r / "data/driving/split.json").write_text('{"splits": {"train": {}}}')
     assert_one_line_error(stage("normalize", r), "split.json: split 'train' missing or has no 'ranges'")
+    assert not (r / "data/driving/stats.json").exists()
+
+
+@pytest.mark.parametrize("ranges, message", [
+    ({"train": [[0, 80]], "val": [[80, 100]], "test": [[100, 500]]},
+     "split 'test' range [100, 500] runs past the end of the frames file (120 frames)"),
+    ({"train": [[0, 80]], "val": [[80, 100]], "test": [[60, 120]]},
+     "split 'test' range [60, 120] overlaps or precedes 'val' range [80, 100]"),
+    ({"train": [[0, 80]], "val": [[80, 100]], "test": [[110, 100]]}, "split 'test' has range [110, 100]"),
+])
+def test_normalize_rejects_a_split_that_does_not_fit_its_frames(root, ranges, message):
+    """Issue 26: a split running past the frames or overlapping another split was accepted, and the
+    statistics written."""
+    r = root()
+    make_frames_file(r / "data/driving/frames.h5")  # 3 episodes of 40 frames
+    (r / "data/driving/split.json").write_text(json.dumps({"splits": {k: {"ranges": v} for k, v in ranges.items()}}))
+    assert_one_line_error(stage("normalize", r), message)
     assert not (r / "data/driving/stats.json").exists()
 
 

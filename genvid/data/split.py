@@ -57,12 +57,28 @@ def clip_starts(ranges: list[list[int]], clip_len: int, stride: int) -> np.ndarr
     return np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
 
 
-def validate_split_file(data: object, source: str) -> dict:
-    """Check a split JSON read back from disk has the shape ``split_ranges`` writes."""
+def validate_split_file(data: object, source: str, num_frames: int | None = None) -> dict:
+    """Check a split JSON read back from disk has the shape ``split_ranges`` writes: every range a
+    pair of frame indices [start, end) with start < end, and the ranges of train, val and test, in
+    that order, chronological and disjoint (a test frame in the training ranges would leak). With
+    ``num_frames`` (the frames file's length), no range may run past its end."""
     if not isinstance(data, dict) or not isinstance(data.get("splits"), dict):
         raise GenvidError(f"{source}: not a split file (missing 'splits')")
+    previous = None  # (split, range) ending last so far
     for name in SPLITS:
         entry = data["splits"].get(name)
         if not isinstance(entry, dict) or not isinstance(entry.get("ranges"), list):
             raise GenvidError(f"{source}: split '{name}' missing or has no 'ranges'")
+        for r in entry["ranges"]:
+            if not (isinstance(r, list) and len(r) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                 for v in r) and 0 <= r[0] < r[1]):
+                raise GenvidError(f"{source}: split '{name}' has range {r!r}; each must be [start, end) frame "
+                                  "indices with 0 <= start < end")
+            if num_frames is not None and r[1] > num_frames:
+                raise GenvidError(f"{source}: split '{name}' range {r} runs past the end of the frames file "
+                                  f"({num_frames} frames); rerun the split stage")
+            if previous is not None and r[0] < previous[1][1]:
+                raise GenvidError(f"{source}: split '{name}' range {r} overlaps or precedes '{previous[0]}' range "
+                                  f"{previous[1]}; the splits must be chronological and disjoint")
+            previous = (name, r)
     return data

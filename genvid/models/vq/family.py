@@ -329,6 +329,10 @@ def predictor(ctx) -> VQPredictor:
                           f"codes but the VQ-VAE has K={vqvae.cfg.codebook_size}")
     mean, std = load_stats(read_json(ctx.stats), str(ctx.stats))
     s = ctx.run.model_params["sampling"]
+    top_k, k = s.get("top_k"), vqvae.cfg.codebook_size
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= k:
+        raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.sampling.top_k must be 0 (off) or in [1, {k}] "
+                         f"(the codebook size K), got {top_k!r}")
     return VQPredictor(vqvae, PixelSNAILPrior(top, ctx.device), PixelSNAILPrior(bottom, ctx.device), mean, std,
                        window_length(ctx), float(s["temperature"]), int(s["top_k"]), int(s["batch_size"]), ctx.device)
 
