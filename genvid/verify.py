@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -59,10 +60,32 @@ class Stage:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # file -> {key: value}
 
 
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2's floats. DVC writes dvc.lock with ruamel.yaml (YAML 1.2),
+    which writes params.yaml's 1.0e-5 as 1e-05: a float in YAML 1.2, a string to PyYAML's YAML 1.1
+    resolver, which made every stage with such a param look changed (issue 19)."""
+
+
+Yaml12Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
+                                        for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)
+                |[-+]?(?:[0-9][0-9_]*)\.[0-9_]*
+                |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=Yaml12Loader)
+
+
 def parse_lock(text: str, source: str) -> dict[str, Stage]:
     """The stages of a dvc.lock (schema 2.0), in file order."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as err:
         raise GenvidError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(data, dict) or not isinstance(data.get("stages"), dict):
@@ -196,7 +219,7 @@ def changed_inputs(stage: Stage, stages: dict[str, Stage], root: Path) -> list[s
             found.append(f"{dep.path} {'is missing' if here is None else 'is not the committed version'}")
     for file, values in stage.params.items():
         try:
-            current = yaml.safe_load((root / file).read_text(encoding="utf-8")) or {}
+            current = load_yaml((root / file).read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
             found.append(f"{file} cannot be read")
             continue

@@ -401,3 +401,18 @@ def test_verify_scratch_regenerates_the_dag_from_head(project, tmp_path):
     assert stage_lines(salted.stdout) == {"gen": "differs", "total@a": "same", "total@b": "same"}
     assert "first difference: gen" in salted.stdout and "inputs (code, params, upstream outputs) match" in salted.stdout
     assert (tmp_path / "b" / "data" / "numbers.txt").exists()  # kept for inspection
+
+
+def test_verify_reads_the_lock_s_floats_as_dvc_wrote_them(tmp_path):
+    """Issue 19: DVC (ruamel, YAML 1.2) writes params.yaml's 1.0e-5 into dvc.lock as 1e-05, which
+    PyYAML's YAML 1.1 rules read as a string: verify called an unchanged param changed."""
+    from genvid import verify as V
+
+    (tmp_path / "params.yaml").write_text("models:\n  vq:\n    ema_eps: 1.0e-5\n    lr: 3.0e-4\n    n: 2\n")
+    lock = ("schema: '2.0'\nstages:\n  train:\n    cmd: python -m stages.train\n    params:\n      params.yaml:\n"
+            "        models.vq:\n          ema_eps: 1e-05\n          lr: 0.0003\n          n: 2\n")
+    stage = V.parse_lock(lock, "dvc.lock")["train"]
+    assert V.changed_inputs(stage, {"train": stage}, tmp_path) == []
+    (tmp_path / "params.yaml").write_text("models:\n  vq:\n    ema_eps: 2.0e-5\n    lr: 3.0e-4\n    n: 2\n")
+    assert V.changed_inputs(stage, {"train": stage}, tmp_path) == ["param models.vq in params.yaml is not the committed value"]
+    assert [V.load_yaml(t) for t in ("1e-05", "-2E3", ".5", "1.5", "abc", "1.2.3")] == [1e-05, -2000.0, 0.5, 1.5, "abc", "1.2.3"]
