@@ -31,7 +31,7 @@ from tqdm import tqdm
 from genvid.data.samples import SamplesInfo, read_clips, read_index
 from genvid.errors import GenvidError
 from genvid.data.h5 import read_h5
-from genvid.io import atomic_write_text, save_torch, write_json
+from genvid.io import atomic_write_text, read_json, save_torch, write_json
 from genvid.metrics import image, stats
 from genvid.metrics.fvd import frechet_distance_features, i3d_logits
 from genvid.metrics.i3d import I3D
@@ -41,6 +41,9 @@ from genvid.metrics.lpips import MIN_SIZE as LPIPS_MIN_SIZE
 from genvid.params import EvaluateConfig
 
 METRICS = ("mse", "psnr", "ssim", "lpips")
+HEADLINE_METRICS = ("psnr", "ssim", "lpips")  # image metrics of metrics.json, under HEADLINE_RULE only
+HEADLINE_RULE = "best_seq"  # best-of-N per sequence (SRVP); scores.json holds every rule
+FVD_DECIMALS = 4  # FVD is in the hundreds: 4 decimals are far below its repeat-to-repeat sd
 PREDICTIONS = "predictions"
 FLOAT_FORMAT = ".7g"  # TSV cells: fixed format, so the bytes depend only on the values
 
@@ -234,14 +237,35 @@ def _mean_sd(values: list[float]) -> dict[str, Any]:
             "values": values}
 
 
-def headline(result: dict[str, Any]) -> dict[str, Any]:
-    """The few numbers ``dvc metrics show`` prints per run: averages of the predictions."""
+def headline(result: dict[str, Any], bits_per_dim: float | None = None) -> dict[str, float]:
+    """metrics.json, what ``dvc metrics show`` prints per run: flat numbers under one set of keys
+    shared by every run, so the table has one narrow column per key: psnr, ssim, lpips (the
+    predictions' time average under the headline rule), fvd (mean of its repeats) and
+    bits_per_dim (from training). A number the run does not have (FVD skipped, a model without a
+    likelihood) is an absent key, not null: DVC prints absent keys as "-". Every rule, interval
+    and the FVD sd stay in scores.json."""
     pred = result["series"][PREDICTIONS]
-    out: dict[str, Any] = {m: {rule: round(pred[m][rule]["average"]["mean"], 6) for rule in stats.RULES}
-                           for m in ("psnr", "ssim", "lpips")}
+    out = {m: round(pred[m][HEADLINE_RULE]["average"]["mean"], 6) for m in HEADLINE_METRICS}
     fvd = result["fvd"].get(PREDICTIONS)
-    out["fvd"] = {"mean": round(fvd["mean"], 4), "sd": round(fvd["sd"], 4)} if fvd else None
+    if fvd:
+        out["fvd"] = round(fvd["mean"], FVD_DECIMALS)
+    if bits_per_dim is not None:
+        out["bits_per_dim"] = round(bits_per_dim, 6)
     return out
+
+
+def read_bits_per_dim(path: str | Path) -> float | None:
+    """The run's ``bits_per_dim`` from its train_metrics.json (stage train writes it for models with
+    a likelihood); None where the model has none."""
+    if not Path(path).is_file():  # evaluate depends on it in dvc.yaml: training comes first
+        raise GenvidError(f"{path}: file not found (stage train writes it: `dvc repro train@<run>`)")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise GenvidError(f"{path}: expected a JSON object")
+    bits = data.get("bits_per_dim")
+    if bits is not None and (isinstance(bits, bool) or not isinstance(bits, (int, float))):
+        raise GenvidError(f"{path}: 'bits_per_dim' must be a number, got {bits!r}")
+    return None if bits is None else float(bits)
 
 
 def timestep_tables(result: dict[str, Any], info: SamplesInfo) -> dict[str, str]:
@@ -300,8 +324,10 @@ def protocol(info: SamplesInfo, cfg: EvaluateConfig) -> dict[str, Any]:
 
 def evaluate(info: SamplesInfo, lpips: LPIPS, features: Features | None, cfg: EvaluateConfig,
              batch_clips: int = 4, progress: bool = True,
-             reference: Reference | None = None) -> tuple[dict, dict, dict, dict[str, str]]:
-    """(headline metrics, full scores, protocol, per-timestep TSVs) of one samples file."""
+             reference: Reference | None = None,
+             bits_per_dim: float | None = None) -> tuple[dict, dict, dict, dict[str, str]]:
+    """(headline metrics, full scores, protocol, per-timestep TSVs) of one samples file;
+    ``bits_per_dim`` (the run's training) joins the headline only."""
     if min(info.height, info.width) < LPIPS_MIN_SIZE:
         raise GenvidError(f"{info.path}: frames are {info.height}x{info.width}; LPIPS (AlexNet) needs at "
                           f"least {LPIPS_MIN_SIZE}x{LPIPS_MIN_SIZE}")
@@ -309,7 +335,7 @@ def evaluate(info: SamplesInfo, lpips: LPIPS, features: Features | None, cfg: Ev
     draws = fvd_draws(info.clips, info.samples, cfg.fvd_repeats, cfg.seed)
     scores = score(info, lpips, None if skipped else features, batch_clips, progress, draws, reference)
     result = summarize(scores, info, cfg, skipped)
-    return headline(result), result, protocol(info, cfg), timestep_tables(result, info)
+    return headline(result, bits_per_dim), result, protocol(info, cfg), timestep_tables(result, info)
 
 
 def write_outputs(out_dir: str | Path, metrics: dict, scores: dict, proto: dict, tables: dict[str, str]) -> None:
@@ -322,8 +348,9 @@ def write_outputs(out_dir: str | Path, metrics: dict, scores: dict, proto: dict,
     write_json(out / "metrics.json", metrics)
 
 
-def summary_line(run: str, metrics: dict) -> str:
-    fvd = metrics["fvd"]
-    fvd_text = "n/a" if fvd is None else f"{fvd['mean']:.1f} ± {fvd['sd']:.1f}"
-    return (f"evaluate {run}: PSNR best/seq {metrics['psnr']['best_seq']:.2f} dB, "
-            f"SSIM {metrics['ssim']['best_seq']:.3f}, LPIPS {metrics['lpips']['best_seq']:.3f}; FVD {fvd_text}")
+def summary_line(run: str, metrics: dict[str, float]) -> str:
+    """One stdout line from metrics.json's flat keys (absent ones, e.g. FVD skipped, say n/a)."""
+    fvd = f"{metrics['fvd']:.1f}" if "fvd" in metrics else "n/a"
+    bits = f"; {metrics['bits_per_dim']:.3f} bits/dim" if "bits_per_dim" in metrics else ""
+    return (f"evaluate {run}: PSNR best/seq {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, "
+            f"LPIPS {metrics['lpips']:.3f}; FVD {fvd}{bits}")

@@ -6,9 +6,10 @@ Read top to bottom like the table:
 1. **Measured rows**, one per run of the benchmark, in params order. Each run's evaluate and
    train outputs must exist (a missing one is an error naming the file); a row holds
    PSNR/SSIM/LPIPS under the three rules of genvid.metrics.stats (best_seq, the headline;
-   best_step; mean-of-N) with their 95 % intervals (scores.json), FVD mean ± sd
-   (metrics.json), bits per dimension where the model has a likelihood and the parameter
-   count (train_metrics.json).
+   best_step; mean-of-N) with their 95 % intervals and FVD mean ± sd (scores.json), bits per
+   dimension where the model has a likelihood and the parameter count (train_metrics.json).
+   metrics.json is only required, not read: evaluate writes it last, so it says the run's
+   evaluation finished.
 2. **Protocol check.** A run that could not honour the benchmark's protocol is flagged
    (``protocol_ok: false`` and the reason), never dropped or rescored: a
    ``protocol_deviation`` text in its train_metrics.json or protocol.json, or an evaluation
@@ -17,8 +18,8 @@ Read top to bottom like the table:
    protocol differences against genvid's numbers as built here.
 
 Files (``write_leaderboard``; atomic, sorted keys, floats to 7 significant digits, so the bytes
-depend only on the inputs): ``leaderboard.json`` (dvc metrics: numbers only, the headline
-keys of the measured runs), ``rows.json`` (everything; the report reads it),
+depend only on the inputs): ``leaderboard.json`` (numbers only, the headline keys of the
+measured runs; a plain output: ``dvc metrics show`` lists the runs' metrics.json instead), ``rows.json`` (everything; the report reads it),
 ``leaderboard.tsv`` (one line per row, a ``kind`` column). Wall times are measurements of
 the machine, not of the models: ``write_timings`` puts them in the untracked ``timings.tsv``.
 """
@@ -40,6 +41,7 @@ PREDICTIONS = "predictions"
 IMAGE_METRICS = ("psnr", "ssim", "lpips")
 RULES = ("best_seq", "best_step", "mean")
 HEADLINE_RULE = "best_seq"
+FVD_DECIMALS = 4  # the precision evaluation's metrics.json gives FVD: rows.json and the TSV keep it
 
 FLOAT_FORMAT = ".7g"
 MEASURED, PUBLISHED = "measured", "published"
@@ -71,10 +73,11 @@ def _get(data: Any, path: Path, *keys: str) -> Any:
     return node
 
 
-def _float(value: Any, path: Path, key: str) -> float:
+def _float(value: Any, path: Path, key: str, decimals: int | None = None) -> float:
+    """A number of a run's file, to FLOAT_FORMAT (first to ``decimals`` places where given)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise GenvidError(f"{path}: '{key}' must be a number, got {value!r}")
-    return _num(value)
+    return _num(value if decimals is None else round(value, decimals))
 
 
 def _average(scores: dict, path: Path, metric: str, rule: str) -> dict[str, Any]:
@@ -90,6 +93,19 @@ def _average(scores: dict, path: Path, metric: str, rule: str) -> dict[str, Any]
             "ci95": None if ci is None else [_float(c, path, f"{where}.ci95") for c in ci]}
 
 
+def _fvd(scores: dict, path: Path) -> dict[str, Any] | None:
+    """{"mean", "sd", "repeats"} of the predictions' FVD, None where evaluate skipped it."""
+    fvd = _get(scores, path, "fvd")
+    section = fvd.get(PREDICTIONS) if isinstance(fvd, dict) else None
+    if section is None:
+        return None
+    out: dict[str, Any] = {key: _float(_get(scores, path, "fvd", PREDICTIONS, key), path,
+                                       f"fvd.{PREDICTIONS}.{key}", FVD_DECIMALS) for key in ("mean", "sd")}
+    values = section.get("values")
+    out["repeats"] = len(values) if isinstance(values, list) else None
+    return out
+
+
 def _deviation(data: dict, path: Path) -> str | None:
     text = data.get("protocol_deviation")
     if text is not None and not (isinstance(text, str) and text.strip()):
@@ -102,7 +118,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
     """One run's row from its evaluate outputs (metrics, scores, protocol) and train metrics."""
     paths = run_paths(name, benchmark, root)
     files = {"train_metrics": ("train", paths.report_dir / "train_metrics.json"),
-             "metrics": ("evaluate", paths.report_dir / "metrics.json"),
+             "metrics": ("evaluate", paths.report_dir / "metrics.json"),  # written last: evaluate finished
              "scores": ("evaluate", paths.report_dir / "scores.json"),
              "protocol": ("evaluate", paths.report_dir / "protocol.json")}
     data = {key: _read(path, name, stage) for key, (stage, path) in files.items()}
@@ -110,13 +126,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
 
     metrics: dict[str, Any] = {m: {r: _average(data["scores"], path["scores"], m, r) for r in RULES}
                                for m in IMAGE_METRICS}
-    fvd = _get(data["metrics"], path["metrics"], "fvd")
-    if fvd is not None:
-        values = ((data["scores"].get("fvd") or {}).get(PREDICTIONS) or {}).get("values")
-        fvd = {"mean": _float(_get(fvd, path["metrics"], "mean"), path["metrics"], "fvd.mean"),
-               "sd": _float(_get(fvd, path["metrics"], "sd"), path["metrics"], "fvd.sd"),
-               "repeats": len(values) if isinstance(values, list) else None}
-    metrics["fvd"] = fvd
+    metrics["fvd"] = _fvd(data["scores"], path["scores"])
     bits = data["train_metrics"].get("bits_per_dim")
     metrics["bits_per_dim"] = None if bits is None else _float(bits, path["train_metrics"], "bits_per_dim")
     parameters = _get(data["train_metrics"], path["train_metrics"], "parameters")
@@ -291,7 +301,7 @@ def tsv(rows: dict[str, Any]) -> str:
 
 
 def write_leaderboard(rows: dict[str, Any], out_dir: str | Path) -> None:
-    """leaderboard.tsv, rows.json, then leaderboard.json (dvc metrics), each atomically."""
+    """leaderboard.tsv, rows.json, then leaderboard.json, each atomically."""
     out = Path(out_dir)
     atomic_write_text(out / "leaderboard.tsv", tsv(rows))
     atomic_write_text(out / "rows.json", dumps_json(rows))

@@ -1,8 +1,10 @@
 """Stage evaluate: score one run's samples file on the benchmark's protocol (SPEC §7).
 
-Writes reports/<benchmark>/runs/<run>/: metrics.json (headline numbers, dvc metrics),
-scores.json (every series, rule and interval), protocol.json (the settings, for the report)
-and <metric>.tsv (per-timestep curves, dvc plots).
+Writes reports/<benchmark>/runs/<run>/: metrics.json (dvc metrics: flat headline numbers,
+psnr/ssim/lpips best-of-N per sequence, fvd mean, and bits_per_dim from the run's
+train_metrics.json where the model has a likelihood), scores.json (every series, rule and
+interval), protocol.json (the settings, for the report) and <metric>.tsv (per-timestep curves,
+dvc plots).
 """
 from __future__ import annotations
 
@@ -27,13 +29,14 @@ def main(argv: list[str] | None = None) -> None:
     cfg = P.top_level(raw, "evaluate", args.params)
     paths = run_paths(run.name, run.benchmark, args.root)
     info = read_samples_info(paths.samples)  # every input checked before any scoring
+    bits_per_dim = E.read_bits_per_dim(paths.report_dir / "train_metrics.json")
     device = P.top_level(raw, "device", args.params).device  # the metric networks run there
     configure_torch()
     lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"])).to(device)
     i3d = load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])).to(device)
     reference = E.load_reference(benchmark_paths(run.benchmark, args.root).fvd_reference)
     metrics, scores, proto, tables = E.evaluate(info, lpips, E.i3d_features(i3d, args.batch_size), cfg,
-                                                args.batch_size, not args.no_progress, reference)
+                                                args.batch_size, not args.no_progress, reference, bits_per_dim)
     E.write_outputs(paths.report_dir, metrics, scores, proto, tables)
     if scores["fvd"]["skipped"]:
         print(f"evaluate {run.name}: FVD skipped: {scores['fvd']['skipped']}")

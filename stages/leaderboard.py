@@ -1,7 +1,7 @@
 """Stage leaderboard: one benchmark's runs (measured) and the seeds' published rows (SPEC §3, §7).
 
-Writes reports/<benchmark>/leaderboard/: leaderboard.json (dvc metrics: the headline numbers
-of each run), rows.json (every row with intervals, protocol flags, sources and protocol
+Writes reports/<benchmark>/leaderboard/: leaderboard.json (the headline numbers of each run;
+a plain output, `dvc metrics show` lists the runs' metrics.json), rows.json (every row with intervals, protocol flags, sources and protocol
 differences; the report reads it), leaderboard.tsv (one line per row, a `kind` column), and
 the untracked timings.tsv (training and sampling wall times, from logs/timings/).
 """

@@ -72,8 +72,8 @@ def test_per_timestep_psnr_matches_a_hand_computation(tmp_path, lpips):
     assert series["best_seq"]["per_timestep"]["mean"] == pytest.approx(by_seq.mean(axis=0), rel=1e-6)
     assert series["best_step"]["per_timestep"]["mean"] == pytest.approx(psnr.max(axis=2).mean(axis=0), rel=1e-6)
     assert series["mean"]["per_timestep"]["mean"] == pytest.approx(psnr.mean(axis=2).mean(axis=0), rel=1e-6)
-    assert metrics["psnr"]["best_seq"] == pytest.approx(by_seq.mean(), abs=1e-5)
-    assert metrics["fvd"] is None and scores["fvd"]["skipped"] == "no video feature extractor"
+    assert metrics["psnr"] == pytest.approx(by_seq.mean(), abs=1e-5)  # the headline: best of N per sequence
+    assert "fvd" not in metrics and scores["fvd"]["skipped"] == "no video feature extractor"
     assert proto["horizon"] == H and proto["context_frames"] == C and "cluster bootstrap" in proto["intervals"]
 
 
@@ -171,8 +171,8 @@ def test_grey_frames_are_scored_and_repeated_to_rgb(tmp_path, lpips):
     preds = np.repeat(grey_clips(values[:, C:], channels=1)[:, None], 2, axis=1)
     info = write(tmp_path / "g.h5", real, preds, channels=1)
     metrics, _, proto, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False)
-    assert proto["channels"] == 1 and metrics["psnr"]["best_seq"] == pytest.approx(100.0)
-    assert metrics["lpips"]["best_seq"] == pytest.approx(0.0, abs=1e-6)
+    assert proto["channels"] == 1 and metrics["psnr"] == pytest.approx(100.0)
+    assert metrics["lpips"] == pytest.approx(0.0, abs=1e-6)
 
 
 def test_duplicating_clips_within_their_cluster_does_not_narrow_the_interval(tmp_path, lpips):
@@ -198,6 +198,36 @@ def test_one_cluster_gives_no_interval(tmp_path, lpips):
                  cluster=np.zeros(N, np.int64))
     s = E.evaluate(info, lpips, None, CFG, progress=False)[1]["series"]["predictions"]["psnr"]["best_seq"]
     assert s["average"]["ci95"] is None and s["per_timestep"]["lo"] is None
+
+
+def test_metrics_json_is_flat_headline_numbers(tmp_path, lpips):
+    """metrics.json (dvc metrics): one shared set of flat keys, numbers only; a number the run has
+    not (FVD skipped, no likelihood) is an absent key; the detail is scores.json's."""
+    rng = np.random.default_rng(11)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "s.h5", real, rng.integers(0, 256, (N, S, H, SIZE, SIZE, 3), dtype=np.uint8))
+    with_fvd, result, _, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False, bits_per_dim=3.2714)
+    assert set(with_fvd) == {"psnr", "ssim", "lpips", "fvd", "bits_per_dim"}
+    assert all(type(v) is float for v in with_fvd.values())
+    for m in ("psnr", "ssim", "lpips"):
+        assert with_fvd[m] == round(result["series"]["predictions"][m]["best_seq"]["average"]["mean"], 6)
+    assert with_fvd["fvd"] == round(result["fvd"]["predictions"]["mean"], 4) and with_fvd["bits_per_dim"] == 3.2714
+    skipped, _, _, _ = E.evaluate(info, lpips, None, CFG, progress=False)
+    assert set(skipped) == {"psnr", "ssim", "lpips"}
+    assert "FVD n/a" in E.summary_line("r", skipped) and "bits/dim" in E.summary_line("r", with_fvd)
+
+
+def test_bits_per_dim_comes_from_train_metrics_or_is_absent(tmp_path):
+    path = tmp_path / "train_metrics.json"
+    with pytest.raises(GenvidError, match=r"train_metrics\.json: file not found \(stage train writes it"):
+        E.read_bits_per_dim(path)
+    path.write_text('{"parameters": 0}')
+    assert E.read_bits_per_dim(path) is None
+    path.write_text('{"parameters": 9, "bits_per_dim": 3}')
+    assert E.read_bits_per_dim(path) == 3.0
+    path.write_text('{"bits_per_dim": "3.2"}')
+    with pytest.raises(GenvidError, match=r"'bits_per_dim' must be a number, got '3\.2'"):
+        E.read_bits_per_dim(path)
 
 
 def test_tables_have_every_series_and_rule(tmp_path, lpips):
@@ -247,6 +277,9 @@ def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
     i3d = load_i3d(stage_root / "models/metrics/i3d_kinetics400.pt")
     reference = E.fvd_reference(stage_root / "frames.h5", np.arange(N) * 16, 16, E.i3d_features(i3d), progress=False)
     E.save_reference(stage_root / "data/driving/fvd_reference.pt", reference, None)
+    train_metrics = stage_root / "reports/driving/runs/driving-copy_last/train_metrics.json"
+    train_metrics.parent.mkdir(parents=True)
+    train_metrics.write_text('{"parameters": 0}')  # what stage train writes for copy_last: no likelihood
     first = run_stage(stage_root)
     assert first.returncode == 0, first.stderr[-2000:]
     out = stage_root / "reports/driving/runs/driving-copy_last"
@@ -255,7 +288,7 @@ def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
     assert run_stage(stage_root).returncode == 0
     assert {f: (out / f).read_bytes() for f in files} == before
     metrics = yaml.safe_load(before["metrics.json"])
-    assert set(metrics) == {"psnr", "ssim", "lpips", "fvd"} and metrics["fvd"]["mean"] >= 0
+    assert set(metrics) == {"psnr", "ssim", "lpips", "fvd"} and metrics["fvd"] >= 0
 
 
 @pytest.mark.parametrize("case", ["missing", "not_h5", "wrong_dtype", "no_clips", "bad_attr"])
@@ -289,3 +322,48 @@ def test_read_samples_info_names_the_problem(tmp_path):
         f.create_dataset("predictions", data=np.zeros((N, 2, H + 1, SIZE, SIZE, 3), np.uint8))
     with pytest.raises(GenvidError, match=r"'predictions' has shape \[4, 2, 7, 32, 32, 3\], expected \[4, 2, 6, 32, 32, 3\]"):
         read_samples_info(path)
+
+
+# ----------------------------------------------------------------------------- dvc metrics show (issue 18)
+
+WIDE = {"psnr": 100.123456, "ssim": -0.123456, "lpips": 0.123456, "fvd": 12345.6789}  # widest plausible cells
+
+
+def wide_result() -> dict:
+    """A scores.json shape holding the widest plausible headline numbers (width, not values, matters)."""
+    series = {m: {rule: {"average": {"mean": WIDE[m]}} for rule in stats.RULES} for m in ("psnr", "ssim", "lpips")}
+    return {"series": {E.PREDICTIONS: series}, "fvd": {E.PREDICTIONS: {"mean": WIDE["fvd"], "sd": 1.0}}}
+
+
+@pytest.fixture(scope="module")
+def metrics_repo(tmp_path_factory):
+    """dvc.yaml and params.yaml in a bare DVC repo, every run's metrics.json written by headline()."""
+    root = tmp_path_factory.mktemp("metrics_repo")
+    for name in ("dvc.yaml", "params.yaml"):
+        (root / name).write_bytes((ROOT / name).read_bytes())
+    subprocess.run(["dvc", "init", "--no-scm", "-q"], cwd=root, env=venv_env(), check=True)
+    runs = yaml.safe_load((ROOT / "params.yaml").read_text())["runs"]
+    for run, entry in runs.items():
+        out = root / f"reports/{entry['benchmark']}/runs/{run}"
+        E.write_outputs(out, E.headline(wide_result(), 12.345678), {}, {}, {})
+    return root, runs
+
+
+def test_the_only_dvc_metrics_are_each_runs_metrics_json(metrics_repo):
+    """Train metrics (each family's own keys) and the leaderboard are plain outputs: one metrics
+    table, one row per run, one column per headline key."""
+    from dvc.repo import Repo
+
+    root, runs = metrics_repo
+    with Repo(str(root)) as repo:
+        metrics = {str(out.def_path) for stage in repo.index.stages for out in stage.outs if out.metric}
+    assert metrics == {f"reports/{e['benchmark']}/runs/{run}/metrics.json" for run, e in runs.items()}
+
+
+def test_dvc_metrics_show_fits_a_terminal(metrics_repo):
+    root, runs = metrics_repo
+    shown = subprocess.run(["dvc", "metrics", "show"], cwd=root, env=venv_env(), check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    assert shown[0].split() == ["Path", "bits_per_dim", "fvd", "lpips", "psnr", "ssim"]
+    assert len(shown) == 1 + len(runs)
+    assert max(map(len, shown)) <= 200, max(map(len, shown))

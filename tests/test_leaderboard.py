@@ -67,9 +67,10 @@ def fake_run(root: Path, run: str, benchmark: str, seed: int, one_cluster: bool 
     features = {"real": rng.normal(size=(CLIPS, 4)), E.PREDICTIONS: rng.normal(size=(CLIPS, SAMPLES, 4))}
     cfg = EvaluateConfig(fvd_repeats=REPEATS, bootstrap=100, seed=0)
     result = E.summarize(E.Scores(per_frame, features), info, cfg, None)
-    E.write_outputs(paths.report_dir, E.headline(result), result, E.protocol(info, cfg),
-                    E.timestep_tables(result, info))
-    write_json(paths.report_dir / "train_metrics.json", train_metrics or {"parameters": 1000 + seed})
+    train = train_metrics or {"parameters": 1000 + seed}
+    E.write_outputs(paths.report_dir, E.headline(result, train.get("bits_per_dim")), result,
+                    E.protocol(info, cfg), E.timestep_tables(result, info))
+    write_json(paths.report_dir / "train_metrics.json", train)
 
 
 @pytest.fixture
@@ -237,6 +238,7 @@ def test_the_names_read_are_those_evaluation_writes():
 
     assert L.RULES == stats.RULES and L.PREDICTIONS == E.PREDICTIONS
     assert set(L.IMAGE_METRICS) <= set(E.METRICS)
+    assert L.HEADLINE_RULE == E.HEADLINE_RULE and L.FVD_DECIMALS == E.FVD_DECIMALS  # rows.json = metrics.json
 
 
 # ----------------------------------------------------------------------------- protocol flags
@@ -284,6 +286,15 @@ def test_files_are_byte_identical_on_rerun(root):
     assert first["rows.json"].decode() == json.dumps(rows, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
+def test_the_rows_come_from_scores_json_not_the_dvc_metrics(root):
+    """metrics.json (dvc metrics: a few flat headline keys) is only required, as the sign that evaluate
+    finished: every number of the leaderboard, FVD mean and sd included, comes from scores.json."""
+    out = run_stage(root, "smmnist")
+    first = file_bytes(out)
+    write_json(run_paths("smmnist-vq", "smmnist", root).report_dir / "metrics.json", {})
+    assert file_bytes(run_stage(root, "smmnist")) == first
+
+
 def test_timings_go_to_timings_tsv_only(root):
     out = run_stage(root, "smmnist")
     without = file_bytes(out)
@@ -318,12 +329,14 @@ def test_tsv_values_match_scores_json(root):
                 assert float(line[f"{metric}_{rule}_lo"]) == pytest.approx(avg["ci95"][0], rel=1e-6)
                 assert float(line[f"{metric}_{rule}_hi"]) == pytest.approx(avg["ci95"][1], rel=1e-6)
             assert json.loads((out / "leaderboard.json").read_text())[run][metric] == pytest.approx(
-                metrics[metric]["best_seq"], rel=1e-6)
-        fvd = scores["fvd"]["predictions"]["values"]  # metrics.json holds them to 4 decimals
-        assert float(line["fvd"]) == pytest.approx(metrics["fvd"]["mean"], rel=1e-6)
+                metrics[metric], rel=1e-6)
+        fvd = scores["fvd"]["predictions"]["values"]  # metrics.json holds the mean to 4 decimals
+        assert float(line["fvd"]) == metrics["fvd"]
         assert float(line["fvd"]) == pytest.approx(np.mean(fvd), abs=5e-5)
         assert float(line["fvd_sd"]) == pytest.approx(np.std(fvd, ddof=1), abs=5e-5)
     assert lines["smmnist-vq"]["bits_per_dim"] == "1.25" and lines["smmnist-vq"]["parameters"] == "4321"
+    assert json.loads((run_paths("smmnist-vq", "smmnist", root).report_dir / "metrics.json").read_text())[
+        "bits_per_dim"] == 1.25
     assert lines["smmnist-copy_last"]["bits_per_dim"] == ""
     # best-of-N per timestep is never worse than per sequence (a check that the columns are not swapped)
     assert float(lines["smmnist-vq"]["psnr_best_step"]) >= float(lines["smmnist-vq"]["psnr_best_seq"])
@@ -358,6 +371,6 @@ def test_dvc_stage_depends_on_every_module_it_imports():
     assert "reports/${key}/runs" in deps
     assert stage["do"]["params"] == ["repro", "runs", "benchmarks.${key}.protocol"]
     outs = [next(iter(o)) for o in stage["do"]["outs"]]
-    assert outs == ["reports/${key}/leaderboard/rows.json", "reports/${key}/leaderboard/leaderboard.tsv"]
-    assert [next(iter(m)) for m in stage["do"]["metrics"]] == ["reports/${key}/leaderboard/leaderboard.json"]
-    assert all(not next(iter(o.values()))["cache"] for o in stage["do"]["outs"] + stage["do"]["metrics"])
+    assert outs == [f"reports/${{key}}/leaderboard/{name}" for name in ("rows.json", "leaderboard.tsv", "leaderboard.json")]
+    assert "metrics" not in stage["do"]  # dvc metrics are the runs' metrics.json (tests/test_evaluation.py)
+    assert all(not next(iter(o.values()))["cache"] for o in stage["do"]["outs"])
