@@ -39,4 +39,10 @@ def ablation_dir(run: str, benchmark: str, root: str | Path = ".") -> Path:
     return Path(root) / "reports" / benchmark / "ablations" / run
 
 
+def figures_path(root: str | Path = ".") -> Path:
+    """reports/figures/figures.h5: the frames only a model can make, for the report (stage figures;
+    schema: genvid.data.figures)."""
+    return Path(root) / "reports" / "figures" / "figures.h5"
+
+
 METRIC_WEIGHTS = {"lpips": Path("models/metrics/lpips_alexnet.pt"), "i3d": Path("models/metrics/i3d_kinetics400.pt")}

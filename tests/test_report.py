@@ -27,6 +27,7 @@ from genvid.io import write_json
 from genvid.layout import benchmark_paths, run_paths
 from genvid.leaderboard import build_rows, write_leaderboard
 from genvid.context import RunContext
+from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
 from genvid.models.store import save_model
 from genvid.models.vq.family import EXTRAS, evaluate_vqvae, extract_latents
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
@@ -222,6 +223,9 @@ def make_inputs(root: Path) -> ReportPaths:
     make_seed_runs(root, params, grey)
     for b in ("driving", GREY):
         write_leaderboard(build_rows(pp, b, root), benchmark_paths(b, root).leaderboard)
+    from stages import figures  # the frames only a model draws: the report itself runs none
+
+    figures.main(["--params", pp, "--root", str(root)])
     return ReportPaths.under(root)
 
 
@@ -448,16 +452,30 @@ def test_ablation_table_and_figures(built):
 
 
 def test_temperature_samples_follow_the_temperature(built):
-    """Same seed at every temperature: the futures differ only through T (and are reproducible)."""
-    from genvid.report import chapters as C
-    from genvid.report.inputs import read_inputs
+    """Stage figures draws the sweep with the same seed at every temperature: the futures differ
+    only through T, and are reproducible; the report reads them from the figures file."""
+    from genvid.data.figures import read_figures
+    from genvid.layout import figures_path
+    from genvid.models.figures import draw_figures
 
     paths, _ = built
-    t = read_inputs(paths, 1, 1).temperature
-    assert t is not None and t.horizon == 2 and t.real.shape[0] == 2
-    first, again = C.temperature_samples(t), C.temperature_samples(t)
-    assert set(first) == {0.3, 1.0} and all(np.array_equal(first[k], again[k]) for k in first)
-    assert first[0.3].shape == (2, 2, 16, 16, 1) and not np.array_equal(first[0.3], first[1.0])
+    t = read_figures(figures_path(paths.root)).temperatures
+    assert t is not None and t.run == f"{GREY}-rfn" and t.horizon == 2 and t.real.shape[0] == 2
+    assert t.temperatures == (0.3, 1.0) and t.futures.shape == (2, 2, 2, 16, 16, 1)
+    again = draw_figures(paths.params, paths.root).temperatures
+    assert np.array_equal(t.futures, again.futures) and not np.array_equal(t.futures[0], t.futures[1])
+
+
+def test_figures_stage_checks_the_model_against_params(built, tmp_path):
+    """A model trained with other params than params.yaml's is stale: stage figures says so."""
+    from genvid.models.figures import draw_figures
+
+    paths = _copy_inputs(built[0], tmp_path)
+    params = yaml.safe_load(paths.params.read_text())
+    params["models"]["vq"]["vqvae"]["channels"] = 9
+    paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.raises(GenvidError, match="vqvae.pt: trained with vqvae.channels=8 but params.yaml models.vq.vqvae.channels=9"):
+        draw_figures(paths.params, paths.root)
 
 
 def test_seed_items_are_skipped_when_absent(built, tmp_path):
@@ -648,7 +666,8 @@ def _corrupt_params(paths: ReportPaths) -> str:
     params = yaml.safe_load(paths.params.read_text())
     params["models"]["vq"]["vqvae"]["channels"] = 9
     paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
-    return "vqvae.pt: trained with vqvae.channels=8 but params.yaml models.vq.vqvae.channels=9"
+    return ("figures.h5: level decodings made with models.vq.vqvae.channels=8 but params.yaml gives 9 (a stale "
+            "figures file: rerun stage figures)")
 
 
 def _corrupt_leaderboard(paths: ReportPaths) -> str:

@@ -7,6 +7,7 @@ A family is a folder of genvid/models plus one line of genvid/models/registry.py
     init(ctx, height, width, channels)     untrained weights in ctx.model_dir (the contract tests)
     extras                                 series ``predict_with_diagnostics`` adds to the samples file
     network(section, channels, resolution, context)   a one-network family's nn.Module (benchmarks)
+    figures                                {name: figure(ctx, ...)}: the report's frames it can draw
 
 ``fit`` is the one training loop (genvid.train.run.fit_component), handed in by the train stage, so
 that model code never imports the loop: a family describes each network it trains as a
@@ -77,6 +78,9 @@ class ModelSpec:
     # a one-network family's network, from its models section and the frames' shape
     # (section, channels, resolution, context_frames); benchmarks/models.py times it
     network: Callable[[dict, int, int, int], nn.Module] | None = None
+    # figures only the model can draw, by name (genvid.data.figures: "levels", "temperatures"), each
+    # figure(ctx, **request) -> its genvid.data.figures record; stage figures draws them for the report
+    figures: dict[str, Callable[..., Any]] = field(default_factory=dict)
 
 
 def train_sections(spec: ModelSpec, run: Any) -> dict[str, tuple[str, Any]]:

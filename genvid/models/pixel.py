@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,12 +20,13 @@ from genvid import params as P
 from genvid.config import parse_config, to_dict
 from genvid.context import RunContext
 from genvid.data.benchmark import clip_set
+from genvid.data.figures import TEMPERATURES, TemperatureSweep
 from genvid.data.frames import read_frames_info
-from genvid.errors import ParamError
+from genvid.data.train_metrics import ACTIVE_KL
+from genvid.errors import GenvidError, ParamError
 from genvid.io import fingerprint
 from genvid.metrics.likelihood import bits_per_dim, iwae_bits_per_dim
 from genvid.models.family import Component, Fit, ModelSpec
-from genvid.models.hvrnn.model import ACTIVE_KL
 from genvid.models.predictor import PixelPredictor, Predictor
 from genvid.models.store import load_model, register_kind, save_model
 
@@ -76,7 +78,8 @@ def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
         loaded, _ = load_model(ctx.model_dir / "model.pt", name)
         return PixelPredictor(loaded.to(ctx.device), ctx.device)
 
-    return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network)
+    return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network,
+                     figures={TEMPERATURES: temperature_sweep})
 
 
 def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module], config: dict) -> dict[str, Any]:
@@ -166,3 +169,38 @@ def test_elbo(ctx: RunContext, model: nn.Module, curves: list[dict[str, Any]]) -
             "train_neg_elbo": -train[-1]["elbo"] if train else None,
             "kl_per_channel": channels, "latent_resolutions": list(model.levels),
             "active_channels": [sum(v > ACTIVE_KL for v in level) for level in channels]}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+@torch.no_grad()
+def temperature_sweep(ctx: RunContext, real: np.ndarray, rows: np.ndarray, context_frames: int, horizon: int,
+                      temperatures: tuple[float, ...], seed: int) -> TemperatureSweep:
+    """One future of each clip of ``real`` (uint8 [k, T, H, W, C]) from its first ``context_frames``
+    frames at every temperature, on the CPU, from a generator seeded with ``seed`` each time (so
+    only the temperature differs). Only a model whose config has a ``temperature`` can; the
+    model must be the run's (a stale one is an error)."""
+    name, path = ctx.run.name, ctx.model_dir / "model.pt"
+    model, stored = load_model(path, ctx.run.model)
+    for key, value in ctx.run.model_params.items():
+        if key in stored and _plain(stored[key]) != _plain(value):
+            raise GenvidError(f"{path}: trained with {key}={stored[key]!r} but params.yaml gives {value!r} "
+                              f"(a stale model: rerun train@{name})")
+    cfg = getattr(model, "cfg", None)
+    if not (dataclasses.is_dataclass(cfg) and "temperature" in {f.name for f in dataclasses.fields(cfg)}):
+        raise ParamError(f"report.temperature_run '{name}' is a '{ctx.run.model}' run, whose model has no "
+                         "sampling temperature (seed 001's rfn has one)")
+    context = torch.from_numpy(np.ascontiguousarray(real[:, :context_frames]))
+    futures = []
+    try:
+        for temp in temperatures:
+            model.cfg = dataclasses.replace(cfg, temperature=float(temp))
+            generator = torch.Generator().manual_seed(seed)
+            futures.append(PixelPredictor(model).predict(context, horizon, 1, generator)[:, 0].numpy())
+    finally:
+        model.cfg = cfg
+    return TemperatureSweep(name, ctx.run.model, np.asarray(rows, np.int64), tuple(float(t) for t in temperatures),
+                            int(seed), int(context_frames), np.asarray(real, np.uint8), np.stack(futures),
+                            ctx.run.model_params)

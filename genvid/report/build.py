@@ -22,11 +22,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from genvid.determinism import configure_torch
-from genvid.errors import GenvidError
 from genvid.io import atomic_path, atomic_write_text
-from genvid.models.store import load_model
-from genvid.models.vq.vqvae3d import VQVAE3D
 from genvid.report import chapters as C
 from genvid import params as P
 from genvid.report import figures as F
@@ -72,34 +68,21 @@ def numbered_outline(benchmarks: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def load_vqvae(main: MainRun) -> VQVAE3D:
-    """The main run's VQ-VAE, checked against the run's params (a stale model is an error)."""
-    model, stored = load_model(main.vqvae, "vqvae3d")
-    plain = lambda v: list(v) if isinstance(v, (list, tuple)) else v
-    for key, value in (main.run.model_params.get("vqvae") or {}).items():
-        if plain(stored.get(key)) != plain(value):
-            raise GenvidError(f"{main.vqvae}: trained with vqvae.{key}={stored.get(key)!r} but params.yaml "
-                              f"models.{main.run.model}.vqvae.{key}={value!r} (a stale model: rerun "
-                              f"train@{main.run.name})")
-    return model
-
-
 def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     """Everything the template needs except the ``pdf`` flag."""
-    configure_torch()
     main = inp.main
-    model = load_vqvae(main)
     vm, info = main.train_metrics["vqvae"], main.result.samples
     T, H, W = main.bench.clips.clip_len, main.frames.height, main.frames.width
-    K = model.cfg.codebook_size
+    K = main.vq.codebook_size
+    vq_cfg = main.vq.config  # the VQ-VAE's stored config, as stage figures read it from the model
     shapes = {"top": vm["code_shapes"]["top"], "bottom": vm["code_shapes"]["bottom"], "clip": (T, H, W)}
 
     reg = Registry()
     C.data_items(reg, main)
-    C.model_items(reg, main, model, shapes, vm["bits_reduction"])
+    C.model_items(reg, main, shapes, vm["bits_reduction"])
     C.training_items(reg, main)
     C.protocol_items(reg, main, inp.thesis)
-    C.vqvae_prior_items(reg, main, model, opts)
+    C.vqvae_prior_items(reg, main, opts)
     C.sample_items(reg, main, opts)
     C.evaluation_items(reg, main)
     C.benchmark_items(reg, inp.benchmarks, opts, inp.temperature)
@@ -117,7 +100,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
         "interval": interval,
         "hours": main.frames.num_frames * interval / 3600 if isinstance(interval, (int, float)) else None,
         "source": main.frames.attrs.get("source", "unknown"), "clip_len": T, "K": K,
-        "vq_cfg": model.cfg, "ema_decay": model.cfg.ema_decay, "beta": model.cfg.beta, "bits_reduction": vm["bits_reduction"],
+        "vq_cfg": vq_cfg, "ema_decay": vq_cfg["ema_decay"], "beta": vq_cfg["beta"], "bits_reduction": vm["bits_reduction"],
         "top_shape": " × ".join(map(str, shapes["top"])), "bottom_shape": " × ".join(map(str, shapes["bottom"])),
         "vq_test": vm["test"], "prior": {"top": main.train_metrics["prior_top"],
                                          "bottom": main.train_metrics["prior_bottom"]},
@@ -137,7 +120,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
         "benchmarks": [{"name": v.name, "runs": [r.name for r in v.runs], "protocol": v.config.protocol,
                         "leaderboard": v.leaderboard, **seed_facts(inp, v)} for v in inp.benchmarks],
         "sharpness_text": Z.SHARPNESS_TEXT,
-        "temperature_run": inp.temperature.result.name if inp.temperature is not None else None,
+        "temperature_run": inp.temperature.run if inp.temperature is not None else None,
     }
     utc = repro.utc(epoch)
     return {
@@ -160,7 +143,7 @@ def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
                  f"{X.fmt(vm['test']['psnr'], 2)} dB, SSIM {X.fmt(vm['test']['ssim'], 3)}.")]
     used = [(level, vm["test"].get(f"{level}_codes_used")) for level in ("top", "bottom")]
     if all(isinstance(u, (int, float)) for _, u in used):
-        k = len(main.code_counts["top"])
+        k = len(main.vq.code_counts["top"])
         vq.append(Markup("The test clips use " + " and ".join(f"{int(u)} of {k} {lvl} codes" for lvl, u in used) + "."))
     priors = [X.prior_facts(level, main.train_metrics[f"prior_{level}"]) for level in ("top", "bottom")]
     prediction: list[Markup] = []
@@ -190,12 +173,12 @@ def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
 def seed_facts(inp: Inputs, view) -> dict[str, Any]:
     """The benchmark's paragraph per seed 001/004 run, its checks against the theses' findings, and
     which of its figures and tables exist (the template shows only those)."""
-    train = {r.name: P.run(inp.params, r.name, inp.paths.params).train_params for r in view.runs}
+    train = {r.name: r.run.train_params for r in view.runs}
     runs = Z.seed_runs(view, train)
     p = view.config.protocol
     return {"paragraphs": [Z.paragraph(r, p.num_samples, p.horizon) for r in runs],
             "findings": Z.findings(view, runs), "ablations": [a.run for a in view.ablations],
-            "temperature": inp.temperature is not None and inp.temperature.result.benchmark == view.name,
+            "temperature": inp.temperature is not None and any(r.name == inp.temperature.run for r in view.runs),
             "has_bits": any(isinstance(r.train.get("bits_per_dim"), (int, float)) for r in runs)}
 
 

@@ -7,31 +7,25 @@ compares every run of every benchmark.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
-import torch
 from markupsafe import Markup
 
-from genvid.data.clips import denormalize, normalize
+from genvid.data.figures import TemperatureSweep
 from genvid.data.split import clip_starts
-from genvid.layout import benchmark_paths, run_paths
-from genvid.errors import GenvidError, ParamError
+from genvid.data.train_metrics import ACTIVE_KL, MAX_KL, has_hierarchy
+from genvid.layout import benchmark_paths, figures_path, run_paths
 from genvid.metrics.stats import RULES
-from genvid.models.hvrnn.model import ACTIVE_KL, MAX_KL
-from genvid.models.predictor import PixelPredictor
-from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
-from genvid.models.store import load_model
-from genvid.models.vq.vqvae3d import VQVAE3D
 from genvid.report import figures as F
 from genvid.report import repro, tables
 from genvid.report import text as X
 from genvid.report.gifs import animated_gif, side_by_side
-from genvid.report.inputs import (HIERARCHY_MODEL, METRICS, PREDICTIONS, Ablation, BenchmarkView, Inputs, MainRun,
-                                  RunResult, TemperatureRun, curve, gradient_energy)
+from genvid.report.inputs import (METRICS, PREDICTIONS, Ablation, BenchmarkView, Inputs, MainRun, RunResult, curve,
+                                  gradient_energy)
 from genvid.report.references import seed, xu
 
 CHAPTERS = {"data": "1", "preprocessing": "2", "models": "3", "training": "4", "results": "5",
@@ -76,11 +70,6 @@ class Registry:
         return Markup('<a class="ref" href="#{}">{}</a>').format(item["anchor"], item["label"])
 
 
-def to_uint8(video: torch.Tensor) -> np.ndarray:
-    """[C,T,H,W] in [0,1] -> uint8 [T,H,W,C]."""
-    return (video.permute(1, 2, 3, 0) * 255).round().clamp(0, 255).to(torch.uint8).numpy()
-
-
 def duration_ms(interval: Any) -> int:
     """GIF frame time: the recording's interval between frames (real time), else 200 ms."""
     return int(round(1000 * interval)) if isinstance(interval, (int, float)) and interval > 0 else 200
@@ -121,7 +110,7 @@ def data_items(reg: Registry, main: MainRun) -> None:
 
 # ----------------------------------------------------------------------------- chapters 3-4
 
-def model_items(reg: Registry, main: MainRun, model: VQVAE3D, shapes: dict, bits_reduction: float) -> None:
+def model_items(reg: Registry, main: MainRun, shapes: dict, bits_reduction: float) -> None:
     """Chapter 3: hyperparameters, code grids and parameter counts."""
     mp, tm, name = main.run.model_params, main.train_metrics, main.run.model
     t, h, w = shapes["clip"]
@@ -129,14 +118,13 @@ def model_items(reg: Registry, main: MainRun, model: VQVAE3D, shapes: dict, bits
             f"with the run's overrides) next to the final values of Xu {xu('Table 5.2, §5.2.1')}.",
             **tables.hyperparameters({"This run": mp.get("vqvae")}, tables.THESIS_VQVAE))
     reg.add("table", "codes", "models", "Code grids of one clip and the bits they need against the raw 8-bit clip.",
-            **tables.code_sizes(shapes, model.cfg.codebook_size, (t, h, w), bits_reduction, main.frames.channels))
+            **tables.code_sizes(shapes, main.vq.codebook_size, (t, h, w), bits_reduction, main.frames.channels))
     priors = {"Top prior": mp.get("prior_top"), "Bottom prior": mp.get("prior_bottom")}
     reg.add("table", "prior_hp", "models", f"Prior hyperparameters (params.yaml <code>models.{name}.prior_top</code>, "
             f"<code>prior_bottom</code>) next to the top prior of Xu {xu('Table 5.4')}.",
             **tables.hyperparameters(priors, tables.THESIS_PRIOR_TOP, "Xu (2022), top"))
-    counts = [("VQ-VAE (trainable)", sum(p.numel() for p in model.parameters())),
-              ("VQ-VAE codebooks (EMA, 2 × K × D)",
-               sum(b.numel() for n, b in model.named_buffers() if n.endswith("embed"))),
+    sizes = main.vq.levels.parameters  # counted by the VQ family (stage figures)
+    counts = [("VQ-VAE (trainable)", sizes.get("trainable")), ("VQ-VAE codebooks (EMA, 2 × K × D)", sizes.get("codebooks")),
               ("Top prior", tm["prior_top"].get("parameters")), ("Bottom prior", tm["prior_bottom"].get("parameters"))]
     reg.add("table", "params", "models", "Parameter counts.", **tables.parameter_counts(counts))
 
@@ -169,28 +157,18 @@ def protocol_items(reg: Registry, main: MainRun, thesis: dict) -> None:
             **tables.deviations(main.run.model, main.run.model_params, main.run.train_params, thesis))
 
 
-@torch.no_grad()
-def level_decodings(main: MainRun, model: VQVAE3D, real: np.ndarray) -> dict[str, np.ndarray]:
-    """One clip decoded from each code level alone, the other level's code vectors set to zero
-    (seed 000 Fig. 6.1), and from both."""
-    top, bottom = model.encode(normalize(real, main.mean, main.std)[None])
-    decode = lambda zero: to_uint8(denormalize(model.decode_codes(top, bottom, zero_level=zero)[0],
-                                               main.mean, main.std))
-    return {"top_alone": decode("bottom"), "bottom_alone": decode("top"), "both": decode(None)}
-
-
 def _with_context(frames: np.ndarray, context: int) -> list[np.ndarray | None]:
     """A horizon-long series placed after ``context`` blank cells, to align with the real clip."""
     return [None] * context + list(frames)
 
 
-def vqvae_prior_items(reg: Registry, main: MainRun, model: VQVAE3D, opts: Options) -> None:
+def vqvae_prior_items(reg: Registry, main: MainRun, opts: Options) -> None:
     """Sections 5.2-5.3: reconstruction (Table 6.1, Figs 6.1-6.2), codebook use, prior NLL (Tables 6.2/6.3)."""
     v, c, n = main.videos, main.result.samples.context_frames, main.result.samples.clips
     tm = main.train_metrics
     reg.add("table", "vqvae_quality", "results", "Reconstruction quality and codebook use on each split, in the "
             f"shape of {xu('Table 6.1')} (MSE 0.018 / 0.021 / 0.019 there). MSE is in normalised space; PSNR and "
-            "SSIM in pixel space.", **tables.vqvae_quality(tm["vqvae"], model.cfg.codebook_size))
+            "SSIM in pixel space.", **tables.vqvae_quality(tm["vqvae"], main.vq.codebook_size))
     if "recon" in v:
         rows = [(f"{label} #{int(r) + 1}", frames) for i, r in enumerate(main.rows)
                 for label, frames in (("real", list(v["real"][i])), ("recon. †", _with_context(v["recon"][i, 0], c)))]
@@ -198,16 +176,15 @@ def vqvae_prior_items(reg: Registry, main: MainRun, model: VQVAE3D, opts: Option
                 f"predicted frames below {xu('Fig. 6.2')}; #k is the k-th of the {n} test clips. † The reconstruction "
                 "encodes the whole clip, future included: an upper bound on what the priors can reach, never a "
                 "prediction.", png=F.frame_grid(rows, c, opts.max_px))
-    clip_len = main.bench.clips.clip_len
-    real = v["real"][0][:clip_len] if v["real"].shape[1] >= clip_len else v["real"][0]
-    alone = level_decodings(main, model, real)
+    alone = main.vq.levels.frames  # drawn by the VQ family (stage figures) from test clip 1
+    real = alone["real"]
     reg.add("figure", "levels", "results", "<b>Top:</b> decoding of the top codes alone (bottom codes zeroed). "
             "<b>Second:</b> decoding of the bottom codes alone (top codes zeroed). <b>Third:</b> both levels. "
             f"<b>Bottom:</b> the original test clip {xu('Fig. 6.1')}.",
             png=F.frame_grid([("top only", list(alone["top_alone"])), ("bottom only", list(alone["bottom_alone"])),
                               ("both", list(alone["both"])), ("real", list(real))], max_px=opts.max_px))
     reg.add("figure", "codebook", "results", "Codebook usage on the test codes: frequency of each code, sorted.",
-            png=F.codebook_usage(main.code_counts))
+            png=F.codebook_usage(main.vq.code_counts))
     for level, thesis_table in (("top", "6.2"), ("bottom", "6.3")):
         pm = tm[f"prior_{level}"]
         base = pm.get("baselines") or {}
@@ -298,15 +275,15 @@ def benchmark_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
         lines = []
         for i, run in enumerate(view.runs):
             cv = curve(run.scores, PREDICTIONS, metric, "best_seq")
-            color = F.COLORS["copy_last"] if run.model == "copy_last" else F.PALETTE[i % len(F.PALETTE)]
-            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.model == "copy_last"
+            color = F.COLORS["copy_last"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
+            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_baseline
                          else F.Line(run.name, color, cv.mean, cv.lo, cv.hi))
         panels[metric] = lines
     return panels
 
 
 def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
-                    temperature: TemperatureRun | None = None) -> None:
+                    temperature: TemperatureSweep | None = None) -> None:
     """Chapter 6: per benchmark, the leaderboard (measured, then published apart), every run's
     per-timestep curves, every run's first sample on the same test clips; then the temperature
     run's samples at each temperature (on its benchmark) and each ablation's table and Fig. 4.4."""
@@ -342,42 +319,11 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
                 png=F.frame_grid(rows, c, opts.max_px), gif=gif_uri(videos, c, getattr(view.config.collect, "interval", None), opts.gif_px),
                 gif_caption=f"Animated, test clip {int(view.rows[0]) + 1}, left to right: real, " +
                 ", ".join(run.name for run in view.runs) + "; the bar turns red on predicted frames.")
-        if temperature is not None and temperature.result.benchmark == b:
-            temperature_item(reg, temperature, opts)
+        own = next((r for r in view.runs if temperature is not None and r.name == temperature.run), None)
+        if own is not None:
+            temperature_item(reg, temperature, own, opts)
         for ab in view.ablations:
             ablation_items(reg, view, ab)
-
-
-def _plain(v: Any) -> Any:
-    return list(v) if isinstance(v, (list, tuple)) else v
-
-
-@torch.no_grad()
-def temperature_samples(t: TemperatureRun) -> dict[float, np.ndarray]:
-    """One future of each chosen test clip from its real context at every temperature, on the CPU,
-    from a generator seeded with ``t.seed`` each time (so only the temperature differs):
-    {T: uint8 [k, horizon, H, W, C]}. The model must be the run's (a stale one is an error)."""
-    name = t.result.name
-    model, stored = load_model(t.model, t.result.model)
-    for key, value in t.model_params.items():
-        if key in stored and _plain(stored[key]) != _plain(value):
-            raise GenvidError(f"{t.model}: trained with {key}={stored[key]!r} but params.yaml gives {value!r} "
-                              f"(a stale model: rerun train@{name})")
-    cfg = getattr(model, "cfg", None)
-    if not (is_dataclass(cfg) and "temperature" in {f.name for f in fields(cfg)}):
-        raise ParamError(f"report.temperature_run '{name}' is a '{t.result.model}' run, whose model has no "
-                         "sampling temperature (seed 001's rfn has one)")
-    c, horizon = t.result.samples.context_frames, t.horizon
-    context = torch.from_numpy(np.ascontiguousarray(t.real[:, :c]))
-    out = {}
-    try:
-        for temp in t.temperatures:
-            model.cfg = replace(cfg, temperature=float(temp))
-            generator = torch.Generator().manual_seed(t.seed)
-            out[temp] = PixelPredictor(model).predict(context, horizon, 1, generator)[:, 0].numpy()
-    finally:
-        model.cfg = cfg
-    return out
 
 
 def relative_sharpness(frames: np.ndarray, real: np.ndarray) -> float | None:
@@ -386,23 +332,24 @@ def relative_sharpness(frames: np.ndarray, real: np.ndarray) -> float | None:
     return None if b <= 0 or n == 0 else (a / n) / (b / m)
 
 
-def temperature_item(reg: Registry, t: TemperatureRun, opts: Options) -> None:
-    """Issue 11: the temperature run's samples at each temperature, below the real clips."""
-    futures = temperature_samples(t)
-    c, run = t.result.samples.context_frames, t.result.name
+def temperature_item(reg: Registry, t: TemperatureSweep, result: RunResult, opts: Options) -> None:
+    """Issue 11: the temperature run's samples at each temperature (drawn by stage figures, on the
+    CPU, from a generator seeded alike at each), below the real clips."""
+    futures = dict(zip(t.temperatures, t.futures))
+    c, run = t.context_frames, t.run
     real = t.real[:, :c + t.horizon]
     rows = []
     for j, r in enumerate(t.rows):
         rows.append((f"real #{int(r) + 1}", list(real[j])))
         rows += [(f"T = {temp:g}", _with_context(futures[temp][j], c)) for temp in t.temperatures]
     sharp = [(temp, relative_sharpness(futures[temp], real[:, c:])) for temp in t.temperatures]
-    own = t.model_params.get("temperature")
-    reg.add("figure", "temperatures", "benchmarks", f"Run <code>{run}</code> ({t.result.model}) at the sampling "
+    own = t.params.get("temperature")
+    reg.add("figure", "temperatures", "benchmarks", f"Run <code>{run}</code> ({t.model}) at the sampling "
             f"temperatures {', '.join(f'{temp:g}' for temp in t.temperatures)} (params <code>report.temperatures"
             f"</code>): each test clip's {c} real context frames, then one future of {t.horizon} frames per temperature "
-            f"(params <code>report.temperature_frames</code>; the protocol predicts {t.result.samples.horizon}), drawn on the CPU "
+            f"(params <code>report.temperature_frames</code>; the protocol predicts {result.samples.horizon}), drawn on the CPU "
             f"from a generator seeded with {t.seed} each time, so only the temperature differs. #k is the k-th of the "
-            f"{t.result.samples.clips} test clips." + (f" The run's own samples (leaderboard, strips) use T = {own:g}."
+            f"{result.samples.clips} test clips." + (f" The run's own samples (leaderboard, strips) use T = {own:g}."
                                                         if isinstance(own, (int, float)) else "") +
             " Sharpness of these futures (defined in the text): " +
             "; ".join(f"T = {temp:g}: {X.fmt(v, 3)}" for temp, v in sharp) + ".",
@@ -411,13 +358,13 @@ def temperature_item(reg: Registry, t: TemperatureRun, opts: Options) -> None:
 
 def one_level_run(view: BenchmarkView) -> tuple[str, dict] | None:
     """The benchmark's first hvrnn run with a single latent level (Table 4.2's "1" row)."""
-    return next(((r.name, view.train_metrics[r.name]) for r in view.runs if r.model == HIERARCHY_MODEL
-                 and len(view.train_metrics[r.name]["latent_resolutions"]) == 1), None)
+    return next(((r.name, view.train_metrics[r.name]) for r in view.runs if r.name in view.train_metrics
+                 and has_hierarchy(view.train_metrics[r.name]) and len(view.train_metrics[r.name]["latent_resolutions"]) == 1), None)
 
 
 def ablation_items(reg: Registry, view: BenchmarkView, ab: Ablation) -> None:
     """Seed 004 Table 4.2's analogue and, when the naive variant has the run's levels, Fig. 4.4's."""
-    if ab.model != HIERARCHY_MODEL or ab.run not in view.train_metrics:
+    if not ab.hierarchy or ab.run not in view.train_metrics:
         return
     run = view.train_metrics[ab.run]
     reg.add("table", f"abl_{ab.run}", "benchmarks", f"The ablation of {seed('004', 'Table 4.2')}, measured on <code>{view.name}"
@@ -476,8 +423,8 @@ def read_files(inp: Inputs) -> list[Path]:
     """The files this report read (their md5s stand in for dvc.lock when there is none)."""
     m = inp.main
     data = benchmark_paths(m.run.benchmark, inp.paths.root)
-    files = [data.frames, data.split, data.stats, m.vqvae, m.latents,
-             run_paths(m.run.name, m.run.benchmark, inp.paths.root).report_dir / "train_metrics.json"]
+    files = [data.frames, data.split, data.stats, figures_path(inp.paths.root),
+             *([m.vq.latents] if m.vq is not None else []), run_paths(m.run.name, m.run.benchmark, inp.paths.root).report_dir / "train_metrics.json"]
     for view in inp.benchmarks:
         for run in view.runs:
             report_dir = run_paths(run.name, run.benchmark, inp.paths.root).report_dir

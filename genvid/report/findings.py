@@ -15,11 +15,13 @@ from typing import Sequence
 
 from markupsafe import Markup, escape
 
-from genvid.models.hvrnn.model import ACTIVE_KL
+from genvid.data.train_metrics import ACTIVE_KL, has_hierarchy
 from genvid.report.references import seed
-from genvid.report.inputs import HIERARCHY_MODEL, SEED_MODELS, BenchmarkView, stat
+from genvid.report.inputs import BenchmarkView, stat
 from genvid.report.text import DIGITS, NAMES, UNITS, better, fmt, fmt_stat
 
+# Documentation, not logic: the citation and label of the models the theses describe; a model
+# missing here is shown under its own name (label_of, source_of).
 SOURCES = {"vrnn": "seed 001 §3.4, §8.1", "srnn": "seed 001 §3.5, §8.1", "rfn": "seed 001 Ch. 5, §8.2–8.4",
            "svg_lp": "Denton &amp; Fergus (2018), seed 004's baseline", "hvrnn": "seed 004 §4.4"}
 LABELS = {"vrnn": "VRNN", "srnn": "SRNN", "rfn": "RFN", "svg_lp": "SVG-LP"}
@@ -78,10 +80,10 @@ def seed_runs(view: BenchmarkView, train_params: dict[str, dict]) -> list[SeedRu
     rows = {r["run"]: r for r in view.leaderboard.measured}
     out = []
     for run in view.runs:
-        if run.model not in SEED_MODELS:
+        if run.name not in view.train_metrics:  # not a seed run (genvid.report.seed_inputs.is_seed_run)
             continue
         train = view.train_metrics[run.name]
-        label = hierarchy_label(train) if run.model == HIERARCHY_MODEL else LABELS[run.model]
+        label = hierarchy_label(train) if has_hierarchy(train) else LABELS.get(run.model, run.model)
         out.append(SeedRun(run.name, run.model, label, rows[run.name], train, train_params.get(run.name) or {},
                            view.sharpness.get(run.name)))
     return out
@@ -108,7 +110,7 @@ def paragraph(r: SeedRun, num_samples: int, horizon: int) -> Markup:
     """What the run is and what it measured: size, training, best-of-N scores, FVD, bits per
     dimension, the hierarchy's ELBO and active channels, sharpness."""
     m, t = r.row["metrics"], r.train
-    parts = [Markup("<b>{}</b> (run {}, {}): ").format(r.label, code(r.name), Markup(SOURCES[r.model]))]
+    parts = [Markup("<b>{}</b> (run {}, {}): ").format(r.label, code(r.name), Markup(SOURCES[r.model]) if r.model in SOURCES else Markup("model {}").format(code(r.model)))]
     size = r.row.get("parameters", t.get("parameters"))
     steps, batch = r.train_params.get("steps"), r.train_params.get("batch_size")
     training = f"{fmt(size)} parameters" if isinstance(size, int) else "parameters not recorded"
@@ -130,7 +132,7 @@ def paragraph(r: SeedRun, num_samples: int, horizon: int) -> Markup:
         if isinstance(t.get("bits_per_dim_elbo"), (int, float)):
             text += f"; the ELBO gives ≤ {fmt(t['bits_per_dim_elbo'], 3)}"
         parts.append(escape(text + ")."))
-    if r.model == HIERARCHY_MODEL:
+    if has_hierarchy(r.train):
         e, res = t["test_elbo"], t["latent_resolutions"]
         kl = _per_level(res, [big(float(e["kl_levels"][f"{x}x{x}"])) for x in res])
         active = _per_level(res, [f"{a} of {len(c)}" for a, c in zip(t["active_channels"], t["kl_per_channel"])])
@@ -250,8 +252,8 @@ def findings(view: BenchmarkView, runs: list[SeedRun]) -> list[Markup]:
         if rfn.sharpness is not None:
             others = [Value(o.label, o.name, o.sharpness) for o in pair if o.sharpness is not None]
             out += sharpness_findings(Value(rfn.label, rfn.name, rfn.sharpness), others)
-    hier = [r for r in by_model.get(HIERARCHY_MODEL, []) if len(r.train["latent_resolutions"]) > 1]
-    one = [r for r in by_model.get(HIERARCHY_MODEL, []) if len(r.train["latent_resolutions"]) == 1]
+    hier = [r for r in [r for r in runs if has_hierarchy(r.train)] if len(r.train["latent_resolutions"]) > 1]
+    one = [r for r in [r for r in runs if has_hierarchy(r.train)] if len(r.train["latent_resolutions"]) == 1]
     neg = lambda r: Value(r.label, r.name, float(r.train["test_elbo"]["neg_elbo"]))
     if hier and one:
         out.append(fit_finding(neg(hier[0]), neg(one[0]), "a hierarchy with β warm-up and dense connectivity fits "
@@ -259,7 +261,7 @@ def findings(view: BenchmarkView, runs: list[SeedRun]) -> list[Markup]:
     for ab in view.ablations:
         naive = ab.variants.get("naive")
         ref = next((r for r in runs if r.name == ab.run), None)
-        if naive is None or ref is None or ref.model != HIERARCHY_MODEL:
+        if naive is None or ref is None or not has_hierarchy(ref.train):
             continue
         nm = naive["metrics"]
         naive_value = Value("the naive variant", f"{ab.run}~naive", float(nm["test_elbo"]["neg_elbo"]))

@@ -52,14 +52,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from genvid.config import rule
+from genvid.data.train_metrics import ACTIVE_KL, MAX_KL  # noqa: F401  (§4.5.1; defined beside the schema)
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell
 from genvid.models.layers import beta_warmup, gaussian_kl, normal_drawer, upsample_nearest
 from genvid.models.predictor import sample_rows
 
 SIGMA_MIN = 1e-4  # floor on the latent scales, so log σ stays finite
-ACTIVE_KL = 0.01  # §4.5.1 (Maaløe et al. 2019): a latent channel is active above this mean KL
-MAX_KL = 0.15  # §4.5.1: ... and maximally activated above this one (Fig. 4.4's colour scale)
 
 Source = tuple[str, int]  # ("prev" | "cur", resolution) or ("z", level index)
 

@@ -26,9 +26,11 @@ from genvid.context import RunContext
 from genvid.data.benchmark import clip_set
 from genvid.data.clips import denormalize, normalize
 from genvid.data.latents import LatentDataset, read_latent_info, write_latents
+from genvid.data.figures import LEVELS as LEVEL_FIGURE
 from genvid.data.samples import Extra
 from genvid.data.split import SPLITS
 from genvid.data.stats import load_stats
+from genvid.data.train_metrics import VQ_COMPONENTS, VQVAE_SPLIT_KEYS
 from genvid.errors import GenvidError, ParamError
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
@@ -39,10 +41,11 @@ from genvid.models.store import load_model, save_model
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, count_parameters
 from genvid.models.vq.priors import (LEVELS, PixelSNAILPrior, evaluate_prior, prior_config, prior_objective,
                                      unigram_bits)
+from genvid.models.vq.figures import level_decodings
 from genvid.models.vq.protocols import CodePrior
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
-COMPONENTS = ("vqvae", "prior_top", "prior_bottom")
+COMPONENTS = VQ_COMPONENTS  # genvid.data.train_metrics: the report reads the same names
 # The training split's reconstruction only shows over-fitting beside val/test; SM-MNIST's 1,600
 # generated training sequences took longer to score than the VQ-VAE took to train.
 TRAIN_EVAL_CLIPS = 256
@@ -151,7 +154,7 @@ def evaluate_vqvae(model: VQVAE3D, ctx, clip_len: int, stride: int, batch_size: 
         # only repeat the same frames (seed 000 §4.1.3 uses stride 8 for evaluation).
         dataset = clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, split, clip_len, stride)
         scored = evenly_spaced(dataset, TRAIN_EVAL_CLIPS) if split == "train" else dataset
-        sums = {"mse_normalized": 0.0, "psnr": 0.0, "ssim": 0.0}
+        sums = dict.fromkeys(VQVAE_SPLIT_KEYS, 0.0)  # mse_normalized, psnr, ssim
         hist = {"top": torch.zeros(k, dtype=torch.int64), "bottom": torch.zeros(k, dtype=torch.int64)}
         for x in tqdm(DataLoader(scored, batch_size=batch_size), desc=f"eval vqvae {split}", mininterval=5):
             x = x.to(device)
@@ -338,4 +341,4 @@ def predictor(ctx) -> VQPredictor:
 
 
 SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width),
-                 components=COMPONENTS)
+                 components=COMPONENTS, figures={LEVEL_FIGURE: level_decodings})

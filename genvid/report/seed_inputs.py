@@ -1,0 +1,115 @@
+"""The inputs of the Benchmarks chapter's seed 001/004 pieces, chosen by what each run measured
+(genvid.data.train_metrics: bits per dimension, a latent hierarchy), not by its model's name:
+sharpness of the samples, the ablations (stage ablate) and the temperature sweep (stage figures).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genvid import params as P
+from genvid.data import train_metrics as TM
+from genvid.data.figures import TemperatureSweep, pick_rows
+from genvid.data.samples import SamplesInfo, read_clips
+from genvid.data.train_metrics import lookup
+from genvid.errors import GenvidError, ParamError
+from genvid.layout import ablation_dir
+from genvid.report.readers import PREDICTIONS, ReportPaths, RunResult, read_object
+
+
+def is_seed_run(result: RunResult) -> bool:
+    """A learned model that is not seed 000's VQ family: it gets a paragraph of its own."""
+    return result.train_metrics.get("parameters") != 0 and not TM.has_vq(result.train_metrics)
+
+
+def gradient_energy(frames: np.ndarray) -> tuple[float, int]:
+    """Sum of |vertical| and |horizontal| differences of neighbouring pixels of uint8 frames
+    [..., H, W, C] (values scaled to [0, 1]), and how many differences were summed."""
+    x = frames.astype(np.int16)
+    dy, dx = np.abs(np.diff(x, axis=-3)), np.abs(np.diff(x, axis=-2))
+    return (float(dy.sum(dtype=np.int64)) + float(dx.sum(dtype=np.int64))) / 255.0, dy.size + dx.size
+
+
+def sharpness(info: SamplesInfo, chunk: int = 8) -> float | None:
+    """SHARPNESS: the mean absolute spatial gradient of every predicted frame (all clips, all samples)
+    over that of the true future frames of the same clips; None if the true frames are flat."""
+    pred, real = [0.0, 0], [0.0, 0]
+    for a in range(0, info.clips, chunk):
+        rows = slice(a, min(a + chunk, info.clips))
+        for acc, frames in ((pred, read_clips(info.path, PREDICTIONS, rows)),
+                            (real, read_clips(info.path, "real", rows)[:, info.context_frames:])):
+            total, count = gradient_energy(frames)
+            acc[0] += total
+            acc[1] += count
+    if real[0] <= 0 or pred[1] == 0:
+        return None
+    return (pred[0] / pred[1]) / (real[0] / real[1])
+
+
+@dataclass
+class Ablation:
+    """reports/<b>/ablations/<run>/ablation.json (stage ablate): the run's variants with their
+    params and training metrics; the run itself is the reference row."""
+
+    run: str
+    model: str
+    hierarchy: bool  # the run has a latent hierarchy (its variants' metrics are checked as such)
+    path: Path
+    variants: dict[str, dict]  # name -> {"models", "train", "metrics"}, in the file's order
+
+
+def read_ablations(params: dict, paths: ReportPaths, benchmark: str, results: dict[str, RunResult]) -> list[Ablation]:
+    """Every ``ablations.<run>`` of params.yaml whose run is a run of ``benchmark``; its variants
+    must be exactly those of params.yaml (else the file is stale)."""
+    section = params.get("ablations") or {}
+    if not isinstance(section, dict):
+        raise ParamError(f"{paths.params}: section 'ablations' must be a mapping")
+    out = []
+    for run, entry in section.items():
+        if run not in results or results[run].benchmark != benchmark:
+            continue
+        path = ablation_dir(run, benchmark, paths.root) / "ablation.json"
+        data = read_object(path)
+        if data.get("run") != run:
+            raise GenvidError(f"{path}: holds run {data.get('run')!r}, expected '{run}'")
+        variants = lookup(data, "variants", path)
+        expected = list((entry or {}).get("variants") or {}) if isinstance(entry, dict) else []
+        if not isinstance(variants, dict) or sorted(variants) != sorted(expected):
+            raise GenvidError(f"{path}: variants {sorted(variants) if isinstance(variants, dict) else variants!r} "
+                              f"differ from params.yaml ablations.{run}.variants {sorted(expected)} (a stale "
+                              f"ablation: rerun ablate@{run})")
+        model, hierarchy = results[run].model, TM.has_hierarchy(results[run].train_metrics)
+        for name, v in variants.items():
+            metrics = lookup(v, "metrics", f"{path}: variants.{name}")
+            if not isinstance(metrics, dict):
+                raise GenvidError(f"{path}: key 'variants.{name}.metrics' must be a mapping")
+            if hierarchy:
+                TM.check_hierarchy(metrics, f"{path}: variants.{name}.metrics")
+        out.append(Ablation(run, model, hierarchy, path, variants))
+    return out
+
+
+def read_temperature_run(params: dict, paths: ReportPaths, results: dict[str, RunResult],
+                         sweep: TemperatureSweep | None, source: Path) -> TemperatureSweep | None:
+    """The figures file's temperature sweep of params ``report.temperature_run``; None when the
+    param is unset or names no run (a profile may remove it). A sweep made for other params
+    (run, temperatures, seed, clips, frames or the run's model params) is stale: an error."""
+    cfg = P.top_level(params, "report", paths.params)
+    if cfg.temperature_run is None or cfg.temperature_run not in results:
+        return None
+    result = results[cfg.temperature_run]
+    if sweep is None or sweep.run != result.name:
+        raise GenvidError(f"{source}: holds no temperature sweep of run '{result.name}' (rerun stage figures)")
+    frames = min(cfg.temperature_frames or result.samples.horizon, result.samples.horizon)
+    expected = {"temperatures": tuple(float(t) for t in cfg.temperatures), "seed": cfg.temperature_seed,
+                "horizon": frames, "clips": len(pick_rows(result.samples.clips, cfg.temperature_clips)),
+                "params": result.run.model_params}
+    found = {"temperatures": sweep.temperatures, "seed": sweep.seed, "horizon": sweep.horizon,
+             "clips": len(sweep.rows), "params": sweep.params}
+    for key, value in expected.items():
+        if found[key] != value:
+            raise GenvidError(f"{source}: temperature sweep made with {key} {found[key]!r}, params.yaml gives "
+                              f"{value!r} (a stale figures file: rerun stage figures)")
+    return sweep
