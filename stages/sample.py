@@ -1,4 +1,5 @@
-"""Stage sample: the futures of every test clip of a run's benchmark, from its context frames only."""
+"""Stage sample: the futures of every test clip of a run's benchmark, from its context frames only
+(and, for a conditioned model, the clip's recorded per-frame inputs, e.g. the actions)."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,9 +11,9 @@ from tqdm import tqdm
 from genvid import params as P
 from genvid.cli import run_parser
 from genvid.data.benchmark import protocol_clips
-from genvid.data.frames import read_frames_info
+from genvid.data.frames import CONDITIONING, conditioning, read_frames_info
 from genvid.data.h5 import read_h5
-from genvid.data.samples import write_samples
+from genvid.data.samples import Cond, write_samples
 from genvid.determinism import configure_torch
 from genvid.stage import cli_main
 from genvid.layout import run_paths
@@ -46,21 +47,26 @@ def main(argv: list[str] | None = None) -> None:
                               enabled=ctx.precision == "bf16")
     out = run_paths(ctx.run.name, ctx.run.benchmark, args.root).samples
     attrs = {"run": ctx.run.name, "model": ctx.run.model, "benchmark": ctx.run.benchmark, "seed": seed}
+    cond_info = None if spec.conditioning is None else Cond(spec.conditioning, CONDITIONING[spec.conditioning])
     with write_samples(out, n, (info.height, info.width, info.channels), c, proto.horizon, s, attrs,
-                       extras) as writer, read_h5(ctx.frames, "frames file") as f:
+                       extras, cond_info) as writer, read_h5(ctx.frames, "frames file") as f:
         frames = f["frames"]
+        recorded = None if cond_info is None else conditioning(f, ctx.frames, cond_info.name)
         for first in tqdm(range(0, n, per_call), desc=f"sample {ctx.run.name}", unit="batch"):
             rows = slice(first, min(first + per_call, n))
             real = np.stack([frames[int(a):int(a) + proto.clip_len] for a in starts[rows]])
-            context = torch.from_numpy(real[:, :c])  # the only input of predict: no later frame, no index
+            context = torch.from_numpy(real[:, :c])  # the only frames predict sees: no later frame, no index
+            cond = None if recorded is None else np.stack([recorded[int(a):int(a) + proto.clip_len]
+                                                           for a in starts[rows]]).astype(np.float32)
+            given = {} if cond is None else {"cond": torch.from_numpy(cond)}  # the context's and horizon's inputs
             generator = torch.Generator().manual_seed(derived_seed(seed, first))
             with autocast:
                 if extras:  # the same futures as predict(context), plus series that see the whole clip
                     futures, series = predictor.predict_with_diagnostics(torch.from_numpy(real), c, proto.horizon,
-                                                                         s, generator)
+                                                                         s, generator, **given)
                 else:
-                    futures, series = predictor.predict(context, proto.horizon, s, generator), {}
-            writer.write(rows, real, futures.numpy(), {k: v.numpy() for k, v in series.items()},
+                    futures, series = predictor.predict(context, proto.horizon, s, generator, **given), {}
+            writer.write(rows, real, futures.numpy(), {k: v.numpy() for k, v in series.items()}, cond,
                          episode=episode[rows], start=starts[rows], cluster=cluster[rows])
     print(f"sample {ctx.run.name}: {n} test clips x {s} samples, {c} context frames -> {out}")
 

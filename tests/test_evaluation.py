@@ -14,7 +14,7 @@ import yaml
 
 from conftest import ROOT, venv_env
 from genvid import evaluation as E
-from genvid.data.samples import Extra, read_samples_info, write_samples
+from genvid.data.samples import Cond, Extra, read_cond, read_samples_info, write_samples
 from genvid.errors import GenvidError
 from genvid.metrics import stats
 from genvid.metrics.fvd import frechet_distance_features
@@ -321,6 +321,33 @@ def test_read_samples_info_names_the_problem(tmp_path):
         del f["predictions"]
         f.create_dataset("predictions", data=np.zeros((N, 2, H + 1, SIZE, SIZE, 3), np.uint8))
     with pytest.raises(GenvidError, match=r"'predictions' has shape \[4, 2, 7, 32, 32, 3\], expected \[4, 2, 6, 32, 32, 3\]"):
+        read_samples_info(path)
+
+
+def test_samples_file_carries_a_conditioned_models_inputs(tmp_path):
+    """The optional ``cond`` dataset: written only for a conditioned model, read back with its
+    columns, required on every write of such a file, and checked on read."""
+    rng = np.random.default_rng(10)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    cond = rng.standard_normal((N, C + H, 3)).astype(np.float32)
+    index = dict(episode=np.zeros(N, np.int64), start=np.arange(N, dtype=np.int64), cluster=np.arange(N, dtype=np.int64))
+    path, spec = tmp_path / "c.h5", Cond("action", ("steer", "throttle", "brake"))
+    with write_samples(path, N, (SIZE, SIZE, 3), C, H, 1, {}, cond=spec) as w:
+        w.write(slice(0, N), real, real[:, None, C:], cond=cond, **index)
+    assert read_samples_info(path).cond == spec and np.array_equal(read_cond(path, slice(1, 3)), cond[1:3])
+    plain = tmp_path / "p.h5"
+    write(plain, real, real[:, None, C:])
+    assert read_samples_info(plain).cond is None
+    with pytest.raises(GenvidError, match="no 'cond' dataset"):
+        read_cond(plain, slice(None))
+    with pytest.raises(GenvidError, match="cond missing for a conditioned file"):
+        with write_samples(tmp_path / "x.h5", N, (SIZE, SIZE, 3), C, H, 1, {}, cond=spec) as w:
+            w.write(slice(0, N), real, real[:, None, C:], **index)
+    assert not (tmp_path / "x.h5").exists()
+    with h5py.File(path, "r+") as f:
+        del f["cond"]
+        f.create_dataset("cond", data=cond[:, :C])
+    with pytest.raises(GenvidError, match=rf"'cond' must be float32 \[{N}, {C + H}, A\]"):
         read_samples_info(path)
 
 

@@ -5,7 +5,11 @@ the tiny profile's sizes.
   (through ``predict`` and, where a model has it, ``predict_with_diagnostics``, which sees the
   whole clip for its labelled extra series);
 - determinism: the same generator state gives the same bytes, another state other bytes;
-- the output contract (uint8 [B, S, horizon, H, W, C]) and save/load (two loads predict alike).
+- the output contract (uint8 [B, S, horizon, H, W, C]) and save/load (two loads predict alike);
+- conditioning: a model that declares per-frame inputs gets the context's and the horizon's actions
+  (future actions are inputs; future frames still never are), and every other model refuses them.
+
+Besides the registry, the tests run a conditioned model only they register (tests/_steer_model.py).
 """
 import dataclasses
 import json
@@ -14,8 +18,10 @@ import numpy as np
 import pytest
 import torch
 
+import _steer_model as steer
 from conftest import ROOT
 from genvid import params as P
+from genvid.errors import GenvidError
 from genvid.models import registry
 from genvid.context import RunContext
 from genvid.profiles import apply, load_profile, merge
@@ -43,9 +49,12 @@ def context_for(tmp_path, tiny, name: str) -> RunContext:
                       tmp_path / "models" / name, tmp_path / "reports", tmp_path / "work")
 
 
-@pytest.fixture(params=sorted(registry.MODELS))
-def predictor(request, tmp_path, tiny):
+@pytest.fixture(params=sorted(registry.MODELS) + [steer.NAME])
+def predictor(request, tmp_path, tiny, monkeypatch):
     name = request.param
+    if name == steer.NAME:
+        monkeypatch.setitem(registry.MODELS, name, steer.spec())
+        tiny = {**tiny, "models": {**tiny["models"], name: {}}, "train": {**tiny["train"], name: {}}}
     ctx = context_for(tmp_path, tiny, name)
     spec = registry.get(name)
     torch.manual_seed(0)
@@ -59,6 +68,13 @@ def clips(ctx: RunContext, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, 256, (B, t, HEIGHT, HEIGHT, 3), generator=g, dtype=torch.uint8)
 
 
+def actions(spec, ctx: RunContext, seed: int = 3) -> torch.Tensor | None:
+    """Per-frame actions [B, Tc + horizon, 3] for a conditioned model, else None."""
+    if spec.conditioning is None:
+        return None
+    return torch.rand(B, ctx.bench.protocol.clip_len, 3, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
 def scrambled(real: torch.Tensor, context: int) -> torch.Tensor:
     out = real.clone()
     out[:, context:] = torch.randint(0, 256, out[:, context:].shape, generator=torch.Generator().manual_seed(9),
@@ -66,22 +82,23 @@ def scrambled(real: torch.Tensor, context: int) -> torch.Tensor:
     return out
 
 
-def draw(pred, real: torch.Tensor, context: int, horizon: int, seed: int, whole_clip: bool):
-    g = torch.Generator().manual_seed(seed)
+def draw(pred, real: torch.Tensor, context: int, horizon: int, seed: int, whole_clip: bool,
+         cond: torch.Tensor | None = None):
+    g, given = torch.Generator().manual_seed(seed), ({} if cond is None else {"cond": cond.clone()})
     if whole_clip:
-        futures, extras = pred.predict_with_diagnostics(real, context, horizon, S, g)
+        futures, extras = pred.predict_with_diagnostics(real, context, horizon, S, g, **given)
         return futures, extras
-    return pred.predict(real[:, :context].clone(), horizon, S, g), {}
+    return pred.predict(real[:, :context].clone(), horizon, S, g, **given), {}
 
 
 def test_futures_never_see_the_future(predictor):
     name, ctx, spec = predictor
     proto = ctx.bench.protocol
     pred = spec.predictor(ctx)
-    real = clips(ctx)
-    noisy = scrambled(real, proto.context_frames)
-    a, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False)
-    b, _ = draw(pred, noisy, proto.context_frames, proto.horizon, 1, whole_clip=False)
+    real, cond = clips(ctx), actions(spec, ctx)
+    noisy = scrambled(real, proto.context_frames)  # the same actions, other future frames
+    a, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False, cond=cond)
+    b, _ = draw(pred, noisy, proto.context_frames, proto.horizon, 1, whole_clip=False, cond=cond)
     assert torch.equal(a, b), name
     if hasattr(pred, "predict_with_diagnostics"):
         c, extras = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=True)
@@ -97,21 +114,56 @@ def test_output_contract_and_determinism(predictor):
     name, ctx, spec = predictor
     proto = ctx.bench.protocol
     pred = spec.predictor(ctx)
-    real = clips(ctx)
-    first, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False)
-    again, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False)
-    other, _ = draw(pred, real, proto.context_frames, proto.horizon, 2, whole_clip=False)
+    real, cond = clips(ctx), actions(spec, ctx)
+    first, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False, cond=cond)
+    again, _ = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=False, cond=cond)
+    other, _ = draw(pred, real, proto.context_frames, proto.horizon, 2, whole_clip=False, cond=cond)
     assert first.dtype == torch.uint8 and tuple(first.shape) == (B, S, proto.horizon, HEIGHT, HEIGHT, 3)
     assert torch.equal(first, again)
     if name != "copy_last" and torch.equal(first, other):  # copy_last: the one deterministic predictor
         # An untrained decoder can be too flat for the noise to move a uint8 pixel: compare floats.
         context = real[:, :proto.context_frames].movedim(-1, -3).float() / 255
-        a, b = (pred.model.generate(context, proto.horizon, S, torch.Generator().manual_seed(seed))
+        given = {} if cond is None else {"cond": cond}
+        a, b = (pred.model.generate(context, proto.horizon, S, torch.Generator().manual_seed(seed), **given)
                 for seed in (1, 2))
         assert not torch.equal(a, b), f"{name}: the generator does not drive the samples"
     # save/load: a second load of the same files predicts the same bytes
-    reloaded, _ = draw(spec.predictor(ctx), real, proto.context_frames, proto.horizon, 1, whole_clip=False)
+    reloaded, _ = draw(spec.predictor(ctx), real, proto.context_frames, proto.horizon, 1, whole_clip=False,
+                       cond=cond)
     assert torch.equal(first, reloaded)
+
+
+def test_conditioning_is_given_only_where_declared(predictor):
+    name, ctx, spec = predictor
+    c, h = ctx.bench.protocol.context_frames, ctx.bench.protocol.horizon
+    pred, context = spec.predictor(ctx), clips(ctx)[:, :c]
+    if spec.conditioning is None:
+        with pytest.raises(GenvidError, match="takes no conditioning"):
+            pred.predict(context, h, S, torch.Generator(), cond=torch.zeros(B, c + h, 3))
+        return
+    with pytest.raises(GenvidError, match=r"needs cond \[B, Tc \+ horizon, A\]"):
+        pred.predict(context, h, S, torch.Generator())
+    with pytest.raises(GenvidError, match=rf"cond must be float \[B, Tc \+ horizon, A\] = \[{B}, {c + h}, A\]"):
+        pred.predict(context, h, S, torch.Generator(), cond=torch.zeros(B, c, 3))  # the horizon's actions missing
+
+
+def test_a_conditioned_model_follows_the_future_actions(tmp_path, tiny, monkeypatch):
+    """Future actions are inputs: the steering model's futures move with them, and only with the
+    actions of the frames before each predicted one (the last action leads past the horizon)."""
+    monkeypatch.setitem(registry.MODELS, steer.NAME, steer.spec())
+    tiny = {**tiny, "models": {**tiny["models"], steer.NAME: {"noise": 0.0}}, "train": {**tiny["train"], steer.NAME: {}}}
+    ctx = context_for(tmp_path, tiny, steer.NAME)
+    spec = registry.get(steer.NAME)
+    spec.init(ctx, HEIGHT, HEIGHT, 3)
+    c, h = ctx.bench.protocol.context_frames, ctx.bench.protocol.horizon
+    real, cond = clips(ctx), torch.zeros(B, c + h, 3)
+    cond[:, c - 1:, 0] = 0.5  # steer 0.5 x gain 4: two pixels to the right per step
+    futures = spec.predictor(ctx).predict(real[:, :c], h, 1, torch.Generator(), cond=cond)
+    for t in range(h):
+        assert torch.equal(futures[:, 0, t], real[:, c - 1].roll(2 * (t + 1), dims=-2)), t
+    beyond = cond.clone()
+    beyond[:, -1] = -1.0
+    assert torch.equal(spec.predictor(ctx).predict(real[:, :c], h, 1, torch.Generator(), cond=beyond), futures)
 
 
 def test_every_registered_model_has_params_and_tiny_sizes(tiny):
@@ -189,7 +241,8 @@ def test_pixel_models_resume_exactly(predictor, tmp_path):
     if not (ctx.model_dir / "model.pt").exists():
         pytest.skip(f"{name}: no pixel-model weights (copy-last has none; vq resumes in test_runs.py)")
     clips = torch.randint(0, 256, (4, 12, 3, HEIGHT, HEIGHT), generator=torch.Generator().manual_seed(5)).float() / 255
-    data = TensorDataset(clips)
+    cond = torch.rand(4, 12, 3, generator=torch.Generator().manual_seed(6))
+    data = TensorDataset(clips, cond)
     cfg = TrainConfig.from_dict({"steps": 4, "batch_size": 2, "lr": 1e-3, "ckpt_every": 2, "val_every": 4,
                                  "log_every": 1, "warmup_steps": 1, "seed": 1}, "train")
 
@@ -200,8 +253,10 @@ def test_pixel_models_resume_exactly(predictor, tmp_path):
             if step == stop_at:
                 raise _Stop
 
-        fit(model.train(), lambda m, batch, step: m.loss(batch[0], step), data, None, cfg, workdir, "fp",
-            on_checkpoint=on_checkpoint)
+        def objective(m, batch, step):
+            return m.loss(batch[0], step) if spec.conditioning is None else m.loss(batch[0], step, batch[1])
+
+        fit(model.train(), objective, data, None, cfg, workdir, "fp", on_checkpoint=on_checkpoint)
         return {k: v.clone() for k, v in model.state_dict().items()}
 
     straight = run(tmp_path / "a")

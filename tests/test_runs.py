@@ -2,8 +2,9 @@
 
 One shared tiny root: synthetic smooth video, the data stages, then train of the VQ family and
 copy-last. Checks the outputs, the extracted codes, the samples contract, the stage-level leak
-test (post-context test frames scrambled: identical predictions), byte-identical reruns, exact
-resume after SIGKILL, and one-line errors on bad input.
+test (post-context test frames scrambled: identical predictions), a conditioned model fed the
+recorded actions, byte-identical reruns, exact resume after SIGKILL, and one-line errors on bad
+input.
 """
 import hashlib
 import shutil
@@ -270,3 +271,77 @@ def test_a_pixel_likelihood_model_trains_and_reports_bits_per_dim(trained, tmp_p
     sample_main(args(root, "driving-srnn"))
     info = read_samples_info(samples_path(root, "driving-srnn"))
     assert (info.samples, info.horizon, info.extras) == (2, 8, {})
+
+
+def test_a_conditioned_model_gets_the_recorded_actions(trained, tmp_path, monkeypatch):
+    """A model that declares ``conditioning: action`` (tests/_steer_model.py) trains on (clip,
+    actions) pairs and samples from the context frames plus the actions recorded for the context
+    and the horizon; the samples file carries those actions. Scrambling the future frames leaves
+    the predictions alone; changing the future actions moves them."""
+    import _steer_model as steer
+    from genvid.data.frames import ACTION_NAMES
+    from genvid.data.samples import Cond, read_cond
+    from genvid.models import registry
+
+    monkeypatch.setitem(registry.MODELS, steer.NAME, steer.spec())
+    run = f"driving-{steer.NAME}"
+    root = tmp_path / "root"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints", "models", "reports"))
+    steering = np.random.default_rng(1).uniform(-1, 1, (sum(LENGTHS), 3)).astype(np.float32)
+    with h5py.File(root / "data/driving/frames.h5", "r+") as f:
+        f["action"][:] = steering
+    params = tiny_params()
+    params["runs"][run] = {"benchmark": "driving", "model": steer.NAME}
+    params["models"][steer.NAME] = {}
+    params["train"][steer.NAME] = {**params["train"]["srnn"], "steps": 4, "batch_size": 2, "val_every": 2,
+                                   "val_batches": 1, "ckpt_every": 2, "log_every": 1}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    train_main(args(root, run))
+    assert read_json(root / f"reports/driving/runs/{run}/train_metrics.json")["val"]["loss"] > 0
+    sample_main(args(root, run))
+    out = samples_path(root, run)
+    info = read_samples_info(out)
+    assert info.cond == Cond("action", ACTION_NAMES)
+    with h5py.File(out) as f:
+        starts, predictions = f["start"][:], f["predictions"][:]
+    cond = read_cond(out, slice(None))
+    assert np.array_equal(cond, np.stack([steering[s:s + info.clip_len] for s in starts]))
+
+    def resample(change) -> np.ndarray:
+        with h5py.File(root / "data/driving/frames.h5", "r+") as f:
+            saved = {k: f[k][:] for k in ("frames", "action")}
+            for s in starts:
+                change(f, slice(s + info.context_frames, s + info.clip_len))
+        try:
+            sample_main(args(root, run))
+            with h5py.File(out) as f:
+                return f["predictions"][:]
+        finally:
+            with h5py.File(root / "data/driving/frames.h5", "r+") as f:
+                for k, v in saved.items():
+                    f[k][:] = v
+
+    def noise_frames(f, future):
+        f["frames"][future] = np.random.default_rng(2).integers(0, 256, f["frames"][future].shape, dtype=np.uint8)
+
+    def steer_back(f, future):
+        f["action"][future] = -f["action"][future]
+
+    assert np.array_equal(resample(noise_frames), predictions)
+    assert not np.array_equal(resample(steer_back), predictions)
+
+
+def test_clips_with_actions_refuse_a_frames_file_without_them(tmp_path):
+    from genvid.data.clips import UnitClipDataset
+    from genvid.errors import GenvidError
+
+    frames = tmp_path / "frames.h5"
+    with h5py.File(frames, "w") as f:
+        f["frames"] = np.zeros((8, 4, 4, 1), np.uint8)
+        f["episode"] = np.zeros(8, np.int32)
+    split = tmp_path / "split.json"
+    split.write_text('{"splits": {"train": {"ranges": [[0, 8]], "frames": 8}, "val": {"ranges": [], "frames": 0},'
+                     ' "test": {"ranges": [], "frames": 0}}}')
+    assert len(UnitClipDataset(frames, split, "train", 4, 1)) == 5
+    with pytest.raises(GenvidError, match="reads per-frame 'action', which this frames file does not record"):
+        UnitClipDataset(frames, split, "train", 4, 1, cond="action")

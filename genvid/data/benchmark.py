@@ -77,18 +77,21 @@ class GeneratedClips(Dataset):
 
 
 def clip_set(bench, frames: Path, split_path: Path, stats_path: Path | None, split: str, clip_len: int,
-             stride: int) -> Dataset:
+             stride: int, cond: str | None = None) -> Dataset:
     """The ``split`` clips of a benchmark: normalised [C, T, H, W] with ``stats_path``, else
-    pixels in [0, 1] [T, C, H, W]."""
+    pixels in [0, 1] [T, C, H, W]; with ``cond``, (clip, per-frame conditioning [T, A]) pairs."""
     collect = bench.collect
     if is_generated(collect) and split in ("train", "val"):
+        if cond is not None:
+            raise GenvidError(f"{frames}: the model reads per-frame '{cond}', which generated "
+                              f"{collect.source} sequences do not have")
         stats = None if stats_path is None else load_stats(read_json(stats_path), str(stats_path))
         first, size = (0, collect.train_sequences) if split == "train" else (collect.train_sequences,
                                                                               collect.val_sequences)
         return GeneratedClips(collect, first, size, clip_len, stats)
     if stats_path is None:
-        return UnitClipDataset(frames, split_path, split, clip_len, stride)
-    return ClipDataset(frames, split_path, stats_path, split, clip_len, stride)
+        return UnitClipDataset(frames, split_path, split, clip_len, stride, cond)
+    return ClipDataset(frames, split_path, stats_path, split, clip_len, stride, cond)
 
 
 def generated_split(episode: np.ndarray) -> dict:

@@ -9,7 +9,9 @@ Clip ``i`` of a split is frames ``start[i] .. start[i] + clip_len - 1`` of the f
 - ``UnitClipDataset``: pixels/255 in [0, 1] as float32 [T, C, H, W], the layout of the pixel
   models' ``model.loss(frames, step)`` (genvid/models/predictor.py), which own their scaling.
 
-Each DataLoader worker opens its own HDF5 handle on first use.
+With ``cond`` (a per-frame conditioning dataset, genvid.data.frames.CONDITIONING), an item is
+``(clip, cond)``, cond float32 [T, A] the rows of the clip's frames: what a conditioned model's
+``loss(frames, step, cond)`` reads. Each DataLoader worker opens its own HDF5 handle on first use.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from genvid.data.frames import CHANNEL_COUNTS
+from genvid.data.frames import CHANNEL_COUNTS, conditioning
 from genvid.data.h5 import read_h5
 from genvid.data.split import SPLITS, clip_starts, validate_split_file
 from genvid.data.stats import load_stats
@@ -34,13 +36,15 @@ class _Clips(Dataset):
     subclasses' business."""
 
     def __init__(self, frames_path: str | Path, split_path: str | Path, split: str, clip_len: int,
-                 stride: int):
-        self.frames_path = str(frames_path)
+                 stride: int, cond: str | None = None):
+        self.frames_path, self.cond = str(frames_path), cond
         split_data = validate_split_file(read_json(split_path), str(split_path))
         if split not in SPLITS:
             raise GenvidError(f"{split_path}: no split {split!r} (one of {SPLITS})")
         with read_h5(frames_path, "HDF5 frames file") as f:
             shape = f["frames"].shape if isinstance(f.get("frames"), h5py.Dataset) else None
+            if cond is not None and shape is not None:
+                conditioning(f, frames_path, cond)  # present and [N, A], or one line saying why not
         if shape is None or len(shape) != 4 or shape[-1] not in CHANNEL_COUNTS:
             raise GenvidError(f"{frames_path}: 'frames' has shape {shape}, "
                               f"expected [N,H,W,C] with C in {CHANNEL_COUNTS}")
@@ -69,6 +73,13 @@ class _Clips(Dataset):
         start = int(self.starts[index])
         return self._frames()[start:start + self.clip_len]
 
+    def _item(self, index: int, clip: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if self.cond is None:
+            return clip
+        start = int(self.starts[index])
+        rows = self._frames().file[self.cond][start:start + self.clip_len]
+        return clip, torch.from_numpy(np.asarray(rows, dtype=np.float32))
+
     def __getstate__(self) -> dict:  # h5py handles do not pickle; workers reopen
         state = dict(self.__dict__)
         state["_file"] = None
@@ -80,22 +91,22 @@ class ClipDataset(_Clips):
     """Normalised clips, float32 [C, T, H, W] (eq. 4.1 with the statistics at ``stats_path``)."""
 
     def __init__(self, frames_path: str | Path, split_path: str | Path, stats_path: str | Path,
-                 split: str, clip_len: int, stride: int):
-        super().__init__(frames_path, split_path, split, clip_len, stride)
+                 split: str, clip_len: int, stride: int, cond: str | None = None):
+        super().__init__(frames_path, split_path, split, clip_len, stride, cond)
         self.mean, self.std = load_stats(read_json(stats_path), str(stats_path))
         if len(self.mean) != self.channels:
             raise GenvidError(f"{stats_path}: statistics of {len(self.mean)} channels, but "
                               f"{frames_path} has {self.channels}")
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return normalize(self.raw(index), self.mean, self.std)
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        return self._item(index, normalize(self.raw(index), self.mean, self.std))
 
 
 class UnitClipDataset(_Clips):
     """Clips as pixels/255, float32 [T, C, H, W] in [0, 1] (no statistics)."""
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return unit_frames(self.raw(index))
+    def __getitem__(self, index: int) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        return self._item(index, unit_frames(self.raw(index)))
 
 
 def normalize(frames: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:

@@ -21,6 +21,10 @@ from genvid.errors import GenvidError
 from genvid.io import atomic_path
 
 ACTION_NAMES = ("steer", "throttle", "brake")
+# Per-frame conditioning a model may read (genvid.models.family.ModelSpec.conditioning): the
+# frames-file dataset [N, A] and its column names. Row t of ``action`` is the mean action over
+# the interval after frame t (genvid.data.simulator), the one that leads to frame t + 1.
+CONDITIONING = {"action": ACTION_NAMES}
 # Grey or RGB: the metrics repeat one channel to RGB for LPIPS and FVD (genvid/evaluation.py),
 # and no source records anything else (no alpha, no depth).
 CHANNEL_COUNTS = (1, 3)
@@ -131,3 +135,18 @@ def episode_runs(episode: np.ndarray) -> list[tuple[int, int]]:
     change = np.flatnonzero(np.diff(episode)) + 1
     bounds = np.concatenate([[0], change, [len(episode)]])
     return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def conditioning(f: h5py.File, path: str | Path, name: str) -> h5py.Dataset:
+    """The per-frame conditioning dataset ``name`` (float [N, A]) of an open frames file, checked."""
+    if name not in CONDITIONING:
+        raise GenvidError(f"per-frame conditioning '{name}' is not one genvid records (known: {', '.join(CONDITIONING)})")
+    ds = f.get(name)
+    n = f["frames"].shape[0] if isinstance(f.get("frames"), h5py.Dataset) else None
+    if not isinstance(ds, h5py.Dataset):
+        raise GenvidError(f"{path}: the model reads per-frame '{name}', which this frames file does not record "
+                          "(a benchmark without actions?)")
+    if ds.ndim != 2 or ds.shape != (n, len(CONDITIONING[name])) or ds.dtype.kind != "f":
+        raise GenvidError(f"{path}: '{name}' is {ds.dtype} {list(ds.shape)}, expected float "
+                          f"[{n}, {len(CONDITIONING[name])}] ({', '.join(CONDITIONING[name])})")
+    return ds

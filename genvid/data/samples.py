@@ -9,6 +9,9 @@ Layout, all uint8 frames [.., H, W, C]:
                                                 e.g. a reconstruction: an upper bound, never a prediction)
     episode, start, cluster  int64 [N]           where each clip comes from; ``cluster`` groups
                                                  dependent clips for the intervals (genvid.metrics.stats)
+    cond          float32 [N, Tc + horizon, A]  only for a conditioned model: the per-frame inputs
+                                                predict was given (attrs ``name``, ``columns``); those of
+                                                the horizon are inputs the user chooses, not outcomes
     attrs: context_frames, horizon, num_samples, run, model, benchmark, seed
 
 Every dataset is written with ``track_times=False`` and the attributes in sorted order, so
@@ -29,6 +32,7 @@ from genvid.errors import GenvidError
 from genvid.io import atomic_path
 
 INDEX_COLUMNS = ("episode", "start", "cluster")
+COND = "cond"
 REQUIRED_ATTRS = ("context_frames", "horizon", "num_samples")
 
 
@@ -37,6 +41,14 @@ class Extra:
     samples: int  # S' (1 for a deterministic series)
     label: str
     sees_future: bool
+
+
+@dataclass(frozen=True)
+class Cond:
+    """The per-frame conditioning a samples file carries: its frames-file name and columns."""
+
+    name: str
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,7 @@ class SamplesInfo:
     channels: int
     extras: dict[str, Extra]
     attrs: dict[str, Any]
+    cond: Cond | None = None
 
     @property
     def clip_len(self) -> int:
@@ -63,7 +76,7 @@ class SamplesWriter:
     """Fill a samples file clip batch by clip batch (see ``write_samples``)."""
 
     def __init__(self, f: h5py.File, clips: int, frame: tuple[int, int, int], context: int, horizon: int,
-                 samples: int, extras: dict[str, Extra]):
+                 samples: int, extras: dict[str, Extra], cond: Cond | None = None):
         def frames(name: str, shape: tuple[int, ...]) -> h5py.Dataset:
             return f.create_dataset(name, (clips, *shape, *frame), np.uint8, track_times=False,
                                     chunks=(1, *shape, *frame))
@@ -76,10 +89,21 @@ class SamplesWriter:
             ds.attrs["label"], ds.attrs["sees_future"] = extra.label, extra.sees_future
             self.extras[name] = ds
         self.index = {c: f.create_dataset(c, (clips,), np.int64, track_times=False) for c in INDEX_COLUMNS}
+        self.cond = None
+        if cond is not None:
+            self.cond = f.create_dataset(COND, (clips, context + horizon, len(cond.columns)), np.float32,
+                                         track_times=False)
+            self.cond.attrs["columns"], self.cond.attrs["name"] = ",".join(cond.columns), cond.name
 
     def write(self, rows: slice, real: np.ndarray, predictions: np.ndarray,
-              extras: dict[str, np.ndarray] | None = None, **index: np.ndarray) -> None:
+              extras: dict[str, np.ndarray] | None = None, cond: np.ndarray | None = None,
+              **index: np.ndarray) -> None:
+        if (cond is None) != (self.cond is None):
+            raise GenvidError(f"samples file: cond {'missing' if cond is None else 'given'} for a "
+                              f"{'conditioned' if self.cond is not None else 'non-conditioned'} file")
         self.real[rows], self.predictions[rows] = real, predictions
+        if self.cond is not None:
+            self.cond[rows] = cond
         for name, ds in self.extras.items():
             ds[rows] = (extras or {})[name]
         for name, ds in self.index.items():
@@ -88,11 +112,11 @@ class SamplesWriter:
 
 @contextlib.contextmanager
 def write_samples(path: str | Path, clips: int, frame: tuple[int, int, int], context_frames: int, horizon: int,
-                  num_samples: int, attrs: dict[str, Any],
-                  extras: dict[str, Extra] | None = None) -> Iterator[SamplesWriter]:
+                  num_samples: int, attrs: dict[str, Any], extras: dict[str, Extra] | None = None,
+                  cond: Cond | None = None) -> Iterator[SamplesWriter]:
     """Open a new samples file for writing; it is renamed into place only if the block succeeds."""
     with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
-        writer = SamplesWriter(f, clips, frame, context_frames, horizon, num_samples, extras or {})
+        writer = SamplesWriter(f, clips, frame, context_frames, horizon, num_samples, extras or {}, cond)
         yield writer
         all_attrs = {**attrs, "context_frames": context_frames, "horizon": horizon, "num_samples": num_samples}
         for key, value in sorted(all_attrs.items()):
@@ -135,7 +159,20 @@ def _check(f: h5py.File, path: Path) -> SamplesInfo:
         ds = f.get(name)
         if not isinstance(ds, h5py.Dataset) or ds.shape != (n,) or ds.dtype.kind not in "iu":
             raise GenvidError(f"{path}: dataset '{name}' must be integers [{n}]")
-    return SamplesInfo(path, n, s, c, horizon, h, w, ch, extras, attrs)
+    return SamplesInfo(path, n, s, c, horizon, h, w, ch, extras, attrs, _cond(f, path, n, t))
+
+
+def _cond(f: h5py.File, path: Path, n: int, t: int) -> Cond | None:
+    ds = f.get(COND)
+    if ds is None:
+        return None
+    columns = ds.attrs.get("columns", "") if isinstance(ds, h5py.Dataset) else ""
+    columns = tuple((columns.decode() if isinstance(columns, bytes) else str(columns)).split(","))
+    if (not isinstance(ds, h5py.Dataset) or ds.dtype != np.float32 or ds.shape != (n, t, len(columns))
+            or not all(columns)):
+        raise GenvidError(f"{path}: '{COND}' must be float32 [{n}, {t}, A] with A names in attribute 'columns'")
+    name = ds.attrs.get("name", "")
+    return Cond(name.decode() if isinstance(name, bytes) else str(name), columns)
 
 
 def _frames(f: h5py.File, name: str, path: Path, ndim: int) -> h5py.Dataset:
@@ -151,6 +188,14 @@ def read_clips(path: str | Path, name: str, rows: slice) -> np.ndarray:
     """Rows of one series ('real', 'predictions' or 'extras/<name>') as uint8."""
     with read_h5(path, "samples file") as f:
         return f[name][rows]
+
+
+def read_cond(path: str | Path, rows: slice) -> np.ndarray:
+    """Rows of the conditioning a conditioned model was given, float32 [n, Tc + horizon, A]."""
+    with read_h5(path, "samples file") as f:
+        if COND not in f:
+            raise GenvidError(f"{path}: no '{COND}' dataset (the run's model reads no per-frame inputs)")
+        return f[COND][rows]
 
 
 def read_index(path: str | Path) -> dict[str, np.ndarray]:

@@ -8,6 +8,7 @@ A family is a folder of genvid/models plus one line of genvid/models/registry.py
     extras                                 series ``predict_with_diagnostics`` adds to the samples file
     network(section, channels, resolution, context)   a one-network family's nn.Module (benchmarks)
     figures                                {name: figure(ctx, ...)}: the report's frames it can draw
+    conditioning                           the per-frame inputs it reads besides frames ("action")
 
 ``fit`` is the one training loop (genvid.train.run.fit_component), handed in by the train stage, so
 that model code never imports the loop: a family describes each network it trains as a
@@ -81,6 +82,9 @@ class ModelSpec:
     # figures only the model can draw, by name (genvid.data.figures: "levels", "temperatures"), each
     # figure(ctx, **request) -> its genvid.data.figures record; stage figures draws them for the report
     figures: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # the per-frame conditioning the model reads (a key of genvid.data.frames.CONDITIONING, e.g.
+    # "action"): its clip sets yield (frames, cond) and stage sample hands predict ``cond``
+    conditioning: str | None = None
 
 
 def train_sections(spec: ModelSpec, run: Any) -> dict[str, tuple[str, Any]]:

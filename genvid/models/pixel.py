@@ -34,10 +34,11 @@ DATA_FIELDS = {"channels", "resolution", "context_frames"}  # config fields the 
 COMPONENT = "model"  # a pixel model's one component: checkpoints/<run>/model, curves/model
 
 
-def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
+def pixel_spec(name: str, module: str, config: str, model: str, conditioning: str | None = None) -> ModelSpec:
     """The family of ``module.model(cfg)``, an nn.Module with ``loss(frames, step)`` and
-    ``generate(context, horizon, num_samples, generator)`` on [0, 1] pixels. Config fields named
-    in DATA_FIELDS come from the run's benchmark, not from params."""
+    ``generate(context, horizon, num_samples, generator)`` on [0, 1] pixels (with
+    ``conditioning``, e.g. "action": ``loss(frames, step, cond)`` and ``generate(..., cond)``).
+    Config fields named in DATA_FIELDS come from the run's benchmark, not from params."""
 
     def classes() -> tuple[type, Callable[..., nn.Module]]:
         mod = importlib.import_module(module)
@@ -68,7 +69,7 @@ def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
     def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
         info = read_frames_info(ctx.frames)
         cfg = run_config(ctx, info.channels, info.height)
-        return train_pixel_model(ctx, fit, lambda: classes()[1](cfg), to_dict(cfg))
+        return train_pixel_model(ctx, fit, lambda: classes()[1](cfg), to_dict(cfg), conditioning)
 
     def init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
         cfg = run_config(ctx, channels, height)
@@ -76,30 +77,38 @@ def pixel_spec(name: str, module: str, config: str, model: str) -> ModelSpec:
 
     def predictor(ctx: RunContext) -> Predictor:
         loaded, _ = load_model(ctx.model_dir / "model.pt", name)
-        return PixelPredictor(loaded.to(ctx.device), ctx.device)
+        return PixelPredictor(loaded.to(ctx.device), ctx.device, conditioned=conditioning is not None)
 
     return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network,
-                     figures={TEMPERATURES: temperature_sweep})
+                     figures={TEMPERATURES: temperature_sweep}, conditioning=conditioning)
 
 
-def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module], config: dict) -> dict[str, Any]:
+def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module], config: dict,
+                      conditioning: str | None = None) -> dict[str, Any]:
     """Train on the run's training clips, validate on its validation clips, save ``model.pt``."""
     clips = ctx.bench.clips
 
     def dataset(split: str, stride: int):
-        return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, clips.clip_len, stride)
+        return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, clips.clip_len, stride, conditioning)
+
+    def objective(m: nn.Module, batch: Any, step: int):
+        if conditioning is None:
+            return m.loss(batch, step)
+        frames, cond = batch
+        return m.loss(frames, step, cond)
 
     key = fingerprint({"model": config, "clips": vars(clips), "collect": vars(ctx.bench.collect)},
                       [ctx.frames, ctx.split])
-    fitted = fit(Component(COMPONENT, build, lambda m, frames, step: m.loss(frames, step),
+    fitted = fit(Component(COMPONENT, build, objective,
                            dataset("train", clips.train_stride), dataset("val", clips.eval_stride), key,
                            ctx.run.train_params, f"train.{ctx.run.model}", desc=ctx.run.name))
     model = fitted.model
     save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)  # copies the weights to the CPU
     metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": fitted.val}
-    if hasattr(model, "log_weights"):  # a pixel likelihood: bits per dimension on test clips
+    # (a conditioned model's likelihood needs its inputs too: not scored here yet)
+    if hasattr(model, "log_weights") and conditioning is None:  # bits per dimension on test clips
         metrics.update(test_bits_per_dim(ctx, model))
-    if hasattr(model, "kl_per_channel"):  # a hierarchy of latents: seed 004 Table 4.2 and Fig. 4.4
+    if hasattr(model, "kl_per_channel") and conditioning is None:  # seed 004 Table 4.2 and Fig. 4.4
         metrics.update(test_elbo(ctx, model, fitted.curves))
     model.cpu()
     return metrics

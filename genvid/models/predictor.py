@@ -2,10 +2,15 @@
 
 Every video model is scored through one method::
 
-    predict(context, horizon, num_samples, generator) -> futures
+    predict(context, horizon, num_samples, generator, cond=None) -> futures
 
 - ``context``: uint8 [B, Tc, H, W, C], the context frames of B test clips and nothing else
   of the clip (no codes, no later frames, no clip index);
+- ``cond``: float32 [B, Tc + horizon, A] or None, per-frame conditioning for the context and
+  the horizon: the recorded actions (genvid.data.frames.CONDITIONING), row t the action after
+  frame t. Only a model whose ModelSpec declares ``conditioning`` receives it, and the others
+  refuse it. Future actions are inputs by design, the ones a user steers a learned simulator
+  with; future frames never are (tests/test_predictors.py checks both);
 - ``futures``: uint8 [B, num_samples, horizon, H, W, C], drawn from ``generator`` only, so
   the same generator state gives the same bytes.
 
@@ -13,6 +18,8 @@ A model that works on pixels in [0, 1] owns its loss and its sampler (nanoGPT st
 
     model.loss(frames, step) -> (loss, scalars)          # frames float [B, T, C, H, W] in [0, 1]
     model.generate(context, horizon, num_samples, generator) -> float [B, S, horizon, C, H, W]
+
+(a conditioned model: ``loss(frames, step, cond)`` and ``generate(..., cond)``, cond float [B, T, A]),
 
 and ``PixelPredictor`` turns it into a Predictor. Noise is drawn on ``generator``'s device
 and moved to the model's, so CPU and GPU runs draw the same random numbers.
@@ -30,7 +37,7 @@ from genvid.errors import GenvidError
 @runtime_checkable
 class Predictor(Protocol):
     def predict(self, context: Tensor, horizon: int, num_samples: int,
-                generator: torch.Generator) -> Tensor: ...
+                generator: torch.Generator, cond: Tensor | None = None) -> Tensor: ...
 
 
 def to_unit(frames: Tensor) -> Tensor:
@@ -48,6 +55,20 @@ def check_context(context: Tensor, channels: int | None = None) -> None:
         raise GenvidError(f"context must be uint8 [B, Tc, H, W, C], got {context.dtype} {list(context.shape)}")
     if channels is not None and context.shape[-1] != channels:
         raise GenvidError(f"context frames have {context.shape[-1]} channels, the model expects {channels}")
+
+
+def check_cond(cond: Tensor | None, context: Tensor, horizon: int, conditioned: bool) -> None:
+    """A conditioned model needs ``cond`` float [B, Tc + horizon, A]; any other model refuses one."""
+    if not conditioned:
+        if cond is not None:
+            raise GenvidError("this model takes no conditioning (its ModelSpec declares none), but cond was given")
+        return
+    if cond is None:
+        raise GenvidError("this model is conditioned on per-frame inputs: predict needs cond [B, Tc + horizon, A]")
+    b, tc = context.shape[:2]
+    if not cond.dtype.is_floating_point or cond.ndim != 3 or tuple(cond.shape[:2]) != (b, tc + horizon):
+        raise GenvidError(f"cond must be float [B, Tc + horizon, A] = [{b}, {tc + horizon}, A], "
+                          f"got {cond.dtype} {list(cond.shape)}")
 
 
 def sample_rows(context: Tensor, horizon: int, num_samples: int) -> Tensor:
@@ -69,16 +90,19 @@ def check_prediction(futures: Tensor, context: Tensor, horizon: int, num_samples
 
 
 class PixelPredictor:
-    """A Predictor for a model with ``generate`` on [0, 1] pixels [B, T, C, H, W]."""
+    """A Predictor for a model with ``generate`` on [0, 1] pixels [B, T, C, H, W] (and per-frame
+    ``cond`` when ``conditioned``)."""
 
-    def __init__(self, model: nn.Module, device: torch.device | str = "cpu"):
-        self.model, self.device = model.eval(), torch.device(device)
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", conditioned: bool = False):
+        self.model, self.device, self.conditioned = model.eval(), torch.device(device), conditioned
 
     @torch.no_grad()
     def predict(self, context: Tensor, horizon: int, num_samples: int,
-                generator: torch.Generator) -> Tensor:
+                generator: torch.Generator, cond: Tensor | None = None) -> Tensor:
         check_context(context)
-        futures = self.model.generate(to_unit(context).to(self.device), horizon, num_samples, generator)
+        check_cond(cond, context, horizon, self.conditioned)
+        extra = {"cond": cond.float().to(self.device)} if self.conditioned else {}
+        futures = self.model.generate(to_unit(context).to(self.device), horizon, num_samples, generator, **extra)
         return check_prediction(to_uint8(futures), context, horizon, num_samples)
 
 
@@ -87,7 +111,8 @@ class CopyLast:
     is the same)."""
 
     def predict(self, context: Tensor, horizon: int, num_samples: int,
-                generator: torch.Generator) -> Tensor:
+                generator: torch.Generator, cond: Tensor | None = None) -> Tensor:
         check_context(context)
+        check_cond(cond, context, horizon, conditioned=False)
         last = context[:, None, -1:]
         return last.expand(-1, num_samples, horizon, -1, -1, -1).contiguous()

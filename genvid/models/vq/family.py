@@ -36,7 +36,7 @@ from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
 from genvid.models.family import Component, Fit, ModelSpec
-from genvid.models.predictor import check_context, check_prediction
+from genvid.models.predictor import check_cond, check_context, check_prediction
 from genvid.models.store import load_model, save_model
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, count_parameters
 from genvid.models.vq.priors import (LEVELS, PixelSNAILPrior, evaluate_prior, prior_config, prior_objective,
@@ -285,8 +285,9 @@ class VQPredictor:
 
     @torch.no_grad()
     def predict(self, context: torch.Tensor, horizon: int, num_samples: int,
-                generator: torch.Generator) -> torch.Tensor:
+                generator: torch.Generator, cond: torch.Tensor | None = None) -> torch.Tensor:
         check_context(context, self.vqvae.cfg.in_channels)
+        check_cond(cond, context, horizon, conditioned=False)
         self.check_protocol(context.shape[1], horizon, tuple(context.shape[2:]))
         futures, _ = self._roll(context, horizon, num_samples, generator)
         return check_prediction(futures.view(context.shape[0], num_samples, *futures.shape[1:]), context,
@@ -294,13 +295,15 @@ class VQPredictor:
 
     @torch.no_grad()
     def predict_with_diagnostics(self, clips: torch.Tensor, context_frames: int, horizon: int, num_samples: int,
-                                 generator: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                                 generator: torch.Generator, cond: torch.Tensor | None = None,
+                                 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``predict`` on the context of ``clips`` (the same bytes: the futures see only the
         context), plus the EXTRAS series, which see the whole real clip: generated top + true
         bottom, true top + bottom generated on it, and the reconstruction of the true codes
         (single-window protocols only; see ``single_window``)."""
         c, b = context_frames, clips.shape[0]
         context = clips[:, :c]
+        check_cond(cond, context, horizon, conditioned=False)
         if not self.single_window(c, horizon):
             return self.predict(context, horizon, num_samples, generator), {}
         check_context(context, self.vqvae.cfg.in_channels)
