@@ -107,7 +107,7 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """SPEC §8: the run whose model the thesis chapters describe (a VQ-family run), and the run whose
+    """SPEC §8: the run whose model the thesis chapters describe (any run), and the run whose
     samples the report redraws at several sampling temperatures (seed 001's RFN; optional: no
     figure when it is unset or not a run of params.yaml)."""
 

@@ -1,6 +1,6 @@
 """Stage report: the thesis-style reports/report.html (self-contained) and reports/report.pdf (SPEC §8).
 
-Chapters 1-5 describe the run named by params.yaml ``report.main_run`` (a VQ-family run);
+Chapters 1-5 describe the run named by params.yaml ``report.main_run`` (any run);
 chapter 6 compares every run of every benchmark (leaderboards, per-timestep curves, sample
 strips). Reads every artefact at the paths of genvid.layout below --root. Also writes the
 untracked companion reports/timings.html (each stage's wall time), which is not a DVC output.

@@ -530,9 +530,14 @@ def test_ablation_table_without_variants():
 
 def test_every_reference_exists_in_order(built):
     _, out = built
-    html = (out / "report.html").read_text()
+    assert len(_check_references((out / "report.html").read_text())) > 25
+
+
+def _check_references(html: str) -> list[str]:
+    """Every numbered figure and table is unique, numbered in document order per chapter, and every
+    reference, TOC entry and citation resolves; returns the captions' labels."""
     captions = re.findall(r'<span class="label">((?:Figure|Table) [0-9A]+\.\d+):</span>', html)
-    assert len(captions) == len(set(captions)) and len(captions) > 25
+    assert len(captions) == len(set(captions))
     referenced = set(re.findall(r'class="ref" href="#[^"]+">((?:Figure|Table) [0-9A]+\.\d+)</a>', html))
     assert referenced and referenced <= set(captions)
     # published rows quote their sources' own tables ("seed 001 Table 9.4"): not ours, left out here
@@ -547,6 +552,67 @@ def test_every_reference_exists_in_order(built):
             assert [int(s.split(".")[1]) for s in seen if s.split(".")[0] == ch] == list(range(1, chapter_seq.count(ch) + 1))
     ids = set(re.findall(r'\bid="([^"]+)"', html))
     assert set(re.findall(r'href="#([^"]+)"', html)) <= ids  # TOC, refs and citations all resolve
+    return captions
+
+
+def _add_mystery_run(paths: ReportPaths) -> dict:
+    """A model genvid has never heard of ("mystery": no registry entry, no family code, two trained
+    components) as report.main_run, with only the files any run writes: params sections, samples,
+    evaluate outputs, train_metrics.json and curves."""
+    params = yaml.safe_load(paths.params.read_text())
+    params["models"]["mystery"] = {"width": 24, "blocks": 3}
+    params["train"]["mystery"] = {"generator": {"lr": 2e-4, "steps": 50}, "critic": {"lr": 4e-4, "steps": 50}}
+    params["runs"]["driving-mystery"] = {"benchmark": "driving", "model": "mystery"}
+    params["report"]["main_run"] = "driving-mystery"
+    paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
+    with h5py.File(paths.root / "data/driving/samples/driving-vq.h5", "r") as f:
+        real = f["real"][:]
+    write_run_samples(paths.root, params, "driving-mystery", real, {}, 7)
+    evaluate_run(paths.root, params, "driving-mystery", {"predictions": (0.3, 0.1)}, 8)
+    rp = run_paths("driving-mystery", "driving", paths.root)
+    write_json(rp.report_dir / "train_metrics.json", {"parameters": 4321})
+    steps = np.arange(10, 60, 10)
+    for component in ("generator", "critic"):
+        write_tsv(rp.report_dir / f"curves/{component}/train.tsv", ["step", "loss", "adversarial", "lr"],
+                  [[s, 3.0 / s, 2.0 / s, 1e-4] for s in steps])
+        write_tsv(rp.report_dir / f"curves/{component}/val.tsv", ["step", "loss", "adversarial"],
+                  [[s, 3.3 / s, 2.2 / s] for s in (30, 50)])
+    write_leaderboard(build_rows(str(paths.params), "driving", paths.root), benchmark_paths("driving", paths.root).leaderboard)
+    return params
+
+
+def test_any_run_can_be_the_main_run(built, tmp_path, monkeypatch):
+    """Chapters 1-5 describe an unknown model's run from its files alone: no VQ item, its params
+    and parameter count, one curve figure per trained component, every reference resolving."""
+    from genvid.models.family import ModelSpec
+    from stages import figures
+
+    def never(*_):
+        raise AssertionError("the report stages run no model")
+
+    # registered (stage figures validates runs against the registry) but with nothing to draw
+    monkeypatch.setitem(_registry.MODELS, "mystery", ModelSpec("mystery", never, never, components=("generator", "critic")))
+    paths = _copy_inputs(built[0], tmp_path)
+    _add_mystery_run(paths)
+    figures.main(["--params", str(paths.params), "--root", str(paths.root)])
+    build_report(paths, tmp_path / "reports/report.html", tmp_path / "reports/report.pdf", OPTS)
+    html = (tmp_path / "reports/report.html").read_text()
+    _check_references(html)
+    plain = _plain(html)
+    assert "The mystery model" in plain and "run driving-mystery of model mystery" in plain
+    assert "4,321 trained parameters" in plain
+    for key in ("vqvae_hp", "codes", "prior_hp", "deviations", "vqvae_quality", "nll_top"):
+        assert f'id="tab-{key}"' not in html and f'id="fig-{key}"' not in html
+    assert "VQ-VAE reaches" not in plain and "top prior, then bottom prior" not in plain
+    hp = _table(html, "model_hp")
+    assert ["width", "24"] in hp and ["blocks", "3"] in hp
+    train = _table(html, "train_hp")
+    assert ["lr", "0.0002", "0.0004"] in train and ["steps", "50", "50"] in train
+    for component in ("generator", "critic"):
+        assert f'id="fig-train_curves_{component}"' in html
+    assert "Training of component generator" in plain
+    # the benchmarks chapter still ranks every run, the unknown one among them
+    assert "driving-mystery" in _section(html, 'id="ch-benchmarks"', 'id="ch-discussion"')
 
 
 def test_html_is_self_contained(built):
@@ -650,9 +716,9 @@ def _corrupt_curves(paths: ReportPaths) -> str:
 
 def _corrupt_main_run(paths: ReportPaths) -> str:
     params = yaml.safe_load(paths.params.read_text())
-    params["report"]["main_run"] = "driving-copy_last"
+    params["report"]["main_run"] = "driving-nothing"
     paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
-    return "report.main_run 'driving-copy_last' is a 'copy_last' run"
+    return "report.main_run 'driving-nothing' is not in runs (known: driving-vq, driving-copy_last"
 
 
 def _corrupt_report_section(paths: ReportPaths) -> str:

@@ -4,6 +4,7 @@
     from genvid.report.inputs import ReportPaths
     build_report(ReportPaths.under("."), "reports/report.html", "reports/report.pdf", Options())
 
-Chapters 1-5 describe params ``report.main_run`` (a VQ-family run), chapter 6 every run of every
-benchmark; wall times go to the untracked companion reports/timings.html.
+Chapters 1-5 describe params ``report.main_run`` (any run: the VQ family's chapters where its
+train_metrics.json has the VQ fields, else its params, size and training curves), chapter 6 every
+run of every benchmark; wall times go to the untracked companion reports/timings.html.
 """

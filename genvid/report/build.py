@@ -24,7 +24,6 @@ from markupsafe import Markup, escape
 
 from genvid.io import atomic_path, atomic_write_text
 from genvid.report import chapters as C
-from genvid import params as P
 from genvid.report import figures as F
 from genvid.report import findings as Z
 from genvid.report import repro
@@ -53,36 +52,68 @@ OUTLINE = [  # (chapter key, title, [(section id, title), ...]); the template's 
     ("appendix", "Reproducibility", [("artefacts", "Artefacts"), ("software", "Software, seeds and run"),
                                      ("wall-times", "Wall times")]),
 ]
+GENERIC_SECTIONS = {  # a main run without the VQ fields: these chapters' sections instead
+    "models": [("hyperparameters", "Hyperparameters and size"), ("sampling", "Sampling")],
+    "training": [("train-settings", "Settings"), ("train-curves", "Curves")],
+    "results": [("res-protocol", "Protocol"), ("res-samples", "Samples"), ("res-eval", "Evaluation")],
+    "discussion": [("disc-prediction", "Prediction against the baseline"), ("disc-benchmarks", "Benchmarks"),
+                   ("disc-theses", "Seeds 001 and 004 at small scale")],
+}
 
 
-def numbered_outline(benchmarks: list[str]) -> list[dict[str, Any]]:
+def numbered_outline(benchmarks: list[str], vq: bool = True) -> list[dict[str, Any]]:
     """OUTLINE with numbers: chapter "5", sections "5.1", ...; ids ch-<key> and sec-<id>; the
-    Benchmarks chapter gets one section per benchmark (id bench-<name>)."""
+    Benchmarks chapter gets one section per benchmark (id bench-<name>); ``vq``: False gives
+    chapters 3-5 and 7 the sections of a main run outside the VQ family."""
     out = []
     for key, title, sections in OUTLINE:
         if key == "benchmarks":
             sections = [(f"bench-{b}", b) for b in benchmarks]
+        elif not vq:
+            sections = GENERIC_SECTIONS.get(key, sections)
         out.append({"key": key, "number": CHAPTERS[key], "title": title,
                     "sections": [{"id": sid, "number": f"{CHAPTERS[key]}.{i + 1}", "title": stitle}
                                  for i, (sid, stitle) in enumerate(sections)]})
     return out
 
 
+def vq_facts(main: MainRun) -> dict[str, Any] | None:
+    """The numbers the VQ family's prose uses; None for a run without the VQ fields."""
+    if main.vq is None:
+        return None
+    vm, K = main.train_metrics["vqvae"], main.vq.codebook_size
+    cfg = main.vq.config  # the VQ-VAE's stored config, as stage figures read it from the model
+    shapes = vm["code_shapes"]
+    return {"K": K, "cfg": cfg, "ema_decay": cfg["ema_decay"], "beta": cfg["beta"],
+            "bits_reduction": vm["bits_reduction"], "top_shape": " × ".join(map(str, shapes["top"])),
+            "bottom_shape": " × ".join(map(str, shapes["bottom"])), "test": vm["test"],
+            "prior": {"top": main.train_metrics["prior_top"], "bottom": main.train_metrics["prior_bottom"]},
+            "uniform_bits": math.log2(K)}
+
+
+def trained_facts(main: MainRun, items: dict[str, Any]) -> dict[str, Any]:
+    """What the generic chapters 3-4 say of any run: its size, its curves and what training measured."""
+    tm = main.train_metrics
+    elbo = tm.get("test_elbo") if isinstance(tm.get("test_elbo"), dict) else {}
+    return {"parameters": C.trained_parameters(main), "model_params": bool(main.run.model_params),
+            "curve_keys": [C.curves_key(c) for c in main.curves if C.curves_key(c) in items],
+            "components": list(main.curves), "bits_per_dim": tm.get("bits_per_dim"),
+            "neg_elbo": elbo.get("neg_elbo")}
+
+
 def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     """Everything the template needs except the ``pdf`` flag."""
     main = inp.main
-    vm, info = main.train_metrics["vqvae"], main.result.samples
+    info = main.result.samples
     T, H, W = main.bench.clips.clip_len, main.frames.height, main.frames.width
-    K = main.vq.codebook_size
-    vq_cfg = main.vq.config  # the VQ-VAE's stored config, as stage figures read it from the model
-    shapes = {"top": vm["code_shapes"]["top"], "bottom": vm["code_shapes"]["bottom"], "clip": (T, H, W)}
 
     reg = Registry()
     C.data_items(reg, main)
-    C.model_items(reg, main, shapes, vm["bits_reduction"])
+    C.model_items(reg, main)
     C.training_items(reg, main)
     C.protocol_items(reg, main, inp.thesis)
-    C.vqvae_prior_items(reg, main, opts)
+    if main.vq is not None:
+        C.vqvae_prior_items(reg, main, opts)
     C.sample_items(reg, main, opts)
     C.evaluation_items(reg, main)
     C.benchmark_items(reg, inp.benchmarks, opts, inp.temperature)
@@ -99,12 +130,9 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
         "frames": main.frames.num_frames, "height": H, "width": W, "channels": main.frames.channels,
         "interval": interval,
         "hours": main.frames.num_frames * interval / 3600 if isinstance(interval, (int, float)) else None,
-        "source": main.frames.attrs.get("source", "unknown"), "clip_len": T, "K": K,
-        "vq_cfg": vq_cfg, "ema_decay": vq_cfg["ema_decay"], "beta": vq_cfg["beta"], "bits_reduction": vm["bits_reduction"],
-        "top_shape": " × ".join(map(str, shapes["top"])), "bottom_shape": " × ".join(map(str, shapes["bottom"])),
-        "vq_test": vm["test"], "prior": {"top": main.train_metrics["prior_top"],
-                                         "bottom": main.train_metrics["prior_bottom"]},
-        "uniform_bits": math.log2(K), "test_split": main.split["splits"]["test"],
+        "source": main.frames.attrs.get("source", "unknown"), "clip_len": T,
+        "vq": vq_facts(main), "trained": trained_facts(main, reg.items),
+        "test_split": main.split["splits"]["test"],
         "context": info.context_frames, "horizon": info.horizon, "S": info.samples, "n_test_clips": info.clips,
         "sampling": main.run.model_params.get("sampling") or {}, "extras": info.extras,
         "protocol": protocol, "fvd_skipped": fvd.get("skipped"),
@@ -124,7 +152,8 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     }
     utc = repro.utc(epoch)
     return {
-        "items": reg.items, "ref": reg.ref, "outline": numbered_outline([v.name for v in inp.benchmarks]),
+        "items": reg.items, "ref": reg.ref,
+        "outline": numbered_outline([v.name for v in inp.benchmarks], vq=main.vq is not None),
         "facts": facts, "discussion": discussion_facts(inp),
         "cite": cite, "xu": xu, "seed": seed, "bibliography": bibliography(),
         "fmt": X.fmt, "fmt_sci": X.fmt_sci, "fmt_stat": X.fmt_stat, "pct": X.pct,
@@ -134,9 +163,11 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     }
 
 
-def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
-    main = inp.main
-    vm, scores, base = main.train_metrics["vqvae"], main.result.scores, main.baseline
+def vq_discussion(main: MainRun) -> tuple[list[Markup], list[Markup]]:
+    """The Discussion's reconstruction and prior sentences; none for a run without the VQ fields."""
+    if main.vq is None:
+        return [], []
+    vm = main.train_metrics["vqvae"]
     vq = [Markup(f"On test clips the VQ-VAE reaches MSE {X.fmt_sci(vm['test']['mse_normalized'], 4)} (normalised), "
                  f"against {X.fmt_sci(vm['train']['mse_normalized'], 4)} on training clips and "
                  f"{X.fmt_sci(vm['val']['mse_normalized'], 4)} on validation clips; PSNR "
@@ -145,7 +176,13 @@ def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
     if all(isinstance(u, (int, float)) for _, u in used):
         k = len(main.vq.code_counts["top"])
         vq.append(Markup("The test clips use " + " and ".join(f"{int(u)} of {k} {lvl} codes" for lvl, u in used) + "."))
-    priors = [X.prior_facts(level, main.train_metrics[f"prior_{level}"]) for level in ("top", "bottom")]
+    return vq, [X.prior_facts(level, main.train_metrics[f"prior_{level}"]) for level in ("top", "bottom")]
+
+
+def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
+    main = inp.main
+    scores, base = main.result.scores, main.baseline
+    vq, priors = vq_discussion(main)
     prediction: list[Markup] = []
     if base is None:
         prediction.append(Markup(f"Benchmark <code>{escape(main.run.benchmark)}</code> has no copy-last run, so the "

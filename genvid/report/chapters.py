@@ -2,8 +2,10 @@
 
 Each ``*_items`` function adds one chapter's items to the Registry; numbers ("Figure 5.2") follow
 registration order per chapter, so the order here must match report.html.j2 (a test checks it).
-Chapters 1-5 describe the main run (params ``report.main_run``, a VQ-family run); chapter 6
-compares every run of every benchmark.
+Chapters 1-5 describe the main run (params ``report.main_run``, any run): chapters 3-5 show the VQ
+family's items when its train_metrics.json has the VQ fields (``MainRun.vq``), else generic ones
+(its params, parameter count, training curves), chosen by what its files hold, never by its model's
+name; chapter 6 compares every run of every benchmark.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from typing import Any
 
 import h5py
 import numpy as np
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from genvid.data.figures import TemperatureSweep
 from genvid.data.split import clip_starts
@@ -110,15 +112,33 @@ def data_items(reg: Registry, main: MainRun) -> None:
 
 # ----------------------------------------------------------------------------- chapters 3-4
 
-def model_items(reg: Registry, main: MainRun, shapes: dict, bits_reduction: float) -> None:
-    """Chapter 3: hyperparameters, code grids and parameter counts."""
+def model_items(reg: Registry, main: MainRun) -> None:
+    """Chapter 3: the VQ family's (main.vq) or any model's, by what the run's files hold."""
+    if main.vq is not None:
+        vq_model_items(reg, main)
+    else:
+        generic_model_items(reg, main)
+
+
+def training_items(reg: Registry, main: MainRun) -> None:
+    """Chapter 4: the VQ family's (main.vq) or any model's, by what the run's files hold."""
+    if main.vq is not None:
+        vq_training_items(reg, main)
+    else:
+        generic_training_items(reg, main)
+
+
+def vq_model_items(reg: Registry, main: MainRun) -> None:
+    """Chapter 3 of a VQ-family run: hyperparameters, code grids and parameter counts."""
     mp, tm, name = main.run.model_params, main.train_metrics, main.run.model
-    t, h, w = shapes["clip"]
+    shapes = tm["vqvae"]["code_shapes"]
+    clip = (main.bench.clips.clip_len, main.frames.height, main.frames.width)
     reg.add("table", "vqvae_hp", "models", f"VQ-VAE hyperparameters (params.yaml <code>models.{name}.vqvae</code>, "
             f"with the run's overrides) next to the final values of Xu {xu('Table 5.2, §5.2.1')}.",
             **tables.hyperparameters({"This run": mp.get("vqvae")}, tables.THESIS_VQVAE))
     reg.add("table", "codes", "models", "Code grids of one clip and the bits they need against the raw 8-bit clip.",
-            **tables.code_sizes(shapes, main.vq.codebook_size, (t, h, w), bits_reduction, main.frames.channels))
+            **tables.code_sizes(shapes, main.vq.codebook_size, clip, tm["vqvae"]["bits_reduction"],
+                                main.frames.channels))
     priors = {"Top prior": mp.get("prior_top"), "Bottom prior": mp.get("prior_bottom")}
     reg.add("table", "prior_hp", "models", f"Prior hyperparameters (params.yaml <code>models.{name}.prior_top</code>, "
             f"<code>prior_bottom</code>) next to the top prior of Xu {xu('Table 5.4')}.",
@@ -129,8 +149,8 @@ def model_items(reg: Registry, main: MainRun, shapes: dict, bits_reduction: floa
     reg.add("table", "params", "models", "Parameter counts.", **tables.parameter_counts(counts))
 
 
-def training_items(reg: Registry, main: MainRun) -> None:
-    """Chapter 4: settings, loss curves and the final loss (seed 000 Table 5.3)."""
+def vq_training_items(reg: Registry, main: MainRun) -> None:
+    """Chapter 4 of a VQ-family run: settings, loss curves and the final loss (seed 000 Table 5.3)."""
     train = {c: main.run.train_params.get(c) for c in ("vqvae", "prior_top", "prior_bottom")}
     reg.add("table", "train_hp", "training", "Training settings of the three components (params.yaml "
             f"<code>train.{main.run.model}</code>, with the run's overrides).", **tables.hyperparameters(train))
@@ -145,12 +165,55 @@ def training_items(reg: Registry, main: MainRun) -> None:
             png=F.prior_curves({"top": main.curves["prior_top"], "bottom": main.curves["prior_bottom"]}))
 
 
+def trained_parameters(main: MainRun) -> int | None:
+    """train_metrics.json's parameter count (0: a model without weights), None if not recorded."""
+    n = main.train_metrics.get("parameters")
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
+
+
+def generic_model_items(reg: Registry, main: MainRun) -> None:
+    """Chapter 3 of any other run: its models.<model> params and its parameter count."""
+    model, mp = escape(main.run.model), main.run.model_params
+    if mp:
+        reg.add("table", "model_hp", "models", f"Hyperparameters of model <code>{model}</code> (params.yaml "
+                f"<code>models.{model}</code>, with the run's overrides).",
+                **tables.hyperparameters(tables.param_columns(mp)))
+    n = trained_parameters(main)
+    if n:
+        reg.add("table", "params", "models", "Trained parameters (<code>train_metrics.json</code>).",
+                **tables.parameter_counts([(Markup("<code>{}</code>").format(main.run.model), n)]))
+
+
+def curves_key(component: str) -> str:
+    return f"train_curves_{component}"
+
+
+def generic_training_items(reg: Registry, main: MainRun) -> None:
+    """Chapter 4 of any other run: its train.<model> params, what training measured (bits per
+    dimension, a hierarchy's test ELBO) and one figure per trained component under curves/."""
+    model, train = escape(main.run.model), main.run.train_params
+    if train:
+        reg.add("table", "train_hp", "training", f"Training settings (params.yaml <code>train.{model}</code>, with "
+                "the run's overrides).", **tables.hyperparameters(tables.param_columns(train)))
+    measured = tables.train_results(main.train_metrics)
+    if measured is not None:
+        reg.add("table", "train_results", "training", "What training measured on held-out clips "
+                "(<code>train_metrics.json</code>).", **measured)
+    for component, curves in main.curves.items():
+        reg.add("figure", curves_key(component), "training", f"Training of component <code>{escape(component)}</code>"
+                f" (<code>curves/{escape(component)}/</code>): every logged column against the training step, on "
+                "training batches and on validation batches.", png=F.training_curves(curves))
+
+
 # ----------------------------------------------------------------------------- chapter 5
 
 def protocol_items(reg: Registry, main: MainRun, thesis: dict) -> None:
-    """Section 5.1: the protocol as evaluate recorded it, and what this run changes against the thesis."""
+    """Section 5.1: the protocol as evaluate recorded it and, for a VQ-family run, what it changes
+    against the thesis."""
     reg.add("table", "protocol", "results", "The evaluation protocol as recorded by the evaluate stage "
             "(<code>protocol.json</code>).", **tables.protocol(main.result.protocol))
+    if main.vq is None:  # the thesis setup it compares against is the VQ family's
+        return
     reg.add("table", "deviations", "results", f"What this run changes against Xu {xu('§4.2–5.3')}: the VQ-VAE "
             "variants and optimisation (params.yaml, with the run's overrides) against seed 000's setup "
             "(<code>profiles/thesis.yaml</code>), and the priors' convolutions.",
@@ -208,20 +271,23 @@ def sample_items(reg: Registry, main: MainRun, opts: Options) -> None:
     c = info.context_frames
     series = [PREDICTIONS, *info.extras]
     interval = main.frames.attrs.get("interval")
+    future = [name for name, e in info.extras.items() if e.sees_future]
+    dagger = (f" † The series sees the whole clip{' (true codes of the future)' if main.vq is not None else ''}: "
+              "a diagnostic, never a prediction." if future else "")
     for j in np.unique(np.linspace(0, len(main.rows) - 1, min(opts.sample_clips, len(main.rows))).round().astype(int)):
         rows = [("real", list(v["real"][j]))] + [series_row(main, name, int(j)) for name in series]
         videos = [v["real"][j]] + [np.concatenate([v["real"][j, :c], v[name][j, 0]]) for name in series]
         reg.add("figure", f"sample_{j}", "results", f"Test clip {int(main.rows[j]) + 1} of {info.clips}: the first "
                 f"{c} frames are the real context, the rest are generated; one row per series of the samples file, "
-                f"first sample {xu('Figs. 6.3–6.7')}. † The series sees the whole clip (true codes of the future): "
-                "a diagnostic, never a prediction.",
+                f"first sample {xu('Figs. 6.3–6.7')}.{dagger}",
                 png=F.frame_grid(rows, c, opts.max_px), gif=gif_uri(videos, c, interval, opts.gif_px),
                 gif_caption="Animated, left to right: " + ", ".join(label for label, _ in rows) +
                 "; the bar turns red on generated frames.")
     samples = [("real", list(v["real"][0]))] + [
         (f"sample {s + 1}", _with_context(v[PREDICTIONS][0, s], c)) for s in range(min(info.samples, opts.max_samples))]
-    reg.add("figure", "diversity", "results", f"Several predictions (top prior, then bottom prior, from the context "
-            f"codes) for test clip {int(main.rows[0]) + 1} {xu('Fig. 6.8')}.", png=F.frame_grid(samples, c, opts.max_px))
+    how = " (top prior, then bottom prior, from the context codes)" if main.vq is not None else ""
+    reg.add("figure", "diversity", "results", f"Several predictions{how} for test clip {int(main.rows[0]) + 1} "
+            f"{xu('Fig. 6.8')}.", png=F.frame_grid(samples, c, opts.max_px))
 
 
 def main_curves(main: MainRun) -> dict[str, list[F.Line]]:
@@ -261,10 +327,20 @@ def evaluation_items(reg: Registry, main: MainRun) -> None:
         reg.add("table", "fvd", "results", "Fréchet Video Distance (I3D Kinetics-400 logits) of the test videos, "
                 "real context frames in both sets; mean ± sd over the repeats (one random sample per clip each).",
                 **fvd_table)
-    reg.add("figure", "curves", "results", "Metrics per predicted frame on the test clips under the three rules, "
-            "the diagnostic series and the copy-last baseline; shaded: 95 % intervals of the headline rule and "
-            "the baseline. † The series sees the whole clip; the reconstruction (dotted) is an upper bound.",
-            png=F.metric_curves(main_curves(main), legend_cols=2))
+    reg.add("figure", "curves", "results", curves_caption(main), png=F.metric_curves(main_curves(main), legend_cols=2))
+
+
+def curves_caption(main: MainRun) -> str:
+    """Figure 5.x's caption, naming only the lines it has."""
+    extras, base = main.result.samples.extras, main.baseline is not None
+    shown = ["the three rules"] + (["the diagnostic series"] if extras else []) + (["the copy-last baseline"] if base else [])
+    text = ("Metrics per predicted frame on the test clips under " + ", ".join(shown[:-1]) +
+            (" and " if len(shown) > 1 else "") + shown[-1] + "; shaded: 95 % intervals of the headline rule" +
+            (" and the baseline" if base else "") + ".")
+    if any(e.sees_future for e in extras.values()):
+        text += " † The series sees the whole clip"
+        text += "; the reconstruction (dotted) is an upper bound." if "recon" in extras else "."
+    return text
 
 
 # ----------------------------------------------------------------------------- chapter 6

@@ -159,6 +159,35 @@ def prior_curves(curves: dict[str, dict[str, dict[str, np.ndarray]]]) -> bytes:
     return to_png(fig)
 
 
+@styled
+def training_curves(curves: dict[str, dict[str, np.ndarray]], ncols: int = 3) -> bytes:
+    """Any trained component's curves (curves/<component>/{train,val}.tsv): one panel per logged
+    column against the step, training and validation together; log scale where a positive column
+    spans more than a decade."""
+    columns: list[str] = []
+    for split in ("train", "val"):
+        columns += [c for c in curves.get(split, {}) if c != "step" and c not in columns]
+    ncols = max(1, min(ncols, len(columns)))
+    nrows = max(1, -(-len(columns) // ncols))
+    fig, axes = _figure(nrows, ncols, 2.1 * nrows + 0.2)
+    for ax, column in zip(axes.flat, columns):
+        seen = []
+        for split in ("train", "val"):
+            c = curves.get(split) or {}
+            if column in c:
+                _plot_series(ax, c["step"], c[column], split, COLORS[split], "-" if split == "train" else "o-")
+                seen.append(c[column][np.isfinite(c[column])])
+        values = np.concatenate(seen) if seen else np.zeros(0)
+        if values.size and values.min() > 0 and values.max() > 10 * values.min():
+            ax.set_yscale("log")
+        ax.set(title=column, xlabel="step")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.set_visible(False)
+    return to_png(fig)
+
+
 @dataclass(frozen=True)
 class Line:
     """One curve of a per-timestep plot: values at t = 1..horizon, with an optional band."""

@@ -48,7 +48,7 @@ from genvid.report.vq_inputs import VQRun, read_vq_run
 
 @dataclass
 class MainRun:
-    """The run chapters 1-5 describe, with its benchmark's data."""
+    """The run chapters 1-5 describe (any run), with its benchmark's data."""
 
     run: P.Run
     bench: P.BenchmarkConfig
@@ -75,6 +75,8 @@ def component_curves(folder: Path) -> dict[str, dict[str, dict[str, np.ndarray]]
 
 def read_main_run(params: dict, paths: ReportPaths, results: dict[str, RunResult], max_clips: int,
                   figures: Figures, figures_file: Path) -> MainRun:
+    """params ``report.main_run``, any run of any model; its VQ pieces (``MainRun.vq``) only where
+    its train_metrics.json has the VQ fields."""
     cfg = P.top_level(params, "report", paths.params)
     if cfg.main_run not in results:
         raise ParamError(f"{paths.params}: report.main_run '{cfg.main_run}' is not in runs "
@@ -94,9 +96,6 @@ def read_main_run(params: dict, paths: ReportPaths, results: dict[str, RunResult
     baseline = next((r for r in results.values() if r.benchmark == run.benchmark and r.is_baseline
                      and r.name != run.name), None)
     vq = read_vq_run(result, figures.levels, figures_file)
-    if vq is None:  # chapters 1-5 are the VQ family's so far (issue 18: a generic main run is to come)
-        raise ParamError(f"{paths.params}: report.main_run '{run.name}' is a '{run.model}' run without the VQ-VAE and "
-                         "prior fields in its train_metrics.json, which chapters 1-5 describe")
     if vq is not None:
         check_made_from(figures_file, "level decodings", vq.levels.params, run.model_params, run.model)
     return MainRun(run=run, bench=bench, frames=frames, split=split, stats=stats, mean=mean, std=std,

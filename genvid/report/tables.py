@@ -15,6 +15,7 @@ import numpy as np
 from markupsafe import Markup
 
 from genvid.data.split import SPLITS
+from genvid.data.train_metrics import ACTIVE_KL, has_bits, has_hierarchy
 from genvid.metrics.stats import RULES
 from genvid.report.inputs import METRICS, PREDICTIONS, RunResult, average, stat
 from genvid.report.text import DIGITS, NAMES, fmt, fmt_sci, fmt_stat, pct
@@ -96,6 +97,48 @@ def hyperparameters(sections: dict[str, dict | None], reference: dict[str, Any] 
             row.append(value(reference[key]) if key in reference else "—")
         rows.append(row)
     return {"header": header, "rows": rows}
+
+
+def flatten(section: dict, prefix: str = "") -> dict[str, Any]:
+    """A nested params section as one level of dotted keys ({"a": {"b": 1}} -> {"a.b": 1})."""
+    out: dict[str, Any] = {}
+    for key, v in section.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = v
+    return out
+
+
+def param_columns(section: dict, name: str = "This run") -> dict[str, dict]:
+    """The columns of a hyperparameter table for any model's params section: one per component
+    where every entry is a component's mapping (train.<model>.<component>), else one column."""
+    if section and all(isinstance(v, dict) for v in section.values()):
+        return {key: flatten(v) for key, v in section.items()}
+    return {name: flatten(section)}
+
+
+def train_results(m: dict) -> dict | None:
+    """What any run's training measured on held-out clips, as train_metrics.json holds it: bits per
+    dimension (genvid.data.train_metrics.has_bits) and the test ELBO of a latent hierarchy
+    (has_hierarchy); None when it holds neither."""
+    rows = []
+    if has_bits(m):
+        rows.append(["Bits per dimension (importance-weighted upper bound)", fmt(float(m["bits_per_dim"]), 3)])
+        if isinstance(m.get("bits_per_dim_elbo"), (int, float)):
+            rows.append(["Bits per dimension (ELBO bound)", fmt(float(m["bits_per_dim_elbo"]), 3)])
+    if has_hierarchy(m) and isinstance(m.get("test_elbo"), dict):
+        e, res = m["test_elbo"], m.get("latent_resolutions") or []
+        rows.append(["Test negative ELBO (nats per sequence)", f"{float(e['neg_elbo']):,.1f}"])
+        rows.append(["… reconstruction", f"{float(e['recon']):,.1f}"])
+        rows.append(["… KL", f"{float(e['kl']):,.1f}"])
+        if isinstance(m.get("train_neg_elbo"), (int, float)):
+            rows.append(["Training negative ELBO (last logged window)", f"{float(m['train_neg_elbo']):,.1f}"])
+        active = m.get("active_channels") or []
+        if res and len(active) == len(res):
+            rows.append([f"Active channels (mean KL above {ACTIVE_KL})",
+                         "; ".join(f"{r}×{r}: {a}/{len(c)}" for r, a, c in zip(res, active, m["kl_per_channel"]))])
+    return {"header": ["Measure", "Value"], "rows": rows} if rows else None
 
 
 def code_sizes(shapes: dict[str, list[int]], codebook_size: int, clip_shape: tuple[int, int, int],
