@@ -34,19 +34,25 @@ def digests(path):
     return {out: hashlib.sha256((path / out).read_bytes()).hexdigest() for out in OUTPUTS}
 
 
-def test_dvc_twice_and_snakemake_give_identical_bytes(tmp_path):
-    a = prepare(tmp_path / "a")
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Three tiny roots: the data stages by `dvc repro` twice (a, b) and by snakemake (c). The tests
+    below share them, in file order: each later test only adds reruns to a root."""
+    base = tmp_path_factory.mktemp("data")
+    a, b, c = prepare(base / "a"), prepare(base / "b"), prepare(base / "c")
     run(a, "dvc", "repro", *DATA_STAGES)
-    b = prepare(tmp_path / "b")
     run(b, "dvc", "repro", *DATA_STAGES)
-    c = prepare(tmp_path / "c")
     run(c, "snakemake", "--cores", "2", "data/driving/stats.json", "data/smmnist/stats.json")
+    return a, b, c
+
+
+def test_dvc_twice_and_snakemake_give_identical_bytes(built):
+    a, b, c = built
     assert digests(a) == digests(b) == digests(c)
 
 
-def test_noop_repro_and_seed_change_reruns_downstream(tmp_path):
-    a = prepare(tmp_path / "a")
-    run(a, "dvc", "repro", *DATA_STAGES)
+def test_noop_repro_and_seed_change_reruns_downstream(built):
+    a = built[0]
     before = {out: (a / out).stat().st_mtime_ns for out in OUTPUTS}
     again = run(a, "dvc", "repro", *DATA_STAGES)
     assert "Running stage" not in again
@@ -66,10 +72,9 @@ def test_noop_repro_and_seed_change_reruns_downstream(tmp_path):
     assert new["data/smmnist/frames.h5"] == old["data/smmnist/frames.h5"]
 
 
-def test_snakemake_reruns_a_rule_when_its_params_change(tmp_path):
-    c = prepare(tmp_path / "c")
+def test_snakemake_reruns_a_rule_when_its_params_change(built):
+    c = built[2]
     target = "data/driving/stats.json"
-    run(c, "snakemake", "--cores", "2", target)
     assert "Nothing to be done" in run(c, "snakemake", "-n", "--cores", "1", target)
     params = yaml.safe_load((c / "params.yaml").read_text())
     params["benchmarks"]["driving"]["normalize"]["chunk_frames"] = 7
