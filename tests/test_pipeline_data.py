@@ -19,6 +19,9 @@ pytestmark = pytest.mark.slow
 def prepare(path, overrides=TINY):
     path.mkdir()
     copy_repo(path)
+    # a fresh project: the tiny params rerun every data stage anyway, and DVC rereads the lock
+    # file at every stage (the default profile's, 200 kB of YAML, costs seconds a stage)
+    (path / "dvc.lock").unlink(missing_ok=True)
     params = yaml.safe_load((path / "params.yaml").read_text())
     (path / "params.yaml").write_text(yaml.safe_dump(apply(params, overrides), sort_keys=False))
     return path
@@ -36,19 +39,19 @@ def digests(path):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Three tiny roots: the data stages by `dvc repro` twice (a, b) and by snakemake (c). The tests
-    below share them, in file order: each later test only adds reruns to a root."""
+    """Two tiny roots, each built from scratch: the data stages by `dvc repro` (a) and by snakemake
+    (c). The tests below share them, in file order: each later test only adds reruns to a root."""
     base = tmp_path_factory.mktemp("data")
-    a, b, c = prepare(base / "a"), prepare(base / "b"), prepare(base / "c")
+    a, c = prepare(base / "a"), prepare(base / "c")
     run(a, "dvc", "repro", *DATA_STAGES)
-    run(b, "dvc", "repro", *DATA_STAGES)
     run(c, "snakemake", "--cores", "2", "data/driving/stats.json", "data/smmnist/stats.json")
-    return a, b, c
+    return a, c
 
 
-def test_dvc_twice_and_snakemake_give_identical_bytes(built):
-    a, b, c = built
-    assert digests(a) == digests(b) == digests(c)
+def test_dvc_and_snakemake_give_identical_bytes(built):
+    """Two independent builds (so also a rerun's determinism), by each workflow engine."""
+    a, c = built
+    assert digests(a) == digests(c)
 
 
 def test_noop_repro_and_seed_change_reruns_downstream(built):
@@ -73,7 +76,7 @@ def test_noop_repro_and_seed_change_reruns_downstream(built):
 
 
 def test_snakemake_reruns_a_rule_when_its_params_change(built):
-    c = built[2]
+    c = built[1]
     target = "data/driving/stats.json"
     assert "Nothing to be done" in run(c, "snakemake", "-n", "--cores", "1", target)
     params = yaml.safe_load((c / "params.yaml").read_text())
