@@ -1,0 +1,145 @@
+"""Bit fingerprints of the computations genvid's CPU training rests on (tests/test_golden.py).
+
+    python tests/_golden_cases.py THREADS   # prints {"case": "sha256 prefix", ...} as JSON
+
+Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
+every stage does), so two machines print the same line for a case exactly when a stage would
+compute it alike on both. Cases:
+- ``op:*``: one small fixed computation per op family, forward and backward;
+- ``train:<model>``: three steps of the one training loop (genvid's AdamW, clipping, schedule) on
+  each registered network at tiny sizes, from fixed initial weights; the VQ family's three
+  networks separately.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from genvid.determinism import pin_environment  # noqa: E402  (numpy/torch-free)
+
+pin_environment(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+
+import torch  # noqa: E402
+
+from genvid.determinism import configure_torch  # noqa: E402
+
+configure_torch()
+torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+
+STEPS = 3
+
+
+def digest(*tensors: torch.Tensor) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(t.detach().contiguous().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def uniform(*shape: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(*shape, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def forward_backward(fn, *inputs: torch.Tensor) -> str:
+    """The output and every input's gradient of sum(out * fixed weights)."""
+    leaves = [x.clone().requires_grad_() for x in inputs]
+    out = fn(*leaves)
+    (out * uniform(*out.shape, seed=99)).sum().backward()
+    return digest(out, *[x.grad for x in leaves])
+
+
+def op_cases() -> dict[str, str]:
+    from torch.nn import functional as F
+
+    from genvid.train.optim import AdamW, exact_sqrt
+
+    out = {
+        "op:conv3d": forward_backward(lambda x, w: F.conv3d(x, w, padding=1), uniform(2, 4, 6, 10, 10),
+                                      uniform(8, 4, 3, 3, 3, seed=1)),
+        "op:conv_transpose3d": forward_backward(lambda x, w: F.conv_transpose3d(x, w, stride=2),
+                                                uniform(2, 4, 3, 5, 5), uniform(4, 6, 4, 4, 4, seed=1)),
+        "op:conv2d": forward_backward(lambda x, w: F.conv2d(x, w, padding=1), uniform(4, 8, 16, 16),
+                                      uniform(16, 8, 3, 3, seed=1)),
+        "op:linear": forward_backward(lambda x, w: F.linear(x, w), uniform(64, 96), uniform(80, 96, seed=1)),
+        "op:group_norm": forward_backward(lambda x: F.group_norm(x, 4), uniform(3, 16, 9, 9)),
+        "op:log_softmax": forward_backward(lambda x: F.log_softmax(x * 4, 1), uniform(32, 512)),
+        "op:exact_sqrt": digest(exact_sqrt(uniform(100_000).abs() * 100)),
+        "op:torch_sqrt": digest(torch.sqrt(uniform(100_000).abs() * 100)),  # vendor-dependent (README)
+        # the nearest code as the VQ-VAE finds it: matmul distances, argmin (torch.cdist's root is not
+        # the same on every CPU; genvid never calls it)
+        "op:vq_nearest": digest(((uniform(2048, 64) ** 2).sum(1, keepdim=True)
+                                 - 2 * uniform(2048, 64) @ uniform(512, 64, seed=1).t()).argmin(1)),
+    }
+    lstm = torch.nn.LSTM(12, 16, batch_first=True)
+    with torch.no_grad():
+        for i, p in enumerate(lstm.parameters()):
+            p.copy_(uniform(*p.shape, seed=10 + i) * 0.3)
+    out["op:lstm"] = forward_backward(lambda x: lstm(x)[0], uniform(3, 7, 12))
+    for name, make in (("adamw", AdamW), ("torch_adamw", lambda *a, **k: torch.optim.AdamW(*a, **k, foreach=False))):
+        w = torch.nn.Parameter(uniform(4096))
+        opt = make([w], lr=1e-2, weight_decay=0.1)
+        for step in range(STEPS):
+            w.grad = uniform(4096, seed=20 + step)
+            opt.step()
+        out[f"op:{name}"] = digest(w, opt.state[w]["exp_avg_sq"])
+    return out
+
+
+def train_cases() -> dict[str, str]:
+    from torch.utils.data import TensorDataset
+
+    from genvid import params as P
+    from genvid.models import registry
+    from genvid.models.vq.pixelsnail3d import PixelSNAIL3d
+    from genvid.models.vq.priors import prior_config, prior_objective
+    from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
+    from genvid.profiles import apply, load_profile
+    from genvid.train import TrainConfig, fit
+
+    tiny = apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+    cfg = TrainConfig.from_dict({"steps": STEPS, "batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "grad_clip": 1.0,
+                                 "val_every": STEPS, "log_every": 1, "ckpt_every": STEPS, "seed": 1}, "train")
+    out = {}
+    work = Path(tempfile.mkdtemp(prefix="golden-"))
+
+    def trained(name: str, model: torch.nn.Module, objective, data) -> None:
+        fit(model, objective, data, None, cfg, work / name, "golden", desc=name)
+        out[f"train:{name}"] = digest(*model.state_dict().values())
+
+    # the pixel models at 32 x 32 (tiny lists of hvrnn are for 64 x 64 frames)
+    at_32 = {"hvrnn": {"encoder_widths": [8, 8, 8, 8], "decoder_widths": [8, 8, 8, 8, 8],
+                       "latent_resolutions": [1, 8, 16]}}
+    clips = (torch.randint(0, 256, (4, 8, 3, 32, 32), generator=torch.Generator().manual_seed(5)).float() / 255)
+    for name in sorted(registry.MODELS):
+        spec = registry.get(name)
+        if spec.network is None:
+            continue
+        torch.manual_seed(0)
+        model = spec.network({**tiny["models"][name], **at_32.get(name, {})}, 3, 32, 4)
+        trained(name, model, lambda m, batch, step: m.loss(batch[0], step), TensorDataset(clips))
+
+    vq = tiny["models"]["vq"]
+    torch.manual_seed(0)
+    vqvae = VQVAE3D(VQVAEConfig.from_dict(vq["vqvae"]))
+    trained("vq.vqvae", vqvae, lambda m, x, step: m.loss(x[0]), TensorDataset(clips.transpose(1, 2) * 2 - 1))
+    top, bottom = vqvae.code_shapes(8, 32, 32)
+    info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq["vqvae"]["codebook_size"]}
+    k = info["codebook_size"]
+    g = torch.Generator().manual_seed(6)
+    # (top, bottom) code grids per clip, as genvid.data.latents.LatentDataset yields them
+    codes = TensorDataset(torch.randint(0, k, (4, *top), generator=g), torch.randint(0, k, (4, *bottom), generator=g))
+    for level in ("top", "bottom"):
+        torch.manual_seed(0)
+        prior = PixelSNAIL3d(prior_config(vq[f"prior_{level}"], level, info, f"prior_{level}"))
+        trained(f"vq.prior_{level}", prior, prior_objective(level), codes)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps({**op_cases(), **train_cases()}, indent=1, sort_keys=True))
