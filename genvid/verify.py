@@ -38,7 +38,7 @@ from genvid.stage import cli_main
 RECORD_FILE = "repro-env.json"
 LOCK_FILE = "dvc.lock"
 GUARANTEED_LEVELS = ("x86-64-v3", "x86-64-v4")
-CAUSES = ("ISA", "threads", "package versions", "C library", "CPU model")  # most likely first
+CAUSES = ("GPU", "ISA", "threads", "package versions", "C library", "CPU model")  # most likely first
 THREAD_PINS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
 
 
@@ -234,9 +234,37 @@ def changed_inputs(stage: Stage, stages: dict[str, Stage], root: Path) -> list[s
 
 # ----------------------------------------------------------------------------- the environment
 
-def environment(threads: int) -> dict[str, Any]:
-    """What decides the bytes besides the code: CPU, pins in effect, thread counts, versions.
-    Imports numpy and torch (after the pins, when called from main)."""
+def device_from_params(path: Path) -> str:
+    """params ``device.device`` (cpu unless it says cuda), read without validating the file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return "cpu"
+    section = data.get("device") if isinstance(data, dict) else None
+    return "cuda" if isinstance(section, dict) and section.get("device") == "cuda" else "cpu"
+
+
+def gpu_info(device: str) -> dict[str, Any] | None:
+    """The GPU a ``device: cuda`` run computes on: model, compute capability, driver, CUDA and
+    cuDNN versions (each decides kernels and so bytes); None for a CPU run."""
+    import torch
+
+    if device != "cuda" or not torch.cuda.is_available():
+        return None
+    driver = ""
+    try:  # the NVIDIA kernel module's version line ("... Kernel Module  580.65.06 ...")
+        found = re.search(r"Kernel Module\s+(?:for \S+\s+)?([\d.]+)", Path("/proc/driver/nvidia/version").read_text())
+        driver = found.group(1) if found else ""
+    except OSError:
+        pass
+    return {"model": torch.cuda.get_device_name(0),
+            "capability": ".".join(map(str, torch.cuda.get_device_capability(0))),
+            "driver": driver, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
+
+
+def environment(threads: int, device: str = "cpu") -> dict[str, Any]:
+    """What decides the bytes besides the code: CPU (or GPU), pins in effect, thread counts,
+    versions. Imports numpy and torch (after the pins, when called from main)."""
     from importlib.metadata import distributions
 
     import numpy as np
@@ -254,6 +282,7 @@ def environment(threads: int) -> dict[str, Any]:
                 "avx2": "avx2" in cpu["flags"], "fma": "fma" in cpu["flags"],
                 "avx512f": "avx512f" in cpu["flags"]},
         "threads": threads,
+        "gpu": gpu_info(device),
         "pins": {k: os.environ.get(k) for k in sorted(pin_environment(threads, dict(os.environ)))},
         "effective": {"numpy_simd": [k for k in mod.__cpu_dispatch__ if mod.__cpu_features__.get(k)],
                       "torch_capability": torch.backends.cpu.get_cpu_capability(),
@@ -265,9 +294,11 @@ def environment(threads: int) -> dict[str, Any]:
 
 
 def describe(env: dict[str, Any]) -> str:
-    cpu, eff, pk = env["cpu"], env["effective"], env["packages"]
+    cpu, eff, pk, gpu = env["cpu"], env["effective"], env["packages"], env.get("gpu")
     avx512 = "yes (not used: pinned to AVX2)" if cpu["avx512f"] else "no"
-    return (f"{cpu['model'] or 'unknown CPU'} ({cpu['vendor']}), {cpu['level']}: AVX2 "
+    on_gpu = (f"GPU {gpu['model']} (sm {gpu['capability']}), driver {gpu['driver'] or '?'}, CUDA {gpu['cuda']}, "
+              f"cuDNN {gpu['cudnn']}; " if gpu else "")
+    return (f"{on_gpu}{cpu['model'] or 'unknown CPU'} ({cpu['vendor']}), {cpu['level']}: AVX2 "
             f"{'yes' if cpu['avx2'] else 'no'}, FMA {'yes' if cpu['fma'] else 'no'}, AVX-512 {avx512}; "
             f"repro.threads {env['threads']} (torch {eff['torch_threads']}); numpy {pk.get('numpy', '?')} "
             f"SIMD {'+'.join(eff['numpy_simd']) or 'baseline'}; torch {pk.get('torch', '?')} "
@@ -278,6 +309,16 @@ def environment_differences(here: dict[str, Any], recorded: dict[str, Any] | Non
     """(cause, detail) pairs, most likely cause first: ISA, threads, package versions, C library."""
     found: list[tuple[str, str]] = []
     cpu = here["cpu"]
+    gpu, rec_gpu = here.get("gpu"), (recorded or {}).get("gpu")
+    if recorded and gpu != rec_gpu:
+        if gpu and not rec_gpu:
+            found.append(("GPU", f"this run computes on a GPU ({gpu['model']}) and the lock was written on a CPU: "
+                                 "GPU bytes never match a CPU-written lock (README, Reproducibility)"))
+        elif rec_gpu and not gpu:
+            found.append(("GPU", f"the lock was written on a GPU ({rec_gpu['model']}), this run computes on the CPU"))
+        else:
+            found += [("GPU", f"GPU {key} {gpu.get(key)} here, {rec_gpu.get(key)} in the record")
+                      for key in ("model", "capability", "driver", "cuda", "cudnn") if gpu.get(key) != rec_gpu.get(key)]
     if cpu["level"] not in GUARANTEED_LEVELS:
         found.append(("ISA", f"this CPU is {cpu['level']} (no AVX2+FMA): torch and libm results are only "
                              f"guaranteed from x86-64-v3 up"))
@@ -438,7 +479,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = threads_from_params(root / args.params)
     if not {"numpy", "torch"} & sys.modules.keys():
         pin_environment(threads)
-    here = environment(threads)
+    here = environment(threads, device_from_params(root / args.params))
     if args.record:
         path = root / RECORD_FILE
         path.write_text(json.dumps({"note": "machine and environment that wrote dvc.lock "

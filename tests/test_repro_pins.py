@@ -416,3 +416,40 @@ def test_verify_reads_the_lock_s_floats_as_dvc_wrote_them(tmp_path):
     (tmp_path / "params.yaml").write_text("models:\n  vq:\n    ema_eps: 2.0e-5\n    lr: 3.0e-4\n    n: 2\n")
     assert V.changed_inputs(stage, {"train": stage}, tmp_path) == ["param models.vq in params.yaml is not the committed value"]
     assert [V.load_yaml(t) for t in ("1e-05", "-2E3", ".5", "1.5", "abc", "1.2.3")] == [1e-05, -2000.0, 0.5, 1.5, "abc", "1.2.3"]
+
+
+def test_verify_names_a_gpu_as_the_platform_difference():
+    """Issue 19: a GPU run checked against a CPU-written lock is told so; between two GPU records the
+    differing model, driver, CUDA or cuDNN is named, before any CPU cause."""
+    from genvid import verify as V
+
+    here = V.environment(2)
+    assert here["gpu"] is None  # a cpu run (params device: cpu), whatever the machine has
+    h100 = {"model": "NVIDIA H100 80GB HBM3", "capability": "9.0", "driver": "580.65.06", "cuda": "13.0",
+            "cudnn": 91200}
+    on_gpu = {**here, "gpu": h100}
+    causes = V.environment_differences(on_gpu, here)
+    assert causes[0][0] == "GPU" and "GPU bytes never match a CPU-written lock" in causes[0][1]
+    assert V.environment_differences(here, on_gpu)[0] == ("GPU", "the lock was written on a GPU (NVIDIA H100 80GB HBM3), "
+                                                                 "this run computes on the CPU")
+    h200 = {**h100, "model": "NVIDIA H200", "cudnn": 91300}
+
+    def gpu_causes(a, b):  # this test process runs unpinned: its ISA causes are not the point here
+        return [d for d in V.environment_differences(a, b) if d[0] == "GPU"]
+
+    assert gpu_causes({**here, "gpu": h200}, on_gpu) == [
+        ("GPU", "GPU model NVIDIA H200 here, NVIDIA H100 80GB HBM3 in the record"),
+        ("GPU", "GPU cudnn 91300 here, 91200 in the record")]
+    assert gpu_causes(on_gpu, on_gpu) == []
+    assert V.describe(on_gpu).startswith("GPU NVIDIA H100 80GB HBM3 (sm 9.0), driver 580.65.06, CUDA 13.0, cuDNN 91200; ")
+
+
+def test_verify_reads_the_device_from_params(tmp_path):
+    from genvid import verify as V
+
+    path = tmp_path / "params.yaml"
+    for text, device in (("device:\n  device: cuda\n", "cuda"), ("device:\n  device: cpu\n", "cpu"), ("[", "cpu"),
+                         ("repro: {}\n", "cpu")):
+        path.write_text(text)
+        assert V.device_from_params(path) == device
+    assert V.device_from_params(tmp_path / "missing.yaml") == "cpu"
