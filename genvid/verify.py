@@ -5,12 +5,15 @@
     python -m genvid.verify --scratch       # regenerate the DAG (dvc repro) in a scratch copy of HEAD
     python -m genvid.verify train@driving-vq          # only this stage and what it depends on
     python -m genvid.verify --record        # write repro-env.json: this machine, its pins, its versions
+                                            # (a GPU run: repro-platforms/<platform>.json, its output hashes)
 
 Every output hash of every stage is compared with the committed lock (``git show HEAD:dvc.lock``),
 one line per stage, in the order the DAG runs them. At the first stage that differs, the likely
 cause is named: an input that is not the committed one (code, params: not the machine), else
 what differs between this machine and the one that wrote the lock as ``repro-env.json`` records
-it: ISA, threads, package versions, C library. Exit status 0 when every stage is the same, 1 when
+it: GPU, ISA, threads, package versions, C library. A run on a GPU (params ``device: cuda``) cannot
+match a CPU-written lock: it is compared with its platform's own record (GPU model, CUDA, cuDNN,
+driver, torch) under ``repro-platforms/`` when one is committed. Exit status 0 when every stage is the same, 1 when
 one differs or is missing, 2 on bad input. Works for any DVC project (foreach names included).
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ from genvid.stage import cli_main
 
 RECORD_FILE = "repro-env.json"
 LOCK_FILE = "dvc.lock"
+PLATFORMS_DIR = "repro-platforms"  # a GPU platform's own output hashes (a CPU-written lock never matches them)
 GUARANTEED_LEVELS = ("x86-64-v3", "x86-64-v4")
 CAUSES = ("GPU", "ISA", "threads", "package versions", "C library", "CPU model")  # most likely first
 THREAD_PINS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
@@ -193,7 +197,7 @@ def dvc_md5(path: Path) -> str | None:
 @dataclass
 class Result:
     stage: str
-    status: str                        # same | differs | missing
+    status: str                        # same | differs | missing | stale (a platform record of other inputs)
     differing: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # path, here, lock
 
 
@@ -230,6 +234,72 @@ def changed_inputs(stage: Stage, stages: dict[str, Stage], root: Path) -> list[s
             if node != value:
                 found.append(f"param {key} in {file} is not the committed value")
     return found
+
+
+# ----------------------------------------------------------------------------- GPU platforms
+
+def platform_name(env: dict[str, Any]) -> str | None:
+    """The file name of a GPU platform's record: GPU model, CUDA, cuDNN, driver and torch (the
+    bytes are guaranteed on that combination alone); None on the CPU."""
+    gpu = env.get("gpu")
+    if not gpu:
+        return None
+    raw = (f"{gpu['model']}-cuda{gpu['cuda']}-cudnn{gpu['cudnn']}-driver{gpu['driver'] or 'unknown'}"
+           f"-torch{env['packages'].get('torch', '?')}")
+    return re.sub(r"[^a-z0-9.]+", "-", raw.lower()).strip("-") + ".json"
+
+
+def stage_inputs(stage: Stage) -> str:
+    """One hash of a lock stage's command, deps and params: a platform record holds for these only."""
+    inputs = {"cmd": stage.cmd, "deps": sorted((d.path, d.md5 or "") for d in stage.deps), "params": stage.params}
+    return hashlib.md5(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_platform_record(root: Path, stages: dict[str, Stage], here: dict[str, Any], lock_name: str) -> Path:
+    """``repro-platforms/<platform>.json``: this platform's hash of every output in the workspace,
+    with the inputs each stage had in the lock (a later verify on the same platform compares with it)."""
+    missing = [o.path for s in stages.values() for o in s.outs if not (root / o.path).exists()]
+    if missing:
+        raise GenvidError(f"{root / missing[0]}: not in the workspace ({len(missing)} outputs missing): run "
+                          "`make repro` on this platform before recording it")
+    record = {"note": f"outputs of {lock_name}'s stages as computed on this GPU platform (python -m genvid.verify "
+                      "--record); verify compares a run on the same platform with these, not with dvc.lock",
+              "environment": here,
+              "stages": {s.name: {"inputs": stage_inputs(s), "outs": {o.path: dvc_md5(root / o.path) for o in s.outs}}
+                         for s in stages.values()}}
+    path = root / PLATFORMS_DIR / platform_name(here)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def read_platform_record(root: Path, here: dict[str, Any]) -> tuple[dict[str, Any] | None, Path | None]:
+    name = platform_name(here)
+    if name is None:
+        return None, None
+    path = root / PLATFORMS_DIR / name
+    if not path.is_file():
+        return None, path
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), path
+    except json.JSONDecodeError as err:
+        raise GenvidError(f"{path}: not valid JSON ({err})") from None
+
+
+def compare_with_platform(stages: dict[str, Stage], names: list[str], root: Path, record: dict[str, Any]) -> list[Result]:
+    """As compare_outputs, against a platform record's hashes; a stage whose lock inputs are not the
+    record's is "stale" (record the platform again after the lock changed)."""
+    results = []
+    for name in names:
+        entry = record["stages"].get(name)
+        if entry is None or entry["inputs"] != stage_inputs(stages[name]):
+            results.append(Result(name, "stale"))
+            continue
+        differing = [(o.path, here, entry["outs"].get(o.path)) for o in stages[name].outs
+                     if (here := dvc_md5(root / o.path)) != entry["outs"].get(o.path)]
+        status = "same" if not differing else "missing" if all(h is None for _, h, _ in differing) else "differs"
+        results.append(Result(name, status, differing))
+    return results
 
 
 # ----------------------------------------------------------------------------- the environment
@@ -447,12 +517,14 @@ def repro(dest: Path, targets: list[str]) -> int:
 
 # ----------------------------------------------------------------------------- CLI
 
-def report(results: list[Result]) -> list[str]:
+def report(results: list[Result], against: str = "the lock") -> list[str]:
     width = max(len(r.stage) for r in results)
     lines = []
     for r in results:
-        detail = "; ".join(f"{p}: {(h or 'missing')[:12]} here, {(m or '?')[:12]} in the lock"
+        detail = "; ".join(f"{p}: {(h or 'missing')[:12]} here, {(m or '?')[:12]} in {against}"
                            for p, h, m in r.differing)
+        if r.status == "stale":
+            detail = "the platform record was written for other inputs of this stage: record it again"
         lines.append(f"  {r.stage:<{width}}  {r.status}{'  (' + detail + ')' if detail else ''}")
     return lines
 
@@ -465,7 +537,8 @@ def main(argv: list[str] | None = None) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--workspace", action="store_true", help="hash the outputs in the workspace")
     mode.add_argument("--scratch", action="store_true", help="dvc repro in a scratch copy, then hash")
-    mode.add_argument("--record", action="store_true", help=f"write {RECORD_FILE} for this machine and exit")
+    mode.add_argument("--record", action="store_true", help=f"write {RECORD_FILE} for this machine and exit (on a "
+                      f"GPU platform: {PLATFORMS_DIR}/<platform>.json, its hashes of the workspace's outputs)")
     parser.add_argument("--worktree", action="store_true", help="scratch copy of the working tree, not HEAD")
     parser.add_argument("--scratch-dir", help="where to make the scratch copy (default: a new temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copy")
@@ -480,6 +553,11 @@ def main(argv: list[str] | None = None) -> None:
     if not {"numpy", "torch"} & sys.modules.keys():
         pin_environment(threads)
     here = environment(threads, device_from_params(root / args.params))
+    if args.record and here["gpu"]:
+        stages, lock_name = committed_lock(root, args.lock)
+        path = write_platform_record(root, stages, here, lock_name)
+        print(f"wrote {path}: {len(stages)} stages as computed on {describe(here)}")
+        return
     if args.record:
         path = root / RECORD_FILE
         path.write_text(json.dumps({"note": "machine and environment that wrote dvc.lock "
@@ -511,13 +589,28 @@ def main(argv: list[str] | None = None) -> None:
             print(f"dvc repro failed (exit {code}); the scratch copy is kept at {where}")
     else:
         print("outputs: the workspace's")
-    results = compare_outputs(stages, names, where)
-    print("\n".join(report(results)))
-    bad = [r for r in results if r.status != "same"]
-    if bad:
-        print("\n".join(diagnose(bad[0], stages, where, here, read_record(root))))
+    platform, platform_path = read_platform_record(root, here)
+    if platform is not None:
+        print(f"this GPU platform's outputs: {platform_path.relative_to(root)} (a CPU-written lock cannot match them)")
+        results = compare_with_platform(stages, names, where, platform)
     else:
-        print(f"every stage is the same: {lock_name} regenerates bit for bit on this machine")
+        if platform_path is not None:
+            print(f"this run computes on a GPU, and {LOCK_FILE} was written on "
+                  f"{'a GPU' if (read_record(root) or {}).get('gpu') else 'a CPU'}: no record of this platform "
+                  f"({platform_path.relative_to(root)}); after `make repro` here, `python -m genvid.verify --record` "
+                  "writes one to commit. Comparing with the lock:")
+        results = compare_outputs(stages, names, where)
+    print("\n".join(report(results, f"{platform_path.name}" if platform is not None else "the lock")))
+    bad = [r for r in results if r.status != "same"]
+    if bad and bad[0].status == "stale":
+        print(f"first stale stage: {bad[0].stage}: {LOCK_FILE} changed since this platform was recorded; after "
+              "`make repro`, `python -m genvid.verify --record` records it again")
+    elif bad:
+        recorded = platform["environment"] if platform is not None else read_record(root)
+        print("\n".join(diagnose(bad[0], stages, where, here, recorded)))
+    else:
+        print(f"every stage is the same: {platform_path.name if platform is not None else lock_name} "
+              "regenerates bit for bit on this machine")
     if scratch and not args.keep and not bad:
         shutil.rmtree(where, ignore_errors=True)
     elif scratch:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from conftest import ROOT, venv_env
@@ -453,3 +454,48 @@ def test_verify_reads_the_device_from_params(tmp_path):
         path.write_text(text)
         assert V.device_from_params(path) == device
     assert V.device_from_params(tmp_path / "missing.yaml") == "cpu"
+
+
+def test_verify_compares_a_gpu_run_with_its_platform_record(project, monkeypatch, capsys):
+    """Issue 19: on a GPU platform --record writes repro-platforms/<platform>.json (its hashes of
+    every output, with each stage's lock inputs); verify then compares with it, not with the
+    CPU-written lock: same bytes pass, a changed output is named against the record, and a stage
+    whose lock inputs changed since is stale."""
+    from genvid import verify as V
+
+    h100 = {"model": "NVIDIA H100 80GB HBM3", "capability": "9.0", "driver": "580.65.06", "cuda": "13.0",
+            "cudnn": 91200}
+    monkeypatch.setattr(V, "gpu_info", lambda device: h100)
+    monkeypatch.chdir(project)
+
+    def main(*args):
+        with pytest.raises(SystemExit) as exit_info:
+            V.main([*args, "--root", str(project)])
+            raise SystemExit(0)
+        return exit_info.value.code, capsys.readouterr().out
+
+    try:
+        # a GPU run whose outputs are not the CPU lock's: without a record, it is told why
+        (project / "out" / "b" / "part1.txt").write_text("999\n")
+        code, out = main("--workspace")
+        assert code == 1 and "no record of this platform (repro-platforms/nvidia-h100-80gb-hbm3-cuda13.0" in out
+        code, out = main("--record")
+        assert code == 0 and not (project / "repro-env.json").exists()  # the CPU record is left alone
+        records = list((project / "repro-platforms").glob("*.json"))
+        assert [r.name for r in records] == [V.platform_name({"gpu": h100, "packages": {"torch": torch.__version__}})]
+        code, out = main("--workspace")
+        assert code == 0, out
+        assert stage_lines(out) == {"gen": "same", "total@a": "same", "total@b": "same"}
+        assert f"every stage is the same: {records[0].name}" in out
+        (project / "out" / "b" / "part1.txt").write_text("998\n")
+        code, out = main("--workspace")
+        assert code == 1 and stage_lines(out)["total@b"] == "differs" and f"in {records[0].name}" in out
+        record = json.loads(records[0].read_text())
+        record["stages"]["total@a"]["inputs"] = "0" * 32
+        records[0].write_text(json.dumps(record))
+        code, out = main("--workspace")
+        assert code == 1 and stage_lines(out)["total@a"] == "stale"
+        assert "first stale stage: total@a" in out
+    finally:
+        shutil.rmtree(project / "repro-platforms", ignore_errors=True)
+        restore(project)
