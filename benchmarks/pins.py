@@ -8,7 +8,8 @@ Two workloads, each side by side in fresh subprocesses (the pins act when numpy/
 - ``vqvae``: one training step (forward, backward, AdamW) of the default profile's 3D VQ-VAE on a
   batch of its clips, with the stages' pins (genvid.determinism.pin_environment at repro.threads)
   against none (each library's own choice: ISA, MKL branch, threads = this machine's cores), and
-  with each pin alone, to attribute the cost.
+  with each pin alone, to attribute the cost; and genvid's AdamW (genvid.train.optim: a correctly
+  rounded square root, the same on Intel and AMD) against torch's, both with every pin.
 - ``simulator``: frames per second of the procedural simulator with its exact maths
   (genvid/data/sim_math.py) against numpy's and libm's functions patched back in.
 
@@ -48,6 +49,7 @@ VQVAE_VARIANTS = {
     "all pins": None,
 }
 BASELINE = "threads pinned"
+TORCH_ADAMW = "all pins, torch AdamW"  # the stages' optimiser before issue 19, against "all pins"
 
 
 def default_vqvae() -> dict:
@@ -64,13 +66,14 @@ def default_vqvae() -> dict:
 
 # ----------------------------------------------------------------------------- workers (subprocesses)
 
-def work_vqvae(steps: int) -> list[tuple[float, float]]:
+def work_vqvae(steps: int, torch_adamw: bool = False) -> list[tuple[float, float]]:
     import dataclasses
 
     import torch
 
     from genvid.determinism import configure_torch, seed_everything
     from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
+    from genvid.train.optim import AdamW
 
     setup = default_vqvae()
     known = {f.name for f in dataclasses.fields(VQVAEConfig)}
@@ -78,7 +81,7 @@ def work_vqvae(steps: int) -> list[tuple[float, float]]:
     seed_everything(0)
     configure_torch()
     model = VQVAE3D(VQVAEConfig(**cfg))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = (torch.optim.AdamW if torch_adamw else AdamW)(model.parameters(), lr=1e-3)
     x = torch.rand(setup["batch"], 3, setup["clip_len"], setup["res"], setup["res"]) * 2 - 1
     times = []
     for i in range(steps + 2):
@@ -127,7 +130,7 @@ def worker(args: argparse.Namespace) -> None:
         pins = pin_environment(args.threads, {})
         os.environ.update({k: v for k, v in pins.items() if args.keep == ["all"] or k in args.keep})
     if args.worker == "vqvae":
-        times = work_vqvae(args.steps)
+        times = work_vqvae(args.steps, args.torch_adamw)
     else:
         if args.numpy_maths:
             _numpy_maths()
@@ -138,7 +141,7 @@ def worker(args: argparse.Namespace) -> None:
 # ----------------------------------------------------------------------------- driver
 
 def launch(workload: str, steps: int, threads: int, keep: tuple[str, ...] | None,
-           numpy_maths: bool = False) -> list[tuple[float, float]]:
+           numpy_maths: bool = False, torch_adamw: bool = False) -> list[tuple[float, float]]:
     env = dict(os.environ)
     for key in pin_environment(threads, {}):
         env.pop(key, None)
@@ -149,6 +152,8 @@ def launch(workload: str, steps: int, threads: int, keep: tuple[str, ...] | None
         cmd += ["--keep", *keep]
     if numpy_maths:
         cmd.append("--numpy-maths")
+    if torch_adamw:
+        cmd.append("--torch-adamw")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -172,6 +177,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=("vqvae", "simulator"), help=argparse.SUPPRESS)
     parser.add_argument("--keep", nargs="*", help=argparse.SUPPRESS)
     parser.add_argument("--numpy-maths", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--torch-adamw", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=None, help="repro.threads (default: params.yaml's)")
     args = parser.parse_args()
     if args.threads is None:
@@ -189,13 +195,18 @@ def main() -> None:
         s = default_vqvae()
         print(f"VQ-VAE training step (default profile: batch {s['batch']} x {s['clip_len']}x{s['res']}x{s['res']}), "
               f"{args.repeats} processes x {args.steps} steps:")
-        runs: dict[str, list[float]] = {name: [] for name in VQVAE_VARIANTS}
+        runs: dict[str, list[float]] = {name: [] for name in (*VQVAE_VARIANTS, TORCH_ADAMW)}
         for _ in range(args.repeats):
             for name, keep in VQVAE_VARIANTS.items():
                 runs[name] += launch("vqvae", args.steps, args.threads, keep)
+            runs[TORCH_ADAMW] += launch("vqvae", args.steps, args.threads, None, torch_adamw=True)
         for name, times in runs.items():
+            if name == TORCH_ADAMW:
+                continue
             print(summarise(name, times, runs[BASELINE] if name not in ("library defaults", BASELINE) else None,
                             "ms", 1e3))
+        print("genvid's AdamW (every variant above) against torch's, every pin:")
+        print(summarise("genvid AdamW", runs["all pins"], runs[TORCH_ADAMW], "ms", 1e3))
     if args.only in (None, "simulator"):
         print(f"procedural simulator, 64x64 frames, {args.repeats} processes x 2 episodes x {args.steps * 10} frames:")
         exact, numpy_maths = [], []
