@@ -201,11 +201,21 @@ class Result:
     differing: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # path, here, lock
 
 
-def compare_outputs(stages: dict[str, Stage], names: list[str], root: Path) -> list[Result]:
+def compare_outputs(stages: dict[str, Stage], names: list[str], root: Path,
+                    platform: dict[str, Any] | None = None) -> list[Result]:
+    """Each stage's outputs here against the lock's hashes, or against a GPU ``platform`` record's
+    (a stage whose lock inputs are not the record's is "stale": record the platform again)."""
     results = []
     for name in names:
-        differing = [(o.path, here, o.md5) for o in stages[name].outs
-                     if (here := dvc_md5(root / o.path)) != o.md5]
+        expected = {o.path: o.md5 for o in stages[name].outs}
+        if platform is not None:
+            entry = platform["stages"].get(name)
+            if entry is None or entry["inputs"] != stage_inputs(stages[name]):
+                results.append(Result(name, "stale"))
+                continue
+            expected = entry["outs"]
+        differing = [(o.path, here, expected.get(o.path)) for o in stages[name].outs
+                     if (here := dvc_md5(root / o.path)) != expected.get(o.path)]
         status = "same" if not differing else "missing" if all(h is None for _, h, _ in differing) else "differs"
         results.append(Result(name, status, differing))
     return results
@@ -284,22 +294,6 @@ def read_platform_record(root: Path, here: dict[str, Any]) -> tuple[dict[str, An
         return json.loads(path.read_text(encoding="utf-8")), path
     except json.JSONDecodeError as err:
         raise GenvidError(f"{path}: not valid JSON ({err})") from None
-
-
-def compare_with_platform(stages: dict[str, Stage], names: list[str], root: Path, record: dict[str, Any]) -> list[Result]:
-    """As compare_outputs, against a platform record's hashes; a stage whose lock inputs are not the
-    record's is "stale" (record the platform again after the lock changed)."""
-    results = []
-    for name in names:
-        entry = record["stages"].get(name)
-        if entry is None or entry["inputs"] != stage_inputs(stages[name]):
-            results.append(Result(name, "stale"))
-            continue
-        differing = [(o.path, here, entry["outs"].get(o.path)) for o in stages[name].outs
-                     if (here := dvc_md5(root / o.path)) != entry["outs"].get(o.path)]
-        status = "same" if not differing else "missing" if all(h is None for _, h, _ in differing) else "differs"
-        results.append(Result(name, status, differing))
-    return results
 
 
 # ----------------------------------------------------------------------------- the environment
@@ -592,7 +586,7 @@ def main(argv: list[str] | None = None) -> None:
     platform, platform_path = read_platform_record(root, here)
     if platform is not None:
         print(f"this GPU platform's outputs: {platform_path.relative_to(root)} (a CPU-written lock cannot match them)")
-        results = compare_with_platform(stages, names, where, platform)
+        results = compare_outputs(stages, names, where, platform)
     else:
         if platform_path is not None:
             print(f"this run computes on a GPU, and {LOCK_FILE} was written on "

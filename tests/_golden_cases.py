@@ -102,6 +102,9 @@ def train_cases() -> dict[str, str]:
     from genvid.profiles import apply, load_profile
     from genvid.train import TrainConfig, fit
 
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import TINY_AT_32
+
     tiny = apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
     cfg = TrainConfig.from_dict({"steps": STEPS, "batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "grad_clip": 1.0,
                                  "val_every": STEPS, "log_every": 1, "ckpt_every": STEPS, "seed": 1}, "train")
@@ -112,16 +115,14 @@ def train_cases() -> dict[str, str]:
         fit(model, objective, data, None, cfg, work / name, "golden", desc=name)
         out[f"train:{name}"] = digest(*model.state_dict().values())
 
-    # the pixel models at 32 x 32 (tiny lists of hvrnn are for 64 x 64 frames)
-    at_32 = {"hvrnn": {"encoder_widths": [8, 8, 8, 8], "decoder_widths": [8, 8, 8, 8, 8],
-                       "latent_resolutions": [1, 8, 16]}}
+    # the pixel models at 32 x 32
     clips = (torch.randint(0, 256, (4, 8, 3, 32, 32), generator=torch.Generator().manual_seed(5)).float() / 255)
     for name in sorted(registry.MODELS):
         spec = registry.get(name)
         if spec.network is None:
             continue
         torch.manual_seed(0)
-        model = spec.network({**tiny["models"][name], **at_32.get(name, {})}, 3, 32, 4)
+        model = spec.network({**tiny["models"][name], **TINY_AT_32.get(name, {})}, 3, 32, 4)
         trained(name, model, lambda m, batch, step: m.loss(batch[0], step), TensorDataset(clips))
 
     vq = tiny["models"]["vq"]

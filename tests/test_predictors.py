@@ -19,7 +19,7 @@ import pytest
 import torch
 
 import _steer_model as steer
-from conftest import ROOT
+from conftest import ROOT, TINY_AT_32
 from genvid import params as P
 from genvid.errors import GenvidError
 from genvid.models import registry
@@ -35,13 +35,11 @@ def tiny():
     return apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
 
 
-# The tiny profile's hvrnn lists are for SM-MNIST's 64x64 frames; these frames are 32x32.
-AT_32 = {"hvrnn": {"encoder_widths": [8, 8, 8, 8], "decoder_widths": [8, 8, 8, 8, 8], "latent_resolutions": [1, 8, 16]}}
 
 
 def context_for(tmp_path, tiny, name: str) -> RunContext:
     bench = P.benchmark(tiny, BENCHMARK)
-    run = P.Run(f"{BENCHMARK}-{name}", BENCHMARK, name, {**tiny["models"][name], **AT_32.get(name, {})},
+    run = P.Run(f"{BENCHMARK}-{name}", BENCHMARK, name, {**tiny["models"][name], **TINY_AT_32.get(name, {})},
                 tiny["train"][name])
     stats = tmp_path / "stats.json"
     stats.write_text(json.dumps({"mean": [0.4, 0.45, 0.5], "std": [0.2, 0.21, 0.22], "frames": 10}))
