@@ -3,7 +3,7 @@
     python benchmarks/smmnist.py [--length 15] [--workers 0,2] [--batch 16] [--batches 20]
                                  [--test-sequences 1000] [--test-length 25]
 
-Rows 1..: training sequences (genvid.data.smmnist.SMMNISTSequences, pool "train") read through
+Rows 1..: training sequences (genvid.data.clips.SMMNISTSequences, pool "train") read through
 a DataLoader with each number of workers; rates exclude the first batch (worker start-up).
 Last row: write_test_set for the given size (one process), with the file's size. The one-off
 cost of loading, checking and resizing the 5,000 digits is printed first. Printed, never
@@ -25,10 +25,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from genvid.data import smmnist  # noqa: E402
+from genvid.data.clips import SMMNISTSequences  # noqa: E402
 
 
 def sequences_per_second(length: int, batch: int, workers: int, batches: int) -> float:
-    ds = smmnist.SMMNISTSequences(seed=0, length=length, pool="train", size=batch * (batches + 1))
+    ds = SMMNISTSequences(seed=0, length=length, pool="train", size=batch * (batches + 1))
     loader = DataLoader(ds, batch_size=batch, num_workers=workers, shuffle=False)
     count, start = 0, None
     for i, x in enumerate(loader):

@@ -4,6 +4,7 @@ Each side is read from the tool itself: DVC's resolved index and `dvc dag --dot`
 dry run (`-n -F -p`) and `--rulegraph`.
 """
 import ast
+import functools
 import re
 import subprocess
 from pathlib import Path
@@ -98,7 +99,8 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
-def imported_modules(module: str) -> set[str]:
+@functools.cache  # one scan per stage module, not per expanded stage
+def imported_modules(module: str) -> frozenset[str]:
     """genvid/stages modules ``module`` imports, transitively: every import statement (also inside
     functions) and every "genvid.x.y" string (modules the registry imports by name)."""
     seen, todo = set(), [module]
@@ -125,7 +127,7 @@ def imported_modules(module: str) -> set[str]:
                 if f.split(".")[0] in ("genvid", "stages"):
                     parts = f.split(".")
                     todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return seen
+    return frozenset(seen)
 
 
 def test_stage_deps_cover_every_module_the_stage_imports():

@@ -144,3 +144,16 @@ def test_the_report_imports_no_model_or_training_code(module):
             seen.add(m)
             todo.extend(edges.get(m, ()))
     assert sorted(m for m in seen if layer(m) in ("models", "train")) == []
+
+
+@pytest.mark.parametrize("stage", ["collect", "split", "normalize", "leaderboard", "report"])
+def test_stages_without_a_network_never_load_torch(stage):
+    """Importing torch costs ~3 s of a stage process; the data stages, the leaderboard and the
+    report compute with numpy alone, so a torch import creeping in (a Dataset beside a contract's
+    reader, a package __init__ re-exporting the metrics) shows here."""
+    import subprocess
+    import sys
+
+    probe = f"import sys, stages.{stage}; print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", f"stages.{stage} loads {out.stdout.strip()}"

@@ -62,25 +62,28 @@ def test_numpy_pin_names_exactly_this_numpys_targets_above_avx2():
 @pytest.mark.slow
 def test_every_stage_module_applies_the_pins_on_import(tmp_path):
     """`import stages.<name>` pins threads from --params and caps every ISA switch, whatever the
-    environment asked for (here: more threads and AVX-512)."""
+    environment asked for (here: more threads and AVX-512). Python runs the package's __init__
+    (the pins) before any stage module, so one process imports them all in turn and checks after
+    each that no module's import undid a pin (one process, not one each: ~3 s of torch apiece)."""
     params = write_params(tmp_path / "params.yaml", threads=3)
-    probe = ("import stages.{}; import json, os, torch; "
-             "print(json.dumps({{'env': {{k: os.environ.get(k) for k in {!r}}}, 'threads': torch.get_num_threads(), "
-             "'capability': torch.backends.cpu.get_cpu_capability()}}))")
+    probe = ("import importlib, json, os, sys, torch\n"
+             "for stage in sys.argv[1].split(','):\n"
+             "    importlib.import_module('stages.' + stage)\n"
+             "    print(json.dumps({'stage': stage, 'env': {k: os.environ.get(k) for k in %r}, "
+             "'threads': torch.get_num_threads(), 'capability': torch.backends.cpu.get_cpu_capability()}))\n"
+             % (PINNED,))
     env = clean_env(OMP_NUM_THREADS="7", ATEN_CPU_CAPABILITY="avx512", ONEDNN_MAX_CPU_ISA="AVX512_CORE")
-    procs = {s: subprocess.Popen([sys.executable, "-c", probe.format(s, PINNED), "--params", str(params)],
-                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for s in STAGES}
+    # `stages` itself first: torch is imported after it, so it loads pinned
+    out = run([sys.executable, "-c", "import stages\n" + probe, ",".join(STAGES), "--params", str(params)],
+              env=env).stdout
     expected = pin_environment(3, {})
-    assert len(STAGES) >= 5
-    for stage, proc in procs.items():
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, f"stages.{stage}: {err}"
-        seen = json.loads(out.strip().splitlines()[-1])
-        assert seen["env"] == expected, stage
-        assert seen["threads"] == 3, stage
+    seen = [json.loads(line) for line in out.strip().splitlines() if line.startswith("{")]
+    assert len(STAGES) >= 5 and [s["stage"] for s in seen] == STAGES
+    for s in seen:
+        assert s["env"] == expected, s["stage"]
+        assert s["threads"] == 3, s["stage"]
         if V3:
-            assert seen["capability"] == "AVX2", stage
+            assert s["capability"] == "AVX2", s["stage"]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from genvid.data import smmnist as sm
+from genvid.data.clips import SMMNISTSequences
 from genvid.errors import GenvidError
 
 
@@ -178,7 +179,7 @@ def _through_loader(ds, workers, batch):
 
 
 def test_same_index_same_bytes_across_workers_and_batch_sizes():
-    ds = sm.SMMNISTSequences(seed=3, length=10, pool="train", size=8)
+    ds = SMMNISTSequences(seed=3, length=10, pool="train", size=8)
     item = ds[5]
     assert item.shape == (10, 1, 64, 64) and item.dtype == torch.uint8
     reference = _through_loader(ds, workers=0, batch=1)
@@ -189,7 +190,7 @@ def test_same_index_same_bytes_across_workers_and_batch_sizes():
     assert np.array_equal(reference[5], item.numpy())
     assert np.array_equal(reference[2, :, 0], sm.generate_sequence(3, 2, 10).frames)
     assert not np.array_equal(reference[2], reference[3])
-    other_seed = sm.SMMNISTSequences(seed=4, length=10, size=8)
+    other_seed = SMMNISTSequences(seed=4, length=10, size=8)
     assert not np.array_equal(reference[2], other_seed[2].numpy())
 
 
@@ -241,13 +242,13 @@ def test_bad_arguments_raise_one_line_errors():
     with pytest.raises(GenvidError, match="pool='val'"):
         sm.generate_sequence(0, 0, 5, "val")
     with pytest.raises(GenvidError, match="seed=-1"):
-        sm.SMMNISTSequences(seed=-1, length=5)
+        SMMNISTSequences(seed=-1, length=5)
     with pytest.raises(GenvidError, match="length=0"):
         sm.generate_sequence(0, 0, 0)
     with pytest.raises(GenvidError, match="size=0"):
-        sm.SMMNISTSequences(seed=0, length=5, size=0)
+        SMMNISTSequences(seed=0, length=5, size=0)
     with pytest.raises(IndexError):
-        sm.SMMNISTSequences(seed=0, length=5, size=3)[3]
+        SMMNISTSequences(seed=0, length=5, size=3)[3]
 
 
 def test_missing_package_or_wrong_digits_file(monkeypatch, tmp_path):

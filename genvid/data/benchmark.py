@@ -1,7 +1,8 @@
-"""A benchmark's clips, whatever its source (SPEC §3).
+"""What a benchmark's clips are, whatever its source (SPEC §3); the data stages read it, so it
+imports no torch (the datasets over these clips are genvid.data.clips).
 
 - Recorded video (``procedural``, ``carracing``): one frames file, a chronological split
-  (seed 000 §4.1.2), clips cut on the fly from it (genvid.data.clips).
+  (seed 000 §4.1.2), clips cut on the fly from it.
 - Stochastic Moving MNIST (``smmnist``): the test set is fixed in the frames file by the
   collect stage (SRVP's style, genvid.data.smmnist.write_test_set), so the split puts every
   frame in test; training and validation sequences are generated from (seed, index), with
@@ -15,14 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from genvid.config import rule
-from genvid.data.clips import ClipDataset, UnitClipDataset, normalize, unit_frames
 from genvid.data.frames import episode_runs, read_frames_info
 from genvid.data.split import clip_starts, validate_split_file
-from genvid.data.stats import load_stats
 from genvid.errors import GenvidError
 from genvid.io import read_json
 
@@ -44,54 +41,6 @@ class SMMNISTCollectConfig:
 
 def is_generated(collect: Any) -> bool:
     return getattr(collect, "source", None) in GENERATED_SOURCES
-
-
-class GeneratedClips(Dataset):
-    """SM-MNIST sequences ``first .. first + size - 1`` of the training digit pool, ``clip_len``
-    frames each: normalised [C, T, H, W] (with ``stats``) or [0, 1] pixels [T, C, H, W]."""
-
-    def __init__(self, cfg: SMMNISTCollectConfig, first: int, size: int, clip_len: int,
-                 stats: tuple[np.ndarray, np.ndarray] | None):
-        from genvid.data.smmnist import pools
-
-        pools()  # a missing digits package fails here, not in a worker
-        self.cfg, self.first, self.size, self.clip_len, self.stats = cfg, first, size, clip_len, stats
-        self.channels = 1
-        self.mean, self.std = stats if stats is not None else (None, None)
-        self.starts = np.arange(first, first + size, dtype=np.int64)  # sequence indices (latent files' "start")
-
-    def __len__(self) -> int:
-        return self.size
-
-    def raw(self, index: int) -> np.ndarray:
-        """uint8 [T, H, W, 1] of sequence ``first + index``."""
-        from genvid.data.smmnist import generate_sequence
-
-        if not 0 <= index < self.size:
-            raise IndexError(f"sequence {index} out of range [0, {self.size})")
-        return generate_sequence(self.cfg.seed, self.first + int(index), self.clip_len, "train").frames[..., None]
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        frames = self.raw(index)
-        return unit_frames(frames) if self.stats is None else normalize(frames, *self.stats)
-
-
-def clip_set(bench, frames: Path, split_path: Path, stats_path: Path | None, split: str, clip_len: int,
-             stride: int, cond: str | None = None) -> Dataset:
-    """The ``split`` clips of a benchmark: normalised [C, T, H, W] with ``stats_path``, else
-    pixels in [0, 1] [T, C, H, W]; with ``cond``, (clip, per-frame conditioning [T, A]) pairs."""
-    collect = bench.collect
-    if is_generated(collect) and split in ("train", "val"):
-        if cond is not None:
-            raise GenvidError(f"{frames}: the model reads per-frame '{cond}', which generated "
-                              f"{collect.source} sequences do not have")
-        stats = None if stats_path is None else load_stats(read_json(stats_path), str(stats_path))
-        first, size = (0, collect.train_sequences) if split == "train" else (collect.train_sequences,
-                                                                              collect.val_sequences)
-        return GeneratedClips(collect, first, size, clip_len, stats)
-    if stats_path is None:
-        return UnitClipDataset(frames, split_path, split, clip_len, stride, cond)
-    return ClipDataset(frames, split_path, stats_path, split, clip_len, stride, cond)
 
 
 def generated_split(episode: np.ndarray) -> dict:

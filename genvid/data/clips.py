@@ -1,4 +1,6 @@
-"""Sliding-window video clips read lazily from the frames file (seed 000 §4.1.3).
+"""The torch datasets of a benchmark's clips: sliding windows read lazily from the frames file
+(seed 000 §4.1.3), or SM-MNIST sequences generated from (seed, index) (genvid.data.benchmark says
+which a split has; ``clip_set`` picks).
 
 Clip ``i`` of a split is frames ``start[i] .. start[i] + clip_len - 1`` of the frames file
 (uint8 [N,H,W,C], C = 3 or 1). Two views of the same clips:
@@ -23,8 +25,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from genvid.data.benchmark import SMMNISTCollectConfig, is_generated
 from genvid.data.frames import CHANNEL_COUNTS, conditioning
 from genvid.data.h5 import read_h5
+from genvid.data.smmnist import Sequence, check_stream, generate_sequence, pools
 from genvid.data.split import SPLITS, clip_starts, validate_split_file
 from genvid.data.stats import load_stats
 from genvid.errors import GenvidError
@@ -135,3 +139,72 @@ def unit_frames(frames: np.ndarray) -> torch.Tensor:
     """uint8 [T,H,W,C] → float32 [T,C,H,W], pixel/255 (the pixel models' input)."""
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
     return x.float().div_(255.0).contiguous()
+
+
+class GeneratedClips(Dataset):
+    """SM-MNIST sequences ``first .. first + size - 1`` of the training digit pool, ``clip_len``
+    frames each: normalised [C, T, H, W] (with ``stats``) or [0, 1] pixels [T, C, H, W]."""
+
+    def __init__(self, cfg: SMMNISTCollectConfig, first: int, size: int, clip_len: int,
+                 stats: tuple[np.ndarray, np.ndarray] | None):
+        pools()  # a missing digits package fails here, not in a worker
+        self.cfg, self.first, self.size, self.clip_len, self.stats = cfg, first, size, clip_len, stats
+        self.channels = 1
+        self.mean, self.std = stats if stats is not None else (None, None)
+        self.starts = np.arange(first, first + size, dtype=np.int64)  # sequence indices (latent files' "start")
+
+    def __len__(self) -> int:
+        return self.size
+
+    def raw(self, index: int) -> np.ndarray:
+        """uint8 [T, H, W, 1] of sequence ``first + index``."""
+        if not 0 <= index < self.size:
+            raise IndexError(f"sequence {index} out of range [0, {self.size})")
+        return generate_sequence(self.cfg.seed, self.first + int(index), self.clip_len, "train").frames[..., None]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        frames = self.raw(index)
+        return unit_frames(frames) if self.stats is None else normalize(frames, *self.stats)
+
+
+def clip_set(bench, frames: Path, split_path: Path, stats_path: Path | None, split: str, clip_len: int,
+             stride: int, cond: str | None = None) -> Dataset:
+    """The ``split`` clips of a benchmark: normalised [C, T, H, W] with ``stats_path``, else
+    pixels in [0, 1] [T, C, H, W]; with ``cond``, (clip, per-frame conditioning [T, A]) pairs."""
+    collect = bench.collect
+    if is_generated(collect) and split in ("train", "val"):
+        if cond is not None:
+            raise GenvidError(f"{frames}: the model reads per-frame '{cond}', which generated "
+                              f"{collect.source} sequences do not have")
+        stats = None if stats_path is None else load_stats(read_json(stats_path), str(stats_path))
+        first, size = (0, collect.train_sequences) if split == "train" else (collect.train_sequences,
+                                                                              collect.val_sequences)
+        return GeneratedClips(collect, first, size, clip_len, stats)
+    if stats_path is None:
+        return UnitClipDataset(frames, split_path, split, clip_len, stride, cond)
+    return ClipDataset(frames, split_path, stats_path, split, clip_len, stride, cond)
+
+
+class SMMNISTSequences(Dataset):
+    """Training (or test-pool) sequences generated on the fly: item i is sequence i of the
+    (seed, pool) stream as a uint8 tensor [T, 1, 64, 64] (frames, channel, height, width;
+    pixels 0..255), the layout of ``model.loss`` once divided by 255. ``size`` is the number
+    of indices an epoch visits; the same index always gives the same bytes."""
+
+    def __init__(self, seed: int, length: int, pool: str = "train", size: int = 10_000):
+        check_stream(seed, length, pool)
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise GenvidError(f"smmnist size={size!r} must be a positive integer")
+        self.seed, self.length, self.pool, self.size = int(seed), int(length), pool, int(size)
+        pools()  # load and check the digits now: a missing package fails here, not in a worker
+
+    def __len__(self) -> int:
+        return self.size
+
+    def sequence(self, index: int) -> Sequence:
+        if not 0 <= index < self.size:
+            raise IndexError(f"sequence {index} out of range [0, {self.size})")
+        return generate_sequence(self.seed, int(index), self.length, self.pool)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(self.sequence(index).frames[:, None].copy())

@@ -7,12 +7,13 @@ Layout: one group per split with ``top`` int16 [N,Tt,Ht,Wt], ``bottom`` int16 [N
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import h5py
 import numpy as np
-import torch
-from torch.utils.data import Dataset
+
+if TYPE_CHECKING:
+    import torch
 
 from genvid.data.h5 import plain_attrs, read_h5
 from genvid.data.split import SPLITS
@@ -77,10 +78,14 @@ def read_latent_info(path: str | Path) -> dict:
     return {"attrs": attrs, "shapes": shapes, "codebook_size": int(attrs["codebook_size"])}
 
 
-class LatentDataset(Dataset):
-    """(top, bottom) long code grids of one split, loaded into memory (they are small)."""
+class LatentDataset:
+    """(top, bottom) long code grids of one split, loaded into memory (they are small). A map-style
+    dataset (a DataLoader needs only ``__len__`` and ``__getitem__``); it loads torch itself, so
+    readers of the file's info (the report) never do."""
 
     def __init__(self, path: str | Path, split: str):
+        import torch
+
         info = read_latent_info(path)
         with h5py.File(path, "r") as f:
             self.top = torch.from_numpy(f[split]["top"][:].astype(np.int64))

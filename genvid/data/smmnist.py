@@ -56,8 +56,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from genvid.data.h5 import plain_attrs, read_h5
 from genvid.errors import GenvidError
@@ -267,6 +265,12 @@ def _pool_code(pool: str) -> int:
     return POOLS[pool]
 
 
+def check_stream(seed: int, length: int, pool: str) -> None:
+    """One line naming the bad argument of a (seed, pool) stream of ``length``-frame sequences."""
+    _check_seed_length(seed, length)
+    _pool_code(pool)
+
+
 def sequence_rng(seed: int, pool: str, index: int) -> np.random.Generator:
     """The generator of one sequence: PCG64 seeded from (seed, pool code, index) alone."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), _pool_code(pool),
@@ -288,32 +292,6 @@ def generate_sequence(seed: int, index: int, length: int, pool: str = "train") -
         positions[:, d], velocities[:, d] = trajectory(rng, length)
     frames = compose(resized_digits()[digit_ids], positions)
     return Sequence(frames, positions, velocities, digit_ids, load_digits().labels[digit_ids])
-
-
-class SMMNISTSequences(Dataset):
-    """Training (or test-pool) sequences generated on the fly: item i is sequence i of the
-    (seed, pool) stream as a uint8 tensor [T, 1, 64, 64] (frames, channel, height, width;
-    pixels 0..255), the layout of ``model.loss`` once divided by 255. ``size`` is the number
-    of indices an epoch visits; the same index always gives the same bytes."""
-
-    def __init__(self, seed: int, length: int, pool: str = "train", size: int = 10_000):
-        _check_seed_length(seed, length)
-        _pool_code(pool)
-        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-            raise GenvidError(f"smmnist size={size!r} must be a positive integer")
-        self.seed, self.length, self.pool, self.size = int(seed), int(length), pool, int(size)
-        pools()  # load and check the digits now: a missing package fails here, not in a worker
-
-    def __len__(self) -> int:
-        return self.size
-
-    def sequence(self, index: int) -> Sequence:
-        if not 0 <= index < self.size:
-            raise IndexError(f"sequence {index} out of range [0, {self.size})")
-        return generate_sequence(self.seed, int(index), self.length, self.pool)
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return torch.from_numpy(self.sequence(index).frames[:, None].copy())
 
 
 # ----------------------------------------------------------------------------- the fixed test set

@@ -18,16 +18,18 @@ test clip; per-frame scores have shape [clips C, samples N, timesteps T].
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # tensors are accepted, never needed: the leaderboard and report read scores without torch
+    import torch
 
 HIGHER_IS_BETTER = {"mse": False, "psnr": True, "ssim": True, "lpips": False}
 
 
 def _scores(scores: np.ndarray | torch.Tensor) -> np.ndarray:
-    s = np.asarray(scores.detach().cpu() if isinstance(scores, torch.Tensor) else scores, dtype=np.float64)
+    s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores, dtype=np.float64)
     if s.ndim != 3 or 0 in s.shape:
         raise ValueError(f"scores must be [clips, samples, timesteps] and non-empty, got {s.shape}")
     if not np.isfinite(s).all():

@@ -19,7 +19,7 @@ from torch import nn
 from genvid import params as P
 from genvid.config import parse_config, to_dict
 from genvid.context import RunContext
-from genvid.data.benchmark import clip_set
+from genvid.data.clips import clip_set
 from genvid.data.figures import TEMPERATURES, TemperatureSweep
 from genvid.data.frames import read_frames_info
 from genvid.data.train_metrics import ACTIVE_KL

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
 from genvid.context import RunContext
-from genvid.data.benchmark import clip_set
+from genvid.data.clips import clip_set
 from genvid.data.clips import denormalize, normalize
 from genvid.data.latents import LatentDataset, read_latent_info, write_latents
 from genvid.data.figures import LEVELS as LEVEL_FIGURE
