@@ -63,7 +63,7 @@ from genvid import params as P  # noqa: E402
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d  # noqa: E402
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
 from genvid.models.vq.priors import prior_config  # noqa: E402
-from genvid.profiles import load_profile, merge  # noqa: E402
+from genvid.profiles import apply, load_profile  # noqa: E402
 
 RUN = "driving-vq"
 COMPONENTS = ("vqvae", "prior_top", "prior_bottom")
@@ -87,7 +87,7 @@ GIB = 2**30
 
 def thesis_setup(root: Path = ROOT) -> dict:
     """The thesis profile's driving-vq run: configs, batch sizes, steps, clip shape, data sizes."""
-    raw = merge(P.read_params(root / "params.yaml"), load_profile("thesis", root / "profiles"))
+    raw = apply(P.read_params(root / "params.yaml"), load_profile("thesis", root / "profiles"))
     run = P.run(raw, RUN, "params.yaml + profiles/thesis.yaml")
     bench = P.benchmark(raw, run.benchmark, "params.yaml + profiles/thesis.yaml")
     res, clip_len = bench.collect.resolution, int(run.model_params["clip_len"])

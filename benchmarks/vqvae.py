@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 from genvid import params as P  # noqa: E402
 from genvid.determinism import configure_torch  # noqa: E402
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
-from genvid.profiles import load_profile, merge  # noqa: E402
+from genvid.profiles import apply, load_profile  # noqa: E402
 
 RUN = "driving-vq"  # the benchmarked run (the thesis profile sizes it as seed 000 Table 5.2)
 
@@ -59,7 +59,7 @@ def config(raw: dict, name: str, source: str, batch: int | None = None) -> dict:
 def configs(device: str, thesis_batch: int | None) -> list[dict]:
     """The benchmarked configurations: the default profile's and the thesis profile's driving-vq."""
     params = P.read_params(ROOT / "params.yaml")
-    thesis = merge(params, load_profile("thesis", ROOT / "profiles"))
+    thesis = apply(params, load_profile("thesis", ROOT / "profiles"))
     # Batch 8 is the thesis's (seed 000 §5.2.3); on a CPU one thesis clip is ~0.6 TFLOP per step.
     return [config(params, "default", "params.yaml"),
             config(thesis, "thesis", "params.yaml + profiles/thesis.yaml",

@@ -1,5 +1,7 @@
 """Profiles: every profile merges into params.yaml and validates; the thesis profile builds seed 000's
 models with the thesis's setup and none of genvid's variants."""
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -107,3 +109,51 @@ def test_a_profile_removes_the_keys_it_lists_and_no_others(repo_root):
     assert "naive" not in smaller["ablations"]["smmnist-hvrnn"]["variants"]
     with pytest.raises(GenvidError, match="remove: runs.driving-nope does not exist"):
         apply(params, {"remove": ["runs.driving-nope"]})
+
+
+def _build(run: P.Run, bench: P.BenchmarkConfig) -> int:
+    """The run's networks on the meta device (no memory): what its train stage builds first. Returns
+    the parameter count; a config its model rejects raises the model's own ParamError."""
+    from genvid.models import registry
+    from genvid.models.family import train_sections
+    from genvid.models.vq.family import window_length
+
+    spec = registry.get(run.model)
+    for component, (where, values) in train_sections(spec, run).items():
+        if values is not None:
+            TrainConfig.from_dict(values, where)
+    smmnist = bench.collect.source == "smmnist"
+    channels, resolution = (1, 64) if smmnist else (3, bench.collect.resolution)
+    if spec.network is not None:
+        with torch.device("meta"):
+            net = spec.network(run.model_params, channels, resolution, bench.protocol.context_frames)
+        return sum(p.numel() for p in net.parameters())
+    if run.model == "vq":
+        cfg = VQVAEConfig.from_dict({**run.model_params["vqvae"], "in_channels": channels})
+        with torch.device("meta"):
+            vqvae = VQVAE3D(cfg)
+        window = window_length(SimpleNamespace(run=run, params_path="params.yaml"))
+        top, bottom = vqvae.code_shapes(window, resolution, resolution)
+        info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": cfg.codebook_size}
+        return sum(p.numel() for p in vqvae.parameters()) + sum(
+            count_parameters(prior_config(run.model_params[f"prior_{lv}"], lv, info, f"prior_{lv}"))
+            for lv in ("top", "bottom"))
+    assert run.model == "copy_last" and not run.model_params, run.name
+    return 0
+
+
+@pytest.mark.parametrize("name", [None, "tiny", "paper", "thesis"])
+def test_every_run_and_ablation_of_every_profile_builds_its_model(repo_root, name):
+    """Issue 20: `make repro PROFILE=paper` died at hvrnn_1level, whose overrides carried the default
+    profile's sizes; merging is not enough, every run and every ablation variant must build."""
+    from stages.ablate import variants
+
+    params = P.read_params(repo_root / "params.yaml") if name is None else profile(repo_root, name)
+    built = {}
+    for run_name in P.run_names(params):
+        run = P.run(params, run_name)
+        built[run_name] = _build(run, P.benchmark(params, run.benchmark))
+        if run_name in params.get("ablations", {}):
+            for variant, vrun in variants(params, run, "params.yaml").items():
+                built[vrun.name] = _build(vrun, P.benchmark(params, run.benchmark))
+    assert built and all(count > 0 for r, count in built.items() if not r.endswith("copy_last")), built

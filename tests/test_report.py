@@ -893,3 +893,18 @@ def test_dvc_report_stage_covers_its_imports_and_inputs():
     assert stage["outs"] == ["reports/report.html", "reports/report.pdf"]
     assert "report" in stage["params"]
     assert list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])[-1] == "report"
+
+
+def test_model_choices_list_the_departures_of_the_models_run(built):
+    """Issue 20: the fidelity choices of the seed 001/004 models and SVG-LP, for the models a params.yaml
+    runs and no other; a VQ-only report has no such table."""
+    from genvid.report.choices import ROWS, model_choices
+
+    paths, out = built
+    models = {r["model"] for r in yaml.safe_load(paths.params.read_text())["runs"].values()}
+    rows = _table((out / "report.html").read_text(), "model_choices")
+    assert [r[0] for r in rows] == [_plain(s) for names, s, *_ in ROWS if models & set(names)] and rows
+    assert all(set(r[1].split(", ")) <= models for r in rows)
+    assert model_choices({"vq", "copy_last"}) is None
+    svg = model_choices({"svg_lp"})["rows"]
+    assert [_plain(r[0]) for r in svg] == ["Batch norm while generating", "FVD repeats (evaluate.fvd_repeats)"]

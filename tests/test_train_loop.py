@@ -104,6 +104,19 @@ def test_lr_schedule_matches_hand_computation(tmp_path):
     assert [lr_factor(s, constant) for s in range(10)] == [0.5] + [1.0] * 9
 
 
+def test_linear_decay_holds_then_falls_in_a_line_to_the_last_step():
+    """Seed 001 Tables A.2/A.3, "Linear decay scheduler, final 150000 steps", at 10 steps: warm-up 2,
+    constant, then the last 4 steps at 1 - 0.8 (k + 1)/4 (min_lr_ratio 0.2 reached at step 9)."""
+    c = cfg(steps=10, warmup_steps=2, schedule="linear_decay", decay_steps=4, min_lr_ratio=0.2)
+    assert [lr_factor(s, c) for s in range(10)] == pytest.approx(
+        [0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.4, 0.2])
+    with pytest.raises(ParamError, match=r"params.yaml: train.x.decay_steps must be <= steps - warmup_steps \(8\), got 9"):
+        TrainConfig.from_dict({"steps": 10, "batch_size": 1, "lr": 1.0, "warmup_steps": 2,
+                               "schedule": "linear_decay", "decay_steps": 9}, "train.x")
+    with pytest.raises(ParamError, match="decay_steps goes with schedule linear_decay"):
+        TrainConfig.from_dict({"steps": 10, "batch_size": 1, "lr": 1.0, "decay_steps": 3}, "train.x")
+
+
 def test_grad_clip_bounds_global_norm(tmp_path):
     norms = []
 
@@ -366,7 +379,7 @@ def test_from_dict_round_trip_and_defaults():
     ({"steps": 2.5}, "params.yaml: train_vqvae.steps must be an integer, got 2.5"),
     ({"batch_size": True}, "params.yaml: train_vqvae.batch_size must be an integer, got True"),
     ({"lr": "1e-3"}, "train_vqvae.lr must be a finite number, got '1e-3' (YAML reads 1e-3 as a string"),
-    ({"schedule": "linear"}, "train_vqvae.schedule must be one of cosine, constant, got 'linear'"),
+    ({"schedule": "linear"}, "train_vqvae.schedule must be one of cosine, constant, linear_decay, got 'linear'"),
     ({"betas": [0.9]}, "train_vqvae.betas must be a list of 2 values, got [0.9]"),
     ({"betas": [0.9, 1.0]}, "train_vqvae.betas must be two numbers in [0, 1), got [0.9, 1.0]"),
     ({"grad_clip": 0}, "train_vqvae.grad_clip must be > 0, got 0"),

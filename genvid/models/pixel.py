@@ -87,9 +87,10 @@ def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module],
                       conditioning: str | None = None) -> dict[str, Any]:
     """Train on the run's training clips, validate on its validation clips, save ``model.pt``."""
     clips = ctx.bench.clips
+    clip_len = training_clip_len(ctx)
 
     def dataset(split: str, stride: int):
-        return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, clips.clip_len, stride, conditioning)
+        return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, clip_len, stride, conditioning)
 
     def objective(m: nn.Module, batch: Any, step: int):
         if conditioning is None:
@@ -97,7 +98,7 @@ def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module],
         frames, cond = batch
         return m.loss(frames, step, cond)
 
-    key = fingerprint({"model": config, "clips": vars(clips), "collect": vars(ctx.bench.collect)},
+    key = fingerprint({"model": config, "clips": {**vars(clips), "clip_len": clip_len}, "collect": vars(ctx.bench.collect)},
                       [ctx.frames, ctx.split])
     fitted = fit(Component(COMPONENT, build, objective,
                            dataset("train", clips.train_stride), dataset("val", clips.eval_stride), key,
@@ -119,11 +120,21 @@ def _device(model: nn.Module) -> torch.device:
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
+def training_clip_len(ctx: RunContext) -> int:
+    """Frames per training clip: ``train.<model>.clip_len`` where set, else the benchmark's."""
+    own = ctx.run.train_params.get("clip_len")
+    if own is None:
+        return ctx.bench.clips.clip_len
+    if isinstance(own, bool) or not isinstance(own, int) or own < 2:  # before the loop's own check: clips come first
+        raise ParamError(f"{ctx.params_path}: train.{ctx.run.model}.clip_len must be >= 2, got {own!r}")
+    return own
+
+
 def _likelihood_clips(ctx: RunContext) -> tuple[Any, torch.Tensor]:
     """(likelihood params, the first ``likelihood.clips`` test clips of the training length)."""
     cfg = P.top_level(P.read_params(ctx.params_path), "likelihood", ctx.params_path)
-    clips = ctx.bench.clips
-    test = clip_set(ctx.bench, ctx.frames, ctx.split, None, "test", clips.clip_len, ctx.bench.protocol.test_stride)
+    test = clip_set(ctx.bench, ctx.frames, ctx.split, None, "test", training_clip_len(ctx),
+                    ctx.bench.protocol.test_stride)
     return cfg, torch.stack([test[i] for i in range(min(cfg.clips, len(test)))])
 
 
@@ -137,7 +148,7 @@ def test_bits_per_dim(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
     model's device; the noise comes from a CPU generator (the models draw on the generator's
     device), so the draws are the same on every device."""
     cfg, frames = _likelihood_clips(ctx)
-    n, clips = len(frames), ctx.bench.clips
+    n = len(frames)
     generator = torch.Generator().manual_seed(cfg.seed)
     model.eval()
     device = _device(model)
@@ -149,7 +160,7 @@ def test_bits_per_dim(ctx: RunContext, model: nn.Module) -> dict[str, Any]:
         iwae.append(iwae_bits_per_dim(log_weights, dims))
         elbo.append(bits_per_dim(-log_weights.double().mean(dim=1), dims))  # the same draws: never below the bound
     return {"bits_per_dim": float(torch.cat(iwae).mean()), "bits_per_dim_elbo": float(torch.cat(elbo).mean()),
-            "bits_per_dim_protocol": {"iwae_samples": cfg.iwae_samples, "clips": n, "frames": clips.clip_len,
+            "bits_per_dim_protocol": {"iwae_samples": cfg.iwae_samples, "clips": n, "frames": frames.shape[1],
                                       "bound": "upper bound on bits per dimension of the 8-bit frames after the first"}}
 
 

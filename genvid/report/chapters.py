@@ -25,6 +25,7 @@ from genvid.metrics.stats import RULES
 from genvid.report import figures as F
 from genvid.report import repro, tables
 from genvid.report import text as X
+from genvid.report.choices import model_choices
 from genvid.report.gifs import animated_gif, side_by_side
 from genvid.report.inputs import (METRICS, PREDICTIONS, Ablation, BenchmarkView, Inputs, MainRun, RunResult, curve,
                                   gradient_energy)
@@ -400,6 +401,10 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             temperature_item(reg, temperature, own, opts)
         for ab in view.ablations:
             ablation_items(reg, view, ab)
+    choices = model_choices({run.model for view in views for run in view.runs})
+    if choices is not None:
+        reg.add("table", "model_choices", "discussion", "Where the seed 001/004 models and SVG-LP of these runs depart "
+                "from their sources, or fill in what the sources leave unstated (genvid.report.choices).", **choices)
 
 
 def relative_sharpness(frames: np.ndarray, real: np.ndarray) -> float | None:

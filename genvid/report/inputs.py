@@ -36,7 +36,7 @@ from genvid.errors import GenvidError, ParamError
 from genvid.io import read_json
 from genvid.layout import benchmark_paths, figures_path
 from genvid.leaderboard import HEADLINE_RULE, IMAGE_METRICS, MEASURED, PUBLISHED
-from genvid.profiles import apply
+from genvid.profiles import REMOVE, merge
 from genvid.report.readers import (METRICS, PREDICTIONS, Curve, ReportPaths, RunResult, Stat, average,  # noqa: F401
                                    curve, read_curves, read_object, read_rows, read_run_result, read_scores, stat)
 from genvid.report.seed_inputs import (Ablation, gradient_energy, is_seed_run, read_ablations,  # noqa: F401
@@ -213,7 +213,9 @@ def read_benchmark(params: dict, name: str, paths: ReportPaths, results: dict[st
 
 def read_thesis_setup(params: dict, profiles: Path | None) -> dict:
     """params.yaml with profiles/thesis.yaml merged over it: seed 000's own setup (the deviations
-    table's reference column); {} when there is no thesis profile."""
+    table's reference column); {} when there is no thesis profile. The profile's ``remove`` list is
+    not applied: which runs exist is not part of the setup, and a profiled params.yaml (tiny) may
+    already lack them."""
     path = profiles / "thesis.yaml" if profiles is not None else None
     if path is None or not path.is_file():
         return {}
@@ -222,7 +224,7 @@ def read_thesis_setup(params: dict, profiles: Path | None) -> dict:
     except yaml.YAMLError as err:
         raise GenvidError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     try:
-        return apply(params, overrides)
+        return merge(params, {k: v for k, v in overrides.items() if k != REMOVE})
     except GenvidError as err:
         raise GenvidError(f"{path}: {err}") from None
 

@@ -288,7 +288,8 @@ VARIANT_KEYS = (  # (models.<model>.vqvae key, what it is, where the thesis stan
 )
 OPTIM_NOTES = {"vqvae": "§5.2.3", "prior_top": "§5.3.1; lr and weight decay from the author's code",
                "prior_bottom": "§5.3.2; lr and weight decay from the author's code"}
-OPTIM_KEYS = ("lr", "batch_size", "schedule", "warmup_steps", "min_lr_ratio", "grad_clip", "weight_decay")
+OPTIM_KEYS = ("lr", "batch_size", "schedule", "warmup_steps", "min_lr_ratio", "decay_steps", "grad_clip",
+              "weight_decay")
 
 
 def _plain_value(v: Any) -> Any:
@@ -300,7 +301,13 @@ def _optim(train: dict | None) -> str:
         return "—"
     parts = [f"lr {value(train.get('lr'))}", f"batch {value(train.get('batch_size'))}"]
     schedule = train.get("schedule", "constant")
-    parts.append(f"cosine to {value(train.get('min_lr_ratio'))} × lr" if schedule == "cosine" else f"{schedule} lr")
+    if schedule == "cosine":
+        parts.append(f"cosine to {value(train.get('min_lr_ratio'))} × lr")
+    elif schedule == "linear_decay":
+        parts.append(f"linear decay to {value(train.get('min_lr_ratio'))} × lr over the last "
+                     f"{value(train.get('decay_steps'))} steps")
+    else:
+        parts.append(f"{schedule} lr")
     warmup = train.get("warmup_steps") or 0
     parts.append(f"warm-up {warmup} steps" if warmup else "no warm-up")
     if train.get("weight_decay"):
@@ -314,8 +321,9 @@ def _optim_differs(ours: dict | None, thesis: dict | None) -> str:
     if not thesis:
         return "not stated"
     ours = ours or {}
-    keys = [k for k in OPTIM_KEYS if k in thesis and not (k == "min_lr_ratio" and thesis.get("schedule") != "cosine"
-                                                           and ours.get("schedule") != "cosine")]
+    decays = ("cosine", "linear_decay")  # min_lr_ratio means nothing to a constant schedule
+    keys = [k for k in OPTIM_KEYS if k in thesis and not (k == "min_lr_ratio" and thesis.get("schedule") not in decays
+                                                           and ours.get("schedule") not in decays)]
     return "yes" if any(_plain_value(ours.get(k)) != _plain_value(thesis[k]) for k in keys) else "no"
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from genvid.config import parse_config, rule, to_dict
 
-SCHEDULES = ("cosine", "constant")
+SCHEDULES = ("cosine", "constant", "linear_decay")
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class TrainConfig:
     warmup_start: float = field(default=0.0, metadata=rule(min=0.0, max=1.0))  # lr factor before step 0
     schedule: str = field(default="cosine", metadata=rule(choices=SCHEDULES))
     min_lr_ratio: float = field(default=0.1, metadata=rule(min=0.0, max=1.0))
+    # linear_decay: constant, then a straight line to min_lr_ratio over the last decay_steps steps
+    # (seed 001 Tables A.2/A.3: "Linear decay scheduler, final 150000 steps")
+    decay_steps: int | None = field(default=None, metadata=rule(min=1))
     grad_clip: float | None = field(default=None, metadata=rule(min=0.0, exclusive_min=True))
     val_every: int = field(default=100, metadata=rule(min=1))
     val_batches: int | None = field(default=None, metadata=rule(min=1))  # None: the whole set
@@ -49,12 +52,20 @@ class TrainConfig:
     log_every: int = field(default=10, metadata=rule(min=1))  # one train row per window (means)
     num_workers: int = field(default=0, metadata=rule(min=0))
     seed: int = field(default=0, metadata=rule(min=0))
+    # frames per training clip where a model trains on other clips than its benchmark's clips.clip_len
+    # (seed 001 Table 9.5: "trained on 10 frames and conditioned on 1"); read by the family, not the loop
+    clip_len: int | None = field(default=None, metadata=rule(min=2))
     # per named optimiser (genvid.models.family.Component.optimizers); None: one optimiser
     optimizers: dict[str, OptimizerConfig] | None = None
 
     def validate(self) -> str | None:
         if self.warmup_steps > self.steps:
             return f"warmup_steps must be <= steps ({self.steps}), got {self.warmup_steps}"
+        if (self.schedule == "linear_decay") != (self.decay_steps is not None):
+            return f"decay_steps goes with schedule linear_decay (and only with it), got schedule {self.schedule}"
+        if self.decay_steps is not None and self.decay_steps > self.steps - self.warmup_steps:
+            return (f"decay_steps must be <= steps - warmup_steps ({self.steps - self.warmup_steps}), "
+                    f"got {self.decay_steps}")
         if not all(0.0 <= b < 1.0 for b in self.betas):
             return f"betas must be two numbers in [0, 1), got {list(self.betas)}"
         for name, opt in (self.optimizers or {}).items():
@@ -83,13 +94,18 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
     Linear warm-up over the first W steps, from ``warmup_start`` (excluded) to 1: the
     factor at step s is start + (1 - start)(s+1)/W, so the first update is not wasted at
-    lr 0 (seed 004's lr warm-up 2e-5 -> 1.6e-4 is start 0.125); then either constant 1, or
-    a half cosine from 1 down to ``min_lr_ratio`` reached exactly at the last step (steps - 1).
+    lr 0 (seed 004's lr warm-up 2e-5 -> 1.6e-4 is start 0.125); then constant 1, or a half
+    cosine from 1 down to ``min_lr_ratio`` reached exactly at the last step (steps - 1), or
+    (linear_decay) 1 until the last D = ``decay_steps`` steps, whose factors fall in a straight
+    line from 1 to ``min_lr_ratio`` at the last step: 1 - (1 - min)(k + 1)/D at the k-th of them.
     """
     w = cfg.warmup_steps
     if step < w:
         return cfg.warmup_start + (1.0 - cfg.warmup_start) * (step + 1) / w
     if cfg.schedule == "constant":
         return 1.0
+    if cfg.schedule == "linear_decay":
+        k = step - (cfg.steps - cfg.decay_steps)
+        return 1.0 if k < 0 else 1.0 - (1.0 - cfg.min_lr_ratio) * min(k + 1, cfg.decay_steps) / cfg.decay_steps
     progress = min(1.0, (step - w) / max(1, cfg.steps - w - 1))
     return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))

@@ -20,8 +20,10 @@ Training (SVG's): every frame after the first is predicted teacher-forced with z
 posterior; loss = Σ_t MSE_t + β Σ_t KL(q_t || p_t), MSE the mean over pixels, KL summed over z,
 both per sequence and averaged over the batch; β = 1e-4, no annealing. We encode all frames of a
 batch in one call, so the training-mode batch norm sees B·T frames (SVG: B per call).
-Generation (eval mode): z from the posterior over the context (its samples feed the predictor and
-the prior runs to keep its state), then from the prior; each predicted frame is fed back.
+Generation in eval mode (SVG's generation script keeps training mode, batch statistics; genvid's
+choice, so a prediction never depends on the other sequences of its batch): z from the posterior
+over the context (its samples feed the predictor and the prior runs to keep its state), then from
+the prior; each predicted frame is fed back.
 """
 from __future__ import annotations
 
