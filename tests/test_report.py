@@ -908,3 +908,20 @@ def test_model_choices_list_the_departures_of_the_models_run(built):
     assert model_choices({"vq", "copy_last"}) is None
     svg = model_choices({"svg_lp"})["rows"]
     assert [_plain(r[0]) for r in svg] == ["Batch norm while generating", "FVD repeats (evaluate.fvd_repeats)"]
+
+
+def test_baseline_facts_name_the_runs_and_metrics_that_beat_copy_last():
+    from genvid.report.text import baseline_facts
+
+    def row(run, model, psnr, ssim, lpips, fvd):
+        image = {m: {"best_seq": {"mean": v, "ci95": [v, v]}} for m, v in (("psnr", psnr), ("ssim", ssim), ("lpips", lpips))}
+        return {"run": run, "model": model, "metrics": {**image, "fvd": {"mean": fvd, "sd": 0.0, "repeats": 2}}}
+
+    base = row("b-copy_last", "copy_last", 20.0, 0.5, 0.2, 300.0)
+    good = row("b-vq", "vq", 21.0, 0.4, 0.3, 250.0)  # better PSNR and FVD only (LPIPS: lower is better)
+    bad = row("b-vrnn", "vrnn", 19.0, 0.4, 0.25, 301.0)
+    text = _plain(baseline_facts("b", [good, base, bad]))
+    assert text == ("On b, against copy-last (b-copy_last; means, best-of-N per sequence for the image metrics): "
+                    "b-vq beats it on PSNR, FVD; b-vrnn on none.")
+    assert _plain(baseline_facts("b", [base, bad])).endswith("no learned run beats it on any metric (1 learned run).")
+    assert baseline_facts("b", [good, bad]) is None and baseline_facts("b", [base]) is None

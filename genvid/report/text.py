@@ -190,3 +190,32 @@ def ranking_facts(benchmark: str, rows: list[dict], metric: str = "psnr", rule: 
     if flagged:
         text += "; " + ", ".join(f"<code>{escape(n)}</code>" for n in flagged) + " did not honour the protocol"
     return Markup(text + ".")
+
+
+def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> Markup | None:
+    """Which learned runs of a benchmark beat its copy-last run, and on which metrics (means: PSNR,
+    SSIM, LPIPS best-of-N per sequence, FVD over repeats); None without a copy-last run or a
+    learned one (issue 20)."""
+    base = next((r for r in rows if r.get("model") == "copy_last"), None)
+    learned = [r for r in rows if r.get("model") != "copy_last"]
+    if base is None or not learned:
+        return None
+
+    def mean(row: dict, metric: str) -> float | None:
+        entry = row["metrics"].get(metric) or {}
+        value = (entry.get(rule) or {}).get("mean") if metric != "fvd" else entry.get("mean")
+        return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+    wins = {}
+    for row in learned:
+        wins[row["run"]] = [NAMES.get(m, m.upper()) for m in ("psnr", "ssim", "lpips", "fvd")
+                            if mean(row, m) is not None and mean(base, m) is not None
+                            and (mean(row, m) < mean(base, m) if m == "fvd" else better(m, mean(row, m), mean(base, m)))]
+    head = (f"On <code>{escape(benchmark)}</code>, against copy-last (<code>{escape(base['run'])}</code>; means, "
+            "best-of-N per sequence for the image metrics): ")
+    if not any(wins.values()):
+        n = len(learned)
+        return Markup(head + f"no learned run beats it on any metric ({n} learned run{'s' if n != 1 else ''}).")
+    beat = [f"<code>{escape(run)}</code> beats it on {', '.join(ms)}" for run, ms in wins.items() if ms]
+    none = [f"<code>{escape(run)}</code>" for run, ms in wins.items() if not ms]
+    return Markup(head + "; ".join(beat) + (f"; {', '.join(none)} on none" if none else "") + ".")
