@@ -3,7 +3,8 @@ params.yaml, measured, then the seeds' published rows (genvid.published), never 
 
 Read top to bottom like the table:
 
-1. **Measured rows**, one per run of the benchmark, in params order. Each run's evaluate and
+1. **Measured rows**, one per run of the benchmark, ranked by the headline metric, FVD (lowest
+   first; runs without one last, ties in params order), copy-last marked ``baseline``. Each run's evaluate and
    train outputs must exist (a missing one is an error naming the file); a row holds
    PSNR/SSIM/LPIPS under the three rules of genvid.metrics.stats (best_seq, the headline;
    best_step; mean-of-N) with their 95 % intervals and FVD mean ± sd (scores.json), bits per
@@ -41,6 +42,8 @@ PREDICTIONS = "predictions"
 IMAGE_METRICS = ("psnr", "ssim", "lpips")
 RULES = ("best_seq", "best_step", "mean")
 HEADLINE_RULE = "best_seq"
+HEADLINE_METRIC = "fvd"  # what ranks the measured rows: the one score of whole videos (SPEC §7)
+BASELINE_MODEL = "copy_last"
 FVD_DECIMALS = 4  # the precision evaluation's metrics.json gives FVD: rows.json and the TSV keep it
 
 FLOAT_FORMAT = ".7g"
@@ -152,7 +155,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
     fvd_section = _get(data["scores"], path["scores"], "fvd")
     skipped = fvd_section.get("skipped") if isinstance(fvd_section, dict) else None
     return {
-        "kind": MEASURED, "run": name, "model": model, "benchmark": benchmark,
+        "kind": MEASURED, "run": name, "model": model, "benchmark": benchmark, "baseline": model == BASELINE_MODEL,
         "metrics": metrics, "fvd_skipped": skipped, "parameters": parameters, "evaluated": evaluated,
         "protocol_ok": not reasons, "protocol_deviation": "; ".join(reasons) if reasons else None,
     }
@@ -205,6 +208,16 @@ def _runs_of(raw: dict, benchmark: str, params_path: str | Path) -> list[tuple[s
     return out
 
 
+def ranked(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Measured rows by FVD mean, lowest first; a run without FVD (skipped) after every run with one;
+    ties keep params order (a stable sort)."""
+    def key(row: dict[str, Any]) -> tuple[bool, float]:
+        fvd = row["metrics"].get(HEADLINE_METRIC)
+        return (fvd is None, fvd["mean"] if fvd is not None else 0.0)
+
+    return sorted(measured, key=key)
+
+
 def build_rows(params_path: str | Path, benchmark: str, root: str | Path = ".") -> dict[str, Any]:
     """The leaderboard of ``benchmark``: its protocol, then measured rows, then published rows."""
     raw = P.read_params(params_path)
@@ -213,8 +226,8 @@ def build_rows(params_path: str | Path, benchmark: str, root: str | Path = ".") 
         raise ParamError(f"{params_path}: benchmark '{benchmark}' is not in benchmarks (known: {', '.join(names)})")
     protocol = parse_config(P.ProtocolConfig, P.section(raw, f"benchmarks.{benchmark}.protocol", params_path),
                             f"benchmarks.{benchmark}.protocol", str(params_path))
-    measured = [measured_row(name, model, benchmark, protocol, root)
-                for name, model in _runs_of(raw, benchmark, params_path)]
+    measured = ranked([measured_row(name, model, benchmark, protocol, root)
+                       for name, model in _runs_of(raw, benchmark, params_path)])
     numbers = genvid_numbers(protocol, measured)
     published = [published_row(row, numbers) for row in pub.published_rows(benchmark)]
     return {
@@ -243,7 +256,7 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
 
 
 TSV_COLUMNS = (
-    "kind", "name", "model",
+    "kind", "name", "model", "baseline",
     *[f"{m}_{r}{e}" for m in IMAGE_METRICS for r in RULES for e in ("", "_lo", "_hi")],
     "fvd", "fvd_sd", "bits_per_dim", "parameters", "protocol_ok", "protocol_deviation",
     "published_pm", "source", "differences",
@@ -262,7 +275,7 @@ def _cell(value: Any) -> str:
 
 def _measured_cells(row: dict[str, Any]) -> dict[str, Any]:
     m = row["metrics"]
-    cells: dict[str, Any] = {"name": row["run"], "model": row["model"]}
+    cells: dict[str, Any] = {"name": row["run"], "model": row["model"], "baseline": row["baseline"]}
     for metric in IMAGE_METRICS:
         for rule in RULES:
             avg = m[metric][rule]

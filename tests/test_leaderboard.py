@@ -102,7 +102,11 @@ def test_every_run_in_params_appears_once_as_a_measured_row(root):
     for benchmark in ("driving", "smmnist"):
         rows = L.build_rows(root / "params.yaml", benchmark, root)["rows"]
         measured = [r["run"] for r in rows if r["kind"] == L.MEASURED]
-        assert measured == [n for n, (b, _) in RUNS.items() if b == benchmark]  # params order
+        assert sorted(measured) == sorted(n for n, (b, _) in RUNS.items() if b == benchmark)
+        fvd = [r["metrics"]["fvd"]["mean"] for r in rows if r["kind"] == L.MEASURED]
+        assert fvd == sorted(fvd)  # ranked by FVD, lowest first
+        assert [r["run"] for r in rows if r.get("baseline")] == [n for n, (b, m) in RUNS.items()
+                                                                  if b == benchmark and m == "copy_last"]
         kinds = [r["kind"] for r in rows]
         assert kinds == sorted(kinds, key=lambda k: k != L.MEASURED)  # measured rows first
         seen += measured
@@ -177,6 +181,14 @@ def test_published_rows_are_marked_sourced_flagged_and_never_in_the_metrics(root
             assert line["differences"]
         else:
             assert line["source"] == "" and line["differences"] == "" and line["published_pm"] == ""
+
+
+def test_ranked_puts_the_lowest_fvd_first_then_runs_without_one_in_params_order():
+    def row(run, fvd):
+        return {"run": run, "metrics": {"fvd": None if fvd is None else {"mean": fvd}}}
+
+    rows = [row("a", None), row("b", 300.0), row("c", 250.0), row("d", None), row("e", 300.0)]
+    assert [r["run"] for r in L.ranked(rows)] == ["c", "b", "e", "a", "d"]
 
 
 def test_published_values_as_the_seed_tables_print_them():

@@ -369,7 +369,7 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             continue
         b, lb = view.name, view.leaderboard
         reg.add("table", f"lb_{b}", "benchmarks", f"Leaderboard of <code>{b}</code>: every run in params.yaml, "
-                "measured on the same test clips; time-averaged scores of the predictions under each rule with 95 % "
+                "measured on the same test clips and ranked by FVD (lowest first); time-averaged scores of the predictions under each rule with 95 % "
                 "cluster-bootstrap intervals, FVD mean ± sd over repeats (rows.json of the leaderboard stage).",
                 **tables.leaderboard_measured(lb.measured))
         if lb.published:

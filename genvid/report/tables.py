@@ -372,7 +372,8 @@ def leaderboard_measured(rows: list[dict]) -> dict:
         for i, rule in enumerate(RULES):
             cells = [fmt_stat(stat(m[metric].get(rule)), DIGITS[metric]) for metric in LEADERBOARD_METRICS]
             first = i == 0
-            out.append([code.format(row["run"]) if first else "", RULE_LABELS[rule], *cells,
+            name = code.format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
+            out.append([name if first else "", RULE_LABELS[rule], *cells,
                         fvd_text if first else "", fmt(row.get("parameters")) if first else "",
                         protocol_text if first else ""])
     return {"header": ["Run", "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Parameters", "Protocol"],
