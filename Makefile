@@ -45,7 +45,9 @@ snakemake: $(STAMP)
 
 # Two pytest workers (pytest-xdist) keep both cores busy: most tests run torch on one thread, and
 # the tiny end-to-end DAG alone takes minutes. Whole files go to one worker (--dist loadfile), so a
-# module's shared fixture (a tiny DAG run) is built once. TEST_WORKERS=0 runs in this process.
+# module's shared fixture (a tiny DAG run) is built once; xdist hands out files with the most tests
+# first (putting the tiny DAG first measured no faster: 11m05 against 10m28, and a worker that had
+# loaded JAX then forked DataLoader workers). TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)

@@ -103,13 +103,3 @@ def overfit_losses(model: torch.nn.Module, frames: torch.Tensor, opt: torch.opti
         opt.step()
         losses.append(loss.item())
     return losses
-
-
-# The longest module first: with pytest-xdist's --dist loadfile a worker takes whole files in
-# collection order, so the tiny DAG (five minutes, one worker) started last would run alone at the
-# end; started first, the other worker works through the rest meanwhile.
-FIRST = ("test_pipeline_e2e.py",)
-
-
-def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=lambda item: item.path.name not in FIRST)  # stable: file order kept otherwise
