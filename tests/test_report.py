@@ -915,7 +915,8 @@ def test_baseline_facts_name_the_runs_and_metrics_that_beat_copy_last():
 
     def row(run, model, psnr, ssim, lpips, fvd):
         image = {m: {"best_seq": {"mean": v, "ci95": [v, v]}} for m, v in (("psnr", psnr), ("ssim", ssim), ("lpips", lpips))}
-        return {"run": run, "model": model, "metrics": {**image, "fvd": {"mean": fvd, "sd": 0.0, "repeats": 2}}}
+        return {"run": run, "model": model, "baseline": model == "copy_last",
+                "metrics": {**image, "fvd": {"mean": fvd, "sd": 0.0, "repeats": 2}}}
 
     base = row("b-copy_last", "copy_last", 20.0, 0.5, 0.2, 300.0)
     good = row("b-vq", "vq", 21.0, 0.4, 0.3, 250.0)  # better PSNR and FVD only (LPIPS: lower is better)

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from genvid.data.train_metrics import ACTIVE_KL, has_hierarchy
 from genvid.report.references import seed
 from genvid.report.inputs import BenchmarkView, stat
-from genvid.report.text import DIGITS, NAMES, UNITS, better, fmt, fmt_stat
+from genvid.report.text import DIGITS, NAMES, UNITS, fmt, fmt_stat, lower_better
 
 # Documentation, not logic: the citation and label of the models the theses describe; a model
 # missing here is shown under its own name (label_of, source_of).
@@ -36,11 +36,6 @@ SCALE_PARAMETERS = "230.74M"  # seed 004 Table 4.2: the 1-8-32 model's size on B
 def big(value: float, digits: int = 1) -> str:
     """Large values (ELBOs in nats per sequence) with thousands separators."""
     return f"{value:,.{digits}f}"
-
-
-def lower_better(metric: str, a: float, b: float) -> bool:
-    """Whether ``a`` beats ``b``; FVD is lower-is-better, the image metrics as genvid.metrics.stats says."""
-    return a < b if metric == "fvd" else better(metric, a, b)
 
 
 def verdict(agrees: bool) -> str:

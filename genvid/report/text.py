@@ -74,6 +74,11 @@ def better(metric: str, a: float, b: float) -> bool:
     return a > b if HIGHER_IS_BETTER.get(metric, True) else a < b
 
 
+def lower_better(metric: str, a: float, b: float) -> bool:
+    """Whether ``a`` beats ``b``; FVD is lower-is-better, the image metrics as genvid.metrics.stats says."""
+    return a < b if metric == "fvd" else better(metric, a, b)
+
+
 def overlap(a: Stat, b: Stat) -> bool | None:
     if None in (a.lo, a.hi, b.lo, b.hi):
         return None
@@ -196,8 +201,8 @@ def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> 
     """Which learned runs of a benchmark beat its copy-last run, and on which metrics (means: PSNR,
     SSIM, LPIPS best-of-N per sequence, FVD over repeats); None without a copy-last run or a
     learned one (issue 20)."""
-    base = next((r for r in rows if r.get("model") == "copy_last"), None)
-    learned = [r for r in rows if r.get("model") != "copy_last"]
+    base = next((r for r in rows if r.get("baseline")), None)  # marked by genvid.leaderboard
+    learned = [r for r in rows if not r.get("baseline")]
     if base is None or not learned:
         return None
 
@@ -210,7 +215,7 @@ def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> 
     for row in learned:
         wins[row["run"]] = [NAMES.get(m, m.upper()) for m in ("psnr", "ssim", "lpips", "fvd")
                             if mean(row, m) is not None and mean(base, m) is not None
-                            and (mean(row, m) < mean(base, m) if m == "fvd" else better(m, mean(row, m), mean(base, m)))]
+                            and lower_better(m, mean(row, m), mean(base, m))]
     head = (f"On <code>{escape(benchmark)}</code>, against copy-last (<code>{escape(base['run'])}</code>; means, "
             "best-of-N per sequence for the image metrics): ")
     if not any(wins.values()):
