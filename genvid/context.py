@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from genvid import params as P
+from genvid.data.benchmark import check_inputs
+from genvid.data.frames import FramesInfo
 from genvid.layout import benchmark_paths, run_paths
 
 
@@ -39,3 +41,9 @@ def run_context(params_path: str | Path, run_name: str, root: str | Path = ".") 
     data, paths = benchmark_paths(run.benchmark, root), run_paths(run.name, run.benchmark, root)
     return RunContext(run, bench, data.frames, data.split, data.stats, paths.model_dir, paths.report_dir,
                       paths.workdir, device.device, device.precision, str(params_path)), raw
+
+
+def check_data(ctx: RunContext) -> FramesInfo:
+    """The run's benchmark files (frames, split, statistics) checked against each other and the params
+    before the stage does any work (genvid.data.benchmark.check_inputs); the frames file's facts."""
+    return check_inputs(ctx.bench, ctx.run.benchmark, ctx.frames, ctx.split, ctx.stats, ctx.params_path)[0]

@@ -29,9 +29,10 @@ import torch
 from tqdm import tqdm
 
 from genvid.data.samples import SamplesInfo, read_clips, read_index
+from genvid.data.train_metrics import check_run
 from genvid.errors import GenvidError
 from genvid.data.h5 import read_h5
-from genvid.io import atomic_write_text, read_json, save_torch, write_json
+from genvid.io import atomic_write_text, load_torch, read_json, save_torch, write_json
 from genvid.metrics import image, stats
 from genvid.metrics.fvd import frechet_distance_features, i3d_logits
 from genvid.metrics.i3d import I3D
@@ -85,6 +86,7 @@ class Reference:
 
     features: np.ndarray  # [N, D] float64
     sha256: str
+    path: str | None = None  # the file it was loaded from (named in errors)
 
 
 def fvd_draws(clips: int, samples: int, repeats: int, seed: int) -> np.ndarray:
@@ -132,15 +134,12 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
     series = {PREDICTIONS: PREDICTIONS, **{name: f"extras/{name}" for name in info.extras}}
     acc = {s: {m: [] for m in METRICS} for s in series}
     feats: dict[str, list] = {"real": [], **{s: [] for s in series}}
-    real_hash = hashlib.sha256()
     bar = tqdm(total=n, desc=f"evaluate ({'LPIPS+I3D' if features else 'LPIPS'})", unit="clip",
                disable=not progress, mininterval=5)
     with bar:
         for i in range(0, n, batch_clips):
             rows = slice(i, min(i + batch_clips, n))
-            raw_real = read_clips(info.path, "real", rows)
-            real_hash.update(raw_real.tobytes())
-            real = _unit_rgb(raw_real)  # [b, T, 3, H, W]
+            real = _unit_rgb(read_clips(info.path, "real", rows))  # [b, T, 3, H, W]
             context, future = real[:, :c], real[:, None, c:]
             if features is not None and reference is None:
                 feats["real"].append(features(real).double().numpy())
@@ -159,13 +158,22 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
                     continue
                 feats[name].append(_video_features(features, context, raw, wanted))
             bar.update(rows.stop - rows.start)
-    if reference is not None:
-        if real_hash.hexdigest() != reference.sha256:
-            raise GenvidError(f"{info.path}: its real clips differ from the benchmark's FVD reference "
-                              "(rerun the fvd_reference and sample stages)")
+    if reference is not None:  # check_reference: the same real clips
         feats["real"] = [reference.features]
     per_frame = {s: {m: np.concatenate(parts) for m, parts in ms.items()} for s, ms in acc.items()}
     return Scores(per_frame, {k: np.concatenate(v) for k, v in feats.items() if v})
+
+
+def check_reference(info: SamplesInfo, reference: Reference | None, batch_clips: int = 64) -> None:
+    """The samples file's real clips are the ones the FVD reference embedded (same bytes, same order)."""
+    if reference is None:
+        return
+    digest = hashlib.sha256()
+    for i in range(0, info.clips, batch_clips):
+        digest.update(read_clips(info.path, "real", slice(i, min(i + batch_clips, info.clips))).tobytes())
+    if digest.hexdigest() != reference.sha256:
+        raise GenvidError(f"{info.path}: its real clips differ from the benchmark's FVD reference"
+                          f"{f' {reference.path}' if reference.path else ''} (rerun the fvd_reference and sample stages)")
 
 
 def fvd_reference(frames: str | Path, starts: np.ndarray, clip_len: int, features: Features,
@@ -188,13 +196,12 @@ def save_reference(path: str | Path, reference: Reference | None, skipped: str |
 
 def load_reference(path: str | Path) -> Reference | None:
     """The reference of ``path``, or None where the benchmark's protocol cannot have FVD."""
-    try:
-        data = torch.load(path, weights_only=True)
-    except FileNotFoundError:
-        raise GenvidError(f"{path}: FVD reference not found (run the fvd_reference stage)") from None
-    if not isinstance(data, dict) or "features" not in data:
+    if not Path(path).exists():
+        raise GenvidError(f"{path}: FVD reference not found (run the fvd_reference stage)")
+    data = load_torch(path, "FVD reference")
+    if not isinstance(data, dict) or "features" not in data or "sha256" not in data:
         raise GenvidError(f"{path}: not an FVD reference file")
-    return None if data["features"] is None else Reference(data["features"].numpy(), data["sha256"])
+    return None if data["features"] is None else Reference(data["features"].numpy(), data["sha256"], str(path))
 
 
 def fvd_unavailable(clips: int, clip_len: int) -> str | None:
@@ -254,14 +261,12 @@ def headline(result: dict[str, Any], bits_per_dim: float | None = None) -> dict[
     return out
 
 
-def read_bits_per_dim(path: str | Path) -> float | None:
+def read_bits_per_dim(path: str | Path, run: str) -> float | None:
     """The run's ``bits_per_dim`` from its train_metrics.json (stage train writes it for models with
     a likelihood); None where the model has none."""
-    if not Path(path).is_file():  # evaluate depends on it in dvc.yaml: training comes first
-        raise GenvidError(f"{path}: file not found (stage train writes it: `dvc repro train@<run>`)")
-    data = read_json(path)
-    if not isinstance(data, dict):
-        raise GenvidError(f"{path}: expected a JSON object")
+    if not Path(path).exists():  # evaluate depends on it in dvc.yaml: training comes first
+        raise GenvidError(f"{path}: file not found (stage train writes it: `dvc repro train@{run}`)")
+    data = check_run(read_json(path), run, path)
     bits = data.get("bits_per_dim")
     if bits is not None and (isinstance(bits, bool) or not isinstance(bits, (int, float))):
         raise GenvidError(f"{path}: 'bits_per_dim' must be a number, got {bits!r}")
@@ -331,6 +336,7 @@ def evaluate(info: SamplesInfo, lpips: LPIPS, features: Features | None, cfg: Ev
     if min(info.height, info.width) < LPIPS_MIN_SIZE:
         raise GenvidError(f"{info.path}: frames are {info.height}x{info.width}; LPIPS (AlexNet) needs at "
                           f"least {LPIPS_MIN_SIZE}x{LPIPS_MIN_SIZE}")
+    check_reference(info, reference)  # before any scoring
     skipped = "no video feature extractor" if features is None else fvd_unavailable(info.clips, info.clip_len)
     draws = fvd_draws(info.clips, info.samples, cfg.fvd_repeats, cfg.seed)
     scores = score(info, lpips, None if skipped else features, batch_clips, progress, draws, reference)

@@ -20,8 +20,12 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     which is hidden and never mistaken for the artefact).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix or ".tmp")
+    except OSError as err:  # a file where a folder should be, no permission, a full disk
+        raise GenvidError(f"{path}: cannot be written ({err.strerror or type(err).__name__}: "
+                          f"{err.filename or path.parent})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -76,8 +80,30 @@ def read_json(path: str | os.PathLike) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GenvidError(f"{path}: file not found") from None
+    except OSError as err:  # a folder, no permission
+        raise GenvidError(f"{path}: cannot be read ({err.strerror or type(err).__name__})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise GenvidError(f"{path}: not valid JSON ({err})") from None
+
+
+def load_torch(path: str | os.PathLike, what: str) -> Any:
+    """``torch.load(weights_only=True)`` to the CPU; a missing, unreadable, empty or truncated file
+    is one GenvidError line naming it (``what``: "model file", "FVD reference", ...)."""
+    import pickle
+    import zipfile
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise GenvidError(f"{path}: {what} not found" if not path.exists() else f"{path}: not a file ({what})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as err:
+        raise GenvidError(f"{path}: cannot be read ({err.strerror or err})") from None
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError) as err:
+        detail = str(err).splitlines()[0].split(". ")[0][:120] if str(err).strip() else type(err).__name__
+        raise GenvidError(f"{path}: not a readable {what} (truncated or corrupt: {detail})") from None
 
 
 _FULL_HASH_LIMIT = 64 * 2**20

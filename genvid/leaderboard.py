@@ -196,13 +196,16 @@ def genvid_numbers(protocol: P.ProtocolConfig, measured: list[dict[str, Any]]) -
 
 def _runs_of(raw: dict, benchmark: str, params_path: str | Path) -> list[tuple[str, str]]:
     """(run, model) of every run of ``benchmark``, in params order (runs.<run>.benchmark/model)."""
-    out = []
+    out, benchmarks = [], P.benchmark_names(raw, params_path)
     for name, entry in P.section(raw, "runs", params_path).items():
         if not isinstance(entry, dict):
             raise ParamError(f"{params_path}: runs.{name} must be a mapping")
         for key in ("benchmark", "model"):
             if not isinstance(entry.get(key), str):
                 raise ParamError(f"{params_path}: runs.{name}.{key} must be a name, got {entry.get(key)!r}")
+        if entry["benchmark"] not in benchmarks:  # a typo would drop the run from every leaderboard
+            raise ParamError(f"{params_path}: runs.{name}.benchmark '{entry['benchmark']}' is not in benchmarks "
+                             f"(known: {', '.join(benchmarks)})")
         if entry["benchmark"] == benchmark:
             out.append((str(name), entry["model"]))
     return out

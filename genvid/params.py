@@ -200,12 +200,18 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
     if unknown:
         raise ParamError(f"{path}: {where}.{unknown[0]} is not a known section (known: collect, {', '.join(SECTIONS)})")
     collect = section(params, f"{where}.collect", path)
+    sources = (*CollectConfig.__dataclass_fields__["source"].metadata["rule"].choices, *GENERATED_SOURCES)
+    if collect.get("source") not in sources:  # it decides which keys collect has: name it first
+        raise ParamError(f"{path}: {where}.collect.source must be one of {', '.join(dict.fromkeys(sources))}, "
+                         f"got {collect.get('source')!r}")
     generated = collect.get("source") in GENERATED_SOURCES
-    cls = SMMNISTCollectConfig if generated else CollectConfig
+    # collect first: its source decides which sections the benchmark needs (a bad source is named as such)
+    parsed_collect = parse_config(SMMNISTCollectConfig if generated else CollectConfig, collect,
+                                  f"{where}.collect", str(path))
     needed = [key for key in SECTIONS if key in values or not (generated and key in ("split", "normalize"))]
     parsed = {key: parse_config(SECTIONS[key], section(params, f"{where}.{key}", path), f"{where}.{key}",
                                 str(path)) for key in needed}
-    return BenchmarkConfig(parse_config(cls, collect, f"{where}.collect", str(path)), **parsed)
+    return BenchmarkConfig(parsed_collect, **parsed)
 
 
 def benchmark_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:

@@ -1,11 +1,12 @@
 """The wrapper of every stage's ``main``: bad input becomes one line and exit code 2, and a CLI run
-records its wall time (genvid.timings)."""
+records its wall time (genvid.timings); the argument parser whose usage errors do the same."""
 from __future__ import annotations
 
+import argparse
 import functools
 import sys
 import time
-from typing import Callable, TypeVar
+from typing import Callable, NoReturn, TypeVar
 
 from genvid.errors import EXIT_BAD_INPUT, GenvidError
 from genvid.timings import record, stage_name
@@ -31,3 +32,25 @@ def cli_main(fn: F) -> F:
         return result
 
     return wrapper  # type: ignore[return-value]
+
+
+class StageArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the option ("error: argument --batch-size: ...")."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {self.prog}: {message} (--help lists the options)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An option type: an integer >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse

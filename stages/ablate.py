@@ -16,7 +16,7 @@ from genvid.errors import ParamError
 from genvid.stage import cli_main
 from genvid.io import write_json
 from genvid.layout import ablation_dir
-from genvid.context import run_context
+from genvid.context import check_data, run_context
 from genvid.models.registry import get
 from genvid.train.run import train_run
 
@@ -48,9 +48,12 @@ def main(argv: list[str] | None = None) -> None:
     args = run_parser(__doc__).parse_args(argv)
     ctx, raw = run_context(args.params, args.run, args.root)
     spec = get(ctx.run.model, f"runs.{ctx.run.name}.model")
+    P.top_level(raw, "likelihood", args.params)  # the test bound reads it after training
+    runs = variants(raw, ctx.run, args.params)
+    check_data(ctx)  # the params first, then the files
     out = ablation_dir(ctx.run.name, ctx.run.benchmark, args.root)
     results = {}
-    for name, run in variants(raw, ctx.run, args.params).items():
+    for name, run in runs.items():
         vctx = replace(ctx, run=run, model_dir=ctx.workdir.with_name(run.name) / "model_out",
                        report_dir=out / name, workdir=ctx.workdir.with_name(run.name))
         results[name] = {"models": run.model_params, "train": run.train_params, "metrics": train_run(vctx, spec)}

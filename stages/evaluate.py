@@ -13,7 +13,8 @@ from genvid import params as P
 from genvid.cli import run_parser
 from genvid.data.samples import read_samples_info
 from genvid.determinism import configure_torch
-from genvid.stage import cli_main
+from genvid.errors import GenvidError
+from genvid.stage import cli_main, int_at_least
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths
 from genvid.metrics.weights import load_i3d, load_lpips
 
@@ -21,7 +22,7 @@ from genvid.metrics.weights import load_i3d, load_lpips
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     parser = run_parser(__doc__)
-    parser.add_argument("--batch-size", type=int, default=4, help="clips per read (and I3D videos per pass)")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=4, help="clips per read (and I3D videos per pass)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     raw = P.read_params(args.params)
@@ -29,7 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     cfg = P.top_level(raw, "evaluate", args.params)
     paths = run_paths(run.name, run.benchmark, args.root)
     info = read_samples_info(paths.samples)  # every input checked before any scoring
-    bits_per_dim = E.read_bits_per_dim(paths.report_dir / "train_metrics.json")
+    if info.attrs.get("run") != run.name:
+        raise GenvidError(f"{paths.samples}: the samples of run {info.attrs.get('run')!r}, not {run.name!r} "
+                          f"(rerun sample@{run.name})")
+    bits_per_dim = E.read_bits_per_dim(paths.report_dir / "train_metrics.json", run.name)
     device = P.top_level(raw, "device", args.params).device  # the metric networks run there
     configure_torch()
     lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"])).to(device)

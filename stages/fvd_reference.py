@@ -8,9 +8,9 @@ from __future__ import annotations
 from genvid import evaluation as E
 from genvid import params as P
 from genvid.cli import benchmark_parser
-from genvid.data.benchmark import protocol_clips
+from genvid.data.benchmark import check_inputs, protocol_clips
 from genvid.determinism import configure_torch
-from genvid.stage import cli_main
+from genvid.stage import cli_main, int_at_least
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths
 from genvid.metrics.weights import load_i3d
 
@@ -18,13 +18,14 @@ from genvid.metrics.weights import load_i3d
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     parser = benchmark_parser(__doc__)
-    parser.add_argument("--batch-size", type=int, default=4, help="clips per I3D pass")
+    parser.add_argument("--batch-size", type=int_at_least(1), default=4, help="clips per I3D pass")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     raw = P.read_params(args.params)
     bench = P.benchmark(raw, args.benchmark, args.params)
     paths = benchmark_paths(args.benchmark, args.root)
     proto = bench.protocol
+    check_inputs(bench, args.benchmark, paths.frames, paths.split, params=args.params)
     starts, _, _ = protocol_clips(proto, paths.frames, paths.split)
     skipped = E.fvd_unavailable(len(starts), proto.clip_len)
     reference = None

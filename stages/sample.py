@@ -11,28 +11,30 @@ from tqdm import tqdm
 from genvid import params as P
 from genvid.cli import run_parser
 from genvid.data.benchmark import protocol_clips
-from genvid.data.frames import CONDITIONING, conditioning, read_frames_info
+from genvid.data.frames import CONDITIONING, conditioning
 from genvid.data.h5 import read_h5
 from genvid.data.samples import Cond, write_samples
 from genvid.determinism import configure_torch
-from genvid.stage import cli_main
+from genvid.stage import cli_main, int_at_least
 from genvid.layout import run_paths
-from genvid.context import run_context
+from genvid.context import check_data, run_context
 from genvid.models.registry import get
+from genvid.models.store import check_run_record
 from genvid.train.sampler import derived_seed
 
 
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     parser = run_parser(__doc__)
-    parser.add_argument("--batch-clips", type=int, default=0, help="clips per predict call (0: from params)")
+    parser.add_argument("--batch-clips", type=int_at_least(0), default=0, help="clips per predict call (0: from params)")
     args = parser.parse_args(argv)
     ctx, raw = run_context(args.params, args.run, args.root)
     configure_torch()
     seed = P.top_level(raw, "sample", args.params).seed
     proto, spec = ctx.bench.protocol, get(ctx.run.model, f"runs.{ctx.run.name}.model")
+    info = check_data(ctx)
+    check_run_record(ctx)  # models/<run> of this run, trained with today's models section
     starts, episode, cluster = protocol_clips(ctx.bench.protocol, ctx.frames, ctx.split)
-    info = read_frames_info(ctx.frames)
     predictor = spec.predictor(ctx)
     check = getattr(predictor, "check_protocol", None)
     if check is not None:  # fail before writing anything

@@ -5,8 +5,7 @@ from dataclasses import asdict
 
 from genvid import params as P
 from genvid.cli import benchmark_parser
-from genvid.data.benchmark import generated_split, is_generated
-from genvid.data.frames import read_frames_info
+from genvid.data.benchmark import check_frames, generated_split, is_generated
 from genvid.data.split import clip_starts, split_ranges
 from genvid.errors import ParamError
 from genvid.stage import cli_main
@@ -22,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     clips = bench.clips
     # Every clip length a stage cuts must fit in one range: training clips and protocol test clips.
     longest = max(clips.clip_len, bench.protocol.clip_len)
-    info = read_frames_info(paths.frames)
+    info = check_frames(bench, args.benchmark, paths.frames, args.params)
     if is_generated(bench.collect):
         result = generated_split(info.episode)
     elif bench.split is None:

@@ -16,12 +16,12 @@ from pathlib import Path
 
 from genvid import params as P
 from genvid.cli import run_parser
-from genvid.config import parse_config
 from genvid.errors import ParamError
 from genvid.stage import cli_main
 from genvid.io import write_json
-from genvid.context import run_context
+from genvid.context import check_data, run_context
 from genvid.models.registry import get
+from genvid.models.store import write_run_record
 from genvid.train.run import train_run
 from genvid.train import distributed as D
 from genvid.train.curves import write_curves_tsv
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
     args = run_parser(__doc__).parse_args(argv)
     ctx, raw = run_context(args.params, args.run, args.root)
     spec = get(ctx.run.model, f"runs.{ctx.run.name}.model")
-    dcfg = parse_config(P.DistributedConfig, raw.get("distributed", {}), "distributed", args.params)
+    dcfg = P.top_level(raw, "distributed", args.params)
+    P.top_level(raw, "likelihood", args.params)  # the pixel models' test bound reads it after training
     nproc = D.nproc_setting(dcfg.nproc)
     if nproc > 1 and not D.under_torchrun():
         D.resolve_backend(dcfg.backend, ctx.device)
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         if done.returncode:
             raise SystemExit(done.returncode)
         return
+    check_data(ctx)  # every process: the params first (above), then the files
     with D.process_group(dcfg.backend, ctx.device) as (rank, _world):
         scratch = None
         if rank > 0:  # the same code path, writing where nothing reads
@@ -64,13 +66,11 @@ def main(argv: list[str] | None = None) -> None:
 def train(ctx, spec, quiet: bool = False) -> None:
     metrics = train_run(ctx, spec)
     # Every run owns the same outputs, whether or not its model trains: provenance and curves.
-    write_json(ctx.model_dir / "run.json", {"run": ctx.run.name, "benchmark": ctx.run.benchmark,
-                                            "model": ctx.run.model, "models": ctx.run.model_params,
-                                            "train": ctx.run.train_params})
+    write_run_record(ctx)
     if not (ctx.report_dir / "curves").exists():
         write_curves_tsv([], ctx.report_dir / "curves" / "none" / "train.tsv",
                          ctx.report_dir / "curves" / "none" / "val.tsv")
-    write_json(ctx.report_dir / "train_metrics.json", metrics)
+    write_json(ctx.report_dir / "train_metrics.json", {"run": ctx.run.name, **metrics})  # genvid.data.train_metrics
     if not quiet:
         print(f"train {ctx.run.name}: {metrics.get('parameters', 0):,} parameters")
 

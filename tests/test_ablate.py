@@ -14,6 +14,7 @@ from genvid import params as P
 from genvid.errors import ParamError
 from genvid.models import registry
 from genvid.profiles import apply, load_profile
+from stages import ablate
 from stages.ablate import main as ablate_main
 from stages.ablate import variants
 
@@ -141,6 +142,7 @@ def fake_stage(tmp_path, monkeypatch):
     fake = FakeTrain()
     spec = registry.get("hvrnn")
     monkeypatch.setitem(registry.MODELS, "hvrnn", replace(spec, train=fake))
+    monkeypatch.setattr(ablate, "check_data", lambda ctx: None)  # the fake family reads no frames
     argv = ["--params", str(params), "--run", RUN, "--root", str(tmp_path)]
     return tmp_path, argv, fake
 

@@ -195,6 +195,8 @@ def test_a_batch_size_the_processes_cannot_share_is_one_clear_error(tmp_path, mo
         D.check_divides(6, 4, "run")
     import yaml
 
+    from conftest import make_frames_file
+    from stages import normalize, split
     from stages.train import main
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -220,6 +222,8 @@ def test_the_train_stage_relaunches_itself_under_torchrun(tmp_path, monkeypatch,
     outputs and its timing, rank 1's scratch folder is gone (a model without training: fast)."""
     import yaml
 
+    from conftest import make_frames_file
+    from stages import normalize, split
     from stages.train import main
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
@@ -227,6 +231,9 @@ def test_the_train_stage_relaunches_itself_under_torchrun(tmp_path, monkeypatch,
     bench = params["runs"][run]["benchmark"]
     params["distributed"] = {"nproc": 2, "backend": "auto"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    make_frames_file(tmp_path / "data" / bench / "frames.h5", lengths=(64, 64, 64, 64))  # checked, not read
+    for stage in (split, normalize):
+        stage.main(["--params", str(tmp_path / "params.yaml"), "--benchmark", bench, "--root", str(tmp_path)])
     monkeypatch.chdir(tmp_path)  # the stage records its timing under the working directory
     monkeypatch.delenv(D.NPROC_ENV, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

@@ -220,14 +220,19 @@ def test_metrics_json_is_flat_headline_numbers(tmp_path, lpips):
 def test_bits_per_dim_comes_from_train_metrics_or_is_absent(tmp_path):
     path = tmp_path / "train_metrics.json"
     with pytest.raises(GenvidError, match=r"train_metrics\.json: file not found \(stage train writes it"):
-        E.read_bits_per_dim(path)
-    path.write_text('{"parameters": 0}')
-    assert E.read_bits_per_dim(path) is None
-    path.write_text('{"parameters": 9, "bits_per_dim": 3}')
-    assert E.read_bits_per_dim(path) == 3.0
-    path.write_text('{"bits_per_dim": "3.2"}')
+        E.read_bits_per_dim(path, "r")
+    path.write_text('{"run": "r", "parameters": 0}')
+    assert E.read_bits_per_dim(path, "r") is None
+    path.write_text('{"run": "r", "parameters": 9, "bits_per_dim": 3}')
+    assert E.read_bits_per_dim(path, "r") == 3.0
+    with pytest.raises(GenvidError, match=r"the training metrics of run 'r', not 'q' \(rerun train@q\)"):
+        E.read_bits_per_dim(path, "q")  # another run's file: its bits would join q's metrics.json
+    path.write_text('{"mean": [0.5], "std": [0.2]}')
+    with pytest.raises(GenvidError, match=r"not a train_metrics\.json \(no 'parameters'"):
+        E.read_bits_per_dim(path, "r")
+    path.write_text('{"run": "r", "parameters": 1, "bits_per_dim": "3.2"}')
     with pytest.raises(GenvidError, match=r"'bits_per_dim' must be a number, got '3\.2'"):
-        E.read_bits_per_dim(path)
+        E.read_bits_per_dim(path, "r")
 
 
 def test_tables_have_every_series_and_rule(tmp_path, lpips):
@@ -265,11 +270,12 @@ def run_stage(root):
 
 @pytest.mark.slow
 def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
+    N = 2  # noqa: N806 - the fewest clips FVD takes: each clip is seconds of I3D at 224 x 224
     rng = np.random.default_rng(8)
     real = rng.integers(0, 256, (N, 16, SIZE, SIZE, 3), dtype=np.uint8)
     path = stage_root / "data/driving/samples/driving-copy_last.h5"
     path.parent.mkdir(parents=True)
-    with write_samples(path, N, (SIZE, SIZE, 3), 8, 8, 1, {}) as w:
+    with write_samples(path, N, (SIZE, SIZE, 3), 8, 8, 1, {"run": "driving-copy_last"}) as w:
         w.write(slice(0, N), real, np.repeat(real[:, None, 7:8], 8, axis=2), episode=np.zeros(N, np.int64),
                 start=np.arange(N, dtype=np.int64) * 16, cluster=np.arange(N, dtype=np.int64))
     with h5py.File(stage_root / "frames.h5", "w") as f:  # what stage fvd_reference embeds: the same clips
@@ -279,7 +285,7 @@ def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
     E.save_reference(stage_root / "data/driving/fvd_reference.pt", reference, None)
     train_metrics = stage_root / "reports/driving/runs/driving-copy_last/train_metrics.json"
     train_metrics.parent.mkdir(parents=True)
-    train_metrics.write_text('{"parameters": 0}')  # what stage train writes for copy_last: no likelihood
+    train_metrics.write_text('{"run": "driving-copy_last", "parameters": 0}')  # stage train's, for copy_last: no likelihood
     first = run_stage(stage_root)
     assert first.returncode == 0, first.stderr[-2000:]
     out = stage_root / "reports/driving/runs/driving-copy_last"
@@ -292,7 +298,7 @@ def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
 
 
 @pytest.mark.parametrize("case", ["missing", "not_h5", "wrong_dtype", "no_clips", "bad_attr"])
-def test_bad_samples_file_is_one_line_and_writes_nothing(stage_root, case):
+def test_bad_samples_file_is_one_line_and_writes_nothing(stage_root, case, capsys):
     path = stage_root / "data/driving/samples/driving-copy_last.h5"
     path.parent.mkdir(parents=True)
     if case == "not_h5":
@@ -306,9 +312,13 @@ def test_bad_samples_file_is_one_line_and_writes_nothing(stage_root, case):
                 f.create_dataset(name, data=np.zeros(n, np.int64))
             f.attrs["context_frames"], f.attrs["horizon"] = (8, 8)
             f.attrs["num_samples"] = 0 if case == "bad_attr" else 1
-    result = run_stage(stage_root)
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {path}") or "samples" in result.stderr
+    from stages import evaluate
+
+    with pytest.raises(SystemExit) as exit_:  # in this process: a subprocess would add seconds of imports
+        evaluate.main(["--params", str(stage_root / "params.yaml"), "--run", "driving-copy_last",
+                       "--root", str(stage_root), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith(f"error: {path}"), err
     assert not (stage_root / "reports").exists()
 
 

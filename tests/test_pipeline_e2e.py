@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import yaml
 
+import _bad_inputs as bad
 from conftest import copy_repo, venv_env
 from workflow.dag import load_stages
 
@@ -99,6 +100,28 @@ def test_rerun_does_nothing(pipeline):
 def test_plots_render(pipeline):
     out = run(pipeline, "dvc", "plots", "show", "--json")
     assert "reports/driving/runs/driving-vq/psnr.tsv" in out
+
+
+@pytest.fixture(scope="module")
+def stages(pipeline):
+    return {stage.name: stage for stage in load_stages(pipeline)}
+
+
+def test_the_bad_input_matrix_covers_every_stage_kind(stages):
+    assert {name.partition("@")[0] for name in stages} == {name.partition("@")[0] for name in bad.MATRIX}
+
+
+@pytest.mark.parametrize("name", bad.MATRIX)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(pipeline, stages, name, tmp_path, capsys):
+    """Issue 26's matrix (tests/_bad_inputs.py): every input of the stage broken in every way, one
+    case at a time, each on its own scratch copy of the built project's files."""
+    stage = bad.stage_inputs(stages[name])
+    failures = []
+    for i, case in enumerate(bad.cases(stage, pipeline)):
+        problem = bad.run_case(case, stage, pipeline, tmp_path / str(i), capsys)
+        if problem:
+            failures.append(f"{case.what}: {problem}")
+    assert not failures, f"{len(failures)} cases of {name}:\n" + "\n".join(failures)
 
 
 def test_a_seed_change_reruns_its_benchmark_only(pipeline):

@@ -12,6 +12,7 @@ import shutil
 import zlib
 from html import unescape
 from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import numpy as np
@@ -28,7 +29,7 @@ from genvid.layout import benchmark_paths, run_paths
 from genvid.leaderboard import build_rows, write_leaderboard
 from genvid.context import RunContext
 from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
-from genvid.models.store import save_model
+from genvid.models.store import save_model, write_run_record
 from genvid.models.vq.family import EXTRAS, evaluate_vqvae, extract_latents
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 from genvid.report import repro, tables
@@ -181,6 +182,7 @@ def make_inputs(root: Path) -> ReportPaths:
     torch.manual_seed(0)
     model = VQVAE3D(cfg).eval()
     save_model(rp.model_dir / "vqvae.pt", "vqvae3d", cfg.to_dict(), model)
+    write_run_record(ctx)  # what stage train writes beside every run's model
     extract_latents(model, ctx, rp.model_dir / "latents.h5")
     steps = np.arange(10, 110, 10)
     metrics = {"vqvae": evaluate_vqvae(model, ctx, bench.clips.clip_len, bench.clips.eval_stride), "parameters": 1}
@@ -257,6 +259,7 @@ def make_seed_runs(root: Path, params: dict, grey: np.ndarray) -> None:
     cfg = parse_config(RFNConfig, {**run.model_params, "channels": 1, "resolution": 16}, "models.rfn")
     torch.manual_seed(0)
     save_model(run_paths(run.name, GREY, root).model_dir / "model.pt", "rfn", to_dict(cfg), RFN(cfg))
+    write_run_record(SimpleNamespace(run=run, model_dir=run_paths(run.name, GREY, root).model_dir))
 
 
 @pytest.fixture(scope="module")
@@ -474,7 +477,8 @@ def test_figures_stage_checks_the_model_against_params(built, tmp_path):
     params = yaml.safe_load(paths.params.read_text())
     params["models"]["vq"]["vqvae"]["channels"] = 9
     paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
-    with pytest.raises(GenvidError, match="vqvae.pt: trained with vqvae.channels=8 but params.yaml models.vq.vqvae.channels=9"):
+    with pytest.raises(GenvidError, match=r"params.yaml: models.vq.vqvae.channels is 9, but .*models/driving-vq was "
+                                          r"trained with 8 \(a stale model: rerun train@driving-vq\)"):
         draw_figures(paths.params, paths.root)
 
 
@@ -570,7 +574,8 @@ def _add_mystery_run(paths: ReportPaths) -> dict:
     write_run_samples(paths.root, params, "driving-mystery", real, {}, 7)
     evaluate_run(paths.root, params, "driving-mystery", {"predictions": (0.3, 0.1)}, 8)
     rp = run_paths("driving-mystery", "driving", paths.root)
-    write_json(rp.report_dir / "train_metrics.json", {"parameters": 4321})
+    write_run_record(SimpleNamespace(run=P.run(params, "driving-mystery"), model_dir=rp.model_dir))
+    write_json(rp.report_dir / "train_metrics.json", {"run": "driving-mystery", "parameters": 4321})
     steps = np.arange(10, 60, 10)
     for component in ("generator", "critic"):
         write_tsv(rp.report_dir / f"curves/{component}/train.tsv", ["step", "loss", "adversarial", "lr"],
@@ -595,7 +600,7 @@ def test_any_run_can_be_the_main_run(built, tmp_path, monkeypatch):
     paths = _copy_inputs(built[0], tmp_path)
     _add_mystery_run(paths)
     figures.main(["--params", str(paths.params), "--root", str(paths.root)])
-    build_report(paths, tmp_path / "reports/report.html", tmp_path / "reports/report.pdf", OPTS)
+    build_report(paths, tmp_path / "reports/report.html", None, OPTS)  # the HTML says it all
     html = (tmp_path / "reports/report.html").read_text()
     _check_references(html)
     plain = _plain(html)

@@ -104,7 +104,8 @@ def test_train_outputs(trained):
     assert 0 < metrics["vqvae"]["test"]["psnr"] < 100
     for component in ("vqvae", "prior_top", "prior_bottom"):
         assert (trained / "reports/driving/runs/driving-vq/curves" / component / "train.tsv").is_file()
-    assert read_json(trained / "reports/driving/runs/driving-copy_last/train_metrics.json") == {"parameters": 0}
+    assert read_json(trained / "reports/driving/runs/driving-copy_last/train_metrics.json") == {
+        "run": "driving-copy_last", "parameters": 0}
 
 
 def test_extracted_codes_equal_encode(trained):

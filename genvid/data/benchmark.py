@@ -18,12 +18,15 @@ from typing import Any
 import numpy as np
 
 from genvid.config import rule
-from genvid.data.frames import episode_runs, read_frames_info
+from genvid.data.frames import FramesInfo, episode_runs, read_frames_info
 from genvid.data.split import clip_starts, validate_split_file
+from genvid.data.stats import load_stats
 from genvid.errors import GenvidError
 from genvid.io import read_json
 
 GENERATED_SOURCES = ("smmnist",)
+# What stage collect records in a frames file's 'source' attribute (genvid.data.sources.SOURCES too)
+COLLECTED_SOURCES = ("procedural", "carracing", *GENERATED_SOURCES)
 
 
 @dataclass(frozen=True)
@@ -86,3 +89,42 @@ def protocol_clips(proto, frames: Path, split_path: Path) -> tuple[np.ndarray, n
         rank[i] = rank[i - 1] + 1 if episode[i] == episode[i - 1] else 0
     _, cluster = np.unique(np.stack([episode, rank // proto.block_clips], 1), axis=0, return_inverse=True)
     return np.asarray(starts, dtype=np.int64), episode, cluster.reshape(-1).astype(np.int64)
+
+
+def check_frames(bench, name: str, frames: Path, params: str = "params.yaml") -> FramesInfo:
+    """The frames file, read and checked against ``benchmarks.<name>.collect``: a file stage collect
+    recorded must come from the same source, seed and resolution (not another benchmark's, not a
+    stale recording)."""
+    info = read_frames_info(frames)
+    if info.attrs.get("source") not in COLLECTED_SOURCES:  # not recorded by stage collect (a user's own video)
+        return info
+    for key in ("source", "seed", "resolution"):
+        want, got = getattr(bench.collect, key, None), info.attrs.get(key)
+        if want is not None and got is not None and got != want:
+            raise GenvidError(f"{frames}: recorded with {key} {got!r}, but {params} gives benchmarks.{name}.collect."
+                              f"{key} {want!r} (frames of another benchmark? rerun collect@{name})")
+    return info
+
+
+def check_inputs(bench, name: str, frames: Path, split_path: Path, stats_path: Path | None = None,
+                 params: str = "params.yaml") -> tuple[FramesInfo, dict]:
+    """Every benchmark file a stage reads, checked against each other and ``benchmarks.<name>`` before
+    any work: frames recorded with these collect params, a split of these frames (the stage ``split``
+    wrote it for them), statistics of their channels. Each problem is one GenvidError line naming the
+    file; a stage that would otherwise fail late, or silently score the wrong frames, calls this first."""
+    info = check_frames(bench, name, frames, params)
+    collect = bench.collect
+    split = validate_split_file(read_json(split_path), str(split_path), info.num_frames)
+    kind = "generated" if is_generated(collect) else "recorded"
+    if ("generated" in split) != (kind == "generated"):
+        raise GenvidError(f"{split_path}: not the split of a {kind} benchmark like {name} "
+                          f"(a split of another benchmark? rerun split@{name})")
+    test_frames = sum(b - a for a, b in split["splits"]["test"]["ranges"])
+    if split.get("num_frames", info.num_frames) != info.num_frames or (kind == "generated" and test_frames != info.num_frames):
+        raise GenvidError(f"{split_path}: made for {split.get('num_frames', test_frames)} frames, but {frames} "
+                          f"holds {info.num_frames} (a split of another frames file? rerun split@{name})")
+    if kind == "recorded" and not split["splits"]["train"]["ranges"]:
+        raise GenvidError(f"{split_path}: the train split holds no frames")
+    if stats_path is not None:
+        load_stats(read_json(stats_path), str(stats_path), info.channels)
+    return info, split

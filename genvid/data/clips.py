@@ -60,6 +60,10 @@ class _Clips(Dataset):
                               f"holds {shape[0]} frames (a split of another frames file?)")
         self.clip_len = clip_len
         self.starts = clip_starts(ranges, clip_len, stride)
+        if len(self.starts) == 0:  # e.g. a model window longer than the recorded test sequences
+            longest = max((b - a for a, b in ranges), default=0)
+            raise GenvidError(f"{split_path}: split '{split}' holds no clip of {clip_len} frames "
+                              f"(its longest range has {longest})")
         self._file: h5py.File | None = None
         self._pid: int | None = None
 

@@ -4,7 +4,8 @@ The writers (genvid.models.vq.family.train, genvid.models.pixel.train_pixel_mode
 (the report) import these names, so a key renamed on one side cannot silently drift from the
 other. Which fields a file holds says what the run can report, whatever its model is called:
 
-    every run            parameters (an int; 0 for a model without weights, a baseline)
+    every run            run (its name: a file of another run is refused, ``check_run``),
+                         parameters (an int; 0 for a model without weights, a baseline)
     VQ-VAE + priors      vqvae.{train,val,test}.{VQVAE_SPLIT_KEYS}, vqvae.bits_reduction, vqvae.code_shapes,
                          prior_<level>.{train,val,test}.{PRIOR_SPLIT_KEYS}   (has_vq)
     pixel likelihood     bits_per_dim, bits_per_dim_elbo                      (has_bits)
@@ -49,6 +50,20 @@ def number(data: Any, dotted: str, source: str | Path, required: bool = True) ->
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise GenvidError(f"{source}: key '{dotted}' must be a finite number, got {value!r}")
     return float(value)
+
+
+def check_run(data: Any, run: str, source: str | Path) -> dict:
+    """A train_metrics.json that stage train wrote for ``run``: a JSON object naming it, with its
+    parameter count. Another run's file (or another kind of file) is one line naming it."""
+    if not isinstance(data, dict) or "parameters" not in data:
+        raise GenvidError(f"{source}: not a train_metrics.json (no 'parameters'; stage train writes it)")
+    if data.get("run") != run:
+        raise GenvidError(f"{source}: the training metrics of run {data.get('run')!r}, not {run!r} "
+                          f"(rerun train@{run})")
+    count = data["parameters"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise GenvidError(f"{source}: 'parameters' must be a count, got {count!r}")
+    return data
 
 
 # ----------------------------------------------------------------------------- capabilities

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from genvid.errors import GenvidError
-from genvid.io import save_torch
+from genvid.io import load_torch, save_torch
 from genvid.metrics.i3d import I3D
 from genvid.metrics.lpips import LPIPS
 
@@ -177,10 +177,7 @@ def _load(path: str | Path, model: torch.nn.Module, network: str, marker: str) -
     path = Path(path)
     if not path.is_file():
         raise GenvidError(f"{path}: {network} weight file not found (run the metric_weights stage)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise GenvidError(f"{path}: not a torch weight file ({type(err).__name__})") from None
+    state = load_torch(path, f"{network} weight file")
     if not isinstance(state, dict):
         raise GenvidError(f"{path}: not a {network} weight file (holds a {type(state).__name__}, not a state_dict)")
     expected = model.state_dict()

@@ -20,12 +20,16 @@ from genvid.context import run_context
 from genvid.data.figures import LEVELS, TEMPERATURES, Figures, LevelDecodings, TemperatureSweep, pick_rows
 from genvid.data.samples import read_clips, read_samples_info
 from genvid.errors import ParamError
-from genvid.layout import run_paths
+from genvid.data.stats import load_stats
+from genvid.io import read_json
+from genvid.layout import benchmark_paths, run_paths
 from genvid.models.registry import get
+from genvid.models.store import check_run_record
 
 
 def _samples(params_path: str | Path, name: str, root: str | Path):
     ctx, _ = run_context(params_path, name, root)
+    check_run_record(ctx)  # the run's own model, trained with today's models section
     return ctx, run_paths(ctx.run.name, ctx.run.benchmark, root).samples
 
 
@@ -62,6 +66,9 @@ def draw_figures(params_path: str | Path, root: str | Path = ".") -> Figures:
     names = P.run_names(raw, params_path)
     if cfg.main_run not in names:
         raise ParamError(f"{params_path}: report.main_run '{cfg.main_run}' is not in runs (known: {', '.join(names)})")
+    # dvc.yaml gives the stage every benchmark's statistics; the main run's family decodes with its own
+    stats = benchmark_paths(P.run(raw, cfg.main_run, params_path).benchmark, root).stats
+    load_stats(read_json(stats), str(stats))  # before any model runs
     temperatures = None
     if cfg.temperature_run is not None and cfg.temperature_run in names:
         temperatures = draw_temperatures(params_path, cfg.temperature_run, root, cfg)

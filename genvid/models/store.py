@@ -5,16 +5,13 @@ for it (``register_kind``), so every model file loads through one function.
 """
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Callable
 
-import torch
 from torch import nn
 
 from genvid.errors import GenvidError
-from genvid.io import save_torch
+from genvid.io import load_torch, read_json, save_torch, write_json
 
 Builder = Callable[[dict], nn.Module]
 _BUILDERS: dict[str, Builder] = {}
@@ -36,10 +33,7 @@ def load_model(path: str | Path, kind: str | None = None) -> tuple[nn.Module, di
     path = Path(path)
     if not path.exists():
         raise GenvidError(f"{path}: file not found")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError) as err:
-        raise GenvidError(f"{path}: not a readable model file ({str(err).splitlines()[0]})") from None
+    blob = load_torch(path, "model file")
     found = blob.get("kind") if isinstance(blob, dict) else type(blob).__name__
     if kind is not None and found != kind:
         raise GenvidError(f"{path}: expected a {kind} model file, found {found!r}")
@@ -70,3 +64,47 @@ def _prior(config: dict) -> nn.Module:
 register_kind("vqvae3d", _vqvae)
 register_kind("pixelsnail3d_top", _prior)
 register_kind("pixelsnail3d_bottom", _prior)
+
+
+# ----------------------------------------------------------------------------- the run record
+
+RUN_RECORD = "run.json"  # models/<run>/run.json: which run trained the folder, with which params
+
+
+def write_run_record(ctx) -> None:
+    """Stage train's provenance of ``ctx.model_dir`` (every run has one, with or without weights)."""
+    write_json(ctx.model_dir / RUN_RECORD, {"run": ctx.run.name, "benchmark": ctx.run.benchmark,
+                                            "model": ctx.run.model, "models": ctx.run.model_params,
+                                            "train": ctx.run.train_params})
+
+
+def check_run_record(ctx, sampling_keys: tuple[str, ...] = ("sampling",)) -> None:
+    """The model folder was trained for this run with today's ``models.<model>`` section: a folder of
+    another run, or params changed since training (but ``sampling_keys``, read when sampling), is one
+    line naming the folder or the key, before any model loads."""
+    path = ctx.model_dir / RUN_RECORD
+    record = read_json(path)
+    if not isinstance(record, dict) or record.get("run") != ctx.run.name:
+        found = record.get("run") if isinstance(record, dict) else None
+        raise GenvidError(f"{path}: the model folder of run {found!r}, not {ctx.run.name!r} (rerun train@{ctx.run.name})")
+    trained, now = record.get("models"), ctx.run.model_params
+    if not isinstance(trained, dict):
+        raise GenvidError(f"{path}: 'models' must be the run's models section, got {trained!r}")
+    for key in sorted(set(trained) | set(now)):
+        if key in sampling_keys:
+            continue
+        where = _first_difference(trained.get(key), now.get(key), f"models.{ctx.run.model}.{key}")
+        if where is not None:
+            raise GenvidError(f"{ctx.params_path}: {where[0]} is {where[2]!r}, but {ctx.model_dir} was trained with "
+                              f"{where[1]!r} (a stale model: rerun train@{ctx.run.name})")
+
+
+def _first_difference(old, new, where: str):
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            found = _first_difference(old.get(key), new.get(key), f"{where}.{key}")
+            if found is not None:
+                return found
+        return None
+    plain = (lambda v: list(v) if isinstance(v, tuple) else v)
+    return None if plain(old) == plain(new) else (where, old, new)

@@ -15,11 +15,12 @@ import numpy as np
 
 from genvid import params as P
 from genvid.data import train_metrics as TM
+from genvid.data.benchmark import check_inputs
 from genvid.data.samples import SamplesInfo, read_clips, read_index, read_samples_info
 from genvid.data.train_metrics import lookup, number
 from genvid.errors import GenvidError
 from genvid.io import read_json
-from genvid.layout import RunPaths, run_paths
+from genvid.layout import RunPaths, benchmark_paths, run_paths
 from genvid.metrics.stats import RULES
 
 METRICS = ("psnr", "ssim", "lpips", "mse")  # display order
@@ -37,6 +38,25 @@ class ReportPaths:
     def under(cls, root: str | Path, params: str | Path | None = None) -> "ReportPaths":
         r = Path(root)
         return cls(Path(params) if params is not None else r / "params.yaml", r, r / "dvc.lock", r / "profiles")
+
+
+def preflight(paths: ReportPaths) -> None:
+    """The params sections and benchmark files the report is given (dvc.yaml), checked before it
+    renders anything: each problem is one line naming the key or the file. The models and train
+    sections are shown, not used: the train stages that ran on them checked them."""
+    raw = P.read_params(paths.params)
+    for name in ("device", "sample", "evaluate", "likelihood", "report"):
+        P.top_level(raw, name, paths.params)
+    runs = {name: P.run(raw, name, paths.params) for name in P.run_names(raw, paths.params)}
+    for bench in P.benchmark_names(raw, paths.params):
+        P.benchmark(raw, bench, paths.params)
+    main = P.top_level(raw, "report", paths.params).main_run
+    if main not in runs:
+        raise P.ParamError(f"{paths.params}: report.main_run '{main}' is not in runs (known: {', '.join(runs)})")
+    # dvc.yaml gives the report every benchmark's frames, split and stats; it reads the main run's
+    bench = runs[main].benchmark
+    data = benchmark_paths(bench, paths.root)
+    check_inputs(P.benchmark(raw, bench, paths.params), bench, data.frames, data.split, data.stats, str(paths.params))
 
 
 # --------------------------------------------------------------------------- small readers
