@@ -48,17 +48,16 @@ class Case:
 
 # ----------------------------------------------------------------------------- files
 
-def _replace_with(src_rel: str) -> Callable[[Path, str], Callable[[Path, Path], None]]:
-    def make(_scratch: Path, rel: str):
-        def apply(scratch: Path, built: Path) -> None:
-            _remove(scratch / rel)
-            src = built / src_rel
-            if src.is_dir():
-                shutil.copytree(src, scratch / rel, copy_function=os.link)
-            else:
-                os.link(src, scratch / rel)
-        return apply
-    return make
+def _replace_with(rel: str, src_rel: str) -> Callable[[Path, Path], None]:
+    """``rel`` in the scratch copy becomes the built project's ``src_rel``."""
+    def apply(scratch: Path, built: Path) -> None:
+        _remove(scratch / rel)
+        src = built / src_rel
+        if src.is_dir():
+            shutil.copytree(src, scratch / rel, copy_function=os.link)
+        else:
+            os.link(src, scratch / rel)
+    return apply
 
 
 def _remove(path: Path) -> None:
@@ -143,9 +142,9 @@ def file_cases(stage: str, deps: list[str], built: Path) -> list[Case]:
                       Case(stage, f"{rel}: a folder", names, _as_folder(rel))]
             other = _other_contract(rel, bench)
             if other is not None and other != rel and (built / other).exists():
-                cases.append(Case(stage, f"{rel}: {other} in its place", names, _replace_with(other)(built, rel)))
+                cases.append(Case(stage, f"{rel}: {other} in its place", names, _replace_with(rel, other)))
         for label, src in _of_another(rel, stage, built):
-            cases.append(Case(stage, f"{rel}: {label} ({src})", names, _replace_with(src)(built, rel)))
+            cases.append(Case(stage, f"{rel}: {label} ({src})", names, _replace_with(rel, src)))
     return cases
 
 
