@@ -46,3 +46,9 @@ def figures_path(root: str | Path = ".") -> Path:
 
 
 METRIC_WEIGHTS = {"lpips": Path("models/metrics/lpips_alexnet.pt"), "i3d": Path("models/metrics/i3d_kinetics400.pt")}
+
+
+def noisy_vq_dir(run: str, root: str | Path = ".") -> Path:
+    """reports/noisy_vq/<run>/: study.json and each (sigma, seed)'s curves (stage noisy_vq; schema:
+    genvid.data.noisy_vq). One folder for every benchmark's studies: the report stage depends on it."""
+    return Path(root) / "reports" / "noisy_vq" / run

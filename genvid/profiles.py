@@ -23,11 +23,20 @@ from genvid.params import PARAMS_FILE, read_params
 PROFILES_DIR = Path("profiles")
 
 
+# Sections of named entries a profile may add to (a bigger DAG: the paper profile's noisy-VQ study of
+# driving); below an entry, and everywhere else, a key absent from params.yaml is a typo.
+ADDABLE = ("runs", "ablations", "noisy_vq")
+
+
 def merge(base: dict, overrides: dict, path: str = "") -> dict:
-    """Deep merge; an override key absent from ``base`` is an error (a typo, not a new param)."""
+    """Deep merge; an override key absent from ``base`` is an error (a typo, not a new param), but for a
+    new entry directly under an ADDABLE section."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
         dotted = f"{path}{key}"
+        if key not in merged and path.rstrip(".") in ADDABLE and isinstance(value, dict):
+            merged[key] = copy.deepcopy(value)
+            continue
         if key not in merged:
             raise GenvidError(f"profile key {dotted} does not exist in {PARAMS_FILE}")
         if isinstance(value, dict) and isinstance(merged[key], dict):

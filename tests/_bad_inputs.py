@@ -30,7 +30,7 @@ import yaml
 # a generated source); a VQ run and a pixel-model run for the per-run stages.
 MATRIX = ("collect@driving", "collect@smmnist", "split@driving", "split@smmnist", "normalize@driving",
           "normalize@smmnist", "metric_weights", "fvd_reference@driving", "train@smmnist-vq",
-          "train@smmnist-rfn", "ablate@smmnist-hvrnn", "sample@smmnist-vq", "sample@smmnist-rfn",
+          "train@smmnist-rfn", "ablate@smmnist-hvrnn", "noisy_vq@smmnist-vq", "sample@smmnist-vq", "sample@smmnist-rfn",
           "evaluate@smmnist-vq", "leaderboard@smmnist", "figures", "report")
 OTHER_BENCHMARK = {"driving": "smmnist", "smmnist": "driving"}
 CODE = ("genvid/", "stages/", "requirements-weights.txt")

@@ -111,6 +111,31 @@ def test_a_profile_removes_the_keys_it_lists_and_no_others(repo_root):
         apply(params, {"remove": ["runs.driving-nope"]})
 
 
+def test_a_profile_adds_named_entries_only_where_entries_are_named(repo_root):
+    params = P.read_params(repo_root / "params.yaml")
+    study = {"benchmark": "driving", "model": "vq", "sigmas": [0.0], "seeds": [0], "fit_clips": 8,
+             "held_out_clips": 4}
+    bigger = apply(params, {"noisy_vq": {"driving-vq": study}})
+    assert bigger["noisy_vq"]["driving-vq"] == study and "driving-vq" not in params["noisy_vq"]
+    with pytest.raises(GenvidError, match="profile key noisy_vq.smmnist-vq.sigmaz does not exist"):
+        apply(params, {"noisy_vq": {"smmnist-vq": {"sigmaz": [0.0]}}})  # below an entry: a typo
+    with pytest.raises(GenvidError, match="profile key models.vqx does not exist"):
+        apply(params, {"models": {"vqx": {"vqvae": {}}}})
+
+
+def test_every_profile_s_noisy_vq_studies_parse(repo_root, tmp_path):
+    from stages.noisy_vq import study_config
+
+    for profile in [None, *sorted(p.stem for p in (repo_root / "profiles").glob("*.yaml"))]:
+        params = P.read_params(repo_root / "params.yaml")
+        if profile is not None:
+            params = apply(params, P.read_params(repo_root / "profiles" / f"{profile}.yaml"))
+        for run in params.get("noisy_vq") or {}:
+            cfg, studied = study_config(params, P.run(params, run), f"{profile}.yaml")
+            assert studied.model_params["vqvae"] and cfg.sigmas[0] == 0.0, (profile, run)
+            TrainConfig.from_dict(studied.train_params["vqvae"], f"{profile}: train.vq.vqvae")
+
+
 def _build(run: P.Run, bench: P.BenchmarkConfig) -> int:
     """The run's networks on the meta device (no memory): what its train stage builds first. Returns
     the parameter count; a config its model rejects raises the model's own ParamError."""

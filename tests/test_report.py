@@ -23,9 +23,9 @@ import yaml
 from genvid import evaluation as E
 from genvid import params as P
 from genvid.data.samples import Extra, write_samples
-from genvid.errors import GenvidError
+from genvid.errors import GenvidError, ParamError
 from genvid.io import write_json
-from genvid.layout import benchmark_paths, run_paths
+from genvid.layout import benchmark_paths, noisy_vq_dir, run_paths
 from genvid.leaderboard import build_rows, write_leaderboard
 from genvid.context import RunContext
 from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
@@ -94,6 +94,8 @@ def make_params(root: Path) -> dict:
                                                "overrides": {"models": {"latent_resolutions": [1]}}}}
     params["report"] = {"main_run": "driving-vq", "temperature_run": f"{GREY}-rfn", "temperatures": [0.3, 1.0],
                         "temperature_frames": 2}
+    params["noisy_vq"] = {"driving-vq": {**params["noisy_vq"]["smmnist-vq"], "benchmark": "driving",
+                                         "sigmas": list(NOISY_STUDY), "seeds": [0, 1]}}
     assert list(params["ablations"]) == [f"{GREY}-hvrnn"]  # params.yaml's ablation, on the grey benchmark here
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
@@ -223,12 +225,33 @@ def make_inputs(root: Path) -> ReportPaths:
         r = P.run(params, name)
         write_json(run_paths(name, r.benchmark, root).report_dir / "train_metrics.json", {"parameters": 0})
     make_seed_runs(root, params, grey)
+    write_noisy_study(root)
     for b in ("driving", GREY):
         write_leaderboard(build_rows(pp, b, root), benchmark_paths(b, root).leaderboard)
     from stages import figures  # the frames only a model draws: the report itself runs none
 
     figures.main(["--params", pp, "--root", str(root)])
     return ReportPaths.under(root)
+
+
+# A hand-made noisy-VQ study of driving-vq (σ -> usage, order, shift drop, probe accuracy, PSNR), the
+# same for both tiers and seeds: every claim holds but the probe's (lower at σ = 1 than at σ = 0).
+NOISY_STUDY = {0.0: (0.5, 0.05, 6.0, 0.40, 20.0), 0.5: (0.9, 0.60, 1.0, 0.45, 19.9),
+               1.0: (1.0, 0.70, 0.5, 0.35, 19.5), 1.5: (1.0, 0.50, 0.6, 0.30, 18.0)}
+
+
+def write_noisy_study(root: Path) -> None:
+    rows = []
+    for sigma, (usage, order, drop, probe, psnr) in NOISY_STUDY.items():
+        for seed in (0, 1):
+            tier = {"usage": usage, "perplexity": 10 * usage, "codes_used": int(16 * usage), "order": order,
+                    "shift_psnr_drop": drop, "probe_accuracy": probe, "probe_ridge": 1.0,
+                    "pca": [[float(i), float(i) * sigma] for i in range(16)]}
+            rows.append({"sigma": sigma, "seed": seed, "psnr": psnr, "ssim": 0.5, "probe_majority": 0.34,
+                         "top": tier, "bottom": tier})
+    write_json(noisy_vq_dir("driving-vq", root) / "study.json",
+               {"run": "driving-vq", "benchmark": "driving", "task": "mean speed (3 classes)", "sigmas": list(NOISY_STUDY),
+                "seeds": [0, 1], "fit_clips": 20, "held_out_clips": 8, "rows": rows})
 
 
 def make_seed_runs(root: Path, params: dict, grey: np.ndarray) -> None:
@@ -551,7 +574,7 @@ def _check_references(html: str) -> list[str]:
     for kind in ("Figure", "Table"):  # numbered in document order, per chapter (registry order = template order)
         seen = [c.split()[1] for c in captions if c.startswith(kind)]
         chapter_seq = [s.split(".")[0] for s in seen]
-        assert chapter_seq == sorted(chapter_seq, key="1234567A".index)
+        assert chapter_seq == sorted(chapter_seq, key="12345678A".index)
         for ch in set(chapter_seq):
             assert [int(s.split(".")[1]) for s in seen if s.split(".")[0] == ch] == list(range(1, chapter_seq.count(ch) + 1))
     ids = set(re.findall(r'\bid="([^"]+)"', html))
@@ -931,3 +954,46 @@ def test_baseline_facts_name_the_runs_and_metrics_that_beat_copy_last():
                     "b-vq beats it on PSNR, FVD; b-vrnn on none.")
     assert _plain(baseline_facts("b", [base, bad])).endswith("no learned run beats it on any metric (1 learned run).")
     assert baseline_facts("b", [good, bad]) is None and baseline_facts("b", [base]) is None
+
+
+def test_seed_002_chapter_marks_each_claim_with_its_measured_figure(built):
+    paths, out = built
+    html = (out / "report.html").read_text()
+    chapter = _plain(_section(html, 'id="ch-noisyvq"', 'id="ch-discussion"'))
+    assert "Run driving-vq on driving: σ ∈ 0.0, 0.5, 1.0, 1.5, train seeds 0, 1." in chapter
+    claims = {row[0]: row for row in _table(html, "nvqclaims_driving-vq")}
+    verdicts = {claim.split(":")[0]: row[3] for claim, row in claims.items()}
+    assert list(verdicts.values()) == ["holds", "holds", "holds", "does not hold", "holds",
+                                       "not tested here", "not tested here", "not tested here"]
+    assert "top codes used: 50 % at σ = 0, 90 % at σ = 0.5" in claims[next(iter(claims))][4]
+    probe = next(row for claim, row in claims.items() if claim.startswith("A classifier"))
+    assert probe[4] == ("top: 40.0 % at σ = 0, 35.0 % at σ = 1; bottom: 40.0 % at σ = 0, 35.0 % at σ = 1 "
+                        "(majority class 34.0 %)")
+    recon = next(row for claim, row in claims.items() if claim.startswith("Reconstruction"))
+    assert recon[4] == "PSNR 20.00 dB at σ = 0, 19.50 at σ = 1, 18.00 at σ = 1.5"
+    assert "4 verdicts “holds”, 1 “does not hold” and 3 “not tested here”, over 1 study" in chapter
+    table = _table(html, "nvqtab_driving-vq")
+    assert [r[0] for r in table] == ["0", "0.5", "1", "1.5"]
+    assert table[2][:5] == ["1", "19.50", "0.500", "10.0", "0.700"]
+    assert _table(html, "nvq_choices")[0][:2] == ["σ of the index noise", "the standard deviation"]
+    for key in ("nvq_driving-vq", "nvqpca_driving-vq"):
+        assert f'id="fig-{key}"' in html
+
+
+def test_a_stale_noisy_vq_study_is_named(built, tmp_path):
+    from genvid.report.seed_inputs import read_studies
+
+    paths, _ = built
+    params = P.read_params(paths.params)
+    params["noisy_vq"]["driving-vq"]["sigmas"] = [0.0, 0.5]
+    results = {"driving-vq": SimpleNamespace(benchmark="driving", run=P.run(params, "driving-vq"))}
+    with pytest.raises(GenvidError, match=r"study.json: sigmas .* differ from params.yaml noisy_vq.driving-vq.sigmas"
+                                          r" \[0.0, 0.5\] \(a stale study: rerun noisy_vq@driving-vq\)"):
+        read_studies(params, paths, "driving", results)
+    assert read_studies(params, paths, GREY, results) == []  # another benchmark's run: not this benchmark's study
+    params["noisy_vq"]["driving-vq"]["benchmark"] = GREY
+    with pytest.raises(ParamError, match=f"noisy_vq.driving-vq.benchmark must be the run's benchmark 'driving', "
+                                         f"got '{GREY}'"):
+        read_studies(params, paths, GREY, results)
+    with pytest.raises(ParamError, match="noisy_vq.driving-vq names no run of section 'runs'"):
+        read_studies(params, paths, GREY, {})

@@ -166,6 +166,54 @@ def test_noisy_ema_on_noisy_code_commitment_on_clean_code():
     torch.testing.assert_close(out.codes.permute(0, 2, 3, 4, 1).reshape(-1, 4), e0[noisy])
 
 
+def _train_steps(model: VQVAE3D, x: torch.Tensor, steps: int = 2) -> None:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    for _ in range(steps):
+        loss, _ = model.train().loss(x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def test_sigma_zero_is_exactly_the_plain_vqvae():
+    """noisy_sigma 0 trains the same bytes as a config without the option, and draws no random
+    number (dropout and dead-code restarts downstream see the same generator state)."""
+    x = smooth_clips()
+    plain, zero = make(), make(noisy_sigma=0.0)
+    torch.manual_seed(11)
+    _train_steps(plain, x)
+    after_plain = torch.get_rng_state()
+    torch.manual_seed(11)
+    _train_steps(zero, x)
+    assert torch.equal(torch.get_rng_state(), after_plain)
+    for (name, a), (_, b) in zip(plain.state_dict().items(), zero.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_index_noise_is_deterministic_under_the_seed():
+    x = smooth_clips()
+
+    def noisy_indices(seed: int):
+        model = make(noisy_sigma=1.0)
+        torch.manual_seed(seed)
+        out = model.train()(x)
+        return out.top_indices, out.bottom_indices
+
+    first, again, other = noisy_indices(3), noisy_indices(3), noisy_indices(4)
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert any(not torch.equal(a, b) for a, b in zip(first, other))
+
+
+def test_index_noise_is_a_rounded_gaussian_with_sigma_as_standard_deviation():
+    quant = EMAQuantizer(VQVAEConfig(**{**TINY, "codebook_size": 1001, "code_dim": 2, "noisy_sigma": 0.5}))
+    torch.manual_seed(0)
+    eps = quant.add_noise(torch.full((200_000,), 500)) - 500
+    # P(eps = 0) = P(|N(0, 0.25)| < 0.5) = 2 Phi(1) - 1 = 0.6827; P(eps = 1) = Phi(3) - Phi(1) = 0.1573
+    assert (eps == 0).float().mean() == pytest.approx(0.6827, abs=0.005)
+    assert (eps == 1).float().mean() == pytest.approx(0.1573, abs=0.005)
+    assert (eps == -1).float().mean() == pytest.approx(0.1573, abs=0.005)
+
+
 def test_noise_reflects_at_the_boundaries():
     quant = EMAQuantizer(VQVAEConfig(**{**TINY, "codebook_size": 5, "code_dim": 2, "noisy_sigma": 50.0}))
     torch.manual_seed(0)

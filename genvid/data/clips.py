@@ -146,13 +146,15 @@ def unit_frames(frames: np.ndarray) -> torch.Tensor:
 
 
 class GeneratedClips(Dataset):
-    """SM-MNIST sequences ``first .. first + size - 1`` of the training digit pool, ``clip_len``
-    frames each: normalised [C, T, H, W] (with ``stats``) or [0, 1] pixels [T, C, H, W]."""
+    """SM-MNIST sequences ``first .. first + size - 1`` of a digit pool (the training pool unless
+    told), ``clip_len`` frames each: normalised [C, T, H, W] (with ``stats``) or [0, 1] pixels
+    [T, C, H, W]."""
 
     def __init__(self, cfg: SMMNISTCollectConfig, first: int, size: int, clip_len: int,
-                 stats: tuple[np.ndarray, np.ndarray] | None):
+                 stats: tuple[np.ndarray, np.ndarray] | None, pool: str = "train"):
         pools()  # a missing digits package fails here, not in a worker
         self.cfg, self.first, self.size, self.clip_len, self.stats = cfg, first, size, clip_len, stats
+        self.pool = pool
         self.channels = 1
         self.mean, self.std = stats if stats is not None else (None, None)
         self.starts = np.arange(first, first + size, dtype=np.int64)  # sequence indices (latent files' "start")
@@ -160,11 +162,15 @@ class GeneratedClips(Dataset):
     def __len__(self) -> int:
         return self.size
 
-    def raw(self, index: int) -> np.ndarray:
-        """uint8 [T, H, W, 1] of sequence ``first + index``."""
+    def sequence(self, index: int) -> Sequence:
+        """Sequence ``first + index`` of the pool: frames, trajectories, digit labels."""
         if not 0 <= index < self.size:
             raise IndexError(f"sequence {index} out of range [0, {self.size})")
-        return generate_sequence(self.cfg.seed, self.first + int(index), self.clip_len, "train").frames[..., None]
+        return generate_sequence(self.cfg.seed, self.first + int(index), self.clip_len, self.pool)
+
+    def raw(self, index: int) -> np.ndarray:
+        """uint8 [T, H, W, 1] of sequence ``first + index``."""
+        return self.sequence(index).frames[..., None]
 
     def __getitem__(self, index: int) -> torch.Tensor:
         frames = self.raw(index)

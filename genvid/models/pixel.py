@@ -23,7 +23,7 @@ from genvid.data.clips import clip_set
 from genvid.data.figures import TEMPERATURES, TemperatureSweep
 from genvid.data.frames import read_frames_info
 from genvid.data.train_metrics import ACTIVE_KL
-from genvid.errors import GenvidError, ParamError
+from genvid.errors import ParamError
 from genvid.io import fingerprint
 from genvid.metrics.likelihood import bits_per_dim, iwae_bits_per_dim
 from genvid.models.family import Component, Fit, ModelSpec
@@ -191,23 +191,15 @@ def test_elbo(ctx: RunContext, model: nn.Module, curves: list[dict[str, Any]]) -
             "active_channels": [sum(v > ACTIVE_KL for v in level) for level in channels]}
 
 
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, (list, tuple)) else value
-
-
 @torch.no_grad()
 def temperature_sweep(ctx: RunContext, real: np.ndarray, rows: np.ndarray, context_frames: int, horizon: int,
                       temperatures: tuple[float, ...], seed: int) -> TemperatureSweep:
     """One future of each clip of ``real`` (uint8 [k, T, H, W, C]) from its first ``context_frames``
     frames at every temperature, on the CPU, from a generator seeded with ``seed`` each time (so
-    only the temperature differs). Only a model whose config has a ``temperature`` can; the
-    model must be the run's (a stale one is an error)."""
-    name, path = ctx.run.name, ctx.model_dir / "model.pt"
-    model, stored = load_model(path, ctx.run.model)
-    for key, value in ctx.run.model_params.items():
-        if key in stored and _plain(stored[key]) != _plain(value):
-            raise GenvidError(f"{path}: trained with {key}={stored[key]!r} but params.yaml gives {value!r} "
-                              f"(a stale model: rerun train@{name})")
+    only the temperature differs). Only a model whose config has a ``temperature`` can; the caller
+    (genvid.models.figures) has checked the model folder against the run's params (its run record)."""
+    name = ctx.run.name
+    model, _ = load_model(ctx.model_dir / "model.pt", ctx.run.model)
     cfg = getattr(model, "cfg", None)
     if not (dataclasses.is_dataclass(cfg) and "temperature" in {f.name for f in dataclasses.fields(cfg)}):
         raise ParamError(f"report.temperature_run '{name}' is a '{ctx.run.model}' run, whose model has no "

@@ -26,6 +26,7 @@ from genvid.io import atomic_path, atomic_write_text
 from genvid.report import chapters as C
 from genvid.report import figures as F
 from genvid.report import findings as Z
+from genvid.report import noisy_vq as NV
 from genvid.report import repro
 from genvid.report import text as X
 from genvid.report.chapters import CHAPTERS, Options, Registry
@@ -45,6 +46,8 @@ OUTLINE = [  # (chapter key, title, [(section id, title), ...]); the template's 
     ("results", "Results", [("res-protocol", "Protocol and deviations from the thesis"), ("res-vqvae", "VQ-VAE"),
                             ("res-priors", "Priors"), ("res-samples", "Samples"), ("res-eval", "Evaluation")]),
     ("benchmarks", "Benchmarks", []),  # one section per benchmark, added by numbered_outline
+    ("noisyvq", "Noisy vector quantisation (seed 002)", [("nvq-study", "The study"), ("nvq-results", "Results"),
+                                                          ("nvq-claims", "Seed 002's claims")]),
     ("discussion", "Discussion", [("disc-vqvae", "Reconstruction"), ("disc-priors", "Priors"),
                                   ("disc-prediction", "Prediction against the baseline"),
                                   ("disc-benchmarks", "Benchmarks"),
@@ -117,6 +120,12 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     C.sample_items(reg, main, opts)
     C.evaluation_items(reg, main)
     C.benchmark_items(reg, inp.benchmarks, opts, inp.temperature)
+    studies = [study for view in inp.benchmarks for study in view.noisy_vq]
+    NV.choice_items(reg, studies)  # registry order = the template's order (numbering)
+    for study in studies:
+        NV.items(reg, study)
+    for study in studies:
+        NV.claim_items(reg, study)
     C.appendix_items(reg, inp, opts)
 
     root = inp.paths.root.resolve()
@@ -149,6 +158,9 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
                         "leaderboard": v.leaderboard, **seed_facts(inp, v)} for v in inp.benchmarks],
         "sharpness_text": Z.SHARPNESS_TEXT,
         "temperature_run": inp.temperature.run if inp.temperature is not None else None,
+        "noisy_vq": [{"run": st.run, "benchmark": st.benchmark, "sigmas": st.sigmas, "seeds": st.data["seeds"]}
+                     for st in studies],
+        "noisy_vq_verdicts": NV.verdict_counts(studies),
     }
     utc = repro.utc(epoch)
     return {

@@ -32,7 +32,7 @@ from genvid.report.inputs import (METRICS, PREDICTIONS, Ablation, BenchmarkView,
 from genvid.report.references import seed, xu
 
 CHAPTERS = {"data": "1", "preprocessing": "2", "models": "3", "training": "4", "results": "5",
-            "benchmarks": "6", "discussion": "7", "appendix": "A"}
+            "benchmarks": "6", "noisyvq": "7", "discussion": "8", "appendix": "A"}
 # Row labels of the VQ family's series in the strips; † marks a series that sees the whole clip.
 SHORT_LABELS = {PREDICTIONS: "prediction", "top_only": "gen. top + true bottom †",
                 "bottom_only": "true top + gen. bottom †", "recon": "reconstruction †"}

@@ -31,7 +31,7 @@ STYLE = {
 }
 COLORS = {"train": "#1f4e79", "val": "#c55a11", "predictions": "#1f4e79", "top_only": "#548235",
           "bottom_only": "#7030a0", "recon": "#7f7f7f", "copy_last": "#000000", "top": "#1f4e79",
-          "bottom": "#c55a11"}
+          "bottom": "#c55a11", "both": "#548235"}
 METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "mse": "MSE ↓"}
 
 
@@ -275,4 +275,55 @@ def kl_channels(panels: dict[str, list[np.ndarray]], resolutions: Sequence[int],
     bar = fig.colorbar(image, ax=axes, location="right", shrink=0.9)
     bar.set_label("mean KL per position (nats)")
     bar.ax.axhline(active_kl, color="#c00000", linewidth=1.2)
+    return to_png(fig)
+
+
+@styled
+def against_sigma(panels: dict[str, dict[str, list[tuple[float, float]]]],
+                  baselines: dict[str, list[tuple[float, float]]] | None = None, ncols: int = 3) -> bytes:
+    """One panel per measure against the index-noise σ: a line through each tier's mean over seeds,
+    a dot per seed; ``baselines`` (panel name -> (σ, value) points) draw a dashed grey line there
+    (the probe's majority class)."""
+    def means(points: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
+        xs = sorted({s for s, _ in points})
+        return xs, [float(np.mean([v for s, v in points if s == x])) for x in xs]
+
+    names = list(panels)
+    nrows = (len(names) + ncols - 1) // ncols
+    fig, axes = _figure(nrows, ncols, 1.9 * nrows + 0.3)
+    for ax, name in zip(axes.flat, names):
+        for tier, points in panels[name].items():
+            ax.plot(*means(points), "-", color=COLORS[tier], label=tier)
+            ax.plot([s for s, _ in points], [v for _, v in points], "o", color=COLORS[tier], markersize=3)
+        if name in (baselines or {}):
+            ax.plot(*means(baselines[name]), "--", color="#7f7f7f", label="majority class")
+            ax.legend()
+        ax.set_title(name)
+        ax.set_xlabel("σ (index noise, std)")
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    axes.flat[0].legend()
+    return to_png(fig)
+
+
+@styled
+def codebook_pca(panels: dict[str, dict[str, np.ndarray]]) -> bytes:
+    """Seed 002 Fig. 4.2: each codebook [K, 2] on its first two principal components, coloured by
+    code index; one row per tier, one column per σ (the panel names)."""
+    tiers = list(next(iter(panels.values())))
+    fig, axes = _figure(len(tiers), len(panels), 1.45 * len(tiers) + 0.5)
+    image = None
+    for j, (name, by_tier) in enumerate(panels.items()):
+        for i, tier in enumerate(tiers):
+            ax, points = axes[i, j], np.asarray(by_tier[tier], dtype=np.float64)
+            image = ax.scatter(points[:, 0], points[:, 1], c=np.arange(len(points)), cmap="viridis", s=4,
+                               vmin=0, vmax=len(points) - 1, linewidths=0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(name)
+            if j == 0:
+                ax.set_ylabel(f"{tier} codebook")
+    bar = fig.colorbar(image, ax=axes, location="right", shrink=0.9)
+    bar.set_label("code index")
     return to_png(fig)

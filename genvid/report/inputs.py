@@ -39,8 +39,8 @@ from genvid.leaderboard import HEADLINE_RULE, IMAGE_METRICS, MEASURED, PUBLISHED
 from genvid.profiles import REMOVE, merge
 from genvid.report.readers import (METRICS, PREDICTIONS, Curve, ReportPaths, RunResult, Stat, average,  # noqa: F401
                                    curve, read_curves, read_object, read_rows, read_run_result, read_scores, stat)
-from genvid.report.seed_inputs import (Ablation, gradient_energy, is_seed_run, read_ablations,  # noqa: F401
-                                       read_temperature_run, sharpness)
+from genvid.report.seed_inputs import (Ablation, NoisyStudy, gradient_energy, is_seed_run,  # noqa: F401
+                                       read_ablations, read_studies, read_temperature_run, sharpness)
 from genvid.report.vq_inputs import VQRun, read_vq_run
 
 
@@ -176,6 +176,7 @@ class BenchmarkView:
     train_metrics: dict[str, dict] = field(default_factory=dict)  # run -> train_metrics.json (seed runs)
     sharpness: dict[str, float | None] = field(default_factory=dict)  # run -> SHARPNESS ratio (seed runs)
     ablations: list["Ablation"] = field(default_factory=list)  # params ablations.<run> of this benchmark
+    noisy_vq: list["NoisyStudy"] = field(default_factory=list)  # params noisy_vq.<run> of this benchmark
 
 
 def check_same_clips(runs: list[RunResult]) -> None:
@@ -205,7 +206,8 @@ def read_benchmark(params: dict, name: str, paths: ReportPaths, results: dict[st
     train = {r.name: r.train_metrics for r in seed_runs}
     sharp = {r.name: sharpness(r.samples) for r in seed_runs}
     ablations = read_ablations(params, paths, name, results)
-    return BenchmarkView(name, config, runs, leaderboard, rows, real, first, train, sharp, ablations)
+    studies = read_studies(params, paths, name, results)
+    return BenchmarkView(name, config, runs, leaderboard, rows, real, first, train, sharp, ablations, studies)
 
 
 

@@ -1,6 +1,7 @@
 """The inputs of the Benchmarks chapter's seed 001/004 pieces, chosen by what each run measured
 (genvid.data.train_metrics: bits per dimension, a latent hierarchy), not by its model's name:
-sharpness of the samples, the ablations (stage ablate) and the temperature sweep (stage figures).
+sharpness of the samples, the ablations (stage ablate), the temperature sweep (stage figures) and
+the noisy-VQ studies (stage noisy_vq).
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from genvid.data import train_metrics as TM
 from genvid.data.figures import TemperatureSweep, pick_rows
 from genvid.data.samples import SamplesInfo, read_clips
 from genvid.data.train_metrics import lookup
+from genvid.data.noisy_vq import STUDY_FILE, check_study, study_entry
 from genvid.errors import GenvidError, ParamError
-from genvid.layout import ablation_dir
+from genvid.layout import ablation_dir, noisy_vq_dir
 from genvid.report.readers import PREDICTIONS, ReportPaths, RunResult, read_object
 
 
@@ -88,6 +90,44 @@ def read_ablations(params: dict, paths: ReportPaths, benchmark: str, results: di
             if hierarchy:
                 TM.check_hierarchy(metrics, f"{path}: variants.{name}.metrics")
         out.append(Ablation(run, model, hierarchy, path, variants))
+    return out
+
+
+@dataclass
+class NoisyStudy:
+    run: str
+    benchmark: str
+    path: Path
+    data: dict  # genvid.data.noisy_vq's schema
+
+    @property
+    def sigmas(self) -> list[float]:
+        return [float(s) for s in self.data["sigmas"]]
+
+    def mean(self, key: str, sigma: float, tier: str | None = None) -> float:
+        """The mean over seeds of a row key (``tier`` None) or a tier key at ``sigma``."""
+        values = [(r[tier] if tier else r)[key] for r in self.data["rows"] if r["sigma"] == sigma]
+        return sum(values) / len(values)
+
+
+def read_studies(params: dict, paths: ReportPaths, benchmark: str, results: dict[str, RunResult]) -> list[NoisyStudy]:
+    """Every ``noisy_vq.<run>`` of params.yaml whose run is a run of ``benchmark``; a file made for
+    another grid (sigmas, seeds) is stale: an error naming the stage to rerun."""
+    out = []
+    for run in P.section(params, "noisy_vq", paths.params):
+        if run not in results:
+            raise ParamError(f"{paths.params}: noisy_vq.{run} names no run of section 'runs'")
+        cfg, _ = study_entry(params, results[run].run, paths.params)
+        if cfg.benchmark != benchmark:
+            continue
+        path = noisy_vq_dir(run, paths.root) / STUDY_FILE
+        data = check_study(read_object(path), path, run)
+        for key in ("sigmas", "seeds"):
+            want = list(getattr(cfg, key))
+            if [float(v) for v in data.get(key) or []] != [float(v) for v in want]:
+                raise GenvidError(f"{path}: {key} {data.get(key)!r} differ from params.yaml noisy_vq.{run}.{key} "
+                                  f"{want!r} (a stale study: rerun noisy_vq@{run})")
+        out.append(NoisyStudy(run, benchmark, path, data))
     return out
 
 

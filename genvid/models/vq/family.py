@@ -59,19 +59,19 @@ EXTRAS = {
 
 # ----------------------------------------------------------------------------- training
 
-def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
-    """Fit every component of ``ctx.run`` in order with the training loop ``fit``; return metrics."""
-    model_params, train_params = ctx.run.model_params, ctx.run.train_params
+def _component(ctx: RunContext, name: str, build, objective, train_set, val_set, key: str) -> Component:
+    return Component(name, build, objective, train_set, val_set, key, ctx.run.train_params.get(name),
+                     f"train.{ctx.run.model}.{name}", desc=f"{ctx.run.name} {name}")
+
+
+def fit_vqvae(ctx: RunContext, fit: Fit) -> VQVAE3D:
+    """The tokenizer of ``ctx.run``, trained on the benchmark's clips (seed 000 §5.2) with ``fit``:
+    on the run's device, in eval mode (no index noise, no codebook update)."""
     clips, window = ctx.bench.clips, window_length(ctx)
-    vq_cfg = VQVAEConfig.from_dict(model_params["vqvae"], f"models.{ctx.run.model}.vqvae", ctx.params_path)
-    metrics: dict[str, Any] = {}
+    vq_cfg = VQVAEConfig.from_dict(ctx.run.model_params["vqvae"], f"models.{ctx.run.model}.vqvae", ctx.params_path)
 
     def dataset(split: str, stride: int):
         return clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, split, window, stride)
-
-    def component(name: str, build, objective, train_set, val_set, key: str) -> Component:
-        return Component(name, build, objective, train_set, val_set, key, train_params.get(name),
-                         f"train.{ctx.run.model}.{name}", desc=f"{ctx.run.name} {name}")
 
     def build_vqvae() -> VQVAE3D:
         vqvae = VQVAE3D(vq_cfg)
@@ -81,8 +81,15 @@ def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
     train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
     key = fingerprint({"vqvae": vq_cfg.to_dict(), "clips": vars(clips), "window": window,
                        "collect": vars(ctx.bench.collect)}, [ctx.frames, ctx.split, ctx.stats])
-    vqvae = fit(component("vqvae", build_vqvae, lambda m, x, step: m.loss(x), train_set, val_set, key)).model
-    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)  # copies the weights to the CPU
+    return fit(_component(ctx, "vqvae", build_vqvae, lambda m, x, step: m.loss(x), train_set, val_set, key)).model
+
+
+def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
+    """Fit every component of ``ctx.run`` in order with the training loop ``fit``; return metrics."""
+    model_params, clips, window = ctx.run.model_params, ctx.bench.clips, window_length(ctx)
+    metrics: dict[str, Any] = {}
+    vqvae = fit_vqvae(ctx, fit)
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vqvae.cfg.to_dict(), vqvae)  # copies the weights to the CPU
     metrics["vqvae"] = evaluate_vqvae(vqvae, ctx, window, clips.eval_stride)
 
     latents = ctx.model_dir / "latents.h5"
@@ -97,8 +104,8 @@ def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
         name = f"prior_{level}"
         cfg = prior_config(model_params[name], level, info, f"models.{ctx.run.model}.{name}")
         key = fingerprint({"model": dict(vars(cfg))}, [latents])
-        prior = fit(component(name, lambda: PixelSNAIL3d(cfg), prior_objective(level), data["train"], data["val"],
-                              key)).model
+        prior = fit(_component(ctx, name, lambda: PixelSNAIL3d(cfg), prior_objective(level), data["train"],
+                               data["val"], key)).model
         save_model(ctx.model_dir / f"{name}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), prior)
         scores = {split: evaluate_prior(prior, scored[split], level, 16, f"{name} {split}") for split in SPLITS}
         scores["baselines"] = {

@@ -12,26 +12,8 @@ from genvid.data.clips import denormalize, normalize
 from genvid.data.figures import DECODINGS, LevelDecodings
 from genvid.data.latents import read_latent_info
 from genvid.data.stats import load_stats
-from genvid.errors import GenvidError
 from genvid.io import read_json
 from genvid.models.store import load_model
-from genvid.models.vq.vqvae3d import VQVAE3D
-
-
-def _plain(value: object) -> object:
-    return list(value) if isinstance(value, (list, tuple)) else value
-
-
-def load_vqvae(ctx: RunContext) -> VQVAE3D:
-    """The run's VQ-VAE, checked against the run's params (a stale model is an error)."""
-    path = ctx.model_dir / "vqvae.pt"
-    model, stored = load_model(path, "vqvae3d")
-    for key, value in (ctx.run.model_params.get("vqvae") or {}).items():
-        if _plain(stored.get(key)) != _plain(value):
-            raise GenvidError(f"{path}: trained with vqvae.{key}={stored.get(key)!r} but params.yaml "
-                              f"models.{ctx.run.model}.vqvae.{key}={value!r} (a stale model: rerun "
-                              f"train@{ctx.run.name})")
-    return model
 
 
 def to_uint8(video: torch.Tensor) -> np.ndarray:
@@ -43,8 +25,10 @@ def to_uint8(video: torch.Tensor) -> np.ndarray:
 def level_decodings(ctx: RunContext, real: np.ndarray, clip: int) -> LevelDecodings:
     """``real`` (uint8 [T, H, W, C], the samples file's test clip ``clip``, T the VQ-VAE's clip
     length) decoded from the top codes alone (bottom code vectors set to zero), the bottom codes
-    alone, and both; with the model's config and parameter counts for the report's tables."""
-    model = load_vqvae(ctx).eval()
+    alone, and both; with the model's config and parameter counts for the report's tables. The caller
+    (genvid.models.figures) has checked the model folder against the run's params (its run record)."""
+    model, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d")
+    model.eval()
     stats = read_json(ctx.stats)
     mean, std = load_stats(stats, str(ctx.stats), real.shape[-1])
     top, bottom = model.encode(normalize(real, mean, std)[None])
