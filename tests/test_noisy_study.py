@@ -2,11 +2,14 @@
 hand-made codebooks, and the study config's checks."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from scipy.stats import spearmanr
 
+from genvid.context import RunContext
 from genvid.data.noisy_vq import MEASURES, ROW_KEYS, TIER_KEYS, TIERS, NoisyVQConfig, check_study
 from genvid.data.probe import ProbeData, ProbeSet, evenly
 from genvid.errors import GenvidError, ParamError
@@ -175,3 +178,33 @@ def test_config_refuses_an_empty_or_repeated_grid():
 def test_evenly_keeps_the_ends():
     assert evenly(10, 3) == [0, 4, 9]  # 4.5 rounds half to even
     assert evenly(3, 5) == [0, 1, 2]
+
+
+def test_study_config_checks_the_entry_against_its_run(repo_root):
+    from genvid import params as P
+    from stages.noisy_vq import study_config, variant
+
+    params = P.read_params(repo_root / "params.yaml")
+    cfg, run = study_config(params, P.run(params, "smmnist-vq"), "params.yaml")
+    assert run.train_params["vqvae"]["steps"] == params["noisy_vq"]["smmnist-vq"]["overrides"]["train"]["vqvae"]["steps"]
+    assert run.model_params["vqvae"]["in_channels"] == 1  # the run's own overrides stay
+    ctx = RunContext(run, None, Path("f"), Path("s"), Path("t"), Path("models/smmnist-vq"),
+                     Path("reports/smmnist/runs/smmnist-vq"), Path("checkpoints/smmnist-vq"))
+    v = variant(ctx, 0.5, 2, Path("reports/noisy_vq/smmnist-vq"))
+    assert (v.run.model_params["vqvae"]["noisy_sigma"], v.run.train_params["vqvae"]["seed"]) == (0.5, 2)
+    assert v.workdir == Path("checkpoints/smmnist-vq~noisy_vq-sigma0.5_seed2")
+    assert v.report_dir == Path("reports/noisy_vq/smmnist-vq/sigma0.5_seed2")
+    entry = params["noisy_vq"]["smmnist-vq"]
+    with pytest.raises(ParamError, match="noisy_vq.smmnist-vq.benchmark must be the run's benchmark 'smmnist'"):
+        study_config({**params, "noisy_vq": {"smmnist-vq": {**entry, "benchmark": "driving"}}},
+                     P.run(params, "smmnist-vq"), "params.yaml")
+    with pytest.raises(ParamError, match="noisy_vq.smmnist-vq.overrides may hold only 'models' and 'train'"):
+        study_config({**params, "noisy_vq": {"smmnist-vq": {**entry, "overrides": {"runs": {}}}}},
+                     P.run(params, "smmnist-vq"), "params.yaml")
+    with pytest.raises(ParamError, match=r"noisy_vq.smmnist-vq.overrides.train.vqvae.stepz does not exist"):
+        study_config({**params, "noisy_vq": {"smmnist-vq": {**entry, "overrides": {"train": {"vqvae": {"stepz": 1}}}}}},
+                     P.run(params, "smmnist-vq"), "params.yaml")
+    rfn = {**entry, "model": "rfn"}
+    with pytest.raises(ParamError, match="run smmnist-rfn's model 'rfn' has no VQ-VAE"):
+        study_config({**params, "noisy_vq": {"smmnist-rfn": {**rfn, "overrides": {}}}},
+                     P.run(params, "smmnist-rfn"), "params.yaml")
