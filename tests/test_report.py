@@ -997,3 +997,15 @@ def test_a_stale_noisy_vq_study_is_named(built, tmp_path):
         read_studies(params, paths, GREY, results)
     with pytest.raises(ParamError, match="noisy_vq.driving-vq names no run of section 'runs'"):
         read_studies(params, paths, GREY, {})
+
+
+def test_a_claim_whose_sigmas_the_study_lacks_is_not_tested_here():
+    from genvid.report import noisy_vq as NV
+    from genvid.report.seed_inputs import NoisyStudy
+
+    tier = {"usage": 0.5, "perplexity": 5.0, "order": 0.1, "shift_psnr_drop": 1.0, "probe_accuracy": 0.3}
+    rows = [{"sigma": s, "seed": 0, "psnr": 20.0, "ssim": 0.5, "probe_majority": 0.2, "top": tier, "bottom": tier}
+            for s in (0.2, 0.5)]  # no sigma 0, no sigma 1
+    study = NoisyStudy("r", "b", Path("study.json"), {"sigmas": [0.2, 0.5], "seeds": [0], "rows": rows})
+    assert [v[3] for v in NV.verdicts(study)] == [NV.UNTESTED] * len(NV.CLAIMS)
+    assert NV.verdict_counts([study, study]) == {NV.HOLDS: 0, NV.FAILS: 0, NV.UNTESTED: 2 * len(NV.CLAIMS)}

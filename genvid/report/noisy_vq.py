@@ -173,14 +173,19 @@ CLAIMS: tuple[tuple[str, str, str, Callable[[NoisyStudy], tuple[str, str]] | Non
 )
 
 
-def claims(study: NoisyStudy) -> list[list]:
-    """One row per claim of seed 002 §4: claim, where, genvid's rule, verdict, measured figure."""
-    rows = []
+def verdicts(study: NoisyStudy) -> list[tuple[str, str, str, str, str]]:
+    """(claim, where, rule, verdict, measured figure) for each claim of seed 002 §4."""
+    out = []
     for claim, where, rule, check in CLAIMS:
         verdict, figure = (UNTESTED, "issue 21 leaves it to later work") if check is None else check(study)
-        rows.append([claim, seed("002", where), rule or "–", Markup('<span class="verdict">{}</span>').format(verdict),
-                     figure])
-    return rows
+        out.append((claim, where, rule, verdict, figure))
+    return out
+
+
+def claims(study: NoisyStudy) -> list[list]:
+    """The claims table's rows: claim, where (cited), genvid's rule, verdict, measured figure."""
+    return [[claim, seed("002", where), rule or "–", Markup('<span class="verdict">{}</span>').format(verdict), figure]
+            for claim, where, rule, verdict, figure in verdicts(study)]
 
 
 def claim_items(reg, study: NoisyStudy) -> None:
@@ -192,8 +197,9 @@ def claim_items(reg, study: NoisyStudy) -> None:
 
 
 def verdict_counts(studies: list[NoisyStudy]) -> dict[str, int]:
+    """How many claims of all studies hold, do not hold, or are not tested here."""
     counts = {HOLDS: 0, FAILS: 0, UNTESTED: 0}
     for study in studies:
-        for row in claims(study):
-            counts[str(row[3].striptags())] += 1
+        for row in verdicts(study):
+            counts[row[3]] += 1
     return counts
