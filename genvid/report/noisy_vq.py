@@ -83,7 +83,7 @@ CHOICES: tuple[tuple[str, str, str, str], ...] = (
      "clamping would pile the tails' mass onto the two end codes"),
     ("Where the noisy index goes", "decoder input and EMA update; the commitment loss uses the clean code",
      "the same (§3.1)", "as stated; tested (tests/test_vqvae3d.py)"),
-    ("The model", "genvid's 3D VQ-VAE of the studied run, on video clips, a few hundred steps",
+    ("The model", "genvid's 3D VQ-VAE of the studied run, on video clips, for the profile's steps (default 80)",
      "a 2D VQ-VAE-2 (Table 6.2) on 256 × 256 images, 50 epochs", "genvid's benchmarks and time budget"),
     ("The classifier", "a ridge probe on each tier's index map read as numbers; ridge weight chosen on halves of the "
      "fit set", "an untuned “simple classifier”, 5-fold cross-validation, NaturalImageNet's 20 classes (§4.4)",
@@ -125,19 +125,26 @@ def _order(study: NoisyStudy) -> tuple[str, str]:
         for t in TIERS)
 
 
-def _shift(study: NoisyStudy) -> tuple[str, str]:
+def _at_0_and_1(study: NoisyStudy, key: str) -> dict[str, tuple[float, float]] | None:
+    """Per tier, ``key``'s mean at σ = 0 and at σ = 1; None if the study lacks either."""
     if 0.0 not in study.sigmas or 1.0 not in study.sigmas:
+        return None
+    return {t: (study.mean(key, 0.0, t), study.mean(key, 1.0, t)) for t in TIERS}
+
+
+def _shift(study: NoisyStudy) -> tuple[str, str]:
+    drops = _at_0_and_1(study, "shift_psnr_drop")
+    if drops is None:
         return UNTESTED, "the study has no σ = 0 or no σ = 1"
-    drops = {t: (study.mean("shift_psnr_drop", 0.0, t), study.mean("shift_psnr_drop", 1.0, t)) for t in TIERS}
     ok = all(b < a for a, b in drops.values())
     return (HOLDS if ok else FAILS), "; ".join(f"{t}: {fmt(a, 2)} dB at σ = 0, {fmt(b, 2)} dB at σ = 1"
                                                 for t, (a, b) in drops.items())
 
 
 def _probe(study: NoisyStudy) -> tuple[str, str]:
-    if 0.0 not in study.sigmas or 1.0 not in study.sigmas:
+    acc = _at_0_and_1(study, "probe_accuracy")
+    if acc is None:
         return UNTESTED, "the study has no σ = 0 or no σ = 1"
-    acc = {t: (study.mean("probe_accuracy", 0.0, t), study.mean("probe_accuracy", 1.0, t)) for t in TIERS}
     majority = study.mean("probe_majority", 0.0)
     ok = all(b > a for a, b in acc.values())
     return (HOLDS if ok else FAILS), "; ".join(f"{t}: {100 * a:.1f} % at σ = 0, {100 * b:.1f} % at σ = 1"
