@@ -15,6 +15,13 @@ samples of a clip (a deterministic model's) share one I3D pass. The real set's f
 from the benchmark's reference file (stage fvd_reference), checked against the samples file's
 real clips by hash. An extra series that sees the future (a reconstruction) also gets FVD* =
 predictions against it (SPEC §7).
+
+Diversity (issue 21: mode collapse, which none of the theses measured): the LPIPS between two
+samples of one clip, per predicted frame, averaged over the frames and over the disjoint pairs
+(0, 1), (2, 3), ... of its N samples, then over clips with a cluster-bootstrap 95 % interval. Every
+pair of samples of a clip is exchangeable, so the N // 2 disjoint pairs estimate the mean pairwise
+LPIPS without bias at N // 2 LPIPS passes per frame instead of N (N - 1) / 2. A deterministic model
+scores 0; higher is more diverse (it says nothing of quality: noise is diverse too).
 """
 from __future__ import annotations
 
@@ -74,10 +81,23 @@ def frame_scores(pred: torch.Tensor, target: torch.Tensor, lpips: LPIPS, chunk: 
     return {m: torch.cat(v).reshape(lead).numpy() for m, v in parts.items()}
 
 
+def diversity(video: torch.Tensor, lpips: LPIPS, chunk: int = 64) -> np.ndarray:
+    """Per clip of samples [b, S, horizon, 3, H, W] in [0, 1]: the mean LPIPS between the samples of
+    the disjoint pairs (0, 1), (2, 3), ..., over frames and pairs: float64 [b] (S >= 2)."""
+    pairs = video.shape[1] // 2
+    if pairs < 1:
+        raise ValueError(f"diversity needs 2 or more samples per clip, got {video.shape[1]}")
+    first, second = video[:, 0:2 * pairs:2], video[:, 1:2 * pairs:2]
+    frame = video.shape[-3:]
+    d = lpips_frames(lpips, first.reshape(-1, *frame), second.reshape(-1, *frame), chunk).double()
+    return d.reshape(video.shape[0], -1).mean(dim=1).numpy()
+
+
 @dataclass
 class Scores:
     per_frame: dict[str, dict[str, np.ndarray]]  # series -> metric -> [N, S, horizon]
     features: dict[str, np.ndarray]  # "real" [N, D], series -> [N, S, D] (NaN where no FVD draw needs it)
+    diversity: np.ndarray | None = None  # [N]: the predictions' pairwise LPIPS (None with one sample)
 
 
 @dataclass(frozen=True)
@@ -134,6 +154,7 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
     series = {PREDICTIONS: PREDICTIONS, **{name: f"extras/{name}" for name in info.extras}}
     acc = {s: {m: [] for m in METRICS} for s in series}
     feats: dict[str, list] = {"real": [], **{s: [] for s in series}}
+    spread: list[np.ndarray] = []
     bar = tqdm(total=n, desc=f"evaluate ({'LPIPS+I3D' if features else 'LPIPS'})", unit="clip",
                disable=not progress, mininterval=5)
     with bar:
@@ -148,6 +169,8 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
                 video = _unit_rgb(raw)
                 for m, value in frame_scores(video, future.expand_as(video), lpips).items():
                     acc[name][m].append(value)
+                if name == PREDICTIONS and info.samples >= 2:
+                    spread.append(diversity(video, lpips))
                 if features is None:
                     continue
                 if name == PREDICTIONS:
@@ -161,7 +184,8 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
     if reference is not None:  # check_reference: the same real clips
         feats["real"] = [reference.features]
     per_frame = {s: {m: np.concatenate(parts) for m, parts in ms.items()} for s, ms in acc.items()}
-    return Scores(per_frame, {k: np.concatenate(v) for k, v in feats.items() if v})
+    return Scores(per_frame, {k: np.concatenate(v) for k, v in feats.items() if v},
+                  np.concatenate(spread) if spread else None)
 
 
 def check_reference(info: SamplesInfo, reference: Reference | None, batch_clips: int = 64) -> None:
@@ -221,7 +245,8 @@ def fvd_repeats(real: np.ndarray, generated: np.ndarray, draws: np.ndarray) -> l
 def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: str | None) -> dict[str, Any]:
     """The whole result: per series, metric and rule, curves and averages with intervals; FVD."""
     clusters = read_index(info.path)["cluster"]
-    out: dict[str, Any] = {"series": {}, "fvd": {"skipped": skipped}}
+    out: dict[str, Any] = {"series": {}, "fvd": {"skipped": skipped}, "diversity": diversity_summary(
+        scores.diversity, info.samples, clusters, cfg)}
     for name, per_metric in scores.per_frame.items():
         out["series"][name] = {m: stats.summarize(per_metric[m], m, clusters, cfg.bootstrap, cfg.seed)
                                for m in METRICS}
@@ -239,6 +264,20 @@ def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: s
     return out
 
 
+def diversity_summary(values: np.ndarray | None, samples: int, clusters: np.ndarray,
+                      cfg: EvaluateConfig) -> dict[str, Any]:
+    """scores.json's ``diversity``: the mean over clips of the per-clip pairwise LPIPS with its
+    cluster-bootstrap 95 % interval (null with fewer than 2 clusters), or why there is none."""
+    if values is None:
+        return {"skipped": f"one sample per clip (N = {samples}): no pair to compare"}
+    out: dict[str, Any] = {"metric": "lpips", "pairs_per_clip": samples // 2, "mean": float(values.mean()),
+                           "ci95": None}
+    if len(np.unique(clusters)) >= 2:
+        lo, hi = stats.cluster_bootstrap(values, clusters, cfg.bootstrap, cfg.seed)
+        out["ci95"] = [float(lo), float(hi)]
+    return out
+
+
 def _mean_sd(values: list[float]) -> dict[str, Any]:
     return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
             "values": values}
@@ -247,8 +286,8 @@ def _mean_sd(values: list[float]) -> dict[str, Any]:
 def headline(result: dict[str, Any], bits_per_dim: float | None = None) -> dict[str, float]:
     """metrics.json, what ``dvc metrics show`` prints per run: flat numbers under one set of keys
     shared by every run, so the table has one narrow column per key: psnr, ssim, lpips (the
-    predictions' time average under the headline rule), fvd (mean of its repeats) and
-    bits_per_dim (from training). A number the run does not have (FVD skipped, a model without a
+    predictions' time average under the headline rule), fvd (mean of its repeats), diversity (the
+    samples' pairwise LPIPS) and bits_per_dim (from training). A number the run does not have (FVD skipped, a model without a
     likelihood) is an absent key, not null: DVC prints absent keys as "-". Every rule, interval
     and the FVD sd stay in scores.json."""
     pred = result["series"][PREDICTIONS]
@@ -256,6 +295,9 @@ def headline(result: dict[str, Any], bits_per_dim: float | None = None) -> dict[
     fvd = result["fvd"].get(PREDICTIONS)
     if fvd:
         out["fvd"] = round(fvd["mean"], FVD_DECIMALS)
+    spread = result.get("diversity", {}).get("mean")
+    if spread is not None:
+        out["diversity"] = round(spread, 6)
     if bits_per_dim is not None:
         out["bits_per_dim"] = round(bits_per_dim, 6)
     return out

@@ -7,7 +7,8 @@ Read top to bottom like the table:
    first; runs without one last, ties in params order), copy-last marked ``baseline``. Each run's evaluate and
    train outputs must exist (a missing one is an error naming the file); a row holds
    PSNR/SSIM/LPIPS under the three rules of genvid.metrics.stats (best_seq, the headline;
-   best_step; mean-of-N) with their 95 % intervals and FVD mean ± sd (scores.json), bits per
+   best_step; mean-of-N) with their 95 % intervals, FVD mean ± sd and the samples' diversity
+   (pairwise LPIPS, with its interval; none with one sample per clip) (scores.json), bits per
    dimension where the model has a likelihood and the parameter count (train_metrics.json).
    metrics.json is only required, not read: evaluate writes it last, so it says the run's
    evaluation finished.
@@ -109,6 +110,17 @@ def _fvd(scores: dict, path: Path) -> dict[str, Any] | None:
     return out
 
 
+def _diversity(scores: dict, path: Path) -> dict[str, Any] | None:
+    """{"mean", "ci95"} of the predictions' pairwise LPIPS (genvid.evaluation.diversity), None where
+    evaluate had one sample per clip."""
+    section = _get(scores, path, "diversity")
+    if not isinstance(section, dict) or "skipped" in section:
+        return None
+    ci = section.get("ci95")
+    return {"mean": _float(section.get("mean"), path, "diversity.mean"),
+            "ci95": None if ci is None else [_float(c, path, "diversity.ci95") for c in ci]}
+
+
 def _deviation(data: dict, path: Path) -> str | None:
     text = data.get("protocol_deviation")
     if text is not None and not (isinstance(text, str) and text.strip()):
@@ -130,6 +142,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
     metrics: dict[str, Any] = {m: {r: _average(data["scores"], path["scores"], m, r) for r in RULES}
                                for m in IMAGE_METRICS}
     metrics["fvd"] = _fvd(data["scores"], path["scores"])
+    metrics["diversity"] = _diversity(data["scores"], path["scores"])
     bits = data["train_metrics"].get("bits_per_dim")
     metrics["bits_per_dim"] = None if bits is None else _float(bits, path["train_metrics"], "bits_per_dim")
     parameters = _get(data["train_metrics"], path["train_metrics"], "parameters")
@@ -254,6 +267,8 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
         keys = {metric: m[metric][HEADLINE_RULE]["mean"] for metric in IMAGE_METRICS}
         if m["fvd"] is not None:
             keys["fvd"] = m["fvd"]["mean"]
+        if m["diversity"] is not None:
+            keys["diversity"] = m["diversity"]["mean"]
         out[row["run"]] = keys
     return out
 
@@ -261,7 +276,7 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
 TSV_COLUMNS = (
     "kind", "name", "model", "baseline",
     *[f"{m}_{r}{e}" for m in IMAGE_METRICS for r in RULES for e in ("", "_lo", "_hi")],
-    "fvd", "fvd_sd", "bits_per_dim", "parameters", "protocol_ok", "protocol_deviation",
+    "fvd", "fvd_sd", "diversity", "diversity_lo", "diversity_hi", "bits_per_dim", "parameters", "protocol_ok", "protocol_deviation",
     "published_pm", "source", "differences",
 )
 
@@ -286,6 +301,9 @@ def _measured_cells(row: dict[str, Any]) -> dict[str, Any]:
             cells.update({f"{metric}_{rule}": avg["mean"], f"{metric}_{rule}_lo": lo, f"{metric}_{rule}_hi": hi})
     if m["fvd"] is not None:
         cells.update(fvd=m["fvd"]["mean"], fvd_sd=m["fvd"]["sd"])
+    if m["diversity"] is not None:
+        lo, hi = m["diversity"]["ci95"] or (None, None)
+        cells.update(diversity=m["diversity"]["mean"], diversity_lo=lo, diversity_hi=hi)
     cells.update(bits_per_dim=m["bits_per_dim"], parameters=row["parameters"], protocol_ok=row["protocol_ok"],
                  protocol_deviation=row["protocol_deviation"])
     return cells

@@ -207,13 +207,14 @@ def test_metrics_json_is_flat_headline_numbers(tmp_path, lpips):
     real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
     info = write(tmp_path / "s.h5", real, rng.integers(0, 256, (N, S, H, SIZE, SIZE, 3), dtype=np.uint8))
     with_fvd, result, _, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False, bits_per_dim=3.2714)
-    assert set(with_fvd) == {"psnr", "ssim", "lpips", "fvd", "bits_per_dim"}
+    assert set(with_fvd) == {"psnr", "ssim", "lpips", "fvd", "diversity", "bits_per_dim"}
     assert all(type(v) is float for v in with_fvd.values())
     for m in ("psnr", "ssim", "lpips"):
         assert with_fvd[m] == round(result["series"]["predictions"][m]["best_seq"]["average"]["mean"], 6)
     assert with_fvd["fvd"] == round(result["fvd"]["predictions"]["mean"], 4) and with_fvd["bits_per_dim"] == 3.2714
     skipped, _, _, _ = E.evaluate(info, lpips, None, CFG, progress=False)
-    assert set(skipped) == {"psnr", "ssim", "lpips"}
+    assert set(skipped) == {"psnr", "ssim", "lpips", "diversity"}
+    assert with_fvd["diversity"] == round(result["diversity"]["mean"], 6) > 0
     assert "FVD n/a" in E.summary_line("r", skipped) and "bits/dim" in E.summary_line("r", with_fvd)
 
 
@@ -404,3 +405,35 @@ def test_dvc_metrics_show_fits_a_terminal(metrics_repo):
     assert shown[0].split() == ["Path", "bits_per_dim", "fvd", "lpips", "psnr", "ssim"]
     assert len(shown) == 1 + len(runs)
     assert max(map(len, shown)) <= 200, max(map(len, shown))
+
+
+def test_diversity_compares_the_disjoint_pairs_of_samples(monkeypatch):
+    """(0, 1) and (2, 3) of four samples, a fifth unpaired; by hand with a stand-in distance (the mean
+    absolute difference) in place of LPIPS."""
+    monkeypatch.setattr(E, "lpips_frames", lambda net, a, b, chunk: (a - b).abs().flatten(1).mean(1))
+    video = torch.zeros(2, 5, 3, 3, 4, 4)  # [clips, samples, frames, 3, H, W]
+    video[0, 1] = 0.5  # pair (0, 1) of clip 0 differs by 0.5 everywhere
+    video[0, 2] = 0.7
+    video[0, 3] = 0.7  # pair (2, 3) identical; sample 1 vs 2 is never compared
+    video[1, 4] = 1.0  # clip 1: only the unpaired fifth sample differs
+    got = E.diversity(video, lpips=None)
+    assert got.dtype == np.float64 and got.tolist() == [0.25, 0.0]  # mean of 0.5 and 0 over pairs and frames
+    with pytest.raises(ValueError, match="2 or more samples"):
+        E.diversity(video[:, :1], lpips=None)
+
+
+def test_one_sample_per_clip_has_no_diversity_and_says_why(tmp_path, lpips):
+    rng = np.random.default_rng(12)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "s.h5", real, rng.integers(0, 256, (N, 1, H, SIZE, SIZE, 3), dtype=np.uint8))
+    metrics, result, _, _ = E.evaluate(info, lpips, None, CFG, progress=False)
+    assert "diversity" not in metrics and "no pair" in result["diversity"]["skipped"]
+
+
+def test_identical_samples_have_zero_diversity(tmp_path, lpips):
+    rng = np.random.default_rng(13)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    one = rng.integers(0, 256, (N, 1, H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "s.h5", real, np.repeat(one, S, axis=1))
+    _, result, _, _ = E.evaluate(info, lpips, None, CFG, progress=False)
+    assert result["diversity"]["mean"] == 0.0 and result["diversity"]["pairs_per_clip"] == S // 2

@@ -66,7 +66,7 @@ def fake_run(root: Path, run: str, benchmark: str, seed: int, one_cluster: bool 
                                  "ssim": rng.uniform(0.3, 0.9, shape), "lpips": rng.uniform(0.05, 0.5, shape)}}
     features = {"real": rng.normal(size=(CLIPS, 4)), E.PREDICTIONS: rng.normal(size=(CLIPS, SAMPLES, 4))}
     cfg = EvaluateConfig(fvd_repeats=REPEATS, bootstrap=100, seed=0)
-    result = E.summarize(E.Scores(per_frame, features), info, cfg, None)
+    result = E.summarize(E.Scores(per_frame, features, rng.uniform(0.0, 0.4, CLIPS)), info, cfg, None)
     train = train_metrics or {"parameters": 1000 + seed}
     E.write_outputs(paths.report_dir, E.headline(result, train.get("bits_per_dim")), result,
                     E.protocol(info, cfg), E.timestep_tables(result, info))
@@ -168,7 +168,7 @@ def test_published_rows_are_marked_sourced_flagged_and_never_in_the_metrics(root
     metrics = json.loads((out / "leaderboard.json").read_text())
     assert set(metrics) == {"smmnist-copy_last", "smmnist-vq"}  # measured runs only
     for keys in metrics.values():  # numbers only, a few headline keys
-        assert set(keys) <= {"psnr", "ssim", "lpips", "fvd"}
+        assert set(keys) <= {"psnr", "ssim", "lpips", "fvd", "diversity"}
         assert all(isinstance(v, float) for v in keys.values())
     published_names = {r["model"] for r in published}
     assert not published_names & set(metrics)
@@ -346,6 +346,10 @@ def test_tsv_values_match_scores_json(root):
         assert float(line["fvd"]) == metrics["fvd"]
         assert float(line["fvd"]) == pytest.approx(np.mean(fvd), abs=5e-5)
         assert float(line["fvd_sd"]) == pytest.approx(np.std(fvd, ddof=1), abs=5e-5)
+        spread = scores["diversity"]  # the samples' pairwise LPIPS, with its cluster-bootstrap interval
+        assert float(line["diversity"]) == pytest.approx(spread["mean"], rel=1e-6) and spread["mean"] > 0
+        assert [float(line["diversity_lo"]), float(line["diversity_hi"])] == pytest.approx(spread["ci95"], rel=1e-6)
+        assert json.loads((out / "leaderboard.json").read_text())[run]["diversity"] == pytest.approx(spread["mean"])
     assert lines["smmnist-vq"]["bits_per_dim"] == "1.25" and lines["smmnist-vq"]["parameters"] == "4321"
     assert json.loads((run_paths("smmnist-vq", "smmnist", root).report_dir / "metrics.json").read_text())[
         "bits_per_dim"] == 1.25

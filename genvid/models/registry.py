@@ -14,6 +14,7 @@ from genvid.errors import ParamError
 from genvid.models.family import Fit, ModelSpec
 from genvid.models.pixel import pixel_spec
 from genvid.models.predictor import CopyLast
+from genvid.models.gan_prior import family as gan_prior
 from genvid.models.vq import family as vq
 
 MODELS: dict[str, ModelSpec] = {}
@@ -38,6 +39,7 @@ def _copy_last_train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
 
 register(ModelSpec("copy_last", _copy_last_train, lambda ctx: CopyLast()))
 register(vq.SPEC)  # seed 000
+register(gan_prior.SPEC)  # seed 002 §3.2
 register(pixel_spec("vrnn", "genvid.models.recurrent.vrnn", "VRNNConfig", "VRNN"))  # seed 001 §3.4, §8.1
 register(pixel_spec("srnn", "genvid.models.recurrent.vrnn", "SRNNConfig", "VRNN"))  # seed 001 §3.5, §8.1
 register(pixel_spec("rfn", "genvid.models.recurrent.rfn", "RFNConfig", "RFN"))  # seed 001 Ch. 5, §8.2-8.4

@@ -360,24 +360,26 @@ LEADERBOARD_METRICS = ("psnr", "ssim", "lpips")
 
 def leaderboard_measured(rows: list[dict]) -> dict:
     """One block per run (genvid.leaderboard rows.json, measured): the time-averaged scores of its
-    predictions under each rule with 95 % intervals, FVD mean ± sd over repeats, parameters, and
-    whether it honoured the benchmark's protocol."""
+    predictions under each rule with 95 % intervals, FVD mean ± sd over repeats, the diversity of
+    its samples (pairwise LPIPS, genvid.evaluation.diversity), parameters, and whether it honoured
+    the benchmark's protocol."""
     out = []
     code = Markup("<code>{}</code>")
     for row in rows:
         m = row["metrics"]
         fvd_text = fvd_cell(m.get("fvd")) if m.get("fvd") else Markup(
             "skipped" if row.get("fvd_skipped") else "—")
+        diversity_text = fmt_stat(stat(m.get("diversity")), DIGITS["lpips"]) if m.get("diversity") else "—"
         protocol_text = "yes" if row["protocol_ok"] else Markup("<b>no</b>: {}").format(row.get("protocol_deviation"))
         for i, rule in enumerate(RULES):
             cells = [fmt_stat(stat(m[metric].get(rule)), DIGITS[metric]) for metric in LEADERBOARD_METRICS]
             first = i == 0
             name = code.format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
             out.append([name if first else "", RULE_LABELS[rule], *cells,
-                        fvd_text if first else "", fmt(row.get("parameters")) if first else "",
-                        protocol_text if first else ""])
-    return {"header": ["Run", "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Parameters", "Protocol"],
-            "rows": out, "align": "llrrrrrl"}
+                        fvd_text if first else "", diversity_text if first else "",
+                        fmt(row.get("parameters")) if first else "", protocol_text if first else ""])
+    return {"header": ["Run", "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Diversity",
+                       "Parameters", "Protocol"], "rows": out, "align": "llrrrrrrl"}
 
 
 def _published_value(v: dict | None, digits: int) -> str:

@@ -21,6 +21,9 @@ class OptimizerConfig:
     eps: float | None = field(default=None, metadata=rule(min=0.0, exclusive_min=True))
     weight_decay: float | None = field(default=None, metadata=rule(min=0.0))
     every: int = field(default=1, metadata=rule(min=1))
+    # stop (one line, the last good checkpoint kept) once this optimiser's loss leaves
+    # [-loss_bound, loss_bound]: a GAN's critic loss running away is divergence, not progress
+    loss_bound: float | None = field(default=None, metadata=rule(min=0.0, exclusive_min=True))
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ class TrainConfig:
         own = (self.optimizers or {}).get(name, OptimizerConfig())
         return OptimizerConfig(self.lr if own.lr is None else own.lr, own.betas or self.betas,
                                self.eps if own.eps is None else own.eps,
-                               self.weight_decay if own.weight_decay is None else own.weight_decay, own.every)
+                               self.weight_decay if own.weight_decay is None else own.weight_decay, own.every,
+                               own.loss_bound)
 
     @classmethod
     def from_dict(cls, d: dict, prefix: str, source: str | None = "params.yaml") -> "TrainConfig":

@@ -155,10 +155,17 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
             "rng": rng, "window": window.state(),
             "curves": curves, **ranks})
 
-    def non_finite(what: str, value: float, at: int) -> GenvidError:
-        kept = (f"last good checkpoint kept at {ckpt_path} (step {last_good})"
+    def kept() -> str:
+        return (f"last good checkpoint kept at {ckpt_path} (step {last_good})"
                 if last_good is not None else "no checkpoint written yet")
-        return GenvidError(f"{desc}: non-finite {what} ({value}) at step {at}; {kept}")
+
+    def non_finite(what: str, value: float, at: int) -> GenvidError:
+        return GenvidError(f"{desc}: non-finite {what} ({value}) at step {at}; {kept()}")
+
+    def diverged(name: str, value: float, bound: float, at: int) -> GenvidError:
+        label = f"loss {name}" if name else "loss"
+        return GenvidError(f"{desc}: diverged: {label} {value:.6g} is past its bound ±{bound:g} "
+                           f"(optimizers.{name or 'model'}.loss_bound) at step {at}; {kept()}")
 
     model.train()
     batches_per_epoch = n_train // cfg.batch_size
@@ -183,6 +190,9 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
                     loss_value = shared[LOSS_KEY + name] if shared else float(losses[name].detach())
                     if not math.isfinite(loss_value):
                         raise non_finite("loss" if len(groups) == 1 else f"loss {name}", loss_value, step + 1)
+                    bound = settings[name].loss_bound
+                    if bound is not None and abs(loss_value) > bound:
+                        raise diverged(name if len(groups) > 1 else "", loss_value, bound, step + 1)
                     values["loss" if name == next(iter(groups)) else f"loss_{name}"] = loss_value
                     if step % every:
                         continue
