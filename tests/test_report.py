@@ -1009,3 +1009,32 @@ def test_a_claim_whose_sigmas_the_study_lacks_is_not_tested_here():
     study = NoisyStudy("r", "b", Path("study.json"), {"sigmas": [0.2, 0.5], "seeds": [0], "rows": rows})
     assert [v[3] for v in NV.verdicts(study)] == [NV.UNTESTED] * len(NV.CLAIMS)
     assert NV.verdict_counts([study, study]) == {NV.HOLDS: 0, NV.FAILS: 0, NV.UNTESTED: 2 * len(NV.CLAIMS)}
+
+
+def test_the_prior_claims_read_the_runs_over_codes_at_sigma_0_and_0_5():
+    """§4.6 (PixelSNAIL gains nothing from σ = 0.5) and §4.7 (the GAN works on noisy codes only) from
+    the benchmark's vq and gan_prior runs; a σ missing leaves the claim not tested, saying which."""
+    from types import SimpleNamespace
+
+    from genvid.report import noisy_vq as NV
+    from genvid.report.seed_inputs import NoisyStudy
+
+    def result(name, model, sigma, fvd):
+        return SimpleNamespace(name=name, model=model, metrics={"fvd": fvd, "lpips": 0.4, "diversity": 0.1},
+                               train_metrics={"parameters": 10},
+                               run=SimpleNamespace(model_params={"vqvae": {"noisy_sigma": sigma}}))
+
+    study = NoisyStudy("r", "b", Path("study.json"), {"sigmas": [0.0], "seeds": [0], "rows": []},
+                       [result("v0", "vq", 0.0, 700.0), result("g5", "gan_prior", 0.5, 600.0)])
+    assert NV._gan(study)[0] == NV.UNTESTED and "GAN (WGAN-GP) runs with FVD at σ = 0.5" in NV._gan(study)[1]
+    assert NV._pixelsnail(study)[0] == NV.UNTESTED and "σ = 0 on this benchmark" in NV._pixelsnail(study)[1]
+    study.priors += [result("g0", "gan_prior", 0.0, 900.0), result("v5", "vq", 0.5, 760.0)]
+    assert NV._gan(study) == (NV.HOLDS, "FVD 900.0 at σ = 0, 600.0 at σ = 0.5; every future drawn in one generator "
+                                        "pass per tier")
+    assert NV._pixelsnail(study) == (NV.HOLDS, "FVD 700.0 at σ = 0, 760.0 at σ = 0.5")  # within 10 %
+    study.priors[1].metrics["fvd"] = 950.0
+    study.priors[3].metrics["fvd"] = 800.0  # 14 % worse: a difference
+    assert NV._gan(study)[0] == NV.FAILS and NV._pixelsnail(study)[0] == NV.FAILS
+    table = NV.prior_table(study)
+    assert [row[1:3] for row in table["rows"]] == [["PixelSNAIL", "0"], ["GAN (WGAN-GP)", "0.5"],
+                                                   ["GAN (WGAN-GP)", "0"], ["PixelSNAIL", "0.5"]]

@@ -124,6 +124,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     NV.choice_items(reg, studies)  # registry order = the template's order (numbering)
     for study in studies:
         NV.items(reg, study)
+        NV.prior_items(reg, study)
     for study in studies:
         NV.claim_items(reg, study)
     C.appendix_items(reg, inp, opts)

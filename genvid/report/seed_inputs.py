@@ -5,7 +5,7 @@ the noisy-VQ studies (stage noisy_vq).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,8 @@ from genvid.data.noisy_vq import STUDY_FILE, check_study, study_entry
 from genvid.errors import GenvidError, ParamError
 from genvid.layout import ablation_dir, noisy_vq_dir
 from genvid.report.readers import PREDICTIONS, ReportPaths, RunResult, read_object
+
+CODE_PRIOR_MODELS = ("vq", "gan_prior")  # the registered families that sample VQ codes (seeds 000, 002)
 
 
 def is_seed_run(result: RunResult) -> bool:
@@ -99,6 +101,9 @@ class NoisyStudy:
     benchmark: str
     path: Path
     data: dict  # genvid.data.noisy_vq's schema
+    # the benchmark's runs whose model samples VQ codes (PixelSNAIL or the GAN prior), in params order:
+    # seed 002's claims about priors over noisy codes (§4.6, §4.7) read their scores
+    priors: list[RunResult] = field(default_factory=list)
 
     @property
     def sigmas(self) -> list[float]:
@@ -127,7 +132,8 @@ def read_studies(params: dict, paths: ReportPaths, benchmark: str, results: dict
             if [float(v) for v in data.get(key) or []] != [float(v) for v in want]:
                 raise GenvidError(f"{path}: {key} {data.get(key)!r} differ from params.yaml noisy_vq.{run}.{key} "
                                   f"{want!r} (a stale study: rerun noisy_vq@{run})")
-        out.append(NoisyStudy(run, benchmark, path, data))
+        priors = [r for r in results.values() if r.benchmark == benchmark and r.model in CODE_PRIOR_MODELS]
+        out.append(NoisyStudy(run, benchmark, path, data, priors))
     return out
 
 
