@@ -12,12 +12,13 @@ class BenchmarkPaths:
     stats: Path
     fvd_reference: Path  # I3D features of the real test clips (stage fvd_reference)
     leaderboard: Path  # folder: leaderboard.json (metrics), leaderboard.tsv, rows.json
+    counterfactuals: Path  # the simulator's test clips replayed under other actions (stage counterfactuals)
 
 
 def benchmark_paths(benchmark: str, root: str | Path = ".") -> BenchmarkPaths:
     data = Path(root) / "data" / benchmark
     return BenchmarkPaths(data / "frames.h5", data / "split.json", data / "stats.json", data / "fvd_reference.pt",
-                          Path(root) / "reports" / benchmark / "leaderboard")
+                          Path(root) / "reports" / benchmark / "leaderboard", data / "counterfactuals.h5")
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,9 @@ class BenchmarkConfig:
     protocol: ProtocolConfig
     split: SplitConfig | None = None  # recorded sources only (a generated one has no chronology)
     normalize: NormalizeConfig | None = None  # recorded sources only
+    # genvid.data.counterfactuals.CounterfactualConfig: the simulator's test clips replayed under other
+    # actions (optional; a procedural source only)
+    counterfactuals: Any = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class EvaluateConfig:
     fvd_repeats: int = field(metadata=rule(min=1))
     bootstrap: int = field(metadata=rule(min=100))
     seed: int = field(metadata=rule(min=0))
+    counterfactual_fvd: bool = False  # FVD of the counterfactual futures too (I3D: seconds per video on a CPU)
 
 
 @dataclass(frozen=True)
@@ -187,18 +191,21 @@ def top_level(params: dict, name: str, path: str | Path = PARAMS_FILE):
     return parse_config(TOP_LEVEL[name], section(params, name, path), name, str(path))
 
 
+COUNTERFACTUALS = "counterfactuals"  # optional section of a benchmark (issue 24)
 SECTIONS = {"split": SplitConfig, "clips": ClipsConfig, "normalize": NormalizeConfig, "protocol": ProtocolConfig}
 
 
 def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> BenchmarkConfig:
     """``benchmarks.<name>``: its collect section is read by the class of its source."""
     from genvid.data.benchmark import GENERATED_SOURCES, SMMNISTCollectConfig
+    from genvid.data.counterfactuals import CounterfactualConfig, unavailable_reason
 
     where = f"benchmarks.{name}"
     values = section(params, where, path)
-    unknown = sorted(set(values) - {"collect", *SECTIONS})
+    unknown = sorted(set(values) - {"collect", *SECTIONS, COUNTERFACTUALS})
     if unknown:
-        raise ParamError(f"{path}: {where}.{unknown[0]} is not a known section (known: collect, {', '.join(SECTIONS)})")
+        raise ParamError(f"{path}: {where}.{unknown[0]} is not a known section "
+                         f"(known: collect, {', '.join(SECTIONS)}, {COUNTERFACTUALS})")
     collect = section(params, f"{where}.collect", path)
     sources = (*CollectConfig.__dataclass_fields__["source"].metadata["rule"].choices, *GENERATED_SOURCES)
     if collect.get("source") not in sources:  # it decides which keys collect has: name it first
@@ -211,6 +218,12 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
     needed = [key for key in SECTIONS if key in values or not (generated and key in ("split", "normalize"))]
     parsed = {key: parse_config(SECTIONS[key], section(params, f"{where}.{key}", path), f"{where}.{key}",
                                 str(path)) for key in needed}
+    if COUNTERFACTUALS in values:
+        reason = unavailable_reason(str(collect.get("source")))
+        if reason is not None:
+            raise ParamError(f"{path}: {where}.{COUNTERFACTUALS}: {reason}; remove the section")
+        parsed[COUNTERFACTUALS] = parse_config(CounterfactualConfig, section(params, f"{where}.{COUNTERFACTUALS}", path),
+                                               f"{where}.{COUNTERFACTUALS}", str(path))
     return BenchmarkConfig(parsed_collect, **parsed)
 
 

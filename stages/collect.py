@@ -1,7 +1,6 @@
 """Stage collect: record one benchmark's video to its HDF5 frames file (SPEC §3)."""
 from __future__ import annotations
 
-import numpy as np
 from tqdm import tqdm
 
 from genvid import params as P
@@ -9,14 +8,9 @@ from genvid.cli import benchmark_parser
 from genvid.data.benchmark import is_generated
 from genvid.data.frames import write_frames
 from genvid.data.smmnist import write_test_set
-from genvid.data.sources import SOURCE_VERSIONS, generate_episode
+from genvid.data.sources import SOURCE_VERSIONS, episode_seed, generate_episode
 from genvid.stage import cli_main
 from genvid.layout import benchmark_paths
-
-
-def episode_seed(seed: int, index: int) -> int:
-    """Independent per-episode seed derived from (collect.seed, episode index)."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 @cli_main

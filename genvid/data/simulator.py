@@ -342,8 +342,13 @@ class DrivingSimulator:
         e.s += s_dot * dt
         e.v = max(0.0, e.v + (A_MAX * throttle - B_MAX * brake - self._resistance()) * dt)
 
-    def advance(self, interval: float) -> np.ndarray:
-        """Simulate `interval` seconds; returns the mean (steer, throttle, brake) applied."""
+    def advance(self, interval: float, action: tuple[float, float, float] | None = None) -> np.ndarray:
+        """Simulate `interval` seconds; returns the mean (steer, throttle, brake) applied.
+
+        With ``action``, that action drives the ego car for the whole interval instead of the
+        autopilot (a counterfactual, genvid.data.counterfactuals). The autopilot still runs its
+        decisions, so its random draws, and with them the rest of the world, stay those of the
+        recorded episode."""
         n = max(1, round(interval / PHYS_DT))
         dt = interval / n
         total = np.zeros(3)
@@ -352,11 +357,12 @@ class DrivingSimulator:
             self._decide(*lead)
             target = (self.lane + 0.5) * LANE_W
             self.d_ref += float(np.clip(target - self.d_ref, -LC_RATE * dt, LC_RATE * dt))
-            action = self._control(*lead)
-            self._physics(action, dt)
+            own = self._control(*lead)
+            action_now = own if action is None else action
+            self._physics(action_now, dt)
             self.traffic.step(dt, self.ego.s, self.ego.d, self.ego.v)
             self.t += dt
-            total += action
+            total += action_now
         if self.ego.s > self.track.length - DRAW_DIST - 50:
             raise RuntimeError("procedural track too short for the requested duration")
         return (total / n).astype(np.float32)
@@ -390,6 +396,17 @@ class DrivingSimulator:
                                      concat(parts), walls, self.frame_index, DRAW_DIST)
         self.frame_index += 1
         return frame
+
+    def skip(self, num_frames: int) -> None:
+        """Advance past ``num_frames`` frames as ``record`` would, without rendering them: the state
+        is then the one in which ``record`` renders frame ``num_frames`` of the episode."""
+        for _ in range(num_frames):
+            self.frame_index += 1
+            self.advance(self.interval)
+
+    def pose(self) -> tuple[float, float, float]:
+        """(lateral offset d in m, heading error psi in rad, speed in m/s) of the ego car now."""
+        return float(self.ego.d), float(self.ego.psi), float(self.ego.v)
 
     def record(self, num_frames: int) -> dict[str, np.ndarray]:
         """Frames every `interval` s with the mean action over the following interval and the speed.

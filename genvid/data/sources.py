@@ -42,6 +42,17 @@ SOURCE_VERSIONS: dict[str, str] = {
 }
 
 
+def episode_seed(seed: int, index: int) -> int:
+    """Independent per-episode seed derived from (collect.seed, episode index)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+def episode_duration(num_frames: int, interval: float) -> float:
+    """Simulated seconds a procedural episode's track is built for (frames plus a margin): part of
+    the world's identity, so a replay must build the same."""
+    return num_frames * interval + 10.0
+
+
 def generate_episode(source: str, seed: int, num_frames: int, resolution: int,
                      interval: float = 0.2) -> Episode:
     """Drive one episode of `source` from `seed` and record `num_frames` frames every `interval` s.
@@ -58,7 +69,7 @@ def generate_episode(source: str, seed: int, num_frames: int, resolution: int,
     if not interval > 0:
         raise GenvidError(f"collect.interval must be > 0 seconds, got {interval}")
     if source == "procedural":
-        sim = DrivingSimulator(int(seed), resolution, interval, duration=num_frames * interval + 10.0)
+        sim = DrivingSimulator(int(seed), resolution, interval, duration=episode_duration(num_frames, interval))
         rec = sim.record(num_frames)
     else:
         rec = drive(int(seed), num_frames, resolution, interval)
