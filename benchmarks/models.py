@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from genvid import params as P  # noqa: E402
+from genvid.data.frames import CONDITIONING  # noqa: E402
 from genvid.models.registry import MODELS  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
 
@@ -78,9 +79,13 @@ def main() -> None:
             n_params = sum(p.numel() for p in model.parameters())
             opt = torch.optim.Adam(model.parameters(), 1e-4)
             clips = torch.rand(args.batch, clip_len, channels, 64, 64, device=device).mul(255).round().div(255)
+            kind = MODELS[name].conditioning  # a steered model also reads per-frame inputs (zeros here)
+            cond = (torch.zeros(args.batch, max(clip_len, context + horizon), len(CONDITIONING[kind]), device=device)
+                    if kind else None)
+            given = {} if cond is None else {"cond": cond[:, :clip_len]}
 
             def train_step() -> None:
-                loss, _ = model.loss(clips, 10 ** 6)
+                loss, _ = model.loss(clips, 10 ** 6, **given)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -91,7 +96,8 @@ def main() -> None:
             model.eval()
             gen = torch.Generator().manual_seed(0)
             with torch.no_grad():
-                t_sample, c_sample = best_time(lambda: model.generate(clips[:1, :context], horizon, 1, gen),
+                steer = {} if cond is None else {"cond": cond[:1, :context + horizon]}
+                t_sample, c_sample = best_time(lambda: model.generate(clips[:1, :context], horizon, 1, gen, **steer),
                                                args.repeats, device)
             line = (f"{name:7s} {bench:8s} {n_params / 1e6:7.3f}M | train {args.batch / t_train:6.2f} seq/s "
                     f"({c_train:6.2f} CPU s/step) | sample {t_sample * 1e3:7.1f} ms/video ({context}->{horizon})")

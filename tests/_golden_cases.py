@@ -123,7 +123,11 @@ def train_cases() -> dict[str, str]:
             continue
         torch.manual_seed(0)
         model = spec.network({**tiny["models"][name], **TINY_AT_32.get(name, {})}, 3, 32, 4)
-        trained(name, model, lambda m, batch, step: m.loss(batch[0], step), TensorDataset(clips))
+        if spec.conditioning:  # a steered model: per-frame actions beside the clips
+            cond = torch.randn(4, 8, 3, generator=torch.Generator().manual_seed(7))
+            trained(name, model, lambda m, batch, step: m.loss(batch[0], step, batch[1]), TensorDataset(clips, cond))
+        else:
+            trained(name, model, lambda m, batch, step: m.loss(batch[0], step), TensorDataset(clips))
 
     vq = tiny["models"]["vq"]
     torch.manual_seed(0)

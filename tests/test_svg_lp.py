@@ -136,3 +136,52 @@ def test_bad_input_raises():
         m.loss(clip(r=32), 0)
     with pytest.raises(GenvidError, match="horizon and num_samples"):
         m.eval().generate(clip()[:, :3], 0, 1, gen())
+
+
+# ----------------------------------------------------------------------------- svg_lp_action (issue 24)
+
+def make_steered(**overrides) -> SVGLP:
+    from genvid.models.svg_lp.model import SVGLPActionConfig
+    torch.manual_seed(0)
+    return SVGLP(parse_config(SVGLPActionConfig, {**TINY, **overrides}, "models.svg_lp_action")).eval()
+
+
+def test_the_steered_model_reads_each_action_when_it_leads_to_a_frame():
+    """Frame tc + j follows the action after frame tc - 1 + j: changing action row r leaves every
+    predicted frame before frame r + 1 alone and changes the later ones."""
+    m = make_steered()
+    context, cond = clip(b=1, t=3), torch.randn(1, 8, 3, generator=gen(4))
+    base = m.generate(context, 5, 2, gen(1), cond)
+    again = m.generate(context, 5, 2, gen(1), cond.clone())
+    assert torch.equal(base, again)
+    for row in (2, 4, 7):
+        moved = cond.clone()
+        moved[0, row] += 3.0
+        out = m.generate(context, 5, 2, gen(1), moved)
+        first_changed = max(row - 2, 0)  # predicted frame index j = row - (tc - 1)
+        assert torch.equal(out[:, :, :first_changed], base[:, :, :first_changed])
+        if row < 7:  # the last row leads past the horizon: read by nothing
+            assert not torch.equal(out[:, :, first_changed], base[:, :, first_changed])
+        else:
+            assert torch.equal(out, base)
+
+
+def test_the_steered_model_standardises_its_actions_with_the_training_statistics():
+    raw = make_steered()
+    scaled = make_steered(cond_mean=[1.0, 2.0, 3.0], cond_std=[2.0, 2.0, 2.0])
+    scaled.load_state_dict(raw.state_dict())
+    context, cond = clip(b=1, t=3), torch.randn(1, 8, 3, generator=gen(4))
+    mean, std = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 2.0, 2.0])
+    assert torch.equal(scaled.generate(context, 4, 1, gen(2), cond * std + mean), raw.generate(context, 4, 1, gen(2), cond))
+    loss, _ = scaled.loss(clip(b=2, t=5), 0, torch.zeros(2, 5, 3))
+    assert torch.isfinite(loss)
+
+
+def test_conditioning_errors_are_one_line():
+    from genvid.models.svg_lp.model import SVGLPActionConfig
+    with pytest.raises(GenvidError, match=r"svg_lp_action needs cond \[B, T>=7, 3\]"):
+        make_steered().generate(clip(b=1, t=3), 4, 1, gen(0), torch.zeros(1, 6, 3))
+    with pytest.raises(GenvidError, match="SVG-LP without actions was given cond"):
+        make().loss(clip(b=1, t=5), 0, torch.zeros(1, 5, 3))
+    with pytest.raises(ParamError, match="cond_std must be > 0"):
+        parse_config(SVGLPActionConfig, {**TINY, "cond_std": [1.0, 0.0, 1.0]}, "models.svg_lp_action")

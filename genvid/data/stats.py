@@ -13,7 +13,10 @@ import h5py
 import numpy as np
 from tqdm import tqdm
 
-from genvid.data.frames import CHANNEL_COUNTS
+from genvid.data.frames import CHANNEL_COUNTS, conditioning
+from genvid.data.h5 import read_h5
+from genvid.data.split import validate_split_file
+from genvid.io import read_json
 from genvid.errors import GenvidError
 
 
@@ -73,3 +76,18 @@ def load_stats(data: object, source: str, channels: int | None = None) -> tuple[
     if np.any(arrays[1] <= 0):
         raise GenvidError(f"{source}: 'std' must be positive in every channel, got {data['std']}")
     return arrays[0], arrays[1]
+
+
+def conditioning_stats(frames_path: str | Path, split_path: str | Path, name: str) -> tuple[list[float], list[float]]:
+    """Mean and (population) std per column of the per-frame conditioning ``name`` (e.g. the actions)
+    over the training split, float64 then rounded to float32: what a conditioned model standardises its
+    inputs with, as frames are (a column constant over the split gets std 1)."""
+    ranges = validate_split_file(read_json(split_path), str(split_path))["splits"]["train"]["ranges"]
+    with read_h5(frames_path, "frames file") as f:
+        ds = conditioning(f, frames_path, name)
+        rows = np.concatenate([ds[a:b] for a, b in ranges]).astype(np.float64)
+    if len(rows) == 0:
+        raise GenvidError(f"{split_path}: the train split holds no frames to take '{name}' statistics from")
+    std = rows.std(axis=0)
+    return ([float(np.float32(v)) for v in rows.mean(axis=0)],
+            [float(np.float32(v)) if v > 1e-8 else 1.0 for v in std])

@@ -22,6 +22,7 @@ from genvid.context import RunContext
 from genvid.data.clips import clip_set
 from genvid.data.figures import TEMPERATURES, TemperatureSweep
 from genvid.data.frames import read_frames_info
+from genvid.data.stats import conditioning_stats
 from genvid.data.train_metrics import ACTIVE_KL
 from genvid.errors import ParamError
 from genvid.io import fingerprint
@@ -31,6 +32,7 @@ from genvid.models.predictor import PixelPredictor, Predictor
 from genvid.models.store import load_model, register_kind, save_model
 
 DATA_FIELDS = {"channels", "resolution", "context_frames"}  # config fields the benchmark sets
+COND_STATS = ("cond_mean", "cond_std")  # a conditioned config's training-split statistics (set by train)
 COMPONENT = "model"  # a pixel model's one component: checkpoints/<run>/model, curves/model
 
 
@@ -54,7 +56,7 @@ def pixel_spec(name: str, module: str, config: str, model: str, conditioning: st
         cls, _ = classes()
         data = {"channels": channels, "resolution": resolution, "context_frames": context_frames}
         fields = {f.name for f in dataclasses.fields(cls)}
-        for key in DATA_FIELDS & fields & set(section):
+        for key in (DATA_FIELDS | set(COND_STATS)) & fields & set(section):
             raise ParamError(f"{source}: models.{name}.{key} is set from the benchmark; remove it")
         values = {**section, **{k: v for k, v in data.items() if k in fields}}
         return parse_config(cls, values, f"models.{name}", source)
@@ -69,6 +71,9 @@ def pixel_spec(name: str, module: str, config: str, model: str, conditioning: st
     def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
         info = read_frames_info(ctx.frames)
         cfg = run_config(ctx, info.channels, info.height)
+        if conditioning is not None and set(COND_STATS) <= {f.name for f in dataclasses.fields(cfg)}:
+            mean, std = conditioning_stats(ctx.frames, ctx.split, conditioning)  # inputs standardised as frames are
+            cfg = dataclasses.replace(cfg, cond_mean=tuple(mean), cond_std=tuple(std))
         return train_pixel_model(ctx, fit, lambda: classes()[1](cfg), to_dict(cfg), conditioning)
 
     def init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:

@@ -44,4 +44,6 @@ register(pixel_spec("vrnn", "genvid.models.recurrent.vrnn", "VRNNConfig", "VRNN"
 register(pixel_spec("srnn", "genvid.models.recurrent.vrnn", "SRNNConfig", "VRNN"))  # seed 001 §3.5, §8.1
 register(pixel_spec("rfn", "genvid.models.recurrent.rfn", "RFNConfig", "RFN"))  # seed 001 Ch. 5, §8.2-8.4
 register(pixel_spec("svg_lp", "genvid.models.svg_lp.model", "SVGLPConfig", "SVGLP"))  # Denton & Fergus 2018
+register(pixel_spec("svg_lp_action", "genvid.models.svg_lp.model", "SVGLPActionConfig", "SVGLP",  # issue 24
+                    conditioning="action"))
 register(pixel_spec("hvrnn", "genvid.models.hvrnn.model", "HVRNNConfig", "HVRNN"))  # seed 004 §4.4

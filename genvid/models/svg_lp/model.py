@@ -20,6 +20,11 @@ Training (SVG's): every frame after the first is predicted teacher-forced with z
 posterior; loss = Σ_t MSE_t + β Σ_t KL(q_t || p_t), MSE the mean over pixels, KL summed over z,
 both per sequence and averaged over the batch; β = 1e-4, no annealing. We encode all frames of a
 batch in one call, so the training-mode batch norm sees B·T frames (SVG: B per call).
+Steered by actions (``svg_lp_action``, issue 24; genvid's, not SVG's): the action a_{t-1} that
+leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the training
+split's statistics) joins the prior's and the predictor's inputs, p(z_t | x_{1:t-1}, a_{t-1}) and
+g_t = LSTM([h_{t-1} ‖ z_t ‖ a_{t-1}]): z then carries what the action does not explain. The posterior
+is SVG's. Context actions are read like context frames, the horizon's are the steering.
 Generation in eval mode (SVG's generation script keeps training mode, batch statistics; genvid's
 choice, so a prediction never depends on the other sequences of its batch): z from the posterior
 over the context (its samples feed the predictor and the prior runs to keep its state), then from
@@ -34,6 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from genvid.config import rule
+from genvid.data.frames import ACTION_NAMES
 from genvid.errors import GenvidError
 from genvid.models.layers import gaussian_kl_logvar, normal_drawer, randn_on
 from genvid.models.predictor import sample_rows
@@ -61,6 +67,25 @@ class SVGLPConfig:
         if self.resolution & (self.resolution - 1):
             return f"resolution must be a power of two, got {self.resolution}"
         return None
+
+
+@dataclass(frozen=True)
+class SVGLPActionConfig(SVGLPConfig):
+    """``models.svg_lp_action``: SVG-LP's sizes; the action statistics come from the training split
+    (genvid.models.pixel sets them, like channels and resolution; None: not standardised)."""
+
+    actions: int = field(default=len(ACTION_NAMES), metadata=rule(min=1))  # columns of the per-frame action
+    cond_mean: tuple[float, ...] | None = None
+    cond_std: tuple[float, ...] | None = None
+
+    def validate(self) -> str | None:
+        for name in ("cond_mean", "cond_std"):
+            value = getattr(self, name)
+            if value is not None and len(value) != self.actions:
+                return f"{name} must have {self.actions} values, got {len(value)}"
+        if self.cond_std is not None and min(self.cond_std) <= 0:
+            return f"cond_std must be > 0, got {list(self.cond_std)}"
+        return super().validate()
 
 
 def _dcgan_init(m: nn.Module) -> None:
@@ -169,12 +194,33 @@ class SVGLP(nn.Module):
         if problem:
             raise GenvidError(f"models.svg_lp: {problem}")
         self.cfg = cfg
+        a = self.actions = getattr(cfg, "actions", 0)  # 0: SVG-LP itself, unconditioned
         self.encoder = Encoder(cfg.channels, cfg.resolution, cfg.nf, cfg.g_dim)
         self.decoder = Decoder(cfg.channels, cfg.resolution, cfg.nf, cfg.g_dim)
         self.posterior = GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.posterior_layers)
-        self.prior = GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.prior_layers)
-        self.predictor = PredictorLSTM(cfg.g_dim + cfg.z_dim, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
+        self.prior = GaussianLSTM(cfg.g_dim + a, cfg.z_dim, cfg.rnn_size, cfg.prior_layers)
+        self.predictor = PredictorLSTM(cfg.g_dim + cfg.z_dim + a, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
         self.apply(_dcgan_init)
+        if a:
+            mean, std = getattr(cfg, "cond_mean", None), getattr(cfg, "cond_std", None)
+            self.register_buffer("cond_mean", torch.tensor(mean or [0.0] * a), persistent=False)
+            self.register_buffer("cond_std", torch.tensor(std or [1.0] * a), persistent=False)
+
+    def _actions(self, cond: Tensor | None, frames: int) -> Tensor | None:
+        """The standardised per-frame actions [B, T, A] (None for the unconditioned model)."""
+        if not self.actions:
+            if cond is not None:
+                raise GenvidError("SVG-LP without actions was given cond (the action-steered model is svg_lp_action)")
+            return None
+        if cond is None or cond.ndim != 3 or cond.shape[1] < frames or cond.shape[2] != self.actions:
+            raise GenvidError(f"svg_lp_action needs cond [B, T>={frames}, {self.actions}], "
+                              f"got {None if cond is None else list(cond.shape)}")
+        return (cond.float() - self.cond_mean) / self.cond_std
+
+    @staticmethod
+    def _with(x: Tensor, actions: Tensor | None, t: int) -> Tensor:
+        """[x ‖ a_t] (x alone without actions)."""
+        return x if actions is None else torch.cat([x, actions[:, t]], dim=1)
 
     def _check(self, frames: Tensor, min_frames: int, what: str) -> None:
         c, r = self.cfg.channels, self.cfg.resolution
@@ -193,17 +239,18 @@ class SVGLP(nn.Module):
         (0-based): the last observed one."""
         return min(t - 1, context - 1)
 
-    def teacher_forced(self, frames: Tensor, draw) -> tuple[Tensor, Tensor]:
-        """Predictions x̂_1..x̂_{T-1} [B, T-1, C, H, W] and per-step KL [B, T-1] (summed over z)."""
+    def teacher_forced(self, frames: Tensor, draw, actions: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Predictions x̂_1..x̂_{T-1} [B, T-1, C, H, W] and per-step KL [B, T-1] (summed over z);
+        ``actions`` [B, T, A] standardised (the steered model)."""
         b, t = frames.shape[:2]
         h, skips = self._encode(frames)
         post, prior, pred = (m.zero_state(b, h) for m in (self.posterior, self.prior, self.predictor))
         gs, kls = [], []
         for i in range(1, t):
             mu, logvar, post = self.posterior(h[:, i], post)
-            mu_p, logvar_p, prior = self.prior(h[:, i - 1], prior)
+            mu_p, logvar_p, prior = self.prior(self._with(h[:, i - 1], actions, i - 1), prior)
             z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
-            g, pred = self.predictor(torch.cat([h[:, i - 1], z], dim=1), pred)
+            g, pred = self.predictor(self._with(torch.cat([h[:, i - 1], z], dim=1), actions, i - 1), pred)
             gs.append(g)
             kls.append(gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(1))
         src = [self.skip_frame(i, self.cfg.context_frames) for i in range(1, t)]
@@ -211,22 +258,27 @@ class SVGLP(nn.Module):
         x_hat = self.decoder(torch.stack(gs, 1).flatten(0, 1), skip).unflatten(0, (b, t - 1))
         return x_hat, torch.stack(kls, 1)
 
-    def loss(self, frames: Tensor, step: int) -> tuple[Tensor, dict[str, float]]:
+    def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
         """SVG's objective: Σ_t MSE_t + β Σ_t KL_t per sequence, batch mean (``step`` unused: no
         annealing). Posterior noise from the global RNG."""
         self._check(frames, max(2, self.cfg.context_frames), "frames")
-        x_hat, kl = self.teacher_forced(frames, normal_drawer(None, frames.device))
+        actions = self._actions(cond, frames.shape[1])
+        x_hat, kl = self.teacher_forced(frames, normal_drawer(None, frames.device), actions)
         mse = ((x_hat - frames[:, 1:]) ** 2).mean((2, 3, 4)).sum(1)
         kl = kl.sum(1)
         loss = (mse + self.cfg.beta * kl).mean()
         return loss, {"mse": float(mse.detach().mean()), "kl": float(kl.detach().mean())}
 
-    def rollout(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
+    def rollout(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator,
+                cond: Tensor | None = None) -> Tensor:
         """``generate`` with autograd left as the caller has it (for gradient checks)."""
         self._check(context, 1, "context")
         b, tc = context.shape[:2]
         x = sample_rows(context, horizon, num_samples)  # [B*S, Tc, ...], sample-major per clip
         n = x.shape[0]
+        actions = self._actions(cond, tc + horizon)
+        if actions is not None:
+            actions = actions.repeat_interleave(num_samples, dim=0)
 
         def draw(shape):
             return randn_on(generator, shape, x.device)
@@ -235,21 +287,23 @@ class SVGLP(nn.Module):
         post, prior, pred = (m.zero_state(n, h) for m in (self.posterior, self.prior, self.predictor))
         for i in range(1, tc):  # the context: z from the posterior, the prior only keeps its state
             mu, logvar, post = self.posterior(h[:, i], post)
-            _, _, prior = self.prior(h[:, i - 1], prior)
+            _, _, prior = self.prior(self._with(h[:, i - 1], actions, i - 1), prior)
             z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
-            _, pred = self.predictor(torch.cat([h[:, i - 1], z], dim=1), pred)
+            _, pred = self.predictor(self._with(torch.cat([h[:, i - 1], z], dim=1), actions, i - 1), pred)
         skip = [s[:, tc - 1] for s in skips]  # the last context frame's, for the whole rollout
         h_prev, frames = h[:, tc - 1], []
-        for _ in range(horizon):
-            mu_p, logvar_p, prior = self.prior(h_prev, prior)
+        for j in range(horizon):  # frame tc + j follows the action after frame tc - 1 + j
+            mu_p, logvar_p, prior = self.prior(self._with(h_prev, actions, tc - 1 + j), prior)
             z = mu_p + (0.5 * logvar_p).exp() * draw(tuple(mu_p.shape))
-            g, pred = self.predictor(torch.cat([h_prev, z], dim=1), pred)
+            g, pred = self.predictor(self._with(torch.cat([h_prev, z], dim=1), actions, tc - 1 + j), pred)
             frame = self.decoder(g, skip)
             frames.append(frame)
             h_prev, _ = self.encoder(frame)
         return torch.stack(frames, 1).unflatten(0, (b, num_samples))
 
-    def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
-        """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``."""
+    def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator,
+                 cond: Tensor | None = None) -> Tensor:
+        """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``; the steered
+        model reads ``cond`` [B, Tc + horizon, A] (rows Tc - 1 .. Tc + horizon - 2 steer the horizon)."""
         with torch.no_grad():
-            return self.rollout(context, horizon, num_samples, generator)
+            return self.rollout(context, horizon, num_samples, generator, cond)
