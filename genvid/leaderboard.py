@@ -8,8 +8,10 @@ Read top to bottom like the table:
    train outputs must exist (a missing one is an error naming the file); a row holds
    PSNR/SSIM/LPIPS under the three rules of genvid.metrics.stats (best_seq, the headline;
    best_step; mean-of-N) with their 95 % intervals, FVD mean ± sd and the samples' diversity
-   (pairwise LPIPS, with its interval; none with one sample per clip) (scores.json), bits per
-   dimension where the model has a likelihood and the parameter count (train_metrics.json).
+   (pairwise LPIPS, with its interval; none with one sample per clip) and, on a benchmark with
+   counterfactual clips, their fidelity (LPIPS), action sensitivity and direction with intervals
+   (genvid.controllability) (scores.json), bits per dimension where the model has a likelihood and
+   the parameter count (train_metrics.json).
    metrics.json is only required, not read: evaluate writes it last, so it says the run's
    evaluation finished.
 2. **Protocol check.** A run that could not honour the benchmark's protocol is flagged
@@ -121,6 +123,32 @@ def _diversity(scores: dict, path: Path) -> dict[str, Any] | None:
             "ci95": None if ci is None else [_float(c, path, "diversity.ci95") for c in ci]}
 
 
+def _controllability(scores: dict, path: Path) -> dict[str, Any] | None:
+    """The counterfactual scores (genvid.controllability): {"cf_lpips", "cf_ssim", "sensitivity",
+    "direction": {"mean", "ci95"} or None, "conditioned"}; None where the benchmark has no
+    counterfactual clips."""
+    section = scores.get("controllability")
+    if not isinstance(section, dict) or section.get("skipped") is not None:
+        return None
+
+    def value(*keys: str) -> dict[str, Any] | None:
+        node = _get(scores, path, "controllability", *keys)
+        if not isinstance(node, dict) or "mean" not in node:
+            return None
+        ci = node.get("ci95")
+        where = "controllability." + ".".join(keys)
+        return {"mean": _float(node["mean"], path, f"{where}.mean"),
+                "ci95": None if ci is None else [_float(c, path, f"{where}.ci95") for c in ci]}
+
+    direction = section.get("direction") if isinstance(section.get("direction"), dict) else {}
+    cue = direction.get("true_frames")
+    return {"cf_lpips": value("fidelity", "lpips"), "cf_ssim": value("fidelity", "ssim"),
+            "sensitivity": value("sensitivity"), "direction": value("direction"),
+            "direction_true_frames": None if cue is None else _float(cue, path, "controllability.direction.true_frames"),
+            "clips": section.get("clips"), "sequences": section.get("sequences"),
+            "conditioned": bool(section.get("conditioned"))}
+
+
 def _deviation(data: dict, path: Path) -> str | None:
     text = data.get("protocol_deviation")
     if text is not None and not (isinstance(text, str) and text.strip()):
@@ -143,6 +171,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
                                for m in IMAGE_METRICS}
     metrics["fvd"] = _fvd(data["scores"], path["scores"])
     metrics["diversity"] = _diversity(data["scores"], path["scores"])
+    metrics["controllability"] = _controllability(data["scores"], path["scores"])
     bits = data["train_metrics"].get("bits_per_dim")
     metrics["bits_per_dim"] = None if bits is None else _float(bits, path["train_metrics"], "bits_per_dim")
     parameters = _get(data["train_metrics"], path["train_metrics"], "parameters")
@@ -269,14 +298,20 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
             keys["fvd"] = m["fvd"]["mean"]
         if m["diversity"] is not None:
             keys["diversity"] = m["diversity"]["mean"]
+        for key, v in (m.get("controllability") or {}).items():
+            if isinstance(v, dict) and key in CONTROL_COLUMNS:
+                keys[key] = v["mean"]
         out[row["run"]] = keys
     return out
 
 
+CONTROL_COLUMNS = ("cf_lpips", "sensitivity", "direction")  # issue 24: the counterfactual clips' scores
 TSV_COLUMNS = (
     "kind", "name", "model", "baseline",
     *[f"{m}_{r}{e}" for m in IMAGE_METRICS for r in RULES for e in ("", "_lo", "_hi")],
-    "fvd", "fvd_sd", "diversity", "diversity_lo", "diversity_hi", "bits_per_dim", "parameters", "protocol_ok", "protocol_deviation",
+    "fvd", "fvd_sd", "diversity", "diversity_lo", "diversity_hi",
+    *[f"{c}{e}" for c in CONTROL_COLUMNS for e in ("", "_lo", "_hi")], "action_conditioned",
+    "bits_per_dim", "parameters", "protocol_ok", "protocol_deviation",
     "published_pm", "source", "differences",
 )
 
@@ -304,6 +339,13 @@ def _measured_cells(row: dict[str, Any]) -> dict[str, Any]:
     if m["diversity"] is not None:
         lo, hi = m["diversity"]["ci95"] or (None, None)
         cells.update(diversity=m["diversity"]["mean"], diversity_lo=lo, diversity_hi=hi)
+    control = m.get("controllability")
+    if control is not None:
+        for key in CONTROL_COLUMNS:
+            if control[key] is not None:
+                lo, hi = control[key]["ci95"] or (None, None)
+                cells.update({key: control[key]["mean"], f"{key}_lo": lo, f"{key}_hi": hi})
+        cells["action_conditioned"] = control["conditioned"]
     cells.update(bits_per_dim=m["bits_per_dim"], parameters=row["parameters"], protocol_ok=row["protocol_ok"],
                  protocol_deviation=row["protocol_deviation"])
     return cells

@@ -3,15 +3,18 @@
 Writes reports/<benchmark>/runs/<run>/: metrics.json (dvc metrics: flat headline numbers,
 psnr/ssim/lpips best-of-N per sequence, fvd mean, and bits_per_dim from the run's
 train_metrics.json where the model has a likelihood), scores.json (every series, rule and
-interval), protocol.json (the settings, for the report) and <metric>.tsv (per-timestep curves,
-dvc plots).
+interval, and the controllability of the counterfactual clips where the benchmark has them:
+genvid.controllability), protocol.json (the settings, for the report) and <metric>.tsv
+(per-timestep curves, dvc plots).
 """
 from __future__ import annotations
 
+from genvid import controllability as C
 from genvid import evaluation as E
 from genvid import params as P
 from genvid.cli import run_parser
-from genvid.data.samples import read_samples_info
+from genvid.data.counterfactuals import read_counterfactuals
+from genvid.data.samples import read_counterfactual, read_samples_info
 from genvid.determinism import configure_torch
 from genvid.errors import GenvidError
 from genvid.stage import cli_main, int_at_least
@@ -38,13 +41,20 @@ def main(argv: list[str] | None = None) -> None:
     configure_torch()
     lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"])).to(device)
     i3d = load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])).to(device)
-    reference = E.load_reference(benchmark_paths(run.benchmark, args.root).fvd_reference)
-    metrics, scores, proto, tables = E.evaluate(info, lpips, E.i3d_features(i3d, args.batch_size), cfg,
+    bench_paths = benchmark_paths(run.benchmark, args.root)
+    reference = E.load_reference(bench_paths.fvd_reference)
+    counterfactuals = read_counterfactuals(bench_paths.counterfactuals)
+    C.check_counterfactuals(counterfactuals, info, bench_paths.counterfactuals)
+    features = E.i3d_features(i3d, args.batch_size)
+    metrics, scores, proto, tables = E.evaluate(info, lpips, features, cfg,
                                                 args.batch_size, not args.no_progress, reference, bits_per_dim)
+    scores["controllability"] = C.score_controllability(counterfactuals, read_counterfactual(paths.samples), lpips,
+                                                        features, cfg, str(paths.samples))
+    metrics.update(C.headline(scores["controllability"]))
     E.write_outputs(paths.report_dir, metrics, scores, proto, tables)
     if scores["fvd"]["skipped"]:
         print(f"evaluate {run.name}: FVD skipped: {scores['fvd']['skipped']}")
-    print(E.summary_line(run.name, metrics))
+    print(E.summary_line(run.name, metrics) + C.summary(scores["controllability"]))
 
 
 if __name__ == "__main__":

@@ -11,16 +11,21 @@ from tqdm import tqdm
 from genvid import params as P
 from genvid.cli import run_parser
 from genvid.data.benchmark import protocol_clips
+from genvid.data.counterfactuals import Counterfactuals, read_counterfactuals
 from genvid.data.frames import CONDITIONING, conditioning
 from genvid.data.h5 import read_h5
-from genvid.data.samples import Cond, write_samples
+from genvid.data.samples import Cond, CounterfactualPredictions, write_samples
 from genvid.determinism import configure_torch
+from genvid.errors import GenvidError
 from genvid.stage import cli_main, int_at_least
-from genvid.layout import run_paths
+from genvid.layout import benchmark_paths, run_paths
 from genvid.context import check_data, run_context
 from genvid.models.registry import get
 from genvid.models.store import check_run_record
 from genvid.train.sampler import derived_seed
+
+
+COUNTERFACTUAL_STREAM = 1  # derived_seed(sample.seed, it, first clip): apart from the protocol's (seed, first clip)
 
 
 @cli_main
@@ -35,6 +40,11 @@ def main(argv: list[str] | None = None) -> None:
     info = check_data(ctx)
     check_run_record(ctx)  # models/<run> of this run, trained with today's models section
     starts, episode, cluster = protocol_clips(ctx.bench.protocol, ctx.frames, ctx.split)
+    cf = read_counterfactuals(benchmark_paths(ctx.run.benchmark, args.root).counterfactuals)
+    if cf.available and (cf.context_frames, cf.horizon) != (proto.context_frames, proto.horizon):
+        raise GenvidError(f"{benchmark_paths(ctx.run.benchmark, args.root).counterfactuals}: made for "
+                          f"{cf.context_frames} -> {cf.horizon} frames, the protocol is {proto.context_frames} -> "
+                          f"{proto.horizon} (rerun stage counterfactuals@{ctx.run.benchmark})")
     predictor = spec.predictor(ctx)
     check = getattr(predictor, "check_protocol", None)
     if check is not None:  # fail before writing anything
@@ -70,7 +80,36 @@ def main(argv: list[str] | None = None) -> None:
                     futures, series = predictor.predict(context, proto.horizon, s, generator, **given), {}
             writer.write(rows, real, futures.numpy(), {k: v.numpy() for k, v in series.items()}, cond,
                          episode=episode[rows], start=starts[rows], cluster=cluster[rows])
-    print(f"sample {ctx.run.name}: {n} test clips x {s} samples, {c} context frames -> {out}")
+        if cf.available:
+            with autocast:
+                writer.counterfactual(counterfactual_futures(predictor, cf, seed, cond_info is not None,
+                                                             max(1, per_call * s // cf.num_samples)))
+    told = f"; {cf.clips} counterfactual clips x {len(cf.sequences)} actions" if cf.available else ""
+    print(f"sample {ctx.run.name}: {n} test clips x {s} samples, {c} context frames{told} -> {out}")
+
+
+def counterfactual_futures(predictor, cf: Counterfactuals, seed: int, conditioned: bool,
+                           per_call: int) -> CounterfactualPredictions:
+    """The futures of each counterfactual clip under each held action sequence, ``per_call`` clips
+    at a time. Each action's batch is drawn from a generator in the same state (common random
+    numbers), so a clip's futures differ only where the model reads the action; a model that reads
+    none predicts once."""
+    out = np.zeros((cf.clips, len(cf.sequences), cf.num_samples, *cf.frames.shape[2:]), np.uint8)
+    for first in tqdm(range(0, cf.clips, per_call), desc="counterfactuals", unit="batch"):
+        rows = slice(first, min(first + per_call, cf.clips))
+        context = torch.from_numpy(cf.context[rows])  # context frames only
+
+        def draw(k: int | None) -> np.ndarray:
+            generator = torch.Generator().manual_seed(derived_seed(seed, COUNTERFACTUAL_STREAM, first))
+            given = {} if k is None else {"cond": torch.from_numpy(cf.cond[rows, k])}
+            return predictor.predict(context, cf.horizon, cf.num_samples, generator, **given).numpy()
+
+        if conditioned:
+            for k in range(len(cf.sequences)):
+                out[rows, k] = draw(k)
+        else:
+            out[rows] = draw(None)[:, None]
+    return CounterfactualPredictions(out, cf.sequences, conditioned)
 
 
 if __name__ == "__main__":

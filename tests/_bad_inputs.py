@@ -29,7 +29,8 @@ import yaml
 # One stage of each kind, on the tiny profile. Both benchmarks for the data stages (a recorded and
 # a generated source); a VQ run and a pixel-model run for the per-run stages.
 MATRIX = ("collect@driving", "collect@smmnist", "split@driving", "split@smmnist", "normalize@driving",
-          "normalize@smmnist", "metric_weights", "fvd_reference@driving", "train@smmnist-vq",
+          "normalize@smmnist", "counterfactuals@driving", "counterfactuals@smmnist", "metric_weights",
+          "fvd_reference@driving", "train@smmnist-vq",
           "train@smmnist-rfn", "ablate@smmnist-hvrnn", "noisy_vq@smmnist-vq", "sample@smmnist-vq", "sample@smmnist-rfn",
           "evaluate@smmnist-vq", "leaderboard@smmnist", "figures", "report")
 OTHER_BENCHMARK = {"driving": "smmnist", "smmnist": "driving"}

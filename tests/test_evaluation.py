@@ -3,6 +3,8 @@ best-of-N rules, FVD with the real context in both sets and its repeats, extras,
 clusters, the stage's outputs and its one-line errors."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import subprocess
 import sys
 
@@ -14,6 +16,7 @@ import yaml
 
 from conftest import ROOT, venv_env
 from genvid import evaluation as E
+from genvid.data.counterfactuals import write_counterfactuals
 from genvid.data.samples import Cond, Extra, read_cond, read_samples_info, write_samples
 from genvid.errors import GenvidError
 from genvid.metrics import stats
@@ -284,6 +287,9 @@ def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
     i3d = load_i3d(stage_root / "models/metrics/i3d_kinetics400.pt")
     reference = E.fvd_reference(stage_root / "frames.h5", np.arange(N) * 16, 16, E.i3d_features(i3d), progress=False)
     E.save_reference(stage_root / "data/driving/fvd_reference.pt", reference, None)
+    write_counterfactuals(stage_root / "data/driving/counterfactuals.h5", None, SimpleNamespace(source="synthetic", seed=0),
+                          stage_root / "frames.h5", np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                          8, 8, reason="synthetic frames")  # no counterfactual clips: controllability skipped
     train_metrics = stage_root / "reports/driving/runs/driving-copy_last/train_metrics.json"
     train_metrics.parent.mkdir(parents=True)
     train_metrics.write_text('{"run": "driving-copy_last", "parameters": 0}')  # stage train's, for copy_last: no likelihood
@@ -437,3 +443,61 @@ def test_identical_samples_have_zero_diversity(tmp_path, lpips):
     info = write(tmp_path / "s.h5", real, np.repeat(one, S, axis=1))
     _, result, _, _ = E.evaluate(info, lpips, None, CFG, progress=False)
     assert result["diversity"]["mean"] == 0.0 and result["diversity"]["pairs_per_clip"] == S // 2
+
+
+# ----------------------------------------------------------------------------- controllability (issue 24)
+
+def hand_counterfactuals(m: int = 4):
+    """M clips whose true futures move the image right under 'left', left under 'right', not at all
+    under 'straight'; the simulator's heading turns accordingly."""
+    from genvid.data.counterfactuals import Counterfactuals
+    rng = np.random.default_rng(3)
+    context = rng.integers(0, 256, (m, 2, SIZE, SIZE, 3), dtype=np.uint8)
+    steps = {"left": 2, "straight": 0, "right": -2}
+    frames = np.stack([np.stack([np.stack([np.roll(context[i, -1], dx * (t + 1), axis=1) for t in range(3)])
+                                 for dx in steps.values()]) for i in range(m)])
+    cond = np.zeros((m, 3, 5, 3), np.float32)
+    cond[:, :, 1:, 0] = np.array([-0.5, 0.0, 0.5], np.float32)[None, :, None]
+    pose = np.zeros((m, 3, 4, 3), np.float32)
+    pose[:, :, -1, 1] = np.array([-0.2, 0.0, 0.2], np.float32)
+    index = {"clip": np.arange(m), "start": np.arange(m) * 5, "episode": np.zeros(m, np.int64), "cluster": np.arange(m)}
+    return Counterfactuals(True, "", tuple(steps), 2, 3, 1, context, frames, cond, pose, index)
+
+
+def test_controllability_of_the_truth_of_a_copy_and_of_a_mirror(lpips):
+    from genvid import controllability as C
+    from genvid.data.samples import CounterfactualPredictions
+    cf = hand_counterfactuals()
+    cfg = EvaluateConfig(fvd_repeats=1, bootstrap=200, seed=0)
+    truth = C.score_controllability(cf, CounterfactualPredictions(cf.frames[:, :, None], cf.sequences, True), lpips,
+                                    None, cfg)
+    assert truth["sensitivity"]["mean"] == pytest.approx(1.0) and truth["direction"]["mean"] == 1.0
+    assert truth["direction"]["true_frames"] == 1.0 and truth["fidelity"]["lpips"]["mean"] == pytest.approx(0, abs=1e-6)
+    assert truth["fidelity"]["ssim"]["mean"] == pytest.approx(1.0)
+    assert (truth["direction"]["left"], truth["direction"]["right"]) == ("left", "right")
+    copy = np.repeat(cf.frames[:, 1:2, None], 3, axis=1)  # 'straight' whatever the action: an unconditioned model
+    ignored = C.score_controllability(cf, CounterfactualPredictions(copy, cf.sequences, False), lpips, None, cfg)
+    assert ignored["sensitivity"]["mean"] == 0.0 and ignored["direction"]["mean"] == 0.0
+    assert ignored["fidelity_by_action"]["straight"]["lpips"] == pytest.approx(0, abs=1e-6)
+    assert ignored["fidelity_by_action"]["left"]["lpips"] > 0.01
+    mirror = cf.frames[:, ::-1, None].copy()  # turns the wrong way, as much as the world
+    wrong = C.score_controllability(cf, CounterfactualPredictions(mirror, cf.sequences, True), lpips, None, cfg)
+    assert wrong["sensitivity"]["mean"] == pytest.approx(1.0) and wrong["direction"]["mean"] == 0.0
+    assert C.headline(truth) == {"cf_lpips": pytest.approx(0, abs=1e-6), "cf_ssim": pytest.approx(1.0),
+                                 "sensitivity": pytest.approx(1.0), "direction": 1.0}
+
+
+def test_controllability_is_skipped_without_clips_and_refuses_mismatched_futures(lpips):
+    from dataclasses import replace
+    from genvid import controllability as C
+    from genvid.data.samples import CounterfactualPredictions
+    cf = hand_counterfactuals()
+    cfg = EvaluateConfig(fvd_repeats=1, bootstrap=200, seed=0)
+    none = replace(cf, available=False, reason="no simulator")
+    assert C.score_controllability(none, None, lpips, None, cfg) == {"skipped": "no simulator"}
+    assert C.headline({"skipped": "no simulator"}) == {}
+    with pytest.raises(GenvidError, match="s.h5: no counterfactual futures"):
+        C.score_controllability(cf, None, lpips, None, cfg, "s.h5")
+    two = CounterfactualPredictions(cf.frames[:, :2, None], cf.sequences[:2], True)
+    with pytest.raises(GenvidError, match="do not match the counterfactuals file"):
+        C.score_controllability(cf, two, lpips, None, cfg, "s.h5")

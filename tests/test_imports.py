@@ -30,7 +30,7 @@ LAYERS = {
     "params": ("genvid.params", "genvid.context", "genvid.cli", "genvid.profiles"),
     "models": ("genvid.models",),
     "train": ("genvid.train",),
-    "top": ("genvid.evaluation", "genvid.leaderboard", "genvid.published", "genvid.verify", "genvid.report",
+    "top": ("genvid.evaluation", "genvid.controllability", "genvid.leaderboard", "genvid.published", "genvid.verify", "genvid.report",
             "stages"),
 }
 ORDER = list(LAYERS)

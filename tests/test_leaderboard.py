@@ -390,3 +390,26 @@ def test_dvc_stage_depends_on_every_module_it_imports():
     assert outs == [f"reports/${{key}}/leaderboard/{name}" for name in ("rows.json", "leaderboard.tsv", "leaderboard.json")]
     assert "metrics" not in stage["do"]  # dvc metrics are the runs' metrics.json (tests/test_evaluation.py)
     assert all(not next(iter(o.values()))["cache"] for o in stage["do"]["outs"])
+
+
+def test_controllability_columns_come_from_scores_json(root):
+    """Issue 24: a run scored on counterfactual clips gets fidelity, sensitivity and direction with
+    their intervals; a run without them (no simulator) leaves the cells empty."""
+    report = run_paths("driving-copy_last", "driving", root).report_dir
+    scores = json.loads((report / "scores.json").read_text())
+    scores["controllability"] = {
+        "skipped": None, "clips": 8, "sequences": ["left", "right"], "num_samples": 1, "conditioned": True,
+        "fidelity": {"lpips": {"mean": 0.25, "ci95": [0.2, 0.3]}, "ssim": {"mean": 0.5, "ci95": None},
+                     "psnr": {"mean": 20.0, "ci95": None}},
+        "sensitivity": {"mean": 0.125, "ci95": [0.0625, 0.25]},
+        "direction": {"mean": 0.75, "ci95": [0.5, 1.0], "true_frames": 1.0, "left": "left", "right": "right"}}
+    (report / "scores.json").write_text(json.dumps(scores))
+    out = run_stage(root, "driving")
+    line = next(l for l in read_tsv(out / "leaderboard.tsv") if l["name"] == "driving-copy_last")
+    assert [line[c] for c in ("cf_lpips", "cf_lpips_lo", "cf_lpips_hi", "sensitivity", "sensitivity_lo",
+                              "sensitivity_hi", "direction", "action_conditioned")] == [
+        "0.25", "0.2", "0.3", "0.125", "0.0625", "0.25", "0.75", "yes"]
+    board = json.loads((out / "leaderboard.json").read_text())["driving-copy_last"]
+    assert (board["cf_lpips"], board["sensitivity"], board["direction"]) == (0.25, 0.125, 0.75)
+    smmnist = next(l for l in read_tsv(run_stage(root, "smmnist") / "leaderboard.tsv") if l["name"] == "smmnist-vq")
+    assert smmnist["sensitivity"] == "" and smmnist["action_conditioned"] == ""

@@ -57,7 +57,8 @@ def test_metrics_are_listed_and_sane(pipeline):
     for run_name, bench in (("driving-vq", "driving"), ("smmnist-vq", "smmnist")):
         assert f"reports/{bench}/runs/{run_name}/metrics.json" in shown
         metrics = json.loads((pipeline / f"reports/{bench}/runs/{run_name}/metrics.json").read_text())
-        assert set(metrics) == {"psnr", "ssim", "lpips", "fvd", "diversity"}  # flat headline keys (vq: no bits_per_dim)
+        control = {"cf_lpips", "cf_ssim", "sensitivity", "direction"} if bench == "driving" else set()  # issue 24
+        assert set(metrics) == {"psnr", "ssim", "lpips", "fvd", "diversity"} | control  # flat headline keys (vq: no bits_per_dim)
         scores = json.loads((pipeline / f"reports/{bench}/runs/{run_name}/scores.json").read_text())
         psnr = {rule: v["average"]["mean"] for rule, v in scores["series"]["predictions"]["psnr"].items()}
         assert 0 < psnr["mean"] <= psnr["best_seq"] <= psnr["best_step"] <= 100

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.slow
 TARGET = "sample@driving-copy_last"  # with its upstream stages: the five stages below
 STAGES = ("collect@driving", "split@driving", "normalize@driving", "train@driving-copy_last", TARGET)
 CACHED = ("data/driving/frames.h5", "data/driving/split.json", "data/driving/stats.json",
-          "models/driving-copy_last/run.json", "data/driving/samples/driving-copy_last.h5")
+          "data/driving/counterfactuals.h5", "models/driving-copy_last/run.json",
+          "data/driving/samples/driving-copy_last.h5")
 UNCACHED = ("reports/driving/runs/driving-copy_last/train_metrics.json",)  # `cache: false`: git carries it
 GIT_ID = ("-c", "user.name=genvid-test", "-c", "user.email=test@genvid.invalid")
 

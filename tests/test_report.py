@@ -1038,3 +1038,21 @@ def test_the_prior_claims_read_the_runs_over_codes_at_sigma_0_and_0_5():
     table = NV.prior_table(study)
     assert [row[1:3] for row in table["rows"]] == [["PixelSNAIL", "0"], ["GAN (WGAN-GP)", "0.5"],
                                                    ["GAN (WGAN-GP)", "0"], ["PixelSNAIL", "0.5"]]
+
+
+def test_the_controllability_table_lists_the_runs_scored_on_counterfactual_clips():
+    """Issue 24: one row per run with counterfactual scores (rows.json), none for a benchmark without."""
+    from genvid.report import tables
+
+    def row(run, control):
+        return {"run": run, "baseline": run.endswith("copy_last"), "metrics": {"controllability": control}}
+
+    steered = {"cf_lpips": {"mean": 0.41, "ci95": [0.4, 0.42]}, "cf_ssim": {"mean": 0.52, "ci95": None},
+               "sensitivity": {"mean": 0.007, "ci95": [0.004, 0.011]}, "direction": {"mean": 0.25, "ci95": [0.0, 0.5]},
+               "conditioned": True}
+    copy = {**steered, "sensitivity": {"mean": 0.0, "ci95": [0.0, 0.0]}, "conditioned": False}
+    table = tables.controllability([row("driving-svg_lp_action", steered), row("driving-copy_last", copy),
+                                    row("driving-x", None)])
+    assert [r[1] for r in table["rows"]] == ["yes", "no"] and len(table["rows"]) == 2
+    assert "0.007" in str(table["rows"][0][4]) and "(baseline)" in str(table["rows"][1][0])
+    assert tables.controllability([row("smmnist-vq", None)]) is None

@@ -32,6 +32,7 @@ from genvid.models.store import load_model
 from genvid.profiles import apply, load_profile
 from genvid.train import CHECKPOINT_NAME
 from stages.normalize import main as normalize_main
+from stages.counterfactuals import main as counterfactuals_main
 from stages.sample import main as sample_main
 from stages.split import main as split_main
 from stages.train import main as train_main
@@ -55,6 +56,7 @@ def tiny_params(**protocol) -> dict:
     params = apply(yaml.safe_load((ROOT / "params.yaml").read_text()), load_profile("tiny", ROOT / "profiles"))
     params["benchmarks"]["driving"]["split"] = {"train": 0.5, "val": 0.25, "test": 0.25}
     params["benchmarks"]["driving"]["protocol"].update(protocol)
+    del params["benchmarks"]["driving"]["counterfactuals"]  # synthetic frames: no simulator to replay
     params["runs"] = {"driving-vq": {"benchmark": "driving", "model": "vq"},
                       "driving-copy_last": {"benchmark": "driving", "model": "copy_last"}}
     return params
@@ -68,7 +70,7 @@ def make_root(root: Path, params: dict, frames_from: Path | None = None) -> Path
         write_frames(frames, smooth_episodes(LENGTHS), sum(LENGTHS), RES, {"source": "synthetic"})
     else:
         shutil.copy(frames_from, frames)
-    for main in (split_main, normalize_main):
+    for main in (split_main, normalize_main, counterfactuals_main):
         main(["--params", str(root / "params.yaml"), "--benchmark", "driving", "--root", str(root)])
     return root
 
@@ -340,6 +342,32 @@ def test_a_conditioned_model_gets_the_recorded_actions(trained, tmp_path, monkey
 
     assert np.array_equal(resample(noise_frames), predictions)
     assert not np.array_equal(resample(steer_back), predictions)
+
+    # counterfactual clips (issue 24): every action's future of a clip from the same noise, so two
+    # actions the model maps to the same shift (round(4 x 0.01) = 0) give the same bytes
+    from genvid.data.counterfactuals import Counterfactuals, save_counterfactuals
+    from genvid.data.samples import read_counterfactual
+    m, k = 2, 3
+    with h5py.File(root / "data/driving/frames.h5") as f:
+        context = np.stack([f["frames"][s:s + info.context_frames] for s in starts[:m]])
+    cond = np.zeros((m, k, info.clip_len, 3), np.float32)
+    cond[:, :, info.context_frames - 1:, 0] = np.array([-1.0, 0.0, 0.01], np.float32)[None, :, None]
+    truth = np.zeros((m, k, info.horizon, *context.shape[2:]), np.uint8)
+    cf = Counterfactuals(True, "", ("left", "still", "nudge"), info.context_frames, info.horizon, 2, context, truth, cond,
+                         np.zeros((m, k, info.horizon + 1, 3), np.float32),
+                         {"clip": np.arange(m), "start": starts[:m], "episode": np.zeros(m, np.int64),
+                          "cluster": np.arange(m)})
+    save_counterfactuals(root / "data/driving/counterfactuals.h5", cf, SimpleNamespace(source="procedural", seed=0))
+    sample_main(args(root, run))
+    got = read_counterfactual(out)
+    assert got.conditioned and got.sequences == cf.sequences and got.predictions.shape[:3] == (m, k, 2)
+    assert np.array_equal(got.predictions[:, 1], got.predictions[:, 2])
+    assert not np.array_equal(got.predictions[:, 0], got.predictions[:, 1])
+    train_main(args(root, "driving-copy_last"))
+    sample_main(args(root, "driving-copy_last"))  # a model that reads no actions: one prediction, K times
+    copy = read_counterfactual(samples_path(root, "driving-copy_last"))
+    assert not copy.conditioned and np.array_equal(copy.predictions[:, 0], copy.predictions[:, 2])
+    assert np.array_equal(copy.predictions[:, 0, 0, 0], context[:, -1])
 
 
 def test_clips_with_actions_refuse_a_frames_file_without_them(tmp_path):

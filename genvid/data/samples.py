@@ -12,6 +12,13 @@ Layout, all uint8 frames [.., H, W, C]:
     cond          float32 [N, Tc + horizon, A]  only for a conditioned model: the per-frame inputs
                                                 predict was given (attrs ``name``, ``columns``); those of
                                                 the horizon are inputs the user chooses, not outcomes
+    counterfactual/predictions  uint8 [M, K, S'', horizon, H, W, C]
+                                                only where the benchmark has counterfactual clips
+                                                (genvid.data.counterfactuals): the futures of its M
+                                                clips under each of the K held action sequences
+                                                (attrs ``sequences``, ``conditioned``: false for a model
+                                                that reads no actions, whose K futures are then one
+                                                prediction, drawn once)
     attrs: context_frames, horizon, num_samples, run, model, benchmark, seed
 
 Every dataset is written with ``track_times=False`` and the attributes in sorted order, so
@@ -33,6 +40,7 @@ from genvid.io import atomic_path
 
 INDEX_COLUMNS = ("episode", "start", "cluster")
 COND = "cond"
+COUNTERFACTUAL = "counterfactual/predictions"
 REQUIRED_ATTRS = ("context_frames", "horizon", "num_samples")
 
 
@@ -49,6 +57,15 @@ class Cond:
 
     name: str
     columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CounterfactualPredictions:
+    """A samples file's futures of the counterfactual clips under each held action sequence."""
+
+    predictions: np.ndarray  # uint8 [M, K, S'', horizon, H, W, C]
+    sequences: tuple[str, ...]
+    conditioned: bool  # false: the model read no actions (the K futures of a clip are one prediction)
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,8 @@ class SamplesWriter:
 
     def __init__(self, f: h5py.File, clips: int, frame: tuple[int, int, int], context: int, horizon: int,
                  samples: int, extras: dict[str, Extra], cond: Cond | None = None):
+        self.file = f
+
         def frames(name: str, shape: tuple[int, ...]) -> h5py.Dataset:
             return f.create_dataset(name, (clips, *shape, *frame), np.uint8, track_times=False,
                                     chunks=(1, *shape, *frame))
@@ -108,6 +127,12 @@ class SamplesWriter:
             ds[rows] = (extras or {})[name]
         for name, ds in self.index.items():
             ds[rows] = index[name]
+
+    def counterfactual(self, cf: CounterfactualPredictions) -> None:
+        """The futures of the benchmark's counterfactual clips (written once, whole)."""
+        ds = self.file.create_dataset(COUNTERFACTUAL, data=np.ascontiguousarray(cf.predictions, dtype=np.uint8),
+                                      track_times=False, chunks=(1, 1, *cf.predictions.shape[2:]))
+        ds.attrs["conditioned"], ds.attrs["sequences"] = bool(cf.conditioned), ",".join(cf.sequences)
 
 
 @contextlib.contextmanager
@@ -201,3 +226,22 @@ def read_cond(path: str | Path, rows: slice) -> np.ndarray:
 def read_index(path: str | Path) -> dict[str, np.ndarray]:
     with read_h5(path, "samples file") as f:
         return {name: f[name][:].astype(np.int64) for name in INDEX_COLUMNS}
+
+
+def read_counterfactual(path: str | Path) -> CounterfactualPredictions | None:
+    """The counterfactual futures of a samples file, or None where it has none (a benchmark without
+    counterfactual clips)."""
+    path = Path(path)
+    with read_h5(path, "samples file") as f:
+        info = _check(f, path)
+        ds = f.get(COUNTERFACTUAL)
+        if ds is None:
+            return None
+        shape = (info.horizon, info.height, info.width, info.channels)
+        sequences = ds.attrs.get("sequences", "")
+        sequences = tuple((sequences.decode() if isinstance(sequences, bytes) else str(sequences)).split(","))
+        if (not isinstance(ds, h5py.Dataset) or ds.dtype != np.uint8 or ds.ndim != 7
+                or tuple(ds.shape[3:]) != shape or ds.shape[1] != len(sequences)):
+            raise GenvidError(f"{path}: '{COUNTERFACTUAL}' must be uint8 [M, K, S, {', '.join(map(str, shape))}] "
+                              "with K names in attribute 'sequences'")
+        return CounterfactualPredictions(ds[()], sequences, bool(ds.attrs.get("conditioned", False)))

@@ -106,6 +106,23 @@ def cluster_bootstrap(values: np.ndarray, clusters: np.ndarray, n_boot: int = 20
     return np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
 
 
+def ratio_bootstrap(numerator: np.ndarray, denominator: np.ndarray, clusters: np.ndarray, n_boot: int = 2000,
+                    seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of sum(numerator) / sum(denominator) over clips (a ratio of means),
+    resampling whole clusters as ``cluster_bootstrap`` does."""
+    ids, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+    k = len(ids)
+    if k < 2:
+        raise ValueError(f"a cluster bootstrap needs at least 2 clusters, got {k}")
+    num, den = np.zeros(k), np.zeros(k)
+    np.add.at(num, inverse, np.asarray(numerator, dtype=np.float64))
+    np.add.at(den, inverse, np.asarray(denominator, dtype=np.float64))
+    draws = np.random.default_rng(seed).integers(0, k, size=(n_boot, k))
+    ratios = num[draws].sum(1) / np.maximum(den[draws].sum(1), 1e-300)
+    alpha = (1.0 - level) / 2.0
+    return float(np.quantile(ratios, alpha)), float(np.quantile(ratios, 1.0 - alpha))
+
+
 def curve_summary(curves: np.ndarray, clusters: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
     """Mean over clips per timestep and of the per-clip time average, with cluster-bootstrap
     95 % intervals [lo, hi] (null with fewer than 2 clusters: never a made-up number)."""

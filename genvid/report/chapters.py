@@ -372,6 +372,21 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
                 "measured on the same test clips and ranked by FVD (lowest first); time-averaged scores of the predictions under each rule with 95 % "
                 "cluster-bootstrap intervals, FVD mean ± sd over repeats (rows.json of the leaderboard stage).",
                 **tables.leaderboard_measured(lb.measured))
+        control = tables.controllability(lb.measured)
+        if control is not None:
+            first = next(r["metrics"]["controllability"] for r in lb.measured if r["metrics"].get("controllability"))
+            cue = first.get("direction_true_frames")
+            reg.add("table", f"control_{b}", "benchmarks", Markup(
+                "Controllability on <code>{b}</code> (issue 24): {m} test clips replayed by the simulator from the "
+                "state of their last context frame under each held action ({seqs}); every run predicts each, from "
+                "the same context and noise. LPIPS and SSIM: its futures against the simulator's counterfactual "
+                "ones. Sensitivity: how much its futures differ between actions, over how much the true ones "
+                "do (0: it ignores the action; a model that reads none scores 0 by construction). Direction: the "
+                "share of clips where steering left rather than right moves the predicted image the way the "
+                "simulator's heading turns (phase correlation of consecutive frames; the same cue scores {cue} "
+                "on the true counterfactual frames). 95 % cluster-bootstrap intervals.").format(
+                    b=b, m=first.get("clips"), seqs=", ".join(first.get("sequences") or []),
+                    cue="—" if cue is None else f"{cue:.2f}"), **control)
         if lb.published:
             reg.add("table", f"lbpub_{b}", "benchmarks", f"Published numbers on <code>{b}</code>, shown apart and "
                     "never ranked with the measured rows: each from its source thesis, with the protocol items where "

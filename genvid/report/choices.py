@@ -25,7 +25,14 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "default profile: the mean of the discretised logistic mixture; paper profile: a sample of it",
      "{001:App. A.11} shows sampled, pixelated predictions",
      "a briefly trained model diverges on pixel noise it never saw as input; the likelihood is the same either way"),
-    (("svg_lp",), "Batch norm while generating", "eval mode (running statistics)",
+    (("svg_lp_action",), "Action conditioning (<code>svg_lp_action</code>, issue 24)",
+     "a<sub>t−1</sub>, standardised with the training split's statistics, joins the inputs of the prior and of the "
+     "frame predictor; the posterior is SVG's",
+     "no source: none of the five theses conditions a predictor on actions (seed 000's title asks for a simulator one "
+     "can drive)",
+     "genvid's design: z then models what the action leaves unexplained; measured on the simulator's counterfactual "
+     "clips (sensitivity, direction)"),
+    (("svg_lp", "svg_lp_action"), "Batch norm while generating", "eval mode (running statistics)",
      "SVG's generation script keeps training mode (batch statistics)",
      "genvid's choice, kept: with batch statistics a prediction depends on the other sequences of its batch, "
      "so on the batch size"),
@@ -37,7 +44,7 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "fewer parameters at every level count (the paper profile's runs record theirs in train_metrics.json)",
      "{004:Table 4.2}: 166.6 M (1 level), 220.6 M (1-8), 230.7 M (1-8-32), 224.2 M (naive)",
      "open: no reading of the thesis's Tables 4.4–4.7 found yet that gives these counts"),
-    (("vrnn", "srnn", "rfn", "svg_lp", "hvrnn"), "FVD repeats (<code>evaluate.fvd_repeats</code>)",
+    (("vrnn", "srnn", "rfn", "svg_lp", "svg_lp_action", "hvrnn"), "FVD repeats (<code>evaluate.fvd_repeats</code>)",
      "default profile: 2; paper profile: 5", "{001:Table 9.3} and {004:§4.5.2}: FVD sampled 5 times", "the default profile's time budget"),
 )
 

@@ -382,6 +382,27 @@ def leaderboard_measured(rows: list[dict]) -> dict:
                        "Parameters", "Protocol"], "rows": out, "align": "llrrrrrrl"}
 
 
+def controllability(rows: list[dict]) -> dict | None:
+    """Issue 24: per measured run with counterfactual scores (genvid.controllability via rows.json),
+    whether it reads the actions, the fidelity of its futures to the simulator's counterfactual ones
+    (LPIPS, SSIM), its action sensitivity and its direction accuracy, with 95 % intervals; None where
+    no run has them (a benchmark without a simulator to replay)."""
+    out = []
+    for row in rows:
+        c = row["metrics"].get("controllability")
+        if not c:
+            continue
+        cells = [fmt_stat(stat(c.get(key)), digits) if c.get(key) else "—"
+                 for key, digits in (("cf_lpips", DIGITS["lpips"]), ("cf_ssim", DIGITS["ssim"]),
+                                     ("sensitivity", 3), ("direction", 2))]
+        name = Markup("<code>{}</code>").format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
+        out.append([name, "yes" if c["conditioned"] else "no", *cells])
+    if not out:
+        return None
+    return {"header": ["Run", "Reads actions", "LPIPS ↓", "SSIM ↑", "Sensitivity", "Direction ↑"], "rows": out,
+            "align": "llrrrr"}
+
+
 def _published_value(v: dict | None, digits: int) -> str:
     if not isinstance(v, dict) or not isinstance(v.get("value"), (int, float)):
         return "—"

@@ -1,0 +1,147 @@
+"""Score a run's counterfactual futures against the simulator's (issue 24; genvid.metrics.control).
+
+Reads the samples file's ``counterfactual/predictions`` (genvid.data.samples) and the benchmark's
+counterfactuals file (genvid.data.counterfactuals), and returns scores.json's ``controllability``:
+
+- fidelity: PSNR, SSIM and LPIPS of every predicted frame against the true counterfactual frame,
+  averaged over samples, actions and frames per clip, then over clips (also per action), with
+  cluster-bootstrap 95 % intervals over the protocol's clusters of the clips drawn;
+- FVD of context + prediction (sample 0) against context + true future, over all M x K
+  counterfactual videos, where ``evaluate.counterfactual_fvd`` asks for it (I3D passes cost seconds
+  each on a CPU, and a few dozen videos give a rough FVD at best);
+- action sensitivity and direction (genvid.metrics.control), with their intervals; direction also
+  on the true frames, the cue's own accuracy.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genvid.data.counterfactuals import Counterfactuals
+from genvid.data.samples import CounterfactualPredictions, SamplesInfo
+from genvid.errors import GenvidError
+from genvid.evaluation import frame_scores
+from genvid.metrics import stats
+from genvid.metrics.control import pair_distances, path_shift, turns_right_way
+from genvid.metrics.fvd import frechet_distance_features
+from genvid.metrics.lpips import LPIPS
+from genvid.params import EvaluateConfig
+
+FIDELITY = ("psnr", "ssim", "lpips")
+
+
+def _unit_rgb(frames: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3).float().div_(255.0)
+    return x.expand(*x.shape[:-3], 3, *x.shape[-2:]) if x.shape[-3] == 1 else x
+
+
+def _mean_ci(values: np.ndarray, clusters: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {"mean": float(np.mean(values)), "ci95": None}
+    if len(np.unique(clusters)) >= 2:
+        lo, hi = stats.cluster_bootstrap(values, clusters, cfg.bootstrap, cfg.seed)
+        out["ci95"] = [float(lo), float(hi)]
+    return out
+
+
+def steer_pair(cf: Counterfactuals) -> tuple[int, int] | None:
+    """Indices of the held sequences with the leftmost and rightmost steering (None if all steer alike)."""
+    steer = cf.cond[0, :, -1, 0] if cf.clips else np.zeros(0)
+    if len(steer) < 2 or steer.min() == steer.max():
+        return None
+    return int(np.argmin(steer)), int(np.argmax(steer))
+
+
+def direction_per_clip(cf: Counterfactuals, futures: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
+    """Per clip, the fraction of samples whose futures [M, K, S, horizon, ...] turn the right way."""
+    left, right = pair
+    out = np.zeros(cf.clips)
+    for i in range(cf.clips):
+        last = cf.context[i, -1]
+        heading = cf.pose[i, :, -1, 1]
+        out[i] = np.mean([turns_right_way(path_shift(last, futures[i, left, s]), path_shift(last, futures[i, right, s]),
+                                          float(heading[left]), float(heading[right]))
+                          for s in range(futures.shape[2])])
+    return out
+
+
+def check_counterfactuals(cf: Counterfactuals, info: SamplesInfo, cf_path: str | Path) -> None:
+    """The counterfactuals file belongs to the samples file's benchmark and protocol (before any
+    scoring): one line naming the file otherwise."""
+    if not cf.available:
+        return
+    frame = (info.height, info.width, info.channels)
+    if (cf.context_frames, cf.horizon, tuple(cf.frames.shape[3:])) != (info.context_frames, info.horizon, frame):
+        raise GenvidError(f"{cf_path}: counterfactual clips of {cf.context_frames} -> {cf.horizon} frames of "
+                          f"{list(cf.frames.shape[3:])}, but {info.path} holds {info.context_frames} -> {info.horizon} "
+                          f"of {list(frame)} (the file of another benchmark? rerun stage counterfactuals)")
+
+
+def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions | None, lpips: LPIPS,
+                          features, cfg: EvaluateConfig, source: str = "samples file") -> dict[str, Any]:
+    """scores.json's ``controllability`` (module docstring), or why it was not measured."""
+    if not cf.available:
+        return {"skipped": cf.reason}
+    if pred is None:
+        raise GenvidError(f"{source}: no counterfactual futures, but the benchmark has counterfactual clips "
+                          "(rerun the sample stage)")
+    p = pred.predictions
+    if pred.sequences != cf.sequences or p.shape[:2] != cf.frames.shape[:2] or p.shape[3:] != cf.frames.shape[2:]:
+        raise GenvidError(f"{source}: counterfactual futures {list(p.shape)} of {list(pred.sequences)} do not match "
+                          f"the counterfactuals file's {list(cf.frames.shape)} of {list(cf.sequences)} "
+                          "(rerun the sample stage)")
+    clusters = cf.index["cluster"]
+    m, k, s = p.shape[:3]
+    true = _unit_rgb(cf.frames)[:, :, None].expand(m, k, s, *cf.frames.shape[2:3], 3, *cf.frames.shape[3:5])
+    per_frame = frame_scores(_unit_rgb(p), true, lpips)  # metric -> [M, K, S, horizon]
+    fidelity = {name: _mean_ci(per_frame[name].mean(axis=(1, 2, 3)), clusters, cfg) for name in FIDELITY}
+    by_action = {seq: {name: float(per_frame[name][:, j].mean()) for name in FIDELITY}
+                 for j, seq in enumerate(cf.sequences)}
+    pred_gap = np.array([np.mean([pair_distances(p[i, :, j]) for j in range(s)]) for i in range(m)])
+    true_gap = np.array([pair_distances(cf.frames[i]).mean() for i in range(m)])
+    ratio = float(pred_gap.sum() / true_gap.sum()) if true_gap.sum() > 0 else float("nan")
+    sensitivity: dict[str, Any] = {"mean": ratio, "ci95": None}
+    if len(np.unique(clusters)) >= 2 and true_gap.sum() > 0:
+        sensitivity["ci95"] = list(stats.ratio_bootstrap(pred_gap, true_gap, clusters, cfg.bootstrap, cfg.seed))
+    pair = steer_pair(cf)
+    if pair is None:
+        direction: dict[str, Any] = {"skipped": "no two held sequences steer differently"}
+    else:
+        direction = {**_mean_ci(direction_per_clip(cf, p, pair), clusters, cfg),
+                     "true_frames": float(direction_per_clip(cf, cf.frames[:, :, None], pair).mean()),
+                     "left": cf.sequences[pair[0]], "right": cf.sequences[pair[1]]}
+    out: dict[str, Any] = {"skipped": None, "clips": m, "sequences": list(cf.sequences), "num_samples": s,
+                           "conditioned": pred.conditioned, "fidelity": fidelity, "fidelity_by_action": by_action,
+                           "sensitivity": sensitivity, "direction": direction,
+                           "fvd": {"skipped": "evaluate.counterfactual_fvd is false"}}
+    if cfg.counterfactual_fvd and features is not None:
+        context = _unit_rgb(np.repeat(cf.context, k, axis=0))  # [M*K, Tc, 3, H, W]
+        real = features(torch.cat([context, _unit_rgb(cf.frames.reshape(m * k, *cf.frames.shape[2:]))], 1))
+        fake = features(torch.cat([context, _unit_rgb(p[:, :, 0].reshape(m * k, *p.shape[3:]))], 1))
+        out["fvd"] = {"skipped": None, "value": frechet_distance_features(real.double().numpy(), fake.double().numpy()),
+                      "videos": m * k}
+    return out
+
+
+def headline(control: dict[str, Any]) -> dict[str, float]:
+    """metrics.json's flat controllability keys (absent where not measured)."""
+    if control.get("skipped"):
+        return {}
+    out = {"cf_lpips": round(control["fidelity"]["lpips"]["mean"], 6),
+           "cf_ssim": round(control["fidelity"]["ssim"]["mean"], 6)}
+    if np.isfinite(control["sensitivity"]["mean"]):
+        out["sensitivity"] = round(control["sensitivity"]["mean"], 6)
+    if "mean" in control["direction"]:
+        out["direction"] = round(control["direction"]["mean"], 6)
+    return out
+
+
+def summary(control: dict[str, Any]) -> str:
+    """The stage's stdout tail: "; counterfactuals: ..." (empty where not measured)."""
+    flat = headline(control)
+    if not flat:
+        return ""
+    direction = f", direction {flat['direction']:.2f}" if "direction" in flat else ""
+    return f"; counterfactuals: LPIPS {flat['cf_lpips']:.3f}, sensitivity {flat.get('sensitivity', float('nan')):.3f}{direction}"
