@@ -146,7 +146,7 @@ def test_the_report_imports_no_model_or_training_code(module):
     assert sorted(m for m in seen if layer(m) in ("models", "train")) == []
 
 
-@pytest.mark.parametrize("stage", ["collect", "split", "normalize", "leaderboard", "report"])
+@pytest.mark.parametrize("stage", ["collect", "split", "normalize", "counterfactuals", "leaderboard", "report"])
 def test_stages_without_a_network_never_load_torch(stage):
     """Importing torch costs ~3 s of a stage process; the data stages, the leaderboard and the
     report compute with numpy alone, so a torch import creeping in (a Dataset beside a contract's
