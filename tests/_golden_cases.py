@@ -143,6 +143,14 @@ def train_cases() -> dict[str, str]:
         torch.manual_seed(0)
         prior = PixelSNAIL3d(prior_config(vq[f"prior_{level}"], level, info, f"prior_{level}"))
         trained(f"vq.prior_{level}", prior, prior_objective(level), codes)
+    # vq_action's priors: the same codes with per-frame actions (the training split's statistics)
+    info["attrs"] = {"clip_len": 8}
+    steered = TensorDataset(*codes.tensors, torch.randn(4, 8, 3, generator=torch.Generator().manual_seed(7)))
+    for level in ("top", "bottom"):
+        torch.manual_seed(0)
+        prior = PixelSNAIL3d(prior_config(vq[f"prior_{level}"], level, info, f"prior_{level}",
+                                          ([0.1, 0.2, 0.0], [0.5, 0.25, 1.0])))
+        trained(f"vq_action.prior_{level}", prior, prior_objective(level), steered)
     return out
 
 

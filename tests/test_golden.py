@@ -75,4 +75,5 @@ def test_the_golden_cases_cover_every_network(measured):
     from genvid.models import registry
 
     networks = {f"train:{name}" for name, spec in registry.MODELS.items() if spec.network is not None}
-    assert networks | {"train:vq.vqvae", "train:vq.prior_top", "train:vq.prior_bottom"} <= set(measured)
+    priors = {f"train:{m}.prior_{level}" for m in ("vq", "vq_action") for level in ("top", "bottom")}
+    assert networks | priors | {"train:vq.vqvae"} <= set(measured)

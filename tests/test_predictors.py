@@ -99,8 +99,8 @@ def test_futures_never_see_the_future(predictor):
     b, _ = draw(pred, noisy, proto.context_frames, proto.horizon, 1, whole_clip=False, cond=cond)
     assert torch.equal(a, b), name
     if hasattr(pred, "predict_with_diagnostics"):
-        c, extras = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=True)
-        d, noisy_extras = draw(pred, noisy, proto.context_frames, proto.horizon, 1, whole_clip=True)
+        c, extras = draw(pred, real, proto.context_frames, proto.horizon, 1, whole_clip=True, cond=cond)
+        d, noisy_extras = draw(pred, noisy, proto.context_frames, proto.horizon, 1, whole_clip=True, cond=cond)
         assert torch.equal(c, a) and torch.equal(d, a), f"{name}: the diagnostics path changed the futures"
         # The extras are labelled as seeing the future: they must actually depend on it.
         assert any(not torch.equal(extras[k], noisy_extras[k]) for k in extras)

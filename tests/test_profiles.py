@@ -153,13 +153,15 @@ def _build(run: P.Run, bench: P.BenchmarkConfig) -> int:
         with torch.device("meta"):
             net = spec.network(run.model_params, channels, resolution, bench.protocol.context_frames)
         return sum(p.numel() for p in net.parameters())
-    if run.model in ("vq", "gan_prior"):
+    if run.model in ("vq", "vq_action", "gan_prior"):
         cfg = VQVAEConfig.from_dict({**run.model_params["vqvae"], "in_channels": channels})
         with torch.device("meta"):
             vqvae = VQVAE3D(cfg)
         window = window_length(SimpleNamespace(run=run, params_path="params.yaml"))
         top, bottom = vqvae.code_shapes(window, resolution, resolution)
-        info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": cfg.codebook_size}
+        info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": cfg.codebook_size,
+                "attrs": {"clip_len": window}}
+        actions = ([0.0] * 3, [1.0] * 3) if spec.conditioning else None  # the training split's, at train
         count = sum(p.numel() for p in vqvae.parameters())
         if run.model == "gan_prior":
             from genvid.models.gan_prior.family import gan_config
@@ -169,7 +171,7 @@ def _build(run: P.Run, bench: P.BenchmarkConfig) -> int:
                 return count + sum(p.numel() for lv in ("top", "bottom") for p in GANPrior(
                     gan_config(run.model_params[f"gan_{lv}"], lv, info, f"gan_{lv}")).parameters())
         return count + sum(
-            count_parameters(prior_config(run.model_params[f"prior_{lv}"], lv, info, f"prior_{lv}"))
+            count_parameters(prior_config(run.model_params[f"prior_{lv}"], lv, info, f"prior_{lv}", actions))
             for lv in ("top", "bottom"))
     assert run.model == "copy_last" and not run.model_params, run.name
     return 0

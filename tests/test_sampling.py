@@ -59,7 +59,7 @@ def test_fast_logits_equal_the_full_forward_bitwise(params, batch, start):
     n = model.config.length
     with torch.inference_mode():
         work, flat = sampling._prepare(codes, start)
-        cache = sampling._StackCache(model, work, cond, start)
+        cache = sampling._StackCache(model, work, model.conditions(cond), start)
         assert torch.equal(cache.prefill_logits, model(work, cond).flatten(2))
         for p in range(start + 1, n):
             flat[:, p - 1] = codes.flatten(1)[:, p - 1]  # teacher forcing: the true codes

@@ -15,6 +15,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+from genvid.data.frames import conditioning
 from genvid.data.h5 import plain_attrs, read_h5
 from genvid.data.split import SPLITS
 from genvid.errors import GenvidError
@@ -103,3 +104,28 @@ class LatentDataset:
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.top[index], self.bottom[index]
+
+
+class ConditionedLatents(LatentDataset):
+    """(top, bottom, per-frame conditioning) of one split: each clip's codes with the rows of
+    ``name`` (e.g. the actions, float32 [clip_len, A]) of the frames it was encoded from, read from
+    the frames file by the clip's ``start``. Benchmarks whose training clips are generated (SM-MNIST)
+    record no actions, and say so in one line."""
+
+    def __init__(self, path: str | Path, split: str, frames_path: str | Path, name: str):
+        import torch
+
+        super().__init__(path, split)
+        clip_len = int(read_latent_info(path)["attrs"]["clip_len"])
+        with read_h5(frames_path, "frames file") as f:
+            rows = conditioning(f, frames_path, name)
+            n = rows.shape[0]
+            if len(self.start) and (self.start.min() < 0 or self.start.max() + clip_len > n):
+                raise GenvidError(f"{path}: split '{split}' has clips past frame {n} of {frames_path} "
+                                  "(latents of another benchmark?)")
+            table = rows[:]
+        self.cond = torch.from_numpy(np.stack([table[a:a + clip_len] for a in self.start]).astype(np.float32)
+                                     if len(self.start) else np.zeros((0, clip_len, table.shape[1]), np.float32))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.top[index], self.bottom[index], self.cond[index]

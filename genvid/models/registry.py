@@ -39,6 +39,7 @@ def _copy_last_train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
 
 register(ModelSpec("copy_last", _copy_last_train, lambda ctx: CopyLast()))
 register(vq.SPEC)  # seed 000
+register(vq.ACTION_SPEC)  # seed 000's priors steered by the actions (issue 24)
 register(gan_prior.SPEC)  # seed 002 §3.2
 register(pixel_spec("vrnn", "genvid.models.recurrent.vrnn", "VRNNConfig", "VRNN"))  # seed 001 §3.4, §8.1
 register(pixel_spec("srnn", "genvid.models.recurrent.vrnn", "SRNNConfig", "VRNN"))  # seed 001 §3.5, §8.1

@@ -10,10 +10,17 @@ unknown future replaced by the last context frame), the priors generate the rest
 decoder turns the codes into frames. The diagnostics of seed 000 Figs. 6.3-6.7 (generated
 top + true bottom, true top + generated bottom) and the reconstruction of the true codes
 need the whole clip: they are extra series labelled as seeing the future, never predictions.
+
+Steered by actions (``vq_action``, issue 24; genvid's, not seed 000's): the same tokenizer and
+priors, each prior also reading the per-frame actions of its window (``ActionConditioning`` in
+pixelsnail3d: code step s reads a_{t-1} of its frames t, standardised with the training split's
+statistics). The VQ-VAE never reads actions, so at the same params and seed its tokenizer is the
+vq run's, bit for bit, and the two runs differ only by what the priors are told.
 """
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +32,12 @@ from tqdm import tqdm
 from genvid.context import RunContext
 from genvid.data.clips import clip_set
 from genvid.data.clips import denormalize, normalize
-from genvid.data.latents import LatentDataset, read_latent_info, write_latents
+from genvid.data.latents import ConditionedLatents, LatentDataset, read_latent_info, write_latents
 from genvid.data.figures import LEVELS as LEVEL_FIGURE
 from genvid.data.samples import Extra
 from genvid.data.split import SPLITS
-from genvid.data.stats import load_stats
+from genvid.data.frames import CONDITIONING
+from genvid.data.stats import conditioning_stats, load_stats
 from genvid.data.train_metrics import VQ_COMPONENTS, VQVAE_SPLIT_KEYS
 from genvid.errors import GenvidError, ParamError
 from genvid.io import fingerprint, read_json
@@ -85,9 +93,11 @@ def fit_vqvae(ctx: RunContext, fit: Fit) -> VQVAE3D:
     return fit(_component(ctx, "vqvae", build_vqvae, lambda m, x, step: m.loss(x), train_set, val_set, key)).model
 
 
-def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
-    """Fit every component of ``ctx.run`` in order with the training loop ``fit``; return metrics."""
+def train(ctx: RunContext, fit: Fit, conditioning: str | None = None) -> dict[str, Any]:
+    """Fit every component of ``ctx.run`` in order with the training loop ``fit``; return metrics.
+    ``conditioning`` (e.g. "action"): the priors also read those per-frame inputs (vq_action)."""
     model_params, clips, window = ctx.run.model_params, ctx.bench.clips, window_length(ctx)
+    stats = None if conditioning is None else conditioning_stats(ctx.frames, ctx.split, conditioning)
     metrics: dict[str, Any] = {}
     vqvae = fit_vqvae(ctx, fit)
     save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vqvae.cfg.to_dict(), vqvae)  # copies the weights to the CPU
@@ -97,13 +107,14 @@ def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
     extract_latents(vqvae, ctx, latents)
     vqvae.cpu()  # its device memory is the priors' from here on
     info = read_latent_info(latents)
-    data = {split: LatentDataset(latents, split) for split in SPLITS}
+    data = {split: LatentDataset(latents, split) if conditioning is None else
+            ConditionedLatents(latents, split, ctx.frames, conditioning) for split in SPLITS}
     # Scores per split: the training clips (stride 1, each overlapping the next by all but a frame)
     # at the evaluation stride, as the VQ-VAE's; every one would cost as much as training the prior.
     scored = {**data, "train": Subset(data["train"], range(0, len(data["train"]), clips.eval_stride))}
     for level in LEVELS:
         name = f"prior_{level}"
-        cfg = prior_config(model_params[name], level, info, f"models.{ctx.run.model}.{name}")
+        cfg = prior_config(model_params[name], level, info, f"models.{ctx.run.model}.{name}", stats)
         key = fingerprint({"model": dict(vars(cfg))}, [latents])
         prior = fit(_component(ctx, name, lambda: PixelSNAIL3d(cfg), prior_objective(level), data["train"],
                                data["val"], key)).model
@@ -132,16 +143,20 @@ def window_length(ctx) -> int:
     return window
 
 
-def init_untrained(ctx, height: int, width: int) -> None:
-    """Randomly initialised components in ``ctx.model_dir`` (contract tests: leak, determinism)."""
+def init_untrained(ctx, height: int, width: int, conditioning: str | None = None) -> None:
+    """Randomly initialised components in ``ctx.model_dir`` (contract tests: leak, determinism);
+    a conditioned family's priors read its inputs unstandardised (mean 0, std 1)."""
     vq_cfg = VQVAEConfig.from_dict(ctx.run.model_params["vqvae"], f"models.{ctx.run.model}.vqvae")
     clip_len = window_length(ctx)
     vqvae = VQVAE3D(vq_cfg)
     top, bottom = vqvae.code_shapes(clip_len, height, width)
-    info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq_cfg.codebook_size}
+    info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq_cfg.codebook_size,
+            "attrs": {"clip_len": clip_len}}
+    columns = None if conditioning is None else len(CONDITIONING[conditioning])
+    stats = None if columns is None else ([0.0] * columns, [1.0] * columns)
     save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)
     for level in LEVELS:
-        cfg = prior_config(ctx.run.model_params[f"prior_{level}"], level, info, f"prior_{level}")
+        cfg = prior_config(ctx.run.model_params[f"prior_{level}"], level, info, f"prior_{level}", stats)
         save_model(ctx.model_dir / f"prior_{level}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), PixelSNAIL3d(cfg))
 
 
@@ -227,8 +242,8 @@ class VQPredictor:
 
     def __init__(self, vqvae: VQVAE3D, top: CodePrior, bottom: CodePrior, mean: np.ndarray,
                  std: np.ndarray, clip_len: int, temperature: float, top_k: int, batch_rows: int,
-                 device: str = "cpu"):
-        self.device = torch.device(device)
+                 device: str = "cpu", conditioned: bool = False):
+        self.device, self.conditioned = torch.device(device), conditioned
         self.vqvae, self.top, self.bottom = vqvae.to(self.device).eval(), top, bottom
         self.mean, self.std, self.clip_len = mean, std, clip_len
         self.temperature, self.top_k, self.batch_rows = temperature, top_k or None, batch_rows
@@ -267,24 +282,41 @@ class VQPredictor:
         pixels = denormalize(video[:, :, first:first + count], self.mean, self.std).permute(0, 2, 3, 4, 1)
         return (pixels * 255.0).round_().to(torch.uint8).cpu()
 
-    def _sample(self, prior: CodePrior, codes, start, generator, cond=None):
-        return prior.sample(codes, start, generator, self.temperature, self.top_k, cond)
+    def _sample(self, prior: CodePrior, codes, start, generator, cond=None, actions=None):
+        given = {} if actions is None else {"actions": actions}  # a prior that reads no actions takes none
+        return prior.sample(codes, start, generator, self.temperature, self.top_k, cond, **given)
 
-    def _window(self, context: torch.Tensor, generator: torch.Generator):
-        """One window from ``context`` rows uint8 [R, Tw, H, W, C]: generated (top, bottom) codes."""
+    def _window(self, context: torch.Tensor, generator: torch.Generator, actions: torch.Tensor | None = None):
+        """One window from ``context`` rows uint8 [R, Tw, H, W, C] (and, conditioned, the window's
+        per-frame actions [R, clip_len, A]): generated (top, bottom) codes."""
         c = context.shape[1]
         top, bottom = self.vqvae.encode_context(self._normalise(context), self.clip_len)
-        gen_top = self._sample(self.top, top, self._codes_start(top.shape[1:], c), generator)
-        gen_bottom = self._sample(self.bottom, bottom, self._codes_start(bottom.shape[1:], c), generator, gen_top)
+        gen_top = self._sample(self.top, top, self._codes_start(top.shape[1:], c), generator, None, actions)
+        gen_bottom = self._sample(self.bottom, bottom, self._codes_start(bottom.shape[1:], c), generator, gen_top,
+                                  actions)
         return gen_top, gen_bottom
 
-    def _roll(self, context: torch.Tensor, horizon: int, num_samples: int, generator: torch.Generator):
+    def _window_actions(self, rows: torch.Tensor | None, first: int) -> torch.Tensor | None:
+        """The actions of window frames first .. first + clip_len - 1 from the rows [R, Tc + horizon, A];
+        a window past the last row (its frames after the horizon are discarded) repeats that row."""
+        if rows is None:
+            return None
+        window = rows[:, first:first + self.clip_len]
+        missing = self.clip_len - window.shape[1]
+        if missing:
+            window = torch.cat([window, window[:, -1:].expand(-1, missing, -1)], dim=1)
+        return window.float().to(self.device)
+
+    def _roll(self, context: torch.Tensor, horizon: int, num_samples: int, generator: torch.Generator,
+              cond: torch.Tensor | None = None):
         """uint8 futures [B*S, horizon, ...] and the first window's generated codes."""
         sequence = context.repeat_interleave(num_samples, 0)
+        rows = None if cond is None else cond.repeat_interleave(num_samples, 0)
         target, first_codes = context.shape[1] + horizon, None
         while sequence.shape[1] < target:
             window_context = sequence[:, -min(sequence.shape[1], self.clip_len // 2):]
-            codes = self._window(window_context, generator)
+            first = sequence.shape[1] - window_context.shape[1]
+            codes = self._window(window_context, generator, self._window_actions(rows, first))
             first_codes = first_codes or codes
             new = self._pixels(self.vqvae.decode_codes(*codes), window_context.shape[1],
                                self.clip_len - window_context.shape[1])
@@ -295,9 +327,9 @@ class VQPredictor:
     def predict(self, context: torch.Tensor, horizon: int, num_samples: int,
                 generator: torch.Generator, cond: torch.Tensor | None = None) -> torch.Tensor:
         check_context(context, self.vqvae.cfg.in_channels)
-        check_cond(cond, context, horizon, conditioned=False)
+        check_cond(cond, context, horizon, conditioned=self.conditioned)
         self.check_protocol(context.shape[1], horizon, tuple(context.shape[2:]))
-        futures, _ = self._roll(context, horizon, num_samples, generator)
+        futures, _ = self._roll(context, horizon, num_samples, generator, cond)
         return check_prediction(futures.view(context.shape[0], num_samples, *futures.shape[1:]), context,
                                 horizon, num_samples)
 
@@ -311,17 +343,18 @@ class VQPredictor:
         (single-window protocols only; see ``single_window``)."""
         c, b = context_frames, clips.shape[0]
         context = clips[:, :c]
-        check_cond(cond, context, horizon, conditioned=False)
+        check_cond(cond, context, horizon, conditioned=self.conditioned)
         if not self.single_window(c, horizon):
-            return self.predict(context, horizon, num_samples, generator), {}
+            return self.predict(context, horizon, num_samples, generator, cond), {}
         check_context(context, self.vqvae.cfg.in_channels)
         self.check_protocol(c, horizon, tuple(clips.shape[2:]))
-        flat, (gen_top, gen_bottom) = self._roll(context, horizon, num_samples, generator)
+        flat, (gen_top, gen_bottom) = self._roll(context, horizon, num_samples, generator, cond)
         futures = check_prediction(flat.view(b, num_samples, *flat.shape[1:]), context, horizon, num_samples)
         top, bottom = self.vqvae.encode(self._normalise(clips[:, :self.clip_len]))
         rows_top, rows_bottom = top.repeat_interleave(num_samples, 0), bottom.repeat_interleave(num_samples, 0)
+        actions = self._window_actions(None if cond is None else cond.repeat_interleave(num_samples, 0), 0)
         true_top_bottom = self._sample(self.bottom, rows_bottom, self._codes_start(bottom.shape[1:], c), generator,
-                                       rows_top)
+                                       rows_top, actions)
         series = {"top_only": self.vqvae.decode_codes(gen_top, rows_bottom),
                   "bottom_only": self.vqvae.decode_codes(rows_top, true_top_bottom),
                   "recon": self.vqvae.decode_codes(top, bottom)}
@@ -332,12 +365,17 @@ class VQPredictor:
         return futures, out
 
 
-def predictor(ctx) -> VQPredictor:
+def predictor(ctx, conditioning: str | None = None) -> VQPredictor:
     """The trained family of ``ctx``'s run, checked against its params."""
     vqvae, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d")
     top, _ = load_model(ctx.model_dir / "prior_top.pt", "pixelsnail3d_top")
     bottom, _ = load_model(ctx.model_dir / "prior_bottom.pt", "pixelsnail3d_bottom")
     bottom.config.check_condition(top.config)  # the bottom prior was built for this top prior's grid and K
+    columns = 0 if conditioning is None else len(CONDITIONING[conditioning])
+    for name, prior in (("prior_top", top), ("prior_bottom", bottom)):
+        if prior.config.actions != columns:
+            raise GenvidError(f"{ctx.model_dir / (name + '.pt')}: a prior reading {prior.config.actions} action "
+                              f"columns, but model {ctx.run.model} reads {columns} (a model folder of another run?)")
     if top.config.num_codes != vqvae.cfg.codebook_size or bottom.config.num_codes != vqvae.cfg.codebook_size:
         raise GenvidError(f"{ctx.model_dir}: priors model K={top.config.num_codes}/{bottom.config.num_codes} "
                           f"codes but the VQ-VAE has K={vqvae.cfg.codebook_size}")
@@ -348,8 +386,12 @@ def predictor(ctx) -> VQPredictor:
         raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.sampling.top_k must be 0 (off) or in [1, {k}] "
                          f"(the codebook size K), got {top_k!r}")
     return VQPredictor(vqvae, PixelSNAILPrior(top, ctx.device), PixelSNAILPrior(bottom, ctx.device), mean, std,
-                       window_length(ctx), float(s["temperature"]), int(s["top_k"]), int(s["batch_size"]), ctx.device)
+                       window_length(ctx), float(s["temperature"]), int(s["top_k"]), int(s["batch_size"]), ctx.device,
+                       conditioned=conditioning is not None)
 
 
 SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width),
                  components=COMPONENTS, figures={LEVEL_FIGURE: level_decodings})
+ACTION_SPEC = ModelSpec("vq_action", partial(train, conditioning="action"), partial(predictor, conditioning="action"),
+                        EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width, "action"),
+                        components=COMPONENTS, conditioning="action")

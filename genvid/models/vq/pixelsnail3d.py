@@ -104,6 +104,12 @@ class PixelSNAILConfig:
     cond_channels: int = field(default=0, metadata=rule(min=0))  # 0 = same as channels
     cond_res_blocks: int = field(default=0, metadata=rule(min=0))
     cond_every_block: bool = True  # also add (a projection of) the condition to each SNAIL block
+    # per-frame actions (vq_action, issue 24); 0 = none. ``action_stride`` frames make one code step
+    # (set from the latent file); mean/std standardise them (the training split's, set by train)
+    actions: int = field(default=0, metadata=rule(min=0))
+    action_stride: int = field(default=0, metadata=rule(min=0))
+    action_mean: tuple[float, ...] | None = None
+    action_std: tuple[float, ...] | None = None
 
     @classmethod
     def from_dict(cls, params: dict, section: str = "prior", source: str | None = None) -> "PixelSNAILConfig":
@@ -119,7 +125,20 @@ class PixelSNAILConfig:
                 return f"{key} must be three positive integers (T, H, W), got {list(value)}"
         if self.cond_shape is not None and any(b % c for b, c in zip(self.shape, self.cond_shape)):
             return f"shape: code grid {self.shape} is not a multiple of the top grid {self.cond_shape}"
+        if self.actions and self.action_stride < 1:
+            return f"action_stride must be >= 1 (frames per code step) when actions is set, got {self.action_stride}"
+        for key in ("action_mean", "action_std"):
+            value = getattr(self, key)
+            if value is not None and len(value) != self.actions:
+                return f"{key} must have {self.actions} values (one per action column), got {len(value)}"
+        if self.action_std is not None and min(self.action_std) <= 0:
+            return f"action_std must be positive, got {list(self.action_std)}"
         return None
+
+    @property
+    def action_frames(self) -> int:
+        """Frames of per-frame actions the prior reads with a code grid (0 without actions)."""
+        return self.shape[0] * self.action_stride if self.actions else 0
 
     @property
     def length(self) -> int:
@@ -370,6 +389,53 @@ class Conditioning(nn.Module):
         return [h] + [proj(h) for proj in self.per_block]
 
 
+class ActionConditioning(nn.Module):
+    """Per-frame actions -> features on the code grid (vq_action, issue 24; genvid's, not seed 000's).
+
+    Frame t of the window is reached by the action after frame t-1, so code step s reads the
+    standardised a_{t-1} of its ``action_stride`` frames t (the window's first frame, whose action
+    lies before the window, reads 0: the training mean), concatenated: [B, T', stride * A] ->
+    Linear -> ELU -> Linear, one vector per code step, broadcast over the step's H' x W' positions
+    and added to the row stack h like the top codes' condition: at the stem and, through one linear
+    projection each, at every SNAIL block. Actions are known for every frame, future ones included
+    (the user's steering), so reading them breaks no causality of the codes."""
+
+    def __init__(self, cfg: PixelSNAILConfig):
+        super().__init__()
+        c, self.cfg = cfg.channels, cfg
+        self.embed = nn.Sequential(nn.Linear(cfg.action_stride * cfg.actions, c), nn.ELU(), nn.Linear(c, c))
+        self.per_block = nn.ModuleList(nn.Linear(c, c) for _ in range(cfg.snail_blocks))
+        stats = (cfg.action_mean, cfg.action_std)
+        mean, std = (torch.tensor(v, dtype=torch.float32) if v is not None else None for v in stats)
+        self.register_buffer("mean", mean if mean is not None else torch.zeros(cfg.actions), persistent=False)
+        self.register_buffer("std", std if std is not None else torch.ones(cfg.actions), persistent=False)
+
+    def steps(self, actions: torch.Tensor) -> torch.Tensor:
+        """Raw per-frame actions [B, T' * stride, A] -> one input row per code step [B, T', stride * A]."""
+        a = (actions.float() - self.mean) / self.std
+        a = torch.cat([torch.zeros_like(a[:, :1]), a[:, :-1]], dim=1)  # frame t reads a_{t-1}
+        return a.reshape(a.shape[0], self.cfg.shape[0], -1)
+
+    def forward(self, actions: torch.Tensor) -> list[torch.Tensor]:
+        """[added to the stem output, then one per SNAIL block], each [B, C, T', H', W'] (a broadcast view)."""
+        e = self.embed(self.steps(actions))  # [B, T', C]
+        grid = (-1, -1, -1, *self.cfg.shape[1:])
+        return [x.movedim(-1, 1)[..., None, None].expand(*grid) for x in [e] + [p(e) for p in self.per_block]]
+
+
+def combine(*conditions: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Lists of additive conditions ([stem, block 1, ...]) summed entry by entry; a shorter list adds
+    nothing past its end."""
+    out: list[torch.Tensor] = []
+    for cond in conditions:
+        for i, x in enumerate(cond):
+            if i < len(out):
+                out[i] = out[i] + x
+            else:
+                out.append(x)
+    return out
+
+
 class PixelSNAIL3d(nn.Module):
     def __init__(self, cfg: PixelSNAILConfig):
         super().__init__()
@@ -379,6 +445,7 @@ class PixelSNAIL3d(nn.Module):
         self.embed = nn.Embedding(cfg.num_codes, c)
         self.stem = Stem(c, cfg.kernel_size)
         self.cond = Conditioning(cfg) if cfg.cond_shape is not None else None
+        self.action = ActionConditioning(cfg) if cfg.actions else None
         self.blocks = nn.ModuleList(SnailBlock(cfg) for _ in range(cfg.snail_blocks))
         self.head = pointwise(c, cfg.num_codes)
         self.register_buffer("pos", positions(cfg.shape).unsqueeze(0), persistent=False)
@@ -388,11 +455,21 @@ class PixelSNAIL3d(nn.Module):
     def embed_codes(self, codes: torch.Tensor) -> torch.Tensor:
         return self.embed(codes).permute(0, 4, 1, 2, 3).contiguous()  # [B, C, T, H, W]
 
-    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """codes [B, T, H, W] (long) -> logits [B, K, T, H, W]; `cond`: top codes (bottom prior)."""
+    def forward(self, codes: torch.Tensor, cond: torch.Tensor | None = None,
+                actions: torch.Tensor | None = None) -> torch.Tensor:
+        """codes [B, T, H, W] (long) -> logits [B, K, T, H, W]; `cond`: top codes (bottom prior);
+        `actions`: per-frame actions [B, T * action_stride, A] (a prior built with ``actions``)."""
+        return self.logits(codes, self.conditions(cond, actions))
+
+    def conditions(self, cond: torch.Tensor | None = None, actions: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """What the row stack h adds: [at the stem, at SNAIL block 1, ...] (empty when unconditional)."""
+        return combine(self.cond(cond) if self.cond is not None else [],
+                       self.action(actions) if self.action is not None else [])
+
+    def logits(self, codes: torch.Tensor, conds: list[torch.Tensor]) -> torch.Tensor:
+        """The network on the codes, given ``conditions``' output."""
         x0 = self.embed_codes(codes)
         f, v, h = self.stem(x0)
-        conds = self.cond(cond) if self.cond is not None else []
         if conds:  # the condition is known everywhere: it goes to h, the stack the logits come from
             h = h + conds[0]
         pos = self.pos.expand(codes.shape[0], -1, -1, -1, -1) if self.config.attention else None
@@ -402,11 +479,22 @@ class PixelSNAIL3d(nn.Module):
             f, v, h = block(f, v, h, x0, pos, self.allowed)
         return self.head(F.elu(h))
 
-    def check_inputs(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> None:
-        """One-line GenvidError for codes/cond this prior cannot take (shape, dtype, index >= K,
-        a top grid other than the one the bottom prior was built for)."""
+    def check_inputs(self, codes: torch.Tensor, cond: torch.Tensor | None = None,
+                     actions: torch.Tensor | None = None) -> None:
+        """One-line GenvidError for codes/cond/actions this prior cannot take (shape, dtype, index >= K,
+        a top grid other than the one the bottom prior was built for, actions it does not read)."""
         cfg = self.config
         _check_codes("latent codes", codes, cfg.shape, cfg.num_codes)
+        if not cfg.actions and actions is not None:
+            raise GenvidError("this prior reads no actions (built without models.<m>.prior_*.actions), but actions "
+                              "were given")
+        if cfg.actions:
+            expected = [codes.shape[0], cfg.action_frames, cfg.actions]
+            if actions is None:
+                raise GenvidError(f"this prior is conditioned on per-frame actions: it needs actions {expected}")
+            if not actions.dtype.is_floating_point or list(actions.shape) != expected:
+                raise GenvidError(f"actions must be float {expected} (batch, frames of the code grid, columns), "
+                                  f"got {actions.dtype} {list(actions.shape)}")
         if cfg.cond_shape is None:
             if cond is not None:
                 raise GenvidError("this prior is unconditional (top prior) but cond codes were given")
@@ -420,9 +508,10 @@ class PixelSNAIL3d(nn.Module):
         if cond.shape[0] != codes.shape[0]:
             raise GenvidError(f"cond has batch size {cond.shape[0]} but the codes have {codes.shape[0]}")
 
-    def loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(self, codes: torch.Tensor, cond: torch.Tensor | None = None,
+             actions: torch.Tensor | None = None) -> torch.Tensor:
         """Cross-entropy over the K codes: mean nats per code."""
-        return code_cross_entropy(self(codes, cond), codes)
+        return code_cross_entropy(self(codes, cond, actions), codes)
 
 
 def code_cross_entropy(logits: torch.Tensor, codes: torch.Tensor, reduction: str = "mean") -> torch.Tensor:

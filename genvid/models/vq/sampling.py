@@ -7,7 +7,7 @@ Both samplers fill the raster positions >= `start` of `codes` one at a time; pos
   code did: T*H*W positions of work per generated code. It is the reference.
 - `sample_fast` runs the whole network once (the prefill, which records the causal convs'
   inputs around the first generated position, the stacks' features there, the attention
-  keys/values and the conditioning), then follows the prior's three stacks
+  keys/values; the conditioning is computed once before it), then follows the prior's three stacks
   (genvid/models/vq/pixelsnail3d.py): the frame stack f of frame t depends on frames < t only, so
   it is computed once per frame, when the frame starts; the rows stack v of row (t, h) on the
   rows above, so once per row; only the row stack h (and attention) runs per position, on a
@@ -38,28 +38,28 @@ from genvid.models.vq.pixelsnail3d import CausalConv3d, PixelSNAIL3d
 
 
 def sample_naive(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator: torch.Generator,
-                 temperature: float = 1.0, top_k: int | None = None,
-                 cond: torch.Tensor | None = None) -> torch.Tensor:
+                 temperature: float = 1.0, top_k: int | None = None, cond: torch.Tensor | None = None,
+                 actions: torch.Tensor | None = None) -> torch.Tensor:
     """Fill positions >= start one by one, a full forward pass per position. Returns new codes."""
-    _check(model, codes, start, cond, temperature, top_k)
+    _check(model, codes, start, cond, actions, temperature, top_k)
     codes, flat = _prepare(codes, start)
     with _eval(model), torch.inference_mode():
         for p in range(start, flat.shape[1]):
-            logits = model(codes, cond).flatten(2)[:, :, p]
+            logits = model(codes, cond, actions).flatten(2)[:, :, p]
             flat[:, p] = _draw(logits, _uniform(generator, flat), temperature, top_k)
     return codes
 
 
 def sample_fast(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator: torch.Generator,
-                temperature: float = 1.0, top_k: int | None = None,
-                cond: torch.Tensor | None = None) -> torch.Tensor:
+                temperature: float = 1.0, top_k: int | None = None, cond: torch.Tensor | None = None,
+                actions: torch.Tensor | None = None) -> torch.Tensor:
     """Same samples as `sample_naive` (same generator state), recomputing a few positions per code."""
-    _check(model, codes, start, cond, temperature, top_k)
+    _check(model, codes, start, cond, actions, temperature, top_k)
     codes, flat = _prepare(codes, start)
     if start == flat.shape[1]:
         return codes  # all context, nothing to generate
     with _eval(model), torch.inference_mode():
-        state = _StackCache(model, codes, cond, start)
+        state = _StackCache(model, codes, model.conditions(cond, actions), start)
         logits = state.prefill_logits[:, :, start]
         for p in range(start, flat.shape[1]):
             if p > start:
@@ -68,8 +68,8 @@ def sample_fast(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator:
     return codes
 
 
-def _check(model, codes, start, cond, temperature, top_k) -> None:
-    model.check_inputs(codes, cond)
+def _check(model, codes, start, cond, actions, temperature, top_k) -> None:
+    model.check_inputs(codes, cond, actions)
     n, k = model.config.length, model.config.num_codes
     if isinstance(start, bool) or not isinstance(start, int) or not 1 <= start <= n:
         raise GenvidError(f"start={start!r} is outside [1, {n}]: the clip has {n} code positions "
@@ -178,7 +178,7 @@ class _StackCache:
     add them) and, per layer, the 1x1 links f -> v and v -> h. A link is computed when its
     source is final (f's for the whole frame, v's for a row) and added per position."""
 
-    def __init__(self, model: PixelSNAIL3d, codes: torch.Tensor, cond: torch.Tensor | None, start: int):
+    def __init__(self, model: PixelSNAIL3d, codes: torch.Tensor, conds: list[torch.Tensor], start: int):
         self.model, cfg = model, model.config
         self.shape, self.batch = cfg.shape, codes.shape[0]
         self.chunk = chunk_size(cfg.shape, self.batch)
@@ -188,7 +188,7 @@ class _StackCache:
         self.inputs: dict[CausalConv3d, _ConvInput] = {}
         stacks: list[tuple[torch.Tensor, torch.Tensor]] = []  # (f, v) of frame t0 after the stem, each layer
         self.feats, self.keys, self.values = {}, {}, {}
-        self.conds: list[torch.Tensor] = []
+        self.conds = conds  # the top codes' and the actions' additions to h (PixelSNAIL3d.conditions)
 
         def record_input(conv, args):
             padded, kernel = F.pad(args[0], conv.padding()), conv.kernel()  # the kernel every forward uses
@@ -207,10 +207,8 @@ class _StackCache:
                 hooks.append(block.attn.register_forward_pre_hook(self._record_attention_input))
                 hooks.append(block.attn.key.register_forward_hook(self._record_keys(block.attn, self.keys)))
                 hooks.append(block.attn.value.register_forward_hook(self._record_keys(block.attn, self.values)))
-        if model.cond is not None:
-            hooks.append(model.cond.register_forward_hook(lambda mod, args, out: self.conds.extend(out)))
         try:
-            self.prefill_logits = model(codes, cond).flatten(2)  # [B, K, T*H*W]
+            self.prefill_logits = model.logits(codes, conds).flatten(2)  # [B, K, T*H*W]
         finally:
             for hook in hooks:
                 hook.remove()
