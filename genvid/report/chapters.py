@@ -418,8 +418,9 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             ablation_items(reg, view, ab)
     choices = model_choices({run.model for view in views for run in view.runs})
     if choices is not None:
-        reg.add("table", "model_choices", "discussion", "Where the seed 001/004 models and SVG-LP of these runs depart "
-                "from their sources, or fill in what the sources leave unstated (genvid.report.choices).", **choices)
+        reg.add("table", "model_choices", "discussion", "Where the seed 001/004 models, SVG-LP and the action-steered "
+                "models of these runs depart from their sources, or fill in what the sources leave unstated "
+                "(genvid.report.choices).", **choices)
 
 
 def relative_sharpness(frames: np.ndarray, real: np.ndarray) -> float | None:

@@ -1,5 +1,5 @@
-"""Where genvid's seed 001/004 models and SVG-LP depart from their sources, or fill in what the
-sources leave unstated (issue 20's fidelity findings). Each row names the params key or code that
+"""Where genvid's seed 001/004 models, SVG-LP and the action-steered models depart from their sources,
+or fill in what the sources leave unstated (issue 20's fidelity findings). Each row names the params key or code that
 holds the choice; the report shows the rows of the models a params.yaml runs. Seed 000's VQ family
 has its own table, computed from params against profiles/thesis.yaml (genvid.report.tables.deviations).
 """
@@ -32,6 +32,13 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "can drive)",
      "genvid's design: z then models what the action leaves unexplained; measured on the simulator's counterfactual "
      "clips (sensitivity, direction)"),
+    (("vq_action",), "Action conditioning (<code>vq_action</code>, issue 24)",
+     "each prior (top and bottom) reads, per code step, a<sub>t−1</sub> of its frames t, standardised with the "
+     "training split's statistics (the window's first frame: the mean), through a two-layer MLP added to the row "
+     "stack at the stem and at every SNAIL block; the VQ-VAE reads none",
+     "no source: seed 000's priors model the codes alone (its title asks for a simulator one can drive)",
+     "genvid's design: the tokenizer is the <code>vq</code> run's, bit for bit, so the two runs differ only by what "
+     "the priors are told; the paper profile runs it on driving"),
     (("svg_lp", "svg_lp_action"), "Batch norm while generating", "eval mode (running statistics)",
      "SVG's generation script keeps training mode (batch statistics)",
      "genvid's choice, kept: with batch statistics a prediction depends on the other sequences of its batch, "
