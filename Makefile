@@ -13,7 +13,7 @@ PROFILE ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: venv repro test test-cluster verify snakemake thesis-profile remote push pull clean-venv
+.PHONY: venv repro test test-cluster verify snakemake thesis-profile remote push pull clean-venv drive browser
 
 venv: $(STAMP)
 
@@ -49,8 +49,28 @@ snakemake: $(STAMP)
 # first (putting the tiny DAG first measured no faster: 11m05 against 10m28, and a worker that had
 # loaded JAX then forked DataLoader workers). TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+
+# The driving page's browser test (tests/test_drive.py) drives Debian's headless Chromium through
+# Selenium. As root on Debian, install chromium and chromium-driver when missing; never fail: where
+# they cannot be installed, the test skips and says why.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+	    >/dev/null 2>&1 || echo "could not install chromium: the browser test will skip"; \
+	else echo "chromium or chromedriver missing (not root with apt-get): the browser test will skip"; fi
+
+# Drive a trained run's learned simulator in a browser (README, "Drive it in a browser"):
+# make drive RUN=driving-svg_lp_action PORT=8765 HOST=127.0.0.1. Plain "=", not "?=": only the
+# command line sets them, so a shell's own HOST (tcsh exports the host name) cannot open the page.
+RUN = driving-svg_lp_action
+PORT = 8765
+HOST = 127.0.0.1
+drive: $(STAMP)
+	$(BIN)/python -m genvid.drive --run $(RUN) --host $(HOST) --port $(PORT)
 
 # The DAG on a real single-node Slurm cluster (README, "Running the DAG on a cluster"). As root:
 # installs slurm-wlm and munge if missing, starts munged/slurmctld/slurmd, runs tests/test_cluster.py
