@@ -8,7 +8,7 @@ generator and critic step on the losses of one forward pass, at its finest scale
 sampling the second half of a batch of code grids given the first half (the 8 -> 8 protocol).
 Networks are randomly initialised: speed does not depend on the weights. Prints the ratios.
 
-    .venv/bin/python benchmarks/code_priors.py [--batch 16] [--repeats 5] [--threads 2]
+    .venv/bin/python benchmarks/code_priors.py [--batch 16] [--repeats 5] [--threads 2] [--profile tiny]
 """
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
+from genvid import params as P
 from genvid.models.gan_prior.family import GANCodePrior, gan_config
 from genvid.models.gan_prior.model import GANPrior
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, code_cross_entropy
 from genvid.models.vq.priors import PixelSNAILPrior, prior_config
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.profiles import apply, load_profile
 from genvid.train.optim import AdamW
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,20 +41,26 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    ap.add_argument("--profile", default=None, help="a profile of profiles/ (default: params.yaml as it is)")
+    ap.add_argument("--resolution", type=int, default=None, help="frame size (default: the driving benchmark's)")
+    args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = P.read_params(ROOT / "params.yaml")
+    if args.profile is not None:
+        params = apply(params, load_profile(args.profile, ROOT / "profiles"))
     vq, gan = params["models"]["vq"], params["models"]["gan_prior"]
-    size, clip_len = params["benchmarks"]["driving"]["collect"]["resolution"], vq["clip_len"]
+    size = args.resolution or params["benchmarks"]["driving"]["collect"]["resolution"]
+    clip_len = vq["clip_len"]
     cfg = VQVAEConfig.from_dict(vq["vqvae"])
     with torch.device("meta"):
         top, bottom = VQVAE3D(cfg).code_shapes(clip_len, size, size)
-    info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": cfg.codebook_size}
+    info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": cfg.codebook_size,
+            "attrs": {"clip_len": clip_len}}
     k, b = cfg.codebook_size, args.batch
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {b}, K = {k}, "
           f"code grids top {list(top)}, bottom {list(bottom)}")

@@ -6,10 +6,11 @@ Generates the last half of the clip (the first half of the frames is context, as
 frames are in seed 000 §4.3.3). The naive sampler's cost per position is one full forward
 whatever the position, so where timing all of it would take too long it is timed on the last
 few positions and its positions/s extrapolated (printed as such). Priors are randomly
-initialised: speed does not depend on the weights. Sizes and code grids come from params.yaml
-(the default profile) and profiles/thesis.yaml (seed 000's sizes), nowhere else.
+initialised: speed does not depend on the weights. Sizes and code grids are driving-vq's, built
+as its train stage builds them, from params.yaml (or --profile) and profiles/thesis.yaml (seed
+000's sizes), nowhere else.
 
-    .venv/bin/python benchmarks/sampling.py [--batch N] [--threads 1] [--skip-thesis]
+    .venv/bin/python benchmarks/sampling.py [--batch N] [--threads 1] [--skip-thesis] [--profile tiny]
 """
 from __future__ import annotations
 
@@ -18,49 +19,35 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 
+from genvid import params as P
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig, count_parameters
+from genvid.models.vq.priors import LEVELS, prior_config
 from genvid.models.vq.sampling import sample_fast, sample_naive
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
+from genvid.profiles import apply, load_profile
 
-# Where the sections live: params.yaml's per-benchmark / per-model layout (SPEC §4), and the flat
-# layout the profiles and older params files use.
-LAYOUTS = (
-    {"model": ("models", "vq"), "collect": ("benchmarks", "driving", "collect"),
-     "clips": ("benchmarks", "driving", "clips"), "batch": ("models", "vq", "sampling", "batch_size")},
-    {"model": (), "collect": ("collect",), "clips": ("clips",), "batch": ("sample", "batch_size")},
-)
+ROOT = Path(__file__).resolve().parents[1]
+RUN = "driving-vq"
 
 
-def lookup(tree: dict, what: str, default=None):
-    """The value at `what`'s path in the first layout that has it."""
-    for layout in LAYOUTS:
-        node = tree
-        for key in layout[what]:
-            node = node.get(key) if isinstance(node, dict) else None
-        if node is not None:
-            return node
-    return default
-
-
-def prior_configs(params: dict, profile: dict | None = None) -> dict[str, PixelSNAILConfig]:
-    """Top and bottom prior configs: the params sections (overridden by the profile's), with the
-    code grids the VQ-VAE makes of the benchmark's clips and K its codebook size (as
-    genvid.models.vq.priors.prior_config builds them from the latent file)."""
-    def section(name: str) -> dict:
-        base = dict(lookup(params, "model")[name])
-        return {**base, **(lookup(profile, "model", {}).get(name, {}) if profile else {})}
-
-    vqvae_cfg = VQVAEConfig.from_dict(section("vqvae"))
-    size = (profile and lookup(profile, "collect", {}).get("resolution")) or lookup(params, "collect")["resolution"]
-    clip_len = lookup(params, "clips")["clip_len"]
+def prior_configs(params: dict, run: str = RUN) -> dict[str, PixelSNAILConfig]:
+    """The run's top and bottom prior configs, built as its train stage builds them
+    (genvid.models.vq.priors.prior_config) from the code grids its VQ-VAE makes of the benchmark's clips."""
+    r = P.run(params, run)
+    vq = VQVAEConfig.from_dict(r.model_params["vqvae"], f"models.{r.model}.vqvae")
+    size, window = P.benchmark(params, r.benchmark).collect.resolution, r.model_params["clip_len"]
     with torch.device("meta"):
-        top, bottom = VQVAE3D(vqvae_cfg).code_shapes(clip_len, size, size)
-    k = vqvae_cfg.codebook_size
-    return {"top": PixelSNAILConfig.from_dict({**section("prior_top"), "num_codes": k, "shape": top}),
-            "bottom": PixelSNAILConfig.from_dict({**section("prior_bottom"), "num_codes": k, "shape": bottom,
-                                                  "attention": False, "cond_shape": top, "cond_num_codes": k})}
+        top, bottom = VQVAE3D(vq).code_shapes(window, size, size)
+    info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq.codebook_size,
+            "attrs": {"clip_len": window}}
+    return {level: prior_config(r.model_params[f"prior_{level}"], level, info, f"models.{r.model}.prior_{level}")
+            for level in LEVELS}
+
+
+def profile_params(params_path: Path, profile: str | None) -> dict:
+    params = P.read_params(params_path)
+    return params if profile is None else apply(params, load_profile(profile, ROOT / "profiles"))
 
 
 def setup(cfg: PixelSNAILConfig, batch: int, seed: int = 0):
@@ -121,27 +108,28 @@ def thesis_top(cfg: PixelSNAILConfig, batch: int, naive_positions: int = 2, fast
     print(f"  speed-up {fast_rate / naive_rate:.1f}x; samples identical to naive: {same}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=None,
                         help="rows sampled at once (default profile; default: the params' sampling batch size)")
     parser.add_argument("--thesis-batch", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-thesis", action="store_true")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--thesis-profile", type=Path, default=Path("profiles/thesis.yaml"))
-    args = parser.parse_args()
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--profile", default=None, help="a profile of profiles/ for the default rows (e.g. tiny)")
+    parser.add_argument("--naive-positions", type=int, nargs=2, default=(128, 24), metavar=("TOP", "BOTTOM"),
+                        help="positions the naive sampler is timed on (at most half the grid)")
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} thread(s), float32 CPU")
-    params = yaml.safe_load(args.params.read_text())
+    params = profile_params(args.params, args.profile)
     if args.batch is None:  # what the sample stage does
-        args.batch = int(lookup(params, "batch"))
+        args.batch = int(P.run(params, RUN).model_params["sampling"]["batch_size"])
     default = prior_configs(params)
-    default_profile("top_default", default["top"], args.batch, naive_positions=128)
-    default_profile("bottom_default", default["bottom"], args.batch, naive_positions=24)
+    default_profile("top_default", default["top"], args.batch, naive_positions=args.naive_positions[0])
+    default_profile("bottom_default", default["bottom"], args.batch, naive_positions=args.naive_positions[1])
     if not args.skip_thesis:
-        thesis = prior_configs(params, yaml.safe_load(args.thesis_profile.read_text()))
-        thesis_top(thesis["top"], args.thesis_batch)
+        thesis_top(prior_configs(profile_params(args.params, "thesis"))["top"], args.thesis_batch)
 
 
 if __name__ == "__main__":

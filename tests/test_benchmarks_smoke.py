@@ -1,0 +1,58 @@
+"""Every script in benchmarks/ runs, at tiny sizes, as a user runs it (issue 25: benchmarks/sampling.py
+died on a prior config that had changed, and nothing noticed). Each row is a real command line whose
+output must hold the line its figures come in; a script added to benchmarks/ without a row fails here.
+Speed is never asserted: the figures are the scripts' business (README, "Measured")."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, venv_env
+
+# script: (arguments at tiny sizes, a piece of the line that carries its figures); None: another test runs it
+SMOKE = {
+    "clips.py": (["--frames", "160", "--resolutions", "64", "--workers", "0", "--batch", "2", "--batches", "2"],
+                 "procedural simulator"),
+    "code_priors.py": (["--profile", "tiny", "--resolution", "32", "--batch", "2", "--repeats", "1"], "sampling both tiers of 2 clips"),
+    "collect.py": (["--frames", "4", "--seeds", "0", "--resolutions", "64", "--sources", "procedural"], "procedural"),
+    "drive.py": None,  # tests/test_drive.py::test_the_latency_benchmark_runs_at_a_smoke_scale
+    "gpu_estimates.py": ([], "bottom"),
+    "models.py": (["--profile", "tiny", "--models", "svg_lp_action", "--repeats", "1", "--batch", "1", "--iwae-k", "2"],
+                  "svg_lp_action driving"),
+    "pins.py": (["--only", "simulator", "--steps", "1", "--repeats", "1"], "exact (sim_math)"),  # VQ-VAE: below
+    "sampling.py": (["--profile", "tiny", "--skip-thesis", "--batch", "2", "--naive-positions", "4", "4"],
+                    "samples identical to naive: True"),
+    "smmnist.py": (["--batches", "2", "--workers", "0", "--batch", "2", "--test-sequences", "4"], "test file"),
+    "vqvae.py": (["--configs", "default", "--steps", "1", "--warmup", "0"], "default"),
+}
+
+
+def test_every_benchmark_script_has_a_smoke_row():
+    scripts = {p.name for p in (ROOT / "benchmarks").glob("*.py")}
+    assert scripts - set(SMOKE) == set(), "benchmarks without a smoke row"
+    assert set(SMOKE) - scripts == set(), "smoke rows without a script"
+
+
+@pytest.mark.parametrize("script", sorted(name for name, row in SMOKE.items() if row is not None))
+def test_the_benchmark_runs_at_tiny_sizes(script, tmp_path):
+    args, expected = SMOKE[script]
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=tmp_path, env=venv_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"{script} {' '.join(args)} failed:\n{out.stderr[-3000:]}"
+    assert expected in out.stdout, f"{script}: no '{expected}' in its output:\n{out.stdout[-2000:]}"
+
+
+def test_the_pins_benchmark_times_the_default_profile_s_vq_vae():
+    """pins.py's VQ-VAE rows take a minute of processes; what a config change breaks is their config."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import pins
+
+    from genvid import params as P
+    from genvid.models.vq.vqvae3d import VQVAEConfig
+
+    run = P.run(P.read_params(ROOT / "params.yaml"), "driving-vq")
+    config = pins.default_vqvae()
+    assert VQVAEConfig.from_dict(config["vqvae"]) == VQVAEConfig.from_dict(run.model_params["vqvae"])
+    assert config["batch"] == run.train_params["vqvae"]["batch_size"]
