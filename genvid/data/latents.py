@@ -92,7 +92,7 @@ class LatentDataset:
             self.top = torch.from_numpy(f[split]["top"][:].astype(np.int64))
             self.bottom = torch.from_numpy(f[split]["bottom"][:].astype(np.int64))
             self.start = f[split]["start"][:]
-        self.codebook_size = info["codebook_size"]
+        self.info, self.codebook_size = info, info["codebook_size"]
         for level, codes in (("top", self.top), ("bottom", self.bottom)):
             if len(codes) and (codes.min() < 0 or codes.max() >= self.codebook_size):
                 bad = codes.min() if codes.min() < 0 else codes.max()
@@ -116,7 +116,7 @@ class ConditionedLatents(LatentDataset):
         import torch
 
         super().__init__(path, split)
-        clip_len = int(read_latent_info(path)["attrs"]["clip_len"])
+        clip_len = int(self.info["attrs"]["clip_len"])
         with read_h5(frames_path, "frames file") as f:
             rows = conditioning(f, frames_path, name)
             n = rows.shape[0]

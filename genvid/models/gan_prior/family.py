@@ -58,7 +58,10 @@ class GANCodePrior:
         self.shape, self.num_codes = tuple(net.cfg.shape), net.cfg.num_codes
 
     def sample(self, codes: torch.Tensor, start: int, generator: torch.Generator, temperature: float,
-               top_k: int | None, cond: torch.Tensor | None = None) -> torch.Tensor:
+               top_k: int | None, cond: torch.Tensor | None = None,
+               actions: torch.Tensor | None = None) -> torch.Tensor:
+        if actions is not None:
+            raise GenvidError("the GAN prior reads no actions")
         if top_k is not None:
             raise GenvidError("the GAN prior has no top-k sampling (set sampling.top_k to 0)")
         step = self.shape[1] * self.shape[2]

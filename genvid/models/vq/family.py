@@ -283,8 +283,7 @@ class VQPredictor:
         return (pixels * 255.0).round_().to(torch.uint8).cpu()
 
     def _sample(self, prior: CodePrior, codes, start, generator, cond=None, actions=None):
-        given = {} if actions is None else {"actions": actions}  # a prior that reads no actions takes none
-        return prior.sample(codes, start, generator, self.temperature, self.top_k, cond, **given)
+        return prior.sample(codes, start, generator, self.temperature, self.top_k, cond, actions)
 
     def _window(self, context: torch.Tensor, generator: torch.Generator, actions: torch.Tensor | None = None):
         """One window from ``context`` rows uint8 [R, Tw, H, W, C] (and, conditioned, the window's

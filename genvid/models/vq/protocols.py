@@ -32,7 +32,8 @@ class CodePrior(Protocol):
     num_codes: int  # K
 
     def sample(self, codes: Tensor, start: int, generator: torch.Generator, temperature: float,
-               top_k: int | None, cond: Tensor | None = None) -> Tensor:
+               top_k: int | None, cond: Tensor | None = None, actions: Tensor | None = None) -> Tensor:
         """``codes`` with every raster position from ``start`` on drawn from the prior (positions
-        before ``start`` are given), noise from ``generator`` only."""
+        before ``start`` are given), noise from ``generator`` only; ``actions``: the window's per-frame
+        actions, for a prior that reads them (one that reads none refuses them)."""
         ...
