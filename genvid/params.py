@@ -86,7 +86,7 @@ class ProtocolConfig:
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
-    collect: Any  # CollectConfig, or genvid.data.benchmark.SMMNISTCollectConfig (by collect.source)
+    collect: Any  # CollectConfig, genvid.data.benchmark.SMMNISTCollectConfig or genvid.data.video_dir's (by collect.source)
     clips: ClipsConfig
     protocol: ProtocolConfig
     split: SplitConfig | None = None  # recorded sources only (a generated one has no chronology)
@@ -199,6 +199,7 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
     """``benchmarks.<name>``: its collect section is read by the class of its source."""
     from genvid.data.benchmark import GENERATED_SOURCES, SMMNISTCollectConfig
     from genvid.data.counterfactuals import CounterfactualConfig, unavailable_reason
+    from genvid.data.video_dir import VIDEO_SOURCE, VideoDirCollectConfig
 
     where = f"benchmarks.{name}"
     values = section(params, where, path)
@@ -207,14 +208,14 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
         raise ParamError(f"{path}: {where}.{unknown[0]} is not a known section "
                          f"(known: collect, {', '.join(SECTIONS)}, {COUNTERFACTUALS})")
     collect = section(params, f"{where}.collect", path)
-    sources = (*CollectConfig.__dataclass_fields__["source"].metadata["rule"].choices, *GENERATED_SOURCES)
+    sources = (*CollectConfig.__dataclass_fields__["source"].metadata["rule"].choices, *GENERATED_SOURCES, VIDEO_SOURCE)
     if collect.get("source") not in sources:  # it decides which keys collect has: name it first
         raise ParamError(f"{path}: {where}.collect.source must be one of {', '.join(dict.fromkeys(sources))}, "
                          f"got {collect.get('source')!r}")
     generated = collect.get("source") in GENERATED_SOURCES
     # collect first: its source decides which sections the benchmark needs (a bad source is named as such)
-    parsed_collect = parse_config(SMMNISTCollectConfig if generated else CollectConfig, collect,
-                                  f"{where}.collect", str(path))
+    cls = SMMNISTCollectConfig if generated else VideoDirCollectConfig if collect["source"] == VIDEO_SOURCE else CollectConfig
+    parsed_collect = parse_config(cls, collect, f"{where}.collect", str(path))
     needed = [key for key in SECTIONS if key in values or not (generated and key in ("split", "normalize"))]
     parsed = {key: parse_config(SECTIONS[key], section(params, f"{where}.{key}", path), f"{where}.{key}",
                                 str(path)) for key in needed}

@@ -9,6 +9,8 @@ from genvid.data.benchmark import is_generated
 from genvid.data.frames import write_frames
 from genvid.data.smmnist import write_test_set
 from genvid.data.sources import SOURCE_VERSIONS, episode_seed, generate_episode
+from genvid.data.video_dir import VIDEO_SOURCE
+from genvid.data.video_dir import collect as collect_videos
 from genvid.stage import cli_main
 from genvid.layout import benchmark_paths
 
@@ -16,8 +18,15 @@ from genvid.layout import benchmark_paths
 @cli_main
 def main(argv: list[str] | None = None) -> None:
     args = benchmark_parser(__doc__).parse_args(argv)
-    cfg = P.benchmark(P.read_params(args.params), args.benchmark, args.params).collect
+    bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
+    cfg = bench.collect
     out = benchmark_paths(args.benchmark, args.root).frames
+    if cfg.source == VIDEO_SOURCE:  # a user's own videos under videos/ (genvid.data.video_dir); no actions
+        # clips.clip_len only checks each video holds one clip (stage split would refuse it, naming no file)
+        total, n_ep = collect_videos(cfg, args.root, out, bench.clips.clip_len, f"benchmarks.{args.benchmark}",
+                                     lambda it: tqdm(it, desc=f"collect {args.benchmark} ({cfg.source})", unit="video"))
+        print(f"collect: wrote {total} frames ({n_ep} videos from {cfg.path}) to {out}")
+        return
     if is_generated(cfg):  # SM-MNIST: only the test set is recorded; training sequences are generated
         write_test_set(out, cfg.test_sequences, cfg.sequence_length, cfg.seed)
         print(f"collect: wrote {cfg.test_sequences} test sequences of {cfg.sequence_length} frames to {out}")

@@ -88,7 +88,7 @@ def test_statistics_of_other_channels_are_refused(files):
 
 
 def test_collected_sources_are_every_source_collect_records():
-    assert set(COLLECTED_SOURCES) == {*SOURCES, *GENERATED_SOURCES}
+    assert set(COLLECTED_SOURCES) == {*SOURCES, *GENERATED_SOURCES, "video_dir"}
 
 
 def ctx(tmp_path, models: dict, run: str = "r") -> RunContext:

@@ -7,6 +7,10 @@ import yaml
 from genvid import params as P
 from genvid.config import parse_config, rule
 from genvid.errors import ParamError
+from genvid.data.benchmark import GENERATED_SOURCES
+from genvid.data.video_dir import VIDEO_SOURCE
+
+SOURCES = ", ".join(("procedural", "carracing", *GENERATED_SOURCES, VIDEO_SOURCE))  # in the order params names them
 
 
 def write(tmp_path, data):
@@ -36,7 +40,7 @@ def test_default_params_validate(raw):
 @pytest.mark.parametrize("key,value,message", [
     ("resolution", 50, "params.yaml: benchmarks.driving.collect.resolution must be a multiple of 16, got 50"),
     ("resolution", -16, "benchmarks.driving.collect.resolution must be >= 16, got -16"),
-    ("source", "carla9", "benchmarks.driving.collect.source must be one of procedural, carracing, smmnist, got 'carla9'"),
+    ("source", "carla9", f"benchmarks.driving.collect.source must be one of {SOURCES}, got 'carla9'"),
     ("episodes", 0, "benchmarks.driving.collect.episodes must be >= 1, got 0"),
     ("episodes", 2.5, "benchmarks.driving.collect.episodes must be an integer, got 2.5"),
     ("interval", 0, "benchmarks.driving.collect.interval must be > 0, got 0"),

@@ -12,6 +12,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, make_frames_file, venv_env
+from genvid.data.benchmark import GENERATED_SOURCES
+from genvid.data.video_dir import VIDEO_SOURCE
 from genvid.io import read_json
 
 
@@ -93,8 +95,9 @@ def test_split_fraction_sum_and_unknown_source(root):
     assert not (r / "data/driving/split.json").exists()
     r = root(split__test=0.1, collect__source="gta5")
     (r / "data/driving/frames.h5").unlink()
+    sources = ", ".join(("procedural", "carracing", *GENERATED_SOURCES, VIDEO_SOURCE))
     assert_one_line_error(stage("collect", r), "params.yaml: benchmarks.driving.collect.source must be one of "
-                                               "procedural, carracing, smmnist, got 'gta5'")
+                                               f"{sources}, got 'gta5'")
     assert not (r / "data/driving/frames.h5").exists()
     assert_one_line_error(stage("collect", r, "moon"), "section 'benchmarks.moon' is missing")
 

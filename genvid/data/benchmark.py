@@ -1,7 +1,7 @@
 """What a benchmark's clips are, whatever its source (SPEC §3); the data stages read it, so it
 imports no torch (the datasets over these clips are genvid.data.clips).
 
-- Recorded video (``procedural``, ``carracing``): one frames file, a chronological split
+- Recorded video (``procedural``, ``carracing``, a user's own ``video_dir``): one frames file, a chronological split
   (seed 000 §4.1.2), clips cut on the fly from it.
 - Stochastic Moving MNIST (``smmnist``): the test set is fixed in the frames file by the
   collect stage (SRVP's style, genvid.data.smmnist.write_test_set), so the split puts every
@@ -21,12 +21,13 @@ from genvid.config import rule
 from genvid.data.frames import FramesInfo, episode_runs, read_frames_info
 from genvid.data.split import clip_starts, validate_split_file
 from genvid.data.stats import load_stats
+from genvid.data.video_dir import VIDEO_SOURCE
 from genvid.errors import GenvidError
 from genvid.io import read_json
 
 GENERATED_SOURCES = ("smmnist",)
 # What stage collect records in a frames file's 'source' attribute (genvid.data.sources.SOURCES too)
-COLLECTED_SOURCES = ("procedural", "carracing", *GENERATED_SOURCES)
+COLLECTED_SOURCES = ("procedural", "carracing", *GENERATED_SOURCES, VIDEO_SOURCE)
 
 
 @dataclass(frozen=True)

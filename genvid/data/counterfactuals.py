@@ -177,7 +177,7 @@ def save_counterfactuals(path: str | Path, cf: Counterfactuals, collect) -> None
         attrs = {"available": cf.available, "reason": cf.reason, "sequences": ",".join(cf.sequences),
                  "context_frames": cf.context_frames, "horizon": cf.horizon, "num_samples": cf.num_samples,
                  "action_columns": ",".join(ACTION_NAMES), "pose_columns": ",".join(POSE_COLUMNS),
-                 "source": str(collect.source), "seed": int(collect.seed)}
+                 "source": str(collect.source), **({"seed": int(collect.seed)} if hasattr(collect, "seed") else {})}
         for key, value in sorted(attrs.items()):
             f.attrs[key] = value
 

@@ -31,8 +31,10 @@ CHANNEL_COUNTS = (1, 3)
 
 
 def write_frames(path: str | Path, episodes: Iterable, total_frames: int, resolution: int,
-                 attrs: Mapping[str, object], channels: int = 3) -> None:
-    """Stream ``episodes`` (objects with frames uint8 [n,H,W,C], actions, speed) into ``path``; atomic."""
+                 attrs: Mapping[str, object], channels: int = 3, actions: bool = True) -> None:
+    """Stream ``episodes`` (objects with frames uint8 [n,H,W,C], and with ``actions``: actions, speed) into
+    ``path``; atomic. Without ``actions`` (a user's own video: genvid.data.video_dir) the file has no
+    ``action`` nor ``speed`` dataset."""
     if channels not in CHANNEL_COUNTS:
         raise GenvidError(f"{path}: channels={channels!r} must be one of {CHANNEL_COUNTS}")
     with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w", track_order=False) as f:
@@ -42,10 +44,11 @@ def write_frames(path: str | Path, episodes: Iterable, total_frames: int, resolu
         columns = {
             "episode": f.create_dataset("episode", (total_frames,), np.int32, track_times=False),
             "step": f.create_dataset("step", (total_frames,), np.int32, track_times=False),
-            "action": f.create_dataset("action", (total_frames, len(ACTION_NAMES)), np.float32,
-                                       track_times=False),
-            "speed": f.create_dataset("speed", (total_frames,), np.float32, track_times=False),
         }
+        if actions:
+            columns["action"] = f.create_dataset("action", (total_frames, len(ACTION_NAMES)), np.float32,
+                                                 track_times=False)
+            columns["speed"] = f.create_dataset("speed", (total_frames,), np.float32, track_times=False)
         start = 0
         for index, episode in enumerate(episodes):
             n = len(episode.frames)
@@ -59,14 +62,16 @@ def write_frames(path: str | Path, episodes: Iterable, total_frames: int, resolu
             frames[start:end] = episode.frames
             columns["episode"][start:end] = index
             columns["step"][start:end] = np.arange(n, dtype=np.int32)
-            columns["action"][start:end] = episode.actions
-            columns["speed"][start:end] = episode.speed
+            if actions:
+                columns["action"][start:end] = episode.actions
+                columns["speed"][start:end] = episode.speed
             start = end
         if start != total_frames:
             raise GenvidError(f"{path}: sources produced {start} frames, expected {total_frames}")
         for key, value in sorted(attrs.items()):
             f.attrs[key] = value
-        f.attrs["action_names"] = ",".join(ACTION_NAMES)
+        if actions:
+            f.attrs["action_names"] = ",".join(ACTION_NAMES)
 
 
 @dataclass(frozen=True)

@@ -416,11 +416,12 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             temperature_item(reg, temperature, own, opts)
         for ab in view.ablations:
             ablation_items(reg, view, ab)
-    choices = model_choices({run.model for view in views for run in view.runs})
+    choices = model_choices({run.model for view in views for run in view.runs},
+                            {getattr(view.config.collect, "source", None) for view in views})
     if choices is not None:
         reg.add("table", "model_choices", "discussion", "Where the seed 001/004 models, SVG-LP and the action-steered "
-                "models of these runs depart from their sources, or fill in what the sources leave unstated "
-                "(genvid.report.choices).", **choices)
+                "models of these runs (and a benchmark of one's own videos) depart from their sources, or fill in "
+                "what the sources leave unstated (genvid.report.choices).", **choices)
 
 
 def relative_sharpness(frames: np.ndarray, real: np.ndarray) -> float | None:

@@ -53,14 +53,33 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "open: no reading of the thesis's Tables 4.4–4.7 found yet that gives these counts"),
     (("vrnn", "srnn", "rfn", "svg_lp", "svg_lp_action", "hvrnn"), "FVD repeats (<code>evaluate.fvd_repeats</code>)",
      "default profile: 2; paper profile: 5", "{001:Table 9.3} and {004:§4.5.2}: FVD sampled 5 times", "the default profile's time budget"),
+    # a benchmark source's rows: shown when a benchmark of the report has that source (genvid.data.video_dir)
+    (("video_dir",), "Your own videos: size (<code>collect.resolution</code>)",
+     "every frame resized so that its short side is the resolution, then centre-cropped to a square (Pillow's "
+     "antialiased bicubic filter); every input must have the first one's size",
+     "no source: seed 000 records its own driving frames at the model's resolution",
+     "genvid's design: square frames like every other benchmark, no stretching; mixed sizes are refused rather "
+     "than guessed at"),
+    (("video_dir",), "Your own videos: frame rate (<code>collect.fps</code>)",
+     "each file resampled by nearest timestamp (exact rationals, the earlier frame on a tie): a 30 fps file at 10 fps "
+     "keeps every third frame; folders of images are taken at <code>image_fps</code>",
+     "seed 000 §4.1.1: a frame every 0.2 s of the simulator",
+     "deterministic and decoder-independent: frames are dropped or repeated, never blended"),
+    (("video_dir",), "Your own videos: episodes, split and conditioning",
+     "one episode per file (or folder of images), sorted by name; the chronological split of driving over them; "
+     "no actions recorded, so action-steered models and counterfactuals do not apply",
+     "seed 000 §4.1.2: chronological 80/10/10",
+     "a user's video carries no controls; clips never cross a file"),
 )
 
 
-def model_choices(models: set[str]) -> dict | None:
-    """The rows of ``models`` (a run's registered model names) as a report table, or None."""
-    rows = [[Markup(setting), Markup(", ".join(f"<code>{m}</code>" for m in names if m in models)), Markup(ours),
+def model_choices(models: set[str], sources: set[str] = frozenset()) -> dict | None:
+    """The rows of ``models`` (a run's registered model names) and of the benchmark ``sources`` (collect.source)
+    as a report table, or None."""
+    shown = set(models) | set(sources)
+    rows = [[Markup(setting), Markup(", ".join(f"<code>{m}</code>" for m in names if m in shown)), Markup(ours),
              _cite(source), Markup(why)]
-            for names, setting, ours, source, why in ROWS if models & set(names)]
+            for names, setting, ours, source, why in ROWS if shown & set(names)]
     if not rows:
         return None
     return {"header": ["Setting", "Models", "genvid", "Source", "Why / status"], "rows": rows, "align": "lllll"}
