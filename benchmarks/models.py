@@ -87,7 +87,8 @@ def main() -> None:
             def train_step() -> None:
                 loss, _ = model.loss(clips, 10 ** 6, **given)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                # a GAN's {"g", "d"} losses: one backward of their sum costs what the loop's two do
+                (sum(loss.values()) if isinstance(loss, dict) else loss).backward()
                 opt.step()
 
             model.train()

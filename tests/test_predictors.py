@@ -254,7 +254,8 @@ def test_pixel_models_resume_exactly(predictor, tmp_path):
         def objective(m, batch, step):
             return m.loss(batch[0], step) if spec.conditioning is None else m.loss(batch[0], step, batch[1])
 
-        fit(model.train(), objective, data, None, cfg, workdir, "fp", on_checkpoint=on_checkpoint)
+        groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
+        fit(model.train(), objective, data, None, cfg, workdir, "fp", on_checkpoint=on_checkpoint, optimizers=groups)
         return {k: v.clone() for k, v in model.state_dict().items()}
 
     straight = run(tmp_path / "a")

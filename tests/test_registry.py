@@ -33,7 +33,7 @@ def tiny():
 
 def test_benchmarks_time_exactly_the_registered_one_network_models(tiny):
     bench = load_benchmark_script()
-    assert set(bench.PIXEL_MODELS) == {"vrnn", "srnn", "rfn", "svg_lp", "svg_lp_action", "hvrnn"}
+    assert set(bench.PIXEL_MODELS) == {"vrnn", "srnn", "rfn", "svg_lp", "svg_lp_action", "hvrnn", "feature_flow"}
     assert set(bench.PIXEL_MODELS) == {n for n, s in registry.MODELS.items() if s.network is not None}
     source = (ROOT / "benchmarks" / "models.py").read_text()
     assert "genvid.models.recurrent" not in source and "Config\"" not in source  # no second table
@@ -45,7 +45,7 @@ def test_benchmarks_time_exactly_the_registered_one_network_models(tiny):
 
 def test_every_family_declares_its_components():
     assert registry.get("vq").components == ("vqvae", "prior_top", "prior_bottom")
-    assert all(registry.get(n).components == ("model",) for n in ("vrnn", "srnn", "rfn", "svg_lp", "hvrnn"))
+    assert all(registry.get(n).components == ("model",) for n in ("vrnn", "srnn", "rfn", "svg_lp", "hvrnn", "feature_flow"))
     assert registry.get("copy_last").components == ()
 
 

@@ -105,9 +105,13 @@ def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module],
 
     key = fingerprint({"model": config, "clips": {**vars(clips), "clip_len": clip_len}, "collect": vars(ctx.bench.collect)},
                       [ctx.frames, ctx.split])
+    # a model with several optimisers (a GAN's "g" and "d") names their parameters itself
+    def groups(m: nn.Module) -> dict[str, list[nn.Parameter]] | None:
+        return m.optimizer_groups() if hasattr(m, "optimizer_groups") else None
+
     fitted = fit(Component(COMPONENT, build, objective,
                            dataset("train", clips.train_stride), dataset("val", clips.eval_stride), key,
-                           ctx.run.train_params, f"train.{ctx.run.model}", desc=ctx.run.name))
+                           ctx.run.train_params, f"train.{ctx.run.model}", optimizers=groups, desc=ctx.run.name))
     model = fitted.model
     save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)  # copies the weights to the CPU
     metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": fitted.val}

@@ -48,3 +48,5 @@ register(pixel_spec("svg_lp", "genvid.models.svg_lp.model", "SVGLPConfig", "SVGL
 register(pixel_spec("svg_lp_action", "genvid.models.svg_lp.model", "SVGLPActionConfig", "SVGLP",  # issue 24
                     conditioning="action"))
 register(pixel_spec("hvrnn", "genvid.models.hvrnn.model", "HVRNNConfig", "HVRNN"))  # seed 004 §4.4
+register(pixel_spec("feature_flow", "genvid.models.feature_flow.model", "FeatureFlowConfig",  # seed 003 §6.3
+                    "FeatureFlow"))

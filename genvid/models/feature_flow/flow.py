@@ -1,0 +1,69 @@
+"""Seed 003's feature flow operator F (§6.3.2, Eq 6.3, Fig 6.7): fixels move outward along a
+per-fixel softmax over a κ×κ patch of displacements.
+
+    h̃_t[i, j] = Σ_{k=-ξ..ξ} Σ_{l=-ξ..ξ} W[i-k, j-l, (k+ξ)κ + l+ξ] · E_{t-1}[i-k, j-l],   ξ = ⌊κ/2⌋
+
+W = softmax over its κ² channels at each *source* fixel (Fig 6.7: "how the fixel at the center of
+each arrow can flow out"), the same W for every feature channel. The thesis prints the sums over
+"(-ξ, ξ)"; they must include ±ξ, or a κ = 3 patch would have one displacement, not nine.
+
+Border (not stated in the thesis; genvid's choice): a displacement that would carry a fixel off
+the grid is masked out of that fixel's softmax, so every fixel's mass stays on the grid and F
+conserves the sum of every channel exactly. Zero padding would instead let mass leak away at the
+edges, which a recurrent rollout compounds frame after frame.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genvid.errors import GenvidError
+
+
+def offset_index(k: int, l: int, kappa: int) -> int:
+    """The flow channel of displacement (k, l) (rows, columns): (k + ξ)κ + l + ξ."""
+    xi = kappa // 2
+    if not (-xi <= k <= xi and -xi <= l <= xi):
+        raise GenvidError(f"displacement ({k}, {l}) is outside a {kappa}x{kappa} patch")
+    return (k + xi) * kappa + l + xi
+
+
+def check_kappa(kappa: int) -> None:
+    if kappa < 3 or kappa % 2 != 1:
+        raise GenvidError(f"kappa must be odd and >= 3 (kappa = 2n + 1, n >= 1), got {kappa}")
+
+
+def on_grid(kappa: int, height: int, width: int, device: torch.device | None = None) -> Tensor:
+    """bool [κ², H, W]: whether displacement channel c of source fixel (i, j) lands on the grid."""
+    check_kappa(kappa)
+    xi = kappa // 2
+    d = torch.arange(-xi, xi + 1, device=device)
+    rows = torch.arange(height, device=device)[None, :] + d[:, None]  # [κ, H]: i + k
+    cols = torch.arange(width, device=device)[None, :] + d[:, None]  # [κ, W]: j + l
+    row_ok = (rows >= 0) & (rows < height)
+    col_ok = (cols >= 0) & (cols < width)
+    return (row_ok[:, None, :, None] & col_ok[None, :, None, :]).reshape(kappa * kappa, height, width)
+
+
+def flow_weights(logits: Tensor, kappa: int) -> Tensor:
+    """[B, κ², H, W] logits -> each source fixel's distribution over its on-grid displacements."""
+    if logits.ndim != 4 or logits.shape[1] != kappa * kappa:
+        raise GenvidError(f"flow logits must be [B, {kappa * kappa}, H, W], got {list(logits.shape)}")
+    valid = on_grid(kappa, logits.shape[2], logits.shape[3], logits.device)
+    return logits.masked_fill(~valid, float("-inf")).softmax(dim=1)
+
+
+def feature_flow(fixels: Tensor, weights: Tensor, kappa: int) -> Tensor:
+    """Eq 6.3: move ``fixels`` [B, C, H, W] by ``weights`` [B, κ², H, W] (per source fixel).
+
+    Each source fixel's κ×κ patch of outgoing mass (weights ⊗ fixel) is summed into the grid
+    around it: exactly what ``F.fold`` does with κ×κ blocks centred on every fixel (padding ξ),
+    whose block element (a, b) lands at (i - ξ + a, j - ξ + b), i.e. displacement (a - ξ, b - ξ)
+    = channel aκ + b, Eq 6.3's index. Off-grid block elements are dropped by fold; the masked
+    softmax (``flow_weights``) gives them no mass."""
+    b, c, h, w = fixels.shape
+    if weights.shape != (b, kappa * kappa, h, w):
+        raise GenvidError(f"flow weights must be [{b}, {kappa * kappa}, {h}, {w}], got {list(weights.shape)}")
+    patches = weights[:, None] * fixels[:, :, None]  # [B, C, κ², H, W]: what each fixel sends where
+    return F.fold(patches.reshape(b, c * kappa * kappa, h * w), (h, w), kappa, padding=kappa // 2)

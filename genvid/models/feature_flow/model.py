@@ -1,0 +1,231 @@
+"""Seed 003's feature flow GAN (§6.3, Eq 6.2, Figs 6.6-6.9): the next frame is the previous one's
+features moved by a flow field drawn from noise, decoded to pixels.
+
+    x̃_t = m_t ⊙ x_{t-1} + (1 - m_t) ⊙ D²(F[E¹(x_{t-1}), D¹(z_t, E²(E¹(x_{t-1})))])        (Eq 6.2)
+
+    E¹  CNN with ``log2(flow_scale)`` halvings, then a ConvLSTM: the fixels at 1/flow_scale of the frame
+    E²  two more halvings of the fixels: what preconditions the flow ("observed to help", Fig 6.6)
+    D¹  z_t (fresh N(0, I) each step, fn 13) -> Linear -> the E² grid, two doublings, then a ConvLSTM
+        and a 1×1 conv to κ² logits: a softmax per source fixel (genvid.models.feature_flow.flow)
+    F   Eq 6.3's outward transport, the same flow for every channel
+    D²  doublings back to the frame: C channels, and with ``copy_mask`` one more, the learned
+        past-frame copy mask m_t (§6.3.3: "it did take care of the noisy background")
+
+§6.3.3's practice: CNNs "with aggressive downsampling" everywhere but "two ConvLSTM ... right before
+the application of F", one yielding the fixels, one the flow; batch norm in the generator, weight
+norm in the discriminator, Adam. The discriminator is the Conv3D + ConvLSTM classifier that won
+§5.2.2 on Dynamics: 3D convolutions whose temporal kernel shrinks with depth, two late ConvLSTMs,
+the last step's state pooled into one logit.
+
+Training (Fig 6.9's best setting, "close/open loop mode"): each frame t of a clip is predicted from
+frame t-1; while t-1 is a context frame (closed loop) the input is the real frame and the
+prediction gets an L2 loss, afterwards (open loop) the input is the model's own previous output.
+The discriminator sees the first real frame followed by every predicted frame against the real
+clip; the generator minimises ``l2_weight`` · L2 + ``adv_weight`` · the non-saturating adversarial
+loss (Eq 3.9), the discriminator its cross-entropy. ``l2_weight`` 0 is the pure GAN.
+
+Prediction: the context is teacher-forced through the recurrent states (each step draws its z from
+the caller's generator, as in training), then the model rolls out on its own outputs. Generation
+runs in eval mode: batch norm with its running statistics, so a clip's futures never depend on
+the other clips of its batch.
+
+What the thesis leaves open (genvid's choices, also in the report's deviations table): every
+depth, width and kernel; the initialisation (PyTorch's defaults); κ (Fig 6.7 draws κ = 3); z's size; the copy mask's form (a sigmoid
+channel of D², blended in pixel space); the L2 and adversarial weights; the loss form (the
+non-saturating one the thesis names as practice); the border rule of F; the learning rates.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from genvid.config import rule
+from genvid.errors import GenvidError
+from genvid.models.convlstm import ConvLSTMCell, State
+from genvid.models.feature_flow.flow import check_kappa, feature_flow, flow_weights
+from genvid.models.layers import randn_on
+from genvid.models.predictor import sample_rows
+
+LEAKY_SLOPE = 0.2
+MASK_BIAS = 2.0  # the copy mask's initial logit
+
+
+@dataclass(frozen=True)
+class FeatureFlowConfig:
+    """``models.feature_flow``: sizes have no defaults (params.yaml / profiles)."""
+
+    channels: int = field(metadata=rule(min=1))
+    resolution: int = field(metadata=rule(min=16))  # a power of two
+    context_frames: int = field(metadata=rule(min=1))  # the closed-loop frames of a training clip
+    width: int = field(metadata=rule(min=1))  # E¹'s first width, doubled at each halving
+    fixel_channels: int = field(metadata=rule(min=1))  # C of the fixels F moves
+    flow_channels: int = field(metadata=rule(min=1))  # D¹'s ConvLSTM state
+    z_dim: int = field(metadata=rule(min=1))
+    flow_scale: int = field(metadata=rule(min=2))  # F acts at resolution / flow_scale (thesis: 120 -> 30)
+    kappa: int = field(metadata=rule(min=3))  # the flow patch (Fig 6.7: 3)
+    disc_width: int = field(metadata=rule(min=1))
+    copy_mask: bool = True
+    l2_weight: float = field(default=1.0, metadata=rule(min=0.0))  # closed-loop L2; 0: the pure GAN
+    adv_weight: float = field(default=0.01, metadata=rule(min=0.0))
+
+    def validate(self) -> str | None:
+        for name in ("resolution", "flow_scale"):
+            value = getattr(self, name)
+            if value & (value - 1):
+                return f"{name} must be a power of two, got {value}"
+        if self.resolution // self.flow_scale < 4:
+            return f"resolution / flow_scale must be >= 4 (E² halves the fixels twice), got " \
+                   f"{self.resolution} / {self.flow_scale}"
+        if self.kappa % 2 != 1:
+            return f"kappa must be odd (kappa = 2n + 1), got {self.kappa}"
+        return None
+
+    @property
+    def halvings(self) -> int:
+        return int(math.log2(self.flow_scale))
+
+    @property
+    def flow_resolution(self) -> int:
+        return self.resolution // self.flow_scale
+
+
+def _down(i: int, o: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(i, o, 4, 2, 1), nn.BatchNorm2d(o), nn.LeakyReLU(LEAKY_SLOPE))
+
+
+def _up(i: int, o: int) -> nn.Sequential:
+    return nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1), nn.BatchNorm2d(o), nn.ReLU())
+
+
+class Generator(nn.Module):
+    """One step of Eq 6.2: (x_{t-1}, z_t, state) -> (x̃_t, state)."""
+
+    def __init__(self, cfg: FeatureFlowConfig):
+        super().__init__()
+        self.cfg = cfg
+        widths = [cfg.width * 2 ** i for i in range(cfg.halvings + 1)]
+        self.e1 = nn.Sequential(nn.Conv2d(cfg.channels, widths[0], 3, 1, 1), nn.BatchNorm2d(widths[0]),
+                                nn.LeakyReLU(LEAKY_SLOPE),
+                                *(_down(i, o) for i, o in zip(widths[:-1], widths[1:])))
+        self.e1_lstm = ConvLSTMCell(widths[-1], cfg.fixel_channels)  # the fixels
+        f = cfg.fixel_channels
+        self.e2 = nn.Sequential(_down(f, f), _down(f, f))
+        r2 = cfg.flow_resolution // 4
+        self.z_in = nn.Linear(cfg.z_dim, f * r2 * r2)
+        self.d1 = nn.Sequential(_up(2 * f, f), _up(f, f))
+        self.d1_lstm = ConvLSTMCell(f, cfg.flow_channels)  # the flow field
+        self.flow_head = nn.Conv2d(cfg.flow_channels, cfg.kappa ** 2, 1)
+        out = cfg.channels + (1 if cfg.copy_mask else 0)
+        up = [f, *reversed(widths[1:])]
+        self.d2 = nn.Sequential(*(_up(i, o) for i, o in zip(up[:-1], up[1:])),
+                                nn.Conv2d(up[-1], out, 3, 1, 1))
+        if cfg.copy_mask:  # genvid's choice: start close to copying (σ(2) = 0.88), learn where to move
+            with torch.no_grad():
+                self.d2[-1].bias[cfg.channels:].fill_(MASK_BIAS)
+
+    def forward(self, x_prev: Tensor, z: Tensor, state: tuple[State | None, State | None]
+                ) -> tuple[Tensor, tuple[State, State], Tensor]:
+        """(x̃_t [B, C, H, W] in [0, 1], the new states, the flow weights [B, κ², r, r])."""
+        cfg = self.cfg
+        fixel_state = self.e1_lstm(self.e1(x_prev), state[0])
+        fixels = fixel_state[0]
+        r2 = cfg.flow_resolution // 4
+        noise = self.z_in(z).view(-1, cfg.fixel_channels, r2, r2)
+        flow_state = self.d1_lstm(self.d1(torch.cat([noise, self.e2(fixels)], dim=1)), state[1])
+        weights = flow_weights(self.flow_head(flow_state[0]), cfg.kappa)
+        out = self.d2(feature_flow(fixels, weights, cfg.kappa))
+        frame = torch.sigmoid(out[:, :cfg.channels])
+        if cfg.copy_mask:
+            mask = torch.sigmoid(out[:, cfg.channels:])
+            frame = mask * x_prev + (1 - mask) * frame
+        return frame, (fixel_state, flow_state), weights
+
+
+class Discriminator(nn.Module):
+    """§5.2.2's Conv3D + ConvLSTM classifier as the critic: video [B, T, C, H, W] -> logit [B]."""
+
+    def __init__(self, cfg: FeatureFlowConfig):
+        super().__init__()
+        w = cfg.disc_width
+        self.convs = nn.Sequential(  # temporal kernel 3, 3, then 1: it shrinks with depth
+            weight_norm(nn.Conv3d(cfg.channels, w, (3, 4, 4), (1, 2, 2), (1, 1, 1))), nn.LeakyReLU(LEAKY_SLOPE),
+            weight_norm(nn.Conv3d(w, 2 * w, (3, 4, 4), (1, 2, 2), (1, 1, 1))), nn.LeakyReLU(LEAKY_SLOPE),
+            weight_norm(nn.Conv3d(2 * w, 4 * w, (1, 4, 4), (1, 2, 2), (0, 1, 1))), nn.LeakyReLU(LEAKY_SLOPE))
+        self.lstm1 = ConvLSTMCell(4 * w, 4 * w)
+        self.lstm2 = ConvLSTMCell(4 * w, 4 * w)
+        for cell in (self.lstm1, self.lstm2):
+            weight_norm(cell.gates)
+        self.head = weight_norm(nn.Linear(4 * w, 1))
+
+    def forward(self, video: Tensor) -> Tensor:
+        feats = self.convs(video.transpose(1, 2)).transpose(1, 2)  # [B, T, 4w, H/8, W/8]
+        s1 = s2 = None
+        for t in range(feats.shape[1]):
+            s1 = self.lstm1(feats[:, t], s1)
+            s2 = self.lstm2(s1[0], s2)
+        return self.head(s2[0].mean(dim=(2, 3))).squeeze(1)
+
+
+class FeatureFlow(nn.Module):
+    """The generator and its discriminator; ``loss`` returns one loss per optimiser ("g", "d")."""
+
+    def __init__(self, cfg: FeatureFlowConfig):
+        super().__init__()
+        check_kappa(cfg.kappa)
+        self.cfg = cfg
+        self.generator = Generator(cfg)
+        self.discriminator = Discriminator(cfg)
+
+    def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
+        """The training loop steps "g", then "d", each on its own loss (genvid.train.loop)."""
+        return {"g": list(self.generator.parameters()), "d": list(self.discriminator.parameters())}
+
+    def _check(self, frames: Tensor, min_frames: int, what: str) -> None:
+        c, r = self.cfg.channels, self.cfg.resolution
+        if frames.ndim != 5 or tuple(frames.shape[2:]) != (c, r, r) or frames.shape[1] < min_frames:
+            raise GenvidError(f"{what} must be float [B, T>={min_frames}, {c}, {r}, {r}], got {list(frames.shape)}")
+
+    def unroll(self, frames: Tensor, closed: int, total: int, draw) -> Tensor:
+        """Predictions of frames 1..total-1 [B, total-1, C, H, W]: frame t from real frame t-1 while
+        t <= ``closed`` (closed loop), from the previous prediction after (open loop)."""
+        state: tuple = (None, None)
+        x_prev, out = frames[:, 0], []
+        for t in range(1, total):
+            z = draw((frames.shape[0], self.cfg.z_dim))
+            frame, state, _ = self.generator(x_prev, z, state)
+            out.append(frame)
+            x_prev = frames[:, t] if t < closed and t < frames.shape[1] else frame
+        return torch.stack(out, 1)
+
+    def loss(self, frames: Tensor, step: int) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """{"g": l2_weight · closed-loop L2 + adv_weight · non-saturating loss, "d": cross-entropy};
+        z from the global RNG (the loop seeds it and restores it on resume)."""
+        cfg = self.cfg
+        self._check(frames, cfg.context_frames + 1, "frames")
+        closed = cfg.context_frames  # frames 1..context are predicted from real frames
+        pred = self.unroll(frames, closed, frames.shape[1],
+                           lambda shape: torch.randn(shape, device=frames.device))
+        l2 = ((pred[:, :closed] - frames[:, 1:closed + 1]) ** 2).mean()
+        fake = torch.cat([frames[:, :1], pred], dim=1)
+        g_adv = F.softplus(-self.discriminator(fake)).mean()
+        real_logit, fake_logit = self.discriminator(frames), self.discriminator(fake.detach())
+        d_loss = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
+        open_l2 = ((pred[:, closed:] - frames[:, closed + 1:]) ** 2).mean() if frames.shape[1] > closed + 1 else l2
+        scalars = {"l2": float(l2.detach()), "open_l2": float(open_l2.detach()), "g_adv": float(g_adv.detach()),
+                   "d_real": float(torch.sigmoid(real_logit).detach().mean()),
+                   "d_fake": float(torch.sigmoid(fake_logit).detach().mean())}
+        return {"g": cfg.l2_weight * l2 + cfg.adv_weight * g_adv, "d": d_loss}, scalars
+
+    def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
+        """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``."""
+        self._check(context, 1, "context")
+        b, tc = context.shape[:2]
+        x = sample_rows(context, horizon, num_samples)
+        with torch.no_grad():
+            pred = self.unroll(x, tc, tc + horizon, lambda shape: randn_on(generator, shape, x.device))
+        return pred[:, tc - 1:].unflatten(0, (b, num_samples))

@@ -1,0 +1,184 @@
+"""Seed 003's feature flow operator (Eq 6.3) against hand computations, and the model's own
+behaviour; the registry's contract tests (tests/test_predictors.py) cover leak, determinism and
+save/load."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genvid.errors import GenvidError
+from genvid.models.feature_flow.flow import feature_flow, flow_weights, offset_index, on_grid
+from genvid.models.feature_flow.model import FeatureFlow, FeatureFlowConfig
+
+KAPPA = 3
+
+
+def one_hot_weights(h: int, w: int, k: int, l: int, kappa: int = KAPPA) -> torch.Tensor:
+    weights = torch.zeros(1, kappa * kappa, h, w)
+    weights[0, offset_index(k, l, kappa)] = 1.0
+    return weights
+
+
+def hand_flow(fixels: torch.Tensor, weights: torch.Tensor, kappa: int) -> torch.Tensor:
+    """Eq 6.3 term by term, loops over the output fixels and the (closed) displacement ranges."""
+    _, c, h, w = fixels.shape
+    xi = kappa // 2
+    out = torch.zeros_like(fixels)
+    for i in range(h):
+        for j in range(w):
+            for k in range(-xi, xi + 1):
+                for l in range(-xi, xi + 1):
+                    si, sj = i - k, j - l
+                    if 0 <= si < h and 0 <= sj < w:
+                        out[0, :, i, j] += weights[0, (k + xi) * kappa + l + xi, si, sj] * fixels[0, :, si, sj]
+    return out
+
+
+@pytest.mark.parametrize("k,l", [(0, 0), (1, 0), (0, -1), (-1, 1), (1, 1)])
+def test_one_hot_flow_moves_a_fixel_by_exactly_k_l(k, l):
+    fixels = torch.zeros(1, 2, 6, 7)
+    fixels[0, :, 3, 3] = torch.tensor([2.0, -5.0])
+    moved = feature_flow(fixels, one_hot_weights(6, 7, k, l), KAPPA)
+    expected = torch.zeros_like(fixels)
+    expected[0, :, 3 + k, 3 + l] = torch.tensor([2.0, -5.0])
+    assert torch.equal(moved, expected)
+
+
+def test_the_sums_include_plus_and_minus_xi():
+    """Eq 6.3 prints k, l in (-ξ, ξ); with κ = 5 the displacements ±2 must move fixels too."""
+    fixels = torch.zeros(1, 1, 9, 9)
+    fixels[0, 0, 4, 4] = 1.0
+    for k, l in ((2, 2), (-2, -2), (2, -2), (-2, 0)):
+        moved = feature_flow(fixels, one_hot_weights(9, 9, k, l, kappa=5), 5)
+        assert moved[0, 0, 4 + k, 4 + l] == 1.0 and moved.sum() == 1.0
+    with pytest.raises(GenvidError, match="outside a 5x5 patch"):
+        offset_index(3, 0, 5)
+
+
+def test_operator_matches_eq_6_3_by_hand_with_random_weights():
+    g = torch.Generator().manual_seed(0)
+    fixels = torch.randn(1, 3, 5, 6, generator=g)
+    weights = flow_weights(torch.randn(1, 9, 5, 6, generator=g), KAPPA)
+    assert torch.allclose(feature_flow(fixels, weights, KAPPA), hand_flow(fixels, weights, KAPPA), atol=1e-6)
+
+
+def test_mass_is_conserved_at_every_fixel_including_the_border():
+    g = torch.Generator().manual_seed(1)
+    fixels = torch.rand(2, 4, 8, 8, generator=g)
+    weights = flow_weights(torch.randn(2, 9, 8, 8, generator=g) * 5, KAPPA)
+    assert torch.allclose(weights.sum(1), torch.ones(2, 8, 8))
+    moved = feature_flow(fixels, weights, KAPPA)
+    assert torch.allclose(moved.sum(dim=(2, 3)), fixels.sum(dim=(2, 3)), rtol=1e-5)
+
+
+def test_border_fixels_cannot_send_mass_off_the_grid():
+    valid = on_grid(KAPPA, 4, 5)
+    up_left = offset_index(-1, -1, KAPPA)
+    assert not valid[up_left, 0, :].any() and not valid[up_left, :, 0].any() and valid[up_left, 1:, 1:].all()
+    # logits that push everything off the top edge: the top row's mass stays on the grid
+    logits = torch.zeros(1, 9, 4, 5)
+    logits[0, offset_index(-1, 0, KAPPA)] = 50.0
+    weights = flow_weights(logits, KAPPA)
+    assert weights[0, offset_index(-1, 0, KAPPA), 0].sum() == 0
+    assert torch.allclose(weights[0, :, 0].sum(0), torch.ones(5))
+    fixels = torch.ones(1, 1, 4, 5)
+    assert torch.isclose(feature_flow(fixels, weights, KAPPA).sum(), torch.tensor(20.0))
+
+
+def test_operator_errors_name_the_shapes():
+    with pytest.raises(GenvidError, match=r"flow logits must be \[B, 9, H, W\]"):
+        flow_weights(torch.zeros(1, 8, 4, 4), KAPPA)
+    with pytest.raises(GenvidError, match="kappa must be odd"):
+        on_grid(4, 4, 4)
+    with pytest.raises(GenvidError, match=r"flow weights must be \[1, 9, 4, 4\]"):
+        feature_flow(torch.zeros(1, 2, 4, 4), torch.zeros(1, 9, 4, 3), KAPPA)
+
+
+def tiny(**over) -> FeatureFlow:
+    values = dict(channels=1, resolution=32, context_frames=3, width=4, fixel_channels=8, flow_channels=8,
+                  z_dim=4, flow_scale=4, kappa=3, disc_width=4)
+    values.update(over)
+    torch.manual_seed(0)
+    return FeatureFlow(FeatureFlowConfig(**values))
+
+
+def test_config_rules():
+    assert FeatureFlowConfig(channels=1, resolution=32, context_frames=2, width=4, fixel_channels=8,
+                             flow_channels=8, z_dim=4, flow_scale=16, kappa=3, disc_width=4).validate() \
+        == "resolution / flow_scale must be >= 4 (E² halves the fixels twice), got 32 / 16"
+    assert "power of two" in FeatureFlowConfig(channels=1, resolution=48, context_frames=2, width=4, fixel_channels=8,
+                                                flow_channels=8, z_dim=4, flow_scale=4, kappa=3,
+                                                disc_width=4).validate()
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_flow_acts_at_the_configured_resolution(scale):
+    model = tiny(resolution=64, flow_scale=scale).eval()
+    x = torch.rand(2, 1, 64, 64)
+    frame, _, weights = model.generator(x, torch.zeros(2, 4), (None, None))
+    assert frame.shape == x.shape and weights.shape == (2, 9, 64 // scale, 64 // scale)
+    assert 0 <= float(frame.detach().min()) and float(frame.detach().max()) <= 1
+
+
+def test_copy_mask_blends_towards_the_previous_frame():
+    """With the mask logit pushed high the prediction is the previous frame; without the mask it is not."""
+    model = tiny().eval()
+    with torch.no_grad():
+        model.generator.d2[-1].bias[1:] = 30.0
+    x = torch.rand(2, 1, 32, 32)
+    frame, _, _ = model.generator(x, torch.zeros(2, 4), (None, None))
+    assert torch.allclose(frame, x, atol=1e-6)
+    plain = tiny(copy_mask=False).eval()
+    assert plain.generator.d2[-1].out_channels == 1
+    assert not torch.allclose(plain.generator(x, torch.zeros(2, 4), (None, None))[0], x, atol=1e-2)
+
+
+def test_closed_loop_inputs_are_real_then_open_loop_its_own():
+    """unroll: prediction t reads real frame t-1 while t <= closed, its own prediction after; so the
+    closed-loop predictions ignore a later real frame and the open-loop ones ignore every real frame
+    after the closed part."""
+    model = tiny().eval()
+    frames = torch.rand(2, 6, 1, 32, 32)
+    changed = frames.clone()
+    changed[:, 4:] = torch.rand(2, 2, 1, 32, 32)  # frames 4, 5: only open-loop predictions follow them
+
+    def run(x):
+        torch.manual_seed(3)
+        with torch.no_grad():
+            return model.unroll(x, 3, 6, lambda shape: torch.randn(shape))
+
+    a, b = run(frames), run(changed)
+    assert torch.equal(a, b)  # predictions 1..5 read frames 0..2 and their own outputs
+    changed[:, 2] = 0.0
+    c = run(changed)
+    assert torch.equal(a[:, :2], c[:, :2]) and not torch.equal(a[:, 2], c[:, 2])
+
+
+def test_loss_gives_each_optimiser_its_own_and_pure_gan_has_no_l2():
+    frames = torch.rand(2, 6, 1, 32, 32)
+    torch.manual_seed(0)
+    losses, scalars = tiny().train().loss(frames, 0)
+    assert set(losses) == {"g", "d"} and {"l2", "open_l2", "g_adv", "d_real", "d_fake"} <= set(scalars)
+    model = tiny(l2_weight=0.0).train()
+    torch.manual_seed(0)
+    losses, scalars = model.loss(frames, 0)
+    assert torch.isclose(losses["g"], torch.tensor(0.01 * scalars["g_adv"]), rtol=1e-5)
+    groups = model.optimizer_groups()
+    assert {id(p) for p in groups["g"]}.isdisjoint(id(p) for p in groups["d"])
+    assert len(groups["g"]) + len(groups["d"]) == len(list(model.parameters()))
+    # the discriminator's loss reaches no generator weight
+    model.zero_grad()
+    losses["d"].backward()
+    assert all(p.grad is None for p in groups["g"])
+
+
+def test_generate_shapes_range_and_noise_from_the_generator():
+    model = tiny().eval()
+    context = torch.rand(2, 3, 1, 32, 32)
+    out = model.generate(context, 4, 3, torch.Generator().manual_seed(0))
+    again = model.generate(context, 4, 3, torch.Generator().manual_seed(0))
+    other = model.generate(context, 4, 3, torch.Generator().manual_seed(1))
+    assert out.shape == (2, 3, 4, 1, 32, 32) and torch.equal(out, again) and not torch.equal(out, other)
+    assert not torch.equal(out[:, 0], out[:, 1])  # fresh z per sample
+    with pytest.raises(GenvidError, match=r"context must be float \[B, T>=1, 1, 32, 32\]"):
+        model.generate(torch.rand(2, 3, 3, 32, 32), 4, 1, torch.Generator())
