@@ -1,33 +1,47 @@
-"""Stage ablate: a run's model retrained with some of its params changed (seed 004 Table 4.2).
+"""Stage ablate: a run's model retrained with some of its params changed (seed 004 Table 4.2,
+seed 003 §6.3.3).
 
 ``params.yaml: ablations.<run>.variants.<name>`` holds overrides (``models``/``train``, as a
 run's) applied on top of the run's own; every variant trains on the run's benchmark through
 the same registry train function, and its training metrics (for hvrnn: the test ELBO and the
 KL per latent channel) go into reports/<benchmark>/ablations/<run>/ablation.json. The run
 itself is the ablation's reference row; its metrics stay in its own train_metrics.json.
+With ``score: protocol`` (seed 003's findings are about samples) the run's trained model and every
+variant also predict the protocol's test clips and are scored on them (genvid.ablation): the
+run's under ``reference``, each variant's under its ``protocol``.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any, Callable
 
+from genvid import ablation as A
+from genvid import evaluation as E
 from genvid import params as P
 from genvid.cli import run_parser
 from genvid.errors import ParamError
 from genvid.stage import cli_main
 from genvid.io import write_json
-from genvid.layout import ablation_dir
+from genvid.data.benchmark import protocol_clips
+from genvid.layout import METRIC_WEIGHTS, ablation_dir, benchmark_paths
+from genvid.metrics.weights import load_i3d, load_lpips
+from genvid.models.store import check_run_record
 from genvid.context import check_data, run_context
 from genvid.models.registry import get
 from genvid.train.run import train_run
+
+SCORES = ("training", "protocol")  # ablations.<run>.score: training metrics only, or also the test protocol
 
 
 def variants(raw: dict, run: P.Run, path: str) -> dict[str, P.Run]:
     """Each variant of ``ablations.<run>`` as a Run (the run's params with the variant's overrides)."""
     where = f"ablations.{run.name}"
     entry = P.section(raw, where, path)
-    unknown = sorted(set(entry) - {"benchmark", "model", "variants"})
+    unknown = sorted(set(entry) - {"benchmark", "model", "variants", "score"})
     if unknown:
-        raise ParamError(f"{path}: {where}.{unknown[0]} is not a known key (known: benchmark, model, variants)")
+        raise ParamError(f"{path}: {where}.{unknown[0]} is not a known key (known: benchmark, model, variants, score)")
+    if entry.get("score", "training") not in SCORES:
+        raise ParamError(f"{path}: {where}.score must be one of {', '.join(SCORES)}, got {entry.get('score')!r}")
     for key, value in (("benchmark", run.benchmark), ("model", run.model)):
         if entry.get(key) != value:
             raise ParamError(f"{path}: {where}.{key} must be the run's {key} '{value}', got {entry.get(key)!r}")
@@ -51,15 +65,41 @@ def main(argv: list[str] | None = None) -> None:
     P.top_level(raw, "likelihood", args.params)  # the test bound reads it after training
     runs = variants(raw, ctx.run, args.params)
     check_data(ctx)  # the params first, then the files
+    score = scorer(ctx, raw, args) if raw["ablations"][ctx.run.name].get("score") == "protocol" else None
+    reference = {} if score is None else {"reference": {"protocol": score(spec.predictor(ctx))}}
     out = ablation_dir(ctx.run.name, ctx.run.benchmark, args.root)
     results = {}
     for name, run in runs.items():
         vctx = replace(ctx, run=run, model_dir=ctx.workdir.with_name(run.name) / "model_out",
                        report_dir=out / name, workdir=ctx.workdir.with_name(run.name))
         results[name] = {"models": run.model_params, "train": run.train_params, "metrics": train_run(vctx, spec)}
+        if score is not None:
+            results[name]["overrides"] = raw["ablations"][ctx.run.name]["variants"][name]
+            results[name]["protocol"] = score(spec.predictor(vctx))
         print(f"ablate {run.name}: {results[name]['metrics'].get('parameters', 0):,} parameters")
     write_json(out / "ablation.json", {"run": ctx.run.name, "benchmark": ctx.run.benchmark,
-                                       "model": ctx.run.model, "variants": results})
+                                       "model": ctx.run.model, **reference, "variants": results})
+
+
+def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
+    """predictor -> its protocol scores on the run's benchmark (genvid.ablation), every input checked first."""
+    check_run_record(ctx)  # the reference row is the run's own trained model
+    proto = ctx.bench.protocol
+    seed = P.top_level(raw, "sample", args.params).seed
+    fvd_seed = P.top_level(raw, "evaluate", args.params).seed
+    starts, _, _ = protocol_clips(proto, ctx.frames, ctx.split)
+    lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"]))
+    features = E.i3d_features(load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])))
+    reference = E.load_reference(benchmark_paths(ctx.run.benchmark, args.root).fvd_reference)
+    per_call = max(1, int(ctx.run.model_params.get("sampling", {}).get("batch_size", proto.num_samples))
+                   // proto.num_samples)  # the sample stage's batches, so its seeds
+
+    def score(predictor) -> dict:
+        real, futures = A.protocol_futures(predictor, ctx.frames, starts, proto.context_frames, proto.horizon,
+                                           proto.num_samples, seed, per_call)
+        return A.ablation_scores(real, futures, proto.context_frames, lpips, features, reference, fvd_seed)
+
+    return score
 
 
 if __name__ == "__main__":

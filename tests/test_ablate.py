@@ -76,6 +76,12 @@ def test_unknown_key_is_one_line_naming_it():
     assert f"ablations.{RUN}.seeds is not a known key" in _error(raw)
 
 
+def test_score_must_be_training_or_protocol():
+    raw = tiny_params()
+    raw["ablations"][RUN]["score"] = "fid"
+    assert f"ablations.{RUN}.score must be one of training, protocol, got 'fid'" in _error(raw)
+
+
 @pytest.mark.parametrize("key, value", [("model", "vrnn"), ("benchmark", "driving")])
 def test_model_or_benchmark_other_than_the_runs_is_refused(key, value):
     raw = tiny_params()

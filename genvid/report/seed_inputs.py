@@ -61,7 +61,8 @@ class Ablation:
     model: str
     hierarchy: bool  # the run has a latent hierarchy (its variants' metrics are checked as such)
     path: Path
-    variants: dict[str, dict]  # name -> {"models", "train", "metrics"}, in the file's order
+    variants: dict[str, dict]  # name -> {"models", "train", "metrics"(, "protocol")}, in the file's order
+    reference: dict | None = None  # score: protocol: the run's own protocol scores (genvid.ablation)
 
 
 def read_ablations(params: dict, paths: ReportPaths, benchmark: str, results: dict[str, RunResult]) -> list[Ablation]:
@@ -91,7 +92,11 @@ def read_ablations(params: dict, paths: ReportPaths, benchmark: str, results: di
                 raise GenvidError(f"{path}: key 'variants.{name}.metrics' must be a mapping")
             if hierarchy:
                 TM.check_hierarchy(metrics, f"{path}: variants.{name}.metrics")
-        out.append(Ablation(run, model, hierarchy, path, variants))
+        reference = data.get("reference")
+        if reference is not None and not all(isinstance(v, dict) and isinstance(v.get("protocol"), dict)
+                                             for v in (reference, *variants.values())):
+            raise GenvidError(f"{path}: a protocol-scored ablation needs 'protocol' scores for the run and every variant")
+        out.append(Ablation(run, model, hierarchy, path, variants, reference))
     return out
 
 
