@@ -13,12 +13,15 @@ class BenchmarkPaths:
     fvd_reference: Path  # I3D features of the real test clips (stage fvd_reference)
     leaderboard: Path  # folder: leaderboard.json (metrics), leaderboard.tsv, rows.json
     counterfactuals: Path  # the simulator's test clips replayed under other actions (stage counterfactuals)
+    motion_classifier: Path  # the motion classifier of a labelled benchmark, or why none (stage motion_classifier)
+    motion_report: Path  # its accuracies on the training, validation and real test futures (the ceiling)
 
 
 def benchmark_paths(benchmark: str, root: str | Path = ".") -> BenchmarkPaths:
     data = Path(root) / "data" / benchmark
     return BenchmarkPaths(data / "frames.h5", data / "split.json", data / "stats.json", data / "fvd_reference.pt",
-                          Path(root) / "reports" / benchmark / "leaderboard", data / "counterfactuals.h5")
+                          Path(root) / "reports" / benchmark / "leaderboard", data / "counterfactuals.h5",
+                          data / "motion_classifier.pt", Path(root) / "reports" / benchmark / "motion_classifier.json")
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ Read top to bottom like the table:
    best_step; mean-of-N) with their 95 % intervals, FVD mean ± sd and the samples' diversity
    (pairwise LPIPS, with its interval; none with one sample per clip) and, on a benchmark with
    counterfactual clips, their fidelity (LPIPS), action sensitivity and direction with intervals
-   (genvid.controllability) (scores.json), bits per dimension where the model has a likelihood and
-   the parameter count (train_metrics.json).
+   (genvid.controllability) and, on a benchmark with motion labels, the motion accuracy of its
+   futures (mean-of-N, best-of-N, and the real futures' ceiling, with intervals: genvid.metrics.motion)
+   (scores.json), bits per dimension where the model has a likelihood and the parameter count
+   (train_metrics.json).
    metrics.json is only required, not read: evaluate writes it last, so it says the run's
    evaluation finished.
 2. **Protocol check.** A run that could not honour the benchmark's protocol is flagged
@@ -149,6 +151,21 @@ def _controllability(scores: dict, path: Path) -> dict[str, Any] | None:
             "conditioned": bool(section.get("conditioned"))}
 
 
+def _motion(scores: dict, path: Path) -> dict[str, Any] | None:
+    """The motion classifier's accuracy on the run's futures (genvid.metrics.motion): {"mean_of_n",
+    "best_of_n", "real": {"mean", "ci95"}}; None where the benchmark has no motion labels."""
+    section = scores.get("motion")
+    if not isinstance(section, dict) or section.get("skipped") is not None:
+        return None
+    out = {}
+    for key in MOTION_RULES:
+        node = _get(scores, path, "motion", key)
+        ci = node.get("ci95") if isinstance(node, dict) else None
+        out[key] = {"mean": _float(_get(scores, path, "motion", key, "mean"), path, f"motion.{key}.mean"),
+                    "ci95": None if ci is None else [_float(c, path, f"motion.{key}.ci95") for c in ci]}
+    return out
+
+
 def _deviation(data: dict, path: Path) -> str | None:
     text = data.get("protocol_deviation")
     if text is not None and not (isinstance(text, str) and text.strip()):
@@ -172,6 +189,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
     metrics["fvd"] = _fvd(data["scores"], path["scores"])
     metrics["diversity"] = _diversity(data["scores"], path["scores"])
     metrics["controllability"] = _controllability(data["scores"], path["scores"])
+    metrics["motion"] = _motion(data["scores"], path["scores"])
     bits = data["train_metrics"].get("bits_per_dim")
     metrics["bits_per_dim"] = None if bits is None else _float(bits, path["train_metrics"], "bits_per_dim")
     parameters = _get(data["train_metrics"], path["train_metrics"], "parameters")
@@ -301,11 +319,15 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
         for key, v in (m.get("controllability") or {}).items():
             if isinstance(v, dict) and key in CONTROL_COLUMNS:
                 keys[key] = v["mean"]
+        if m.get("motion"):
+            keys.update({f"motion_{rule}": m["motion"][rule]["mean"] for rule in MOTION_RULES})
         out[row["run"]] = keys
     return out
 
 
 CONTROL_COLUMNS = ("cf_lpips", "sensitivity", "direction")  # issue 24: the counterfactual clips' scores
+MOTION_RULES = ("mean_of_n", "best_of_n", "real")  # issue 22 item 4: motion accuracy (labelled benchmarks only)
+MOTION_COLUMNS = tuple(f"motion_{r}{e}" for r in MOTION_RULES for e in ("", "_lo", "_hi"))
 TSV_COLUMNS = (
     "kind", "name", "model", "baseline",
     *[f"{m}_{r}{e}" for m in IMAGE_METRICS for r in RULES for e in ("", "_lo", "_hi")],
@@ -346,6 +368,9 @@ def _measured_cells(row: dict[str, Any]) -> dict[str, Any]:
                 lo, hi = control[key]["ci95"] or (None, None)
                 cells.update({key: control[key]["mean"], f"{key}_lo": lo, f"{key}_hi": hi})
         cells["action_conditioned"] = control["conditioned"]
+    for rule, v in (m.get("motion") or {}).items():
+        lo, hi = v["ci95"] or (None, None)
+        cells.update({f"motion_{rule}": v["mean"], f"motion_{rule}_lo": lo, f"motion_{rule}_hi": hi})
     cells.update(bits_per_dim=m["bits_per_dim"], parameters=row["parameters"], protocol_ok=row["protocol_ok"],
                  protocol_deviation=row["protocol_deviation"])
     return cells
@@ -368,11 +393,20 @@ def _published_cells(row: dict[str, Any]) -> dict[str, Any]:
     return cells
 
 
+def tsv_columns(rows: dict[str, Any]) -> tuple[str, ...]:
+    """TSV_COLUMNS, with the motion accuracy's after ``action_conditioned`` on a benchmark whose runs have one."""
+    if not any(r["kind"] == MEASURED and r["metrics"].get("motion") for r in rows["rows"]):
+        return TSV_COLUMNS
+    at = TSV_COLUMNS.index("action_conditioned") + 1
+    return TSV_COLUMNS[:at] + MOTION_COLUMNS + TSV_COLUMNS[at:]
+
+
 def tsv(rows: dict[str, Any]) -> str:
-    lines = ["\t".join(TSV_COLUMNS)]
+    columns = tsv_columns(rows)
+    lines = ["\t".join(columns)]
     for row in rows["rows"]:
         cells = {"kind": row["kind"], **(_measured_cells(row) if row["kind"] == MEASURED else _published_cells(row))}
-        lines.append("\t".join(_cell(cells.get(c)) for c in TSV_COLUMNS))
+        lines.append("\t".join(_cell(cells.get(c)) for c in columns))
     return "\n".join(lines) + "\n"
 
 

@@ -85,6 +85,20 @@ class ProtocolConfig:
 
 
 @dataclass(frozen=True)
+class MotionClassifierConfig:
+    """``benchmarks.<b>.motion_classifier`` (issue 22 item 4; genvid.metrics.motion): the small Conv3D that
+    classifies the motion of a future (the protocol's horizon frames), trained on the futures of the first
+    ``sequences`` generated training sequences."""
+
+    sequences: int = field(metadata=rule(min=10))
+    steps: int = field(metadata=rule(min=1))
+    batch_size: int = field(metadata=rule(min=1))
+    lr: float = field(metadata=rule(min=0.0, exclusive_min=True))
+    width: int = field(metadata=rule(min=1))  # channels of the first Conv3D (then 2x)
+    seed: int = field(metadata=rule(min=0))
+
+
+@dataclass(frozen=True)
 class BenchmarkConfig:
     collect: Any  # CollectConfig, genvid.data.benchmark.SMMNISTCollectConfig or genvid.data.video_dir's (by collect.source)
     clips: ClipsConfig
@@ -94,6 +108,7 @@ class BenchmarkConfig:
     # genvid.data.counterfactuals.CounterfactualConfig: the simulator's test clips replayed under other
     # actions (optional; a procedural source only)
     counterfactuals: Any = None
+    motion_classifier: MotionClassifierConfig | None = None  # optional; a labelled source only (dynamics)
 
 
 @dataclass(frozen=True)
@@ -192,21 +207,22 @@ def top_level(params: dict, name: str, path: str | Path = PARAMS_FILE):
 
 
 COUNTERFACTUALS = "counterfactuals"  # optional section of a benchmark (issue 24)
+MOTION = "motion_classifier"  # optional section of a labelled benchmark (issue 22 item 4)
 SECTIONS = {"split": SplitConfig, "clips": ClipsConfig, "normalize": NormalizeConfig, "protocol": ProtocolConfig}
 
 
 def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> BenchmarkConfig:
     """``benchmarks.<name>``: its collect section is read by the class of its source."""
-    from genvid.data.benchmark import GENERATED_SOURCES, SMMNISTCollectConfig
+    from genvid.data.benchmark import GENERATED_SOURCES, LABELLED_SOURCES, SMMNISTCollectConfig
     from genvid.data.counterfactuals import CounterfactualConfig, unavailable_reason
     from genvid.data.video_dir import VIDEO_SOURCE, VideoDirCollectConfig
 
     where = f"benchmarks.{name}"
     values = section(params, where, path)
-    unknown = sorted(set(values) - {"collect", *SECTIONS, COUNTERFACTUALS})
+    unknown = sorted(set(values) - {"collect", *SECTIONS, COUNTERFACTUALS, MOTION})
     if unknown:
         raise ParamError(f"{path}: {where}.{unknown[0]} is not a known section "
-                         f"(known: collect, {', '.join(SECTIONS)}, {COUNTERFACTUALS})")
+                         f"(known: collect, {', '.join(SECTIONS)}, {COUNTERFACTUALS}, {MOTION})")
     collect = section(params, f"{where}.collect", path)
     sources = (*CollectConfig.__dataclass_fields__["source"].metadata["rule"].choices, *GENERATED_SOURCES, VIDEO_SOURCE)
     if collect.get("source") not in sources:  # it decides which keys collect has: name it first
@@ -225,6 +241,12 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
             raise ParamError(f"{path}: {where}.{COUNTERFACTUALS}: {reason}; remove the section")
         parsed[COUNTERFACTUALS] = parse_config(CounterfactualConfig, section(params, f"{where}.{COUNTERFACTUALS}", path),
                                                f"{where}.{COUNTERFACTUALS}", str(path))
+    if MOTION in values:
+        if collect.get("source") not in LABELLED_SOURCES:
+            raise ParamError(f"{path}: {where}.{MOTION}: source '{collect.get('source')}' has no motion labels "
+                             f"(labelled: {', '.join(LABELLED_SOURCES)}); remove the section")
+        parsed[MOTION] = parse_config(MotionClassifierConfig, section(params, f"{where}.{MOTION}", path),
+                                      f"{where}.{MOTION}", str(path))
     return BenchmarkConfig(parsed_collect, **parsed)
 
 

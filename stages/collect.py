@@ -5,9 +5,8 @@ from tqdm import tqdm
 
 from genvid import params as P
 from genvid.cli import benchmark_parser
-from genvid.data.benchmark import is_generated
+from genvid.data.benchmark import generator, is_generated
 from genvid.data.frames import write_frames
-from genvid.data.smmnist import write_test_set
 from genvid.data.sources import SOURCE_VERSIONS, episode_seed, generate_episode
 from genvid.data.video_dir import VIDEO_SOURCE
 from genvid.data.video_dir import collect as collect_videos
@@ -27,8 +26,8 @@ def main(argv: list[str] | None = None) -> None:
                                      lambda it: tqdm(it, desc=f"collect {args.benchmark} ({cfg.source})", unit="video"))
         print(f"collect: wrote {total} frames ({n_ep} videos from {cfg.path}) to {out}")
         return
-    if is_generated(cfg):  # SM-MNIST: only the test set is recorded; training sequences are generated
-        write_test_set(out, cfg.test_sequences, cfg.sequence_length, cfg.seed)
+    if is_generated(cfg):  # SM-MNIST, Dynamics-like: only the test set is recorded; training sequences are generated
+        generator(cfg.source).write_test_set(out, cfg.test_sequences, cfg.sequence_length, cfg.seed)
         print(f"collect: wrote {cfg.test_sequences} test sequences of {cfg.sequence_length} frames to {out}")
         return
     n_ep, n_frames = cfg.episodes, cfg.frames_per_episode

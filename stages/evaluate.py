@@ -3,8 +3,9 @@
 Writes reports/<benchmark>/runs/<run>/: metrics.json (dvc metrics: flat headline numbers,
 psnr/ssim/lpips best-of-N per sequence, fvd mean, and bits_per_dim from the run's
 train_metrics.json where the model has a likelihood), scores.json (every series, rule and
-interval, and the controllability of the counterfactual clips where the benchmark has them:
-genvid.controllability), protocol.json (the settings, for the report) and <metric>.tsv
+interval, the controllability of the counterfactual clips where the benchmark has them:
+genvid.controllability, and the motion accuracy of the futures where it has motion labels:
+genvid.metrics.motion), protocol.json (the settings, for the report) and <metric>.tsv
 (per-timestep curves, dvc plots).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ from genvid.determinism import configure_torch
 from genvid.errors import GenvidError
 from genvid.stage import cli_main, int_at_least
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths
+from genvid.metrics import motion as M
 from genvid.metrics.weights import load_i3d, load_lpips
 
 
@@ -45,16 +47,20 @@ def main(argv: list[str] | None = None) -> None:
     reference = E.load_reference(bench_paths.fvd_reference)
     counterfactuals = read_counterfactuals(bench_paths.counterfactuals)
     C.check_counterfactuals(counterfactuals, info, bench_paths.counterfactuals)
+    classifier = M.load(bench_paths.motion_classifier, run.benchmark)
+    M.check(classifier, info, bench_paths.motion_classifier)
     features = E.i3d_features(i3d, args.batch_size)
     metrics, scores, proto, tables = E.evaluate(info, lpips, features, cfg,
                                                 args.batch_size, not args.no_progress, reference, bits_per_dim)
     scores["controllability"] = C.score_controllability(counterfactuals, read_counterfactual(paths.samples), lpips,
                                                         features, cfg, str(paths.samples))
     metrics.update(C.headline(scores["controllability"]))
+    scores["motion"] = M.score(classifier, info, cfg, bench_paths.motion_classifier, args.batch_size)
+    metrics.update(M.headline(scores["motion"]))
     E.write_outputs(paths.report_dir, metrics, scores, proto, tables)
     if scores["fvd"]["skipped"]:
         print(f"evaluate {run.name}: FVD skipped: {scores['fvd']['skipped']}")
-    print(E.summary_line(run.name, metrics) + C.summary(scores["controllability"]))
+    print(E.summary_line(run.name, metrics) + C.summary(scores["controllability"]) + M.summary(scores["motion"]))
 
 
 if __name__ == "__main__":

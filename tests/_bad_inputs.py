@@ -32,8 +32,8 @@ MATRIX = ("collect@driving", "collect@smmnist", "split@driving", "split@smmnist"
           "normalize@smmnist", "counterfactuals@driving", "counterfactuals@smmnist", "metric_weights",
           "fvd_reference@driving", "train@smmnist-vq",
           "train@smmnist-rfn", "ablate@smmnist-hvrnn", "noisy_vq@smmnist-vq", "sample@smmnist-vq", "sample@smmnist-rfn",
-          "evaluate@smmnist-vq", "leaderboard@smmnist", "figures", "report")
-OTHER_BENCHMARK = {"driving": "smmnist", "smmnist": "driving"}
+          "evaluate@smmnist-vq", "leaderboard@smmnist", "motion_classifier@dynamics", "figures", "report")
+OTHER_BENCHMARK = {"driving": "smmnist", "smmnist": "driving", "dynamics": "smmnist"}
 CODE = ("genvid/", "stages/", "requirements-weights.txt")
 MISSING = object()
 

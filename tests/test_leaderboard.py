@@ -413,3 +413,25 @@ def test_controllability_columns_come_from_scores_json(root):
     assert (board["cf_lpips"], board["sensitivity"], board["direction"]) == (0.25, 0.125, 0.75)
     smmnist = next(l for l in read_tsv(run_stage(root, "smmnist") / "leaderboard.tsv") if l["name"] == "smmnist-vq")
     assert smmnist["sensitivity"] == "" and smmnist["action_conditioned"] == ""
+
+
+def test_motion_columns_come_from_scores_json_on_a_labelled_benchmark_only(root):
+    """Issue 22 item 4: a run whose scores.json has motion accuracy (a labelled benchmark) gets its
+    mean-of-N, best-of-N and real-futures columns with intervals; a benchmark without keeps its columns."""
+    before = (run_stage(root, "driving") / "leaderboard.tsv").read_text()
+    report = run_paths("smmnist-vq", "smmnist", root).report_dir
+    scores = json.loads((report / "scores.json").read_text())
+    scores["motion"] = {"skipped": None, "classes": [str(i) for i in range(10)], "clips": 6, "samples": 3,
+                        "mean_of_n": {"mean": 0.25, "ci95": [0.125, 0.5]}, "best_of_n": {"mean": 0.5, "ci95": None},
+                        "real": {"mean": 0.75, "ci95": [0.5, 1.0]}, "confusion": [[0] * 10] * 10, "rule": "r"}
+    (report / "scores.json").write_text(json.dumps(scores))
+    out = run_stage(root, "smmnist")
+    lines = read_tsv(out / "leaderboard.tsv")
+    vq = next(line for line in lines if line["name"] == "smmnist-vq")
+    assert [vq[c] for c in L.MOTION_COLUMNS] == ["0.25", "0.125", "0.5", "0.5", "", "", "0.75", "0.5", "1"]
+    assert all(line[c] == "" for line in lines if line["name"] != "smmnist-vq" for c in L.MOTION_COLUMNS)
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert (board["smmnist-vq"]["motion_mean_of_n"], board["smmnist-vq"]["motion_real"]) == (0.25, 0.75)
+    assert "motion_mean_of_n" not in board["smmnist-copy_last"]
+    assert (run_stage(root, "driving") / "leaderboard.tsv").read_text() == before
+    assert not any(c in before.splitlines()[0].split("\t") for c in L.MOTION_COLUMNS)

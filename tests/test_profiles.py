@@ -147,8 +147,10 @@ def _build(run: P.Run, bench: P.BenchmarkConfig) -> int:
     for component, (where, values) in train_sections(spec, run).items():
         if values is not None:
             TrainConfig.from_dict(values, where)
-    smmnist = bench.collect.source == "smmnist"
-    channels, resolution = (1, 64) if smmnist else (3, bench.collect.resolution)
+    from genvid.data.benchmark import GENERATED_CHANNELS
+
+    generated = bench.collect.source in GENERATED_CHANNELS  # SM-MNIST, Dynamics-like: 64x64, grey or RGB
+    channels, resolution = (GENERATED_CHANNELS[bench.collect.source], 64) if generated else (3, bench.collect.resolution)
     if spec.network is not None:
         with torch.device("meta"):
             net = spec.network(run.model_params, channels, resolution, bench.protocol.context_frames)

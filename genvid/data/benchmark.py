@@ -8,6 +8,8 @@ imports no torch (the datasets over these clips are genvid.data.clips).
   frame in test; training and validation sequences are generated from (seed, index), with
   disjoint index ranges of the training digit pool (validation: the indices after the
   training ones), so a sequence never depends on the worker count or the batch size.
+- Dynamics-like (``dynamics``, genvid.data.dynamics): generated the same way, from its own
+  "train" and "test" streams, with a motion class per sequence (``labels`` in the frames file).
 """
 from __future__ import annotations
 
@@ -25,7 +27,10 @@ from genvid.data.video_dir import VIDEO_SOURCE
 from genvid.errors import GenvidError
 from genvid.io import read_json
 
-GENERATED_SOURCES = ("smmnist",)
+GENERATED_SOURCES = ("smmnist", "dynamics")
+GENERATORS = {"smmnist": "genvid.data.smmnist", "dynamics": "genvid.data.dynamics"}  # generate_sequence, write_test_set
+GENERATED_CHANNELS = {"smmnist": 1, "dynamics": 3}
+LABELLED_SOURCES = ("dynamics",)  # a motion class per sequence: the motion classifier's (genvid.metrics.motion)
 # What stage collect records in a frames file's 'source' attribute (genvid.data.sources.SOURCES too)
 COLLECTED_SOURCES = ("procedural", "carracing", *GENERATED_SOURCES, VIDEO_SOURCE)
 
@@ -42,9 +47,33 @@ class SMMNISTCollectConfig:
     val_sequences: int = field(metadata=rule(min=1))
     stats_sequences: int = field(metadata=rule(min=1))  # training sequences the statistics use
 
+    def validate(self) -> str | None:
+        if self.source == "dynamics":  # the same keys; its sequences have a length limit and 10 classes
+            from genvid.data.dynamics import CLASSES, MAX_LENGTH
+            if self.sequence_length > MAX_LENGTH:
+                return f"sequence_length must be <= {MAX_LENGTH} for source dynamics, got {self.sequence_length}"
+            if self.test_sequences % len(CLASSES):
+                return (f"test_sequences must be a multiple of the {len(CLASSES)} motion classes (a balanced test "
+                        f"set), got {self.test_sequences}")
+        return None
+
 
 def is_generated(collect: Any) -> bool:
     return getattr(collect, "source", None) in GENERATED_SOURCES
+
+
+def generator(source: str):
+    """The module that generates a generated source's sequences: ``generate_sequence(seed, index, length,
+    pool)`` (pool "train" or "test"), ``write_test_set(path, n, length, seed)``, ``check_stream``."""
+    import importlib
+
+    return importlib.import_module(GENERATORS[source])
+
+
+def sequence_frames(sequence: Any) -> np.ndarray:
+    """A generated sequence's frames as uint8 [T, H, W, C] (SM-MNIST's have no channel axis)."""
+    frames = sequence.frames
+    return frames[..., None] if frames.ndim == 3 else frames
 
 
 def generated_split(episode: np.ndarray) -> dict:
@@ -56,18 +85,21 @@ def generated_split(episode: np.ndarray) -> dict:
 
 
 def generated_stats(cfg: SMMNISTCollectConfig) -> dict:
-    """Mean and population std of pixels/255 over the first ``stats_sequences`` training sequences."""
-    from genvid.data.smmnist import generate_sequence
-
-    total, total_sq, count = 0.0, 0.0, 0
+    """Per-channel mean and population std of pixels/255 over the first ``stats_sequences`` training
+    sequences."""
+    generate = generator(cfg.source).generate_sequence
+    channels = GENERATED_CHANNELS[cfg.source]
+    total, total_sq, count = np.zeros(channels), np.zeros(channels), 0
     for index in range(cfg.stats_sequences):
-        frames = generate_sequence(cfg.seed, index, cfg.sequence_length, "train").frames.astype(np.float64)
-        total += frames.sum()
-        total_sq += np.square(frames).sum()
-        count += frames.size
-    mean = float(total / count)
-    std = float(np.sqrt(max(total_sq / count - mean ** 2, 0.0)))
-    return {"mean": [mean / 255.0], "std": [std / 255.0], "pixels_per_channel": int(count), "scale": "pixel/255"}
+        frames = sequence_frames(generate(cfg.seed, index, cfg.sequence_length, "train")).astype(np.float64)
+        frames = frames.reshape(-1, channels)
+        total += frames.sum(axis=0)
+        total_sq += np.square(frames).sum(axis=0)
+        count += frames.shape[0]
+    mean = total / count
+    std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+    return {"mean": [float(m) / 255.0 for m in mean], "std": [float(s) / 255.0 for s in std],
+            "pixels_per_channel": int(count), "scale": "pixel/255"}
 
 
 def protocol_clips(proto, frames: Path, split_path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """The torch datasets of a benchmark's clips: sliding windows read lazily from the frames file
-(seed 000 §4.1.3), or SM-MNIST sequences generated from (seed, index) (genvid.data.benchmark says
+(seed 000 §4.1.3), or generated (SM-MNIST, Dynamics-like) sequences from (seed, index) (genvid.data.benchmark says
 which a split has; ``clip_set`` picks).
 
 Clip ``i`` of a split is frames ``start[i] .. start[i] + clip_len - 1`` of the frames file
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from genvid.data.benchmark import SMMNISTCollectConfig, is_generated
+from genvid.data.benchmark import GENERATED_CHANNELS, SMMNISTCollectConfig, generator, is_generated, sequence_frames
 from genvid.data.frames import CHANNEL_COUNTS, conditioning
 from genvid.data.h5 import read_h5
 from genvid.data.smmnist import Sequence, check_stream, generate_sequence, pools
@@ -146,16 +146,19 @@ def unit_frames(frames: np.ndarray) -> torch.Tensor:
 
 
 class GeneratedClips(Dataset):
-    """SM-MNIST sequences ``first .. first + size - 1`` of a digit pool (the training pool unless
-    told), ``clip_len`` frames each: normalised [C, T, H, W] (with ``stats``) or [0, 1] pixels
-    [T, C, H, W]."""
+    """Generated sequences ``first .. first + size - 1`` of a digit pool or stream (the training one
+    unless told; SM-MNIST or Dynamics-like, by ``cfg.source``), ``clip_len`` frames each: normalised
+    [C, T, H, W] (with ``stats``) or [0, 1] pixels [T, C, H, W]."""
 
     def __init__(self, cfg: SMMNISTCollectConfig, first: int, size: int, clip_len: int,
                  stats: tuple[np.ndarray, np.ndarray] | None, pool: str = "train"):
-        pools()  # a missing digits package fails here, not in a worker
+        if cfg.source == "smmnist":
+            pools()  # a missing digits package fails here, not in a worker
+        else:
+            generator(cfg.source).check_stream(cfg.seed, clip_len, pool)  # a bad length fails here
         self.cfg, self.first, self.size, self.clip_len, self.stats = cfg, first, size, clip_len, stats
         self.pool = pool
-        self.channels = 1
+        self.channels = GENERATED_CHANNELS[cfg.source]
         self.mean, self.std = stats if stats is not None else (None, None)
         self.starts = np.arange(first, first + size, dtype=np.int64)  # sequence indices (latent files' "start")
 
@@ -163,14 +166,15 @@ class GeneratedClips(Dataset):
         return self.size
 
     def sequence(self, index: int) -> Sequence:
-        """Sequence ``first + index`` of the pool: frames, trajectories, digit labels."""
+        """Sequence ``first + index`` of the pool: frames, trajectories, labels (digits or motion class)."""
         if not 0 <= index < self.size:
             raise IndexError(f"sequence {index} out of range [0, {self.size})")
-        return generate_sequence(self.cfg.seed, self.first + int(index), self.clip_len, self.pool)
+        generate = generate_sequence if self.cfg.source == "smmnist" else generator(self.cfg.source).generate_sequence
+        return generate(self.cfg.seed, self.first + int(index), self.clip_len, self.pool)
 
     def raw(self, index: int) -> np.ndarray:
-        """uint8 [T, H, W, 1] of sequence ``first + index``."""
-        return self.sequence(index).frames[..., None]
+        """uint8 [T, H, W, C] of sequence ``first + index``."""
+        return sequence_frames(self.sequence(index))
 
     def __getitem__(self, index: int) -> torch.Tensor:
         frames = self.raw(index)

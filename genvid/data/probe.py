@@ -6,6 +6,8 @@ latents): per benchmark, a fit set and a held-out set of normalised clips with c
   first ``fit_clips`` training sequences; the held-out set is ``held_out_clips`` sequences of the
   *test digit pool* (digits no model trains on), generated from the benchmark's seed. The
   benchmark's own 16-sequence test set would give accuracies in steps of 6 %.
+- **Dynamics-like: motion class** (genvid.data.dynamics), one of 10, the same way from its
+  training and test streams.
 - **Recorded driving: speed.** A clip's class is its mean speed (frames.h5 ``speed``) in three
   classes cut at the tertiles of the fit clips' mean speeds. The fit set is the training split's
   clips, the held-out set the validation and test splits' clips, all at stride ``clip_len // 2``
@@ -61,9 +63,11 @@ def _smmnist(bench, stats_path: Path, clip_len: int, fit_clips: int, held_out_cl
     stats = load_stats(read_json(stats_path), str(stats_path))
     fit = GeneratedClips(bench.collect, 0, min(fit_clips, bench.collect.train_sequences), clip_len, stats)
     held_out = GeneratedClips(bench.collect, 0, held_out_clips, clip_len, stats, pool="test")
-    return ProbeData(ProbeSet(fit, _digits(fit)), ProbeSet(held_out, _digits(held_out)),
-                     f"digit identity ({DIGIT_CLASSES} classes; right if either digit of the clip has the label); "
-                     f"held out: {held_out_clips} sequences of the test digit pool")
+    task = (f"digit identity ({DIGIT_CLASSES} classes; right if either digit of the clip has the label); "
+            f"held out: {held_out_clips} sequences of the test digit pool") if bench.collect.source == "smmnist" else (
+        f"motion class ({DIGIT_CLASSES} classes, genvid.data.dynamics); held out: {held_out_clips} sequences of the "
+        "test stream")
+    return ProbeData(ProbeSet(fit, _digits(fit)), ProbeSet(held_out, _digits(held_out)), task)
 
 
 def _mean_speeds(frames: Path, starts: np.ndarray, clip_len: int) -> np.ndarray:

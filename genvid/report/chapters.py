@@ -368,9 +368,15 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
         if not view.runs:
             continue
         b, lb = view.name, view.leaderboard
+        motion = next((r["metrics"]["motion"] for r in lb.measured if r["metrics"].get("motion")), None)
+        motion_text = "" if motion is None else (
+            " Motion acc.: the share of predicted futures a Conv3D motion classifier, trained on real futures, "
+            "assigns to the clip's true motion class (mean of N: over the samples; best of N: any sample right; "
+            f"issue 22 item 4); on the real futures of these clips it scores {motion['real']['mean']:.2f}, the "
+            "ceiling.")
         reg.add("table", f"lb_{b}", "benchmarks", f"Leaderboard of <code>{b}</code>: every run in params.yaml, "
                 "measured on the same test clips and ranked by FVD (lowest first); time-averaged scores of the predictions under each rule with 95 % "
-                "cluster-bootstrap intervals, FVD mean ± sd over repeats (rows.json of the leaderboard stage).",
+                "cluster-bootstrap intervals, FVD mean ± sd over repeats (rows.json of the leaderboard stage)." + motion_text,
                 **tables.leaderboard_measured(lb.measured))
         control = tables.controllability(lb.measured)
         if control is not None:

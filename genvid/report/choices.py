@@ -70,6 +70,35 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "no actions recorded, so action-steered models and counterfactuals do not apply",
      "seed 000 §4.1.2: chronological 80/10/10",
      "a user's video carries no controls; clips never cross a file"),
+    # issue 22 item 4: the Dynamics-like benchmark (genvid.data.dynamics) where seed 003 §5.2 leaves it unstated
+    (("dynamics",), "Dynamics-like: simulator and frames",
+     "2D analytic paths rendered by genvid (4×4 supersampled), 64×64 RGB, 16 frames, 8 → 8, one object",
+     "seed 003 §5.2.1: Bullet Physics, unreleased; resolution, length and object count not stated",
+     "a re-creation, never the thesis's data; at most 20 frames (a translating object stays in frame)"),
+    (("dynamics",), "Dynamics-like: classes",
+     "class = index % 10: path {linear, sinusoidal, hypocycloidal} × speed {constant, accelerating, bouncing}, "
+     "then rotation; the test set balanced", "seed 003 §5.2.1: the same 10 classes, 500 per class per split",
+     "default profile: 4 test sequences per class (FVD's CPU cost)"),
+    (("dynamics",), "Dynamics-like: speed types",
+     "accelerating from nearly at rest, a in [0.14, 0.20] px/frame²; bouncing at a constant 2–3 px/frame between "
+     "two invisible walls along the path, reversing every 3–4.5 frames", "seed 003 §5.2.1: not defined",
+     "genvid's choice: walls at the frame edges would reverse a 2 px/frame object every ~20 frames, so most "
+     "8-frame futures would show no bounce"),
+    (("dynamics",), "Dynamics-like: paths and rotation",
+     "sine of amplitude 5–8 px, wavelength 12–20 px; hypocycloid of 3–5 cusps, R 12–18 px, θ = ±1.5 s/R; "
+     "rotation: the centre still, |ω| 0.12–0.30 rad/frame (the orientation fixed in the path classes)",
+     "seed 003 §5.2.1: not defined", "genvid's choice: the curvature and the turn visible within 8 frames"),
+    (("dynamics",), "Dynamics-like: object and background",
+     "one polygon (triangle, square, pentagon, star, cross, 2:1 rectangle; no circle), circumradius 5–9 px, a "
+     "bright HSV colour; a static texture (smooth noise, stripes or checker) of two dark colours",
+     "seed 003 §5.2.1: shape, colour, size and background texture randomised",
+     "genvid's choice: the object always brighter than the background; a circle's rotation would not show"),
+    (("dynamics",), "Dynamics-like: semantic check (<code>benchmarks.dynamics.motion_classifier</code>)",
+     "a 3-layer Conv3D (batch norm, max over space, a linear layer over the timesteps) on the 8 future frames minus "
+     "their mean, trained on 2,000 generated futures under the square's 8 symmetries; each run's futures scored "
+     "mean and best of N against the real futures' accuracy (the ceiling)",
+     "seed 003 §5.2.2: Conv3D classifiers of the whole clip (40 % validation error)",
+     "genvid's design (issue 22 item 4): a classifier of futures, not of clips"),
 )
 
 

@@ -365,21 +365,28 @@ def leaderboard_measured(rows: list[dict]) -> dict:
     the benchmark's protocol."""
     out = []
     code = Markup("<code>{}</code>")
+    motion = any(row["metrics"].get("motion") for row in rows)  # a labelled benchmark (issue 22 item 4)
     for row in rows:
         m = row["metrics"]
         fvd_text = fvd_cell(m.get("fvd")) if m.get("fvd") else Markup(
             "skipped" if row.get("fvd_skipped") else "—")
         diversity_text = fmt_stat(stat(m.get("diversity")), DIGITS["lpips"]) if m.get("diversity") else "—"
         protocol_text = "yes" if row["protocol_ok"] else Markup("<b>no</b>: {}").format(row.get("protocol_deviation"))
+        motion_text = [fmt_stat(stat(m["motion"][r]), 2) if m.get("motion") else "—" for r in MOTION_RULES]
         for i, rule in enumerate(RULES):
             cells = [fmt_stat(stat(m[metric].get(rule)), DIGITS[metric]) for metric in LEADERBOARD_METRICS]
             first = i == 0
             name = code.format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
             out.append([name if first else "", RULE_LABELS[rule], *cells,
                         fvd_text if first else "", diversity_text if first else "",
+                        *([t if first else "" for t in motion_text] if motion else []),
                         fmt(row.get("parameters")) if first else "", protocol_text if first else ""])
-    return {"header": ["Run", "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Diversity",
-                       "Parameters", "Protocol"], "rows": out, "align": "llrrrrrrl"}
+    header = ["Run", "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Diversity",
+              *(["Motion acc. ↑ mean of N", "Motion acc. ↑ best of N"] if motion else []), "Parameters", "Protocol"]
+    return {"header": header, "rows": out, "align": "llrrrrrr" + ("rr" if motion else "") + "l"}
+
+
+MOTION_RULES = ("mean_of_n", "best_of_n")  # genvid.leaderboard rows' motion accuracy (the real futures': a caption)
 
 
 def controllability(rows: list[dict]) -> dict | None:
