@@ -53,6 +53,29 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "open: no reading of the thesis's Tables 4.4–4.7 found yet that gives these counts"),
     (("vrnn", "srnn", "rfn", "svg_lp", "svg_lp_action", "hvrnn"), "FVD repeats (<code>evaluate.fvd_repeats</code>)",
      "default profile: 2; paper profile: 5", "{001:Table 9.3} and {004:§4.5.2}: FVD sampled 5 times", "the default profile's time budget"),
+    # seed 003's feature flow GAN (issue 22): what §6.3 leaves unstated
+    (("feature_flow",), "Flow operator F at the border (<code>genvid/models/feature_flow/flow.py</code>)",
+     "a displacement that would carry a fixel off the grid is masked out of its softmax: F conserves every "
+     "channel's sum; the sums run over k, l = −ξ … ξ inclusive",
+     "{003:Eq. 6.3} prints the sums over (−ξ, ξ) and states no border rule",
+     "open intervals would leave one displacement for κ = 3; zero padding would leak mass at the edges every step"),
+    (("feature_flow",), "Sizes, κ, z and the copy mask (<code>models.feature_flow</code>)",
+     "CNN halvings to F's scale, one ConvLSTM for the fixels and one for the flow (§6.3.3); E² two more halvings; "
+     "κ = 3; z of 16; the copy mask a sigmoid channel of D², blended in pixel space, its logit starting at 2 "
+     "(88 % copy); PyTorch's default initialisation",
+     "{003:§6.3.3}: depths, widths, kernels, z's size and the mask's form not stated; Fig. 6.7 draws κ = 3",
+     "genvid's choices; the mask's start makes the untrained model close to copy-last, the baseline to beat"),
+    (("feature_flow",), "Losses and optimisers (<code>models.feature_flow.l2_weight</code>, <code>adv_weight</code>, "
+     "<code>train.feature_flow.optimizers</code>)",
+     "L2 on the frames predicted from real frames (the context's), weight 1; the non-saturating GAN loss on the "
+     "whole clip (first real frame + predictions), weight 0.01; Adam (0.5, 0.999), lr 1e-3 (g) and 2e-4 (d), "
+     "one step of each per batch",
+     "{003:§6.3.3}: closed/open-loop L2 plus the adversarial loss, Adam; weights, rates and loss form not stated "
+     "(Eq. 3.9's non-saturating form is the thesis's practice)",
+     "genvid's choices; <code>l2_weight: 0</code> is the pure GAN of the ablation"),
+    (("feature_flow",), "Discriminator", "Conv3D (temporal kernels 3, 3, 1) with weight norm, two ConvLSTMs, the "
+     "last step's state pooled into one logit",
+     "{003:§6.3.3} and §5.2.2: the best Dynamics classifier, Conv3D + ConvLSTM; weight norm", "widths genvid's"),
     # a benchmark source's rows: shown when a benchmark of the report has that source (genvid.data.video_dir)
     (("video_dir",), "Your own videos: size (<code>collect.resolution</code>)",
      "every frame resized so that its short side is the resolution, then centre-cropped to a square (Pillow's "
