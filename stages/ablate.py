@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     ctx, raw = run_context(args.params, args.run, args.root)
     spec = get(ctx.run.model, f"runs.{ctx.run.name}.model")
     P.top_level(raw, "likelihood", args.params)  # the test bound reads it after training
+    for section in ("sample", "evaluate"):  # score: protocol's seeds; checked for every ablation (dvc.yaml lists them)
+        P.top_level(raw, section, args.params)
     runs = variants(raw, ctx.run, args.params)
     check_data(ctx)  # the params first, then the files
     score = scorer(ctx, raw, args) if raw["ablations"][ctx.run.name].get("score") == "protocol" else None

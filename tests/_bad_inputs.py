@@ -126,7 +126,18 @@ def _not_read_files(stage: str, built: Path) -> set[str]:
     names = {"report": ("frames.h5", "split.json", "stats.json"), "figures": ("stats.json",)}.get(stage, ())
     params = yaml.safe_load((built / "params.yaml").read_text())
     main = params["runs"][params["report"]["main_run"]]["benchmark"]
-    return {f"data/{b}/{name}" for b in params["benchmarks"] if b != main for name in names}
+    unread = {f"data/{b}/{name}" for b in params["benchmarks"] if b != main for name in names}
+    if stage == "figures":  # the samples of the benchmarks of its runs (main and temperature) only
+        drawn = {params["runs"][r]["benchmark"] for r in (params["report"]["main_run"],
+                                                          params["report"].get("temperature_run")) if r in params["runs"]}
+        unread |= {f"data/{b}/samples" for b in params["benchmarks"] if b not in drawn}
+    name, _, key = stage.partition("@")
+    if name == "collect" and params["benchmarks"][key]["collect"].get("source") != "video_dir":
+        unread.add("videos")  # every collect depends on the folder (dvc.yaml's foreach); only video_dir reads it
+    if name == "ablate" and (params["ablations"][key] or {}).get("score") != "protocol":
+        run = params["runs"][key]  # the protocol's inputs, read only with score: protocol
+        unread |= {f"data/{run['benchmark']}/fvd_reference.pt", "models/metrics", f"models/{key}"}
+    return unread
 
 
 def file_cases(stage: str, deps: list[str], built: Path) -> list[Case]:

@@ -112,7 +112,8 @@ def train_cases() -> dict[str, str]:
     work = Path(tempfile.mkdtemp(prefix="golden-"))
 
     def trained(name: str, model: torch.nn.Module, objective, data) -> None:
-        fit(model, objective, data, None, cfg, work / name, "golden", desc=name)
+        groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
+        fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups)
         out[f"train:{name}"] = digest(*model.state_dict().values())
 
     # the pixel models at 32 x 32

@@ -290,6 +290,8 @@ def test_stage_writes_its_outputs_twice_to_identical_bytes(stage_root):
     write_counterfactuals(stage_root / "data/driving/counterfactuals.h5", None, SimpleNamespace(source="synthetic", seed=0),
                           stage_root / "frames.h5", np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64),
                           8, 8, reason="synthetic frames")  # no counterfactual clips: controllability skipped
+    from genvid.metrics import motion  # no motion labels: stage motion_classifier's file saying so
+    motion.save(stage_root / "data/driving/motion_classifier.pt", motion.unavailable("driving", "synthetic frames"))
     train_metrics = stage_root / "reports/driving/runs/driving-copy_last/train_metrics.json"
     train_metrics.parent.mkdir(parents=True)
     train_metrics.write_text('{"run": "driving-copy_last", "parameters": 0}')  # stage train's, for copy_last: no likelihood

@@ -8,7 +8,7 @@ Layers, lowest first (README, "Code layout"); a module may import its own layer 
     params   params, context (a run resolved from params), cli, profiles
     models   genvid.models (every family, the registry, the family protocol)
     train    genvid.train (the one loop, a run's training)
-    top      evaluation, leaderboard, published, verify, genvid.report, genvid.drive, stages
+    top      evaluation, ablation, leaderboard, published, verify, genvid.report, genvid.drive, stages
 
 Every import statement counts, also those inside functions, and so does a "genvid.x.y" string
 (a module imported by name).
@@ -30,7 +30,7 @@ LAYERS = {
     "params": ("genvid.params", "genvid.context", "genvid.cli", "genvid.profiles"),
     "models": ("genvid.models",),
     "train": ("genvid.train",),
-    "top": ("genvid.evaluation", "genvid.controllability", "genvid.leaderboard", "genvid.published", "genvid.verify", "genvid.report",
+    "top": ("genvid.evaluation", "genvid.ablation", "genvid.controllability", "genvid.leaderboard", "genvid.published", "genvid.verify", "genvid.report",
             "genvid.drive", "stages"),
 }
 ORDER = list(LAYERS)

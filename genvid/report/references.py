@@ -52,7 +52,7 @@ def pin(key: str, where: str) -> Markup:
     return Markup('[<a class="cite" href="#ref-{}">{}</a>, {}]').format(key, NUMBER[key], where)
 
 
-SEED_KEYS = {"001": "glissov2021", "002": "coppock2020", "004": "castrejon2022"}
+SEED_KEYS = {"001": "glissov2021", "002": "coppock2020", "003": "mastropietro2017", "004": "castrejon2022"}
 
 
 def seed(number: str, where: str) -> Markup:
