@@ -27,6 +27,7 @@ from genvid.layout import METRIC_WEIGHTS, ablation_dir, benchmark_paths
 from genvid.metrics.weights import load_i3d, load_lpips
 from genvid.models.store import check_run_record
 from genvid.context import check_data, run_context
+from genvid.models.predictor import clips_per_call
 from genvid.models.registry import get
 from genvid.train.run import train_run
 
@@ -93,8 +94,7 @@ def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
     lpips = load_lpips(args.root + "/" + str(METRIC_WEIGHTS["lpips"]))
     features = E.i3d_features(load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])))
     reference = E.load_reference(benchmark_paths(ctx.run.benchmark, args.root).fvd_reference)
-    per_call = max(1, int(ctx.run.model_params.get("sampling", {}).get("batch_size", proto.num_samples))
-                   // proto.num_samples)  # the sample stage's batches, so its seeds
+    per_call = clips_per_call(ctx.run.model_params, proto.num_samples)  # the sample stage's batches, so its seeds
 
     def score(predictor) -> dict:
         real, futures = A.protocol_futures(predictor, ctx.frames, starts, proto.context_frames, proto.horizon,

@@ -20,6 +20,7 @@ from genvid.errors import GenvidError
 from genvid.stage import cli_main, int_at_least
 from genvid.layout import benchmark_paths, run_paths
 from genvid.context import check_data, run_context
+from genvid.models.predictor import clips_per_call
 from genvid.models.registry import get
 from genvid.models.store import check_run_record
 from genvid.train.sampler import derived_seed
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     if check is not None:  # fail before writing anything
         check(proto.context_frames, proto.horizon, (info.height, info.width, info.channels), str(ctx.frames))
     c, s, n = proto.context_frames, proto.num_samples, len(starts)
-    per_call = args.batch_clips or max(1, int(ctx.run.model_params.get("sampling", {}).get("batch_size", s)) // s)
+    per_call = args.batch_clips or clips_per_call(ctx.run.model_params, s)
     single_window = getattr(predictor, "single_window", lambda context, horizon: True)
     extras = {name: dataclasses.replace(e, samples=e.samples or s) for name, e in spec.extras.items()
               if single_window(c, proto.horizon)}

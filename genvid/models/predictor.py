@@ -79,6 +79,12 @@ def sample_rows(context: Tensor, horizon: int, num_samples: int) -> Tensor:
     return context.repeat_interleave(num_samples, dim=0)
 
 
+def clips_per_call(model_params: dict, num_samples: int) -> int:
+    """Test clips per ``predict`` call: ``sampling.batch_size`` rows (clips x samples), else one clip.
+    Futures are seeded per call (by its first clip), so whoever redraws a run's futures uses this."""
+    return max(1, int(model_params.get("sampling", {}).get("batch_size", num_samples)) // num_samples)
+
+
 def check_prediction(futures: Tensor, context: Tensor, horizon: int, num_samples: int) -> Tensor:
     """The contract's output shape and dtype, or a GenvidError saying what came back."""
     b, _, h, w, c = context.shape
