@@ -30,6 +30,9 @@ class RunContext:
     device: str = "cpu"
     precision: str = "fp32"
     params_path: str = "params.yaml"
+    # a trained model folder whose components a family may load instead of training them again when
+    # their fingerprints match (stage ablate: the run's own, for its variants; genvid.models.cvg)
+    reuse_dir: Path | None = None
 
 
 def run_context(params_path: str | Path, run_name: str, root: str | Path = ".") -> tuple[RunContext, dict]:

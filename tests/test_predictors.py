@@ -237,7 +237,7 @@ def test_pixel_models_resume_exactly(predictor, tmp_path):
 
     name, ctx, spec = predictor
     if not (ctx.model_dir / "model.pt").exists():
-        pytest.skip(f"{name}: no pixel-model weights (copy-last has none; vq resumes in test_runs.py, gan_prior in test_gan_prior.py)")
+        pytest.skip(f"{name}: no pixel-model weights (copy-last has none; vq resumes in test_runs.py, gan_prior in test_gan_prior.py, cvg in test_cvg.py)")
     clips = torch.randint(0, 256, (4, 12, 3, HEIGHT, HEIGHT), generator=torch.Generator().manual_seed(5)).float() / 255
     cond = torch.rand(4, 12, 3, generator=torch.Generator().manual_seed(6))
     data = TensorDataset(clips, cond)

@@ -14,6 +14,7 @@ from genvid.errors import ParamError
 from genvid.models.family import Fit, ModelSpec
 from genvid.models.pixel import pixel_spec
 from genvid.models.predictor import CopyLast
+from genvid.models.cvg import family as cvg
 from genvid.models.gan_prior import family as gan_prior
 from genvid.models.vq import family as vq
 
@@ -50,3 +51,4 @@ register(pixel_spec("svg_lp_action", "genvid.models.svg_lp.model", "SVGLPActionC
 register(pixel_spec("hvrnn", "genvid.models.hvrnn.model", "HVRNNConfig", "HVRNN"))  # seed 004 §4.4
 register(pixel_spec("feature_flow", "genvid.models.feature_flow.model", "FeatureFlowConfig",  # seed 003 §6.3
                     "FeatureFlow"))
+register(cvg.SPEC)  # seed 004 Ch. 6: the cascaded video GAN
