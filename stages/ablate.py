@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
+import torch
+
 from genvid import ablation as A
 from genvid import evaluation as E
 from genvid import params as P
@@ -30,8 +32,10 @@ from genvid.context import check_data, run_context
 from genvid.models.predictor import clips_per_call
 from genvid.models.registry import get
 from genvid.train.run import train_run
+from genvid.train.sampler import derived_seed
 
 SCORES = ("training", "protocol")  # ablations.<run>.score: training metrics only, or also the test protocol
+DIAGNOSTICS_STREAM = 3  # derived_seed(sample.seed, 3, 0): apart from the counterfactual (1) and long-horizon (2) streams
 
 
 def variants(raw: dict, run: P.Run, path: str) -> dict[str, P.Run]:
@@ -73,8 +77,10 @@ def main(argv: list[str] | None = None) -> None:
     out = ablation_dir(ctx.run.name, ctx.run.benchmark, args.root)
     results = {}
     for name, run in runs.items():
+        # reuse_dir: a family may load the run's trained components that the variant leaves alone
+        # (the cascade's first level when only an upsampling level changes; genvid.models.cvg)
         vctx = replace(ctx, run=run, model_dir=ctx.workdir.with_name(run.name) / "model_out",
-                       report_dir=out / name, workdir=ctx.workdir.with_name(run.name))
+                       report_dir=out / name, workdir=ctx.workdir.with_name(run.name), reuse_dir=ctx.model_dir)
         results[name] = {"models": run.model_params, "train": run.train_params, "metrics": train_run(vctx, spec)}
         if score is not None:
             results[name]["overrides"] = raw["ablations"][ctx.run.name]["variants"][name]
@@ -96,10 +102,17 @@ def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
     reference = E.load_reference(benchmark_paths(ctx.run.benchmark, args.root).fvd_reference)
     per_call = clips_per_call(ctx.run.model_params, proto.num_samples)  # the sample stage's batches, so its seeds
 
+    diagnostics = get(ctx.run.model).diagnostics
+
     def score(predictor) -> dict:
         real, futures = A.protocol_futures(predictor, ctx.frames, starts, proto.context_frames, proto.horizon,
                                            proto.num_samples, seed, per_call)
-        return A.ablation_scores(real, futures, proto.context_frames, lpips, features, reference, fvd_seed)
+        scores = A.ablation_scores(real, futures, proto.context_frames, lpips, features, reference, fvd_seed)
+        if diagnostics is not None:  # the family's own measures, on the same test contexts
+            generator = torch.Generator().manual_seed(derived_seed(seed, DIAGNOSTICS_STREAM, 0))
+            scores.update(diagnostics(predictor, torch.from_numpy(real[:, :proto.context_frames]), proto.horizon,
+                                      generator))
+        return scores
 
     return score
 

@@ -9,6 +9,7 @@ A family is a folder of genvid/models plus one line of genvid/models/registry.py
     network(section, channels, resolution, context)   a one-network family's nn.Module (benchmarks)
     figures                                {name: figure(ctx, ...)}: the report's frames it can draw
     conditioning                           the per-frame inputs it reads besides frames ("action")
+    diagnostics                            family-only measures of a protocol-scored ablation
 
 ``fit`` is the one training loop (genvid.train.run.fit_component), handed in by the train stage, so
 that model code never imports the loop: a family describes each network it trains as a
@@ -85,6 +86,9 @@ class ModelSpec:
     # the per-frame conditioning the model reads (a key of genvid.data.frames.CONDITIONING, e.g.
     # "action"): its clip sets yield (frames, cond) and stage sample hands predict ``cond``
     conditioning: str | None = None
+    # measures of a trained model only its family can take, for a protocol-scored ablation (stage ablate):
+    # (predictor, context uint8 [B, Tc, H, W, C] of the test clips, horizon, generator) -> {name: value}
+    diagnostics: Callable[..., dict[str, Any]] | None = None
 
 
 def train_sections(spec: ModelSpec, run: Any) -> dict[str, tuple[str, Any]]:

@@ -28,7 +28,7 @@ from genvid.errors import GenvidError, ParamError
 from genvid.io import fingerprint
 from genvid.models.cvg.model import MAX_LEVELS, Cascade, CVGConfig, CVGLevel, area_down
 from genvid.models.family import Component, Fit, ModelSpec
-from genvid.models.predictor import PixelPredictor
+from genvid.models.predictor import PixelPredictor, to_unit
 from genvid.models.store import load_model, register_kind, save_model
 
 COMPONENTS = tuple(f"level{level}" for level in range(1, MAX_LEVELS + 1))
@@ -158,7 +158,7 @@ def predictor(ctx: RunContext) -> PixelPredictor:
 def grounding_psnr(cascade: Cascade, context: torch.Tensor, horizon: int, generator: torch.Generator) -> list[float]:
     """Per upsampling level l, the PSNR (dB, pixels in [0, 1]) between level l's output downsampled to
     level l-1's grid (every other frame, half the resolution) and level l-1's output (§6.3: how well
-    a level stays grounded in its input), over context [B, c, C, H, W] in [0, 1]."""
+    a level stays grounded in its input), over context [B, c, C, H, W] in [0, 1], one sample each."""
     outs = cascade.generate(context, horizon, 1, generator, levels=True)
     psnr = []
     for fine, coarse in zip(outs[1:], outs[:-1]):
@@ -169,4 +169,12 @@ def grounding_psnr(cascade: Cascade, context: torch.Tensor, horizon: int, genera
     return psnr
 
 
-SPEC = ModelSpec("cvg", train, predictor, init=init_untrained, components=COMPONENTS)
+def diagnostics(predictor: PixelPredictor, context: torch.Tensor, horizon: int,
+                generator: torch.Generator) -> dict[str, Any]:
+    """An ablation's measures of a trained cascade: the grounding PSNR of each upsampling level."""
+    cascade = predictor.model
+    unit = to_unit(context).to(predictor.device)
+    return {"grounding_psnr": grounding_psnr(cascade, unit, horizon, generator)}
+
+
+SPEC = ModelSpec("cvg", train, predictor, init=init_untrained, components=COMPONENTS, diagnostics=diagnostics)
