@@ -8,7 +8,8 @@ profile's steps imply, and peak memory against the total video length (the casca
 Part 1 times one optimisation step of each level as the one loop runs it (the level's generator and
 discriminator losses, a backward of each; an upsampling level also samples the frozen earlier
 levels), at the run's batch size on the benchmark's clip shape, and multiplies by the profile's
-``train.cvg.level<l>.steps``. Part 2 measures the peak memory of one training step of each level as the
+``train.cvg.level<l>.steps``, and counts its FLOPs (torch.utils.flop_counter, at batch 1 times the
+batch) for an H100 projection printed as an estimate. Part 2 measures the peak memory of one training step of each level as the
 future grows: the first level trains on the whole future at its low size and rate, an upsampling
 level on crops of ``--window`` coarse frames (the thesis: 6), so its peak should not move with the
 length; a single full-size level trained on the whole future (no cascade) is the comparison. Peak
@@ -28,6 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -39,6 +41,9 @@ from genvid.models.cvg.family import _Objective  # noqa: E402
 from genvid.models.cvg.model import Cascade, CVGConfig, CVGLevel  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
 from genvid.train.config import TrainConfig  # noqa: E402
+
+H100_FP32 = 67e12  # FLOP/s, float32 without tensor cores (H100 SXM datasheet)
+H100_EFFICIENCY = 0.3  # an assumed fraction of it: an estimate until measured on one (--device cuda prints s/step)
 
 
 def config(params: dict, benchmark: str, channels: int, resolution: int) -> CVGConfig:
@@ -60,9 +65,19 @@ def build(cfg: CVGConfig, device: torch.device) -> list[CVGLevel]:
     return [CVGLevel(cfg, level).to(device).train() for level in range(1, cfg.levels + 1)]
 
 
+def step_flops(level: CVGLevel, earlier: Cascade | None, clips: torch.Tensor) -> int:
+    """FLOPs of one training step (matrix products and convolutions, forward and backward)."""
+    with FlopCounterMode(display=False) as counter:
+        step(level, earlier, clips)
+    return counter.get_total_flops()
+
+
 def timing(cfg: CVGConfig, params: dict, clip_len: int, device: torch.device, repeats: int) -> None:
     levels = build(cfg, device)
-    print(f"{'level':>6} {'size':>10} {'batch':>6} {'s/step':>8} {'steps':>7} {'hours':>7}")
+    print(f"H100 hours: an ESTIMATE, FLOPs x steps at {H100_EFFICIENCY:.0%} of the float32 peak "
+          f"({H100_FP32 / 1e12:.0f} TFLOP/s, SXM datasheet), not a measurement")
+    print(f"{'level':>6} {'size':>10} {'batch':>6} {'s/step':>8} {'steps':>7} {'hours':>7} {'GFLOP/step':>11} "
+          f"{'H100 h (est.)':>14}")
     for k, level in enumerate(levels, start=1):
         train = TrainConfig.from_dict(params["train"]["cvg"][f"level{k}"], f"train.cvg.level{k}")
         clips = torch.rand(train.batch_size, clip_len, cfg.channels, cfg.resolution, cfg.resolution,
@@ -78,8 +93,11 @@ def timing(cfg: CVGConfig, params: dict, clip_len: int, device: torch.device, re
                 torch.cuda.synchronize(device)
             times.append(time.perf_counter() - t0)
         best = min(times[1:])
+        flops = step_flops(level, earlier, clips[:1].cpu() if device.type == "cpu" else clips[:1]) * train.batch_size
         size = f"{cfg.level_resolution(k)}^2/{cfg.factor(k)}"
-        print(f"{k:>6} {size:>10} {train.batch_size:>6} {best:>8.3f} {train.steps:>7} {best * train.steps / 3600:>7.2f}")
+        h100 = flops * train.steps / (H100_EFFICIENCY * H100_FP32) / 3600
+        print(f"{k:>6} {size:>10} {train.batch_size:>6} {best:>8.3f} {train.steps:>7} {best * train.steps / 3600:>7.2f} "
+              f"{flops / 1e9:>11.1f} {h100:>14.2f}")
 
 
 def peak_of_step(cfg: dict, level: int, future: int, batch: int, device: str) -> float:

@@ -76,6 +76,32 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("feature_flow",), "Discriminator", "Conv3D (temporal kernels 3, 3, 1) with weight norm, two ConvLSTMs, the "
      "last step's state pooled into one logit",
      "{003:§6.3.3} and §5.2.2: the best Dynamics classifier, Conv3D + ConvLSTM; weight norm", "widths genvid's"),
+    (("cvg",), "Conditioning on the context (<code>genvid/models/cvg/model.py</code>)",
+     "each level encodes its own context frames (stacked as channels, a stride-2 CNN) into a vector that joins z "
+     "where the class embedding goes (the linear input and every conditional batch norm); the 3D discriminator sees "
+     "the real context before the future; upsampling levels add the last context frame to their coarse residual input",
+     "{004:Ch. 6} generates unconditionally (class labels on Kinetics and UCF-101); notes/families.md §4's proposal",
+     "a predictor must condition on the past; the smallest change that keeps every network of the chapter"),
+    (("cvg",), "Time grid and resampling (<code>level_view</code>, <code>coarse_to_fine</code>)",
+     "level l keeps every 2<sup>L−l</sup>-th frame counted from the last context frame, area-downsampled (bilinear "
+     "at factor 2); fine frame j takes coarse frame ⌊j/2⌋ (0 is the real last context frame)",
+     "{004:§6.2}: bilinear f<sub>s</sub>, subsampling f<sub>t</sub>; the phase and the nearest-frame rule are not stated",
+     "anchoring at the last context frame puts a real frame on every level's grid"),
+    (("cvg",), "Batch norm at test", "frozen running statistics (eval mode)",
+     "{004:§6.A}: per-timestep statistics recomputed by 200 “dummy” forward passes at test time",
+     "recomputed statistics make a clip's samples depend on its batch, which breaks the Predictor contract"),
+    (("cvg",), "Initialisation and sizes (<code>models.cvg</code>)",
+     "PyTorch's default initialisation; unit widths g_width · min(8, 64 / resolution), App. 6.A's lists at ch = "
+     "g_width; discriminator widths doubling from d_width per halving, at most 8×, to 4 × 4",
+     "{004:§6.A}: orthogonal initialisation; ch 96–128; discriminator multipliers [16, 16, 8, 4, 2] as printed",
+     "orthogonal init runs LAPACK's QR, whose bytes may differ between CPUs (issue 19); widths scaled to the profile"),
+    (("cvg",), "Loss and optimisers (<code>train.cvg.level&lt;l&gt;</code>)",
+     "hinge loss over the concatenated outputs of the 2D, 3D and matching discriminators; Adam (0, 0.999); the "
+     "discriminators step every step, the generator every second; default profile: 4 × the thesis's rates for its "
+     "48 steps (the ratio kept); paper profile: G 1e-4, D 5e-4",
+     "{004:§6.A}: geometric hinge loss averaged over samples and outputs; Adam, G 1e-4, D 5e-4, β not stated; two "
+     "discriminator steps per generator step",
+     "averaging over outputs weights each discriminator by its output count, as the thesis writes"),
     # a benchmark source's rows: shown when a benchmark of the report has that source (genvid.data.video_dir)
     (("video_dir",), "Your own videos: size (<code>collect.resolution</code>)",
      "every frame resized so that its short side is the resolution, then centre-cropped to a square (Pillow's "
