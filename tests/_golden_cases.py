@@ -130,6 +130,19 @@ def train_cases() -> dict[str, str]:
         else:
             trained(name, model, lambda m, batch, step: m.loss(batch[0], step), TensorDataset(clips))
 
+    # the cascaded video GAN's two levels (greedy: level 2 on the trained level 1's samples)
+    from genvid.models.cvg.family import _Objective
+    from genvid.models.cvg.model import Cascade, CVGConfig, CVGLevel
+
+    cvg_cfg = CVGConfig(**tiny["models"]["cvg"], channels=3, resolution=32, context_frames=4)
+    earlier = None
+    for level in range(1, cvg_cfg.levels + 1):
+        torch.manual_seed(0)
+        net = CVGLevel(cvg_cfg, level)
+        trained(f"cvg.level{level}", net, lambda m, batch, step, o=_Objective(cvg_cfg, earlier): o(m, batch[0], step),
+                TensorDataset(clips))
+        earlier = Cascade([*(earlier.generators if earlier else []), net.eval().generator])
+
     vq = tiny["models"]["vq"]
     torch.manual_seed(0)
     vqvae = VQVAE3D(VQVAEConfig.from_dict(vq["vqvae"]))
