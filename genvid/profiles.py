@@ -24,17 +24,24 @@ PROFILES_DIR = Path("profiles")
 
 
 # Sections of named entries a profile may add to (a bigger DAG: the paper profile's noisy-VQ study of
-# driving); below an entry, and everywhere else, a key absent from params.yaml is a typo.
+# driving), and an ablation's variants (the paper profile's costlier ones); below an entry, and
+# everywhere else, a key absent from params.yaml is a typo.
 ADDABLE = ("runs", "ablations", "noisy_vq")
+
+
+def _addable(path: str) -> bool:
+    """``path`` (dotted, no trailing dot) is a section a profile may add entries to."""
+    parts = path.split(".")
+    return path in ADDABLE or (len(parts) == 3 and parts[0] == "ablations" and parts[2] == "variants")
 
 
 def merge(base: dict, overrides: dict, path: str = "") -> dict:
     """Deep merge; an override key absent from ``base`` is an error (a typo, not a new param), but for a
-    new entry directly under an ADDABLE section."""
+    new entry directly under an ADDABLE section or an ablation's variants."""
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
         dotted = f"{path}{key}"
-        if key not in merged and path.rstrip(".") in ADDABLE and isinstance(value, dict):
+        if key not in merged and _addable(path.rstrip(".")) and isinstance(value, dict):
             merged[key] = copy.deepcopy(value)
             continue
         if key not in merged:
