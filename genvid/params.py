@@ -1,9 +1,9 @@
 """Load ``params.yaml`` and validate the sections a stage reads (genvid.config: one line naming the key).
 
 Layout (SPEC §4): ``repro``, ``device``, ``benchmarks.<name>`` (collect, split, clips, normalize,
-protocol), ``models.<model>`` (sizes), ``train.<model>`` (optimisation), ``runs.<run>`` (a benchmark
-x a registered model with optional ``overrides`` of its models/train sections), ``sample``,
-``evaluate``.
+protocol, optional long_horizon), ``models.<model>`` (sizes), ``train.<model>`` (optimisation),
+``runs.<run>`` (a benchmark x a registered model with optional ``overrides`` of its models/train
+sections), ``sample``, ``evaluate``.
 """
 from __future__ import annotations
 
@@ -85,6 +85,15 @@ class ProtocolConfig:
 
 
 @dataclass(frozen=True)
+class LongHorizonConfig(ProtocolConfig):
+    """``benchmarks.<b>.long_horizon`` (issue 23 item 2): a second protocol of the same models from the same
+    context, predicting further, so the leaderboard shows how each degrades with time. Its own test clips
+    (of ``clip_len`` frames), N, clusters and FVD repeats; the context must be the main protocol's."""
+
+    fvd_repeats: int = field(metadata=rule(min=1))
+
+
+@dataclass(frozen=True)
 class MotionClassifierConfig:
     """``benchmarks.<b>.motion_classifier`` (issue 22 item 4; genvid.metrics.motion): the small Conv3D that
     classifies the motion of a future (the protocol's horizon frames), trained on the futures of the first
@@ -109,6 +118,7 @@ class BenchmarkConfig:
     # actions (optional; a procedural source only)
     counterfactuals: Any = None
     motion_classifier: MotionClassifierConfig | None = None  # optional; a labelled source only (dynamics)
+    long_horizon: LongHorizonConfig | None = None  # optional: the long-horizon protocol (issue 23 item 2)
 
 
 @dataclass(frozen=True)
@@ -208,6 +218,7 @@ def top_level(params: dict, name: str, path: str | Path = PARAMS_FILE):
 
 COUNTERFACTUALS = "counterfactuals"  # optional section of a benchmark (issue 24)
 MOTION = "motion_classifier"  # optional section of a labelled benchmark (issue 22 item 4)
+LONG_HORIZON = "long_horizon"  # optional section of any benchmark (issue 23 item 2)
 SECTIONS = {"split": SplitConfig, "clips": ClipsConfig, "normalize": NormalizeConfig, "protocol": ProtocolConfig}
 
 
@@ -219,10 +230,10 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
 
     where = f"benchmarks.{name}"
     values = section(params, where, path)
-    unknown = sorted(set(values) - {"collect", *SECTIONS, COUNTERFACTUALS, MOTION})
+    unknown = sorted(set(values) - {"collect", *SECTIONS, COUNTERFACTUALS, MOTION, LONG_HORIZON})
     if unknown:
         raise ParamError(f"{path}: {where}.{unknown[0]} is not a known section "
-                         f"(known: collect, {', '.join(SECTIONS)}, {COUNTERFACTUALS}, {MOTION})")
+                         f"(known: collect, {', '.join(SECTIONS)}, {COUNTERFACTUALS}, {MOTION}, {LONG_HORIZON})")
     collect = section(params, f"{where}.collect", path)
     sources = (*CollectConfig.__dataclass_fields__["source"].metadata["rule"].choices, *GENERATED_SOURCES, VIDEO_SOURCE)
     if collect.get("source") not in sources:  # it decides which keys collect has: name it first
@@ -247,7 +258,25 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
                              f"(labelled: {', '.join(LABELLED_SOURCES)}); remove the section")
         parsed[MOTION] = parse_config(MotionClassifierConfig, section(params, f"{where}.{MOTION}", path),
                                       f"{where}.{MOTION}", str(path))
+    parsed[LONG_HORIZON] = long_horizon(params, name, parsed["protocol"], path)
     return BenchmarkConfig(parsed_collect, **parsed)
+
+
+def long_horizon(params: dict, name: str, protocol: ProtocolConfig,
+                 path: str | Path = PARAMS_FILE) -> LongHorizonConfig | None:
+    """``benchmarks.<name>.long_horizon`` checked against the benchmark's ``protocol``, or None where the
+    benchmark has none."""
+    where = f"benchmarks.{name}.{LONG_HORIZON}"
+    if LONG_HORIZON not in section(params, f"benchmarks.{name}", path):
+        return None
+    cfg = parse_config(LongHorizonConfig, section(params, where, path), where, str(path))
+    if cfg.context_frames != protocol.context_frames:  # the same models, conditioned the same way
+        raise ParamError(f"{path}: {where}.context_frames must equal benchmarks.{name}.protocol.context_frames "
+                         f"({protocol.context_frames}), got {cfg.context_frames}")
+    if cfg.horizon <= protocol.horizon:
+        raise ParamError(f"{path}: {where}.horizon must be > benchmarks.{name}.protocol.horizon "
+                         f"({protocol.horizon}), got {cfg.horizon}")
+    return cfg
 
 
 def benchmark_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:
@@ -275,8 +304,8 @@ def run(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Run:
             raise ParamError(f"{path}: runs.{name}.{key} must be a name, got {entry.get(key)!r}")
     bench, model = entry["benchmark"], entry["model"]
     if bench not in section(params, "benchmarks", path):
-        raise ParamError(f"{path}: runs.{name}.benchmark '{bench}' is not in benchmarks "
-                         f"(known: {', '.join(benchmark_names(params, path))})")
+        raise ParamError(f"{path}: runs.{name}.benchmark '{bench}' is not in benchmarks (no section benchmarks.{bench}; "
+                         f"known: {', '.join(benchmark_names(params, path))})")
     overrides = entry.get("overrides") or {}
     if not isinstance(overrides, dict) or set(overrides) - {"models", "train"}:
         raise ParamError(f"{path}: runs.{name}.overrides may hold only 'models' and 'train' mappings")

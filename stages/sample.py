@@ -1,5 +1,6 @@
 """Stage sample: the futures of every test clip of a run's benchmark, from its context frames only
-(and, for a conditioned model, the clip's recorded per-frame inputs, e.g. the actions)."""
+(and, for a conditioned model, the clip's recorded per-frame inputs, e.g. the actions); then, where the
+benchmark has them, the futures of its counterfactual clips and of its long-horizon protocol's clips."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,7 +15,7 @@ from genvid.data.benchmark import protocol_clips
 from genvid.data.counterfactuals import Counterfactuals, read_counterfactuals
 from genvid.data.frames import CONDITIONING, conditioning
 from genvid.data.h5 import read_h5
-from genvid.data.samples import Cond, CounterfactualPredictions, write_samples
+from genvid.data.samples import ClipsWriter, Cond, CounterfactualPredictions, write_samples
 from genvid.determinism import configure_torch
 from genvid.errors import GenvidError
 from genvid.stage import cli_main, int_at_least
@@ -27,6 +28,7 @@ from genvid.train.sampler import derived_seed
 
 
 COUNTERFACTUAL_STREAM = 1  # derived_seed(sample.seed, it, first clip): apart from the protocol's (seed, first clip)
+LONG_HORIZON_STREAM = 2  # the long-horizon protocol's: adding it leaves the protocol's futures as they were
 
 
 @cli_main
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     info = check_data(ctx)
     check_run_record(ctx)  # models/<run> of this run, trained with today's models section
     starts, episode, cluster = protocol_clips(ctx.bench.protocol, ctx.frames, ctx.split)
+    long = ctx.bench.long_horizon
+    long_clips = None if long is None else protocol_clips(long, ctx.frames, ctx.split)
     cf = read_counterfactuals(benchmark_paths(ctx.run.benchmark, args.root).counterfactuals)
     if cf.available and (cf.context_frames, cf.horizon) != (proto.context_frames, proto.horizon):
         raise GenvidError(f"{benchmark_paths(ctx.run.benchmark, args.root).counterfactuals}: made for "
@@ -49,7 +53,8 @@ def main(argv: list[str] | None = None) -> None:
     predictor = spec.predictor(ctx)
     check = getattr(predictor, "check_protocol", None)
     if check is not None:  # fail before writing anything
-        check(proto.context_frames, proto.horizon, (info.height, info.width, info.channels), str(ctx.frames))
+        for p in [q for q in (proto, long) if q is not None]:
+            check(p.context_frames, p.horizon, (info.height, info.width, info.channels), str(ctx.frames))
     c, s, n = proto.context_frames, proto.num_samples, len(starts)
     per_call = args.batch_clips or clips_per_call(ctx.run.model_params, s)
     single_window = getattr(predictor, "single_window", lambda context, horizon: True)
@@ -65,28 +70,49 @@ def main(argv: list[str] | None = None) -> None:
                        extras, cond_info) as writer, read_h5(ctx.frames, "frames file") as f:
         frames = f["frames"]
         recorded = None if cond_info is None else conditioning(f, ctx.frames, cond_info.name)
-        for first in tqdm(range(0, n, per_call), desc=f"sample {ctx.run.name}", unit="batch"):
-            rows = slice(first, min(first + per_call, n))
-            real = np.stack([frames[int(a):int(a) + proto.clip_len] for a in starts[rows]])
-            context = torch.from_numpy(real[:, :c])  # the only frames predict sees: no later frame, no index
-            cond = None if recorded is None else np.stack([recorded[int(a):int(a) + proto.clip_len]
-                                                           for a in starts[rows]]).astype(np.float32)
-            given = {} if cond is None else {"cond": torch.from_numpy(cond)}  # the context's and horizon's inputs
-            generator = torch.Generator().manual_seed(derived_seed(seed, first))
-            with autocast:
-                if extras:  # the same futures as predict(context), plus series that see the whole clip
-                    futures, series = predictor.predict_with_diagnostics(torch.from_numpy(real), c, proto.horizon,
-                                                                         s, generator, **given)
-                else:
-                    futures, series = predictor.predict(context, proto.horizon, s, generator, **given), {}
-            writer.write(rows, real, futures.numpy(), {k: v.numpy() for k, v in series.items()}, cond,
-                         episode=episode[rows], start=starts[rows], cluster=cluster[rows])
+        with autocast:
+            draw(writer, predictor, frames, recorded, (starts, episode, cluster), proto, per_call,
+                 lambda first: derived_seed(seed, first), extras, f"sample {ctx.run.name}")
         if cf.available:
             with autocast:
                 writer.counterfactual(counterfactual_futures(predictor, cf, seed, cond_info is not None,
                                                              max(1, per_call * s // cf.num_samples)))
+        if long is not None:
+            with autocast:
+                draw(writer.long_horizon(len(long_clips[0]), long.context_frames, long.horizon, long.num_samples),
+                     predictor, frames, recorded, long_clips, long,
+                     args.batch_clips or clips_per_call(ctx.run.model_params, long.num_samples),
+                     lambda first: derived_seed(seed, LONG_HORIZON_STREAM, first), {}, f"long horizon {ctx.run.name}")
     told = f"; {cf.clips} counterfactual clips x {len(cf.sequences)} actions" if cf.available else ""
+    if long is not None:
+        told += (f"; long horizon: {len(long_clips[0])} clips x {long.num_samples} samples, "
+                 f"{long.context_frames} -> {long.horizon} frames")
     print(f"sample {ctx.run.name}: {n} test clips x {s} samples, {c} context frames{told} -> {out}")
+
+
+def draw(writer: ClipsWriter, predictor, frames, recorded, clips: tuple[np.ndarray, np.ndarray, np.ndarray],
+         proto: P.ProtocolConfig, per_call: int, seed_of, extras: dict, desc: str) -> None:
+    """Every future of the test clips ``clips`` (start, episode, cluster) of protocol ``proto``, ``per_call``
+    clips per predict call, each call's generator seeded by ``seed_of(its first clip)``. The model sees the
+    context frames only (and the clip's recorded ``cond`` for the context and the horizon); with
+    ``extras``, predict_with_diagnostics gives the same futures plus series that see the whole clip."""
+    starts, episode, cluster = clips
+    c, n = proto.context_frames, len(starts)
+    for first in tqdm(range(0, n, per_call), desc=desc, unit="batch"):
+        rows = slice(first, min(first + per_call, n))
+        real = np.stack([frames[int(a):int(a) + proto.clip_len] for a in starts[rows]])
+        context = torch.from_numpy(real[:, :c])  # the only frames predict sees: no later frame, no index
+        cond = None if recorded is None else np.stack([recorded[int(a):int(a) + proto.clip_len]
+                                                       for a in starts[rows]]).astype(np.float32)
+        given = {} if cond is None else {"cond": torch.from_numpy(cond)}  # the context's and horizon's inputs
+        generator = torch.Generator().manual_seed(seed_of(first))
+        if extras:
+            futures, series = predictor.predict_with_diagnostics(torch.from_numpy(real), c, proto.horizon,
+                                                                 proto.num_samples, generator, **given)
+        else:
+            futures, series = predictor.predict(context, proto.horizon, proto.num_samples, generator, **given), {}
+        writer.write(rows, real, futures.numpy(), {k: v.numpy() for k, v in series.items()}, cond,
+                     episode=episode[rows], start=starts[rows], cluster=cluster[rows])
 
 
 def counterfactual_futures(predictor, cf: Counterfactuals, seed: int, conditioned: bool,

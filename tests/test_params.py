@@ -70,6 +70,36 @@ def test_unknown_and_missing_keys(raw):
         P.benchmark(raw, "nope")
 
 
+@pytest.mark.parametrize("key,value,message", [
+    ("context_frames", 5, "benchmarks.driving.long_horizon.context_frames must equal "
+                          "benchmarks.driving.protocol.context_frames (8), got 5"),
+    ("horizon", 8, "benchmarks.driving.long_horizon.horizon must be > benchmarks.driving.protocol.horizon (8), got 8"),
+    ("fvd_repeats", 0, "benchmarks.driving.long_horizon.fvd_repeats must be >= 1, got 0"),
+    ("fvd_repeats", None, "benchmarks.driving.long_horizon.fvd_repeats is missing"),
+    ("num_samples", "2", "benchmarks.driving.long_horizon.num_samples must be an integer, got '2'"),
+    ("window", 3, "benchmarks.driving.long_horizon.window is not a known parameter"),
+])
+def test_long_horizon_errors_name_the_key(raw, key, value, message):
+    """Issue 23 item 2: the optional long-horizon protocol, the protocol's fields plus FVD repeats."""
+    long = raw["benchmarks"]["driving"]["long_horizon"]
+    if value is None:
+        del long[key]
+    else:
+        long[key] = value
+    with pytest.raises(ParamError) as err:
+        P.benchmark(raw, "driving")
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_long_horizon_is_optional(raw):
+    long = P.benchmark(raw, "driving").long_horizon
+    assert (long.context_frames, long.horizon, long.clip_len) == (8, 32, 40) and long.fvd_repeats >= 1
+    assert P.benchmark(raw, "smmnist").long_horizon is None
+    raw["benchmarks"]["smmnist"]["long_horizon"] = "oops"
+    with pytest.raises(ParamError, match="section 'benchmarks.smmnist.long_horizon' is missing or not a mapping"):
+        P.benchmark(raw, "smmnist")
+
+
 def test_runs_name_their_problems(raw):
     raw["runs"]["x"] = {"benchmark": "moon", "model": "vq"}
     with pytest.raises(ParamError, match="runs.x.benchmark 'moon' is not in benchmarks"):

@@ -108,6 +108,24 @@ def test_futures_never_see_the_future(predictor):
             assert extra.sees_future and key in extras
 
 
+def test_long_horizon_futures_never_see_the_future(predictor):
+    """Issue 23 item 2: every model predicts the benchmark's long horizon (the tiny profile's 8 -> 12, past the
+    protocol's 8) through the same predict call, accepted by its protocol check, from the context frames only."""
+    name, ctx, spec = predictor
+    long = ctx.bench.long_horizon
+    pred = spec.predictor(ctx)
+    check = getattr(pred, "check_protocol", None)
+    if check is not None:
+        check(long.context_frames, long.horizon, (HEIGHT, HEIGHT, 3))
+    g = torch.Generator().manual_seed(4)
+    real = torch.randint(0, 256, (B, long.clip_len, HEIGHT, HEIGHT, 3), generator=g, dtype=torch.uint8)
+    cond = None if spec.conditioning is None else torch.rand(B, long.clip_len, 3, generator=g) * 2 - 1
+    a, _ = draw(pred, real, long.context_frames, long.horizon, 1, whole_clip=False, cond=cond)
+    b, _ = draw(pred, scrambled(real, long.context_frames), long.context_frames, long.horizon, 1, whole_clip=False,
+                cond=cond)
+    assert tuple(a.shape) == (B, S, long.horizon, HEIGHT, HEIGHT, 3) and torch.equal(a, b), name
+
+
 def test_output_contract_and_determinism(predictor):
     name, ctx, spec = predictor
     proto = ctx.bench.protocol

@@ -7,6 +7,7 @@ recorded actions, byte-identical reruns, exact resume after SIGKILL, and one-lin
 input.
 """
 import hashlib
+import json
 import shutil
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from conftest import ROOT, venv_env
 from genvid.data.clips import ClipDataset
 from genvid.data.frames import write_frames
 from genvid.data.latents import LatentDataset
-from genvid.data.samples import read_samples_info
+from genvid.data.samples import read_long_horizon, read_samples_info
 from genvid.io import read_json
 from genvid.models.store import load_model
 from genvid.profiles import apply, load_profile
@@ -154,6 +155,65 @@ def test_scrambled_future_gives_identical_predictions(trained, tmp_path):
                 assert not np.array_equal(a["extras/recon"][:], b["extras/recon"][:])
 
 
+def test_long_horizon_futures_see_only_their_context(trained, tmp_path):
+    """The leak test for the long-horizon clips (issue 23 item 2): every test frame outside their context
+    frames replaced by noise leaves their futures byte-identical; the protocol's real clips change."""
+    scrambled = tmp_path / "frames.h5"
+    shutil.copy(trained / "data/driving/frames.h5", scrambled)
+    info = read_long_horizon(samples_path(trained, "driving-vq"))
+    assert (info.context_frames, info.horizon, info.samples, info.clips) == (8, 12, 2, 3)
+    with h5py.File(samples_path(trained, "driving-vq")) as f:
+        starts = f["long_horizon/start"][:]
+    test = json.loads((trained / "data/driving/split.json").read_text())["splits"]["test"]["ranges"]
+    keep = np.zeros(sum(LENGTHS), bool)
+    for start in starts:
+        keep[start:start + 8] = True
+    rng = np.random.default_rng(0)
+    with h5py.File(scrambled, "r+") as f:
+        for a, b in test:
+            for t in range(a, b):
+                if not keep[t]:
+                    f["frames"][t] = rng.integers(0, 256, f["frames"][t].shape, dtype=np.uint8)
+    root = tmp_path / "root"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    shutil.copy(scrambled, root / "data/driving/frames.h5")
+    for run in ("driving-vq", "driving-copy_last"):
+        sample_main(args(root, run))
+        with h5py.File(samples_path(trained, run)) as a, h5py.File(samples_path(root, run)) as b:
+            assert np.array_equal(a["long_horizon/predictions"][:], b["long_horizon/predictions"][:]), run
+            assert not np.array_equal(a["long_horizon/real"][:], b["long_horizon/real"][:])
+
+
+def test_long_horizon_futures_have_their_own_seeds(trained, tmp_path):
+    """Adding the long horizon leaves every byte of the protocol's series as it was (its futures come from
+    another seed stream), and its futures are predict's on its clips' context frames from the generator
+    seeded (sample.seed, LONG_HORIZON_STREAM, first clip of the call)."""
+    from genvid.context import run_context
+    from genvid.models.predictor import clips_per_call
+    from genvid.models.registry import get
+    from genvid.train.sampler import derived_seed
+    from stages.sample import LONG_HORIZON_STREAM
+
+    root = tmp_path / "root"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    params = tiny_params()
+    del params["benchmarks"]["driving"]["long_horizon"]
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    sample_main(args(root, "driving-vq"))
+    with h5py.File(samples_path(trained, "driving-vq")) as a, h5py.File(samples_path(root, "driving-vq")) as b:
+        assert "long_horizon" in a and "long_horizon" not in b
+        assert sorted(b) == sorted(k for k in a if k != "long_horizon")
+        for name in ("real", "predictions", "extras/recon", "extras/top_only", "episode", "start", "cluster"):
+            assert np.array_equal(a[name][:], b[name][:]), name
+        long_real, long_pred = a["long_horizon/real"][:], a["long_horizon/predictions"][:]
+    ctx, raw = run_context(trained / "params.yaml", "driving-vq", trained)
+    per_call = clips_per_call(ctx.run.model_params, 2)
+    predictor = get("vq").predictor(ctx)
+    generator = torch.Generator().manual_seed(derived_seed(raw["sample"]["seed"], LONG_HORIZON_STREAM, 0))
+    futures = predictor.predict(torch.from_numpy(long_real[:per_call, :8]), 12, 2, generator)
+    assert np.array_equal(futures.numpy(), long_pred[:per_call])
+
+
 def test_sample_twice_gives_identical_bytes(trained, tmp_path):
     out = samples_path(trained, "driving-vq")
     before = sha(out)
@@ -179,8 +239,16 @@ def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path):
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
     params = tiny_params()
     params["benchmarks"]["driving"]["protocol"]["horizon"] = 200
+    del params["benchmarks"]["driving"]["long_horizon"]
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     one_line_error(run_cli(root, "sample", "driving-vq"), "the test split holds no clip of 208 frames")
+    # the long-horizon protocol's clips are checked before anything is written too
+    root = tmp_path / "long"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    params = tiny_params()
+    params["benchmarks"]["driving"]["long_horizon"]["horizon"] = 200
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    one_line_error(run_cli(root, "sample", "driving-copy_last"), "the test split holds no clip of 208 frames")
     # frames of another resolution than the VQ-VAE's
     root = tmp_path / "res"
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
@@ -200,7 +268,7 @@ def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path):
     params["models"]["vq"]["sampling"]["top_k"] = 100000
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     one_line_error(run_cli(root, "sample", "driving-vq"), "models.vq.sampling.top_k must be 0 (off) or in [1, ")
-    for path in (tmp_path / "empty", tmp_path / "res", tmp_path / "short", tmp_path / "top_k"):
+    for path in (tmp_path / "empty", tmp_path / "long", tmp_path / "res", tmp_path / "short", tmp_path / "top_k"):
         assert not (path / "data/driving/samples").exists() or not any((path / "data/driving/samples").iterdir())
 
 
@@ -319,6 +387,11 @@ def test_a_conditioned_model_gets_the_recorded_actions(trained, tmp_path, monkey
         starts, predictions = f["start"][:], f["predictions"][:]
     cond = read_cond(out, slice(None))
     assert np.array_equal(cond, np.stack([steering[s:s + info.clip_len] for s in starts]))
+    long = read_long_horizon(out)  # the long-horizon clips' recorded actions, given to predict and kept
+    assert long.cond == info.cond
+    with h5py.File(out) as f:
+        assert np.array_equal(f["long_horizon/cond"][:], np.stack([steering[s:s + long.clip_len]
+                                                                   for s in f["long_horizon/start"][:]]))
 
     def resample(change) -> np.ndarray:
         with h5py.File(root / "data/driving/frames.h5", "r+") as f:

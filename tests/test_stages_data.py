@@ -36,6 +36,7 @@ def root(tmp_path):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["benchmarks"]["driving"]["clips"]["clip_len"] = 8
     params["benchmarks"]["driving"]["protocol"].update(context_frames=4, horizon=4, test_stride=8)
+    params["benchmarks"]["driving"]["long_horizon"]["context_frames"] = 4  # it must equal the protocol's
     (tmp_path / "data/driving").mkdir(parents=True)
 
     def write(**overrides):

@@ -133,9 +133,11 @@ def run_collect(root: Path, capsys, benchmark="mine"):
 
 
 def params_with_mine(root: Path, clip_len: int = 4, **collect_cfg) -> dict:
-    """The repo's params.yaml with a video_dir benchmark 'mine' shaped like driving (no counterfactuals)."""
+    """The repo's params.yaml with a video_dir benchmark 'mine' shaped like driving (no counterfactuals, no long
+    horizon)."""
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    mine = {key: dict(value) for key, value in params["benchmarks"]["driving"].items() if key != "counterfactuals"}
+    mine = {key: dict(value) for key, value in params["benchmarks"]["driving"].items()
+            if key not in ("counterfactuals", "long_horizon")}
     mine["collect"] = {"source": "video_dir", "path": "videos/mine", "resolution": 16, "fps": 10.0, **collect_cfg}
     mine["split"] = {"train": 0.6, "val": 0.2, "test": 0.2}
     mine["clips"].update(clip_len=clip_len, eval_stride=clip_len)

@@ -19,6 +19,12 @@ Layout, all uint8 frames [.., H, W, C]:
                                                 (attrs ``sequences``, ``conditioned``: false for a model
                                                 that reads no actions, whose K futures are then one
                                                 prediction, drawn once)
+    long_horizon/real, predictions, episode, start, cluster, cond
+                                                only where the benchmark has a long-horizon protocol
+                                                (params benchmarks.<b>.long_horizon): its own M test
+                                                clips of Tc + H' frames and S futures of H' frames,
+                                                laid out as above (no extras); group attrs
+                                                context_frames, horizon, num_samples
     attrs: context_frames, horizon, num_samples, run, model, benchmark, seed
 
 Every dataset is written with ``track_times=False`` and the attributes in sorted order, so
@@ -27,6 +33,7 @@ the bytes depend only on the content; the file appears only when complete (atomi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -41,6 +48,7 @@ from genvid.io import atomic_path
 INDEX_COLUMNS = ("episode", "start", "cluster")
 COND = "cond"
 COUNTERFACTUAL = "counterfactual/predictions"
+LONG_HORIZON = "long_horizon"
 REQUIRED_ATTRS = ("context_frames", "horizon", "num_samples")
 
 
@@ -83,21 +91,27 @@ class SamplesInfo:
     extras: dict[str, Extra]
     attrs: dict[str, Any]
     cond: Cond | None = None
+    group: str = ""  # "" for the protocol's clips, LONG_HORIZON for the long-horizon protocol's
 
     @property
     def clip_len(self) -> int:
         return self.context_frames + self.horizon
 
+    def dataset(self, name: str) -> str:
+        """The path in the file of this protocol's series ``name`` ('real', 'predictions', 'extras/<x>')."""
+        return f"{self.group}/{name}" if self.group else name
 
-class SamplesWriter:
-    """Fill a samples file clip batch by clip batch (see ``write_samples``)."""
 
-    def __init__(self, f: h5py.File, clips: int, frame: tuple[int, int, int], context: int, horizon: int,
+class ClipsWriter:
+    """The datasets of one protocol's clips under ``group`` (the root, or LONG_HORIZON), filled clip batch by
+    clip batch; created in a fixed order, so the bytes depend only on the content."""
+
+    def __init__(self, f: h5py.File, group: str, clips: int, frame: tuple[int, int, int], context: int, horizon: int,
                  samples: int, extras: dict[str, Extra], cond: Cond | None = None):
-        self.file = f
+        prefix = f"{group}/" if group else ""
 
         def frames(name: str, shape: tuple[int, ...]) -> h5py.Dataset:
-            return f.create_dataset(name, (clips, *shape, *frame), np.uint8, track_times=False,
+            return f.create_dataset(prefix + name, (clips, *shape, *frame), np.uint8, track_times=False,
                                     chunks=(1, *shape, *frame))
 
         self.real = frames("real", (context + horizon,))
@@ -107,10 +121,10 @@ class SamplesWriter:
             ds = frames(f"extras/{name}", (extra.samples, horizon))
             ds.attrs["label"], ds.attrs["sees_future"] = extra.label, extra.sees_future
             self.extras[name] = ds
-        self.index = {c: f.create_dataset(c, (clips,), np.int64, track_times=False) for c in INDEX_COLUMNS}
+        self.index = {c: f.create_dataset(prefix + c, (clips,), np.int64, track_times=False) for c in INDEX_COLUMNS}
         self.cond = None
         if cond is not None:
-            self.cond = f.create_dataset(COND, (clips, context + horizon, len(cond.columns)), np.float32,
+            self.cond = f.create_dataset(prefix + COND, (clips, context + horizon, len(cond.columns)), np.float32,
                                          track_times=False)
             self.cond.attrs["columns"], self.cond.attrs["name"] = ",".join(cond.columns), cond.name
 
@@ -128,11 +142,30 @@ class SamplesWriter:
         for name, ds in self.index.items():
             ds[rows] = index[name]
 
+
+class SamplesWriter(ClipsWriter):
+    """Fill a samples file clip batch by clip batch (see ``write_samples``)."""
+
+    def __init__(self, f: h5py.File, clips: int, frame: tuple[int, int, int], context: int, horizon: int,
+                 samples: int, extras: dict[str, Extra], cond: Cond | None = None):
+        super().__init__(f, "", clips, frame, context, horizon, samples, extras, cond)
+        self.file, self.frame, self.cond_info = f, frame, cond
+
     def counterfactual(self, cf: CounterfactualPredictions) -> None:
         """The futures of the benchmark's counterfactual clips (written once, whole)."""
         ds = self.file.create_dataset(COUNTERFACTUAL, data=np.ascontiguousarray(cf.predictions, dtype=np.uint8),
                                       track_times=False, chunks=(1, 1, *cf.predictions.shape[2:]))
         ds.attrs["conditioned"], ds.attrs["sequences"] = bool(cf.conditioned), ",".join(cf.sequences)
+
+    def long_horizon(self, clips: int, context_frames: int, horizon: int, num_samples: int) -> ClipsWriter:
+        """The long-horizon protocol's clips, filled like the protocol's (the same frame size and
+        conditioning, no extras)."""
+        writer = ClipsWriter(self.file, LONG_HORIZON, clips, self.frame, context_frames, horizon, num_samples, {},
+                             self.cond_info)
+        attrs = {"context_frames": context_frames, "horizon": horizon, "num_samples": num_samples}
+        for key, value in sorted(attrs.items()):
+            self.file[LONG_HORIZON].attrs[key] = value
+        return writer
 
 
 @contextlib.contextmanager
@@ -155,47 +188,52 @@ def read_samples_info(path: str | Path) -> SamplesInfo:
         return _check(f, path)
 
 
-def _check(f: h5py.File, path: Path) -> SamplesInfo:
-    attrs = plain_attrs(f)
+def _check(f: h5py.File, path: Path, group: str = "") -> SamplesInfo:
+    node = f[group] if group else f
+    of = f" of group '{group}'" if group else ""
+    prefix = f"{group}/" if group else ""
+    attrs = plain_attrs(node)
     attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attrs.items()}
     for key in REQUIRED_ATTRS:
         value = attrs.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise GenvidError(f"{path}: attribute '{key}' must be a positive integer, got {value!r}")
+            raise GenvidError(f"{path}: attribute '{key}'{of} must be a positive integer, got {value!r}")
     c, horizon, s = attrs["context_frames"], attrs["horizon"], attrs["num_samples"]
-    real = _frames(f, "real", path, 5)
+    real = _frames(f, prefix + "real", path, 5)
     n, t, h, w, ch = real.shape
     if n == 0:
-        raise GenvidError(f"{path}: holds no clips")
+        raise GenvidError(f"{path}: holds no clips{of}")
     if t != c + horizon:
-        raise GenvidError(f"{path}: 'real' clips have {t} frames, expected context_frames + horizon = {c + horizon}")
-    expected = {"predictions": (n, s, horizon, h, w, ch)}
+        raise GenvidError(f"{path}: '{prefix}real' clips have {t} frames, expected context_frames + horizon = "
+                          f"{c + horizon}")
+    expected = {prefix + "predictions": (n, s, horizon, h, w, ch)}
     extras = {}
-    group = f.get("extras")
-    for name in sorted(group) if isinstance(group, h5py.Group) else []:
-        ds = _frames(f, f"extras/{name}", path, 6)
-        expected[f"extras/{name}"] = (n, ds.shape[1], horizon, h, w, ch)
+    extras_group = f.get(prefix + "extras")
+    for name in sorted(extras_group) if isinstance(extras_group, h5py.Group) else []:
+        ds = _frames(f, f"{prefix}extras/{name}", path, 6)
+        expected[f"{prefix}extras/{name}"] = (n, ds.shape[1], horizon, h, w, ch)
         extras[name] = Extra(int(ds.shape[1]), str(ds.attrs.get("label", name)), bool(ds.attrs.get("sees_future", False)))
     for name, shape in expected.items():
         found = _frames(f, name, path, len(shape)).shape
         if tuple(found) != shape:
             raise GenvidError(f"{path}: '{name}' has shape {list(found)}, expected {list(shape)}")
     for name in INDEX_COLUMNS:
-        ds = f.get(name)
+        ds = f.get(prefix + name)
         if not isinstance(ds, h5py.Dataset) or ds.shape != (n,) or ds.dtype.kind not in "iu":
-            raise GenvidError(f"{path}: dataset '{name}' must be integers [{n}]")
-    return SamplesInfo(path, n, s, c, horizon, h, w, ch, extras, attrs, _cond(f, path, n, t))
+            raise GenvidError(f"{path}: dataset '{prefix}{name}' must be integers [{n}]")
+    return SamplesInfo(path, n, s, c, horizon, h, w, ch, extras, attrs, _cond(f, path, n, t, prefix), group)
 
 
-def _cond(f: h5py.File, path: Path, n: int, t: int) -> Cond | None:
-    ds = f.get(COND)
+def _cond(f: h5py.File, path: Path, n: int, t: int, prefix: str = "") -> Cond | None:
+    ds = f.get(prefix + COND)
     if ds is None:
         return None
     columns = ds.attrs.get("columns", "") if isinstance(ds, h5py.Dataset) else ""
     columns = tuple((columns.decode() if isinstance(columns, bytes) else str(columns)).split(","))
     if (not isinstance(ds, h5py.Dataset) or ds.dtype != np.float32 or ds.shape != (n, t, len(columns))
             or not all(columns)):
-        raise GenvidError(f"{path}: '{COND}' must be float32 [{n}, {t}, A] with A names in attribute 'columns'")
+        raise GenvidError(f"{path}: '{prefix}{COND}' must be float32 [{n}, {t}, A] with A names in attribute "
+                          "'columns'")
     name = ds.attrs.get("name", "")
     return Cond(name.decode() if isinstance(name, bytes) else str(name), columns)
 
@@ -223,9 +261,11 @@ def read_cond(path: str | Path, rows: slice) -> np.ndarray:
         return f[COND][rows]
 
 
-def read_index(path: str | Path) -> dict[str, np.ndarray]:
+def read_index(path: str | Path, group: str = "") -> dict[str, np.ndarray]:
+    """episode, start and cluster of the clips of the protocol's (``group`` "") or the long horizon's."""
+    prefix = f"{group}/" if group else ""
     with read_h5(path, "samples file") as f:
-        return {name: f[name][:].astype(np.int64) for name in INDEX_COLUMNS}
+        return {name: f[prefix + name][:].astype(np.int64) for name in INDEX_COLUMNS}
 
 
 def read_counterfactual(path: str | Path) -> CounterfactualPredictions | None:
@@ -245,3 +285,32 @@ def read_counterfactual(path: str | Path) -> CounterfactualPredictions | None:
             raise GenvidError(f"{path}: '{COUNTERFACTUAL}' must be uint8 [M, K, S, {', '.join(map(str, shape))}] "
                               "with K names in attribute 'sequences'")
         return CounterfactualPredictions(ds[()], sequences, bool(ds.attrs.get("conditioned", False)))
+
+
+def read_long_horizon(path: str | Path) -> SamplesInfo | None:
+    """The long-horizon clips of a samples file as a SamplesInfo whose ``group`` is LONG_HORIZON (its
+    ``dataset(name)`` gives their series), or None where the file has none. Checked against the
+    file's protocol: the same frames, context and conditioning, a longer horizon; the attributes are
+    the file's with the group's context_frames, horizon and num_samples."""
+    path = Path(path)
+    with read_h5(path, "samples file") as f:
+        info = _check(f, path)
+        group = f.get(LONG_HORIZON)
+        if group is None:
+            return None
+        if not isinstance(group, h5py.Group):
+            raise GenvidError(f"{path}: '{LONG_HORIZON}' must be a group of datasets")
+        long = _check(f, path, LONG_HORIZON)
+        frame, long_frame = (info.height, info.width, info.channels), (long.height, long.width, long.channels)
+        if long_frame != frame:
+            raise GenvidError(f"{path}: '{LONG_HORIZON}' frames are {list(long_frame)}, the protocol's {list(frame)}")
+        if long.context_frames != info.context_frames or long.horizon <= info.horizon:
+            raise GenvidError(f"{path}: '{LONG_HORIZON}' predicts {long.context_frames} -> {long.horizon} frames; it "
+                              f"must have the protocol's context ({info.context_frames}) and a longer horizon than "
+                              f"{info.horizon}")
+        if long.extras:
+            raise GenvidError(f"{path}: '{LONG_HORIZON}' holds extras {sorted(long.extras)}; it has predictions only")
+        if long.cond != info.cond:
+            raise GenvidError(f"{path}: '{LONG_HORIZON}/{COND}' must be present exactly where '{COND}' is, "
+                              "with the same columns")
+    return dataclasses.replace(long, attrs={**info.attrs, **long.attrs})
