@@ -22,9 +22,18 @@ samples of one clip, per predicted frame, averaged over the frames and over the 
 pair of samples of a clip is exchangeable, so the N // 2 disjoint pairs estimate the mean pairwise
 LPIPS without bias at N // 2 LPIPS passes per frame instead of N (N - 1) / 2. A deterministic model
 scores 0; higher is more diverse (it says nothing of quality: noise is diverse too).
+
+Long horizon (issue 23 item 2; params ``benchmarks.<b>.long_horizon``): the samples file's long-horizon
+clips (genvid.data.samples.read_long_horizon) are scored by the same code on their own clips, clusters
+and FVD reference, with the long horizon's FVD repeats (one: the value, sd null). scores.json gets a
+``long_horizon`` section (series, fvd, diversity), protocol.json its settings, metrics.json
+``long_fvd`` and ``long_lpips``, and each <metric>.tsv its curves as ``long_horizon_*`` columns over
+the longer horizon (the protocol's columns empty past theirs: both share the context, so a
+timestep is the same frame of a clip). A benchmark without one gets none of these.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.metadata
 from dataclasses import dataclass
@@ -46,13 +55,14 @@ from genvid.metrics.i3d import I3D
 from genvid.metrics.i3d import MIN_FRAMES as I3D_MIN_FRAMES
 from genvid.metrics.lpips import LPIPS, lpips_frames
 from genvid.metrics.lpips import MIN_SIZE as LPIPS_MIN_SIZE
-from genvid.params import EvaluateConfig
+from genvid.params import EvaluateConfig, LongHorizonConfig
 
 METRICS = ("mse", "psnr", "ssim", "lpips")
 HEADLINE_METRICS = ("psnr", "ssim", "lpips")  # image metrics of metrics.json, under HEADLINE_RULE only
 HEADLINE_RULE = "best_seq"  # best-of-N per sequence (SRVP); scores.json holds every rule
 FVD_DECIMALS = 4  # FVD is in the hundreds: 4 decimals are far below its repeat-to-repeat sd
 PREDICTIONS = "predictions"
+LONG_HORIZON = "long_horizon"  # scores.json, protocol.json and the FVD reference's key; the TSVs' column prefix
 FLOAT_FORMAT = ".7g"  # TSV cells: fixed format, so the bytes depend only on the values
 
 Features = Callable[[torch.Tensor], torch.Tensor]  # videos [B,T,3,H,W] in [0,1] -> [B, D]
@@ -151,7 +161,7 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
     of the predictions at ``draws`` ([repeats, clips]), of deterministic extras and (without a
     ``reference``) of the real clips."""
     c, n = info.context_frames, info.clips
-    series = {PREDICTIONS: PREDICTIONS, **{name: f"extras/{name}" for name in info.extras}}
+    series = {PREDICTIONS: info.dataset(PREDICTIONS), **{name: info.dataset(f"extras/{name}") for name in info.extras}}
     acc = {s: {m: [] for m in METRICS} for s in series}
     feats: dict[str, list] = {"real": [], **{s: [] for s in series}}
     spread: list[np.ndarray] = []
@@ -160,7 +170,7 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
     with bar:
         for i in range(0, n, batch_clips):
             rows = slice(i, min(i + batch_clips, n))
-            real = _unit_rgb(read_clips(info.path, "real", rows))  # [b, T, 3, H, W]
+            real = _unit_rgb(read_clips(info.path, info.dataset("real"), rows))  # [b, T, 3, H, W]
             context, future = real[:, :c], real[:, None, c:]
             if features is not None and reference is None:
                 feats["real"].append(features(real).double().numpy())
@@ -194,9 +204,10 @@ def check_reference(info: SamplesInfo, reference: Reference | None, batch_clips:
         return
     digest = hashlib.sha256()
     for i in range(0, info.clips, batch_clips):
-        digest.update(read_clips(info.path, "real", slice(i, min(i + batch_clips, info.clips))).tobytes())
+        digest.update(read_clips(info.path, info.dataset("real"), slice(i, min(i + batch_clips, info.clips))).tobytes())
     if digest.hexdigest() != reference.sha256:
-        raise GenvidError(f"{info.path}: its real clips differ from the benchmark's FVD reference"
+        raise GenvidError(f"{info.path}: its {'long-horizon ' if info.group else ''}real clips differ from the "
+                          "benchmark's FVD reference"
                           f"{f' {reference.path}' if reference.path else ''} (rerun the fvd_reference and sample stages)")
 
 
@@ -213,18 +224,34 @@ def fvd_reference(frames: str | Path, starts: np.ndarray, clip_len: int, feature
     return Reference(np.concatenate(parts), digest.hexdigest())
 
 
-def save_reference(path: str | Path, reference: Reference | None, skipped: str | None) -> None:
-    save_torch(path, {"skipped": skipped, "sha256": None if reference is None else reference.sha256,
-                      "features": None if reference is None else torch.from_numpy(reference.features)})
+def save_reference(path: str | Path, reference: Reference | None, skipped: str | None,
+                   long_horizon: tuple[Reference | None, str | None] | None = None) -> None:
+    """The reference file (stage fvd_reference; this module is its only writer and reader): the protocol's
+    real clips and, for a benchmark with a long-horizon protocol, ``long_horizon`` = (its reference, or why
+    it has none)."""
+    def part(ref: Reference | None, why: str | None) -> dict[str, Any]:
+        return {"skipped": why, "sha256": None if ref is None else ref.sha256,
+                "features": None if ref is None else torch.from_numpy(ref.features)}
+
+    data = part(reference, skipped)
+    if long_horizon is not None:
+        data[LONG_HORIZON] = part(*long_horizon)
+    save_torch(path, data)
 
 
-def load_reference(path: str | Path) -> Reference | None:
-    """The reference of ``path``, or None where the benchmark's protocol cannot have FVD."""
+def load_reference(path: str | Path, long_horizon: bool = False) -> Reference | None:
+    """The reference of ``path`` (of the long-horizon clips with ``long_horizon``), or None where that
+    protocol cannot have FVD."""
     if not Path(path).exists():
         raise GenvidError(f"{path}: FVD reference not found (run the fvd_reference stage)")
     data = load_torch(path, "FVD reference")
     if not isinstance(data, dict) or "features" not in data or "sha256" not in data:
         raise GenvidError(f"{path}: not an FVD reference file")
+    if long_horizon:
+        data = data.get(LONG_HORIZON)
+        if not isinstance(data, dict) or "features" not in data or "sha256" not in data:
+            raise GenvidError(f"{path}: holds no reference of the long-horizon clips (made before the benchmark had "
+                              "a long_horizon protocol? rerun the fvd_reference stage)")
     return None if data["features"] is None else Reference(data["features"].numpy(), data["sha256"], str(path))
 
 
@@ -244,7 +271,7 @@ def fvd_repeats(real: np.ndarray, generated: np.ndarray, draws: np.ndarray) -> l
 
 def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: str | None) -> dict[str, Any]:
     """The whole result: per series, metric and rule, curves and averages with intervals; FVD."""
-    clusters = read_index(info.path)["cluster"]
+    clusters = read_index(info.path, info.group)["cluster"]
     out: dict[str, Any] = {"series": {}, "fvd": {"skipped": skipped}, "diversity": diversity_summary(
         scores.diversity, info.samples, clusters, cfg)}
     for name, per_metric in scores.per_frame.items():
@@ -287,8 +314,9 @@ def headline(result: dict[str, Any], bits_per_dim: float | None = None) -> dict[
     """metrics.json, what ``dvc metrics show`` prints per run: flat numbers under one set of keys
     shared by every run, so the table has one narrow column per key: psnr, ssim, lpips (the
     predictions' time average under the headline rule), fvd (mean of its repeats), diversity (the
-    samples' pairwise LPIPS) and bits_per_dim (from training). A number the run does not have (FVD skipped, a model without a
-    likelihood) is an absent key, not null: DVC prints absent keys as "-". Every rule, interval
+    samples' pairwise LPIPS), bits_per_dim (from training) and, on a benchmark with a long-horizon protocol,
+    long_lpips and long_fvd (its headline LPIPS and FVD mean). A number the run does not have (FVD skipped, a
+    model without a likelihood) is an absent key, not null: DVC prints absent keys as "-". Every rule, interval
     and the FVD sd stay in scores.json."""
     pred = result["series"][PREDICTIONS]
     out = {m: round(pred[m][HEADLINE_RULE]["average"]["mean"], 6) for m in HEADLINE_METRICS}
@@ -300,6 +328,11 @@ def headline(result: dict[str, Any], bits_per_dim: float | None = None) -> dict[
         out["diversity"] = round(spread, 6)
     if bits_per_dim is not None:
         out["bits_per_dim"] = round(bits_per_dim, 6)
+    long = result.get(LONG_HORIZON)
+    if long is not None:
+        out["long_lpips"] = round(long["series"][PREDICTIONS]["lpips"][HEADLINE_RULE]["average"]["mean"], 6)
+        if long["fvd"].get(PREDICTIONS):
+            out["long_fvd"] = round(long["fvd"][PREDICTIONS]["mean"], FVD_DECIMALS)
     return out
 
 
@@ -315,19 +348,23 @@ def read_bits_per_dim(path: str | Path, run: str) -> float | None:
     return None if bits is None else float(bits)
 
 
-def timestep_tables(result: dict[str, Any], info: SamplesInfo) -> dict[str, str]:
-    """One TSV per metric (dvc plots, x = timestep): every series x rule, then its [lo, hi]."""
+def timestep_tables(result: dict[str, Any], info: SamplesInfo,
+                    long: tuple[dict[str, Any], SamplesInfo] | None = None) -> dict[str, str]:
+    """One TSV per metric (dvc plots, x = timestep): every series x rule, then its [lo, hi]; with ``long``
+    (the long-horizon section and its clips), its series too as ``long_horizon_*`` columns, over its
+    horizon (a protocol's cells past its own horizon are empty)."""
+    protocols = [("", result, info)] + ([] if long is None else [(f"{LONG_HORIZON}_", long[0], long[1])])
     tables = {}
     for m in METRICS:
-        cols = [(s, r) for s in result["series"] for r in stats.RULES
-                if not (s != PREDICTIONS and info.extras[s].samples == 1 and r != "mean")]
-        header = ["timestep", "frame"] + [f"{s}_{r}" for s, r in cols]
-        header += [f"{s}_{r}_{e}" for s, r in cols for e in ("lo", "hi")]
+        cols = [(prefix, res, inf, s, r) for prefix, res, inf in protocols for s in res["series"] for r in stats.RULES
+                if not (s != PREDICTIONS and inf.extras[s].samples == 1 and r != "mean")]
+        header = ["timestep", "frame"] + [f"{p}{s}_{r}" for p, _, _, s, r in cols]
+        header += [f"{p}{s}_{r}_{e}" for p, _, _, s, r in cols for e in ("lo", "hi")]
         lines = ["\t".join(header)]
-        for k in range(info.horizon):
-            curves = [result["series"][s][m][r]["per_timestep"] for s, r in cols]
-            cells = [c["mean"][k] for c in curves]
-            cells += [None if c[e] is None else c[e][k] for c in curves for e in ("lo", "hi")]
+        for k in range(max(inf.horizon for _, _, inf in protocols)):
+            curves = [res["series"][s][m][r]["per_timestep"] if k < inf.horizon else None for _, res, inf, s, r in cols]
+            cells = [None if c is None else c["mean"][k] for c in curves]
+            cells += [None if c is None or c[e] is None else c[e][k] for c in curves for e in ("lo", "hi")]
             lines.append("\t".join([str(k + 1), str(info.context_frames + k), *map(_cell, cells)]))
         tables[m] = "\n".join(lines) + "\n"
     return tables
@@ -369,21 +406,86 @@ def protocol(info: SamplesInfo, cfg: EvaluateConfig) -> dict[str, Any]:
     }
 
 
-def evaluate(info: SamplesInfo, lpips: LPIPS, features: Features | None, cfg: EvaluateConfig,
-             batch_clips: int = 4, progress: bool = True,
-             reference: Reference | None = None,
-             bits_per_dim: float | None = None) -> tuple[dict, dict, dict, dict[str, str]]:
-    """(headline metrics, full scores, protocol, per-timestep TSVs) of one samples file;
-    ``bits_per_dim`` (the run's training) joins the headline only."""
+def score_protocol(info: SamplesInfo, lpips: LPIPS, features: Features | None, cfg: EvaluateConfig,
+                   batch_clips: int = 4, progress: bool = True,
+                   reference: Reference | None = None) -> tuple[Scores, str | None]:
+    """One protocol's clips (the samples file's, or its long horizon's) scored, and why FVD was skipped."""
     if min(info.height, info.width) < LPIPS_MIN_SIZE:
         raise GenvidError(f"{info.path}: frames are {info.height}x{info.width}; LPIPS (AlexNet) needs at "
                           f"least {LPIPS_MIN_SIZE}x{LPIPS_MIN_SIZE}")
     check_reference(info, reference)  # before any scoring
     skipped = "no video feature extractor" if features is None else fvd_unavailable(info.clips, info.clip_len)
     draws = fvd_draws(info.clips, info.samples, cfg.fvd_repeats, cfg.seed)
-    scores = score(info, lpips, None if skipped else features, batch_clips, progress, draws, reference)
-    result = summarize(scores, info, cfg, skipped)
-    return headline(result, bits_per_dim), result, protocol(info, cfg), timestep_tables(result, info)
+    return score(info, lpips, None if skipped else features, batch_clips, progress, draws, reference), skipped
+
+
+@dataclass(frozen=True)
+class LongHorizon:
+    """What evaluate scores of a benchmark's long-horizon protocol: its clips in the samples file, its
+    FVD repeats (params) and its FVD reference (None: no FVD)."""
+
+    info: SamplesInfo
+    fvd_repeats: int
+    reference: Reference | None = None
+
+
+def check_long_horizon(found: SamplesInfo | None, wanted: LongHorizonConfig | None, path: str | Path,
+                       where: str, run: str) -> None:
+    """The samples file's long-horizon clips are those params ``where`` (benchmarks.<b>.long_horizon)
+    asks for: present exactly where it is set, with its context, horizon and N."""
+    if found is None and wanted is None:
+        return
+    if found is None or wanted is None:
+        raise GenvidError(f"{path}: {'no' if found is None else 'holds'} long-horizon clips, but params {where} is "
+                          f"{'set' if found is None else 'not set'} (rerun sample@{run})")
+    got = (found.context_frames, found.horizon, found.samples)
+    if got != (wanted.context_frames, wanted.horizon, wanted.num_samples):
+        raise GenvidError(f"{path}: long-horizon clips of {got[0]} -> {got[1]} frames with N = {got[2]}, but params "
+                          f"{where} gives {wanted.context_frames} -> {wanted.horizon} with N = {wanted.num_samples} "
+                          f"(rerun sample@{run})")
+
+
+def long_horizon_config(cfg: EvaluateConfig, long: LongHorizon) -> EvaluateConfig:
+    """evaluate's settings for the long horizon: its own FVD repeats, the same bootstrap and seed."""
+    return dataclasses.replace(cfg, fvd_repeats=long.fvd_repeats)
+
+
+def long_horizon_result(scores: Scores, long: LongHorizon, cfg: EvaluateConfig, skipped: str | None) -> dict[str, Any]:
+    """scores.json's ``long_horizon``: ``summarize`` of its clips; with one FVD repeat, sd null (a value,
+    not a spread)."""
+    section = summarize(scores, long.info, long_horizon_config(cfg, long), skipped)
+    fvd = section["fvd"].get(PREDICTIONS)
+    if fvd is not None and len(fvd["values"]) == 1:
+        fvd["sd"] = None
+    return section
+
+
+def long_protocol(long: LongHorizon) -> dict[str, Any]:
+    """protocol.json's ``long_horizon``: its settings (the rules, metrics and intervals are the protocol's)."""
+    info = long.info
+    return {"clips": info.clips, "num_samples": info.samples, "context_frames": info.context_frames,
+            "horizon": info.horizon, "fvd_repeats": long.fvd_repeats,
+            "fvd": (f"as the protocol's, over {info.clip_len}-frame videos: one random sample per clip, "
+                    f"{long.fvd_repeats} repeat{'s' if long.fvd_repeats != 1 else ''} (mean, and sd when more than "
+                    f"one); {info.clips} videos per set")}
+
+
+def evaluate(info: SamplesInfo, lpips: LPIPS, features: Features | None, cfg: EvaluateConfig,
+             batch_clips: int = 4, progress: bool = True,
+             reference: Reference | None = None,
+             bits_per_dim: float | None = None,
+             long: LongHorizon | None = None) -> tuple[dict, dict, dict, dict[str, str]]:
+    """(headline metrics, full scores, protocol, per-timestep TSVs) of one samples file;
+    ``bits_per_dim`` (the run's training) joins the headline only; ``long``: its long-horizon clips too."""
+    scores, skipped = score_protocol(info, lpips, features, cfg, batch_clips, progress, reference)
+    result, proto, both = summarize(scores, info, cfg, skipped), protocol(info, cfg), None
+    if long is not None:
+        long_scores, long_skipped = score_protocol(long.info, lpips, features, long_horizon_config(cfg, long),
+                                                   batch_clips, progress, long.reference)
+        result[LONG_HORIZON] = long_horizon_result(long_scores, long, cfg, long_skipped)
+        proto[LONG_HORIZON] = long_protocol(long)
+        both = (result[LONG_HORIZON], long.info)
+    return headline(result, bits_per_dim), result, proto, timestep_tables(result, info, both)
 
 
 def write_outputs(out_dir: str | Path, metrics: dict, scores: dict, proto: dict, tables: dict[str, str]) -> None:
@@ -400,5 +502,9 @@ def summary_line(run: str, metrics: dict[str, float]) -> str:
     """One stdout line from metrics.json's flat keys (absent ones, e.g. FVD skipped, say n/a)."""
     fvd = f"{metrics['fvd']:.1f}" if "fvd" in metrics else "n/a"
     bits = f"; {metrics['bits_per_dim']:.3f} bits/dim" if "bits_per_dim" in metrics else ""
+    long = ""
+    if "long_lpips" in metrics:
+        long_fvd = f"{metrics['long_fvd']:.1f}" if "long_fvd" in metrics else "n/a"
+        long = f"; long horizon: FVD {long_fvd}, LPIPS {metrics['long_lpips']:.3f}"
     return (f"evaluate {run}: PSNR best/seq {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, "
-            f"LPIPS {metrics['lpips']:.3f}; FVD {fvd}{bits}")
+            f"LPIPS {metrics['lpips']:.3f}; FVD {fvd}{bits}{long}")

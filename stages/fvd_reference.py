@@ -1,4 +1,5 @@
-"""Stage fvd_reference: the I3D features of one benchmark's real test clips (SPEC §7).
+"""Stage fvd_reference: the I3D features of one benchmark's real test clips (SPEC §7), and of its
+long-horizon protocol's clips where it has one (context + true future of each).
 
 Every run of the benchmark is scored against this one real set, so it is embedded once, not
 once per run; evaluate checks each samples file's real clips against its hash.
@@ -24,20 +25,23 @@ def main(argv: list[str] | None = None) -> None:
     raw = P.read_params(args.params)
     bench = P.benchmark(raw, args.benchmark, args.params)
     paths = benchmark_paths(args.benchmark, args.root)
-    proto = bench.protocol
     check_inputs(bench, args.benchmark, paths.frames, paths.split, params=args.params)
-    starts, _, _ = protocol_clips(proto, paths.frames, paths.split)
-    skipped = E.fvd_unavailable(len(starts), proto.clip_len)
-    reference = None
-    if skipped is None:
+    protocols = [p for p in (bench.protocol, bench.long_horizon) if p is not None]
+    clips = [protocol_clips(p, paths.frames, paths.split)[0] for p in protocols]
+    skipped = [E.fvd_unavailable(len(starts), p.clip_len) for p, starts in zip(protocols, clips)]
+    references: list[E.Reference | None] = [None] * len(protocols)
+    if any(why is None for why in skipped):
         configure_torch()
         device = P.top_level(raw, "device", args.params).device
-        i3d = load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])).to(device)
-        reference = E.fvd_reference(paths.frames, starts, proto.clip_len, E.i3d_features(i3d, args.batch_size),
-                                    args.batch_size, not args.no_progress)
-    E.save_reference(paths.fvd_reference, reference, skipped)
-    print(f"fvd_reference {args.benchmark}: {skipped or f'{len(starts)} real test clips embedded'} "
-          f"-> {paths.fvd_reference}")
+        features = E.i3d_features(load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])).to(device), args.batch_size)
+        references = [None if why is not None else E.fvd_reference(paths.frames, starts, p.clip_len, features,
+                                                                    args.batch_size, not args.no_progress)
+                      for p, starts, why in zip(protocols, clips, skipped)]
+    long = None if bench.long_horizon is None else (references[1], skipped[1])
+    E.save_reference(paths.fvd_reference, references[0], skipped[0], long)
+    told = [why or f"{len(starts)} real {what} clips embedded"
+            for what, starts, why in zip(("test", "long-horizon"), clips, skipped)]
+    print(f"fvd_reference {args.benchmark}: {'; '.join(told)} -> {paths.fvd_reference}")
 
 
 if __name__ == "__main__":

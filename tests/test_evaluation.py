@@ -258,6 +258,7 @@ def stage_root(tmp_path, weights):
     root = tmp_path / "root"
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["evaluate"] = {"fvd_repeats": 2, "bootstrap": 100, "seed": 0}
+    del params["benchmarks"]["driving"]["long_horizon"]  # test_stage_checks_the_long_horizon_against_params: with one
     (root / "models/metrics").mkdir(parents=True)
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     for name, path in weights.items():
@@ -329,6 +330,159 @@ def test_bad_samples_file_is_one_line_and_writes_nothing(stage_root, case, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith(f"error: {path}"), err
     assert not (stage_root / "reports").exists()
+
+
+def test_stage_checks_the_long_horizon_against_params(stage_root, capsys):
+    """Params with a long horizon and a samples file without its clips (or the other way round, or with
+    other settings): one line naming the file and the params key, before any scoring."""
+    from stages import evaluate
+
+    path = stage_root / "data/driving/samples/driving-copy_last.h5"
+    path.parent.mkdir(parents=True)
+    real = np.zeros((2, 16, SIZE, SIZE, 3), np.uint8)
+
+    def samples(long_horizon: int | None) -> None:
+        with write_samples(path, 2, (SIZE, SIZE, 3), 8, 8, 1, {"run": "driving-copy_last"}) as w:
+            w.write(slice(0, 2), real, np.zeros((2, 1, 8, SIZE, SIZE, 3), np.uint8), episode=np.zeros(2, np.int64),
+                    start=np.arange(2) * 16, cluster=np.arange(2))
+            if long_horizon is not None:
+                w.long_horizon(2, 8, long_horizon, 2).write(
+                    slice(0, 2), np.zeros((2, 8 + long_horizon, SIZE, SIZE, 3), np.uint8),
+                    np.zeros((2, 2, long_horizon, SIZE, SIZE, 3), np.uint8), episode=np.zeros(2, np.int64),
+                    start=np.arange(2) * 40, cluster=np.arange(2))
+
+    def error() -> str:
+        with pytest.raises(SystemExit) as exit_:
+            evaluate.main(["--params", str(stage_root / "params.yaml"), "--run", "driving-copy_last",
+                           "--root", str(stage_root), "--no-progress"])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_.value.code == 2 and len(err) == 1 and not (stage_root / "reports").exists(), err
+        return err[0]
+
+    samples(16)
+    assert "holds long-horizon clips, but params benchmarks.driving.long_horizon is not set" in error()
+    params = yaml.safe_load((stage_root / "params.yaml").read_text())
+    params["benchmarks"]["driving"]["long_horizon"] = yaml.safe_load((ROOT / "params.yaml").read_text())[
+        "benchmarks"]["driving"]["long_horizon"]  # 8 -> 32, N = 2
+    (stage_root / "params.yaml").write_text(yaml.safe_dump(params))
+    assert f"{path}: long-horizon clips of 8 -> 16 frames with N = 2, but params benchmarks.driving.long_horizon " \
+           "gives 8 -> 32 with N = 2" in error()
+    samples(None)
+    assert f"{path}: no long-horizon clips, but params benchmarks.driving.long_horizon is set" in error()
+
+
+def test_samples_file_long_horizon_round_trip_and_errors(tmp_path):
+    """The long-horizon group (genvid.data.samples): written batch by batch beside the protocol's clips,
+    read back as a SamplesInfo view whose series and index are its own; None where a file has none; a
+    broken group is one line naming the dataset."""
+    from genvid.data.samples import LONG_HORIZON, read_clips, read_index, read_long_horizon
+
+    rng = np.random.default_rng(11)
+    real = rng.integers(0, 256, (N, C + H, SIZE, SIZE, 3), dtype=np.uint8)
+    info = write(tmp_path / "plain.h5", real, rng.integers(0, 256, (N, S, H, SIZE, SIZE, 3), dtype=np.uint8))
+    assert read_long_horizon(info.path) is None and info.group == "" and info.dataset("real") == "real"
+    long_real = rng.integers(0, 256, (3, C + 2 * H, SIZE, SIZE, 3), dtype=np.uint8)
+    long_pred = rng.integers(0, 256, (3, 2, 2 * H, SIZE, SIZE, 3), dtype=np.uint8)
+    path = tmp_path / "long.h5"
+    with write_samples(path, N, (SIZE, SIZE, 3), C, H, S, {"run": "t"}) as w:
+        w.write(slice(0, N), real, np.zeros((N, S, H, SIZE, SIZE, 3), np.uint8), episode=np.zeros(N, np.int64),
+                start=np.arange(N), cluster=np.arange(N))
+        long = w.long_horizon(3, C, 2 * H, 2)
+        for rows in (slice(0, 2), slice(2, 3)):  # batch by batch, as the sample stage writes
+            long.write(rows, long_real[rows], long_pred[rows], episode=np.array([5, 5, 6])[rows],
+                       start=np.array([0, 16, 0])[rows], cluster=np.array([0, 0, 1])[rows])
+    got = read_long_horizon(path)
+    assert (got.group, got.clips, got.samples, got.context_frames, got.horizon) == (LONG_HORIZON, 3, 2, C, 2 * H)
+    assert got.attrs["run"] == "t" and got.attrs["horizon"] == 2 * H and got.extras == {} and got.cond is None
+    assert read_samples_info(path).horizon == H  # the protocol's view is unchanged
+    assert np.array_equal(read_clips(path, got.dataset("real"), slice(None)), long_real)
+    assert np.array_equal(read_clips(path, got.dataset("predictions"), slice(None)), long_pred)
+    assert read_index(path, LONG_HORIZON)["cluster"].tolist() == [0, 0, 1]
+    assert read_index(path)["cluster"].tolist() == list(range(N))
+    with h5py.File(path, "r+") as f:
+        del f["long_horizon/cluster"]
+    with pytest.raises(GenvidError, match=r"dataset 'long_horizon/cluster' must be integers \[3\]"):
+        read_long_horizon(path)
+    with h5py.File(path, "r+") as f:
+        f.create_dataset("long_horizon/cluster", data=np.zeros(3, np.int64))
+        f["long_horizon"].attrs["horizon"] = H - 1
+    with pytest.raises(GenvidError, match="'long_horizon/real' clips have 16 frames, expected context_frames"):
+        read_long_horizon(path)
+
+
+def test_long_horizon_scores_copy_last_by_hand(tmp_path, lpips):
+    """Issue 23 item 2: the long-horizon clips are scored by the same code on their own clips: copy-last's
+    per-timestep MSE is the squared grey-level gap to the last context frame; FVD with one repeat has no
+    sd; metrics.json gains long_lpips/long_fvd, each TSV the long_horizon_* columns over the longer horizon;
+    the protocol's numbers are those of the same file scored without its long horizon."""
+    from genvid.data.samples import read_long_horizon
+
+    long_h, long_n = 2 * H, 3
+    rng = np.random.default_rng(12)
+    values = rng.integers(0, 256, (N, C + H))
+    real = grey_clips(values)
+    preds = np.stack([grey_clips(np.clip(values[:, C:] + d, 0, 255)) for d in (3, 10, 40)], axis=1)
+    long_values = rng.integers(0, 256, (long_n, C + long_h))
+    long_real = grey_clips(long_values)
+    copies = np.repeat(long_real[:, None, C - 1:C].repeat(long_h, axis=2), 2, axis=1)
+    path = tmp_path / "s.h5"
+    with write_samples(path, N, (SIZE, SIZE, 3), C, H, S, {"run": "t"}) as w:
+        w.write(slice(0, N), real, preds, episode=np.zeros(N, np.int64), start=np.arange(N), cluster=np.arange(N))
+        w.long_horizon(long_n, C, long_h, 2).write(slice(0, long_n), long_real, copies, episode=np.zeros(long_n, np.int64),
+                                                   start=np.arange(long_n), cluster=np.arange(long_n))
+    info, long_info = read_samples_info(path), read_long_horizon(path)
+    long = E.LongHorizon(long_info, 1)
+    metrics, scores, proto, tables = E.evaluate(info, lpips, stand_in_features, CFG, progress=False, long=long)
+    gap = (long_values[:, C:] - long_values[:, C - 1:C]) / 255.0  # [clips, horizon]
+    mse = scores["long_horizon"]["series"]["predictions"]["mse"]
+    for rule in ("best_seq", "best_step", "mean"):  # two identical samples: every rule the same
+        assert mse[rule]["per_timestep"]["mean"] == pytest.approx((gap ** 2).mean(axis=0), rel=1e-6)
+    fvd = scores["long_horizon"]["fvd"]["predictions"]
+    assert len(fvd["values"]) == 1 and fvd["sd"] is None and metrics["long_fvd"] == round(fvd["values"][0], 4)
+    assert scores["long_horizon"]["diversity"]["mean"] == 0.0  # copies: no spread
+    lp = scores["long_horizon"]["series"]["predictions"]["lpips"]["best_seq"]["average"]["mean"]
+    assert metrics["long_lpips"] == round(lp, 6)
+    assert proto["long_horizon"] == {**proto["long_horizon"], "clips": long_n, "horizon": long_h, "num_samples": 2,
+                                     "context_frames": C, "fvd_repeats": 1}
+    lines = [line.split("\t") for line in tables["mse"].splitlines()]
+    header, rows = lines[0], lines[1:]
+    assert len(rows) == long_h and [r[0] for r in rows] == [str(t) for t in range(1, long_h + 1)]
+    col, main_col = header.index("long_horizon_predictions_mean"), header.index("predictions_mean")
+    assert [float(r[col]) for r in rows] == pytest.approx((gap ** 2).mean(axis=0), rel=1e-6)
+    assert all(r[main_col] != "" for r in rows[:H]) and all(r[main_col] == "" for r in rows[H:])
+    # the same file without its long horizon: the protocol's outputs exactly as before, nothing new
+    plain = E.evaluate(info, lpips, stand_in_features, CFG, progress=False)
+    assert "long_horizon" not in plain[1] and "long_horizon" not in plain[2]
+    assert plain[0] == {k: v for k, v in metrics.items() if not k.startswith("long_")}
+    assert plain[1] == {k: v for k, v in scores.items() if k != "long_horizon"}
+    header_plain = plain[3]["mse"].splitlines()[0].split("\t")
+    assert header_plain == [h for h in header if not h.startswith("long_horizon_")]
+    assert "long horizon: FVD" in E.summary_line("t", metrics) and "long" not in E.summary_line("t", plain[0])
+    # the benchmark's reference of the long-horizon clips stands in for their real features, checked by hash
+    with h5py.File(tmp_path / "frames.h5", "w") as f:
+        f["frames"] = long_real.reshape(-1, SIZE, SIZE, 3)
+    ref = E.fvd_reference(tmp_path / "frames.h5", np.arange(long_n) * (C + long_h), C + long_h, stand_in_features,
+                          progress=False)
+    with_ref = E.evaluate(info, lpips, stand_in_features, CFG, progress=False, long=E.LongHorizon(long_info, 1, ref))
+    assert with_ref[1]["long_horizon"]["fvd"]["predictions"]["values"] == pytest.approx(fvd["values"])
+    with pytest.raises(GenvidError, match="its long-horizon real clips differ from the benchmark's FVD reference"):
+        E.evaluate(info, lpips, stand_in_features, CFG, progress=False,
+                   long=E.LongHorizon(long_info, 1, E.Reference(ref.features, ref.sha256[::-1])))
+
+
+def test_long_horizon_reference_lives_in_the_benchmarks_reference_file(tmp_path):
+    ref = E.Reference(np.arange(8.0).reshape(2, 4), "a" * 64)
+    long = E.Reference(np.ones((3, 4)), "b" * 64)
+    E.save_reference(tmp_path / "plain.pt", ref, None)
+    E.save_reference(tmp_path / "long.pt", ref, None, (long, None))
+    E.save_reference(tmp_path / "skipped.pt", ref, None, (None, "FVD needs at least 2 test clips, got 1"))
+    assert E.load_reference(tmp_path / "long.pt").sha256 == "a" * 64
+    got = E.load_reference(tmp_path / "long.pt", long_horizon=True)
+    assert got.sha256 == "b" * 64 and np.array_equal(got.features, long.features)
+    assert E.load_reference(tmp_path / "skipped.pt", long_horizon=True) is None
+    with pytest.raises(GenvidError, match=r"plain\.pt: holds no reference of the long-horizon clips"):
+        E.load_reference(tmp_path / "plain.pt", long_horizon=True)
+    assert (tmp_path / "plain.pt").read_bytes() != (tmp_path / "long.pt").read_bytes()
 
 
 def test_read_samples_info_names_the_problem(tmp_path):
