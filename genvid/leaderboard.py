@@ -12,6 +12,9 @@ Read top to bottom like the table:
    counterfactual clips, their fidelity (LPIPS), action sensitivity and direction with intervals
    (genvid.controllability) and, on a benchmark with motion labels, the motion accuracy of its
    futures (mean-of-N, best-of-N, and the real futures' ceiling, with intervals: genvid.metrics.motion)
+   and, on a benchmark with a long-horizon protocol, its PSNR/SSIM/LPIPS under the three rules, FVD,
+   diversity, the per-timestep LPIPS and SSIM (best of N per timestep, mean of N) and the first predicted
+   frame at which the run's mean-of-N LPIPS exceeds the copy-last run's (``long_horizon``)
    (scores.json), bits per dimension where the model has a likelihood and the parameter count
    (train_metrics.json).
    metrics.json is only required, not read: evaluate writes it last, so it says the run's
@@ -22,6 +25,10 @@ Read top to bottom like the table:
    whose context, horizon or N differs from ``benchmarks.<b>.protocol``.
 3. **Published rows** of the benchmark, ``kind: "published"``, each with its source and its
    protocol differences against genvid's numbers as built here.
+
+The long-horizon protocol's settings are the ones evaluate recorded (protocol.json's ``long_horizon``,
+checked there against params), stated once in rows.json's ``long_horizon``: a benchmark's runs have
+it all or none (a run without it beside runs with it is flagged, never dropped).
 
 Files (``write_leaderboard``; atomic, sorted keys, floats to 7 significant digits, so the bytes
 depend only on the inputs): ``leaderboard.json`` (numbers only, the headline keys of the
@@ -88,9 +95,10 @@ def _float(value: Any, path: Path, key: str, decimals: int | None = None) -> flo
     return _num(value if decimals is None else round(value, decimals))
 
 
-def _average(scores: dict, path: Path, metric: str, rule: str) -> dict[str, Any]:
-    """{"mean", "ci95": [lo, hi] | None} of the predictions' time-averaged score under ``rule``."""
-    keys = ("series", PREDICTIONS, metric, rule, "average")
+def _average(scores: dict, path: Path, metric: str, rule: str, *within: str) -> dict[str, Any]:
+    """{"mean", "ci95": [lo, hi] | None} of the predictions' time-averaged score under ``rule`` (of the
+    section ``within``: the long horizon's)."""
+    keys = (*within, "series", PREDICTIONS, metric, rule, "average")
     avg, where = _get(scores, path, *keys), ".".join(keys)
     if not isinstance(avg, dict) or "mean" not in avg:
         raise GenvidError(f"{path}: '{where}' must hold 'mean' and 'ci95'")
@@ -114,15 +122,15 @@ def _fvd(scores: dict, path: Path) -> dict[str, Any] | None:
     return out
 
 
-def _diversity(scores: dict, path: Path) -> dict[str, Any] | None:
+def _diversity(scores: dict, path: Path, *within: str) -> dict[str, Any] | None:
     """{"mean", "ci95"} of the predictions' pairwise LPIPS (genvid.evaluation.diversity), None where
     evaluate had one sample per clip."""
-    section = _get(scores, path, "diversity")
+    section = _get(scores, path, *within, "diversity")
     if not isinstance(section, dict) or "skipped" in section:
         return None
-    ci = section.get("ci95")
-    return {"mean": _float(section.get("mean"), path, "diversity.mean"),
-            "ci95": None if ci is None else [_float(c, path, "diversity.ci95") for c in ci]}
+    ci, where = section.get("ci95"), ".".join((*within, "diversity"))
+    return {"mean": _float(section.get("mean"), path, f"{where}.mean"),
+            "ci95": None if ci is None else [_float(c, path, f"{where}.ci95") for c in ci]}
 
 
 def _controllability(scores: dict, path: Path) -> dict[str, Any] | None:
@@ -166,6 +174,84 @@ def _motion(scores: dict, path: Path) -> dict[str, Any] | None:
     return out
 
 
+LONG_HORIZON = "long_horizon"  # genvid.evaluation's key in scores.json and protocol.json
+LONG_CURVES = ("lpips", "ssim")  # per timestep in rows.json, under LONG_CURVE_RULES
+LONG_CURVE_RULES = ("best_step", "mean")
+LONG_SETTINGS = ("context_frames", "horizon", "num_samples", "clips", "fvd_repeats")
+
+
+def _long_horizon(scores: dict, protocol: dict, path: dict[str, Path]) -> dict[str, Any] | None:
+    """A run's long-horizon scores (genvid.evaluation): PSNR/SSIM/LPIPS averages under every rule, FVD
+    (sd None with one repeat), diversity, the per-timestep LPIPS and SSIM curves and the settings it was
+    evaluated with; None where the run has none."""
+    section, settings = scores.get(LONG_HORIZON), protocol.get(LONG_HORIZON)
+    if section is None and settings is None:
+        return None
+    if not isinstance(section, dict) or not isinstance(settings, dict):
+        missing = path["scores"] if not isinstance(section, dict) else path["protocol"]
+        raise GenvidError(f"{missing}: key '{LONG_HORIZON}' missing or not an object (the other evaluate output "
+                          "has it: a stale evaluation)")
+    evaluated = {}
+    for key in LONG_SETTINGS:
+        value = _get(protocol, path["protocol"], LONG_HORIZON, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise GenvidError(f"{path['protocol']}: '{LONG_HORIZON}.{key}' must be a positive integer, got {value!r}")
+        evaluated[key] = value
+    where = path["scores"]
+    out: dict[str, Any] = {m: {r: _average(scores, where, m, r, LONG_HORIZON) for r in RULES} for m in IMAGE_METRICS}
+    fvd = _get(scores, where, LONG_HORIZON, "fvd")
+    found = fvd.get(PREDICTIONS) if isinstance(fvd, dict) else None
+    key = f"{LONG_HORIZON}.fvd.{PREDICTIONS}"
+    out["fvd"] = None if found is None else {
+        "mean": _float(_get(scores, where, LONG_HORIZON, "fvd", PREDICTIONS, "mean"), where, f"{key}.mean", FVD_DECIMALS),
+        "sd": None if found.get("sd") is None else _float(found["sd"], where, f"{key}.sd", FVD_DECIMALS),
+        "repeats": len(found["values"]) if isinstance(found.get("values"), list) else None}
+    out["fvd_skipped"] = fvd.get("skipped") if isinstance(fvd, dict) else None
+    out["diversity"] = _diversity(scores, where, LONG_HORIZON)
+    out["per_timestep"] = {}
+    for metric in LONG_CURVES:
+        out["per_timestep"][metric] = {}
+        for rule in LONG_CURVE_RULES:
+            keys = (LONG_HORIZON, "series", PREDICTIONS, metric, rule, "per_timestep", "mean")
+            curve = _get(scores, where, *keys)
+            if not isinstance(curve, list) or len(curve) != evaluated["horizon"]:
+                raise GenvidError(f"{where}: '{'.'.join(keys)}' must be a list of {evaluated['horizon']} values "
+                                  "(the long horizon)")
+            out["per_timestep"][metric][rule] = [_float(v, where, ".".join(keys)) for v in curve]
+    out["evaluated"] = evaluated
+    return out
+
+
+def worse_than_baseline_from(curve: list[float], baseline: list[float]) -> int | None:
+    """The first predicted frame t (1-based) at which ``curve`` (an LPIPS, lower is better) exceeds the
+    baseline's, or None where it never does within the horizon."""
+    return next((t + 1 for t, (a, b) in enumerate(zip(curve, baseline)) if a > b), None)
+
+
+def long_horizon_summary(measured: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """rows.json's ``long_horizon`` (None on a benchmark without one), and in place: each row's first frame
+    worse than the baseline's, and a flag on a row without long-horizon scores beside rows with them."""
+    rows = [r for r in measured if LONG_HORIZON in r["metrics"]]
+    if not rows:
+        return None
+    for row in measured:
+        if LONG_HORIZON not in row["metrics"]:
+            reason = "no long-horizon scores, which the benchmark's other runs have (rerun its evaluate stage)"
+            row["protocol_ok"] = False
+            row["protocol_deviation"] = "; ".join(filter(None, (row["protocol_deviation"], reason)))
+    base = next((r for r in rows if r["baseline"]), None)
+    for row in rows:
+        long = row["metrics"][LONG_HORIZON]
+        long["baseline"] = None if base is None else base["run"]
+        long["lpips_worse_than_baseline_from"] = None if base is None or row is base else worse_than_baseline_from(
+            long["per_timestep"]["lpips"]["mean"], base["metrics"][LONG_HORIZON]["per_timestep"]["lpips"]["mean"])
+    settings = {key: _agreed([r["metrics"][LONG_HORIZON]["evaluated"][key] for r in rows], "long-horizon scores")
+                for key in LONG_SETTINGS}
+    return {**settings, "baseline": None if base is None else base["run"],
+            "worse_than_baseline": "the first predicted frame at which the run's mean-of-N LPIPS exceeds the "
+                                   "baseline run's (null: never within the horizon, or no baseline run)"}
+
+
 def _deviation(data: dict, path: Path) -> str | None:
     text = data.get("protocol_deviation")
     if text is not None and not (isinstance(text, str) and text.strip()):
@@ -190,6 +276,9 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
     metrics["diversity"] = _diversity(data["scores"], path["scores"])
     metrics["controllability"] = _controllability(data["scores"], path["scores"])
     metrics["motion"] = _motion(data["scores"], path["scores"])
+    long = _long_horizon(data["scores"], data["protocol"], path)
+    if long is not None:  # absent, not null, on a benchmark without one: its rows.json stays as it was
+        metrics[LONG_HORIZON] = long
     bits = data["train_metrics"].get("bits_per_dim")
     metrics["bits_per_dim"] = None if bits is None else _float(bits, path["train_metrics"], "bits_per_dim")
     parameters = _get(data["train_metrics"], path["train_metrics"], "parameters")
@@ -293,6 +382,7 @@ def build_rows(params_path: str | Path, benchmark: str, root: str | Path = ".") 
                        for name, model in _runs_of(raw, benchmark, params_path)])
     numbers = genvid_numbers(protocol, measured)
     published = [published_row(row, numbers) for row in pub.published_rows(benchmark)]
+    long = long_horizon_summary(measured)
     return {
         "benchmark": benchmark,
         "protocol": {"context_frames": numbers.context_frames, "horizon": numbers.horizon,
@@ -301,6 +391,7 @@ def build_rows(params_path: str | Path, benchmark: str, root: str | Path = ".") 
                      "items": dict(sorted(pub.GENVID_PROTOCOL.get(benchmark, {}).items()))},
         "note": pub.BENCHMARK_NOTES.get(benchmark),
         "rows": measured + published,  # measured first, always
+        **({} if long is None else {LONG_HORIZON: long}),
     }
 
 
@@ -321,6 +412,11 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
                 keys[key] = v["mean"]
         if m.get("motion"):
             keys.update({f"motion_{rule}": m["motion"][rule]["mean"] for rule in MOTION_RULES})
+        long = m.get(LONG_HORIZON)
+        if long is not None:
+            keys["long_lpips"] = long["lpips"][HEADLINE_RULE]["mean"]
+            if long["fvd"] is not None:
+                keys["long_fvd"] = long["fvd"]["mean"]
         out[row["run"]] = keys
     return out
 
@@ -328,6 +424,9 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
 CONTROL_COLUMNS = ("cf_lpips", "sensitivity", "direction")  # issue 24: the counterfactual clips' scores
 MOTION_RULES = ("mean_of_n", "best_of_n", "real")  # issue 22 item 4: motion accuracy (labelled benchmarks only)
 MOTION_COLUMNS = tuple(f"motion_{r}{e}" for r in MOTION_RULES for e in ("", "_lo", "_hi"))
+# issue 23 item 2: the long-horizon protocol's headline (benchmarks with one only); rows.json has every rule
+LONG_COLUMNS = ("long_fvd", "long_fvd_sd", *[f"long_{m}{e}" for m in ("lpips", "ssim", "psnr") for e in ("", "_lo", "_hi")],
+                "long_diversity", "long_lpips_worse_than_baseline_from")
 TSV_COLUMNS = (
     "kind", "name", "model", "baseline",
     *[f"{m}_{r}{e}" for m in IMAGE_METRICS for r in RULES for e in ("", "_lo", "_hi")],
@@ -371,6 +470,18 @@ def _measured_cells(row: dict[str, Any]) -> dict[str, Any]:
     for rule, v in (m.get("motion") or {}).items():
         lo, hi = v["ci95"] or (None, None)
         cells.update({f"motion_{rule}": v["mean"], f"motion_{rule}_lo": lo, f"motion_{rule}_hi": hi})
+    long = m.get(LONG_HORIZON)
+    if long is not None:
+        for metric in ("lpips", "ssim", "psnr"):
+            avg = long[metric][HEADLINE_RULE]
+            lo, hi = avg["ci95"] or (None, None)
+            cells.update({f"long_{metric}": avg["mean"], f"long_{metric}_lo": lo, f"long_{metric}_hi": hi})
+        if long["fvd"] is not None:
+            cells.update(long_fvd=long["fvd"]["mean"], long_fvd_sd=long["fvd"]["sd"])
+        cells["long_diversity"] = None if long["diversity"] is None else long["diversity"]["mean"]
+        worse = long.get("lpips_worse_than_baseline_from")
+        if long.get("baseline") is not None and not row["baseline"]:
+            cells["long_lpips_worse_than_baseline_from"] = "never" if worse is None else worse
     cells.update(bits_per_dim=m["bits_per_dim"], parameters=row["parameters"], protocol_ok=row["protocol_ok"],
                  protocol_deviation=row["protocol_deviation"])
     return cells
@@ -394,11 +505,13 @@ def _published_cells(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def tsv_columns(rows: dict[str, Any]) -> tuple[str, ...]:
-    """TSV_COLUMNS, with the motion accuracy's after ``action_conditioned`` on a benchmark whose runs have one."""
-    if not any(r["kind"] == MEASURED and r["metrics"].get("motion") for r in rows["rows"]):
-        return TSV_COLUMNS
+    """TSV_COLUMNS, with the motion accuracy's after ``action_conditioned`` on a benchmark whose runs have one,
+    then the long horizon's on a benchmark with a long-horizon protocol."""
+    measured = [r for r in rows["rows"] if r["kind"] == MEASURED]
     at = TSV_COLUMNS.index("action_conditioned") + 1
-    return TSV_COLUMNS[:at] + MOTION_COLUMNS + TSV_COLUMNS[at:]
+    extra = (MOTION_COLUMNS if any(r["metrics"].get("motion") for r in measured) else ()) + \
+        (LONG_COLUMNS if LONG_HORIZON in rows else ())
+    return TSV_COLUMNS[:at] + extra + TSV_COLUMNS[at:]
 
 
 def tsv(rows: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from conftest import ROOT, venv_env
 from genvid import evaluation as E
 from genvid import leaderboard as L
 from genvid import published as pub
-from genvid.data.samples import read_samples_info, write_samples
+from genvid.data.samples import read_long_horizon, read_samples_info, write_samples
 from genvid.errors import GenvidError
 from genvid.io import write_json
 from genvid.layout import benchmark_paths, run_paths
@@ -49,9 +49,13 @@ def write_params(root: Path, protocol: dict | None = None) -> Path:
     return path
 
 
+LONG_CLIPS, LONG_HORIZON, LONG_SAMPLES = 4, 6, 2
+
+
 def fake_run(root: Path, run: str, benchmark: str, seed: int, one_cluster: bool = False,
-             train_metrics: dict | None = None) -> None:
-    """A run's evaluate outputs from seeded scores, written by genvid.evaluation, and train_metrics.json."""
+             train_metrics: dict | None = None, long_lpips: np.ndarray | None = None) -> None:
+    """A run's evaluate outputs from seeded scores, written by genvid.evaluation, and train_metrics.json;
+    with ``long_lpips`` (per-frame LPIPS [LONG_CLIPS, LONG_SAMPLES, LONG_HORIZON]), a long horizon too."""
     paths = run_paths(run, benchmark, root)
     with write_samples(paths.samples, CLIPS, (32, 32, 1), CONTEXT, HORIZON, SAMPLES,
                        {"run": run, "benchmark": benchmark}) as w:
@@ -59,6 +63,12 @@ def fake_run(root: Path, run: str, benchmark: str, seed: int, one_cluster: bool 
                 np.zeros((CLIPS, SAMPLES, HORIZON, 32, 32, 1), np.uint8),
                 episode=np.zeros(CLIPS, np.int64), start=np.arange(CLIPS) * 5,
                 cluster=np.zeros(CLIPS, np.int64) if one_cluster else np.arange(CLIPS) // 2)
+        if long_lpips is not None:
+            w.long_horizon(LONG_CLIPS, CONTEXT, LONG_HORIZON, LONG_SAMPLES).write(
+                slice(0, LONG_CLIPS), np.zeros((LONG_CLIPS, CONTEXT + LONG_HORIZON, 32, 32, 1), np.uint8),
+                np.zeros((LONG_CLIPS, LONG_SAMPLES, LONG_HORIZON, 32, 32, 1), np.uint8),
+                episode=np.zeros(LONG_CLIPS, np.int64), start=np.arange(LONG_CLIPS) * 8,
+                cluster=np.arange(LONG_CLIPS))
     info = read_samples_info(paths.samples)
     rng = np.random.default_rng(seed)
     shape = (CLIPS, SAMPLES, HORIZON)
@@ -67,9 +77,20 @@ def fake_run(root: Path, run: str, benchmark: str, seed: int, one_cluster: bool 
     features = {"real": rng.normal(size=(CLIPS, 4)), E.PREDICTIONS: rng.normal(size=(CLIPS, SAMPLES, 4))}
     cfg = EvaluateConfig(fvd_repeats=REPEATS, bootstrap=100, seed=0)
     result = E.summarize(E.Scores(per_frame, features, rng.uniform(0.0, 0.4, CLIPS)), info, cfg, None)
+    proto, long_tables = E.protocol(info, cfg), None
+    if long_lpips is not None:
+        long = E.LongHorizon(read_long_horizon(paths.samples), 1)
+        shape = (LONG_CLIPS, LONG_SAMPLES, LONG_HORIZON)
+        scores = E.Scores({E.PREDICTIONS: {"mse": rng.uniform(0.01, 0.1, shape), "psnr": rng.uniform(10, 25, shape),
+                                           "ssim": rng.uniform(0.3, 0.9, shape), "lpips": long_lpips}},
+                          {"real": rng.normal(size=(LONG_CLIPS, 4)), E.PREDICTIONS: rng.normal(size=(*shape[:2], 4))},
+                          rng.uniform(0.0, 0.4, LONG_CLIPS))
+        result[E.LONG_HORIZON] = E.long_horizon_result(scores, long, cfg, None)
+        proto[E.LONG_HORIZON] = E.long_protocol(long)
+        long_tables = (result[E.LONG_HORIZON], long.info)
     train = train_metrics or {"parameters": 1000 + seed}
     E.write_outputs(paths.report_dir, E.headline(result, train.get("bits_per_dim")), result,
-                    E.protocol(info, cfg), E.timestep_tables(result, info))
+                    proto, E.timestep_tables(result, info, long_tables))
     write_json(paths.report_dir / "train_metrics.json", train)
 
 
@@ -435,3 +456,56 @@ def test_motion_columns_come_from_scores_json_on_a_labelled_benchmark_only(root)
     assert "motion_mean_of_n" not in board["smmnist-copy_last"]
     assert (run_stage(root, "driving") / "leaderboard.tsv").read_text() == before
     assert not any(c in before.splitlines()[0].split("\t") for c in L.MOTION_COLUMNS)
+
+
+def long_lpips(curve: list[float]) -> np.ndarray:
+    """Per-frame LPIPS [LONG_CLIPS, LONG_SAMPLES, LONG_HORIZON] whose mean over clips and samples is ``curve``
+    (the two samples of a clip straddle it, the clips agree)."""
+    c = np.asarray(curve)[None, None, :]
+    return np.broadcast_to(np.concatenate([c - 0.01, c + 0.01], axis=1), (LONG_CLIPS, LONG_SAMPLES, LONG_HORIZON)).copy()
+
+
+def test_long_horizon_columns_and_curves_on_a_benchmark_with_one_only(root):
+    """Issue 23 item 2: the long horizon's headline columns, per-timestep curves (rows.json) and the first
+    predicted frame at which a run's mean-of-N LPIPS exceeds copy-last's, read by hand; a benchmark
+    without a long horizon keeps its bytes."""
+    driving = file_bytes(run_stage(root, "driving"))
+    copy_curve, vq_curve = [0.3] * LONG_HORIZON, [0.1, 0.2, 0.29, 0.31, 0.25, 0.4]  # above 0.3 first at t = 4
+    fake_run(root, "smmnist-copy_last", "smmnist", 1, train_metrics={"parameters": 0}, long_lpips=long_lpips(copy_curve))
+    fake_run(root, "smmnist-vq", "smmnist", 2, train_metrics={"parameters": 4321, "bits_per_dim": 1.25},
+             long_lpips=long_lpips(vq_curve))
+    out = run_stage(root, "smmnist")
+    lines = {line["name"]: line for line in read_tsv(out / "leaderboard.tsv") if line["kind"] == "measured"}
+    assert set(L.LONG_COLUMNS) <= set(lines["smmnist-vq"])
+    assert lines["smmnist-vq"]["long_lpips_worse_than_baseline_from"] == "4"
+    assert lines["smmnist-copy_last"]["long_lpips_worse_than_baseline_from"] == ""  # the baseline itself
+    assert lines["smmnist-vq"]["long_fvd"] != "" and lines["smmnist-vq"]["long_fvd_sd"] == ""  # one repeat: no sd
+    rows = json.loads((out / "rows.json").read_text())
+    assert {k: rows["long_horizon"][k] for k in L.LONG_SETTINGS} == {
+        "context_frames": CONTEXT, "horizon": LONG_HORIZON, "num_samples": LONG_SAMPLES, "clips": LONG_CLIPS,
+        "fvd_repeats": 1}
+    assert rows["long_horizon"]["baseline"] == "smmnist-copy_last"
+    vq = next(r for r in rows["rows"] if r.get("run") == "smmnist-vq")["metrics"]["long_horizon"]
+    assert vq["per_timestep"]["lpips"]["mean"] == pytest.approx(vq_curve)
+    assert vq["per_timestep"]["lpips"]["best_step"] == pytest.approx([v - 0.01 for v in vq_curve])
+    assert vq["lpips_worse_than_baseline_from"] == 4 and vq["fvd"]["sd"] is None and vq["fvd"]["repeats"] == 1
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert board["smmnist-vq"]["long_lpips"] == pytest.approx(np.mean(vq_curve) - 0.01)  # best of N per sequence
+    assert "long_fvd" in board["smmnist-vq"]
+    assert file_bytes(run_stage(root, "driving")) == driving  # no long horizon there: nothing new
+    assert not set(L.LONG_COLUMNS) & set(read_tsv(out.parent.parent / "driving/leaderboard/leaderboard.tsv")[0])
+    assert L.worse_than_baseline_from([0.1, 0.2], [0.3, 0.3]) is None  # never within the horizon
+
+
+def test_a_run_without_long_horizon_scores_beside_runs_with_them_is_flagged(root):
+    fake_run(root, "smmnist-copy_last", "smmnist", 1, train_metrics={"parameters": 0},
+             long_lpips=long_lpips([0.3] * LONG_HORIZON))
+    rows = {r["run"]: r for r in L.build_rows(root / "params.yaml", "smmnist", root)["rows"] if r["kind"] == L.MEASURED}
+    assert rows["smmnist-copy_last"]["protocol_ok"] and not rows["smmnist-vq"]["protocol_ok"]
+    assert "no long-horizon scores" in rows["smmnist-vq"]["protocol_deviation"]
+    scores = run_paths("smmnist-copy_last", "smmnist", root).report_dir / "scores.json"
+    data = json.loads(scores.read_text())
+    del data["long_horizon"]  # protocol.json still has it: a stale evaluation
+    write_json(scores, data)
+    with pytest.raises(GenvidError, match=r"scores\.json: key 'long_horizon' missing"):
+        L.build_rows(root / "params.yaml", "smmnist", root)
