@@ -83,7 +83,10 @@ def make_params(root: Path) -> dict:
     drv = params["benchmarks"]["driving"]
     drv["collect"]["resolution"] = 16
     drv["protocol"].update(num_samples=2, block_clips=1)
-    params["benchmarks"] = {"driving": drv, GREY: json.loads(json.dumps(drv))}
+    grey = json.loads(json.dumps(drv))
+    del grey["long_horizon"]  # one benchmark with a long-horizon protocol, one without
+    drv["long_horizon"].update(horizon=12, test_stride=12, block_clips=1)  # 2 clips of the 32 test frames
+    params["benchmarks"] = {"driving": drv, GREY: grey}
     params["models"]["vq"]["vqvae"].update(TINY_VQ)
     params["runs"] = {"driving-vq": {"benchmark": "driving", "model": "vq"},
                       "driving-copy_last": {"benchmark": "driving", "model": "copy_last"},
@@ -117,8 +120,9 @@ def fake_scores(n: int, s: int, horizon: int, shift: float, slope: float,
 
 def evaluate_run(root: Path, params: dict, name: str, series: dict[str, tuple[float, float]], seed: int) -> None:
     """evaluate's outputs from synthetic per-frame scores, through genvid.evaluation's own summary,
-    protocol and writers (the LPIPS/I3D networks are not needed)."""
-    from genvid.data.samples import read_samples_info
+    protocol and writers (the LPIPS/I3D networks are not needed); the long horizon's too, where the
+    benchmark has one (the predictions' trend continued over its frames)."""
+    from genvid.data.samples import read_long_horizon, read_samples_info
 
     run = P.run(params, name)
     paths = run_paths(name, run.benchmark, root)
@@ -132,8 +136,18 @@ def evaluate_run(root: Path, params: dict, name: str, series: dict[str, tuple[fl
                 **{k: rng.standard_normal((info.clips, v["psnr"].shape[1], 4)) for k, v in per_frame.items()}}
     cfg = P.top_level(params, "evaluate")
     result = E.summarize(E.Scores(per_frame, features), info, cfg, None)
-    E.write_outputs(paths.report_dir, E.headline(result), result, E.protocol(info, cfg),
-                    E.timestep_tables(result, info))
+    proto, long_tables = E.protocol(info, cfg), None
+    lh = P.benchmark(params, run.benchmark).long_horizon
+    if lh is not None:
+        long = E.LongHorizon(read_long_horizon(paths.samples), lh.fvd_repeats)
+        n, s = long.info.clips, long.info.samples
+        scores = E.Scores({"predictions": fake_scores(n, s, long.info.horizon, *series["predictions"], rng)},
+                          {"real": rng.standard_normal((n, 4)), "predictions": rng.standard_normal((n, s, 4))},
+                          rng.uniform(0.0, 0.2, n))
+        result[E.LONG_HORIZON] = E.long_horizon_result(scores, long, cfg, None)
+        proto[E.LONG_HORIZON] = E.long_protocol(long)
+        long_tables = (result[E.LONG_HORIZON], long.info)
+    E.write_outputs(paths.report_dir, E.headline(result), result, proto, E.timestep_tables(result, info, long_tables))
 
 
 def write_run_samples(root: Path, params: dict, name: str, real: np.ndarray, extras: dict[str, Extra],
@@ -158,6 +172,13 @@ def write_run_samples(root: Path, params: dict, name: str, real: np.ndarray, ext
                        {"run": name, "model": run.model, "benchmark": run.benchmark, "seed": 3}, extras) as w:
         w.write(slice(0, n), real, predictions, extra_data, episode=np.zeros(n, np.int64),
                 start=np.arange(n, dtype=np.int64) * (c + h), cluster=np.arange(n, dtype=np.int64))
+        lh = P.benchmark(params, run.benchmark).long_horizon
+        if lh is not None:  # its clips: the test clips' frames, long enough here (a report reads scores only)
+            long_real = np.concatenate([real, real], axis=1)[:, :lh.clip_len]
+            long_pred = np.repeat(long_real[:, None, lh.context_frames:], lh.num_samples, axis=1)
+            w.long_horizon(n, lh.context_frames, lh.horizon, lh.num_samples).write(
+                slice(0, n), long_real, noisy(long_pred, noise), episode=np.zeros(n, np.int64),
+                start=np.arange(n, dtype=np.int64) * lh.test_stride, cluster=np.arange(n, dtype=np.int64))
 
 
 def make_inputs(root: Path) -> ReportPaths:
@@ -389,6 +410,28 @@ def test_benchmarks_chapter(built):
                        for r in diffs), (tag, d)
     assert len({tuple(r[:3]) for r in diffs}) == len(diffs)
     assert all(r["model"] not in lb for r in published)  # never in the measured table
+
+
+def test_long_horizon_section_only_on_the_benchmark_with_one(built):
+    """Issue 23 item 2: the long horizon's table (rows.json) and per-timestep figure on driving, none on the
+    grey benchmark; the settings stated, seed 000's finding cited, the onset column from the leaderboard."""
+    paths, out = built
+    html = (out / "report.html").read_text()
+    body = html[html.index('id="ch-benchmarks"'):html.index('id="ch-discussion"')]
+    assert 'id="tab-lhtab_driving"' in body and 'id="fig-lh_driving"' in body
+    assert f'id="tab-lhtab_{GREY}"' not in body and f'id="fig-lh_{GREY}"' not in body
+    text = _plain(body[body.index('id="sec-bench-driving"'):body.index(f'id="sec-bench-{GREY}"')])
+    assert "predict 12 frames from the same 8 context frames (8 → 12), on 2 test clips of 20 frames" in text
+    assert "N = 2 samples each" in text and "FVD over 1 repeat of one sample per clip" in text
+    assert "only able to model one frame of sufficient quality" in text and "[1, §6.3.2, §6.4]" in text
+    rows = json.loads((paths.root / "reports/driving/leaderboard/rows.json").read_text())
+    vq = next(r for r in rows["rows"] if r.get("run") == "driving-vq")["metrics"]["long_horizon"]
+    table = {r[0].split(" (")[0]: r for r in _table(html, "lhtab_driving")}
+    assert set(table) == {"driving-vq", "driving-copy_last"} and table["driving-copy_last"][-1] == "—"
+    worse = vq["lpips_worse_than_baseline_from"]
+    assert table["driving-vq"][-1] == ("never" if worse is None else str(worse))
+    assert table["driving-vq"][1].startswith(f"{vq['lpips']['best_seq']['mean']:.3f}")
+    assert "The main run driving-vq falls behind copy-last" in text
 
 
 def _section(html: str, start: str, end: str) -> str:

@@ -156,7 +156,8 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
         "fvd": stat(fvd.get(PREDICTIONS)),
         "fvd_copy": stat(baseline.scores["fvd"].get(PREDICTIONS)) if baseline is not None else None,
         "benchmarks": [{"name": v.name, "runs": [r.name for r in v.runs], "protocol": v.config.protocol,
-                        "leaderboard": v.leaderboard, **seed_facts(inp, v)} for v in inp.benchmarks],
+                        "leaderboard": v.leaderboard, **long_horizon_facts(inp, v), **seed_facts(inp, v)}
+                       for v in inp.benchmarks],
         "sharpness_text": Z.SHARPNESS_TEXT,
         "temperature_run": inp.temperature.run if inp.temperature is not None else None,
         "noisy_vq": [{"run": st.run, "benchmark": st.benchmark, "sigmas": st.sigmas, "seeds": st.data["seeds"]}
@@ -219,6 +220,16 @@ def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
               for f in seed_facts(inp, v)["findings"]]
     return {"vqvae": vq, "priors": priors, "prediction": prediction, "hierarchy": hierarchy,
             "fvd": [fvd] if fvd is not None else [], "benchmarks": ranking, "theses": theses}
+
+
+def long_horizon_facts(inp: Inputs, view) -> dict[str, Any]:
+    """The benchmark's long-horizon protocol (params), its test clips (rows.json) and the sentences on how
+    its runs degrade; None and [] where it has none."""
+    lh, lb = view.config.long_horizon, view.leaderboard
+    if lh is None or lb is None or lb.long_horizon is None:
+        return {"long_horizon": None, "long_clips": None, "long_facts": []}
+    return {"long_horizon": lh, "long_clips": lb.long_horizon.get("clips"),
+            "long_facts": X.long_horizon_facts(view.name, lb.measured, lh.horizon, inp.main.run.name)}
 
 
 def seed_facts(inp: Inputs, view) -> dict[str, Any]:

@@ -359,6 +359,43 @@ def benchmark_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
     return panels
 
 
+LONG_HORIZON = "long_horizon"  # genvid.evaluation's section of scores.json
+LONG_PANELS = (("lpips", "mean"), ("lpips", "best_step"), ("ssim", "mean"), ("ssim", "best_step"))
+
+
+def long_horizon_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
+    """Every run's long-horizon LPIPS and SSIM per predicted frame, mean of N and best of N per timestep
+    (scores.json's long_horizon section), shaded with their 95 % intervals; copy-last dash-dotted."""
+    panels = {}
+    for metric, rule in LONG_PANELS:
+        lines = []
+        for i, run in enumerate(view.runs):
+            cv = curve(run.scores, PREDICTIONS, metric, rule, LONG_HORIZON)
+            color = F.COLORS["copy_last"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
+            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_baseline
+                         else F.Line(run.name, color, cv.mean, cv.lo, cv.hi))
+        panels[f"{F.METRIC_LABELS[metric]}, {tables.RULE_LABELS[rule]}"] = lines
+    return panels
+
+
+def long_horizon_items(reg: Registry, view: BenchmarkView) -> None:
+    """Issue 23 item 2: the long-horizon protocol's table (rows.json) and per-timestep figure (scores.json)."""
+    lh, b = view.config.long_horizon, view.name
+    table = tables.long_horizon(view.leaderboard.measured)
+    if lh is None or table is None:
+        return
+    settings = (f"{lh.context_frames} context frames, {lh.horizon} predicted, on {lh.clip_len}-frame test clips "
+                f"(stride {lh.test_stride}), N = {lh.num_samples} samples each, FVD over {lh.fvd_repeats} "
+                f"repeat{'s' if lh.fvd_repeats != 1 else ''} (params <code>benchmarks.{b}.long_horizon</code>)")
+    reg.add("table", f"lhtab_{b}", "benchmarks", f"The long horizon of <code>{b}</code>: {settings}. Scores averaged "
+            "over the predicted frames with 95 % cluster-bootstrap intervals; FVD mean (± sd over repeats when more "
+            "than one); the last column is the first predicted frame at which the run's mean-of-N LPIPS exceeds the "
+            "baseline run's (never: not within the horizon).", **table)
+    reg.add("figure", f"lh_{b}", "benchmarks", f"LPIPS and SSIM per predicted frame of every run of <code>{b}</code> "
+            f"over the long horizon ({settings}), mean of N and best of N per timestep; shaded: 95 % intervals.",
+            png=F.metric_curves(long_horizon_curves(view)))
+
+
 def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
                     temperature: TemperatureSweep | None = None) -> None:
     """Chapter 6: per benchmark, the leaderboard (measured, then published apart), every run's
@@ -417,6 +454,7 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
                 png=F.frame_grid(rows, c, opts.max_px), gif=gif_uri(videos, c, getattr(view.config.collect, "interval", None), opts.gif_px),
                 gif_caption=f"Animated, test clip {int(view.rows[0]) + 1}, left to right: real, " +
                 ", ".join(run.name for run in view.runs) + "; the bar turns red on predicted frames.")
+        long_horizon_items(reg, view)
         own = next((r for r in view.runs if temperature is not None and r.name == temperature.run), None)
         if own is not None:
             temperature_item(reg, temperature, own, opts)

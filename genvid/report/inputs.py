@@ -126,6 +126,7 @@ class Leaderboard:
     note: str | None
     measured: list[dict]
     published: list[dict]
+    long_horizon: dict | None = None  # the long-horizon protocol's settings, where the benchmark has one
 
 
 def read_leaderboard(folder: Path, benchmark: str, runs: list[str]) -> Leaderboard:
@@ -159,7 +160,10 @@ def read_leaderboard(folder: Path, benchmark: str, runs: list[str]) -> Leaderboa
                           f"params.yaml {runs} (a stale leaderboard: rerun leaderboard@{benchmark})")
     protocol = data.get("protocol") if isinstance(data.get("protocol"), dict) else {}
     note = data.get("note") if isinstance(data.get("note"), str) else None
-    return Leaderboard(path, protocol, note, measured, published)
+    long = data.get("long_horizon")
+    if long is not None and not isinstance(long, dict):
+        raise GenvidError(f"{path}: key 'long_horizon' must be an object")
+    return Leaderboard(path, protocol, note, measured, published, long)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from genvid.metrics.stats import RULES
 
 METRICS = ("psnr", "ssim", "lpips", "mse")  # display order
 PREDICTIONS = "predictions"
+LONG_HORIZON = "long_horizon"  # genvid.evaluation's section of scores.json and protocol.json
 
 
 @dataclass(frozen=True)
@@ -149,36 +150,50 @@ def read_protocol(path: Path) -> dict:
     return data
 
 
-def read_scores(path: Path, horizon: int) -> dict:
+def read_scores(path: Path, horizon: int, long_horizon: int | None = None) -> dict:
     """scores.json of genvid.evaluation: every series x metric x rule, per timestep and averaged.
-    The predictions must hold every metric and rule; the other series are checked where present."""
+    The predictions must hold every metric and rule; the other series are checked where present.
+    With ``long_horizon`` (the benchmark's long-horizon protocol's horizon), its section too."""
     data = read_object(path)
-    series = lookup(data, "series", path)
+    _check_series(data, path, horizon)
+    if not isinstance(data.get("fvd"), dict):
+        raise GenvidError(f"{path}: missing key 'fvd'")
+    if long_horizon is not None:
+        if not isinstance(data.get(LONG_HORIZON), dict):
+            raise GenvidError(f"{path}: missing key '{LONG_HORIZON}' (the benchmark has a long-horizon protocol: "
+                              "a stale evaluation)")
+        _check_series(data, path, long_horizon, f"{LONG_HORIZON}.")
+        if not isinstance(data[LONG_HORIZON].get("fvd"), dict):
+            raise GenvidError(f"{path}: missing key '{LONG_HORIZON}.fvd'")
+    return data
+
+
+def _check_series(data: dict, path: Path, horizon: int, within: str = "") -> None:
+    series = lookup(data, f"{within}series", path)
     if not isinstance(series, dict) or PREDICTIONS not in series:
-        raise GenvidError(f"{path}: missing key 'series.{PREDICTIONS}'")
+        raise GenvidError(f"{path}: missing key '{within}series.{PREDICTIONS}'")
     for name, per_metric in series.items():
         if not isinstance(per_metric, dict):
-            raise GenvidError(f"{path}: key 'series.{name}' must map metrics to their summaries")
+            raise GenvidError(f"{path}: key '{within}series.{name}' must map metrics to their summaries")
         for metric in METRICS:
             if metric not in per_metric:
                 if name == PREDICTIONS:
-                    raise GenvidError(f"{path}: missing key 'series.{name}.{metric}'")
+                    raise GenvidError(f"{path}: missing key '{within}series.{name}.{metric}'")
                 continue
             for rule in RULES:
-                key = f"series.{name}.{metric}.{rule}"
+                key = f"{within}series.{name}.{metric}.{rule}"
                 number(data, f"{key}.average.mean", path)
                 curve = lookup(data, f"{key}.per_timestep.mean", path)
                 if not isinstance(curve, list) or len(curve) != horizon:
                     raise GenvidError(f"{path}: key '{key}.per_timestep.mean' must be a list of {horizon} values "
                                       f"(the horizon), got {len(curve) if isinstance(curve, list) else curve!r}")
-    if not isinstance(data.get("fvd"), dict):
-        raise GenvidError(f"{path}: missing key 'fvd'")
-    return data
 
 
-def curve(scores: dict, series: str, metric: str, rule: str) -> Curve | None:
-    """A per-timestep curve of scores.json, or None where the series/metric/rule is absent."""
-    node = lookup(scores, f"series.{series}.{metric}.{rule}.per_timestep", "scores.json", required=False)
+def curve(scores: dict, series: str, metric: str, rule: str, within: str = "") -> Curve | None:
+    """A per-timestep curve of scores.json (of its section ``within``, e.g. the long horizon's), or None
+    where the series/metric/rule is absent."""
+    prefix = f"{within}." if within else ""
+    node = lookup(scores, f"{prefix}series.{series}.{metric}.{rule}.per_timestep", "scores.json", required=False)
     if not isinstance(node, dict):
         return None
     arr = lambda v: None if v is None else np.asarray([math.nan if x is None else x for x in v], np.float64)
@@ -233,7 +248,15 @@ def read_run_result(params: dict, name: str, root: Path, source: Path) -> RunRes
         if protocol[key] != have:
             raise GenvidError(f"{paths.report_dir / 'protocol.json'}: {key} {protocol[key]} differs from the "
                               f"samples file {paths.samples} ({have}): evaluate is older than sample")
-    scores = read_scores(paths.report_dir / "scores.json", info.horizon)
+    long = bench.long_horizon
+    if long is not None:  # what evaluate recorded of the long horizon, against params
+        where = f"benchmarks.{run.benchmark}.long_horizon"
+        for key in ("context_frames", "horizon", "num_samples", "fvd_repeats"):
+            have = lookup(protocol, f"{LONG_HORIZON}.{key}", paths.report_dir / "protocol.json")
+            if have != getattr(long, key):
+                raise GenvidError(f"{paths.report_dir / 'protocol.json'}: {LONG_HORIZON}.{key} {have!r} differs from "
+                                  f"params {where}.{key} = {getattr(long, key)} (a stale evaluation)")
+    scores = read_scores(paths.report_dir / "scores.json", info.horizon, None if long is None else long.horizon)
     metrics = read_object(paths.report_dir / "metrics.json")
     index = read_index(paths.samples)
     train = TM.check_train_metrics(read_object(paths.report_dir / "train_metrics.json"), paths.report_dir / "train_metrics.json")

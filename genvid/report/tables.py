@@ -387,6 +387,31 @@ def leaderboard_measured(rows: list[dict]) -> dict:
 
 
 MOTION_RULES = ("mean_of_n", "best_of_n")  # genvid.leaderboard rows' motion accuracy (the real futures': a caption)
+LONG_HORIZON = "long_horizon"  # genvid.leaderboard rows' long-horizon scores
+
+
+def long_horizon(rows: list[dict]) -> dict | None:
+    """Issue 23 item 2: per measured run with long-horizon scores (rows.json), LPIPS and SSIM averaged over
+    the long horizon (best of N per sequence and mean of N, with 95 % intervals), FVD, diversity, and the
+    first predicted frame at which its mean-of-N LPIPS exceeds the baseline run's; None where no run has them."""
+    out = []
+    for row in rows:
+        long = row["metrics"].get(LONG_HORIZON)
+        if not long:
+            continue
+        worse = long.get("lpips_worse_than_baseline_from")
+        worse_text = "—" if long.get("baseline") is None or row.get("baseline") else (
+            "never" if worse is None else str(worse))
+        cells = [fmt_stat(stat(long[m][r]), DIGITS[m]) for m in ("lpips", "ssim") for r in ("best_seq", "mean")]
+        fvd_text = fvd_cell(long["fvd"]) if long.get("fvd") else Markup("skipped" if long.get("fvd_skipped") else "—")
+        diversity = fmt_stat(stat(long.get("diversity")), DIGITS["lpips"]) if long.get("diversity") else "—"
+        name = Markup("<code>{}</code>").format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
+        out.append([name, *cells, fvd_text, diversity, worse_text])
+    if not out:
+        return None
+    return {"header": ["Run", "LPIPS ↓ best of N per sequence", "LPIPS ↓ mean of N", "SSIM ↑ best of N per sequence",
+                       "SSIM ↑ mean of N", "FVD ↓", "Diversity", "Mean LPIPS above the baseline's from frame"],
+            "rows": out, "align": "lrrrrrrr"}
 
 
 def controllability(rows: list[dict]) -> dict | None:

@@ -224,3 +224,29 @@ def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> 
     beat = [f"<code>{escape(run)}</code> beats it on {', '.join(ms)}" for run, ms in wins.items() if ms]
     none = [f"<code>{escape(run)}</code>" for run, ms in wins.items() if not ms]
     return Markup(head + "; ".join(beat) + (f"; {', '.join(none)} on none" if none else "") + ".")
+
+
+def long_horizon_facts(benchmark: str, rows: list[dict], horizon: int, main_run: str | None = None) -> list[Markup]:
+    """Issue 23 item 2: how the runs of a benchmark degrade over its long horizon, against its baseline run
+    (genvid.leaderboard's first predicted frame at which a run's mean-of-N LPIPS exceeds the baseline's),
+    and the report's main run's; [] without a baseline run or long-horizon scores."""
+    long = [(r, r["metrics"]["long_horizon"]) for r in rows if r["metrics"].get("long_horizon")]
+    base = next((r["run"] for r, m in long if r.get("baseline")), None)
+    learned = [(r["run"], m.get("lpips_worse_than_baseline_from")) for r, m in long if not r.get("baseline")]
+    if base is None or not learned:
+        return []
+    worse = sorted((t, run) for run, t in learned if t is not None)
+    never = [run for run, t in learned if t is None]
+    code = lambda run: f"<code>{escape(run)}</code>"
+    text = (f"On <code>{escape(benchmark)}</code>'s long horizon, {len(worse)} of {len(learned)} learned "
+            f"run{'s' if len(learned) != 1 else ''} {'falls' if len(worse) == 1 else 'fall'} behind copy-last (<code>{escape(base)}</code>: their mean-of-N LPIPS above its own) within {horizon} "
+            "predicted frames")
+    text += (": " + ", ".join(f"{code(run)} from frame {t}" for t, run in worse)) if worse else ""
+    text += f"; {', '.join(code(run) for run in never)} never" if never else ""
+    out = [Markup(text + ".")]
+    onsets = dict(learned)
+    if main_run in onsets:
+        when = f"from predicted frame {onsets[main_run]}" if onsets[main_run] is not None else \
+            f"at no frame of the {horizon}"
+        out.append(Markup(f"The main run {code(main_run)} falls behind copy-last {when}."))
+    return out
