@@ -36,14 +36,16 @@ STATIC_TOLERANCE = 2  # uint8 levels a pixel may vary through the real clip and 
 
 @torch.no_grad()
 def protocol_futures(predictor: Any, frames_path: Path, starts: np.ndarray, context_frames: int, horizon: int,
-                     num_samples: int, seed: int, per_call: int) -> tuple[np.ndarray, np.ndarray]:
-    """(real uint8 [N, Tc + horizon, H, W, C], futures uint8 [N, S, horizon, H, W, C]), the sample stage's draws."""
+                     num_samples: int, seed: int, per_call: int,
+                     stream: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(real uint8 [N, Tc + horizon, H, W, C], futures uint8 [N, S, horizon, H, W, C]), the sample stage's draws:
+    a batch from (seed, *stream, its first clip) (the long horizon's stream: genvid.train.sampler)."""
     reals, futures = [], []
     with read_h5(frames_path, "frames file") as f:
         frames = f["frames"]
         for first in range(0, len(starts), per_call):
             real = np.stack([frames[int(a):int(a) + context_frames + horizon] for a in starts[first:first + per_call]])
-            generator = torch.Generator().manual_seed(derived_seed(seed, first))
+            generator = torch.Generator().manual_seed(derived_seed(seed, *stream, first))
             futures.append(predictor.predict(torch.from_numpy(real[:, :context_frames]), horizon, num_samples,
                                              generator).numpy())
             reals.append(real)

@@ -32,10 +32,9 @@ from genvid.context import check_data, run_context
 from genvid.models.predictor import clips_per_call
 from genvid.models.registry import get
 from genvid.train.run import train_run
-from genvid.train.sampler import derived_seed
+from genvid.train.sampler import DIAGNOSTICS_STREAM, LONG_HORIZON_STREAM, derived_seed
 
 SCORES = ("training", "protocol")  # ablations.<run>.score: training metrics only, or also the test protocol
-DIAGNOSTICS_STREAM = 3  # derived_seed(sample.seed, 3, 0): apart from the counterfactual (1) and long-horizon (2) streams
 
 
 def variants(raw: dict, run: P.Run, path: str) -> dict[str, P.Run]:
@@ -91,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
-    """predictor -> its protocol scores on the run's benchmark (genvid.ablation), every input checked first."""
+    """predictor -> its protocol scores on the run's benchmark (genvid.ablation), on its long horizon too where it
+    has one, and the family's diagnostics; every input checked first."""
     check_run_record(ctx)  # the reference row is the run's own trained model
     proto = ctx.bench.protocol
     seed = P.top_level(raw, "sample", args.params).seed
@@ -103,11 +103,21 @@ def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
     per_call = clips_per_call(ctx.run.model_params, proto.num_samples)  # the sample stage's batches, so its seeds
 
     diagnostics = get(ctx.run.model).diagnostics
+    long = ctx.bench.long_horizon  # the full rollout, where the cascade's findings are
+    if long is not None:
+        long_starts, _, _ = protocol_clips(long, ctx.frames, ctx.split)
+        long_reference = E.load_reference(benchmark_paths(ctx.run.benchmark, args.root).fvd_reference, long_horizon=True)
+        long_per_call = clips_per_call(ctx.run.model_params, long.num_samples)
 
     def score(predictor) -> dict:
         real, futures = A.protocol_futures(predictor, ctx.frames, starts, proto.context_frames, proto.horizon,
                                            proto.num_samples, seed, per_call)
         scores = A.ablation_scores(real, futures, proto.context_frames, lpips, features, reference, fvd_seed)
+        if long is not None:  # the sample stage's long-horizon futures, scored alike: fvd_long, lpips_long, ssim_long
+            real, futures = A.protocol_futures(predictor, ctx.frames, long_starts, long.context_frames, long.horizon,
+                                               long.num_samples, seed, long_per_call, (LONG_HORIZON_STREAM,))
+            more = A.ablation_scores(real, futures, long.context_frames, lpips, features, long_reference, fvd_seed)
+            scores.update({f"{key}_long": more[key] for key in ("fvd", "lpips", "ssim")})
         if diagnostics is not None:  # the family's own measures, on the same test contexts
             generator = torch.Generator().manual_seed(derived_seed(seed, DIAGNOSTICS_STREAM, 0))
             scores.update(diagnostics(predictor, torch.from_numpy(real[:, :proto.context_frames]), proto.horizon,

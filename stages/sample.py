@@ -24,11 +24,9 @@ from genvid.context import check_data, run_context
 from genvid.models.predictor import clips_per_call
 from genvid.models.registry import get
 from genvid.models.store import check_run_record
-from genvid.train.sampler import derived_seed
+from genvid.train.sampler import COUNTERFACTUAL_STREAM, LONG_HORIZON_STREAM, derived_seed
 
 
-COUNTERFACTUAL_STREAM = 1  # derived_seed(sample.seed, it, first clip): apart from the protocol's (seed, first clip)
-LONG_HORIZON_STREAM = 2  # the long-horizon protocol's: adding it leaves the protocol's futures as they were
 
 
 @cli_main

@@ -54,3 +54,29 @@ def test_protocol_futures_are_the_sample_stages_draws(tmp_path):
     assert real.shape == (3, 7, SIZE, SIZE, 3) and np.array_equal(real[1], frames[10:17])
     assert futures.shape == (3, 2, 3, SIZE, SIZE, 3) and np.array_equal(futures[2, 1, 0], frames[23])
     assert torch.equal(torch.from_numpy(futures[0, 0, 2]), torch.from_numpy(frames[3]))
+
+
+def test_protocol_futures_draw_each_batch_from_its_stream(tmp_path):
+    """A batch's generator is seeded (seed, *stream, first clip), as stage sample seeds the protocol's
+    (no stream) and the long horizon's (LONG_HORIZON_STREAM) batches."""
+    import h5py
+
+    from genvid.train.sampler import LONG_HORIZON_STREAM, derived_seed
+
+    class Noise:  # futures that are the generator's first draws
+        def predict(self, context, horizon, num_samples, generator, cond=None):
+            shape = (context.shape[0], num_samples, horizon, *context.shape[2:])
+            return torch.randint(0, 256, shape, generator=generator, dtype=torch.uint8)
+
+    path = tmp_path / "frames.h5"
+    with h5py.File(path, "w") as f:
+        f["frames"] = np.zeros((30, SIZE, SIZE, 3), np.uint8)
+    starts = np.array([0, 10, 20])
+    _, plain = protocol_futures(Noise(), path, starts, 4, 3, 2, seed=5, per_call=2)
+    _, long = protocol_futures(Noise(), path, starts, 4, 3, 2, seed=5, per_call=2, stream=(LONG_HORIZON_STREAM,))
+    for first, rows in ((0, slice(0, 2)), (2, slice(2, 3))):
+        for keys, got in (((first,), plain), ((LONG_HORIZON_STREAM, first), long)):
+            g = torch.Generator().manual_seed(derived_seed(5, *keys))
+            want = torch.randint(0, 256, (rows.stop - rows.start, 2, 3, SIZE, SIZE, 3), generator=g, dtype=torch.uint8)
+            assert np.array_equal(got[rows], want.numpy())
+    assert not np.array_equal(plain, long)

@@ -20,6 +20,12 @@ from genvid.determinism import seed_worker
 # generator (which draws the workers' base seed) must not share random numbers.
 _PERMUTATION, _WORKERS, _VALIDATION = 0, 1, 2
 
+# The futures' seeds (stage sample, sample.seed): the protocol's batch from (seed, its first clip), every
+# other draw from (seed, its stream, ...), so that adding one leaves the others' futures as they were.
+COUNTERFACTUAL_STREAM = 1  # (seed, 1, first clip): the counterfactual clips' futures
+LONG_HORIZON_STREAM = 2  # (seed, 2, first clip): the long-horizon protocol's
+DIAGNOSTICS_STREAM = 3  # (seed, 3, 0): a family's diagnostics in a protocol-scored ablation (stage ablate)
+
 
 def derived_seed(seed: int, *keys: int) -> int:
     """A 63-bit seed that is a pure, well-mixed function of (seed, *keys)."""
