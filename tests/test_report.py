@@ -1122,3 +1122,30 @@ def test_flow_ablation_table_says_where_each_finding_holds():
     assert rows["<code>smmnist-feature_flow~pure_gan</code>"][5] == "—"  # no static pixel: no variance
     assert rows["<code>smmnist-feature_flow~wider</code>"][-2:] == ["", ""]  # no finding for an extra variant
     assert rows["<code>smmnist-feature_flow~flow_eighth</code>"][1] == "flow_scale = 8"
+
+
+def test_cascade_ablation_table_compares_the_full_rollout_and_keeps_the_thesis_apart():
+    """Seed 004's findings: lower full-rollout FVD wins, §6.B's "alike" within ALIKE; published numbers marked."""
+    from genvid.report import tables
+
+    def scores(fvd, fvd_long, grounding=(20.0,)):
+        return {"lpips": 0.4, "ssim": 0.5, "fvd": fvd, "fvd_long": fvd_long, "grounding_psnr": list(grounding),
+                "static_variance": None, "clips": 19}
+
+    variants = {"no_matching": {"overrides": {"models": {"matching": False}}, "protocol": scores(300.0, 900.0, (15.5,))},
+                "window_2": {"overrides": {"models": {"window": 2}}, "protocol": scores(310.0, 700.0)},
+                "convgru": {"overrides": {"models": {"temporal": "convgru"}}, "protocol": scores(300.0, 845.0)},
+                "wider": {"overrides": {"models": {"g_width": 4}}, "protocol": scores(300.0, None)}}
+    table = tables.cascade_ablation("driving-cvg", scores(305.0, 800.0, (21.25,)), variants)
+    rows = {row[0]: row for row in table["rows"]}
+    assert len(table["rows"]) == 5 and all(len(r) == len(table["header"]) for r in table["rows"])
+    assert rows["<code>driving-cvg</code>"][2:6] == ["305.0", "800.0", "0.400", "21.25"]
+    assert rows["<code>driving-cvg~no_matching</code>"][-1] == "holds (fvd_long: 800.0 vs 900.0)"
+    assert rows["<code>driving-cvg~no_matching</code>"][5] == "15.50"
+    assert "326.78 vs 575.51" in str(rows["<code>driving-cvg~no_matching</code>"][-2])
+    assert 'class="published"' in str(rows["<code>driving-cvg~no_matching</code>"][-2])
+    assert rows["<code>driving-cvg~window_2</code>"][-1] == "does not hold (fvd_long: 800.0 vs 700.0)"
+    assert rows["<code>driving-cvg~convgru</code>"][-1] == "holds (fvd_long: 800.0 vs 845.0)"  # within ALIKE (10 %)
+    far = tables.cascade_ablation("driving-cvg", scores(305.0, 800.0), {"convgru": {"protocol": scores(300.0, 700.0)}})
+    assert far["rows"][1][-1] == "does not hold (fvd_long: 800.0 vs 700.0)"  # better by 12.5 %: not alike
+    assert rows["<code>driving-cvg~wider</code>"][-3:] == ["", "", ""] and rows["<code>driving-cvg~wider</code>"][3] == "—"
