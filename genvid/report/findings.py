@@ -23,8 +23,10 @@ from genvid.report.text import DIGITS, NAMES, UNITS, fmt, fmt_stat, lower_better
 # Documentation, not logic: the citation and label of the models the theses describe; a model
 # missing here is shown under its own name (label_of, source_of).
 SOURCES = {"vrnn": "seed 001 §3.4, §8.1", "srnn": "seed 001 §3.5, §8.1", "rfn": "seed 001 Ch. 5, §8.2–8.4",
-           "svg_lp": "Denton &amp; Fergus (2018), seed 004's baseline", "hvrnn": "seed 004 §4.4"}
-LABELS = {"vrnn": "VRNN", "srnn": "SRNN", "rfn": "RFN", "svg_lp": "SVG-LP"}
+           "svg_lp": "Denton &amp; Fergus (2018), seed 004's baseline", "hvrnn": "seed 004 §4.4",
+           "feature_flow": "seed 003 §6.3", "cvg": "seed 004 Ch. 6"}
+LABELS = {"vrnn": "VRNN", "srnn": "SRNN", "rfn": "RFN", "svg_lp": "SVG-LP", "feature_flow": "feature flow GAN",
+          "cvg": "CVG"}
 SVG_METRICS = ("fvd", "ssim", "lpips")  # seed 004 Table 4.3's columns
 SHARPNESS_TEXT = ("sharpness is the mean absolute difference between vertically and horizontally neighbouring "
                   "pixels (values in [0, 1]) of a run's predicted frames, every clip and sample, divided by the "
@@ -111,6 +113,12 @@ def paragraph(r: SeedRun, num_samples: int, horizon: int) -> Markup:
     training = f"{fmt(size)} parameters" if isinstance(size, int) else "parameters not recorded"
     if isinstance(steps, int):
         training += f", trained for {fmt(steps)} steps" + (f" at batch {batch}" if isinstance(batch, int) else "")
+    elif steps is None:  # a family of several components (the cascade's levels): each one's steps
+        each = [(name, c["steps"], c.get("batch_size")) for name, c in r.train_params.items()
+                if name in (t.get("components") or t) and isinstance(c, dict) and isinstance(c.get("steps"), int)]
+        if each:
+            training += ", trained " + ", ".join(f"{name} for {fmt(n)} steps" + (f" at batch {b}" if isinstance(b, int)
+                                                                                  else "") for name, n, b in each)
     parts.append(escape(training + ". "))
     scores = Markup("; ").join(Markup("{} {}{}").format(NAMES[k], fmt_stat(stat(m[k].get("best_seq")), DIGITS[k]), UNITS.get(k, ""))
                        for k in ("psnr", "ssim", "lpips"))
