@@ -202,8 +202,9 @@ def _long_horizon(scores: dict, protocol: dict, path: dict[str, Path]) -> dict[s
     fvd = _get(scores, where, LONG_HORIZON, "fvd")
     found = fvd.get(PREDICTIONS) if isinstance(fvd, dict) else None
     key = f"{LONG_HORIZON}.fvd.{PREDICTIONS}"
+    mean = None if found is None else _get(scores, where, LONG_HORIZON, "fvd", PREDICTIONS, "mean")
     out["fvd"] = None if found is None else {
-        "mean": _float(_get(scores, where, LONG_HORIZON, "fvd", PREDICTIONS, "mean"), where, f"{key}.mean", FVD_DECIMALS),
+        "mean": _float(mean, where, f"{key}.mean", FVD_DECIMALS),
         "sd": None if found.get("sd") is None else _float(found["sd"], where, f"{key}.sd", FVD_DECIMALS),
         "repeats": len(found["values"]) if isinstance(found.get("values"), list) else None}
     out["fvd_skipped"] = fvd.get("skipped") if isinstance(fvd, dict) else None
@@ -425,7 +426,8 @@ CONTROL_COLUMNS = ("cf_lpips", "sensitivity", "direction")  # issue 24: the coun
 MOTION_RULES = ("mean_of_n", "best_of_n", "real")  # issue 22 item 4: motion accuracy (labelled benchmarks only)
 MOTION_COLUMNS = tuple(f"motion_{r}{e}" for r in MOTION_RULES for e in ("", "_lo", "_hi"))
 # issue 23 item 2: the long-horizon protocol's headline (benchmarks with one only); rows.json has every rule
-LONG_COLUMNS = ("long_fvd", "long_fvd_sd", *[f"long_{m}{e}" for m in ("lpips", "ssim", "psnr") for e in ("", "_lo", "_hi")],
+LONG_COLUMNS = ("long_fvd", "long_fvd_sd",
+                *[f"long_{m}{e}" for m in ("lpips", "ssim", "psnr") for e in ("", "_lo", "_hi")],
                 "long_diversity", "long_lpips_worse_than_baseline_from")
 TSV_COLUMNS = (
     "kind", "name", "model", "baseline",

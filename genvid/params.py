@@ -304,8 +304,8 @@ def run(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Run:
             raise ParamError(f"{path}: runs.{name}.{key} must be a name, got {entry.get(key)!r}")
     bench, model = entry["benchmark"], entry["model"]
     if bench not in section(params, "benchmarks", path):
-        raise ParamError(f"{path}: runs.{name}.benchmark '{bench}' is not in benchmarks (no section benchmarks.{bench}; "
-                         f"known: {', '.join(benchmark_names(params, path))})")
+        raise ParamError(f"{path}: runs.{name}.benchmark '{bench}' is not in benchmarks (no section "
+                         f"benchmarks.{bench}; known: {', '.join(benchmark_names(params, path))})")
     overrides = entry.get("overrides") or {}
     if not isinstance(overrides, dict) or set(overrides) - {"models", "train"}:
         raise ParamError(f"{path}: runs.{name}.overrides may hold only 'models' and 'train' mappings")

@@ -248,7 +248,8 @@ def _frames(f: h5py.File, name: str, path: Path, ndim: int) -> h5py.Dataset:
 
 
 def read_clips(path: str | Path, name: str, rows: slice) -> np.ndarray:
-    """Rows of one series ('real', 'predictions' or 'extras/<name>') as uint8."""
+    """Rows of one series ('real', 'predictions' or 'extras/<name>'; a SamplesInfo's ``dataset(name)`` for the
+    long horizon's) as uint8."""
     with read_h5(path, "samples file") as f:
         return f[name][rows]
 

@@ -409,8 +409,9 @@ def long_horizon(rows: list[dict]) -> dict | None:
         out.append([name, *cells, fvd_text, diversity, worse_text])
     if not out:
         return None
-    return {"header": ["Run", "LPIPS ↓ best of N per sequence", "LPIPS ↓ mean of N", "SSIM ↑ best of N per sequence",
-                       "SSIM ↑ mean of N", "FVD ↓", "Diversity", "Mean LPIPS above the baseline's from frame"],
+    return {"header": ["Run", "LPIPS ↓ best of N per sequence", "LPIPS ↓ mean of N",
+                       "SSIM ↑ best of N per sequence", "SSIM ↑ mean of N", "FVD ↓", "Diversity",
+                       "Mean LPIPS above the baseline's from frame"],
             "rows": out, "align": "lrrrrrrr"}
 
 
