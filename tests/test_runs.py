@@ -191,8 +191,7 @@ def test_long_horizon_futures_have_their_own_seeds(trained, tmp_path):
     from genvid.context import run_context
     from genvid.models.predictor import clips_per_call
     from genvid.models.registry import get
-    from genvid.train.sampler import derived_seed
-    from stages.sample import LONG_HORIZON_STREAM
+    from genvid.train.sampler import LONG_HORIZON_STREAM, derived_seed
 
     root = tmp_path / "root"
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
