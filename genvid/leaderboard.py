@@ -115,8 +115,10 @@ def _fvd(scores: dict, path: Path) -> dict[str, Any] | None:
     section = fvd.get(PREDICTIONS) if isinstance(fvd, dict) else None
     if section is None:
         return None
-    out: dict[str, Any] = {key: _float(_get(scores, path, "fvd", PREDICTIONS, key), path,
-                                       f"fvd.{PREDICTIONS}.{key}", FVD_DECIMALS) for key in ("mean", "sd")}
+    out: dict[str, Any] = {"mean": _float(_get(scores, path, "fvd", PREDICTIONS, "mean"), path,
+                                          f"fvd.{PREDICTIONS}.mean", FVD_DECIMALS)}
+    sd = _get(scores, path, "fvd", PREDICTIONS, "sd")  # null for one repeat: a value, not a spread
+    out["sd"] = None if sd is None else _float(sd, path, f"fvd.{PREDICTIONS}.sd", FVD_DECIMALS)
     values = section.get("values")
     out["repeats"] = len(values) if isinstance(values, list) else None
     return out

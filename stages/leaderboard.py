@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     measured = [r for r in rows["rows"] if r["kind"] == MEASURED]
     for row in measured:
         m = row["metrics"]
-        fvd = "n/a" if m["fvd"] is None else f"{m['fvd']['mean']:.1f} ± {m['fvd']['sd']:.1f}"
+        fvd = "n/a" if m["fvd"] is None else f"{m['fvd']['mean']:.1f}" + (
+            "" if m["fvd"]["sd"] is None else f" ± {m['fvd']['sd']:.1f}")
         flag = "" if row["protocol_ok"] else f"  [protocol: {row['protocol_deviation']}]"
         print(f"leaderboard {args.benchmark}: {row['run']}: PSNR {m['psnr']['best_seq']['mean']:.2f} dB, "
               f"SSIM {m['ssim']['best_seq']['mean']:.3f}, LPIPS {m['lpips']['best_seq']['mean']:.3f}, "

@@ -17,6 +17,8 @@ SMOKE = {
                  "procedural simulator"),
     "code_priors.py": (["--profile", "tiny", "--resolution", "32", "--batch", "2", "--repeats", "1"], "sampling both tiers of 2 clips"),
     "collect.py": (["--frames", "4", "--seeds", "0", "--resolutions", "64", "--sources", "procedural"], "procedural"),
+    "cvg.py": (["--profile", "tiny", "--benchmark", "smmnist", "--repeats", "1", "--lengths", "4", "--batch", "1"],
+               "no cascade"),
     "drive.py": None,  # tests/test_drive.py::test_the_latency_benchmark_runs_at_a_smoke_scale
     "gpu_estimates.py": ([], "bottom"),
     "models.py": (["--profile", "tiny", "--models", "svg_lp_action", "--repeats", "1", "--batch", "1", "--iwae-k", "2"],
