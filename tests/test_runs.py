@@ -133,6 +133,17 @@ def test_samples_file_follows_the_contract(trained):
     assert np.all(np.diff(starts) >= 16)  # test clips do not overlap (test_stride = 16)
 
 
+def resampled(trained, tmp_path, frames):
+    """Stage sample rerun for driving-vq and copy-last on a copy of the trained root whose frames file is
+    ``frames``: (run, the trained samples file, the new one), both open."""
+    root = tmp_path / "root"
+    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
+    shutil.copy(frames, root / "data/driving/frames.h5")
+    for run in ("driving-vq", "driving-copy_last"):
+        sample_main(args(root, run))
+        yield run, h5py.File(samples_path(trained, run)), h5py.File(samples_path(root, run))
+
+
 def test_scrambled_future_gives_identical_predictions(trained, tmp_path):
     """The stage-level leak test: every test frame after each clip's context replaced by noise."""
     scrambled = tmp_path / "frames.h5"
@@ -144,12 +155,8 @@ def test_scrambled_future_gives_identical_predictions(trained, tmp_path):
         for start in starts:
             future = f["frames"][start + 8:start + 16]
             f["frames"][start + 8:start + 16] = rng.integers(0, 256, future.shape, dtype=np.uint8)
-    root = tmp_path / "root"
-    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
-    shutil.copy(scrambled, root / "data/driving/frames.h5")
-    for run in ("driving-vq", "driving-copy_last"):
-        sample_main(args(root, run))
-        with h5py.File(samples_path(trained, run)) as a, h5py.File(samples_path(root, run)) as b:
+    for run, a, b in resampled(trained, tmp_path, scrambled):
+        with a, b:
             assert np.array_equal(a["predictions"][:], b["predictions"][:]), run
             if run == "driving-vq":  # the reconstruction sees the whole clip, and says so
                 assert not np.array_equal(a["extras/recon"][:], b["extras/recon"][:])
@@ -174,12 +181,8 @@ def test_long_horizon_futures_see_only_their_context(trained, tmp_path):
             for t in range(a, b):
                 if not keep[t]:
                     f["frames"][t] = rng.integers(0, 256, f["frames"][t].shape, dtype=np.uint8)
-    root = tmp_path / "root"
-    shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
-    shutil.copy(scrambled, root / "data/driving/frames.h5")
-    for run in ("driving-vq", "driving-copy_last"):
-        sample_main(args(root, run))
-        with h5py.File(samples_path(trained, run)) as a, h5py.File(samples_path(root, run)) as b:
+    for run, a, b in resampled(trained, tmp_path, scrambled):
+        with a, b:
             assert np.array_equal(a["long_horizon/predictions"][:], b["long_horizon/predictions"][:]), run
             assert not np.array_equal(a["long_horizon/real"][:], b["long_horizon/real"][:])
 
