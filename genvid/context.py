@@ -29,6 +29,7 @@ class RunContext:
     workdir: Path  # checkpoints/<run>/ (resumable state, git-ignored)
     device: str = "cpu"
     precision: str = "fp32"
+    channels_last: bool = False
     params_path: str = "params.yaml"
     # a trained model folder whose components a family may load instead of training them again when
     # their fingerprints match (stage ablate: the run's own, for its variants; genvid.models.cvg)
@@ -43,7 +44,8 @@ def run_context(params_path: str | Path, run_name: str, root: str | Path = ".") 
     device = P.top_level(raw, "device", params_path)
     data, paths = benchmark_paths(run.benchmark, root), run_paths(run.name, run.benchmark, root)
     return RunContext(run, bench, data.frames, data.split, data.stats, paths.model_dir, paths.report_dir,
-                      paths.workdir, device.device, device.precision, str(params_path)), raw
+                      paths.workdir, device.device, device.precision, device.channels_last,
+                      str(params_path)), raw
 
 
 def check_data(ctx: RunContext) -> FramesInfo:

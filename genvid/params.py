@@ -31,6 +31,7 @@ class ReproConfig:
 class DeviceConfig:
     device: str = field(default="cpu", metadata=rule(choices=("cpu", "cuda")))
     precision: str = field(default="fp32", metadata=rule(choices=("fp32", "bf16")))
+    channels_last: bool = False  # 4D/5D weights NHWC/NDHWC (genvid.device)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from genvid.data.frames import CONDITIONING, conditioning
 from genvid.data.h5 import read_h5
 from genvid.data.samples import ClipsWriter, Cond, CounterfactualPredictions, write_samples
 from genvid.determinism import configure_torch
+from genvid.device import autocast as precision_autocast
 from genvid.errors import GenvidError
 from genvid.stage import cli_main, int_at_least
 from genvid.layout import benchmark_paths, run_paths
@@ -58,9 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     single_window = getattr(predictor, "single_window", lambda context, horizon: True)
     extras = {name: dataclasses.replace(e, samples=e.samples or s) for name, e in spec.extras.items()
               if single_window(c, proto.horizon)}
-    # params device.precision: bf16 autocast of the model on cuda (the metrics are always float)
-    autocast = torch.autocast(ctx.device if ctx.device == "cuda" else "cpu", dtype=torch.bfloat16,
-                              enabled=ctx.precision == "bf16")
+    # params device.precision: bf16 autocast of the model (the metrics are always float)
+    autocast = precision_autocast(ctx.device, ctx.precision)
     out = run_paths(ctx.run.name, ctx.run.benchmark, args.root).samples
     attrs = {"run": ctx.run.name, "model": ctx.run.model, "benchmark": ctx.run.benchmark, "seed": seed}
     cond_info = None if spec.conditioning is None else Cond(spec.conditioning, CONDITIONING[spec.conditioning])

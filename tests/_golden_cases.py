@@ -1,6 +1,7 @@
 """Bit fingerprints of the computations genvid's CPU training rests on (tests/test_golden.py).
 
     python tests/_golden_cases.py THREADS   # prints {"case": "sha256 prefix", ...} as JSON
+    python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last
 
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
 every stage does), so two machines print the same line for a case exactly when a stage would
@@ -9,6 +10,10 @@ compute it alike on both. Cases:
 - ``train:<model>``: three steps of the one training loop (genvid's AdamW, clipping, schedule) on
   each registered network at tiny sizes, from fixed initial weights; the VQ family's three
   networks separately.
+
+``--device``, ``--precision`` and ``--channels-last`` train the ``train:*`` cases as params ``device``
+would (genvid.device): on CUDA two processes must print the same line (tests/test_golden.py's
+CUDA-only test, issue 25); on the CPU channels-last runs every network's layout path.
 """
 from __future__ import annotations
 
@@ -23,14 +28,20 @@ sys.path.insert(0, str(ROOT))
 
 from genvid.determinism import pin_environment  # noqa: E402  (numpy/torch-free)
 
-pin_environment(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+ARGS = sys.argv[1:]
+THREADS = int(ARGS[0]) if ARGS and ARGS[0].isdigit() else 1
+DEVICE = ARGS[ARGS.index("--device") + 1] if "--device" in ARGS else "cpu"
+PRECISION = ARGS[ARGS.index("--precision") + 1] if "--precision" in ARGS else "fp32"
+CHANNELS_LAST = "--channels-last" in ARGS
+
+pin_environment(THREADS)
 
 import torch  # noqa: E402
 
 from genvid.determinism import configure_torch  # noqa: E402
 
 configure_torch()
-torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+torch.set_num_threads(THREADS)
 
 STEPS = 3
 
@@ -113,7 +124,8 @@ def train_cases() -> dict[str, str]:
 
     def trained(name: str, model: torch.nn.Module, objective, data) -> None:
         groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
-        fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups)
+        fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
+            device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST)
         out[f"train:{name}"] = digest(*model.state_dict().values())
 
     # the pixel models at 32 x 32
@@ -141,7 +153,7 @@ def train_cases() -> dict[str, str]:
         net = CVGLevel(cvg_cfg, level)
         trained(f"cvg.level{level}", net, lambda m, batch, step, o=_Objective(cvg_cfg, earlier): o(m, batch[0], step),
                 TensorDataset(clips))
-        earlier = Cascade([*(earlier.generators if earlier else []), net.eval().generator])
+        earlier = Cascade([*(earlier.generators if earlier else []), net.eval().generator]).to(DEVICE)
 
     vq = tiny["models"]["vq"]
     torch.manual_seed(0)
@@ -169,4 +181,4 @@ def train_cases() -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    print(json.dumps({**op_cases(), **train_cases()}, indent=1, sort_keys=True))
+    print(json.dumps({**({} if "--train-only" in ARGS else op_cases()), **train_cases()}, indent=1, sort_keys=True))

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from conftest import ROOT, venv_env
 from genvid.determinism import cpu_info
@@ -38,8 +39,6 @@ def _golden() -> dict:
 
 
 def _describe() -> dict[str, str]:
-    import torch
-
     info = cpu_info()
     return {"cpu": info["model"], "torch": torch.__version__, "threads": str(THREADS)}
 
@@ -77,3 +76,30 @@ def test_the_golden_cases_cover_every_network(measured):
     networks = {f"train:{name}" for name, spec in registry.MODELS.items() if spec.network is not None}
     priors = {f"train:{m}.prior_{level}" for m in ("vq", "vq_action") for level in ("top", "bottom")}
     assert networks | priors | {"train:vq.vqvae"} <= set(measured)
+
+
+def _train_cases(*flags: str) -> dict[str, str]:
+    out = subprocess.run([sys.executable, str(ROOT / "tests/_golden_cases.py"), str(THREADS), "--train-only", *flags],
+                         cwd=ROOT, env=venv_env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+def test_every_network_trains_channels_last(measured):
+    """params device.channels_last on the CPU: every network's training runs with NHWC/NDHWC weights
+    (no view of a permuted layout breaks), and one without 4D/5D weights (the PixelSNAIL priors, whose
+    taps are 3D) computes bit for bit as in the default layout."""
+    got = _train_cases("--channels-last")
+    assert set(got) == {case for case in measured if case.startswith("train:")}
+    for case in ("train:vq.prior_top", "train:vq.prior_bottom", "train:vq_action.prior_top"):
+        assert got[case] == measured[case], case
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_two_cuda_trainings_in_bf16_channels_last_give_the_same_bytes():
+    """Issue 25: every network, three steps on CUDA with the thesis profile's arithmetic (bf16 autocast,
+    channels-last weights, deterministic kernels), twice in two processes: the same weights."""
+    flags = ("--device", "cuda", "--precision", "bf16", "--channels-last")
+    first, second = _train_cases(*flags), _train_cases(*flags)
+    differ = sorted(case for case in first if first[case] != second[case])
+    assert not differ, f"{', '.join(differ)}: two CUDA trainings differ"

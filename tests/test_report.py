@@ -380,10 +380,14 @@ def test_deviations_table_reads_params(built):
     assert "cosine to 0.1 × lr, warm-up 20 steps" in vq_optim[0] and vq_optim[1:3] == [
         "lr 0.0028, batch 8, constant lr, no warm-up", "yes"]
     assert rows["Causal convolutions of both priors"][2] == "yes"
-    # seed 000's own setup (profiles/thesis.yaml over params.yaml) against itself: nothing is flagged
+    assert rows["Arithmetic"][:3] == ["fp32, contiguous weights on cpu", "not stated (fp32, contiguous: PyTorch "
+                                      "Lightning's defaults)", "not stated"]  # the thesis is silent
+    # seed 000's own setup (profiles/thesis.yaml over params.yaml) against itself: nothing is flagged but
+    # genvid's arithmetic on a GPU (bf16, channels-last: issue 25) and the priors' convolutions
     thesis = read_thesis_setup(P.read_params(paths.params), ROOT / "profiles")
-    rows = tables.deviations("vq", thesis["models"]["vq"], thesis["train"]["vq"], thesis)["rows"]
-    assert [r[3] for r in rows[:-1]] == ["no"] * (len(rows) - 1), rows
+    rows = tables.deviations("vq", thesis["models"]["vq"], thesis["train"]["vq"], thesis, thesis["device"])["rows"]
+    assert [r[3] for r in rows[:-2]] == ["no"] * (len(rows) - 2), rows
+    assert rows[-2][1:4] == ["bf16, channels-last weights on cuda", rows[-2][2], "yes"]
     assert rows[-1][3] == "yes"  # the priors' convolutions are a genvid variant with no param
 
 

@@ -25,6 +25,7 @@ from genvid.data.frames import read_frames_info
 from genvid.data.stats import conditioning_stats
 from genvid.data.train_metrics import ACTIVE_KL
 from genvid.errors import ParamError
+from genvid.device import place
 from genvid.io import fingerprint
 from genvid.metrics.likelihood import bits_per_dim, iwae_bits_per_dim
 from genvid.models.family import Component, Fit, ModelSpec
@@ -82,7 +83,7 @@ def pixel_spec(name: str, module: str, config: str, model: str, conditioning: st
 
     def predictor(ctx: RunContext) -> Predictor:
         loaded, _ = load_model(ctx.model_dir / "model.pt", name)
-        return PixelPredictor(loaded.to(ctx.device), ctx.device, conditioned=conditioning is not None)
+        return PixelPredictor(place(loaded, ctx.device, ctx.channels_last), ctx.device, conditioned=conditioning is not None)
 
     return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network,
                      figures={TEMPERATURES: temperature_sweep}, conditioning=conditioning)

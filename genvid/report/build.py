@@ -114,7 +114,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
     C.data_items(reg, main)
     C.model_items(reg, main)
     C.training_items(reg, main)
-    C.protocol_items(reg, main, inp.thesis)
+    C.protocol_items(reg, main, inp.thesis, inp.params.get("device"))
     if main.vq is not None:
         C.vqvae_prior_items(reg, main, opts)
     C.sample_items(reg, main, opts)

@@ -208,17 +208,17 @@ def generic_training_items(reg: Registry, main: MainRun) -> None:
 
 # ----------------------------------------------------------------------------- chapter 5
 
-def protocol_items(reg: Registry, main: MainRun, thesis: dict) -> None:
+def protocol_items(reg: Registry, main: MainRun, thesis: dict, device: dict | None = None) -> None:
     """Section 5.1: the protocol as evaluate recorded it and, for a VQ-family run, what it changes
-    against the thesis."""
+    against the thesis (``device``: params.yaml's device section)."""
     reg.add("table", "protocol", "results", "The evaluation protocol as recorded by the evaluate stage "
             "(<code>protocol.json</code>).", **tables.protocol(main.result.protocol))
     if main.vq is None:  # the thesis setup it compares against is the VQ family's
         return
     reg.add("table", "deviations", "results", f"What this run changes against Xu {xu('§4.2–5.3')}: the VQ-VAE "
-            "variants and optimisation (params.yaml, with the run's overrides) against seed 000's setup "
+            "variants, optimisation and arithmetic (params.yaml, with the run's overrides) against seed 000's setup "
             "(<code>profiles/thesis.yaml</code>), and the priors' convolutions.",
-            **tables.deviations(main.run.model, main.run.model_params, main.run.train_params, thesis))
+            **tables.deviations(main.run.model, main.run.model_params, main.run.train_params, thesis, device))
 
 
 def _with_context(frames: np.ndarray, context: int) -> list[np.ndarray | None]:

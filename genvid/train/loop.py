@@ -5,7 +5,7 @@ and returns one loss, or one loss per optimiser: a model with several optimisers
 generator and discriminator) passes ``optimizers={"g": g_params, "d": d_params}``, and
 optimiser ``name`` steps on its own loss with the lr, betas, weight decay and update ratio of
 ``cfg.optimizer(name)`` (TrainConfig.optimizers, the component's own values where unset). ``device`` (cpu|cuda) and
-``precision`` (fp32|bf16 autocast) come from params.
+``precision`` (fp32|bf16 autocast) and ``channels_last`` (genvid.device) come from params.
 
 A stage seeds (``genvid.determinism.seed_everything``) *before* it builds the model, so
 the initial weights are reproducible; ``fit`` then re-seeds with ``cfg.seed`` and owns
@@ -38,6 +38,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from genvid.determinism import rng_state, seed_everything, set_rng_state
+from genvid.device import PRECISIONS, autocast as precision_autocast, to_channels_last
 from genvid.errors import GenvidError
 from genvid.train import checkpoint
 from genvid.train import distributed as D
@@ -50,7 +51,6 @@ from genvid.train.sampler import sharded_val_loader, train_loader, val_loader
 # the batch is already on the model's device. Scalars are per-sample means (validation weights
 # them by batch size).
 Objective = Callable[[nn.Module, Any, int], tuple[torch.Tensor | dict[str, torch.Tensor], dict[str, float]]]
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16}
 
 RESERVED = ("step", "split", "loss", "lr", "grad_norm")
 LOSS_KEY = "\0loss:"  # prefix of the losses among the scalars averaged over ranks (no clash)
@@ -67,7 +67,7 @@ class TrainResult:
 def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dataset | None,
         cfg: TrainConfig, workdir: str | Path, fingerprint: str, desc: str = "train",
         on_checkpoint: Callable[[int], None] | None = None, device: str | torch.device = "cpu",
-        precision: str = "fp32",
+        precision: str = "fp32", channels_last: bool = False,
         optimizers: dict[str, list[nn.Parameter]] | None = None) -> TrainResult:
     """Train ``model`` in place for ``cfg.steps`` steps, resuming from ``workdir/checkpoint.pt``.
 
@@ -92,6 +92,8 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
     seed_everything(D.rank_seed(cfg.seed, rank))  # rank 0 (and a single process): cfg.seed itself
     device = torch.device(device)
     model.to(device)
+    if channels_last:
+        to_channels_last(model)
     pin = device.type == "cuda"
     params_of = optimizers or {"model": [p for p in model.parameters() if p.requires_grad]}
     unknown = sorted(set(cfg.optimizers or {}) - set(params_of))
@@ -106,8 +108,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
             for (name, (params, _)), s in zip(groups.items(), settings.values())}
     scheds = {name: LambdaLR(opt, lambda s: lr_factor(s, cfg)) for name, opt in opts.items()}
     config = checkpoint.resume_config(cfg.to_dict())
-    autocast = torch.autocast(device.type, dtype=PRECISIONS[precision] or torch.float32,
-                              enabled=PRECISIONS[precision] is not None)
+    autocast = precision_autocast(device, precision)
 
     step, epoch, offset, curves, window, last_good = 0, 0, 0, [], Window(), None
     if world > 1:

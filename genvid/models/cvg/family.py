@@ -25,6 +25,7 @@ from genvid.context import RunContext
 from genvid.data.clips import clip_set
 from genvid.data.frames import read_frames_info
 from genvid.errors import GenvidError, ParamError
+from genvid.device import place
 from genvid.io import fingerprint
 from genvid.models.cvg.model import MAX_LEVELS, Cascade, CVGConfig, CVGLevel, area_down
 from genvid.models.family import Component, Fit, ModelSpec
@@ -151,7 +152,7 @@ def load_cascade(model_dir: Path, device: str = "cpu") -> Cascade:
 
 
 def predictor(ctx: RunContext) -> PixelPredictor:
-    return PixelPredictor(load_cascade(ctx.model_dir, ctx.device), ctx.device)
+    return PixelPredictor(place(load_cascade(ctx.model_dir, ctx.device), ctx.device, ctx.channels_last), ctx.device)
 
 
 @torch.no_grad()

@@ -25,6 +25,7 @@ from genvid.data.latents import LatentDataset, read_latent_info
 from genvid.data.split import SPLITS
 from genvid.data.stats import load_stats
 from genvid.errors import GenvidError, ParamError
+from genvid.device import place
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.models.family import Component, Fit, ModelSpec
@@ -176,6 +177,7 @@ def predictor(ctx: RunContext) -> VQPredictor:
                           f"{list(bottom.cfg.cond_shape or [])}, the top GAN models {list(top.cfg.shape)}")
     mean, std = load_stats(read_json(ctx.stats), str(ctx.stats))
     s = ctx.run.model_params["sampling"]
+    vqvae, top, bottom = (place(net, ctx.device, ctx.channels_last) for net in (vqvae, top, bottom))
     return VQPredictor(vqvae, GANCodePrior(top, ctx.device), GANCodePrior(bottom, ctx.device), mean, std,
                        window_length(ctx), float(s["temperature"]), 0, int(s["batch_size"]), ctx.device)
 

@@ -40,6 +40,7 @@ from genvid.data.frames import CONDITIONING
 from genvid.data.stats import conditioning_stats, load_stats
 from genvid.data.train_metrics import VQ_COMPONENTS, VQVAE_SPLIT_KEYS
 from genvid.errors import GenvidError, ParamError
+from genvid.device import place
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
@@ -384,6 +385,7 @@ def predictor(ctx, conditioning: str | None = None) -> VQPredictor:
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= k:
         raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.sampling.top_k must be 0 (off) or in [1, {k}] "
                          f"(the codebook size K), got {top_k!r}")
+    vqvae, top, bottom = (place(net, ctx.device, ctx.channels_last) for net in (vqvae, top, bottom))
     return VQPredictor(vqvae, PixelSNAILPrior(top, ctx.device), PixelSNAILPrior(bottom, ctx.device), mean, std,
                        window_length(ctx), float(s["temperature"]), int(s["top_k"]), int(s["batch_size"]), ctx.device,
                        conditioned=conditioning is not None)

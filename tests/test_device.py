@@ -1,0 +1,84 @@
+"""genvid.device: params device.precision and device.channels_last (issue 25)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from genvid.device import autocast, channels_last_format, place, to_channels_last
+from genvid.params import top_level
+from genvid.errors import ParamError
+from genvid.train import TrainConfig, fit
+
+
+def net() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv3d(2, 4, 3, padding=1), nn.ReLU(), nn.Flatten(2), nn.Linear(4 * 4 * 4, 3),
+                         nn.Unflatten(1, (4, 1)), nn.Conv2d(4, 2, (1, 1)))
+
+
+def test_every_4d_and_5d_tensor_becomes_channels_last_with_its_values_and_identity():
+    model = net()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    params = list(model.parameters())
+    assert to_channels_last(model) is model and list(model.parameters()) == params  # an optimiser keeps stepping them
+    for name, t in model.state_dict().items():
+        assert torch.equal(t, before[name])
+        fmt = {5: torch.channels_last_3d, 4: torch.channels_last}.get(t.dim())
+        assert fmt is None or t.is_contiguous(memory_format=fmt), name
+        assert fmt is not None or t.is_contiguous(), name
+    assert model[0].weight.stride() == (54, 1, 18, 6, 2)  # [4, 2, 3, 3, 3]: channels fastest (NDHWC)
+    assert channels_last_format(torch.zeros(2, 3)) is None
+
+
+def test_a_channels_last_convolution_returns_channels_last_activations_from_contiguous_inputs():
+    """The layout spreads from the weights (cuDNN does so in 2D and 3D; the CPU in 2D)."""
+    conv = to_channels_last(nn.Conv2d(2, 4, 3, padding=1))
+    x = torch.randn(1, 2, 5, 5)
+    y = conv(x)
+    assert x.is_contiguous() and y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, nn.functional.conv2d(x, conv.weight.contiguous(), conv.bias, padding=1))
+
+
+def test_place_moves_and_converts_only_when_asked():
+    assert place(net(), "cpu")[0].weight.is_contiguous()
+    assert place(net(), "cpu", channels_last=True)[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+
+
+def test_autocast_is_bf16_when_asked_and_a_no_op_for_fp32():
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with autocast("cpu", "fp32"):
+        assert (a @ b).dtype == torch.float32
+    with autocast("cpu", "bf16"):
+        assert (a @ b).dtype == torch.bfloat16
+
+
+def test_the_device_section_takes_channels_last_as_a_bool():
+    assert top_level({"device": {"device": "cpu", "precision": "bf16", "channels_last": True}}, "device").channels_last
+    assert top_level({"device": {"device": "cpu"}}, "device").channels_last is False
+    with pytest.raises(ParamError, match="channels_last"):
+        top_level({"device": {"device": "cpu", "channels_last": "yes"}}, "device")
+
+
+def _train(tmp, channels_last: bool, steps: int = 4) -> nn.Module:
+    model = net()
+    data = TensorDataset(torch.randn(8, 2, 4, 4, 4, generator=torch.Generator().manual_seed(1)))
+    cfg = TrainConfig(steps=steps, batch_size=2, lr=1e-2, val_every=steps, log_every=1, ckpt_every=2, seed=3)
+    fit(model, lambda m, b, step: (m(b[0]).square().mean(), {}), data, None, cfg, tmp, "cl", desc="cl",
+        channels_last=channels_last)
+    return model
+
+
+def test_fit_trains_channels_last_deterministically_and_resumes_exactly(tmp_path):
+    """fit(channels_last=True) keeps the layout through AdamW's steps and a resume from its checkpoint."""
+    once = _train(tmp_path / "a", True)
+    assert once[0].weight.is_contiguous(memory_format=torch.channels_last_3d)
+    again = _train(tmp_path / "b", True)
+    _train(tmp_path / "c", True, steps=2)
+    resumed = _train(tmp_path / "c", True)  # from the step-2 checkpoint
+    for a, b, c in zip(once.state_dict().values(), again.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b) and torch.equal(a, c)
+    plain = _train(tmp_path / "d", False)
+    for a, b in zip(once.parameters(), plain.parameters()):  # the same maths, perhaps other kernels
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
