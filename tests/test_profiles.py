@@ -24,7 +24,7 @@ def thesis(repo_root):
     return profile(repo_root, "thesis")
 
 
-@pytest.mark.parametrize("name", ["tiny", "thesis", "paper"])
+@pytest.mark.parametrize("name", ["tiny", "thesis", "paper", "gpu"])
 def test_every_profile_validates(repo_root, name):
     params = profile(repo_root, name)
     for bench in P.benchmark_names(params):
@@ -192,7 +192,7 @@ def _build(run: P.Run, bench: P.BenchmarkConfig) -> int:
     return 0
 
 
-@pytest.mark.parametrize("name", [None, "tiny", "paper", "thesis"])
+@pytest.mark.parametrize("name", [None, "tiny", "paper", "thesis", "gpu"])
 def test_every_run_and_ablation_of_every_profile_builds_its_model(repo_root, name):
     """Issue 20: `make repro PROFILE=paper` died at hvrnn_1level, whose overrides carried the default
     profile's sizes; merging is not enough, every run and every ablation variant must build."""
