@@ -85,11 +85,13 @@ GIB = 2**30
 
 # ----------------------------------------------------------------------------- the thesis profile
 
-def thesis_setup(root: Path = ROOT) -> dict:
-    """The thesis profile's driving-vq run: configs, batch sizes, steps, clip shape, data sizes."""
-    raw = apply(P.read_params(root / "params.yaml"), load_profile("thesis", root / "profiles"))
-    run = P.run(raw, RUN, "params.yaml + profiles/thesis.yaml")
-    bench = P.benchmark(raw, run.benchmark, "params.yaml + profiles/thesis.yaml")
+def thesis_setup(root: Path = ROOT, profile: str = "thesis") -> dict:
+    """The thesis profile's driving-vq run: configs, batch sizes, steps, clip shape, data sizes
+    (``profile``: another profile's, e.g. benchmarks/gpu.py's smoke test at the tiny one's)."""
+    raw = apply(P.read_params(root / "params.yaml"), load_profile(profile, root / "profiles"))
+    source = f"params.yaml + profiles/{profile}.yaml"
+    run = P.run(raw, RUN, source)
+    bench = P.benchmark(raw, run.benchmark, source)
     res, clip_len = bench.collect.resolution, int(run.model_params["clip_len"])
     vq_cfg = VQVAEConfig.from_dict(run.model_params["vqvae"], f"models.{run.model}.vqvae")
     with torch.device("meta"):

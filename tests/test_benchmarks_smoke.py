@@ -20,6 +20,11 @@ SMOKE = {
     "cvg.py": (["--profile", "tiny", "--benchmark", "smmnist", "--repeats", "1", "--lengths", "4", "--batch", "1"],
                "no cascade"),
     "drive.py": None,  # tests/test_drive.py::test_the_latency_benchmark_runs_at_a_smoke_scale
+    # the VQ components at the tiny profile's sizes too; --json relative: into the test's own folder (its cwd)
+    "gpu.py": (["--device", "cpu", "--threads", "1", "--profile", "tiny", "--vq-profile", "tiny",
+                "--only", "vqvae,prior_top,svg_lp_action,feature_flow", "--batch", "1", "--steps", "2",
+                "--warmup", "1", "--identity-steps", "2", "--json", "gpu.json"],
+               "bit-identical over two runs of 2 steps: True"),
     "gpu_estimates.py": ([], "bottom"),
     "models.py": (["--profile", "tiny", "--models", "svg_lp_action", "--repeats", "1", "--batch", "1", "--iwae-k", "2"],
                   "svg_lp_action driving"),
