@@ -50,6 +50,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -60,7 +61,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from genvid import params as P  # noqa: E402
-from genvid.models.vq.pixelsnail3d import PixelSNAIL3d  # noqa: E402
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, code_cross_entropy  # noqa: E402
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig  # noqa: E402
 from genvid.models.vq.priors import prior_config  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
@@ -136,7 +137,7 @@ def objective(model: torch.nn.Module, component: str, inputs: tuple) -> torch.Te
         out = model(x)
         return F.mse_loss(out.recon, x) + model.cfg.beta * out.commitment_loss  # seed 000 eq. 5.3
     codes, cond = inputs
-    return F.cross_entropy(model(codes, cond), codes)  # genvid.models.vq.priors.prior_objective
+    return code_cross_entropy(model(codes, cond), codes)  # genvid.models.vq.priors.prior_objective
 
 
 def count_step(setup: dict, component: str, batch: int, device: str = "meta") -> dict:
@@ -160,8 +161,15 @@ def count_step(setup: dict, component: str, batch: int, device: str = "meta") ->
         forward = counter.get_total_flops()
         loss.backward()
     params = sum(p.numel() for p in model.parameters())
-    return {"flops_fwd": forward, "flops_step": counter.get_total_flops(), "saved_bytes": sum(storages.values()),
-            "largest_saved": max(storages.values(), default=0), "params": params, "batch": batch}
+    out = {"flops_fwd": forward, "flops_step": counter.get_total_flops(), "saved_bytes": sum(storages.values()),
+           "largest_saved": max(storages.values(), default=0), "params": params, "batch": batch, "recompute_bytes": 0}
+    cfg = getattr(model, "config", None)
+    if getattr(cfg, "checkpoint", False):  # a prior recomputing its SNAIL blocks: while one block is recomputed
+        # in the backward its activations are held too (one block's share of what the plain step keeps)
+        plain = {**setup, "priors": {**setup["priors"], component.removeprefix("prior_"): replace(cfg, checkpoint=False)}}
+        whole = count_step(plain, component, batch, device)["saved_bytes"]
+        out["recompute_bytes"] = (whole - out["saved_bytes"]) // cfg.snail_blocks
+    return out
 
 
 def forward_flops(setup: dict, component: str) -> dict[str, int]:
@@ -252,7 +260,7 @@ def estimate(counts: dict, setup: dict, efficiency: float) -> dict:
         n, cfg = counts[c], setup["train"][c]
         steps, batch = int(cfg["steps"]), int(cfg["batch_size"])
         v100_hours = n["flops_step"] * steps / v100_rate / 3600
-        per_sample_saved = n["saved_bytes"] / n["batch"]
+        per_sample_saved = (n["saved_bytes"] + n.get("recompute_bytes", 0)) / n["batch"]
         row = {"v100_hours": v100_hours, "gpus": {}}
         for gpu, spec in GPUS.items():
             one = v100_hours / speed(gpu)
@@ -271,7 +279,8 @@ def estimate(counts: dict, setup: dict, efficiency: float) -> dict:
 
 
 def cpu_passes(setup: dict, cpu_flops: float) -> dict:
-    """Hours of the post-fit passes genvid runs on the CPU (vq_family: .cpu() after each fit)."""
+    """Hours of the post-fit passes (evaluation, code extraction, prior scores) were they run on this CPU:
+    what a CPU-only run of the profile spends on them (on a GPU they run there: genvid.train.run)."""
     clips = setup["clips"]
     every = clips["train"] + clips["val"] + clips["test"]
     vq, top, bottom = (forward_flops(setup, c) for c in COMPONENTS)
@@ -392,7 +401,9 @@ def main() -> None:
           f"{'saved act. GiB':>14} {'largest MiB':>11}")
     for c, n in counts.items():
         print(f"{c:13} {n['params'] / 1e6:7.1f}M {n['batch']:5d} {n['flops_fwd'] / 1e12:9.2f} "
-              f"{n['flops_step'] / 1e12:13.2f} {n['saved_bytes'] / GIB:14.1f} {n['largest_saved'] / 2**20:11.0f}")
+              f"{n['flops_step'] / 1e12:13.2f} {n['saved_bytes'] / GIB:14.1f} {n['largest_saved'] / 2**20:11.0f}"
+              + (f"  checkpointed blocks: + {n['recompute_bytes'] / GIB:.1f} GiB while one is recomputed"
+                 if n["recompute_bytes"] else ""))
 
     calibration = {}
     if args.calibrate:
@@ -441,8 +452,8 @@ def main() -> None:
 
     rate = cpu_rate(args.threads)
     passes = cpu_passes(setup, rate)
-    print(f"\nESTIMATES: the post-fit passes genvid runs on the CPU (genvid.models.vq.family moves each model to "
-          f"the CPU after its fit), at this CPU's float32 matmul rate ({rate / 1e9:.0f} GFLOP/s, "
+    print(f"\nESTIMATES: the post-fit passes were they run on this CPU (they run on the run's device: a GPU run "
+          f"does them there), at this CPU's float32 matmul rate ({rate / 1e9:.0f} GFLOP/s, "
           f"{args.threads} threads; a ceiling, so these hours are a floor)")
     for name, p in passes.items():
         print(f"  {name:36} {p['flops'] / 1e15:9.1f} PFLOP {p['hours']:10.0f} h")

@@ -55,6 +55,26 @@ def test_estimate_formulas():
     assert set(h100) == {1, 2, 4, 8}
 
 
+def test_a_checkpointed_prior_keeps_less_and_adds_one_block_while_recomputing():
+    """prior.checkpoint (issue 25 item 3): the count keeps only the blocks' inputs, and the estimate adds
+    one block's share of what the plain step keeps, (plain - kept) / blocks, per clip at the batch."""
+    import dataclasses
+
+    setup = G.thesis_setup(profile="tiny")
+    plain = G.count_step(setup, "prior_bottom", 2)
+    cfg = setup["priors"]["bottom"]
+    ck = G.count_step({**setup, "priors": {**setup["priors"], "bottom": dataclasses.replace(cfg, checkpoint=True)}},
+                      "prior_bottom", 2)
+    assert plain["recompute_bytes"] == 0 and ck["saved_bytes"] < plain["saved_bytes"]
+    assert ck["recompute_bytes"] == (plain["saved_bytes"] - ck["saved_bytes"]) // cfg.snail_blocks
+    assert ck["flops_step"] > plain["flops_step"]  # the recomputed forward passes
+    est = G.estimate({c: ck for c in G.COMPONENTS}, {"train": {c: {"steps": 1, "batch_size": 2} for c in G.COMPONENTS}},
+                     efficiency=0.5)
+    per_clip = (ck["saved_bytes"] + ck["recompute_bytes"]) / 2
+    assert est["prior_bottom"]["gpus"]["H100 SXM 80 GB"][1]["mem_gib"] == pytest.approx(
+        (16 * ck["params"] + per_clip * 2 * G.ACTIVATION_OVERHEAD) / 2**30 + G.CUDA_CONTEXT_GIB)
+
+
 def test_audit_flags_the_documented_cuda_errors():
     logits, codes = torch.randn(2, 4, 3, 3), torch.randint(0, 4, (2, 3, 3))
     assert "nll_loss2d_forward" in G.audit_ops(lambda: F.cross_entropy(logits, codes))
