@@ -24,7 +24,9 @@ both step every time (the loop may step one only every k-th step). --channels-la
 weights channels-last (genvid.device.to_channels_last), as params' device.channels_last does.
 
 Per component, measured: the median time of --steps steps after --warmup steps (each step
-between torch.cuda.synchronize calls on CUDA), sequences (clips) per second, the peak memory of
+between torch.cuda.synchronize calls on CUDA), sequences (clips) per second, the ATen ops one step
+dispatches (a TorchDispatchMode count: each op is at least one kernel launch on a GPU, so a step
+with many small ops is launch-bound there; the same count on the CPU), the peak memory of
 building and training it (torch.cuda.max_memory_allocated after reset_peak_memory_stats; null on
 the CPU, where no comparable figure exists), the FLOPs of one step's forward and backward passes
 (torch.utils.flop_counter.FlopCounterMode: matrix products and convolutions; the VQ components
@@ -214,6 +216,23 @@ class Training:
             self.optimizers[name].step()
 
 
+def aten_ops(fn: Callable[[], None]) -> int:
+    """ATen ops ``fn()`` dispatches (forward, backward and optimiser; each is at least one kernel
+    launch on a GPU): the launch-bound share of a step, countable on the CPU (issue 25 item 2)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        fn()
+    return Count.ops
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -255,9 +274,10 @@ def measure(component: Component, batch: int, args: argparse.Namespace, device: 
         with counter:
             run.step()
         flops = counter.get_total_flops()
+    ops = aten_ops(run.step)
     step = statistics.median(times)
     return {"params": params, "step_seconds": step, "step_seconds_all": times, "sequences_per_s": batch / step,
-            "peak_memory_bytes": peak, "flops_step": flops}
+            "peak_memory_bytes": peak, "flops_step": flops, "aten_ops_step": ops}
 
 
 def identity(component: Component, batch: int, args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
@@ -360,7 +380,7 @@ def line(name: str, r: dict[str, Any]) -> str:
     else:
         same, digests = str(ident["identical"]), " / ".join(ident["sha256"])
     return (f"{name:13} {r['shape']:17}{oom} {r['params'] / 1e6:7.2f}M | step {r['step_seconds'] * 1e3:.4g} ms, "
-            f"{r['sequences_per_s']:.4g} seq/s | peak memory {peak} | {r['flops_step'] / 1e12:.4g} TFLOP/step, "
+            f"{r['sequences_per_s']:.4g} seq/s, {r['aten_ops_step']:,} ATen ops | peak memory {peak} | {r['flops_step'] / 1e12:.4g} TFLOP/step, "
             f"{r['achieved_tflops']:.4g} TFLOP/s, {fraction} of dense bf16 peak | {r['profile_steps']:,} steps x batch "
             f"{r['profile_batch']}: {r['implied_hours']:.3g} h implied by the measured step time{scaled} | "
             f"bit-identical over two runs of {ident['steps']} steps: {same}\n{'':13} sha256 {digests}")

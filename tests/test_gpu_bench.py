@@ -23,6 +23,21 @@ def test_achieved_tflops_fraction_and_implied_hours_by_hand():
     assert gpu.implied_hours(0.02, 1000, 2, 8) == pytest.approx(80 / 3600)
 
 
+def test_aten_ops_counts_every_dispatched_op_of_forward_backward_and_step():
+    """(x @ w).sum() without a graph dispatches exactly 2 ops (mm, sum); with the backward more, the
+    same number every time, and one more matmul layer more again."""
+    import torch
+
+    w = torch.randn(4, 3, requires_grad=True)
+    x, w0 = torch.randn(2, 4), torch.randn(4, 3)
+    forward = gpu.aten_ops(lambda: (x @ w0).sum())
+    assert forward == 2  # mm, sum
+    one = gpu.aten_ops(lambda: (x @ w).sum().backward())
+    assert one == gpu.aten_ops(lambda: (x @ w).sum().backward()) and one > forward
+    v = torch.randn(3, 3, requires_grad=True)
+    assert gpu.aten_ops(lambda: (x @ w @ v).sum().backward()) > one
+
+
 @pytest.mark.parametrize("name, peak", [("NVIDIA H100 80GB HBM3", 989.4), ("NVIDIA H100 PCIe", 756.0),
                                         ("NVIDIA H200", 989.4), ("NVIDIA A100-SXM4-80GB", 312.0),
                                         ("NVIDIA A100 80GB PCIe", 312.0), ("Tesla V100-SXM2-32GB", None)])
@@ -48,7 +63,7 @@ def test_a_cpu_run_records_its_figures_and_two_equal_digests(tmp_path):
     assert set(record["components"]) == {"prior_bottom", "svg_lp"}
     for name, r in record["components"].items():
         assert r["peak_memory_bytes"] is None and r["fraction_of_bf16_peak"] is None  # the CPU: not invented
-        assert r["batch"] == 1 and len(r["step_seconds_all"]) == 2 and r["flops_step"] > 0
+        assert r["batch"] == 1 and len(r["step_seconds_all"]) == 2 and r["flops_step"] > 0 and r["aten_ops_step"] > 0
         assert r["achieved_tflops"] == pytest.approx(r["flops_step"] / r["step_seconds"] / 1e12)
         assert r["implied_hours"] == pytest.approx(r["profile_steps"] * r["step_seconds"] * r["profile_batch"] / 3600)
         digests = r["identity"]["sha256"]
@@ -68,7 +83,7 @@ def test_out_of_memory_halves_the_batch_and_scales_the_implied_hours(monkeypatch
         if batch > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 40.00 GiB")
         return {"params": 10, "step_seconds": 0.5, "step_seconds_all": [0.5], "sequences_per_s": batch / 0.5,
-                "peak_memory_bytes": 2**30, "flops_step": 10**12}
+                "peak_memory_bytes": 2**30, "flops_step": 10**12, "aten_ops_step": 100}
 
     monkeypatch.setattr(gpu, "measure", measure)
     identical = {"steps": 1, "sha256": ["a", "a"], "identical": True}
