@@ -24,9 +24,10 @@ both step every time (the loop may step one only every k-th step). --channels-la
 weights channels-last (genvid.device.to_channels_last), as params' device.channels_last does.
 
 Per component, measured: the median time of --steps steps after --warmup steps (each step
-between torch.cuda.synchronize calls on CUDA), sequences (clips) per second, the ATen ops one step
-dispatches (a TorchDispatchMode count: each op is at least one kernel launch on a GPU, so a step
-with many small ops is launch-bound there; the same count on the CPU), the peak memory of
+between torch.cuda.synchronize calls on CUDA), sequences (clips) per second, the computing ATen ops
+one forward and backward pass dispatches (a TorchDispatchMode count, views left out: each op is at
+least one kernel launch on a GPU, so a step of many small ops is launch-bound there; the optimiser
+left out, its kernels being the device's), the peak memory of
 building and training it (torch.cuda.max_memory_allocated after reset_peak_memory_stats; null on
 the CPU, where no comparable figure exists), the FLOPs of one step's forward and backward passes
 (torch.utils.flop_counter.FlopCounterMode: matrix products and convolutions; the VQ components
@@ -203,7 +204,8 @@ class Training:
             self.optimizers[name] = make_adamw(params, device, lr=s.lr, betas=s.betas, eps=s.eps,
                                                weight_decay=s.weight_decay)
 
-    def step(self) -> None:
+    def step(self, optimise: bool = True) -> None:
+        """One training step; ``optimise=False``: the forward and backward passes only."""
         with autocast(self.device, self.precision):
             losses = self.component.loss(self.model, self.inputs)
         losses = losses if isinstance(losses, dict) else {"model": losses}
@@ -211,21 +213,24 @@ class Training:
         for name in names:
             self.optimizers[name].zero_grad(set_to_none=True)
             losses[name].backward(retain_graph=name != names[-1])
+            if not optimise:
+                continue
             if self.component.train.grad_clip is not None:
                 nn.utils.clip_grad_norm_(self.groups[name], self.component.train.grad_clip)
             self.optimizers[name].step()
 
 
 def aten_ops(fn: Callable[[], None]) -> int:
-    """ATen ops ``fn()`` dispatches (forward, backward and optimiser; each is at least one kernel
-    launch on a GPU): the launch-bound share of a step, countable on the CPU (issue 25 item 2)."""
+    """ATen ops ``fn()`` dispatches that compute (views, which only relabel memory, left out): each is
+    at least one kernel launch on a GPU, so many small ones make a step launch-bound there; the
+    same count on the CPU shows progress without a GPU (issue 25 item 2)."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     class Count(TorchDispatchMode):
         ops = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            Count.ops += 1
+            Count.ops += not func.is_view
             return func(*args, **(kwargs or {}))
 
     with Count():
@@ -274,7 +279,7 @@ def measure(component: Component, batch: int, args: argparse.Namespace, device: 
         with counter:
             run.step()
         flops = counter.get_total_flops()
-    ops = aten_ops(run.step)
+    ops = aten_ops(lambda: run.step(optimise=False))  # the optimiser's launches differ by device: left out
     step = statistics.median(times)
     return {"params": params, "step_seconds": step, "step_seconds_all": times, "sequences_per_s": batch / step,
             "peak_memory_bytes": peak, "flops_step": flops, "aten_ops_step": ops}
@@ -380,7 +385,7 @@ def line(name: str, r: dict[str, Any]) -> str:
     else:
         same, digests = str(ident["identical"]), " / ".join(ident["sha256"])
     return (f"{name:13} {r['shape']:17}{oom} {r['params'] / 1e6:7.2f}M | step {r['step_seconds'] * 1e3:.4g} ms, "
-            f"{r['sequences_per_s']:.4g} seq/s, {r['aten_ops_step']:,} ATen ops | peak memory {peak} | {r['flops_step'] / 1e12:.4g} TFLOP/step, "
+            f"{r['sequences_per_s']:.4g} seq/s, {r['aten_ops_step']:,} ATen ops fwd+bwd | peak memory {peak} | {r['flops_step'] / 1e12:.4g} TFLOP/step, "
             f"{r['achieved_tflops']:.4g} TFLOP/s, {fraction} of dense bf16 peak | {r['profile_steps']:,} steps x batch "
             f"{r['profile_batch']}: {r['implied_hours']:.3g} h implied by the measured step time{scaled} | "
             f"bit-identical over two runs of {ident['steps']} steps: {same}\n{'':13} sha256 {digests}")
