@@ -145,3 +145,29 @@ def test_the_import_scan_finds_what_it_must():
     """The scanner sees function-level imports and modules named by string (the registry)."""
     found = imported_modules("stages.train")
     assert {"genvid.models.registry", "genvid.models.vq.family", "genvid.models.hvrnn.model"} <= found
+
+
+def test_the_plan_runs_each_stage_after_every_stage_it_needs_and_only_what_is_asked():
+    """workflow.plan (a DVC-less machine's script): a topological order of dvc.yaml's stages, and
+    --only's closure: the asked stage and exactly the stages upstream of it."""
+    from workflow.plan import plan, script
+
+    stages = load_stages(ROOT)
+    order = [s.name for s in plan(stages)]
+    assert sorted(order) == sorted(s.name for s in stages)
+    position = {name: i for i, name in enumerate(order)}
+    pairs = edges(stages)
+    assert all(position[a] < position[b] for a, b in pairs)
+    some = [s.name for s in plan(stages, "sample@smmnist-vq")]
+    upstream, todo = set(), ["sample@smmnist-vq"]
+    while todo:
+        name = todo.pop()
+        upstream.add(name)
+        todo.extend(a for a, b in pairs if b == name and a not in upstream)
+    assert set(some) == upstream and some[-1] == "sample@smmnist-vq" and "collect@driving" not in some
+    text = script(plan(stages, "split@smmnist"))
+    assert text.splitlines()[2:] == ["set -euo pipefail", "echo '== collect@smmnist'",
+                                     "python -m stages.collect --benchmark smmnist", "echo '== split@smmnist'",
+                                     "python -m stages.split --benchmark smmnist"]
+    with pytest.raises(SystemExit, match="matches no stage"):
+        plan(stages, "train@nowhere")

@@ -1,0 +1,70 @@
+"""The DAG's commands in an order that respects it, as a shell script, for a machine without DVC.
+
+    python -m workflow.plan > plan.sh                       # every stage of params.yaml's DAG
+    python -m workflow.plan --only 'leaderboard@smmnist'    # that stage and every stage it needs
+
+A lent GPU machine may have no DVC (and no Snakemake): resolve the plan here, where DVC is, with
+the profile already applied to params.yaml, and run ``bash plan.sh`` there. Each stage validates
+its inputs and params itself, and a training stage killed part-way resumes from its checkpoint
+when the script is run again; what the script cannot do is DVC's skipping of up-to-date stages
+and its lock: bring the outputs back and ``dvc commit`` them where DVC is, or rerun with it.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+from workflow.dag import StageSpec, edges, load_stages
+
+
+def plan(stages: list[StageSpec], only: str | None = None) -> list[StageSpec]:
+    """``stages`` in a topological order (ties in dvc.yaml's order); with ``only``, a regex over stage
+    names, just the matching stages and everything upstream of them."""
+    upstream: dict[str, set[str]] = {stage.name: set() for stage in stages}
+    for before, after in edges(stages):
+        upstream[after].add(before)
+    wanted = set(upstream)
+    if only is not None:
+        pattern = re.compile(only)
+        wanted, todo = set(), [name for name in upstream if pattern.fullmatch(name)]
+        if not todo:
+            raise SystemExit(f"error: --only {only!r} matches no stage of dvc.yaml")
+        while todo:
+            name = todo.pop()
+            if name not in wanted:
+                wanted.add(name)
+                todo.extend(upstream[name])
+    position = {stage.name: i for i, stage in enumerate(stages)}
+    sorter = TopologicalSorter({name: upstream[name] & wanted for name in wanted})
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        order.extend(ready)
+        sorter.done(*ready)
+    by_name = {stage.name: stage for stage in stages}
+    return [by_name[name] for name in order]
+
+
+def script(stages: list[StageSpec]) -> str:
+    """A bash script running each stage's command in turn, stopping at the first failure."""
+    lines = ["#!/usr/bin/env bash", "# written by python -m workflow.plan: the DAG's commands in order, without DVC",
+             "set -euo pipefail"]
+    for stage in stages:
+        lines += [f"echo {shlex.quote('== ' + stage.name)}", stage.cmd]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="a regex over stage names: those stages and everything upstream of them")
+    parser.add_argument("--root", type=Path, default=Path("."), help="the project (default: here)")
+    args = parser.parse_args(argv)
+    print(script(plan(load_stages(args.root), args.only)), end="")
+
+
+if __name__ == "__main__":
+    main()
