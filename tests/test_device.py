@@ -6,9 +6,13 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from conftest import ROOT, TINY_AT_32
+from genvid import params as P
 from genvid.device import autocast, channels_last_format, place, to_channels_last
-from genvid.params import top_level
 from genvid.errors import ParamError
+from genvid.models import registry
+from genvid.params import top_level
+from genvid.profiles import apply, load_profile
 from genvid.train import TrainConfig, fit
 
 
@@ -82,3 +86,23 @@ def test_fit_trains_channels_last_deterministically_and_resumes_exactly(tmp_path
     plain = _train(tmp_path / "d", False)
     for a, b in zip(once.parameters(), plain.parameters()):  # the same maths, perhaps other kernels
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+PIXEL_NETWORKS = sorted(name for name, spec in registry.MODELS.items() if spec.network is not None)
+
+
+@pytest.mark.parametrize("name", PIXEL_NETWORKS)
+def test_every_network_generates_the_same_futures_with_channels_last_weights(name):
+    """The sample stage places a loaded model channels-last (genvid.device.place): its generate path,
+    which training does not run, must take the layout (no view of permuted memory) and predict the
+    same futures up to rounding."""
+    tiny = apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+    spec = registry.get(name)
+    torch.manual_seed(0)
+    model = spec.network({**tiny["models"][name], **TINY_AT_32.get(name, {})}, 3, 32, 4).eval()
+    context = torch.rand(2, 4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    extra = {"cond": torch.randn(2, 7, 3, generator=torch.Generator().manual_seed(3))} if spec.conditioning else {}
+    with torch.no_grad():
+        plain = model.generate(context, 3, 2, torch.Generator().manual_seed(1), **extra)
+        cl = place(model, "cpu", channels_last=True).generate(context, 3, 2, torch.Generator().manual_seed(1), **extra)
+    torch.testing.assert_close(cl, plain, rtol=1e-4, atol=1e-4)
