@@ -82,6 +82,7 @@ from genvid.profiles import apply, load_profile  # noqa: E402
 from genvid.train.config import TrainConfig  # noqa: E402
 from genvid.train.distributed import state_digest  # noqa: E402
 from genvid.train.optim import make_adamw  # noqa: E402
+from genvid.verify import gpu_info  # noqa: E402
 
 VQ_COMPONENTS = gpu_estimates.COMPONENTS  # vqvae, prior_top, prior_bottom
 COMPONENTS = (*VQ_COMPONENTS, *pixel_models.PIXEL_MODELS)
@@ -220,24 +221,6 @@ class Training:
             self.optimizers[name].step()
 
 
-def aten_ops(fn: Callable[[], None]) -> int:
-    """ATen ops ``fn()`` dispatches that compute (views, which only relabel memory, left out): each is
-    at least one kernel launch on a GPU, so many small ones make a step launch-bound there; the
-    same count on the CPU shows progress without a GPU (issue 25 item 2)."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Count(TorchDispatchMode):
-        ops = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            Count.ops += not func.is_view
-            return func(*args, **(kwargs or {}))
-
-    with Count():
-        fn()
-    return Count.ops
-
-
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -279,7 +262,7 @@ def measure(component: Component, batch: int, args: argparse.Namespace, device: 
         with counter:
             run.step()
         flops = counter.get_total_flops()
-    ops = aten_ops(lambda: run.step(optimise=False))  # the optimiser's launches differ by device: left out
+    ops = gpu_estimates.aten_ops(lambda: run.step(optimise=False))  # the optimiser's launches differ by device: left out
     step = statistics.median(times)
     return {"params": params, "step_seconds": step, "step_seconds_all": times, "sequences_per_s": batch / step,
             "peak_memory_bytes": peak, "flops_step": flops, "aten_ops_step": ops}
@@ -357,10 +340,9 @@ def git_revision() -> str | None:
 
 def environment(device: torch.device) -> dict[str, Any]:
     """What the figures were measured on."""
-    cuda = device.type == "cuda"
-    return {"device": device.type,
-            "device_name": torch.cuda.get_device_name(device) if cuda else cpu_info()["model"] or "cpu",
-            "capability": list(torch.cuda.get_device_capability(device)) if cuda else None,
+    gpu = gpu_info(device.type) or {}  # genvid.verify's: model, capability, driver, CUDA, cuDNN
+    return {"device": device.type, "device_name": gpu.get("model") or cpu_info()["model"] or "cpu",
+            "capability": gpu.get("capability"), "driver": gpu.get("driver"),
             "torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
             "cpu_threads": torch.get_num_threads(),
             "deterministic": {"algorithms": torch.are_deterministic_algorithms_enabled(),
@@ -428,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     env = environment(device)
     peak_tflops = bf16_peak_tflops(env["device_name"]) if device.type == "cuda" else None
     print(f"device {env['device_name']} ({device.type}"
-          + (f", capability {'.'.join(map(str, env['capability']))}" if env["capability"] else
+          + (f", capability {env['capability']}, driver {env['driver']}" if env["capability"] else
              f", {env['cpu_threads']} threads") + f"), torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}; "
           f"precision {args.precision}, channels-last {'on' if args.channels_last else 'off'}; dense bf16 peak "
           + (f"{peak_tflops} TFLOP/s (datasheet)" if peak_tflops else "unknown"))

@@ -330,24 +330,46 @@ NONDETERMINISTIC_ON_CUDA = {
 }
 
 
-def audit_ops(fn) -> dict[str, str]:
-    """The ops of NONDETERMINISTIC_ON_CUDA that ``fn()`` dispatches (floating cumsum only)."""
+def dispatched(fn, visit) -> None:
+    """Run ``fn()``, calling ``visit(func, args)`` on every ATen op it dispatches (autograd's backward included)."""
     from torch.utils._python_dispatch import TorchDispatchMode
-
-    found: dict[str, str] = {}
 
     class Trace(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            name = func.overloadpacket.__name__
-            if name in NONDETERMINISTIC_ON_CUDA:
-                first = args[0] if args and isinstance(args[0], torch.Tensor) else None
-                if name != "cumsum" or (first is not None and first.is_floating_point()):
-                    found[name] = NONDETERMINISTIC_ON_CUDA[name]
+            visit(func, args)
             return func(*args, **(kwargs or {}))
 
     with Trace():
         fn()
+
+
+def audit_ops(fn) -> dict[str, str]:
+    """The ops of NONDETERMINISTIC_ON_CUDA that ``fn()`` dispatches (floating cumsum only)."""
+    found: dict[str, str] = {}
+
+    def visit(func, args) -> None:
+        name = func.overloadpacket.__name__
+        if name in NONDETERMINISTIC_ON_CUDA:
+            first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+            if name != "cumsum" or (first is not None and first.is_floating_point()):
+                found[name] = NONDETERMINISTIC_ON_CUDA[name]
+
+    dispatched(fn, visit)
     return found
+
+
+def aten_ops(fn) -> int:
+    """ATen ops ``fn()`` dispatches that compute (views, which only relabel memory, left out): each is
+    at least one kernel launch on a GPU, so many small ones make a step launch-bound there; the
+    same count on the CPU shows progress without a GPU (issue 25 item 2)."""
+    count = 0
+
+    def visit(func, args) -> None:
+        nonlocal count
+        count += not func.is_view
+
+    dispatched(fn, visit)
+    return count
 
 
 def audit(setup: dict) -> dict[str, dict[str, str]]:

@@ -82,3 +82,25 @@ def test_audit_flags_the_documented_cuda_errors():
     assert G.audit_ops(lambda: F.cross_entropy(flat, codes.reshape(-1))) == {}  # the 2-D form is not listed
     assert "cumsum" in G.audit_ops(lambda: torch.rand(5).cumsum(0))
     assert G.audit_ops(lambda: torch.arange(5).cumsum(0)) == {}  # integer cumsum is deterministic
+
+
+def test_aten_ops_counts_every_dispatched_op_of_forward_backward_and_step():
+    """(x @ w).sum() without a graph dispatches exactly 2 computing ops (mm, sum), and a view (.t())
+    adds none; with the backward more, the same number every time, and one more layer more again."""
+    w = torch.randn(4, 3, requires_grad=True)
+    x, w0 = torch.randn(2, 4), torch.randn(4, 3)
+    forward = G.aten_ops(lambda: (x @ w0).sum())
+    assert forward == 2 == G.aten_ops(lambda: (x @ w0.t().t()).sum())  # mm, sum
+
+    def step(*layers):
+        for p in layers:
+            p.grad = None  # a first gradient is written, a later one added (one op more)
+        out = x
+        for p in layers:
+            out = out @ p
+        out.sum().backward()
+
+    one = G.aten_ops(lambda: step(w))
+    assert one == G.aten_ops(lambda: step(w)) and one > forward
+    v = torch.randn(3, 3, requires_grad=True)
+    assert G.aten_ops(lambda: step(w, v)) > one
