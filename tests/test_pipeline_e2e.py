@@ -68,6 +68,11 @@ def test_metrics_are_listed_and_sane(pipeline):
     assert table and max(map(len, table)) <= 220  # fits a wide terminal (issue 18: 200, before the long horizon's 2 keys)
     train = json.loads((pipeline / "reports/driving/runs/driving-vq/train_metrics.json").read_text())
     assert train["prior_top"]["baselines"]["uniform_bits"] == pytest.approx(4.0)  # K = 16 in the tiny profile
+    tuned = train["decoder"]  # models.vq.finetune is on in the tiny profile: scored before and after, same draws
+    for split in ("val", "test"):
+        assert tuned[split]["before"]["changed_bottom"] == tuned[split]["after"]["changed_bottom"]
+        assert tuned[split]["before"]["mse_prior_codes"] != tuned[split]["after"]["mse_prior_codes"]
+    assert (pipeline / "reports/driving/runs/driving-vq/curves/decoder/train.tsv").exists()
     runs = yaml.safe_load((pipeline / "params.yaml").read_text())["runs"]
     for bench in ("driving", "smmnist"):
         board = json.loads((pipeline / f"reports/{bench}/leaderboard/leaderboard.json").read_text())

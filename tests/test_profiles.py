@@ -46,6 +46,7 @@ def test_thesis_is_the_thesis_setup(thesis):
     assert (vq.temporal_padding, vq.condition_bottom_on_top, vq.dead_code_restart, vq.bottom_dropout) == (
         "same", False, False, 0.0)
     assert tuple(vq.res_kernel) == (1, 3, 3)  # the author's code
+    assert thesis["models"]["vq"]["finetune"]["enabled"] is False  # §6.5: end-to-end training is further work
     train = {k: TrainConfig.from_dict(v, k) for k, v in thesis["train"]["vq"].items()}
     assert all(c.warmup_steps == 0 and c.schedule == "constant" for c in train.values())
     assert (train["vqvae"].lr, train["vqvae"].batch_size) == (0.0028, 8)  # §5.2.3

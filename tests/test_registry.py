@@ -44,7 +44,7 @@ def test_benchmarks_time_exactly_the_registered_one_network_models(tiny):
 
 
 def test_every_family_declares_its_components():
-    assert registry.get("vq").components == ("vqvae", "prior_top", "prior_bottom")
+    assert registry.get("vq").components == ("vqvae", "prior_top", "prior_bottom", "decoder")
     assert all(registry.get(n).components == ("model",) for n in ("vrnn", "srnn", "rfn", "svg_lp", "hvrnn", "feature_flow"))
     assert registry.get("copy_last").components == ()
 
@@ -56,7 +56,7 @@ def run_of(tiny, model: str, train: dict) -> P.Run:
 def test_train_sections_follow_the_component_count(tiny):
     vq = run_of(tiny, "vq", tiny["train"]["vq"])
     assert train_sections(registry.get("vq"), vq) == {
-        c: (f"train.vq.{c}", tiny["train"]["vq"][c]) for c in ("vqvae", "prior_top", "prior_bottom")}
+        c: (f"train.vq.{c}", tiny["train"]["vq"][c]) for c in ("vqvae", "prior_top", "prior_bottom", "decoder")}
     rfn = run_of(tiny, "rfn", tiny["train"]["rfn"])
     assert train_sections(registry.get("rfn"), rfn) == {"model": ("train.rfn", tiny["train"]["rfn"])}
 

@@ -227,6 +227,11 @@ def make_inputs(root: Path) -> ReportPaths:
             **{sp: {"nll_nats": 2.0 + i * 0.1, "bits_per_code": (2.0 + i * 0.1) / np.log(2), "accuracy": 0.3}
                for i, sp in enumerate(("train", "val", "test"))},
             "baselines": {"uniform_bits": 4.0, "unigram_bits": 3.5}, "parameters": 12345}
+    metrics["decoder"] = {**{sp: {"before": {"mse_prior_codes": 0.25 + i, "mse_true_codes": 0.125, "changed_top": 0.5,
+                                             "changed_bottom": 0.25},
+                                  "after": {"mse_prior_codes": 0.2 + i, "mse_true_codes": 0.1, "changed_top": 0.5,
+                                            "changed_bottom": 0.25}}
+                             for i, sp in enumerate(("val", "test"))}, "true_codes_weight": 0.5}
     write_json(rp.report_dir / "train_metrics.json", metrics)
 
     # test clips of the protocol (context + horizon, stride = clip length) from the frames file
@@ -389,6 +394,16 @@ def test_deviations_table_reads_params(built):
     assert [r[3] for r in rows[:-2]] == ["no"] * (len(rows) - 2), rows
     assert rows[-2][1:4] == ["bf16, channels-last weights on cuda", rows[-2][2], "yes"]
     assert rows[-1][3] == "yes"  # the priors' convolutions are a genvid variant with no param
+
+
+def test_decoder_fine_tune_table_reads_train_metrics(built):
+    _, out = built
+    html = (out / "report.html").read_text()
+    rows = {r[0]: r[1:] for r in _table(html, "decoder_finetune")}
+    assert rows["MSE, the priors' codes"] == ["0.2500", "0.2000", "1.2500", "1.2000"]
+    assert rows["MSE, the true codes"] == ["0.1250", "0.1000"] * 2
+    assert rows["Top codes drawn ≠ true"] == ["50.0 %"] * 4 and rows["Bottom codes drawn ≠ true"] == ["25.0 %"] * 4
+    assert "plus 0.5 × the second" in html and "Training settings of the 4 components" in html
 
 
 def test_benchmarks_chapter(built):

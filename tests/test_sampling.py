@@ -106,12 +106,12 @@ def test_samples_stay_in_the_top_k_and_top_k_1_is_greedy():
 def test_draw_follows_the_softmax():
     logits = torch.tensor([[2.0, 0.0, 1.0, -1.0]]).expand(4000, -1)
     u = 1.0 - torch.rand(4000, generator=gen(0), dtype=torch.float64)
-    picked = sampling._draw(logits, u, temperature=1.0, top_k=None)
+    picked = sampling.draw_codes(logits, u, temperature=1.0, top_k=None)
     freq = torch.bincount(picked, minlength=4).double() / 4000
     torch.testing.assert_close(freq, torch.softmax(logits[0].double(), 0), atol=0.03, rtol=0)
     # u = 1 picks the last code allowed by top-k, never a masked one
-    assert sampling._draw(logits[:1], torch.ones(1, dtype=torch.float64), 1.0, top_k=2).item() == 2
-    assert sampling._draw(logits[:1], torch.full((1,), 1e-12, dtype=torch.float64), 1.0, top_k=2).item() == 0
+    assert sampling.draw_codes(logits[:1], torch.ones(1, dtype=torch.float64), 1.0, top_k=2).item() == 2
+    assert sampling.draw_codes(logits[:1], torch.full((1,), 1e-12, dtype=torch.float64), 1.0, top_k=2).item() == 0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -125,9 +125,9 @@ def test_draw_on_cuda_in_deterministic_mode_picks_the_cpus_codes():
     torch.use_deterministic_algorithms(True)
     try:
         for top_k in (None, 5):
-            cuda = sampling._draw(logits.cuda(), u.cuda(), 0.7, top_k)
+            cuda = sampling.draw_codes(logits.cuda(), u.cuda(), 0.7, top_k)
             assert cuda.device.type == "cuda"
-            assert torch.equal(cuda.cpu(), sampling._draw(logits, u, 0.7, top_k))
+            assert torch.equal(cuda.cpu(), sampling.draw_codes(logits, u, 0.7, top_k))
     finally:
         torch.use_deterministic_algorithms(was)
 

@@ -8,6 +8,8 @@ other. Which fields a file holds says what the run can report, whatever its mode
                          parameters (an int; 0 for a model without weights, a baseline)
     VQ-VAE + priors      vqvae.{train,val,test}.{VQVAE_SPLIT_KEYS}, vqvae.bits_reduction, vqvae.code_shapes,
                          prior_<level>.{train,val,test}.{PRIOR_SPLIT_KEYS}   (has_vq)
+    + decoder fine-tune  decoder.{val,test}.{before,after}.{FINETUNE_SCORES}, decoder.true_codes_weight
+                         (optional: models.<vq>.finetune.enabled; genvid.models.vq.finetune)
     pixel likelihood     bits_per_dim, bits_per_dim_elbo                      (has_bits)
     latent hierarchy     test_elbo, kl_per_channel, latent_resolutions, active_channels  (has_hierarchy)
 """
@@ -23,6 +25,11 @@ SPLITS = ("train", "val", "test")
 VQ_LEVELS = ("top", "bottom")
 VQ_COMPONENTS = ("vqvae", "prior_top", "prior_bottom")  # also the curve folders of a VQ-family run
 VQVAE_SPLIT_KEYS = ("mse_normalized", "psnr", "ssim")
+VQ_FINETUNE = "decoder"  # the optional fourth component, its metrics key and curve folder
+FINETUNE_SPLITS = ("val", "test")
+# MSE (normalised clips) of decoding the priors' teacher-forced codes and the true codes; the share
+# of generated positions whose drawn code is not the true one, per level
+FINETUNE_SCORES = ("mse_prior_codes", "mse_true_codes", "changed_top", "changed_bottom")
 PRIOR_SPLIT_KEYS = ("nll_nats", "bits_per_code")
 # seed 004 §4.5.1 (Maaløe et al. 2019): a latent channel is active above ACTIVE_KL mean KL per
 # position, maximally activated above MAX_KL (Fig. 4.4's colour scale); active_channels counts the former

@@ -152,8 +152,10 @@ def vq_model_items(reg: Registry, main: MainRun) -> None:
 
 def vq_training_items(reg: Registry, main: MainRun) -> None:
     """Chapter 4 of a VQ-family run: settings, loss curves and the final loss (seed 000 Table 5.3)."""
-    train = {c: main.run.train_params.get(c) for c in ("vqvae", "prior_top", "prior_bottom")}
-    reg.add("table", "train_hp", "training", "Training settings of the three components (params.yaml "
+    tuned = tables.decoder_finetune(main.train_metrics)
+    components = ("vqvae", "prior_top", "prior_bottom") + (("decoder",) if tuned else ())
+    train = {c: main.run.train_params.get(c) for c in components}
+    reg.add("table", "train_hp", "training", f"Training settings of the {len(components)} components (params.yaml "
             f"<code>train.{main.run.model}</code>, with the run's overrides).", **tables.hyperparameters(train))
     reg.add("figure", "vqvae_curves", "training", "VQ-VAE training: loss (eq. 5.3) on training batches and on "
             "validation batches, its MSE and commitment parts, and the perplexity of the codes in use.",
@@ -164,6 +166,14 @@ def vq_training_items(reg: Registry, main: MainRun) -> None:
     reg.add("figure", "prior_curves", "training", "Negative log-likelihood of the top and bottom priors on "
             "training and validation codes.",
             png=F.prior_curves({"top": main.curves["prior_top"], "bottom": main.curves["prior_bottom"]}))
+    if tuned:
+        weight = main.train_metrics["decoder"].get("true_codes_weight")
+        reg.add("table", "decoder_finetune", "training", "The decoder fine-tuned on the priors' codes (genvid's "
+                f"reading of the end-to-end training of {xu('§6.5')}; <code>models.{main.run.model}.finetune</code>): "
+                "the MSE on normalised clips of decoding the codes the priors draw past each window's context, "
+                "each given the true codes before it, and of decoding the true codes, before and after, on the same "
+                f"draws; the loss is the first plus {weight:g} × the second. The VQ-VAE tables above are "
+                "of the decoder before; the predictions use the one after.", **tuned)
 
 
 def trained_parameters(main: MainRun) -> int | None:

@@ -15,7 +15,8 @@ import numpy as np
 from markupsafe import Markup
 
 from genvid.data.split import SPLITS
-from genvid.data.train_metrics import ACTIVE_KL, has_bits, has_hierarchy
+from genvid.data.train_metrics import (ACTIVE_KL, FINETUNE_SCORES, FINETUNE_SPLITS, VQ_FINETUNE, has_bits,
+                                       has_hierarchy)
 from genvid.metrics.stats import RULES
 from genvid.report.inputs import METRICS, PREDICTIONS, RunResult, average, stat
 from genvid.report.text import DIGITS, NAMES, fmt, fmt_sci, fmt_stat, pct
@@ -171,6 +172,27 @@ def final_loss(curves: dict) -> dict:
             rows.append([label, fmt_sci(float(curves["train"][key][-1]), 4),
                          fmt_sci(float(curves["val"][key][-1]), 4)])
     return {"header": ["Set", "Training", "Validation"], "rows": rows}
+
+
+def decoder_finetune(m: dict) -> dict | None:
+    """The decoder fine-tuned on the priors' codes (train_metrics ``decoder``): each score before and
+    after, per split, on the same draws; None when the run did not fine-tune."""
+    d = m.get(VQ_FINETUNE)
+    if not isinstance(d, dict):
+        return None
+    labels = {"mse_prior_codes": "MSE, the priors' codes", "mse_true_codes": "MSE, the true codes",
+              "changed_top": "Top codes drawn ≠ true", "changed_bottom": "Bottom codes drawn ≠ true"}
+    rows = []
+    for key in FINETUNE_SCORES:
+        cells = []
+        for split in FINETUNE_SPLITS:
+            for when in ("before", "after"):
+                v = d.get(split, {}).get(when, {}).get(key)
+                cells.append("—" if not isinstance(v, (int, float)) else pct(v) if key.startswith("changed")
+                             else fmt_sci(v, 4))
+        rows.append([labels[key], *cells])
+    header = [""] + [f"{SPLIT_NAMES[s]}, {when}" for s in FINETUNE_SPLITS for when in ("before", "after")]
+    return {"header": header, "rows": rows}
 
 
 def vqvae_quality(m: dict, codebook_size: int) -> dict:
@@ -346,6 +368,12 @@ def deviations(model: str, model_params: dict, train_params: dict, thesis: dict,
         rows.append([Markup("Optimisation of the {} ({})").format(component.replace("_", " "),
                                                                   code.format(f"train.{model}.{component}")),
                      _optim(ours), _optim(theirs), _optim_differs(ours, theirs), note])
+    finetune = model_params.get("finetune") or {}
+    rows.append([Markup("End-to-end training ({})").format(code.format(f"models.{model}.finetune.enabled")),
+                 "the decoder fine-tuned on the priors' teacher-forced codes" if finetune.get("enabled") else "off",
+                 "proposed as further work (§6.5), not done", "yes" if finetune.get("enabled") else "no",
+                 "genvid's reading of §6.5, which does not say how (genvid.models.vq.finetune): the encoder, "
+                 "codebooks and priors stay as trained"])
     device = device or {}
     precision, channels_last = device.get("precision", "fp32"), bool(device.get("channels_last", False))
     rows.append([Markup("Arithmetic ({}, {})").format(code.format("device.precision"), code.format("device.channels_last")),

@@ -3,6 +3,8 @@
 Training (one ``train`` stage, three components in order, each resumable from its own
 checkpoint folder): the VQ-VAE on normalised clips (seed 000 §5.2), the code indices of every
 clip (§4.1.4), the top prior, then the bottom prior conditioned on the true top codes (§5.3).
+Optionally a fourth (``models.<vq>.finetune.enabled``, off by default): the decoder fine-tuned
+on the priors' codes, genvid's reading of §6.5's end-to-end training (genvid.models.vq.finetune).
 
 Prediction (SPEC §3, §5): the context codes come from the context frames alone
 (``VQVAE3D.encode_context``: a causal-in-time encoder, or the thesis's encoder with the
@@ -19,6 +21,7 @@ vq run's, bit for bit, and the two runs differ only by what the priors are told.
 """
 from __future__ import annotations
 
+import copy
 import math
 from functools import partial
 from pathlib import Path
@@ -38,7 +41,7 @@ from genvid.data.samples import Extra
 from genvid.data.split import SPLITS
 from genvid.data.frames import CONDITIONING
 from genvid.data.stats import conditioning_stats, load_stats
-from genvid.data.train_metrics import VQ_COMPONENTS, VQVAE_SPLIT_KEYS
+from genvid.data.train_metrics import FINETUNE_SPLITS, VQ_COMPONENTS, VQVAE_SPLIT_KEYS
 from genvid.errors import GenvidError, ParamError
 from genvid.device import place
 from genvid.io import fingerprint, read_json
@@ -47,6 +50,7 @@ from genvid.metrics.image import psnr, ssim
 from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import check_cond, check_context, check_prediction
 from genvid.models.store import load_model, save_model
+from genvid.models.vq import finetune as FT
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, count_parameters
 from genvid.models.vq.priors import (LEVELS, PixelSNAILPrior, evaluate_prior, prior_config, prior_objective,
                                      unigram_bits)
@@ -54,7 +58,7 @@ from genvid.models.vq.figures import level_decodings
 from genvid.models.vq.protocols import CodePrior
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
-COMPONENTS = VQ_COMPONENTS  # genvid.data.train_metrics: the report reads the same names
+COMPONENTS = (*VQ_COMPONENTS, FT.COMPONENT)  # VQ_COMPONENTS (genvid.data.train_metrics), then the optional decoder fine-tune
 # The training split's reconstruction only shows over-fitting beside val/test; SM-MNIST's 1,600
 # generated training sequences took longer to score than the VQ-VAE took to train (96 since the GAN prior
 # joined the default profile's 30-minute budget).
@@ -113,6 +117,7 @@ def train(ctx: RunContext, fit: Fit, conditioning: str | None = None) -> dict[st
     # Scores per split: the training clips (stride 1, each overlapping the next by all but a frame)
     # at the evaluation stride, as the VQ-VAE's; every one would cost as much as training the prior.
     scored = {**data, "train": Subset(data["train"], range(0, len(data["train"]), clips.eval_stride))}
+    priors: dict[str, PixelSNAIL3d] = {}
     for level in LEVELS:
         name = f"prior_{level}"
         cfg = prior_config(model_params[name], level, info, f"models.{ctx.run.model}.{name}", stats)
@@ -128,10 +133,48 @@ def train(ctx: RunContext, fit: Fit, conditioning: str | None = None) -> dict[st
         }
         scores["parameters"] = count_parameters(cfg)
         metrics[name] = scores
-        prior.cpu()
+        priors[level] = prior.cpu()
+    finetune = FT.FinetuneConfig.from_dict(model_params.get("finetune", {}), f"models.{ctx.run.model}.finetune",
+                                           str(ctx.params_path))
+    if finetune.enabled:
+        metrics[FT.COMPONENT] = fit_decoder(ctx, fit, vqvae, priors, finetune, conditioning)
     metrics["parameters"] = (sum(p.numel() for p in vqvae.parameters())
                              + metrics["prior_top"]["parameters"] + metrics["prior_bottom"]["parameters"])
     return metrics
+
+
+def fit_decoder(ctx: RunContext, fit: Fit, vqvae: VQVAE3D, priors: dict[str, PixelSNAIL3d],
+                cfg: "FT.FinetuneConfig", conditioning: str | None) -> dict[str, Any]:
+    """The decoder fine-tuned on the priors' codes (genvid.models.vq.finetune); ``vqvae.pt`` is
+    rewritten with it. Returns its scores on val and test before and after, on the same draws."""
+    clips, window, s = ctx.bench.clips, window_length(ctx), ctx.run.model_params["sampling"]
+    top_k = s.get("top_k") or None
+
+    def dataset(split: str, stride: int):
+        return clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, split, window, stride, conditioning)
+
+    def build() -> FT.DecoderFinetune:
+        return FT.DecoderFinetune(copy.deepcopy(vqvae), priors["top"], priors["bottom"], window,
+                                  float(s["temperature"]), top_k, cfg.true_codes_weight)
+
+    train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
+    scored = {split: dataset(split, clips.eval_stride) for split in FINETUNE_SPLITS}
+    seed = int(ctx.run.train_params[FT.COMPONENT].get("seed", 0))
+    before = build().to(ctx.device)
+    scores = {split: {"before": FT.evaluate(before, data, seed, desc=f"decoder {split} before")}
+              for split, data in scored.items()}
+    del before
+    key = fingerprint({"finetune": vars(cfg), "sampling": s, "clips": vars(clips), "window": window},
+                      [ctx.model_dir / "vqvae.pt", ctx.model_dir / "prior_top.pt", ctx.model_dir / "prior_bottom.pt",
+                       ctx.frames, ctx.split, ctx.stats])
+    component = _component(ctx, FT.COMPONENT, build, FT.objective, train_set, val_set, key)
+    tuned = fit(component).model  # the loop's one optimiser takes the trainable parameters: the decoder's
+    for split, data in scored.items():
+        scores[split]["after"] = FT.evaluate(tuned, data, seed, desc=f"decoder {split} after")
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", tuned.vqvae.cfg.to_dict(), tuned.vqvae)
+    tuned.cpu()
+    scores["true_codes_weight"] = cfg.true_codes_weight
+    return scores
 
 
 def window_length(ctx) -> int:

@@ -46,7 +46,7 @@ def sample_naive(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator
     with _eval(model), torch.inference_mode():
         for p in range(start, flat.shape[1]):
             logits = model(codes, cond, actions).flatten(2)[:, :, p]
-            flat[:, p] = _draw(logits, _uniform(generator, flat), temperature, top_k)
+            flat[:, p] = draw_codes(logits, _uniform(generator, flat), temperature, top_k)
     return codes
 
 
@@ -64,7 +64,7 @@ def sample_fast(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator:
         for p in range(start, flat.shape[1]):
             if p > start:
                 logits = state.step(p, flat[:, p - 1])
-            flat[:, p] = _draw(logits, _uniform(generator, flat), temperature, top_k)
+            flat[:, p] = draw_codes(logits, _uniform(generator, flat), temperature, top_k)
     return codes
 
 
@@ -107,7 +107,7 @@ def _uniform(generator: torch.Generator, flat: torch.Tensor) -> torch.Tensor:
     return (1.0 - u).to(flat.device)
 
 
-def _draw(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
+def draw_codes(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_k: int | None) -> torch.Tensor:
     """Inverse-CDF draw from softmax(logits / temperature) restricted to the top-k logits.
     u in (0, 1] never picks a zero-probability code. The CDF is always summed on the CPU: a
     floating cumsum on CUDA is nondeterministic (it raises under torch.use_deterministic_algorithms),
