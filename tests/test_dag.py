@@ -147,6 +147,33 @@ def test_the_import_scan_finds_what_it_must():
     assert {"genvid.models.registry", "genvid.models.vq.family", "genvid.models.hvrnn.model"} <= found
 
 
+def test_a_plan_run_again_skips_the_stages_it_finished_and_stops_at_a_failure(tmp_path):
+    """The script on a machine without DVC, stopped by a device call's time limit and run again."""
+    from workflow.dag import StageSpec
+    from workflow.plan import script
+
+    def stage(name: str, cmd: str) -> StageSpec:
+        return StageSpec(name, cmd, (), ())
+
+    def run(*stages: StageSpec) -> subprocess.CompletedProcess:
+        (tmp_path / "plan.sh").write_text(script(list(stages)))
+        return subprocess.run(["bash", "plan.sh"], cwd=tmp_path, capture_output=True, text=True)
+
+    a, b = stage("collect@x", "echo a >> log"), stage("train@x-y", "echo \"b 'quoted'\" >> log")
+    assert run(a, b).returncode == 0 and (tmp_path / "log").read_text() == "a\nb 'quoted'\n"
+    again = run(a, b)
+    assert again.returncode == 0 and (tmp_path / "log").read_text() == "a\nb 'quoted'\n"  # nothing reran
+    assert "== collect@x (done)" in again.stdout and "== train@x-y (done)" in again.stdout
+    changed = stage("train@x-y", "echo c >> log")
+    assert run(a, changed).returncode == 0 and (tmp_path / "log").read_text().endswith("b 'quoted'\nc\n")
+    failing = stage("sample@x-y", "echo d >> log; exit 3")
+    after = stage("evaluate@x-y", "echo e >> log")
+    done = run(a, changed, failing, after)
+    assert done.returncode == 3 and (tmp_path / "log").read_text().endswith("c\nd\n")  # stopped there
+    assert not (tmp_path / ".plan" / "sample@x-y").exists()  # a failed stage runs again next time
+    assert sorted(p.name for p in (tmp_path / ".plan").iterdir()) == ["collect@x", "train@x-y"]
+
+
 def test_the_plan_runs_each_stage_after_every_stage_it_needs_and_only_what_is_asked():
     """workflow.plan (a DVC-less machine's script): a topological order of dvc.yaml's stages, and
     --only's closure: the asked stage and exactly the stages upstream of it."""
@@ -166,8 +193,7 @@ def test_the_plan_runs_each_stage_after_every_stage_it_needs_and_only_what_is_as
         todo.extend(a for a, b in pairs if b == name and a not in upstream)
     assert set(some) == upstream and some[-1] == "sample@smmnist-vq" and "collect@driving" not in some
     text = script(plan(stages, "split@smmnist"))
-    assert text.splitlines()[2:] == ["set -euo pipefail", "echo '== collect@smmnist'",
-                                     "python -m stages.collect --benchmark smmnist", "echo '== split@smmnist'",
-                                     "python -m stages.split --benchmark smmnist"]
+    assert text.splitlines()[-2:] == ["step collect@smmnist 'python -m stages.collect --benchmark smmnist'",
+                                      "step split@smmnist 'python -m stages.split --benchmark smmnist'"]
     with pytest.raises(SystemExit, match="matches no stage"):
         plan(stages, "train@nowhere")

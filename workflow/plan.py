@@ -5,9 +5,11 @@
 
 A lent GPU machine may have no DVC (and no Snakemake): resolve the plan here, where DVC is, with
 the profile already applied to params.yaml, and run ``bash plan.sh`` there. Each stage validates
-its inputs and params itself, and a training stage killed part-way resumes from its checkpoint
-when the script is run again; what the script cannot do is DVC's skipping of up-to-date stages
-and its lock: bring the outputs back and ``dvc commit`` them where DVC is, or rerun with it.
+its inputs and params itself. The script can be stopped and run again (a device call has a time
+limit): a stage that finished leaves ``.plan/<stage>`` holding its command and is skipped while
+that file says so, and a training stage killed part-way resumes from its checkpoint. It knows
+nothing of changed params or code (DVC's job): ``rm -rf .plan`` starts over. Nor does it keep
+DVC's lock: bring the outputs back and ``dvc commit`` them where DVC is, or rerun with it.
 """
 from __future__ import annotations
 
@@ -49,12 +51,23 @@ def plan(stages: list[StageSpec], only: str | None = None) -> list[StageSpec]:
     return [by_name[name] for name in order]
 
 
+DONE = ".plan"  # one file per finished stage, holding its command
+
+STEP = f"""step() {{  # name, command: run it unless {DONE}/name holds that command (it finished)
+  if [ -f "{DONE}/$1" ] && [ "$(cat "{DONE}/$1")" = "$2" ]; then echo "== $1 (done)"; return; fi
+  echo "== $1"
+  eval "$2"
+  mkdir -p {DONE} && printf '%s' "$2" > "{DONE}/$1.tmp" && mv "{DONE}/$1.tmp" "{DONE}/$1"
+}}"""
+
+
 def script(stages: list[StageSpec]) -> str:
-    """A bash script running each stage's command in turn, stopping at the first failure."""
+    """A bash script running each stage's command in turn, stopping at the first failure and
+    skipping the stages a previous run of it finished (``DONE``)."""
     lines = ["#!/usr/bin/env bash", "# written by python -m workflow.plan: the DAG's commands in order, without DVC",
-             "set -euo pipefail"]
-    for stage in stages:
-        lines += [f"echo {shlex.quote('== ' + stage.name)}", stage.cmd]
+             f"# a finished stage is skipped while {DONE}/<stage> holds its command: rm -rf {DONE} to start over",
+             "set -euo pipefail", STEP]
+    lines += [f"step {shlex.quote(stage.name)} {shlex.quote(stage.cmd)}" for stage in stages]
     return "\n".join(lines) + "\n"
 
 
