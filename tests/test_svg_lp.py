@@ -69,6 +69,47 @@ def test_loss_is_mse_plus_beta_kl_and_independent_of_step():
     assert torch.equal(m.loss(x, 10_000)[0], loss)  # no annealing: the step does not matter
 
 
+def _stepwise(m: SVGLP, frames: torch.Tensor, eps: torch.Tensor, actions=None):
+    """The teacher-forced pass step by step through the cells, the recurrence ``rollout`` runs, with
+    the posterior noise ``eps`` [B, T-1, z]: SVG's training loop as written."""
+    b, t = frames.shape[:2]
+    h, skips = m._encode(frames)
+    post, prior, pred = (n.zero_state(b, h) for n in (m.posterior, m.prior, m.predictor))
+    gs, kls = [], []
+    for i in range(1, t):
+        mu, logvar, post = m.posterior(h[:, i], post)
+        mu_p, logvar_p, prior = m.prior(m._with(h[:, i - 1], actions, i - 1), prior)
+        z = mu + (0.5 * logvar).exp() * eps[:, i - 1]
+        g, pred = m.predictor(m._with(torch.cat([h[:, i - 1], z], dim=1), actions, i - 1), pred)
+        gs.append(g)
+        kls.append(gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(1))
+    skip = [s[:, [m.skip_frame(i, m.cfg.context_frames) for i in range(1, t)]].flatten(0, 1) for s in skips]
+    return m.decoder(torch.stack(gs, 1).flatten(0, 1), skip).unflatten(0, (b, t - 1)), torch.stack(kls, 1)
+
+
+@pytest.mark.parametrize("steered", [False, True])
+def test_the_whole_sequence_lstms_compute_the_step_by_step_recurrence(steered):
+    """teacher_forced runs each LSTM over the whole clip in one call (issue 20 item 2): the same
+    predictions, KL and gradients as the cells step by step, up to rounding."""
+    m = make_steered() if steered else make()
+    x = clip(b=3, t=6)
+    actions = m._actions(torch.randn(3, 6, 3, generator=gen(8)), 6) if steered else None
+    eps = torch.randn(3, 5, m.cfg.z_dim, generator=gen(5))
+    fused = m.teacher_forced(x, lambda shape: eps, actions)
+    loops = _stepwise(m, x, eps, actions)
+    for a, b in zip(fused, loops):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # a conv's bias right before a training-mode batch norm has gradient 0: both sides are rounding noise
+    named = [(n, p) for n, p in m.named_parameters()
+             if not (n.endswith(".0.bias") and isinstance(m.get_submodule(n[:-len("0.bias")] + "1"), torch.nn.BatchNorm2d))]
+    params = [p for _, p in named]
+    g_fused = torch.autograd.grad(sum(o.square().sum() for o in fused), params)
+    g_loops = torch.autograd.grad(sum(o.square().sum() for o in loops), params)
+    assert len(named) < len(list(m.parameters()))
+    for (name, _), a, b in zip(named, g_fused, g_loops):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def _zero_lstm_output(m: SVGLP) -> None:
     """Cut the LSTM path to the decoder: g_t = tanh(0), so only the skips carry the frames."""
     with torch.no_grad():

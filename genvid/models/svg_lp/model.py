@@ -160,6 +160,16 @@ class LSTMStack(nn.Module):
             h = st[0]
         return h, new
 
+    def sequence(self, x: Tensor) -> Tensor:
+        """``run`` over a whole sequence x [B, T, in] from the zero state: the last cell's h_t [B, T, hidden].
+        The same cells (the same weights), in one ``torch.lstm`` call: a few fused kernels for the whole
+        sequence on cuDNN, every step's input projection in one matmul on the CPU."""
+        h = self.embed(x)
+        zeros = h.new_zeros(len(self.cells), x.shape[0], self.embed.out_features)
+        weights = [w for c in self.cells for w in (c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh)]
+        out, _, _ = torch.lstm(h, (zeros, zeros), weights, True, len(self.cells), 0.0, self.training, False, True)
+        return out
+
 
 class GaussianLSTM(LSTMStack):
     """The prior / posterior: -> (μ, log σ²) of z_t."""
@@ -172,6 +182,11 @@ class GaussianLSTM(LSTMStack):
         h, state = self.run(x, state)
         return self.mu(h), self.logvar(h), state
 
+    def over(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(μ, log σ²) [B, T, z] of a whole sequence x [B, T, in] from the zero state."""
+        h = self.sequence(x)
+        return self.mu(h), self.logvar(h)
+
 
 class PredictorLSTM(LSTMStack):
     """The frame predictor: [h_{t-1} ‖ z_t] -> g_t = tanh(Linear(LSTM))."""
@@ -183,6 +198,10 @@ class PredictorLSTM(LSTMStack):
     def forward(self, x: Tensor, state):
         h, state = self.run(x, state)
         return torch.tanh(self.out(h)), state
+
+    def over(self, x: Tensor) -> Tensor:
+        """g [B, T, out] of a whole sequence x [B, T, in] from the zero state."""
+        return torch.tanh(self.out(self.sequence(x)))
 
 
 class SVGLP(nn.Module):
@@ -241,22 +260,26 @@ class SVGLP(nn.Module):
 
     def teacher_forced(self, frames: Tensor, draw, actions: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Predictions x̂_1..x̂_{T-1} [B, T-1, C, H, W] and per-step KL [B, T-1] (summed over z);
-        ``actions`` [B, T, A] standardised (the steered model)."""
+        ``actions`` [B, T, A] standardised (the steered model); ``draw`` gives the posterior noise
+        of every step at once, [B, T-1, z].
+
+        Teacher-forced, every LSTM's inputs are known before it runs: the posterior's are h_1..h_{T-1},
+        the prior's h_0..h_{T-2}, and the predictor's [h_{i-1} ‖ z_i], z_i needing only the posterior's
+        outputs. So each runs over the whole sequence in one call (``LSTMStack.sequence``), the same
+        recurrence as ``rollout``'s step-by-step cells, and the heads, the KL and the decoder run once on
+        all steps: a handful of kernels per step instead of dozens (issue 20 item 2)."""
         b, t = frames.shape[:2]
         h, skips = self._encode(frames)
-        post, prior, pred = (m.zero_state(b, h) for m in (self.posterior, self.prior, self.predictor))
-        gs, kls = [], []
-        for i in range(1, t):
-            mu, logvar, post = self.posterior(h[:, i], post)
-            mu_p, logvar_p, prior = self.prior(self._with(h[:, i - 1], actions, i - 1), prior)
-            z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
-            g, pred = self.predictor(self._with(torch.cat([h[:, i - 1], z], dim=1), actions, i - 1), pred)
-            gs.append(g)
-            kls.append(gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(1))
+        past = h[:, :-1] if actions is None else torch.cat([h[:, :-1], actions[:, :t - 1]], dim=2)
+        mu, logvar = self.posterior.over(h[:, 1:])
+        mu_p, logvar_p = self.prior.over(past)
+        z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
+        inputs = torch.cat([h[:, :-1], z], dim=2)
+        g = self.predictor.over(inputs if actions is None else torch.cat([inputs, actions[:, :t - 1]], dim=2))
         src = [self.skip_frame(i, self.cfg.context_frames) for i in range(1, t)]
         skip = [s[:, src].flatten(0, 1) for s in skips]  # the decoder is not recurrent: one batched call
-        x_hat = self.decoder(torch.stack(gs, 1).flatten(0, 1), skip).unflatten(0, (b, t - 1))
-        return x_hat, torch.stack(kls, 1)
+        x_hat = self.decoder(g.flatten(0, 1), skip).unflatten(0, (b, t - 1))
+        return x_hat, gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(2)
 
     def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
         """SVG's objective: Σ_t MSE_t + β Σ_t KL_t per sequence, batch mean (``step`` unused: no
