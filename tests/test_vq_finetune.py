@@ -52,10 +52,10 @@ def state_bytes(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def test_the_window_generates_after_half_a_clip_of_context():
-    vqvae, top, bottom = parts()
+    _, top, bottom = parts()
     assert top.config.shape == (2, 2, 2) and bottom.config.shape == (4, 4, 4)
     # 4 context frames: 1 top step of 2x2 codes, 2 bottom steps of 4x4 codes
-    assert window_starts(vqvae, top, bottom, CLIP) == (1 * 2 * 2, 2 * 4 * 4)
+    assert window_starts(top, bottom, CLIP) == (1 * 2 * 2, 2 * 4 * 4)
 
 
 def test_context_positions_stay_and_top_1_draws_are_the_argmax_given_the_true_codes():

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from genvid.data.figures import TemperatureSweep
 from genvid.data.split import clip_starts
-from genvid.data.train_metrics import ACTIVE_KL, MAX_KL, has_hierarchy
+from genvid.data.train_metrics import ACTIVE_KL, MAX_KL, VQ_COMPONENTS, VQ_FINETUNE, has_hierarchy
 from genvid.layout import benchmark_paths, figures_path, run_paths
 from genvid.metrics.stats import RULES
 from genvid.report import figures as F
@@ -153,7 +153,7 @@ def vq_model_items(reg: Registry, main: MainRun) -> None:
 def vq_training_items(reg: Registry, main: MainRun) -> None:
     """Chapter 4 of a VQ-family run: settings, loss curves and the final loss (seed 000 Table 5.3)."""
     tuned = tables.decoder_finetune(main.train_metrics)
-    components = ("vqvae", "prior_top", "prior_bottom") + (("decoder",) if tuned else ())
+    components = VQ_COMPONENTS + ((VQ_FINETUNE,) if tuned else ())
     train = {c: main.run.train_params.get(c) for c in components}
     reg.add("table", "train_hp", "training", f"Training settings of the {len(components)} components (params.yaml "
             f"<code>train.{main.run.model}</code>, with the run's overrides).", **tables.hyperparameters(train))
@@ -167,7 +167,7 @@ def vq_training_items(reg: Registry, main: MainRun) -> None:
             "training and validation codes.",
             png=F.prior_curves({"top": main.curves["prior_top"], "bottom": main.curves["prior_bottom"]}))
     if tuned:
-        weight = main.train_metrics["decoder"].get("true_codes_weight")
+        weight = main.train_metrics[VQ_FINETUNE].get("true_codes_weight")
         reg.add("table", "decoder_finetune", "training", "The decoder fine-tuned on the priors' codes (genvid's "
                 f"reading of the end-to-end training of {xu('§6.5')}; <code>models.{main.run.model}.finetune</code>): "
                 "the MSE on normalised clips of decoding the codes the priors draw past each window's context, "

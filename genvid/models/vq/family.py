@@ -56,6 +56,7 @@ from genvid.models.vq.priors import (LEVELS, PixelSNAILPrior, evaluate_prior, pr
                                      unigram_bits)
 from genvid.models.vq.figures import level_decodings
 from genvid.models.vq.protocols import CodePrior
+from genvid.models.vq.sampling import window_start
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 
 COMPONENTS = (*VQ_COMPONENTS, FT.COMPONENT)  # VQ_COMPONENTS (genvid.data.train_metrics), then the optional decoder fine-tune
@@ -147,15 +148,15 @@ def fit_decoder(ctx: RunContext, fit: Fit, vqvae: VQVAE3D, priors: dict[str, Pix
                 cfg: "FT.FinetuneConfig", conditioning: str | None) -> dict[str, Any]:
     """The decoder fine-tuned on the priors' codes (genvid.models.vq.finetune); ``vqvae.pt`` is
     rewritten with it. Returns its scores on val and test before and after, on the same draws."""
-    clips, window, s = ctx.bench.clips, window_length(ctx), ctx.run.model_params["sampling"]
-    top_k = s.get("top_k") or None
+    clips, window = ctx.bench.clips, window_length(ctx)
+    temperature, top_k = sampling_settings(ctx, vqvae.cfg.codebook_size)
 
     def dataset(split: str, stride: int):
         return clip_set(ctx.bench, ctx.frames, ctx.split, ctx.stats, split, window, stride, conditioning)
 
     def build() -> FT.DecoderFinetune:
-        return FT.DecoderFinetune(copy.deepcopy(vqvae), priors["top"], priors["bottom"], window,
-                                  float(s["temperature"]), top_k, cfg.true_codes_weight)
+        return FT.DecoderFinetune(copy.deepcopy(vqvae), priors["top"], priors["bottom"], window, temperature,
+                                  top_k or None, cfg.true_codes_weight)
 
     train_set, val_set = dataset("train", clips.train_stride), dataset("val", clips.eval_stride)
     scored = {split: dataset(split, clips.eval_stride) for split in FINETUNE_SPLITS}
@@ -164,7 +165,7 @@ def fit_decoder(ctx: RunContext, fit: Fit, vqvae: VQVAE3D, priors: dict[str, Pix
     scores = {split: {"before": FT.evaluate(before, data, seed, desc=f"decoder {split} before")}
               for split, data in scored.items()}
     del before
-    key = fingerprint({"finetune": vars(cfg), "sampling": s, "clips": vars(clips), "window": window},
+    key = fingerprint({"finetune": vars(cfg), "sampling": [temperature, top_k], "clips": vars(clips), "window": window},
                       [ctx.model_dir / "vqvae.pt", ctx.model_dir / "prior_top.pt", ctx.model_dir / "prior_bottom.pt",
                        ctx.frames, ctx.split, ctx.stats])
     component = _component(ctx, FT.COMPONENT, build, FT.objective, train_set, val_set, key)
@@ -175,6 +176,16 @@ def fit_decoder(ctx: RunContext, fit: Fit, vqvae: VQVAE3D, priors: dict[str, Pix
     tuned.cpu()
     scores["true_codes_weight"] = cfg.true_codes_weight
     return scores
+
+
+def sampling_settings(ctx, k: int) -> tuple[float, int]:
+    """``models.<vq>.sampling``'s (temperature, top_k; 0 = off), top_k checked against the codebook size ``k``."""
+    s = ctx.run.model_params["sampling"]
+    top_k = s.get("top_k")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= k:
+        raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.sampling.top_k must be 0 (off) or in [1, {k}] "
+                         f"(the codebook size K), got {top_k!r}")
+    return float(s["temperature"]), top_k
 
 
 def window_length(ctx) -> int:
@@ -293,9 +304,7 @@ class VQPredictor:
         self.temperature, self.top_k, self.batch_rows = temperature, top_k or None, batch_rows
 
     def _codes_start(self, grid: torch.Size, context: int) -> int:
-        """First generated raster position: code steps that lie wholly inside the context are kept."""
-        frames_per_step = self.clip_len // grid[0]
-        return context // frames_per_step * grid[1] * grid[2]
+        return window_start(tuple(grid), self.clip_len, context)
 
     def check_protocol(self, context_frames: int, horizon: int, frame: tuple[int, int, int] | None = None,
                        source: str = "frames") -> None:
@@ -423,15 +432,11 @@ def predictor(ctx, conditioning: str | None = None) -> VQPredictor:
         raise GenvidError(f"{ctx.model_dir}: priors model K={top.config.num_codes}/{bottom.config.num_codes} "
                           f"codes but the VQ-VAE has K={vqvae.cfg.codebook_size}")
     mean, std = load_stats(read_json(ctx.stats), str(ctx.stats))
-    s = ctx.run.model_params["sampling"]
-    top_k, k = s.get("top_k"), vqvae.cfg.codebook_size
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= k:
-        raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.sampling.top_k must be 0 (off) or in [1, {k}] "
-                         f"(the codebook size K), got {top_k!r}")
+    temperature, top_k = sampling_settings(ctx, vqvae.cfg.codebook_size)
     vqvae, top, bottom = (place(net, ctx.device, ctx.channels_last) for net in (vqvae, top, bottom))
     return VQPredictor(vqvae, PixelSNAILPrior(top, ctx.device), PixelSNAILPrior(bottom, ctx.device), mean, std,
-                       window_length(ctx), float(s["temperature"]), int(s["top_k"]), int(s["batch_size"]), ctx.device,
-                       conditioned=conditioning is not None)
+                       window_length(ctx), temperature, top_k, int(ctx.run.model_params["sampling"]["batch_size"]),
+                       ctx.device, conditioned=conditioning is not None)
 
 
 SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width),

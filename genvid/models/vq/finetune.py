@@ -36,9 +36,8 @@ from genvid.config import parse_config, rule
 from genvid.data.train_metrics import FINETUNE_SCORES as SCORES
 from genvid.data.train_metrics import VQ_FINETUNE as COMPONENT
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d
-from genvid.models.vq.sampling import draw_codes
+from genvid.models.vq.sampling import draw_codes, window_start
 from genvid.models.vq.vqvae3d import VQVAE3D
-
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,10 @@ class FinetuneConfig:
         return parse_config(cls, d, section, source)
 
 
-def window_starts(vqvae: VQVAE3D, top: PixelSNAIL3d, bottom: PixelSNAIL3d, clip_len: int) -> tuple[int, int]:
+def window_starts(top: PixelSNAIL3d, bottom: PixelSNAIL3d, clip_len: int) -> tuple[int, int]:
     """First raster position (top, bottom) that a window with a clip_len // 2 frame context generates."""
-    steps = vqvae.context_steps(clip_len // 2)
-    return tuple(n * shape[1] * shape[2] for n, shape in zip(steps, (top.config.shape, bottom.config.shape)))
+    return (window_start(top.config.shape, clip_len, clip_len // 2),
+            window_start(bottom.config.shape, clip_len, clip_len // 2))
 
 
 def teacher_forced_draw(prior: PixelSNAIL3d, codes: Tensor, start: int, temperature: float, top_k: int | None,
@@ -83,7 +82,7 @@ class DecoderFinetune(nn.Module):
         super().__init__()
         self.vqvae, self.prior_top, self.prior_bottom = vqvae, top, bottom
         self.temperature, self.top_k, self.weight = temperature, top_k, true_codes_weight
-        self.starts = window_starts(vqvae, top, bottom, clip_len)
+        self.starts = window_starts(top, bottom, clip_len)
         self.requires_grad_(False)
         for p in self.decoder_parameters():
             p.requires_grad_(True)
@@ -124,11 +123,14 @@ class DecoderFinetune(nn.Module):
         return mse_prior + self.weight * mse_true, scalars
 
 
+def clips_and_actions(batch: Any) -> tuple[Tensor, Tensor | None]:
+    """A batch of clips, or of (clips, per-frame actions), as (clips, float actions or None)."""
+    return (batch[0], batch[1].float()) if isinstance(batch, (list, tuple)) else (batch, None)
+
+
 def objective(model: DecoderFinetune, batch: Any, step: int = 0) -> tuple[Tensor, dict[str, float]]:
-    """The training loop's objective: batches of clips, or of (clips, per-frame actions)."""
-    if isinstance(batch, (list, tuple)):
-        return model.loss(batch[0], batch[1].float())
-    return model.loss(batch)
+    """The training loop's objective."""
+    return model.loss(*clips_and_actions(batch))
 
 
 @torch.no_grad()
@@ -140,8 +142,8 @@ def evaluate(model: DecoderFinetune, dataset, seed: int, batch_size: int = 8, de
     totals, count = dict.fromkeys(SCORES, 0.0), 0
     model.eval()
     for batch in tqdm(DataLoader(dataset, batch_size=batch_size), desc=desc, mininterval=5):
-        x, actions = (batch[0], batch[1].float().to(device)) if isinstance(batch, (list, tuple)) else (batch, None)
-        _, scalars = model.loss(x.to(device), actions, generator)
+        x, actions = clips_and_actions(batch)
+        _, scalars = model.loss(x.to(device), None if actions is None else actions.to(device), generator)
         for name in SCORES:
             totals[name] += scalars[name] * len(x)
         count += len(x)

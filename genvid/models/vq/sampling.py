@@ -68,6 +68,12 @@ def sample_fast(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator:
     return codes
 
 
+def window_start(grid: tuple[int, ...], clip_len: int, context: int) -> int:
+    """First raster position generated in a ``clip_len``-frame window whose first ``context`` frames are
+    known: the code steps of ``grid`` (T', H', W') that lie wholly inside the context are kept."""
+    return context // (clip_len // grid[0]) * grid[1] * grid[2]
+
+
 def _check(model, codes, start, cond, actions, temperature, top_k) -> None:
     model.check_inputs(codes, cond, actions)
     n, k = model.config.length, model.config.num_codes
