@@ -11,7 +11,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 from conftest import gen, overfit_losses, rand_clip as clip
 from genvid.config import parse_config
 from genvid.errors import GenvidError, ParamError
-from genvid.models.hvrnn.model import HVRNN, HVRNNConfig, NormConvLSTMCell, normalized_kl
+from genvid.models.hvrnn.model import THESIS_SCALE, HVRNN, HVRNNConfig, NormConvLSTMCell, normalized_kl
 from genvid.models.layers import beta_warmup, gaussian_kl
 
 TINY = dict(channels=1, resolution=16, context_frames=2, encoder_widths=[8, 8, 8], decoder_widths=[8, 8, 8, 8],
@@ -100,7 +100,30 @@ def test_gaussian_kl_matches_torch_distributions():
     assert gaussian_kl(torch.tensor(1.0), torch.tensor(1.0), torch.tensor(0.0), torch.tensor(1.0)) == 0.5
 
 
-@pytest.mark.parametrize("likelihood", ["gaussian", "bernoulli"])
+def test_squared_error_likelihood_by_hand():
+    m = make()  # the default
+    assert m.cfg.likelihood == "squared_error"
+    out = torch.tensor([[0.0, 2.0], [-1.0, 0.5]])
+    x = torch.tensor([[0.5, 1.0], [0.0, 0.25]])
+    expected = -torch.tensor([[0.0, (1.0 - 1 / (1 + math.exp(-2.0))) ** 2],
+                              [(1 / (1 + math.exp(1.0))) ** 2, (0.25 - 1 / (1 + math.exp(-0.5))) ** 2]])
+    torch.testing.assert_close(m.log_likelihood(out, x), expected)
+    # a Gaussian with σ² = ½ less its constant log(σ √(2π)) = ½ log π
+    gaussian = Normal(torch.sigmoid(out), math.sqrt(0.5)).log_prob(x)
+    torch.testing.assert_close(m.log_likelihood(out, x), gaussian + 0.5 * math.log(math.pi))
+
+
+def test_thesis_scale_arithmetic():
+    """The numbers the likelihood was decided from (the module's comment), recomputed."""
+    n, (low, high) = THESIS_SCALE["subpixels"], THESIS_SCALE["neg_elbo_range"]
+    assert n == 122_880 and low < high
+    constant = lambda sigma: n * (math.log(sigma) + 0.5 * math.log(2 * math.pi))  # noqa: E731
+    assert round(constant(0.1)) == -170_022 and round(constant(1.0)) == 112_919
+    psnr = lambda two_sigma_sq: 10 * math.log10(n / (two_sigma_sq * high))  # noqa: E731  MSE <= 2σ²·(−ELBO)/N
+    assert 32.0 < psnr(2 * 0.1 ** 2) < 32.1 and 15.0 < psnr(1.0) < 15.1
+
+
+@pytest.mark.parametrize("likelihood", ["squared_error", "gaussian", "bernoulli"])
 def test_elbo_is_reconstruction_minus_per_level_kl(likelihood):
     m = make(likelihood=likelihood, sigma=0.2).eval()
     x = clip(t=5)
@@ -111,6 +134,9 @@ def test_elbo_is_reconstruction_minus_per_level_kl(likelihood):
     assert len(u.outputs) == 3  # D = 2 context frames condition, 3 future frames are scored
     recon = torch.zeros(2)
     for t, out in enumerate(u.outputs):
+        if likelihood == "squared_error":
+            recon -= ((x[:, 2 + t] - torch.sigmoid(out)) ** 2).sum((1, 2, 3))
+            continue
         dist = Normal(torch.sigmoid(out), 0.2) if likelihood == "gaussian" else Bernoulli(logits=out)
         recon += dist.log_prob(x[:, 2 + t]).sum((1, 2, 3))
     kls = [sum(kl_divergence(Normal(*u.posterior[t][l]), Normal(*u.prior[t][l])).sum((1, 2, 3)) for t in range(3))
@@ -201,6 +227,19 @@ def test_dense_adds_parameters_only_on_the_added_arrows():
 
 
 # -- β warm-up and the loss at resume --------------------------------------------------------------
+
+def test_published_parameter_counts_contradict_table_4_6():
+    """The report's "Parameters" row: the level increments of seed 004 Table 4.2 (and a step of
+    Table 4.1) are below what Table 4.6's 512-wide 3×3 ConvLSTMs cost in genvid's own cell."""
+    n = lambda mod: sum(p.numel() for p in mod.parameters())  # noqa: E731
+    with torch.device("meta"):
+        lstm, conv = n(NormConvLSTMCell(512, 512, 3, 16)), n(torch.nn.Conv2d(512, 512, 3))
+    assert lstm == 9 * 1024 * 2048 + 2048 + 2 * 2048  # gates conv over [x, h] + its bias + GroupNorm's affine
+    published = {"1-8": 220.60e6, "1-8-32": 230.74e6, "1-8-16-32": 245.19e6}  # Table 4.2
+    assert published["1-8-32"] - published["1-8"] < 2 * lstm  # prior and posterior ConvLSTMs of the 32×32 level
+    assert published["1-8-16-32"] - published["1-8-32"] < 2 * lstm
+    assert 86.64e6 - 62.22e6 < 2 * (lstm - conv)  # Table 4.1: two ConvLSTMs in place of two 3×3 convs
+
 
 def test_beta_warmup_is_a_pure_function_of_the_step():
     assert [beta_warmup(s, 10, start=0.0) for s in (0, 1, 5, 9, 10, 11, 10_000)] == [0.0, 0.1, 0.5, 0.9, 1.0, 1.0, 1.0]

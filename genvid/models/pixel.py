@@ -195,7 +195,7 @@ def test_elbo(ctx: RunContext, model: nn.Module, curves: list[dict[str, Any]]) -
     train = [row for row in curves if row.get("split") == "train" and "elbo" in row]
     return {"test_elbo": {"neg_elbo": -mean["elbo"], "recon": -mean["recon"], "kl": mean["kl"],
                           "kl_levels": {k[3:]: v for k, v in mean.items() if k.startswith("kl_")},
-                          "clips": len(frames), "unit": "nats per sequence (the predicted frames)"},
+                          "clips": len(frames), "unit": model.elbo_unit},
             "train_neg_elbo": -train[-1]["elbo"] if train else None,
             "kl_per_channel": channels, "latent_resolutions": list(model.levels),
             "active_channels": [sum(v > ACTIVE_KL for v in level) for level in channels]}

@@ -34,9 +34,11 @@ the networks run over c_2..c_D teacher-forced, with posterior means as z (determ
 terms: the ELBO is of p(x | c), eq. 4.2). Training is teacher-forced (§4.5): the prior and decoder
 see the true x_{t-1}; z comes from the posterior. Generation feeds back the likelihood's mean.
 
-Likelihood (our choice; the thesis does not state it): ``gaussian`` -- N(x; sigmoid(o), σ²) per
-sub-pixel with a fixed σ -- or ``bernoulli`` -- Bernoulli(sigmoid(o)) on [0, 1] intensities, the
-usual choice for SM-MNIST. Frames are reported as the mean sigmoid(o).
+Likelihood (the thesis does not state it): ``squared_error`` (the default) -- log p(x | o) :=
+−(x − sigmoid(o))² per sub-pixel, a Gaussian with σ² = 1/2 without its normalising constant, read
+off Tables 4.1–4.2's magnitudes (THESIS_SCALE below); ``gaussian`` -- N(x; sigmoid(o), σ²) with a
+fixed σ, normalised; or ``bernoulli`` -- Bernoulli(sigmoid(o)) on [0, 1] intensities, the usual
+choice for SM-MNIST. Frames are reported as the mean sigmoid(o).
 
 ELBO (eq. 4.5) per sequence in nats: Σ_t log p(x_t | z_{≤t}, x_{<t}, c) − Σ_t Σ_l KL(q_l || p_l),
 the KL analytic given the sampled lower levels. The loss is the β-weighted negative ELBO per
@@ -60,6 +62,17 @@ from genvid.models.predictor import sample_rows
 
 SIGMA_MIN = 1e-4  # floor on the latent scales, so log σ stays finite
 
+# Why ``squared_error``. Tables 4.1–4.2 report negative ELBOs of 883–3,826 per BAIR test sequence
+# (§4.5.1: 10 predicted frames of 64×64×3, N = 122,880 sub-pixels). A normalised Gaussian adds
+# N·(log σ + ½ log 2π) to that: −170,022 at σ = 0.1, +112,919 at σ = 1, so twelve rows spread over
+# 10³–4·10³ would each need the squared error to cancel the constant to within a few per cent: the
+# reported ELBO carries no constant. Unnormalised, −ELBO = Σ(x − μ)² / (2σ²) + KL ≥ Σ(x − μ)² / (2σ²),
+# so the per-sub-pixel MSE is at most 2σ² · 3,826 / N = 0.062 σ² for Table 4.1's 1-ConvLSTM model,
+# whose decoder rebuilds each frame from 1×1 features: σ = 0.1 would put its reconstructions at
+# PSNR ≥ 32 dB on [0, 1] pixels, σ² = ½ (the plain sum of squared errors) at ≥ 15 dB, the scale of
+# a blurry 64×64 reconstruction. genvid takes the plain sum: σ² = ½, weight 1 on Σ(x − μ)².
+THESIS_SCALE = {"subpixels": 10 * 64 * 64 * 3, "neg_elbo_range": (883.10, 3826.0)}
+
 Source = tuple[str, int]  # ("prev" | "cur", resolution) or ("z", level index)
 
 
@@ -80,8 +93,9 @@ class HVRNNConfig:
     latent_widths: tuple[int, ...]  # prior/posterior ConvLSTM width per level (Table 4.6)
     beta_warmup_steps: int = field(metadata=rule(min=0))  # linear 0 -> 1; 0 = off (β = 1, "naive")
     dense: bool = True  # §4.4.1 dense latent connectivity
-    likelihood: str = field(default="gaussian", metadata=rule(choices=("gaussian", "bernoulli")))
-    sigma: float = field(default=0.1, metadata=rule(min=0.0, exclusive_min=True))  # gaussian σ
+    likelihood: str = field(default="squared_error",
+                            metadata=rule(choices=("squared_error", "gaussian", "bernoulli")))
+    sigma: float = field(default=0.1, metadata=rule(min=0.0, exclusive_min=True))  # ``gaussian``'s σ only
     norm_groups: int = field(default=16, metadata=rule(min=1))  # App. 4.B: g = 16
 
     def stage_resolutions(self) -> list[int]:
@@ -447,11 +461,20 @@ class HVRNN(nn.Module):
     # -- the ELBO ------------------------------------------------------------------------------
 
     def log_likelihood(self, out: Tensor, x: Tensor) -> Tensor:
-        """log p(x | o) per sub-pixel (nats)."""
+        """log p(x | o) per sub-pixel (nats; ``squared_error``: up to the Gaussian's constant)."""
         if self.cfg.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        if self.cfg.likelihood == "squared_error":
+            return -(x - torch.sigmoid(out)) ** 2
         s = self.cfg.sigma
         return -0.5 * ((x - torch.sigmoid(out)) / s) ** 2 - math.log(s) - 0.5 * math.log(2.0 * math.pi)
+
+    @property
+    def elbo_unit(self) -> str:
+        """What ``elbo_terms``' numbers are, for the files that record them."""
+        if self.cfg.likelihood == "squared_error":
+            return "per sequence (the predicted frames): summed squared error + KL in nats, seed 004's scale"
+        return "nats per sequence (the predicted frames)"
 
     def _terms(self, u: Unroll) -> dict[str, Tensor]:
         recon = sum(self.log_likelihood(o, u.targets[:, t]).sum((1, 2, 3)) for t, o in enumerate(u.outputs))
