@@ -481,7 +481,7 @@ def test_seed_paragraphs_and_findings(built):
         assert para.split("): ", 1)[1].startswith(f"{rows[name]['parameters']:,} parameters, trained for {steps} steps")
         assert f"Best of N = 2 per sequence, averaged over the 8 predicted frames: PSNR {psnr:.2f}" in para[:400], name
     assert "Bits per dimension ≤ 0.500 (importance-weighted bound, K = 20, 2 test clips of 16 frames" in body
-    assert "Test negative ELBO 100.0 nats per sequence" in body and "2 of 2 at 8×8, 1 of 2 at 32×32" in body
+    assert "Test negative ELBO 100.0 per sequence" in body and "2 of 2 at 8×8, 1 of 2 at 32×32" in body
     # seed 001: bits per dimension, both ways
     assert ("Bits per dimension: VRNN (smmnist-vrnn) ≤ 0.500 against ≤ 0.800 for RFN (smmnist-rfn), lower; this "
             "agrees with seed 001 [2, Table 9.5]") in body
@@ -496,7 +496,7 @@ def test_seed_paragraphs_and_findings(built):
             "this does not agree") in body
     # seed 004: the hierarchy fits better than one level and than its naive variant; the naive variant
     # uses fewer channels above the first level
-    assert ("Test negative ELBO: hierarchical VRNN (1-8-32) (smmnist-hvrnn) 100.0 nats per sequence against 120.0 "
+    assert ("Test negative ELBO: hierarchical VRNN (1-8-32) (smmnist-hvrnn) 100.0 per sequence against 120.0 "
             "for VRNN, 1 level (smmnist-hvrnn_1level), lower, a better fit; this agrees with seed 004 [5, Table 4.2]") in body
     assert "against 130.0 for the naive variant (smmnist-hvrnn~naive), lower, a better fit; this agrees" in body
     assert ("Above the first level that is 1 of 4 channels without the tricks against 3 with both, fewer; this agrees "

@@ -36,7 +36,7 @@ SCALE_PARAMETERS = "230.74M"  # seed 004 Table 4.2: the 1-8-32 model's size on B
 
 
 def big(value: float, digits: int = 1) -> str:
-    """Large values (ELBOs in nats per sequence) with thousands separators."""
+    """Large values (ELBOs per sequence) with thousands separators."""
     return f"{value:,.{digits}f}"
 
 
@@ -139,7 +139,7 @@ def paragraph(r: SeedRun, num_samples: int, horizon: int) -> Markup:
         e, res = t["test_elbo"], t["latent_resolutions"]
         kl = _per_level(res, [big(float(e["kl_levels"][f"{x}x{x}"])) for x in res])
         active = _per_level(res, [f"{a} of {len(c)}" for a, c in zip(t["active_channels"], t["kl_per_channel"])])
-        parts.append(escape(f" Test negative ELBO {big(float(e['neg_elbo']))} nats per sequence (reconstruction "
+        parts.append(escape(f" Test negative ELBO {big(float(e['neg_elbo']))} per sequence (reconstruction "
                             f"{big(float(e['recon']))}, KL {kl}); active channels (mean KL above {ACTIVE_KL}): {active}."))
     if r.sharpness is not None:
         parts.append(escape(f" Sharpness {fmt(r.sharpness, 3)}."))
@@ -186,9 +186,9 @@ def sharpness_findings(rfn: Value, others: Sequence[Value]) -> list[Markup]:
 
 
 def fit_finding(better_: Value, worse: Value, claim: str, source: Markup | str) -> Markup:
-    """``claim``: ``better_`` has a lower test negative ELBO (nats per sequence) than ``worse``."""
+    """``claim``: ``better_`` has a lower test negative ELBO (per sequence) than ``worse``."""
     lower = better_.value < worse.value
-    return Markup("Test negative ELBO: {} {} nats per sequence against {} for {}, {}; this {} with {} ({}).").format(
+    return Markup("Test negative ELBO: {} {} per sequence against {} for {}, {}; this {} with {} ({}).").format(
         _who(better_), big(better_.value), big(worse.value), _who(worse),
         "lower, a better fit" if lower else "not lower", verdict(lower), source, claim)
 

@@ -130,7 +130,7 @@ def train_results(m: dict) -> dict | None:
             rows.append(["Bits per dimension (ELBO bound)", fmt(float(m["bits_per_dim_elbo"]), 3)])
     if has_hierarchy(m) and isinstance(m.get("test_elbo"), dict):
         e, res = m["test_elbo"], m.get("latent_resolutions") or []
-        rows.append(["Test negative ELBO (nats per sequence)", f"{float(e['neg_elbo']):,.1f}"])
+        rows.append([f"Test negative ELBO ({e['unit']})", f"{float(e['neg_elbo']):,.1f}"])
         rows.append(["… reconstruction", f"{float(e['recon']):,.1f}"])
         rows.append(["… KL", f"{float(e['kl']):,.1f}"])
         if isinstance(m.get("train_neg_elbo"), (int, float)):
