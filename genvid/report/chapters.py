@@ -557,8 +557,9 @@ def ablation_items(reg: Registry, view: BenchmarkView, ab: Ablation) -> None:
             f"</code> (stage ablate: variants of run <code>{ab.run}</code>, trained like it with the params changed): "
             f"the run is both the 1-8-32 row and the β warm-up and dense row, as in the thesis. −ELBO per sequence "
             "(the predicted frames), in the run's files' unit (the default likelihood, squared_error, sums squared "
-            "errors without a Gaussian's constant, the scale the thesis's numbers imply; its KL is in nats): test on the likelihood's test clips with one posterior sample, train "
-            "the last logged training window; KL per level on the same test clips; a channel is active when its "
+            "errors without a Gaussian's constant, the scale the thesis's numbers imply; its KL is in nats): test "
+            "on the likelihood's test clips with one posterior sample, train the last logged training window; "
+            "KL per level on the same test clips; a channel is active when its "
             f"mean KL per position exceeds {ACTIVE_KL}. The published columns are {seed('004', 'Table 4.2')} "
             '<span class="published">published</span>: BAIR Push at 64 × 64 with the thesis\'s sizes, another '
             "data set, so only the order of the rows compares.",

@@ -50,8 +50,8 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "(122,880 predicted sub-pixels)",
      "decided from those magnitudes: a normalised Gaussian would add N·(log σ + ½ log 2π) (−170,022 at σ = 0.1) to "
      "every row, so the reported ELBO has no constant; and since −ELBO ≥ Σ(x − μ)²/(2σ²), σ = 0.1 would put "
-     "{004:Table 4.1}'s 1×1-bottleneck decoder at PSNR ≥ 32 dB, σ² = ½ at ≥ 15 dB. σ weighs the KL against the reconstruction, "
-     "so the ablation's KL and active channels depend on this reading"),
+     "{004:Table 4.1}'s 1×1-bottleneck decoder at PSNR ≥ 32 dB, σ² = ½ at ≥ 15 dB. σ weighs the KL against the "
+     "reconstruction, so the ablation's KL and active channels depend on this reading"),
     (("hvrnn",), "Parameters at the widths of the paper profile (seed 004's Tables 4.4–4.7)",
      "fewer parameters at every level count (the paper profile's runs record theirs in train_metrics.json)",
      "{004:Table 4.2}: 166.6 M (1 level), 220.6 M (1-8), 230.7 M (1-8-32), 224.2 M (naive)",
