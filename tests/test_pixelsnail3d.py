@@ -217,14 +217,15 @@ def test_the_bottom_prior_must_be_built_for_the_top_prior_it_is_given():
 
 @pytest.mark.parametrize("attention", [True, False])
 def test_parameter_count_follows_the_size_arithmetic(attention):
-    """The module docstring's count: per layer 26 C^2 + 11 C (three convs of 10/6/2 taps, two
-    1x1 links, three C -> 2C gate convs), stems 22 C^2 + 3 C, embedding and head, attention."""
+    """The module docstring's count: per layer 26 C^2 + 9 C (three convs of 10/6/2 taps, two
+    1x1 links without biases, three C -> 2C gate convs), stems 22 C^2 + 3 C, embedding and head,
+    attention (its gated residual's link from the attention output has no bias either)."""
     c, k, layers, blocks, heads, dk, dv = 8, 5, 2, 3, 2, 4, 6
     cfg = PixelSNAILConfig(num_codes=k, shape=(2, 4, 4), channels=c, res_blocks=layers, snail_blocks=blocks,
                            kernel_size=3, attention=attention, heads=heads, key_channels=dk, value_channels=dv)
-    per_layer = 26 * c * c + 11 * c
+    per_layer = 26 * c * c + 9 * c
     attn = ((c + 3) * heads * dk + heads * dk + (2 * c + 3) * heads * (dk + dv) + heads * (dk + dv)
-            + (c * c + c) + (heads * dv * c + c) + (2 * c * c + 2 * c))
+            + (c * c + c) + heads * dv * c + (2 * c * c + 2 * c))
     expected = (k * c + 22 * c * c + 3 * c + blocks * layers * per_layer + (c * k + k)
                 + (blocks * attn if attention else 0))
     assert count_parameters(cfg) == expected
@@ -326,3 +327,33 @@ def test_code_cross_entropy_runs_on_cuda_in_deterministic_mode():
     assert all(torch.equal(u, v) for u, v in zip(*runs))  # the same bits twice
     torch.testing.assert_close(runs[0][1], cpu.grad, rtol=1e-5, atol=1e-9)
     torch.testing.assert_close(runs[0][0], code_cross_entropy(logits, codes), rtol=1e-5, atol=0)
+
+
+def test_pointwise_is_w_x_at_every_position_plus_bias_or_summand():
+    torch.manual_seed(0)
+    pw, bare = GatedResidual(4, torch.nn.Identity(), 0.0, aux_channels=3).conv2, \
+        GatedResidual(4, torch.nn.Identity(), 0.0, aux_channels=3).aux
+    x, y, add = torch.randn(2, 4, 2, 3, 3), torch.randn(2, 3, 2, 3, 3), torch.randn(2, 4, 2, 3, 3)
+    expected = torch.einsum("oc,bcthw->bothw", pw.weight, x) + pw.bias.view(1, -1, 1, 1, 1)
+    torch.testing.assert_close(pw(x), expected, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(pw(x, add=expected), 2 * expected, rtol=1e-5, atol=1e-6)
+    assert bare.bias is None  # a link adds to conv1's output, whose bias it would duplicate
+    torch.testing.assert_close(bare(y, add=add), add + torch.einsum("oc,bcthw->bothw", bare.weight, y),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5])
+def test_dropout_draws_the_masks_and_values_of_f_dropout(p):
+    """One ATen op instead of F.dropout's four on the CPU, bit for bit the same values and gradients
+    from the same generator state; the identity in eval mode or at p = 0."""
+    from genvid.models.vq.pixelsnail3d import Dropout
+    x = torch.randn(3, 8, 5, 7, requires_grad=True)
+    torch.manual_seed(3)
+    ours = Dropout(p).train()(x)
+    (grad_ours,) = torch.autograd.grad(ours.square().sum(), x)
+    torch.manual_seed(3)
+    ref = F.dropout(x, p, training=True)
+    (grad_ref,) = torch.autograd.grad(ref.square().sum(), x)
+    assert torch.equal(ours, ref) and torch.equal(grad_ours, grad_ref)
+    assert 0 < (ours == 0).float().mean() < 1
+    assert Dropout(p).eval()(x) is x and Dropout(0.0).train()(x) is x

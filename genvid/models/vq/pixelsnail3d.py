@@ -63,6 +63,14 @@ prior (102M in §5.3.2; seed 002 Table 6.1 is comparable) gets 5 SNAIL blocks x 
 residual conditioning stack is made quite deep"; 32.5M with its embedding, 3x3x3 in/out convs
 and per-block projections): 102.5M with stems, embedding and head. Weight normalisation
 (PixelSNAIL) is not used; seed 000 does not mention it.
+
+Kernels (issue 25: a GPU launches one or more per ATen op). Every tensor stays channels-first
+[B, C, T, H, W]: each causal conv is one padded convolution (its taps scattered into the box only
+where they do not fill it, the frame conv's 10 of 18), each 1x1 conv one batched product W x
+(the link summed into conv1's output by the same product), dropout one op, the gate's
+x + a*sigmoid(b) one addcmul. At the thesis sizes that cut the ATen ops of a training step by
+a fifth to a third (benchmarks/gpu_estimates.py); the three stacks' convs stay three, as their
+tap windows differ (one grouped conv over the union of the windows would cost about twice the FLOPs).
 """
 from __future__ import annotations
 
@@ -212,6 +220,8 @@ class CausalConv3d(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def kernel(self) -> torch.Tensor:
+        if self.weight.shape[2] == math.prod(self.box):  # the taps fill their box (sorted: in its order)
+            return self.weight.view(self.cout, self.cin, *self.box)
         dense = self.weight.new_zeros(self.cout, self.cin, math.prod(self.box)).index_copy(2, self.taps, self.weight)
         return dense.view(self.cout, self.cin, *self.box)
 
@@ -225,47 +235,59 @@ class CausalConv3d(nn.Module):
 
 
 class Pointwise(nn.Linear):
-    """1x1x1 conv (PixelSNAIL's "nin") on [B, C, *grid], computed as one matrix product over all
-    positions. Done as F.linear rather than Conv3d because then every position's output is
-    the same bits whether the grid is a whole clip or one row (the fast sampler relies on it;
-    CPU Conv3d switches algorithms with the number of positions)."""
+    """1x1x1 conv (PixelSNAIL's "nin") on [B, C, *grid]: W x for each clip, one batched matrix product
+    over all positions in the channels-first layout the causal convs read, so no transposed copy is
+    made; ``add`` (e.g. a conv's output) is summed into the product in place of the bias. A matrix
+    product rather than Conv3d because then every position's output is the same bits whether the
+    grid is a whole clip or a few positions (the fast sampler relies on it; CPU Conv3d switches
+    algorithms with the number of positions)."""
+
+    def forward(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:
+        flat, weight = x.flatten(2), self.weight.expand(x.shape[0], -1, -1)
+        summand = None if add is None else add.flatten(2)
+        if self.bias is not None:
+            summand = self.bias[:, None] if summand is None else summand + self.bias[:, None]
+        out = torch.bmm(weight, flat) if summand is None else torch.baddbmm(summand, weight, flat)
+        return out.view(x.shape[0], -1, *x.shape[2:])
+
+
+def pointwise(cin: int, cout: int, bias: bool = True) -> Pointwise:
+    return Pointwise(cin, cout, bias=bias)
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout as one ATen op on every device (torch.native_dropout, which F.dropout takes on a
+    GPU but replaces by four ops on the CPU): the same masks and values (tests/test_pixelsnail3d.py)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x.movedim(1, -1), self.weight, self.bias).movedim(-1, 1).contiguous()
-
-
-def pointwise(cin: int, cout: int) -> Pointwise:
-    return Pointwise(cin, cout)
+        if not self.training or self.p == 0.0:
+            return x
+        return torch.native_dropout(x, self.p, True)[0]
 
 
 class GatedResidual(nn.Module):
     """Residual layer of seed 000 Fig. 4.5: x + a*sigmoid(b), [a, b] = conv2(ELU(conv1(ELU(x)) [+ aux])).
-    `aux` is the stacks' 1x1 link (or the attention output) added before the gate."""
+    `aux` is the stacks' 1x1 link (or the attention output) added before the gate; the link has no
+    bias of its own, conv1's is added to the same sum."""
 
     def __init__(self, channels: int, conv1: nn.Module, dropout: float, aux_channels: int = 0):
         super().__init__()
         self.conv1 = conv1
-        self.aux = pointwise(aux_channels, channels) if aux_channels else None
-        self.drop = nn.Dropout(dropout)
+        self.aux = pointwise(aux_channels, channels, bias=False) if aux_channels else None
+        self.drop = Dropout(dropout)
         self.conv2 = pointwise(channels, 2 * channels)
 
     def forward(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
-        return self.gate(x, self.conv1(F.elu(x)), aux)
+        return self.gate(x, self.conv1(F.elu(x)), None if aux is None else F.elu(aux))
 
-    def gate(self, x: torch.Tensor, c: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
-        """Everything after conv1; pointwise, so the fast sampler runs it on a few positions."""
+    def gate(self, x: torch.Tensor, c: torch.Tensor, elu_aux: torch.Tensor | None = None) -> torch.Tensor:
+        """Everything after conv1, given its output c and ELU(aux); pointwise, so the fast sampler
+        runs it on a few positions (the ELUs on whole frames or rows: an elementwise kernel rounds
+        a strided piece of a tensor otherwise than the whole)."""
         if self.aux is not None:
-            c = c + self.link(aux)
-        return self.output(x, c)
-
-    def link(self, aux: torch.Tensor) -> torch.Tensor:
-        """The 1x1 link from the neighbouring stack (or the attention output), added to conv1's output."""
-        return self.aux(F.elu(aux))
-
-    def output(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """x + a*sigmoid(b) from the pre-activation c (conv1's output plus the link)."""
+            c = self.aux(elu_aux, add=c)
         a, b = self.conv2(self.drop(F.elu(c))).chunk(2, dim=1)
-        return x + a * torch.sigmoid(b)
+        return torch.addcmul(x, a, torch.sigmoid(b))
 
 
 class Stem(nn.Module):
@@ -306,7 +328,7 @@ def positions(shape: Shape3) -> torch.Tensor:
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor,
-           drop: nn.Dropout) -> torch.Tensor:
+           drop: nn.Module) -> torch.Tensor:
     """q [B, h, M, dk] over keys k [B, h, dk, N] and values v [B, h, dv, N]; allowed [M, N] (True =
     may attend). A query with no allowed key (the first position) gets zeros. Shared by the
     full forward (M = N) and the fast sampler (M = a few positions) so both do the same ops."""
@@ -326,7 +348,7 @@ class CausalAttention(nn.Module):
         self.query = pointwise(c + 3, cfg.heads * cfg.key_channels)
         self.key = pointwise(2 * c + 3, cfg.heads * cfg.key_channels)
         self.value = pointwise(2 * c + 3, cfg.heads * cfg.value_channels)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def keys_values(self, x0: torch.Tensor, h: torch.Tensor, pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         src = torch.cat([x0, h, pos], dim=1)

@@ -20,7 +20,7 @@ order in both samplers, and picks its code by inverse CDF on logits processed id
 (temperature, then top-k). Equal logits therefore give bitwise equal samples.
 
 Same logits. The fast path calls the same ops (F.conv3d with the same dense kernel on the same
-input values, the same F.linear 1x1 convs, `attend` over the full-length key cache with the
+input values, the same batched W x products for the 1x1 convs, `attend` over the full-length key cache with the
 same mask rows); only the number of output positions differs: a frame for f, a block of rows
 for v, a chunk for h, sized so that the CPU kernels sum in the same order as for the whole
 clip (`chunk_size`). Tests check the logits with torch.equal. That is a property of the
@@ -131,10 +131,12 @@ def draw_codes(logits: torch.Tensor, u: torch.Tensor, temperature: float, top_k:
 def chunk_size(shape: tuple[int, int, int], batch: int) -> int:
     """Positions the fast sampler recomputes per step (a piece of the current row, or whole
     rows when a row is shorter). Small, but large enough that the CPU kernels give the same
-    bits as on the whole clip. Measured (MKL/oneDNN, float32, 1-2 threads): matrix products
-    give the clip's bits from 4-8 rows of output on; a batch of 1 convolves by vol2col + GEMM,
-    which needs >= 12 output positions; larger batches go to oneDNN, fine at any size."""
-    return max(4, -(-16 // batch))
+    bits as on the whole clip. Measured (MKL/oneDNN, float32, 1-2 threads): the 1x1 convs'
+    products (W x per clip, genvid.models.vq.pixelsnail3d.Pointwise) give the clip's bits from
+    12-16 positions per clip on, whatever the batch (8 differ); a batch of 1 convolves by
+    vol2col + GEMM, which needs >= 12 output positions; larger batches go to oneDNN, fine at
+    any size. ``shape`` and ``batch`` do not change it."""
+    return 16
 
 
 class _ConvInput:
@@ -181,8 +183,9 @@ class _StackCache:
     """The prefill and the per-frame, per-row and per-position updates of the three stacks.
 
     Per frame t it holds, besides the conv inputs: f and v after the stems (v's and h's stems
-    add them) and, per layer, the 1x1 links f -> v and v -> h. A link is computed when its
-    source is final (f's for the whole frame, v's for a row) and added per position."""
+    add them) and the ELU of each layer's f and v, which the 1x1 links f -> v and v -> h read:
+    f's for the whole frame when the frame starts, v's row by row; a link runs on the positions
+    recomputed."""
 
     def __init__(self, model: PixelSNAIL3d, codes: torch.Tensor, conds: list[torch.Tensor], start: int):
         self.model, cfg = model, model.config
@@ -219,8 +222,8 @@ class _StackCache:
             for hook in hooks:
                 hook.remove()
         (self.f0, self.v0), layers_out = stacks[0], stacks[1:]
-        self.f_links = [layer.rows.link(f) for layer, (f, _) in zip(self.layers, layers_out)]
-        self.v_links = [layer.row.link(v) for layer, (_, v) in zip(self.layers, layers_out)]
+        self.f_elu = [F.elu(f) for f, _ in layers_out]  # ELU of each layer's f and v of the frame: what links read
+        self.v_elu = [F.elu(v) for _, v in layers_out]
         self.x0 = model.embed_codes(codes) if self.feats else None  # attention keys read the codes
 
     def _convs(self) -> list[CausalConv3d]:
@@ -271,7 +274,7 @@ class _StackCache:
             conv_in = self.inputs[layer.frame.conv1]
             conv_in.write(t, rows, cols, F.elu(f)[:, :, 0].permute(0, 2, 3, 1))
             f = layer.frame.gate(f, conv_in.output(t, rows, cols))
-            self.f_links[i] = layer.rows.link(f)
+            self.f_elu[i] = F.elu(f)
 
     def _row(self, t: int, h: int) -> None:
         """The rows stack at row (t, h), all layers, on a block of rows of frame t that holds h
@@ -285,8 +288,8 @@ class _StackCache:
         for i, layer in enumerate(self.layers):
             conv_in = self.inputs[layer.rows.conv1]
             conv_in.write(t, h, cols, F.elu(v)[:, :, 0, here].permute(0, 2, 1))
-            v = layer.rows.output(v, conv_in.output(t, rows, cols) + self.f_links[i][:, :, :, rows])
-            self.v_links[i][:, :, :, h] = layer.row.link(v)[:, :, :, here]
+            v = layer.rows.gate(v, conv_in.output(t, rows, cols), self.f_elu[i][:, :, :, rows])
+            self.v_elu[i][:, :, :, h] = F.elu(v)[:, :, :, here]
 
     def _position(self, p: int) -> torch.Tensor:
         """The row stack and attention on the chunk that holds p; p's logits."""
@@ -304,7 +307,7 @@ class _StackCache:
             for layer in block.layers:
                 conv_in = self.inputs[layer.row.conv1]
                 conv_in.write(t, h, w, F.elu(x)[here])
-                x = layer.row.output(x, conv_in.output(t, rows, cols) + self.v_links[i][:, :, :, rows, cols])
+                x = layer.row.gate(x, conv_in.output(t, rows, cols), self.v_elu[i][:, :, :, rows, cols])
                 i += 1
             if block.attn is not None:
                 self.feats[block.attn][:, :, t, h, w] = x[here]
