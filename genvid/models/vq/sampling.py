@@ -270,11 +270,12 @@ class _StackCache:
                 self.inputs[stack.conv1].advance(t)
         f = self.inputs[self.model.stem.frame].output(t, rows, cols)
         self.f0 = f
+        e = F.elu(f)  # each layer's conv reads the ELU its predecessor's link reads
         for i, layer in enumerate(self.layers):
             conv_in = self.inputs[layer.frame.conv1]
-            conv_in.write(t, rows, cols, F.elu(f)[:, :, 0].permute(0, 2, 3, 1))
+            conv_in.write(t, rows, cols, e[:, :, 0].permute(0, 2, 3, 1))
             f = layer.frame.gate(f, conv_in.output(t, rows, cols))
-            self.f_elu[i] = F.elu(f)
+            e = self.f_elu[i] = F.elu(f)
 
     def _row(self, t: int, h: int) -> None:
         """The rows stack at row (t, h), all layers, on a block of rows of frame t that holds h
@@ -285,11 +286,13 @@ class _StackCache:
         rows, cols, here = slice(h0, h0 + n), slice(0, width), h - h0
         v = self.inputs[self.model.stem.rows].output(t, rows, cols) + self.f0[:, :, :, rows]
         self.v0[:, :, :, h] = v[:, :, :, here]
+        e = F.elu(v)
         for i, layer in enumerate(self.layers):
             conv_in = self.inputs[layer.rows.conv1]
-            conv_in.write(t, h, cols, F.elu(v)[:, :, 0, here].permute(0, 2, 1))
+            conv_in.write(t, h, cols, e[:, :, 0, here].permute(0, 2, 1))
             v = layer.rows.gate(v, conv_in.output(t, rows, cols), self.f_elu[i][:, :, :, rows])
-            self.v_elu[i][:, :, :, h] = F.elu(v)[:, :, :, here]
+            e = F.elu(v)
+            self.v_elu[i][:, :, :, h] = e[:, :, :, here]
 
     def _position(self, p: int) -> torch.Tensor:
         """The row stack and attention on the chunk that holds p; p's logits."""
