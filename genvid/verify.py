@@ -506,7 +506,18 @@ def repro(dest: Path, targets: list[str]) -> int:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONHASHSEED"] = "0"
+    # DVC's analytics daemon outlives `dvc repro` and opens the repo in its cwd: in a scratch copy it
+    # wrote into .dvc/ while verify removed the folder, which left the folder behind (a CI failure).
+    env["DVC_NO_ANALYTICS"] = "1"
     return subprocess.run([sys.executable, "-m", "dvc", "repro", *targets], cwd=dest, env=env).returncode
+
+
+def remove_scratch(where: Path) -> None:
+    """Remove a scratch copy after a clean pass, or say where it stays and why."""
+    try:
+        shutil.rmtree(where)
+    except OSError as exc:
+        print(f"could not remove the scratch copy at {where}: {exc}")
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -606,7 +617,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"every stage is the same: {platform_path.name if platform is not None else lock_name} "
               "regenerates bit for bit on this machine")
     if scratch and not args.keep and not bad:
-        shutil.rmtree(where, ignore_errors=True)
+        remove_scratch(where)
     elif scratch:
         print(f"scratch copy kept at {where}")
     if bad:

@@ -407,6 +407,36 @@ def test_verify_scratch_regenerates_the_dag_from_head(project, tmp_path):
     assert (tmp_path / "b" / "data" / "numbers.txt").exists()  # kept for inspection
 
 
+def test_verify_s_repro_starts_no_dvc_daemon_in_the_scratch_copy(monkeypatch, tmp_path):
+    """DVC's analytics daemon outlives `dvc repro` and opens the repo in its cwd, racing the removal of
+    the scratch copy (a CI run kept the folder). verify's repro runs with analytics off, the venv first."""
+    from genvid import verify as V
+
+    seen = {}
+    monkeypatch.setattr(V.subprocess, "run", lambda cmd, cwd, env: seen.update(cmd=cmd, cwd=cwd, env=env)
+                        or subprocess.CompletedProcess(cmd, 0))
+    monkeypatch.delenv("DVC_NO_ANALYTICS", raising=False)
+    assert V.repro(tmp_path, ["total@a"]) == 0
+    assert seen["cmd"][-3:] == ["dvc", "repro", "total@a"] and seen["cwd"] == tmp_path
+    assert seen["env"]["DVC_NO_ANALYTICS"] == "1" and seen["env"]["PYTHONHASHSEED"] == "0"
+    assert seen["env"]["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+def test_verify_says_where_a_scratch_copy_it_could_not_remove_stays(monkeypatch, tmp_path, capsys):
+    from genvid import verify as V
+
+    (tmp_path / "x").mkdir()
+    V.remove_scratch(tmp_path / "x")
+    assert not (tmp_path / "x").exists() and capsys.readouterr().out == ""
+
+    def busy(path):
+        raise OSError(39, "Directory not empty", str(path))
+
+    monkeypatch.setattr(V.shutil, "rmtree", busy)
+    V.remove_scratch(tmp_path)
+    assert capsys.readouterr().out == f"could not remove the scratch copy at {tmp_path}: [Errno 39] Directory not empty: '{tmp_path}'\n"
+
+
 def test_verify_reads_the_lock_s_floats_as_dvc_wrote_them(tmp_path):
     """Issue 19: DVC (ruamel, YAML 1.2) writes params.yaml's 1.0e-5 into dvc.lock as 1e-05, which
     PyYAML's YAML 1.1 rules read as a string: verify called an unchanged param changed."""
