@@ -1,6 +1,6 @@
 """Benchmark: training steps on a GPU: time, memory, FLOP/s against the bf16 peak, run-to-run bytes.
 
-    python benchmarks/gpu.py --precision bf16 --channels-last   # on an H100: all, JSON in benchmarks/results/
+    python benchmarks/gpu.py --precision bf16 --channels-last --compile  # on an H100: all, JSON in benchmarks/results/
     python benchmarks/gpu.py --only vqvae,prior_top --steps 20  # some components, more timed steps
     python benchmarks/gpu.py --device cpu --profile tiny --vq-profile tiny --only vqvae,svg_lp --batch 1 --steps 2
 
@@ -21,11 +21,13 @@ autocast (genvid.device), then per optimiser (one, or a GAN's "g" and "d") its b
 gradient clipping where train.*.grad_clip asks for it, and genvid's AdamW step
 (genvid.train.optim.make_adamw, the profile's lr, betas, eps and weight decay). A GAN's optimisers
 both step every time (the loop may step one only every k-th step). --channels-last stores the
-weights channels-last (genvid.device.to_channels_last), as params' device.channels_last does.
+weights channels-last (genvid.device.to_channels_last), as params' device.channels_last does;
+--compile compiles the priors' SNAIL blocks and conditioning stack (genvid.device.compile_units), as
+device.compile does: the warm-up steps then include the compilation.
 
 Per component, measured: the median time of --steps steps after --warmup steps (each step
 between torch.cuda.synchronize calls on CUDA), sequences (clips) per second, the computing ATen ops
-one forward and backward pass dispatches (a TorchDispatchMode count, views left out: each op is at
+one forward and backward pass dispatches (gpu_estimates.aten_ops, views left out: each op is at
 least one kernel launch on a GPU, so a step of many small ops is launch-bound there; the optimiser
 left out, its kernels being the device's), the peak memory of
 building and training it (torch.cuda.max_memory_allocated after reset_peak_memory_stats; null on
@@ -75,7 +77,7 @@ import models as pixel_models  # noqa: E402  (benchmarks/models.py)
 from genvid import params as P  # noqa: E402
 from genvid.data.frames import CONDITIONING  # noqa: E402
 from genvid.determinism import configure_torch, cpu_info, seed_everything  # noqa: E402
-from genvid.device import autocast, to_channels_last  # noqa: E402
+from genvid.device import autocast, compile_units, to_channels_last  # noqa: E402
 from genvid.io import write_json  # noqa: E402
 from genvid.models.registry import MODELS  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
@@ -191,11 +193,13 @@ class Training:
     """A freshly built component with its optimisers, stepping on one fixed batch as the loop would."""
 
     def __init__(self, component: Component, batch: int, device: torch.device, precision: str,
-                 channels_last: bool):
+                 channels_last: bool, compile: bool = False):
         self.component, self.device, self.precision = component, device, precision
         self.model, self.inputs = component.make(batch, device)
         if channels_last:
             to_channels_last(self.model)
+        if compile:
+            compile_units(self.model)
         # one optimiser, or a GAN's "g" and "d" (genvid.models.pixel: the model names their parameters)
         self.groups = (self.model.optimizer_groups() if hasattr(self.model, "optimizer_groups")
                        else {"model": [p for p in self.model.parameters() if p.requires_grad]})
@@ -241,7 +245,7 @@ def measure(component: Component, batch: int, args: argparse.Namespace, device: 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     seed_everything(component.train.seed)
-    run = Training(component, batch, device, args.precision, args.channels_last)
+    run = Training(component, batch, device, args.precision, args.channels_last, args.compile)
     params = sum(p.numel() for p in run.model.parameters())
     for _ in range(args.warmup):  # cuDNN's kernel choice, the allocator, data-dependent initialisation
         run.step()
@@ -274,7 +278,7 @@ def identity(component: Component, batch: int, args: argparse.Namespace, device:
     for _ in range(2):
         free_memory(device)
         seed_everything(component.train.seed)
-        run = Training(component, batch, device, args.precision, args.channels_last)
+        run = Training(component, batch, device, args.precision, args.channels_last, args.compile)
         for _ in range(args.identity_steps):
             run.step()
         synchronize(device)
@@ -380,6 +384,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="autocast of the forward passes")
     ap.add_argument("--channels-last", action="store_true", help="4D/5D weights channels-last (genvid.device)")
+    ap.add_argument("--compile", action="store_true", help="compile the models' compile units, as params "
+                                                           "device.compile does (genvid.device)")
     ap.add_argument("--profile", default="paper", help="the profile the pixel models' sizes come from (default paper)")
     ap.add_argument("--vq-profile", default="thesis", help="the profile the VQ components' sizes come from "
                                                            "(default thesis; tiny for a smoke test)")
@@ -412,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {env['device_name']} ({device.type}"
           + (f", capability {env['capability']}, driver {env['driver']}" if env["capability"] else
              f", {env['cpu_threads']} threads") + f"), torch {env['torch']}, CUDA {env['cuda']}, cuDNN {env['cudnn']}; "
-          f"precision {args.precision}, channels-last {'on' if args.channels_last else 'off'}; dense bf16 peak "
+          f"precision {args.precision}, channels-last {'on' if args.channels_last else 'off'}, "
+          f"compile {'on' if args.compile else 'off'}; dense bf16 peak "
           + (f"{peak_tflops} TFLOP/s (datasheet)" if peak_tflops else "unknown"))
     print("deterministic settings on (genvid.determinism.configure_torch: deterministic algorithms, "
           "no cuDNN autotuning, no TF32), as in the training stages")

@@ -361,15 +361,40 @@ def audit_ops(fn) -> dict[str, str]:
 def aten_ops(fn) -> int:
     """ATen ops ``fn()`` dispatches that compute (views, which only relabel memory, left out): each is
     at least one kernel launch on a GPU, so many small ones make a step launch-bound there; the
-    same count on the CPU shows progress without a GPU (issue 25 item 2)."""
-    count = 0
+    same count on the CPU shows progress without a GPU (issue 25 item 2).
 
-    def visit(func, args) -> None:
-        nonlocal count
-        count += not func.is_view
+    Counted from torch.profiler's CPU events rather than a TorchDispatchMode, because a dispatch mode
+    makes torch.compile'd code run eagerly: an op counts once, a composite op (conv3d, reshape, ...)
+    by the ops it calls, and a compiled graph by the ATen ops it calls (its extern convolutions and
+    matrix products); its generated kernels are not ATen ops. On eager code this is the dispatch
+    mode's count (tests/test_gpu_estimates.py)."""
+    from torch.profiler import ProfilerActivity, profile
 
-    dispatched(fn, visit)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    roots = [e for e in prof.events() if e.cpu_parent is None]
+    count, stack = 0, list(roots)
+    while stack:
+        event = stack.pop()
+        kind = _op_kind(event.name)
+        if kind == "compute":
+            count += 1
+        elif kind != "view":  # a composite op, or no op (autograd's nodes, record_function ranges)
+            stack.extend(event.cpu_children)
     return count
+
+
+def _op_kind(name: str) -> str:
+    """"compute", "view", "composite" (CompositeImplicitAutograd: it calls other ATen ops) or "other"."""
+    if not name.startswith("aten::"):
+        return "other"
+    packet = getattr(torch.ops.aten, name.removeprefix("aten::"), None)
+    if packet is None:
+        return "compute"
+    op = getattr(packet, packet.overloads()[0])  # the first overload: the Tensor one the profiler names
+    if op.has_kernel_for_dispatch_key(torch._C.DispatchKey.CompositeImplicitAutograd):
+        return "composite"
+    return "view" if op.is_view else "compute"
 
 
 def audit(setup: dict) -> dict[str, dict[str, str]]:

@@ -30,6 +30,7 @@ class RunContext:
     device: str = "cpu"
     precision: str = "fp32"
     channels_last: bool = False
+    compile: bool = False
     params_path: str = "params.yaml"
     # a trained model folder whose components a family may load instead of training them again when
     # their fingerprints match (stage ablate: the run's own, for its variants; genvid.models.cvg)
@@ -44,7 +45,7 @@ def run_context(params_path: str | Path, run_name: str, root: str | Path = ".") 
     device = P.top_level(raw, "device", params_path)
     data, paths = benchmark_paths(run.benchmark, root), run_paths(run.name, run.benchmark, root)
     return RunContext(run, bench, data.frames, data.split, data.stats, paths.model_dir, paths.report_dir,
-                      paths.workdir, device.device, device.precision, device.channels_last,
+                      paths.workdir, device.device, device.precision, device.channels_last, device.compile,
                       str(params_path)), raw
 
 

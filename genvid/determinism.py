@@ -166,8 +166,9 @@ def configure_torch(threads: int | None = None) -> None:
 
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     # torch.use_deterministic_algorithms(True) also sets Inductor's flag, and importing Inductor for
-    # it cost 1.3 s of every stage's start (about a minute of the default DAG). genvid never compiles;
-    # should Inductor load later, the environment variable gives it the same flag.
+    # it cost 1.3 s of every stage's start (about a minute of the default DAG). genvid compiles only
+    # with params device.compile (genvid.device.compile_units), which sets the flag itself; should
+    # Inductor load otherwise, the environment variable gives it the same flag.
     os.environ.setdefault("TORCHINDUCTOR_DETERMINISTIC", "1")
     if "torch._inductor.config" in sys.modules:
         torch.use_deterministic_algorithms(True)

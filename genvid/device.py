@@ -1,4 +1,5 @@
-"""How a run's networks compute on their device: params ``device.precision`` and ``device.channels_last``.
+"""How a run's networks compute on their device: params ``device.precision``, ``device.channels_last``
+and ``device.compile``.
 
 - ``precision: bf16`` runs the forward passes under bf16 autocast (weights, optimiser state and
   losses stay float32). On CUDA, deterministic cuDNN in bf16 measured 20x faster than in fp32 for
@@ -9,9 +10,22 @@
   channels-last activations from a channels-last weight, so the layout spreads through the network
   without touching its inputs (57 -> 35.6 ms a VQ-VAE step, same bytes over two runs; on the CPU only
   2D convolutions follow the weight, 3D ones their input's layout).
+- ``compile: true`` compiles, for training, each block a model marks as a compile unit (a class
+  attribute ``compile_unit = True``: the PixelSNAIL priors' SNAIL blocks and conditioning stack)
+  with torch.compile (Inductor). Inductor fuses each block's elementwise work (ELUs, dropout, the
+  gates, the attention's masking) into a few generated kernels around the convolutions and matrix
+  products, the remedy for priors that launch one kernel per ATen op (issue 25, counted by
+  benchmarks/prior_ops.py: a training step of the thesis top prior dispatches 3,070 ATen ops eagerly
+  and 834 compiled, the bottom prior 5,181 and 1,402). The blocks repeat, so one compiled graph
+  serves them all.
+  Inductor runs in its deterministic mode (genvid.determinism: no benchmark-chosen kernels) and
+  draws dropout's masks with its own generator, seeded from torch's: two compiled trainings give
+  the same bytes and a recomputed (checkpointed) block draws the same masks, but not those of an
+  eager run. The train stage's passes after fitting run the compiled blocks too; the sample stage
+  loads the networks eager (its cached sampler calls the layers' parts, never a whole block).
 
-Either changes the bytes a run writes (other kernels, other rounding), so both are params that
-every training and sampling stage depends on.
+Each changes the bytes a run writes (other kernels, other rounding), so all three are params
+that every training and sampling stage depends on.
 """
 from __future__ import annotations
 
@@ -44,6 +58,20 @@ def to_channels_last(module: nn.Module) -> nn.Module:
         return t if fmt is None else t.contiguous(memory_format=fmt)
 
     return module._apply(convert)
+
+
+def compile_units(module: nn.Module) -> nn.Module:
+    """Compile, in place, every submodule of ``module`` whose class sets ``compile_unit = True``
+    (params ``device.compile``). Shapes are static (``dynamic=False``): a training batch keeps its
+    shape, and a new shape (an evaluation batch) compiles once more. Parameters, state_dict and the
+    module's identity are unchanged, so checkpoints load either way."""
+    import torch._inductor.config as inductor
+
+    inductor.deterministic = True  # genvid.determinism sets its environment variable; this holds it
+    for sub in module.modules():
+        if getattr(type(sub), "compile_unit", False):
+            sub.compile(dynamic=False)
+    return module
 
 
 def place(module: nn.Module, device: str | torch.device, channels_last: bool = False) -> nn.Module:

@@ -32,6 +32,7 @@ class DeviceConfig:
     device: str = field(default="cpu", metadata=rule(choices=("cpu", "cuda")))
     precision: str = field(default="fp32", metadata=rule(choices=("fp32", "bf16")))
     channels_last: bool = False  # 4D/5D weights NHWC/NDHWC (genvid.device)
+    compile: bool = False  # torch.compile the models' repeated blocks in training (genvid.device)
 
 
 @dataclass(frozen=True)

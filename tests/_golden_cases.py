@@ -1,7 +1,7 @@
 """Bit fingerprints of the computations genvid's CPU training rests on (tests/test_golden.py).
 
     python tests/_golden_cases.py THREADS   # prints {"case": "sha256 prefix", ...} as JSON
-    python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last
+    python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last [--compile]
 
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
 every stage does), so two machines print the same line for a case exactly when a stage would
@@ -11,7 +11,7 @@ compute it alike on both. Cases:
   each registered network at tiny sizes, from fixed initial weights; the VQ family's three
   networks separately.
 
-``--device``, ``--precision`` and ``--channels-last`` train the ``train:*`` cases as params ``device``
+``--device``, ``--precision``, ``--channels-last`` and ``--compile`` train the ``train:*`` cases as params ``device``
 would (genvid.device): on CUDA two processes must print the same line (tests/test_golden.py's
 CUDA-only test, issue 25); on the CPU channels-last runs every network's layout path.
 """
@@ -33,6 +33,7 @@ THREADS = int(ARGS[0]) if ARGS and ARGS[0].isdigit() else 1
 DEVICE = ARGS[ARGS.index("--device") + 1] if "--device" in ARGS else "cpu"
 PRECISION = ARGS[ARGS.index("--precision") + 1] if "--precision" in ARGS else "fp32"
 CHANNELS_LAST = "--channels-last" in ARGS
+COMPILE = "--compile" in ARGS
 
 pin_environment(THREADS)
 
@@ -125,7 +126,7 @@ def train_cases() -> dict[str, str]:
     def trained(name: str, model: torch.nn.Module, objective, data) -> None:
         groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
         fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
-            device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST)
+            device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
         out[f"train:{name}"] = digest(*model.state_dict().values())
 
     # the pixel models at 32 x 32

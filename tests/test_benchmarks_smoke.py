@@ -28,6 +28,7 @@ SMOKE = {
     "gpu_estimates.py": ([], "bottom"),
     "models.py": (["--profile", "tiny", "--models", "svg_lp_action", "--repeats", "1", "--batch", "1", "--iwae-k", "2"],
                   "svg_lp_action driving"),
+    "prior_ops.py": (["--profile", "tiny"], "prior_bottom: 1 SNAIL blocks"),
     "pins.py": (["--only", "simulator", "--steps", "1", "--repeats", "1"], "exact (sim_math)"),  # VQ-VAE: below
     "sampling.py": (["--profile", "tiny", "--skip-thesis", "--batch", "2", "--naive-positions", "4", "4"],
                     "samples identical to naive: True"),

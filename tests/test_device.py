@@ -1,4 +1,4 @@
-"""genvid.device: params device.precision and device.channels_last (issue 25)."""
+"""genvid.device: params device.precision, device.channels_last and device.compile (issue 25)."""
 from __future__ import annotations
 
 import pytest
@@ -8,9 +8,10 @@ from torch.utils.data import TensorDataset
 
 from conftest import ROOT, TINY_AT_32
 from genvid import params as P
-from genvid.device import autocast, channels_last_format, place, to_channels_last
+from genvid.device import autocast, channels_last_format, compile_units, place, to_channels_last
 from genvid.errors import ParamError
 from genvid.models import registry
+from genvid.models.vq.pixelsnail3d import Conditioning, PixelSNAIL3d, PixelSNAILConfig, SnailBlock
 from genvid.params import top_level
 from genvid.profiles import apply, load_profile
 from genvid.train import TrainConfig, fit
@@ -58,11 +59,12 @@ def test_autocast_is_bf16_when_asked_and_a_no_op_for_fp32():
         assert (a @ b).dtype == torch.bfloat16
 
 
-def test_the_device_section_takes_channels_last_as_a_bool():
-    assert top_level({"device": {"device": "cpu", "precision": "bf16", "channels_last": True}}, "device").channels_last
-    assert top_level({"device": {"device": "cpu"}}, "device").channels_last is False
-    with pytest.raises(ParamError, match="channels_last"):
-        top_level({"device": {"device": "cpu", "channels_last": "yes"}}, "device")
+@pytest.mark.parametrize("key", ["channels_last", "compile"])
+def test_the_device_section_takes_channels_last_and_compile_as_bools(key):
+    assert getattr(top_level({"device": {"device": "cpu", "precision": "bf16", key: True}}, "device"), key) is True
+    assert getattr(top_level({"device": {"device": "cpu"}}, "device"), key) is False
+    with pytest.raises(ParamError, match=key):
+        top_level({"device": {"device": "cpu", key: "yes"}}, "device")
 
 
 def _train(tmp, channels_last: bool, steps: int = 4) -> nn.Module:
@@ -106,3 +108,54 @@ def test_every_network_generates_the_same_futures_with_channels_last_weights(nam
         plain = model.generate(context, 3, 2, torch.Generator().manual_seed(1), **extra)
         cl = place(model, "cpu", channels_last=True).generate(context, 3, 2, torch.Generator().manual_seed(1), **extra)
     torch.testing.assert_close(cl, plain, rtol=1e-4, atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- device.compile
+
+PRIOR = dict(num_codes=8, shape=(2, 4, 4), channels=8, res_blocks=2, snail_blocks=2, kernel_size=3, heads=1,
+             key_channels=4, value_channels=4, dropout=0.2)
+
+
+def prior(**overrides) -> PixelSNAIL3d:
+    torch.manual_seed(0)
+    return PixelSNAIL3d(PixelSNAILConfig(**{**PRIOR, "attention": True, **overrides}))
+
+
+def test_compile_units_compiles_the_marked_blocks_and_leaves_the_parameters_and_state_dict():
+    import torch._inductor.config as inductor
+
+    model = prior(attention=False, cond_shape=(1, 2, 2), cond_res_blocks=1)
+    keys, params = list(model.state_dict()), list(model.parameters())
+    assert compile_units(model) is model and list(model.state_dict()) == keys and list(model.parameters()) == params
+    compiled = {type(m).__name__ for m in model.modules() if m._compiled_call_impl is not None}
+    assert compiled == {SnailBlock.__name__, Conditioning.__name__}
+    assert inductor.deterministic  # no benchmark-chosen kernels: the compiled bytes do not depend on timings
+    assert not any(m._compiled_call_impl is not None for m in prior().modules())  # nothing compiled unasked
+
+
+def _fit_prior(tmp, steps: int = 4, **overrides) -> PixelSNAIL3d:
+    model = prior(**overrides)
+    codes = torch.randint(0, 8, (8, 2, 4, 4), generator=torch.Generator().manual_seed(1))
+    cfg = TrainConfig(steps=steps, batch_size=2, lr=1e-2, val_every=4, log_every=1, ckpt_every=2, seed=3)
+    fit(model, lambda m, b, step: (m.loss(b[0]), {}), TensorDataset(codes), None, cfg, tmp, "c", desc="c", compile=True)
+    return model
+
+
+def test_a_compiled_prior_trains_deterministically_resumes_exactly_and_recomputes_blocks_alike(tmp_path):
+    """device.compile: two trainings give the same bytes, a resume from the step-2 checkpoint too (the
+    restored RNG seeds Inductor's dropout), and recomputing the SNAIL blocks in the backward
+    (prior.checkpoint) draws the same masks; in eval mode the compiled blocks compute the eager logits
+    up to rounding, and the weights load into an eager prior."""
+    once, again = _fit_prior(tmp_path / "a"), _fit_prior(tmp_path / "b")
+    _fit_prior(tmp_path / "c", steps=2)
+    resumed = _fit_prior(tmp_path / "c")
+    recomputed = _fit_prior(tmp_path / "d", checkpoint=True)
+    for name, a in once.state_dict().items():
+        for other in (again, resumed, recomputed):
+            assert torch.equal(a, other.state_dict()[name]), name
+    assert not torch.equal(once.state_dict()["head.weight"], prior().state_dict()["head.weight"])  # it trained
+    eager = prior()
+    eager.load_state_dict(once.state_dict())
+    codes = torch.randint(0, 8, (3, 2, 4, 4), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(once.eval()(codes), eager.eval()(codes), rtol=1e-4, atol=1e-5)

@@ -103,3 +103,13 @@ def test_two_cuda_trainings_in_bf16_channels_last_give_the_same_bytes():
     first, second = _train_cases(*flags), _train_cases(*flags)
     differ = sorted(case for case in first if first[case] != second[case])
     assert not differ, f"{', '.join(differ)}: two CUDA trainings differ"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_two_compiled_cuda_trainings_give_the_same_bytes():
+    """The thesis profile's device section in full (device.compile: the priors' SNAIL blocks through
+    Inductor, in its deterministic mode), twice in two processes: the same weights."""
+    flags = ("--device", "cuda", "--precision", "bf16", "--channels-last", "--compile")
+    first, second = _train_cases(*flags), _train_cases(*flags)
+    differ = sorted(case for case in first if first[case] != second[case])
+    assert not differ, f"{', '.join(differ)}: two compiled CUDA trainings differ"

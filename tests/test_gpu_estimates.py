@@ -104,3 +104,31 @@ def test_aten_ops_counts_every_dispatched_op_of_forward_backward_and_step():
     assert one == G.aten_ops(lambda: step(w)) and one > forward
     v = torch.randn(3, 3, requires_grad=True)
     assert G.aten_ops(lambda: step(w, v)) > one
+
+
+def test_aten_ops_agrees_with_a_dispatch_mode_on_eager_code_and_leaves_compiled_kernels_out():
+    """The profiler's count is the dispatch mode's (which would make compiled code run eagerly) on a
+    prior's eager training step; a compiled function's fused kernel is no ATen op."""
+    from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
+
+    torch.manual_seed(0)
+    model = PixelSNAIL3d(PixelSNAILConfig(num_codes=4, shape=(2, 3, 3), channels=4, res_blocks=2, snail_blocks=1,
+                                          kernel_size=3, attention=True, dropout=0.1))
+    codes = torch.randint(0, 4, (2, 2, 3, 3))
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        model.loss(codes).backward()
+
+    dispatched = 0
+
+    def visit(func, args):
+        nonlocal dispatched
+        dispatched += not func.is_view
+
+    G.dispatched(step, visit)
+    assert G.aten_ops(step) == dispatched > 100
+    x = torch.randn(64)
+    fused = torch.compile(lambda t: (t.sin().cos() * 2).sum(), dynamic=False)
+    fused(x)
+    assert G.aten_ops(lambda: (x.sin().cos() * 2).sum()) == 4 > G.aten_ops(lambda: fused(x))

@@ -392,7 +392,8 @@ def test_deviations_table_reads_params(built):
     thesis = read_thesis_setup(P.read_params(paths.params), ROOT / "profiles")
     rows = tables.deviations("vq", thesis["models"]["vq"], thesis["train"]["vq"], thesis, thesis["device"])["rows"]
     assert [r[3] for r in rows[:-2]] == ["no"] * (len(rows) - 2), rows
-    assert rows[-2][1:4] == ["bf16, channels-last weights on cuda", rows[-2][2], "yes"]
+    assert rows[-2][1:4] == ["bf16, channels-last weights on cuda, the priors' SNAIL blocks compiled (Inductor)",
+                             rows[-2][2], "yes"]
     assert rows[-1][3] == "yes"  # the priors' convolutions are a genvid variant with no param
 
 

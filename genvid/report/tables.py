@@ -376,12 +376,17 @@ def deviations(model: str, model_params: dict, train_params: dict, thesis: dict,
                  "codebooks and priors stay as trained"])
     device = device or {}
     precision, channels_last = device.get("precision", "fp32"), bool(device.get("channels_last", False))
-    rows.append([Markup("Arithmetic ({}, {})").format(code.format("device.precision"), code.format("device.channels_last")),
-                 f"{precision}, {'channels-last' if channels_last else 'contiguous'} weights on {device.get('device', 'cpu')}",
+    compiled = bool(device.get("compile", False))
+    rows.append([Markup("Arithmetic ({}, {}, {})").format(code.format("device.precision"), code.format("device.channels_last"),
+                                                          code.format("device.compile")),
+                 f"{precision}, {'channels-last' if channels_last else 'contiguous'} weights on {device.get('device', 'cpu')}"
+                 + (", the priors' SNAIL blocks compiled (Inductor)" if compiled else ""),
                  "not stated (fp32, contiguous: PyTorch Lightning's defaults)",
-                 "not stated" if precision == "fp32" and not channels_last else "yes",
+                 "not stated" if precision == "fp32" and not channels_last and not compiled else "yes",
                  "genvid.device: bf16 autocast with channels-last-3d weights ran the VQ-VAE's deterministic 3D "
-                 "convolutions 32x faster than fp32 on an H100, the same bytes over two runs (issue 25)"])
+                 "convolutions 32x faster than fp32 on an H100, the same bytes over two runs (issue 25); compiled "
+                 "blocks fuse the priors' elementwise ops, round otherwise and draw dropout's masks from "
+                 "Inductor's generator"])
     rows.append(["Causal convolutions of both priors", "three stacks (frame, rows, row) without a blind spot",
                  "one masked 3D convolution stack (blind spot above-right and in earlier frames)", "yes",
                  "genvid variant (genvid.models.vq.pixelsnail3d); the bottom prior has no attention, so its "

@@ -5,7 +5,7 @@ and returns one loss, or one loss per optimiser: a model with several optimisers
 generator and discriminator) passes ``optimizers={"g": g_params, "d": d_params}``, and
 optimiser ``name`` steps on its own loss with the lr, betas, weight decay and update ratio of
 ``cfg.optimizer(name)`` (TrainConfig.optimizers, the component's own values where unset). ``device`` (cpu|cuda) and
-``precision`` (fp32|bf16 autocast) and ``channels_last`` (genvid.device) come from params.
+``precision`` (fp32|bf16 autocast), ``channels_last`` and ``compile`` (genvid.device) come from params.
 
 A stage seeds (``genvid.determinism.seed_everything``) *before* it builds the model, so
 the initial weights are reproducible; ``fit`` then re-seeds with ``cfg.seed`` and owns
@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from genvid.determinism import rng_state, seed_everything, set_rng_state
-from genvid.device import PRECISIONS, autocast as precision_autocast, to_channels_last
+from genvid.device import PRECISIONS, autocast as precision_autocast, compile_units, to_channels_last
 from genvid.errors import GenvidError
 from genvid.train import checkpoint
 from genvid.train import distributed as D
@@ -67,7 +67,7 @@ class TrainResult:
 def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dataset | None,
         cfg: TrainConfig, workdir: str | Path, fingerprint: str, desc: str = "train",
         on_checkpoint: Callable[[int], None] | None = None, device: str | torch.device = "cpu",
-        precision: str = "fp32", channels_last: bool = False,
+        precision: str = "fp32", channels_last: bool = False, compile: bool = False,
         optimizers: dict[str, list[nn.Parameter]] | None = None) -> TrainResult:
     """Train ``model`` in place for ``cfg.steps`` steps, resuming from ``workdir/checkpoint.pt``.
 
@@ -94,6 +94,8 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
     model.to(device)
     if channels_last:
         to_channels_last(model)
+    if compile:
+        compile_units(model)
     pin = device.type == "cuda"
     params_of = optimizers or {"model": [p for p in model.parameters() if p.requires_grad]}
     unknown = sorted(set(cfg.optimizers or {}) - set(params_of))

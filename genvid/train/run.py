@@ -27,7 +27,7 @@ def fit_component(ctx: RunContext, component: Component) -> Fitted:
     result = fit(model, component.objective, component.train_set, component.val_set, cfg,
                  ctx.workdir / component.name, component.fingerprint, desc=component.desc or component.name,
                  device=ctx.device, precision=ctx.precision, channels_last=ctx.channels_last,
-                 optimizers=groups)
+                 compile=ctx.compile, optimizers=groups)
     model.to(ctx.device).eval()
     folder = ctx.report_dir / "curves" / component.name
     write_curves_tsv(result.curves, folder / "train.tsv", folder / "val.tsv")

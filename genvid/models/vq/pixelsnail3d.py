@@ -71,6 +71,9 @@ where they do not fill it, the frame conv's 10 of 18), each 1x1 conv one batched
 x + a*sigmoid(b) one addcmul. At the thesis sizes that cut the ATen ops of a training step by
 a fifth to a third (benchmarks/gpu_estimates.py); the three stacks' convs stay three, as their
 tap windows differ (one grouped conv over the union of the windows would cost about twice the FLOPs).
+With params device.compile, each SNAIL block and the conditioning stack are compiled for training
+(genvid.device.compile_units): Inductor fuses the elementwise ops around the convs and products, and
+the ATen ops a step dispatches fall 3.7-fold (benchmarks/prior_ops.py).
 """
 from __future__ import annotations
 
@@ -372,6 +375,8 @@ class SnailBlock(nn.Module):
     """Seed 000 Fig. 4.4: residual layers (of the three stacks), then (top prior) attention on
     the row stack h, mixed in by a gated residual."""
 
+    compile_unit = True  # params device.compile: one compiled graph serves every block (genvid.device)
+
     def __init__(self, cfg: PixelSNAILConfig):
         super().__init__()
         c = cfg.channels
@@ -393,6 +398,8 @@ class Conditioning(nn.Module):
     """Top codes -> features on the bottom grid (seed 000 §4.3.2): embedding, a residual stack
     on the top grid (non-causal: all top codes are given), nearest upsampling, 3x3x3 conv;
     one pointwise projection per SNAIL block when `cond_every_block`."""
+
+    compile_unit = True
 
     def __init__(self, cfg: PixelSNAILConfig):
         super().__init__()
