@@ -16,7 +16,8 @@ side by side in one run:
 The count follows the layer structure (blocks, layers, attention, conditioning, checkpointing),
 not the widths or the grid, so the priors are built with the profile's structure at --channels
 channels on a small grid; the eager count of the profile's own sizes, on the meta device, is
-printed beside it as the check. Compilation time is this CPU's, and printed as such.
+printed beside it as the check (equal for the top prior; for the bottom prior 3 ops apart, the
+backward's buffers being made otherwise on the meta device). Compilation time is this CPU's.
 """
 from __future__ import annotations
 
