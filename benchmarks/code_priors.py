@@ -26,7 +26,7 @@ from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, code_cross_entropy
 from genvid.models.vq.priors import PixelSNAILPrior, prior_config
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 from genvid.profiles import apply, load_profile
-from genvid.train.optim import AdamW
+from genvid.numerics import AdamW
 
 ROOT = Path(__file__).resolve().parents[1]
 

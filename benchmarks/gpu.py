@@ -19,7 +19,7 @@ at the sizes it trains at, measured where the README's GPU runbook has only esti
 A training step is the loop's (genvid.train.loop): the forward pass and loss under --precision's
 autocast (genvid.device), then per optimiser (one, or a GAN's "g" and "d") its backward, the
 gradient clipping where train.*.grad_clip asks for it, and genvid's AdamW step
-(genvid.train.optim.make_adamw, the profile's lr, betas, eps and weight decay). A GAN's optimisers
+(genvid.numerics.make_adamw, the profile's lr, betas, eps and weight decay). A GAN's optimisers
 both step every time (the loop may step one only every k-th step). --channels-last stores the
 weights channels-last (genvid.device.to_channels_last), as params' device.channels_last does;
 --compile compiles the priors' SNAIL blocks and conditioning stack (genvid.device.compile_units), as
@@ -83,7 +83,7 @@ from genvid.models.registry import MODELS  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
 from genvid.train.config import TrainConfig  # noqa: E402
 from genvid.train.distributed import state_digest  # noqa: E402
-from genvid.train.optim import make_adamw  # noqa: E402
+from genvid.numerics import make_adamw  # noqa: E402
 from genvid.verify import gpu_info  # noqa: E402
 
 VQ_COMPONENTS = gpu_estimates.COMPONENTS  # vqvae, prior_top, prior_bottom

@@ -8,7 +8,7 @@ Two workloads, each side by side in fresh subprocesses (the pins act when numpy/
 - ``vqvae``: one training step (forward, backward, AdamW) of the default profile's 3D VQ-VAE on a
   batch of its clips, with the stages' pins (genvid.determinism.pin_environment at repro.threads)
   against none (each library's own choice: ISA, MKL branch, threads = this machine's cores), and
-  with each pin alone, to attribute the cost; and genvid's AdamW (genvid.train.optim: a correctly
+  with each pin alone, to attribute the cost; and genvid's AdamW (genvid.numerics: a correctly
   rounded square root, the same on Intel and AMD) against torch's, both with every pin.
 - ``simulator``: frames per second of the procedural simulator with its exact maths
   (genvid/data/sim_math.py) against numpy's and libm's functions patched back in.
@@ -73,7 +73,7 @@ def work_vqvae(steps: int, torch_adamw: bool = False) -> list[tuple[float, float
 
     from genvid.determinism import configure_torch, seed_everything
     from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
-    from genvid.train.optim import AdamW
+    from genvid.numerics import AdamW
 
     setup = default_vqvae()
     known = {f.name for f in dataclasses.fields(VQVAEConfig)}

@@ -6,10 +6,11 @@
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
 every stage does), so two machines print the same line for a case exactly when a stage would
 compute it alike on both. Cases:
-- ``op:*``: one small fixed computation per op family, forward and backward;
+- ``op:*``: one small fixed computation per op family, forward and backward, and LPIPS's forward;
 - ``train:<model>``: three steps of the one training loop (genvid's AdamW, clipping, schedule) on
   each registered network at tiny sizes, from fixed initial weights; the VQ family's three
-  networks separately.
+  networks separately, and its VQ-VAE once more at params.yaml's size (4 clips of 16 x 64 x 64);
+  and the motion classifier's own loop.
 
 ``--device``, ``--precision``, ``--channels-last`` and ``--compile`` train the ``train:*`` cases as params ``device``
 would (genvid.device): on CUDA two processes must print the same line (tests/test_golden.py's
@@ -69,7 +70,7 @@ def forward_backward(fn, *inputs: torch.Tensor) -> str:
 def op_cases() -> dict[str, str]:
     from torch.nn import functional as F
 
-    from genvid.train.optim import AdamW, exact_sqrt
+    from genvid.numerics import AdamW, exact_sqrt
 
     out = {
         "op:conv3d": forward_backward(lambda x, w: F.conv3d(x, w, padding=1), uniform(2, 4, 6, 10, 10),
@@ -88,6 +89,15 @@ def op_cases() -> dict[str, str]:
         "op:vq_nearest": digest(((uniform(2048, 64) ** 2).sum(1, keepdim=True)
                                  - 2 * uniform(2048, 64) @ uniform(512, 64, seed=1).t()).argmin(1)),
     }
+    # LPIPS (every run's scores) with seeded weights: its unit norm takes a root per feature position
+    from genvid.metrics.lpips import LPIPS
+
+    torch.manual_seed(0)
+    lpips = LPIPS()
+    with torch.no_grad():
+        for p in lpips.parameters():
+            p.copy_(uniform(*p.shape, seed=p.numel()) * 0.1)
+        out["op:lpips"] = digest(lpips(uniform(2, 3, 64, 64, seed=3).abs(), uniform(2, 3, 64, 64, seed=4).abs()))
     lstm = torch.nn.LSTM(12, 16, batch_first=True)
     with torch.no_grad():
         for i, p in enumerate(lstm.parameters()):
@@ -143,6 +153,15 @@ def train_cases() -> dict[str, str]:
         else:
             trained(name, model, lambda m, batch, step: m.loss(batch[0], step), TensorDataset(clips))
 
+    # the Dynamics motion classifier (stage motion_classifier: its own Adam loop, not fit's)
+    from genvid.metrics.motion import train as train_motion
+    from genvid.params import MotionClassifierConfig
+
+    futures = torch.randint(0, 256, (6, 8, 32, 32, 3), generator=torch.Generator().manual_seed(9)).numpy()
+    classifier, _ = train_motion(futures.astype("uint8"), [0, 1, 2, 0, 1, 2], 3,
+                                 MotionClassifierConfig(sequences=10, steps=STEPS, batch_size=4, lr=3e-3, width=4, seed=0))
+    out["train:motion_classifier"] = digest(*classifier.state_dict().values())
+
     # the cascaded video GAN's two levels (greedy: level 2 on the trained level 1's samples)
     from genvid.models.cvg.family import _Objective
     from genvid.models.cvg.model import Cascade, CVGConfig, CVGLevel
@@ -160,6 +179,12 @@ def train_cases() -> dict[str, str]:
     torch.manual_seed(0)
     vqvae = VQVAE3D(VQVAEConfig.from_dict(vq["vqvae"]))
     trained("vq.vqvae", vqvae, lambda m, x, step: m.loss(x[0]), TensorDataset(clips.transpose(1, 2) * 2 - 1))
+    # and the committed params' VQ-VAE at its real clip shape: oneDNN picks its convolutions' blocking by
+    # shape (and by the CPU's caches), so tiny sizes alone could miss a kernel the default profile runs
+    torch.manual_seed(0)
+    full = VQVAE3D(VQVAEConfig.from_dict(P.read_params(ROOT / "params.yaml")["models"]["vq"]["vqvae"]))
+    frames = torch.rand(4, 3, 16, 64, 64, generator=torch.Generator().manual_seed(8)) * 2 - 1
+    trained("vq.vqvae.params_size", full, lambda m, x, step: m.loss(x[0]), TensorDataset(frames))
     top, bottom = vqvae.code_shapes(8, 32, 32)
     info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq["vqvae"]["codebook_size"]}
     k = info["codebook_size"]

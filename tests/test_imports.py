@@ -2,7 +2,7 @@
 
 Layers, lowest first (README, "Code layout"); a module may import its own layer and lower ones:
 
-    base     errors, io, config, determinism, timings, layout, stage
+    base     errors, io, config, determinism, numerics, timings, layout, stage
     data     genvid.data
     metrics  genvid.metrics
     params   params, context (a run resolved from params), cli, profiles
@@ -23,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
-    "base": ("genvid.errors", "genvid.io", "genvid.config", "genvid.determinism", "genvid.timings",
+    "base": ("genvid.errors", "genvid.io", "genvid.config", "genvid.determinism", "genvid.numerics", "genvid.timings",
              "genvid.layout", "genvid.stage", "genvid"),
     "data": ("genvid.data",),
     "metrics": ("genvid.metrics",),

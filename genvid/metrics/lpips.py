@@ -20,6 +20,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from genvid.numerics import exact_sqrt
+
 # ScalingLayer constants of LPIPS (inputs in [-1, 1] → ImageNet-normalised range).
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
@@ -49,8 +51,9 @@ class AlexNetFeatures(nn.Module):
 
 
 def _unit_normalize(feat: torch.Tensor) -> torch.Tensor:
-    """Divide by the L2 norm over channels (+1e-10, as LPIPS ``normalize_tensor``)."""
-    return feat / (feat.pow(2).sum(dim=1, keepdim=True).sqrt() + NORM_EPS)
+    """Divide by the L2 norm over channels (+1e-10, as LPIPS ``normalize_tensor``), its root the
+    correctly rounded one: torch's CPU root differs between Intel and AMD (genvid.numerics)."""
+    return feat / (exact_sqrt(feat.pow(2).sum(dim=1, keepdim=True)) + NORM_EPS)
 
 
 class LPIPS(nn.Module):

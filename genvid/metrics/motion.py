@@ -11,7 +11,8 @@ motion classifier, trained on real futures, applied to each run's predicted futu
   connected layer takes a concatenation of all remaining timesteps").
 - **Training** (stage motion_classifier): on the futures of the first
   ``motion_classifier.sequences`` generated training sequences (class = the generator's label),
-  Adam, cross-entropy, ``steps`` minibatches of ``batch_size`` drawn epoch by epoch from a seeded
+  Adam (``genvid.numerics.AdamW`` without weight decay: torch's Adam with a root that is the same on
+  every CPU), cross-entropy, ``steps`` minibatches of ``batch_size`` drawn epoch by epoch from a seeded
   permutation, each under a seeded one of the 8 symmetries of the square (every motion class is
   invariant under them: 8 times the futures); then batch norm's statistics are recomputed over
   every unaugmented training future (the running averages of the last augmented minibatches
@@ -41,6 +42,7 @@ from torch import nn
 from genvid.errors import GenvidError
 from genvid.io import load_torch, save_torch
 from genvid.metrics import stats
+from genvid.numerics import AdamW
 
 FORMAT = "genvid-motion-classifier-1"
 HEADLINE = "motion_acc"  # metrics.json key: mean-of-N accuracy (scores.json has every number)
@@ -104,7 +106,7 @@ def train(futures: np.ndarray, labels: np.ndarray, classes: int, cfg, log: Calla
     n, frames, channels = futures.shape[0], futures.shape[1], futures.shape[-1]
     model = MotionClassifier(classes, frames, channels, cfg.width)
     x, y = prepare(futures), torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)  # Adam, with the vendor-independent root
     gen = torch.Generator().manual_seed(cfg.seed)
     order, pos, curve, running = torch.randperm(n, generator=gen), 0, [], []
     model.train()

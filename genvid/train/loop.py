@@ -44,7 +44,7 @@ from genvid.train import checkpoint
 from genvid.train import distributed as D
 from genvid.train.config import TrainConfig, lr_factor
 from genvid.train.curves import Window
-from genvid.train.optim import make_adamw
+from genvid.numerics import make_adamw
 from genvid.train.sampler import sharded_val_loader, train_loader, val_loader
 
 # (model, batch, step) -> (loss to backprop, or {optimiser name: loss}; extra scalars to log);
@@ -105,7 +105,7 @@ def fit(model: nn.Module, objective: Objective, train_set: Dataset, val_set: Dat
     settings = {name: cfg.optimizer(name) for name in params_of}
     groups = {name: (list(params), settings[name].every) for name, params in params_of.items()}
     # seed 000 §5.1: Adam's defaults (betas, eps) with decoupled weight decay (AdamW); on the CPU
-    # genvid's, whose square root is the same on Intel and AMD (genvid.train.optim).
+    # genvid's, whose square root is the same on Intel and AMD (genvid.numerics).
     opts = {name: make_adamw(params, device, lr=s.lr, betas=s.betas, eps=s.eps, weight_decay=s.weight_decay)
             for (name, (params, _)), s in zip(groups.items(), settings.values())}
     scheds = {name: LambdaLR(opt, lambda s: lr_factor(s, cfg)) for name, opt in opts.items()}

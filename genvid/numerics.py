@@ -1,13 +1,21 @@
-"""AdamW that trains bit for bit alike on Intel and AMD CPUs (issue 19).
+"""Float maths that gives the same bits on every x86-64 CPU, Intel and AMD alike (issue 19).
 
-torch's CPU ``Tensor.sqrt`` on float32 is not correctly rounded on every CPU: on an AMD EPYC it
-is one ulp off for about 17 % of inputs, whatever ATEN_CPU_CAPABILITY or MKL_CBWR say
-(tests/data/op_fingerprints/README.md), so Adam's denominator, and with it every trained weight,
-depended on the CPU vendor. ``AdamW`` here is torch's single-tensor AdamW update step for step
-(``torch.optim.adam._single_tensor_adam`` with decoupled weight decay, the same state layout) with
-one change: on the CPU the square root is the correctly rounded one (``exact_sqrt``), the same on
-every x86-64 CPU. On a GPU ``make_adamw`` keeps torch's own AdamW (its multi-tensor kernels; CUDA's
-float32 sqrt is correctly rounded already).
+torch's CPU ``Tensor.sqrt`` on float32 is not correctly rounded on tensors of more than 8 elements
+(measured; MKL's vector maths by all signs): one ulp off for about 17 % of inputs on an AMD EPYC and
+on an Intel Xeon alike, but on other inputs (tests/data/op_fingerprints/README.md), whatever ATEN_CPU_CAPABILITY or
+MKL_CBWR say. Whatever divides by such a root depends on the CPU vendor: Adam's denominator (every
+trained weight), LPIPS's unit-normalised features (every score). Measured on the default DAG: with
+torch's Adam in the Dynamics motion classifier and torch's root in LPIPS, an Intel Xeon reproduced
+74 of the 79 stages an AMD EPYC had locked, and the five that differed were that classifier and
+what reads it or LPIPS on Dynamics.
+
+- ``exact_sqrt``: the correctly rounded root, the same everywhere. Every float32 root genvid takes
+  goes through it (tests/test_numerics.py checks the source for others).
+- ``AdamW``: torch's single-tensor AdamW update step for step (``torch.optim.adam._single_tensor_adam``
+  with decoupled weight decay, the same state layout), with ``exact_sqrt`` in the denominator; with
+  ``weight_decay=0`` it is torch's Adam.
+- ``make_adamw``: the training loop's optimiser, genvid's on the CPU; on a GPU torch's own (its
+  multi-tensor kernels; CUDA's float32 sqrt is correctly rounded already).
 """
 from __future__ import annotations
 
@@ -30,7 +38,8 @@ def exact_sqrt(x: Tensor) -> Tensor:
 
 
 class AdamW(torch.optim.Optimizer):
-    """AdamW (Loshchilov & Hutter) with torch's update, with ``exact_sqrt`` in the denominator.
+    """AdamW (Loshchilov & Hutter) with torch's update, with ``exact_sqrt`` in the denominator
+    (``weight_decay=0``: Adam, bit for bit torch's with that root).
 
     State per parameter as torch's (``step`` a float32 scalar tensor, ``exp_avg``, ``exp_avg_sq``),
     so checkpoints and LR schedulers work the same.
