@@ -107,7 +107,9 @@ def test_the_whole_sequence_lstms_compute_the_step_by_step_recurrence(steered):
     g_loops = torch.autograd.grad(sum(o.square().sum() for o in loops), params)
     assert len(named) < len(list(m.parameters()))
     for (name, _), a, b in zip(named, g_fused, g_loops):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+        # the absolute tolerance scales with the tensor: an element summed from terms up to its largest
+        # cancels to 0.08 where the largest is 27.5, and AVX-512 (pytest runs unpinned) rounds it 1e-5 away
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6 * max(1.0, b.abs().max().item()), msg=name)
 
 
 def _zero_lstm_output(m: SVGLP) -> None:
