@@ -557,5 +557,6 @@ def timings_tsv(rows: dict[str, Any], timings: dict[str, float]) -> str:
 
 
 def write_timings(rows: dict[str, Any], out_dir: str | Path, timings: dict[str, float]) -> None:
-    """timings.tsv next to the leaderboard: never a DVC output (wall times differ on every run)."""
+    """timings.tsv in ``out_dir``: never a DVC output, nor inside a folder a stage depends on (the
+    report's dependency on the leaderboard folder once hashed the wall times into dvc.lock)."""
     atomic_write_text(Path(out_dir) / "timings.tsv", timings_tsv(rows, timings))

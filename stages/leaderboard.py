@@ -3,7 +3,8 @@
 Writes reports/<benchmark>/leaderboard/: leaderboard.json (the headline numbers of each run;
 a plain output, `dvc metrics show` lists the runs' metrics.json), rows.json (every row with intervals, protocol flags, sources and protocol
 differences, and the long-horizon protocol's per-timestep curves where the benchmark has one; the
-report reads it), leaderboard.tsv (one line per row, a `kind` column), and the untracked timings.tsv (training and sampling wall times, from logs/timings/).
+report reads it), leaderboard.tsv (one line per row, a `kind` column), and, beside that folder, the untracked reports/<benchmark>/timings.tsv (training and sampling wall
+times, from logs/timings/).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = build_rows(args.params, args.benchmark, args.root)
     out = benchmark_paths(args.benchmark, args.root).leaderboard
     write_leaderboard(rows, out)
-    write_timings(rows, out, read_timings(args.root))
+    write_timings(rows, out.parent, read_timings(args.root))  # beside the folder the report depends on
     measured = [r for r in rows["rows"] if r["kind"] == MEASURED]
     for row in measured:
         m = row["metrics"]

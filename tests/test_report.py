@@ -5,10 +5,13 @@ the untracked companion, bad inputs are one line with nothing written, dvc.yaml 
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import hashlib
 import json
+import os
 import re
 import shutil
+import subprocess
 import zlib
 from html import unescape
 from pathlib import Path
@@ -1172,3 +1175,40 @@ def test_cascade_ablation_table_compares_the_full_rollout_and_keeps_the_thesis_a
     far = tables.cascade_ablation("driving-cvg", scores(305.0, 800.0), {"convgru": {"protocol": scores(300.0, 700.0)}})
     assert far["rows"][1][-1] == "does not hold (fvd_long: 800.0 vs 700.0)"  # better by 12.5 %: not alike
     assert rows["<code>driving-cvg~wider</code>"][-3:] == ["", "", ""] and rows["<code>driving-cvg~wider</code>"][3] == "—"
+
+
+def test_the_report_names_the_last_commit_that_changed_the_dags_sources(tmp_path, monkeypatch):
+    """Not HEAD: the commit that records dvc.lock (or a README's) comes after the report it holds, and a
+    fresh clone's rebuild there must give the same bytes; an edit to the sources is said."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+    def git(*args: str, date: str = "2026-01-01T00:00:00Z") -> str:
+        env = {**os.environ, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "GIT_AUTHOR_NAME": "t",
+               "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+        return subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    (tmp_path / "dvc.yaml").write_text("stages:\n  make:\n    foreach: [a]\n    do:\n      cmd: python code.py\n"
+                                       "      deps: [code.py, 'data/${item}.h5']\n      outs: [data/out.h5]\n"
+                                       "  report:\n    cmd: python code.py\n    deps: [data/out.h5, code.py]\n"
+                                       "    outs: [{reports/r.html: {cache: false}}]\n")
+    for name in ("params.yaml", "code.py", "README.md"):
+        (tmp_path / name).write_text("x\n")
+    assert repro.dag_sources(tmp_path) == ["code.py", "dvc.yaml", "params.yaml"]
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "sources", date="2026-01-02T00:00:00Z")
+    sources = git("rev-parse", "HEAD")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/r.html").write_text("report\n")
+    (tmp_path / "dvc.lock").write_text("lock\n")
+    (tmp_path / "README.md").write_text("y\n")
+    git("add", "-A")
+    git("commit", "-qm", "the lock, the report, a README", date="2026-03-04T00:00:00Z")
+    assert repro.git_commit(tmp_path) == sources
+    assert repro.report_epoch(tmp_path) == (int(dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc).timestamp()),
+                                            "commit time of the last change to the DAG's sources")
+    (tmp_path / "code.py").write_text("z\n")
+    assert repro.git_commit(tmp_path) == f"{sources} with uncommitted changes"
+    git("commit", "-qam", "code")
+    assert repro.git_commit(tmp_path) == git("rev-parse", "HEAD") != sources

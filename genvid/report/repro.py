@@ -1,7 +1,8 @@
 """Facts for the reproducibility appendix: artefact hashes, git commit, date, packages, seeds, profile.
 
 Nothing here reads the wall clock: the report's date is SOURCE_DATE_EPOCH when set (the
-reproducible-builds convention), else the commit time of HEAD, else a fixed constant.
+reproducible-builds convention), else the commit time of the last commit that changed the DAG's
+sources, else a fixed constant.
 """
 from __future__ import annotations
 
@@ -33,8 +34,30 @@ def _git(args: list[str], cwd: Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
-def git_commit(cwd: Path) -> str:
-    return _git(["rev-parse", "HEAD"], cwd) or "unknown"
+def dag_sources(root: Path) -> list[str]:
+    """The paths the DAG's stages read that no stage writes (their code, a benchmark's videos), with
+    dvc.yaml and params.yaml: a commit that changes none of them builds the same report."""
+    deps, written = {"dvc.yaml", "params.yaml"}, set()
+    try:
+        spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
+    except OSError:  # no DAG here (a report built outside a checkout)
+        return sorted(deps)
+    for stage in (spec.get("stages") or {}).values():
+        body = stage.get("do", stage)
+        written.update((next(iter(out)) if isinstance(out, dict) else out).split("/")[0] for out in body.get("outs", []))
+        deps.update(dep for dep in body.get("deps", []) if "${" not in dep)
+    return sorted(dep for dep in deps if dep.split("/")[0] not in written)
+
+
+def git_commit(root: Path) -> str:
+    """The last commit that changed the DAG's sources (``dag_sources``), not HEAD: the commit that
+    records dvc.lock, or a README's, comes after the report it holds, and a rebuild there must give
+    the same bytes. Sources that differ from that commit are said."""
+    sources = dag_sources(root)
+    commit = _git(["log", "-1", "--format=%H", "--", *sources], root)
+    if commit is None:
+        return "unknown"
+    return commit + (" with uncommitted changes" if _git(["status", "--porcelain", "--", *sources], root) else "")
 
 
 def report_epoch(cwd: Path) -> tuple[int, str]:
@@ -44,9 +67,9 @@ def report_epoch(cwd: Path) -> tuple[int, str]:
         if not env.isdigit():
             raise GenvidError(f"SOURCE_DATE_EPOCH must be an integer number of seconds, got {env!r}")
         return int(env), "SOURCE_DATE_EPOCH"
-    commit_time = _git(["log", "-1", "--format=%ct"], cwd)
+    commit_time = _git(["log", "-1", "--format=%ct", "--", *dag_sources(cwd)], cwd)
     if commit_time and commit_time.isdigit():
-        return int(commit_time), "commit time of HEAD"
+        return int(commit_time), "commit time of the last change to the DAG's sources"
     return FALLBACK_EPOCH, "fixed default (no SOURCE_DATE_EPOCH, no git)"
 
 
