@@ -22,7 +22,7 @@ gradient clipping where train.*.grad_clip asks for it, and genvid's AdamW step
 (genvid.numerics.make_adamw, the profile's lr, betas, eps and weight decay). A GAN's optimisers
 both step every time (the loop may step one only every k-th step). --channels-last stores the
 weights channels-last (genvid.device.to_channels_last), as params' device.channels_last does;
---compile compiles the priors' SNAIL blocks and conditioning stack (genvid.device.compile_units), as
+--compile compiles the priors' stems, SNAIL blocks and conditioning stack (genvid.device.compile_units), as
 device.compile does: the warm-up steps then include the compilation.
 
 Per component, measured: the median time of --steps steps after --warmup steps (each step

@@ -9,9 +9,14 @@ ops they call: gpu_estimates.aten_ops) of one forward and backward pass of each 
 side by side in one run:
 
 - eager, as params device.compile: false trains it;
-- compiled, as device.compile: true trains it (genvid.device.compile_units: each SNAIL block and the
+- compiled, as device.compile: true trains it (genvid.device.compile_units: the stems, each SNAIL block and the
   conditioning stack through Inductor), whose generated kernels are not ATen ops; the first compiled
   step (compilation) is not counted.
+
+With ``--against REV`` (default 1eb4953, the code issue 25's counts, 3,937 and 7,600, were taken on)
+the eager step of that revision's genvid/models/vq/pixelsnail3d.py (read with git, built at the same
+structure) is counted in the same run, and the fall from it to today's compiled step printed:
+issue 25 asks for five-fold. ``--against none`` skips it.
 
 The count follows the layer structure (blocks, layers, attention, conditioning, checkpointing),
 not the widths or the grid, so the priors are built with the profile's structure at --channels
@@ -22,9 +27,13 @@ backward's buffers being made otherwise on the meta device). Compilation time is
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib.util
+import subprocess
 import sys
 import time
 from dataclasses import replace
+from types import ModuleType
 from pathlib import Path
 
 import torch
@@ -69,6 +78,30 @@ def count(setup: dict, level: str, compiled: bool, channels: int) -> tuple[int, 
     return gpu_estimates.aten_ops(step), first if compiled else None
 
 
+def module_at(rev: str) -> ModuleType:
+    """genvid/models/vq/pixelsnail3d.py as it was at git revision ``rev``, imported on its own."""
+    source = subprocess.run(["git", "show", f"{rev}:genvid/models/vq/pixelsnail3d.py"], cwd=ROOT,
+                            capture_output=True, text=True)
+    if source.returncode != 0:
+        raise SystemExit(f"prior_ops.py: --against {rev}: git cannot show that revision's pixelsnail3d.py "
+                         f"({source.stderr.strip() or 'no git'}); give another revision or --against none")
+    spec = importlib.util.spec_from_loader(f"pixelsnail3d_at_{rev}", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    exec(compile(source.stdout, f"{rev}:genvid/models/vq/pixelsnail3d.py", "exec"), module.__dict__)
+    return module
+
+
+def count_at(module: ModuleType, setup: dict, level: str, channels: int) -> int:
+    """ATen ops of one eager training step of ``module``'s prior at the narrowed structure of ``level``."""
+    cfg = narrow(setup["priors"][level], channels)
+    names = {f.name for f in dataclasses.fields(module.PixelSNAILConfig)}
+    seed_everything(0)
+    _, inputs = gpu_estimates.build({**setup, "priors": {**setup["priors"], level: cfg}}, f"prior_{level}", 1, "cpu")
+    model = module.PixelSNAIL3d(module.PixelSNAILConfig(**{k: v for k, v in vars(cfg).items() if k in names})).train()
+    return gpu_estimates.aten_ops(lambda: gpu_estimates.objective(model, f"prior_{level}", inputs).backward())
+
+
 def at_full_size(setup: dict, level: str) -> int:
     """The eager count at the profile's own sizes, on the meta device (no memory, no arithmetic)."""
     model, inputs = gpu_estimates.build(setup, f"prior_{level}", 1, "meta")
@@ -80,8 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profile", default="thesis", help="the profile the priors' structure comes from (default thesis)")
     ap.add_argument("--channels", type=int, default=16, help="channels of the narrowed priors (default 16)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    ap.add_argument("--against", default="1eb4953",
+                    help="git revision whose eager priors to count beside (default 1eb4953, issue 25's; none: skip)")
     args = ap.parse_args(argv)
     configure_torch(args.threads)
+    before = None if args.against == "none" else module_at(args.against)
     setup = gpu_estimates.thesis_setup(profile=args.profile)
     print(f"PixelSNAIL priors of driving-vq, profiles/{args.profile}.yaml's structure at {args.channels} channels, "
           f"one clip; MEASURED: computing ATen ops of one forward + backward pass (torch {torch.__version__}, CPU)")
@@ -95,6 +131,10 @@ def main(argv: list[str] | None = None) -> None:
               f"{', blocks recomputed' if cfg.checkpoint else ''} | eager {eager:,} ATen ops "
               f"(at the profile's {cfg.channels} channels on {'x'.join(map(str, cfg.shape))}, meta device: {full:,}) | "
               f"compiled {compiled:,} (x{eager / compiled:.2f} fewer; compiling took {seconds:.0f} s here)", flush=True)
+        if before is not None:
+            old = count_at(before, setup, level, args.channels)
+            print(f"prior_{level} at {args.against} (eager, the same structure): {old:,} ATen ops | "
+                  f"compiled today: x{old / compiled:.2f} fewer", flush=True)
 
 
 if __name__ == "__main__":

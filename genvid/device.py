@@ -11,7 +11,7 @@ and ``device.compile``.
   without touching its inputs (57 -> 35.6 ms a VQ-VAE step, same bytes over two runs; on the CPU only
   2D convolutions follow the weight, 3D ones their input's layout).
 - ``compile: true`` compiles, for training, each block a model marks as a compile unit (a class
-  attribute ``compile_unit = True``: the PixelSNAIL priors' SNAIL blocks and conditioning stack)
+  attribute ``compile_unit = True``: the PixelSNAIL priors' stems, SNAIL blocks and conditioning stack)
   with torch.compile (Inductor). Inductor fuses each block's elementwise work (ELUs, dropout, the
   gates, the attention's masking) into a few generated kernels around the convolutions and matrix
   products, the remedy for priors that launch one kernel per ATen op (issue 25, counted by

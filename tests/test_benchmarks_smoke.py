@@ -28,7 +28,8 @@ SMOKE = {
     "gpu_estimates.py": ([], "bottom"),
     "models.py": (["--profile", "tiny", "--models", "svg_lp_action", "--repeats", "1", "--batch", "1", "--iwae-k", "2"],
                   "svg_lp_action driving"),
-    "prior_ops.py": (["--profile", "tiny"], "prior_bottom: 1 SNAIL blocks"),
+    # --against HEAD: a shallow clone has no older revision; the default's figures are README's
+    "prior_ops.py": (["--profile", "tiny", "--against", "HEAD"], "prior_bottom at HEAD (eager, the same structure)"),
     "pins.py": (["--only", "simulator", "--steps", "1", "--repeats", "1"], "exact (sim_math)"),  # VQ-VAE: below
     "sampling.py": (["--profile", "tiny", "--skip-thesis", "--batch", "2", "--naive-positions", "4", "4"],
                     "samples identical to naive: True"),
@@ -64,3 +65,10 @@ def test_the_pins_benchmark_times_the_default_profile_s_vq_vae():
     config = pins.default_vqvae()
     assert VQVAEConfig.from_dict(config["vqvae"]) == VQVAEConfig.from_dict(run.model_params["vqvae"])
     assert config["batch"] == run.train_params["vqvae"]["batch_size"]
+
+
+def test_prior_ops_names_a_revision_git_cannot_show():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "prior_ops.py"), "--profile", "tiny", "--against",
+                          "no-such-revision"], cwd=ROOT, env=venv_env(), capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and out.stdout == ""
+    assert "prior_ops.py: --against no-such-revision: git cannot show that revision's pixelsnail3d.py" in out.stderr

@@ -11,7 +11,7 @@ from genvid import params as P
 from genvid.device import autocast, channels_last_format, compile_units, place, to_channels_last
 from genvid.errors import ParamError
 from genvid.models import registry
-from genvid.models.vq.pixelsnail3d import Conditioning, PixelSNAIL3d, PixelSNAILConfig, SnailBlock
+from genvid.models.vq.pixelsnail3d import Conditioning, PixelSNAIL3d, PixelSNAILConfig, SnailBlock, Stem
 from genvid.params import top_level
 from genvid.profiles import apply, load_profile
 from genvid.train import TrainConfig, fit
@@ -128,7 +128,7 @@ def test_compile_units_compiles_the_marked_blocks_and_leaves_the_parameters_and_
     keys, params = list(model.state_dict()), list(model.parameters())
     assert compile_units(model) is model and list(model.state_dict()) == keys and list(model.parameters()) == params
     compiled = {type(m).__name__ for m in model.modules() if m._compiled_call_impl is not None}
-    assert compiled == {SnailBlock.__name__, Conditioning.__name__}
+    assert compiled == {Stem.__name__, SnailBlock.__name__, Conditioning.__name__}
     assert inductor.deterministic  # no benchmark-chosen kernels: the compiled bytes do not depend on timings
     assert not any(m._compiled_call_impl is not None for m in prior().modules())  # nothing compiled unasked
 

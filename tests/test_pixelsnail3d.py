@@ -92,6 +92,30 @@ def test_causal_conv_is_the_sum_over_its_taps_of_shifted_inputs():
         CausalConv3d(4, 4, [(1, 0, 0)])
 
 
+@pytest.mark.parametrize("taps", [frame_taps(3, stem=False) + [(-2, 1, -1)], frame_taps(3, stem=False),
+                                  frame_taps(5, stem=True), rows_taps(3, stem=True), row_taps(3, stem=True),
+                                  rows_taps(3, stem=False), [(-2, -1, 1), (0, 1, -1)]])
+@pytest.mark.parametrize("compiling", [False, True])
+def test_causal_conv_kernel_holds_each_tap_at_its_offset_and_zeros_elsewhere(taps, compiling, monkeypatch):
+    """kernel() builds the dense box by a scatter (eager) or from runs of taps, pads and one cat (under
+    torch.compile, here faked): each weight lands at its offset, every other cell is an exact zero, and
+    the weight's gradient is the kernel's at the taps."""
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: compiling)
+    torch.manual_seed(0)
+    conv = CausalConv3d(3, 2, taps)
+    kernel = conv.kernel()
+    assert kernel.shape == (2, 3, *conv.box)
+    expected = torch.zeros(2, 3, *conv.box)
+    for i, (dt, dh, dw) in enumerate(conv.offsets):
+        expected[:, :, dt - conv.lo[0], dh - conv.lo[1], dw - conv.lo[2]] = conv.weight[:, :, i]
+    assert torch.equal(kernel, expected)
+    upstream = torch.randn_like(kernel)
+    (kernel * upstream).sum().backward()
+    at_taps = torch.stack([upstream[:, :, dt - conv.lo[0], dh - conv.lo[1], dw - conv.lo[2]]
+                           for dt, dh, dw in conv.offsets], dim=2)
+    assert torch.equal(conv.weight.grad, at_taps)
+
+
 def test_gated_residual_is_x_plus_a_times_sigmoid_b():
     torch.manual_seed(0)
     layer = GatedResidual(4, CausalConv3d(4, 4, rows_taps(3, stem=False)), dropout=0.0)

@@ -71,9 +71,10 @@ where they do not fill it, the frame conv's 10 of 18), each 1x1 conv one batched
 x + a*sigmoid(b) one addcmul. At the thesis sizes that cut the ATen ops of a training step by
 a fifth to a third (benchmarks/gpu_estimates.py); the three stacks' convs stay three, as their
 tap windows differ (one grouped conv over the union of the windows would cost about twice the FLOPs).
-With params device.compile, each SNAIL block and the conditioning stack are compiled for training
-(genvid.device.compile_units): Inductor fuses the elementwise ops around the convs and products, and
-the ATen ops a step dispatches fall 3.7-fold (benchmarks/prior_ops.py).
+With params device.compile, the stems, each SNAIL block and the conditioning stack are compiled for
+training (genvid.device.compile_units): Inductor fuses the elementwise ops around the convs and products
+(and builds the causal kernels from static pads, see CausalConv3d.kernel), and the ATen ops a step
+dispatches fall about 4-fold (benchmarks/prior_ops.py).
 """
 from __future__ import annotations
 
@@ -198,6 +199,16 @@ def row_taps(k: int, stem: bool) -> list[Offset]:
     return [(0, 0, dw) for dw in range(-r, 0 if stem else 1)]
 
 
+def tap_runs(flat: list[int], size: int) -> list[tuple[int, int, int, int]]:
+    """Sorted distinct positions ``flat`` of taps in a box of ``size`` cells, as runs of consecutive
+    taps: (first tap, end tap, zeros before the run, zeros after it), the zeros after only past the
+    last run; the runs' cells and zeros, in order, fill the box."""
+    starts = [i for i in range(len(flat)) if i == 0 or flat[i] != flat[i - 1] + 1]
+    ends = starts[1:] + [len(flat)]
+    return [(i, j, flat[i] - (flat[i - 1] + 1 if i else 0), size - flat[-1] - 1 if j == len(flat) else 0)
+            for i, j in zip(starts, ends)]
+
+
 class CausalConv3d(nn.Module):
     """Conv whose output at (t, h, w) reads its input at (t+dt, h+dh, w+dw) for the offsets in
     `taps` only. Only those taps are parameters (honest parameter counts); `kernel()` scatters
@@ -216,6 +227,7 @@ class CausalConv3d(nn.Module):
         self.lo, self.hi = tuple(lo), tuple(hi)
         flat = [((dt - lo[0]) * self.box[1] + dh - lo[1]) * self.box[2] + dw - lo[2] for dt, dh, dw in taps]
         self.register_buffer("taps", torch.tensor(flat, dtype=torch.long), persistent=False)
+        self.runs = tap_runs(flat, math.prod(self.box))
         self.weight = nn.Parameter(torch.empty(cout, cin, len(taps)))
         self.bias = nn.Parameter(torch.empty(cout))
         bound = 1.0 / math.sqrt(cin * len(taps))  # PyTorch's default conv init
@@ -223,9 +235,18 @@ class CausalConv3d(nn.Module):
         nn.init.uniform_(self.bias, -bound, bound)
 
     def kernel(self) -> torch.Tensor:
+        """The taps in their dense box, zeros elsewhere: the same values built two ways. Eager, one
+        scatter by index (two ops, one in the backward); compiled (params device.compile), each run
+        of consecutive taps zero-padded and the runs concatenated, static pads that Inductor fuses
+        into its kernels where it leaves a scatter as an op of its own (benchmarks/prior_ops.py)."""
         if self.weight.shape[2] == math.prod(self.box):  # the taps fill their box (sorted: in its order)
             return self.weight.view(self.cout, self.cin, *self.box)
-        dense = self.weight.new_zeros(self.cout, self.cin, math.prod(self.box)).index_copy(2, self.taps, self.weight)
+        if not torch.compiler.is_compiling():
+            dense = self.weight.new_zeros(self.cout, self.cin, math.prod(self.box)).index_copy(2, self.taps, self.weight)
+            return dense.view(self.cout, self.cin, *self.box)
+        pieces = [self.weight[:, :, i:j] if before == after == 0 else F.pad(self.weight[:, :, i:j], (before, after))
+                  for i, j, before, after in self.runs]
+        dense = pieces[0] if len(pieces) == 1 else torch.cat(pieces, dim=2)
         return dense.view(self.cout, self.cin, *self.box)
 
     def padding(self) -> tuple[int, ...]:
@@ -295,6 +316,8 @@ class GatedResidual(nn.Module):
 
 class Stem(nn.Module):
     """The three stacks' first convs on the embedded codes; v includes f, h includes v."""
+
+    compile_unit = True  # params device.compile: the pads and sums fuse around the three convs
 
     def __init__(self, c: int, k: int):
         super().__init__()
