@@ -11,7 +11,8 @@ from genvid import params as P
 from genvid.device import autocast, channels_last_format, compile_units, place, to_channels_last
 from genvid.errors import ParamError
 from genvid.models import registry
-from genvid.models.vq.pixelsnail3d import Conditioning, PixelSNAIL3d, PixelSNAILConfig, SnailBlock, Stem
+from genvid.models.vq.pixelsnail3d import (
+    CausalConv3d, Conditioning, PixelSNAIL3d, PixelSNAILConfig, SnailBlock, Stem, frame_taps)
 from genvid.params import top_level
 from genvid.profiles import apply, load_profile
 from genvid.train import TrainConfig, fit
@@ -139,6 +140,22 @@ def _fit_prior(tmp, steps: int = 4, **overrides) -> PixelSNAIL3d:
     cfg = TrainConfig(steps=steps, batch_size=2, lr=1e-2, val_every=4, log_every=1, ckpt_every=2, seed=3)
     fit(model, lambda m, b, step: (m.loss(b[0]), {}), TensorDataset(codes), None, cfg, tmp, "c", desc="c", compile=True)
     return model
+
+
+def test_a_compiled_causal_conv_builds_the_eager_kernel_and_its_gradient_bit_for_bit():
+    """Compiled, CausalConv3d.kernel takes its pads-and-cat path; Inductor's copies give the eager scatter's bits."""
+    torch.manual_seed(0)
+    conv = CausalConv3d(3, 2, frame_taps(3, stem=False))
+    upstream = torch.randn(2, 3, *conv.box)
+
+    def kernel_and_grad(kernel_fn) -> tuple[torch.Tensor, torch.Tensor]:
+        conv.weight.grad = None
+        kernel = kernel_fn()
+        (kernel * upstream).sum().backward()
+        return kernel.detach(), conv.weight.grad
+
+    eager, compiled = kernel_and_grad(conv.kernel), kernel_and_grad(torch.compile(conv.kernel, fullgraph=True))
+    assert all(torch.equal(a, b) for a, b in zip(eager, compiled))
 
 
 def test_a_compiled_prior_trains_deterministically_resumes_exactly_and_recomputes_blocks_alike(tmp_path):
