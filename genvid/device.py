@@ -16,7 +16,7 @@ and ``device.compile``.
   gates, the attention's masking) into a few generated kernels around the convolutions and matrix
   products, the remedy for priors that launch one kernel per ATen op (issue 25, counted by
   benchmarks/prior_ops.py: a training step of the thesis top prior dispatches 3,070 ATen ops eagerly
-  and 834 compiled, the bottom prior 5,181 and 1,402). The blocks repeat, so one compiled graph
+  and 783 compiled, the bottom prior 5,181 and 1,301). The blocks repeat, so one compiled graph
   serves them all.
   Inductor runs in its deterministic mode (genvid.determinism: no benchmark-chosen kernels) and
   draws dropout's masks with its own generator, seeded from torch's: two compiled trainings give
