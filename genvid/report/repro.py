@@ -36,8 +36,10 @@ def _git(args: list[str], cwd: Path) -> str | None:
 
 def dag_sources(root: Path) -> list[str]:
     """The paths the DAG's stages read that no stage writes (their code, a benchmark's videos), with
-    dvc.yaml and params.yaml: a commit that changes none of them builds the same report."""
-    deps, written = {"dvc.yaml", "params.yaml"}, set()
+    params.yaml: a commit that changes none of them builds the same report. The report stage depends
+    on each of them (dvc.yaml), so a commit that changes one reruns it. Not dvc.yaml, which DVC does
+    not take as a dependency: a change there that matters changes a stage, and so its outputs."""
+    deps, written = {"params.yaml"}, set()
     try:
         spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
     except OSError:  # no DAG here (a report built outside a checkout)
