@@ -134,6 +134,8 @@ def _not_read_files(stage: str, built: Path) -> set[str]:
     name, _, key = stage.partition("@")
     if name == "collect" and params["benchmarks"][key]["collect"].get("source") != "video_dir":
         unread.add("videos")  # every collect depends on the folder (dvc.yaml's foreach); only video_dir reads it
+    if name == "report":
+        unread.add("videos")  # a source its commit stamp names (genvid.report.repro.dag_sources), not read
     if name == "ablate" and (params["ablations"][key] or {}).get("score") != "protocol":
         run = params["runs"][key]  # the protocol's inputs, read only with score: protocol
         unread |= {f"data/{run['benchmark']}/fvd_reference.pt", "models/metrics", f"models/{key}"}
@@ -325,7 +327,9 @@ def stage_inputs(stage) -> StageInputs:
     """A workflow.dag.StageSpec as the matrix needs it."""
     words = shlex.split(stage.cmd)
     assert words[:3] == ["python", "-m", words[2]] and words[2].startswith("stages."), stage.cmd
-    deps = tuple(d for d in stage.deps if not d.startswith(CODE) and d != "profiles")
+    # code (folders too: the report depends on all of genvid and stages), profiles, and params.yaml
+    # as a file (the report's commit stamp reads it; the params cases break it)
+    deps = tuple(d for d in stage.deps if not d.startswith(CODE) and d not in ("genvid", "stages", "profiles", "params.yaml"))
     return StageInputs(stage.name, words[2], tuple(words[3:]), deps, stage.params.get("params.yaml", ()))
 
 
