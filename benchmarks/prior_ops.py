@@ -60,11 +60,16 @@ def narrow(cfg: PixelSNAILConfig, channels: int) -> PixelSNAILConfig:
     return replace(cfg, **small, cond_shape=cond, shape=tuple(c * (s // t) for c, s, t in zip(cond, cfg.shape, cfg.cond_shape)))
 
 
-def count(setup: dict, level: str, compiled: bool, channels: int) -> tuple[int, float | None]:
-    """ATen ops of one training step of the narrowed prior; the seconds its first (compiling) step took."""
-    narrowed = {**setup, "priors": {**setup["priors"], level: narrow(setup["priors"][level], channels)}}
+def count(setup: dict, level: str, compiled: bool, channels: int,
+          module: ModuleType | None = None) -> tuple[int, float | None]:
+    """ATen ops of one training step of the narrowed prior; the seconds its first (compiling) step took.
+    ``module``: another revision's pixelsnail3d (module_at), its prior built at the same structure."""
+    cfg = narrow(setup["priors"][level], channels)
     seed_everything(0)
-    model, inputs = gpu_estimates.build(narrowed, f"prior_{level}", 1, "cpu")
+    model, inputs = gpu_estimates.build({**setup, "priors": {**setup["priors"], level: cfg}}, f"prior_{level}", 1, "cpu")
+    if module is not None:
+        names = {f.name for f in dataclasses.fields(module.PixelSNAILConfig)}
+        model = module.PixelSNAIL3d(module.PixelSNAILConfig(**{k: v for k, v in vars(cfg).items() if k in names})).train()
     if compiled:
         compile_units(model)
 
@@ -90,16 +95,6 @@ def module_at(rev: str) -> ModuleType:
     sys.modules[spec.name] = module  # its dataclasses look their module up
     exec(compile(source.stdout, f"{rev}:genvid/models/vq/pixelsnail3d.py", "exec"), module.__dict__)
     return module
-
-
-def count_at(module: ModuleType, setup: dict, level: str, channels: int) -> int:
-    """ATen ops of one eager training step of ``module``'s prior at the narrowed structure of ``level``."""
-    cfg = narrow(setup["priors"][level], channels)
-    names = {f.name for f in dataclasses.fields(module.PixelSNAILConfig)}
-    seed_everything(0)
-    _, inputs = gpu_estimates.build({**setup, "priors": {**setup["priors"], level: cfg}}, f"prior_{level}", 1, "cpu")
-    model = module.PixelSNAIL3d(module.PixelSNAILConfig(**{k: v for k, v in vars(cfg).items() if k in names})).train()
-    return gpu_estimates.aten_ops(lambda: gpu_estimates.objective(model, f"prior_{level}", inputs).backward())
 
 
 def at_full_size(setup: dict, level: str) -> int:
@@ -132,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
               f"(at the profile's {cfg.channels} channels on {'x'.join(map(str, cfg.shape))}, meta device: {full:,}) | "
               f"compiled {compiled:,} (x{eager / compiled:.2f} fewer; compiling took {seconds:.0f} s here)", flush=True)
         if before is not None:
-            old = count_at(before, setup, level, args.channels)
+            old, _ = count(setup, level, False, args.channels, module=before)
             print(f"prior_{level} at {args.against} (eager, the same structure): {old:,} ATen ops | "
                   f"compiled today: x{old / compiled:.2f} fewer", flush=True)
 
