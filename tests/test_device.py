@@ -11,8 +11,8 @@ from genvid import params as P
 from genvid.device import autocast, channels_last_format, compile_units, place, to_channels_last
 from genvid.errors import ParamError
 from genvid.models import registry
-from genvid.models.vq.pixelsnail3d import (
-    CausalConv3d, Conditioning, PixelSNAIL3d, PixelSNAILConfig, SnailBlock, Stem, frame_taps)
+from genvid.models.vq.causal_conv import CausalConv3d, frame_taps
+from genvid.models.vq.pixelsnail3d import Conditioning, PixelSNAIL3d, PixelSNAILConfig, SnailBlock, Stem
 from genvid.params import top_level
 from genvid.profiles import apply, load_profile
 from genvid.train import TrainConfig, fit

@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 
 from genvid.errors import GenvidError
-from genvid.models.vq.pixelsnail3d import CausalConv3d, PixelSNAIL3d
+from genvid.models.vq.causal_conv import CausalConv3d
+from genvid.models.vq.pixelsnail3d import PixelSNAIL3d
 
 
 def sample_naive(model: PixelSNAIL3d, codes: torch.Tensor, start: int, generator: torch.Generator,
