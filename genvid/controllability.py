@@ -54,17 +54,21 @@ def steer_pair(cf: Counterfactuals) -> tuple[int, int] | None:
     return int(np.argmin(steer)), int(np.argmax(steer))
 
 
-def direction_per_clip(cf: Counterfactuals, futures: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
-    """Per clip, the fraction of samples whose futures [M, K, S, horizon, ...] turn the right way."""
+def direction_per_clip(cf: Counterfactuals, futures: np.ndarray, pair: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip of futures [M, K, S, horizon, ...]: the fraction of samples that turn the right way, and
+    the signed shift gap, shift(leftmost steer) - shift(rightmost steer) in pixels, averaged over samples
+    and signed so that positive is the right way (the image moves opposite to the heading change)."""
     left, right = pair
-    out = np.zeros(cf.clips)
+    rate, gap = np.zeros(cf.clips), np.zeros(cf.clips)
     for i in range(cf.clips):
         last = cf.context[i, -1]
         heading = cf.pose[i, :, -1, 1]
-        out[i] = np.mean([turns_right_way(path_shift(last, futures[i, left, s]), path_shift(last, futures[i, right, s]),
-                                          float(heading[left]), float(heading[right]))
-                          for s in range(futures.shape[2])])
-    return out
+        turn = -np.sign(float(heading[left]) - float(heading[right]))
+        shifts = [(path_shift(last, futures[i, left, s]), path_shift(last, futures[i, right, s]))
+                  for s in range(futures.shape[2])]
+        rate[i] = np.mean([turns_right_way(a, b, float(heading[left]), float(heading[right])) for a, b in shifts])
+        gap[i] = turn * np.mean([a - b for a, b in shifts])
+    return rate, gap
 
 
 def check_counterfactuals(cf: Counterfactuals, info: SamplesInfo, cf_path: str | Path) -> None:
@@ -109,8 +113,10 @@ def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions |
     if pair is None:
         direction: dict[str, Any] = {"skipped": "no two held sequences steer differently"}
     else:
-        direction = {**_mean_ci(direction_per_clip(cf, p, pair), clusters, cfg),
-                     "true_frames": float(direction_per_clip(cf, cf.frames[:, :, None], pair).mean()),
+        rate, gap = direction_per_clip(cf, p, pair)
+        true_rate, true_gap = direction_per_clip(cf, cf.frames[:, :, None], pair)
+        direction = {**_mean_ci(rate, clusters, cfg), "true_frames": float(true_rate.mean()),
+                     "shift_gap": _mean_ci(gap, clusters, cfg), "true_shift_gap": float(true_gap.mean()),
                      "left": cf.sequences[pair[0]], "right": cf.sequences[pair[1]]}
     out: dict[str, Any] = {"skipped": None, "clips": m, "sequences": list(cf.sequences), "num_samples": s,
                            "conditioned": pred.conditioned, "fidelity": fidelity, "fidelity_by_action": by_action,

@@ -156,6 +156,7 @@ def _controllability(scores: dict, path: Path) -> dict[str, Any] | None:
     cue = direction.get("true_frames")
     return {"cf_lpips": value("fidelity", "lpips"), "cf_ssim": value("fidelity", "ssim"),
             "sensitivity": value("sensitivity"), "direction": value("direction"),
+            "shift_gap": value("direction", "shift_gap") if "shift_gap" in direction else None,
             "direction_true_frames": None if cue is None else _float(cue, path, "controllability.direction.true_frames"),
             "clips": section.get("clips"), "sequences": section.get("sequences"),
             "conditioned": bool(section.get("conditioned"))}

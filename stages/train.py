@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                 shutil.rmtree(scratch, ignore_errors=True)
 
 
-def train(ctx, spec, quiet: bool = False) -> None:
-    metrics = train_run(ctx, spec)
+def train(ctx, spec, quiet: bool = False, on_checkpoint=None) -> None:
+    metrics = train_run(ctx, spec, on_checkpoint)
     # Every run owns the same outputs, whether or not its model trains: provenance and curves.
     write_run_record(ctx)
     if not (ctx.report_dir / "curves").exists():

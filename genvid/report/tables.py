@@ -468,13 +468,13 @@ def controllability(rows: list[dict]) -> dict | None:
             continue
         cells = [fmt_stat(stat(c.get(key)), digits) if c.get(key) else "—"
                  for key, digits in (("cf_lpips", DIGITS["lpips"]), ("cf_ssim", DIGITS["ssim"]),
-                                     ("sensitivity", 3), ("direction", 2))]
+                                     ("sensitivity", 3), ("direction", 2), ("shift_gap", 2))]
         name = Markup("<code>{}</code>").format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
         out.append([name, "yes" if c["conditioned"] else "no", *cells])
     if not out:
         return None
-    return {"header": ["Run", "Reads actions", "LPIPS ↓", "SSIM ↑", "Sensitivity", "Direction ↑"], "rows": out,
-            "align": "llrrrr"}
+    return {"header": ["Run", "Reads actions", "LPIPS ↓", "SSIM ↑", "Sensitivity", "Direction ↑",
+                       "Shift gap (px) ↑"], "rows": out, "align": "llrrrrr"}
 
 
 def _published_value(v: dict | None, digits: int) -> str:

@@ -6,7 +6,9 @@ calls ``spec.train(ctx, fit)``; the family calls ``fit(component)`` for each net
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, Callable
+
+from torch import nn
 
 from genvid.context import RunContext
 from genvid.determinism import seed_everything
@@ -16,7 +18,12 @@ from genvid.train.curves import write_curves_tsv
 from genvid.train.loop import fit
 
 
-def fit_component(ctx: RunContext, component: Component) -> Fitted:
+# (component name, step, the network in training) after each checkpoint: benchmarks/learning.py copies the
+# weights there to score them later; it must leave the network and every RNG as it found them
+OnCheckpoint = Callable[[str, int, nn.Module], None]
+
+
+def fit_component(ctx: RunContext, component: Component, on_checkpoint: OnCheckpoint | None = None) -> Fitted:
     """Seed with the component's train seed, build it (reproducible initial weights), train it
     resumably in ``ctx.workdir/<component>``, write its curves; the network comes back on the
     run's device in eval mode (the family's evaluation passes run there)."""
@@ -27,15 +34,16 @@ def fit_component(ctx: RunContext, component: Component) -> Fitted:
     result = fit(model, component.objective, component.train_set, component.val_set, cfg,
                  ctx.workdir / component.name, component.fingerprint, desc=component.desc or component.name,
                  device=ctx.device, precision=ctx.precision, channels_last=ctx.channels_last,
-                 compile=ctx.compile, optimizers=groups)
+                 compile=ctx.compile, optimizers=groups,
+                 on_checkpoint=None if on_checkpoint is None else lambda step: on_checkpoint(component.name, step, model))
     model.to(ctx.device).eval()
     folder = ctx.report_dir / "curves" / component.name
     write_curves_tsv(result.curves, folder / "train.tsv", folder / "val.tsv")
     return Fitted(model, result.curves, result.val)
 
 
-def train_run(ctx: RunContext, spec: ModelSpec) -> dict[str, Any]:
+def train_run(ctx: RunContext, spec: ModelSpec, on_checkpoint: OnCheckpoint | None = None) -> dict[str, Any]:
     """Train every component of ``ctx.run``'s family; its training metrics."""
     for section, values in train_sections(spec, ctx.run).values():  # fail before the first component trains
         TrainConfig.from_dict(values, section, ctx.params_path)
-    return spec.train(ctx, partial(fit_component, ctx))
+    return spec.train(ctx, partial(fit_component, ctx, on_checkpoint=on_checkpoint))

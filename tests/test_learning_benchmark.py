@@ -1,0 +1,108 @@
+"""benchmarks/learning.py: the curve's bookkeeping (overrides, checkpoints, "beats copy-last") and the
+training loop's checkpoint hook it copies weights from, which must not change what training computes."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from conftest import ROOT
+from genvid import params as P
+from genvid.context import RunContext
+from genvid.models.family import Component, ModelSpec
+from genvid.profiles import apply, load_profile
+from genvid.train.run import train_run
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("bench_learning", ROOT / "benchmarks" / "learning.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_learning"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def learning():
+    return load_script()
+
+
+def test_sets_become_the_runs_overrides(learning):
+    assert learning.parse_sets(["train.steps=600", "models.nf=32", "train.optimizers.g.lr=1e-3"]) == {
+        "train": {"steps": 600, "optimizers": {"g": {"lr": 1e-3}}}, "models": {"nf": 32}}
+    with pytest.raises(SystemExit, match="expected models.<key>=<value>"):
+        learning.parse_sets(["repro.threads=1"])
+    with pytest.raises(SystemExit, match="expected models.<key>=<value>"):
+        learning.parse_sets(["train.steps"])
+
+
+def test_scratch_params_checkpoint_every_k_steps_and_drop_the_long_horizon(learning):
+    raw = P.read_params(ROOT / "params.yaml")
+    out = learning.scratch_params(raw, "driving-svg_lp", {"train": {"steps": 600}}, 150)
+    assert out["runs"]["driving-svg_lp"]["overrides"] == {"train": {"steps": 600, "ckpt_every": 150}}
+    assert "long_horizon" not in out["benchmarks"]["driving"] and "long_horizon" in raw["benchmarks"]["driving"]
+    run = P.run(out, "driving-svg_lp", "scratch")
+    assert (run.train_params["steps"], run.train_params["ckpt_every"]) == (600, 150)
+    vq = learning.scratch_params(raw, "smmnist-vq", {}, 50)["runs"]["smmnist-vq"]["overrides"]
+    assert vq["train"]["vqvae"] == {"steps": 200, "ckpt_every": 50} and vq["models"] == {"vqvae": {"in_channels": 1}}
+    assert all(vq["train"][c]["ckpt_every"] == 50 for c in ("prior_top", "prior_bottom", "decoder"))
+
+
+def test_beats_copy_last_names_the_first_better_point_or_never(learning):
+    points = [{"step": 100, "seconds": 60, "scores": {"psnr": 20.0, "fvd": 700.0, "lpips": 0.3}},
+              {"step": 200, "seconds": 120, "scores": {"psnr": 21.0, "fvd": 650.0, "lpips": 0.3}},
+              {"step": 300, "seconds": 180, "scores": {"psnr": 20.0, "fvd": 600.0, "lpips": 0.2}}]
+    baseline = {"psnr": 20.5, "fvd": 666.0, "lpips": 0.149, "ssim": 0.5}
+    assert learning.beats(points, baseline) == {"psnr": {"step": 200, "minutes": 2.0},
+                                                "lpips": "never", "fvd": {"step": 200, "minutes": 2.0}}
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Linear(2, 1)
+        self.drop = torch.nn.Dropout(0.5)  # draws from the global RNG: a hook that touched it would show
+
+    def loss(self, batch):
+        x, y = batch
+        return ((self.w(self.drop(x)) - y) ** 2).mean(), {}
+
+
+def _train(tmp_path, name, hook=None):
+    tiny = apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+    gen = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(32, 2, generator=gen), torch.randn(32, 1, generator=gen))
+    train = {"steps": 6, "batch_size": 4, "lr": 0.1, "log_every": 1, "ckpt_every": 2}
+    out = {}
+
+    def family_train(ctx, fit):
+        out["model"] = fit(Component("net", Net, lambda m, b, s: m.loss(b), data, None, "fp", train, "train.toy")).model
+        return {}
+
+    ctx = RunContext(P.Run("driving-toy", "driving", "toy", {}, train), P.benchmark(tiny, "driving"),
+                     tmp_path / "f.h5", tmp_path / "s.json", tmp_path / "st.json", tmp_path / name / "m",
+                     tmp_path / name / "r", tmp_path / name / "w")
+    train_run(ctx, ModelSpec("toy", family_train, lambda ctx: None, components=("net",)), hook)
+    return out["model"]
+
+
+def test_the_checkpoint_hook_sees_every_checkpoint_and_changes_nothing(tmp_path):
+    seen = []
+
+
+    plain = _train(tmp_path, "plain")
+    hooked = _train(tmp_path, "hooked", lambda c, s, m: seen.append((c, s, m.w.weight.detach().clone())))
+    assert [(c, s) for c, s, _ in seen] == [("net", 2), ("net", 4), ("net", 6)]
+    assert torch.equal(seen[-1][2], hooked.w.weight) and not torch.equal(seen[0][2], seen[-1][2])
+    assert torch.equal(plain.w.weight, hooked.w.weight) and torch.equal(plain.w.bias, hooked.w.bias)
+
+
+def test_the_committed_learning_page_is_its_render():
+    spec = importlib.util.spec_from_file_location("bench_learning_table", ROOT / "benchmarks" / "learning_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "run python benchmarks/learning_table.py"
+    assert module.page_text(f"a\n{module.BEGIN}\nold\n{module.END}\nb", "new\n") == f"a\n{module.BEGIN}\n\nnew\n\n{module.END}\nb"
