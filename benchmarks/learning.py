@@ -117,18 +117,20 @@ class Scratch:
     """A root folder the stages run in, with the real benchmark's data, FVD reference, counterfactual
     clips, motion classifier and metric weights linked in."""
 
-    def __init__(self, folder: Path, raw: dict, benchmark: str):
+    def __init__(self, folder: Path, raw: dict, benchmark: str, data_root: Path = ROOT):
         self.root, self.raw, self.benchmark = folder, raw, benchmark
         self.params = folder / "params.yaml"
-        data, mine = benchmark_paths(benchmark, ROOT), benchmark_paths(benchmark, folder)
+        data, mine = benchmark_paths(benchmark, data_root), benchmark_paths(benchmark, folder)
         mine.frames.parent.mkdir(parents=True, exist_ok=True)
         for name in ("frames", "split", "stats", "fvd_reference", "counterfactuals", "motion_classifier"):
             src, dst = getattr(data, name), getattr(mine, name)
             if not src.exists():
                 raise SystemExit(f"error: {src} is missing: run the data stages first (dvc repro fvd_reference@{benchmark} "
                                  f"counterfactuals@{benchmark} motion_classifier@{benchmark})")
+            if dst.is_symlink() and dst.resolve() != src.resolve():
+                dst.unlink()
             if not dst.is_symlink():
-                os.symlink(src, dst)
+                os.symlink(src.resolve(), dst)
         weights = folder / METRIC_WEIGHTS["lpips"].parent
         if not weights.exists():
             weights.parent.mkdir(parents=True, exist_ok=True)
@@ -234,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--points", default="0.25,0.5,1", help="fractions of the steps, several-network families")
     parser.add_argument("--label", default="", help="this curve's name beside the run (default: the --set values)")
     parser.add_argument("--scratch", default=str(ROOT / "benchmarks" / ".learning"))
+    parser.add_argument("--data-root", default=str(ROOT),
+                        help="where the benchmark's data stages wrote (another recording; its params: --params)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / f"learning-{machine()}.json"))
     args = parser.parse_args(argv)
 
@@ -249,13 +253,14 @@ def main(argv: list[str] | None = None) -> None:
     label = args.label or (",".join(args.set) or "params")
     torch.set_num_threads(int(raw.get("repro", {}).get("threads", 2)))
 
-    folder = Path(args.scratch) / bench_name
+    data_root = Path(args.data_root).resolve()
+    folder = Path(args.scratch) / (bench_name if data_root == ROOT else f"{bench_name}-{data_root.name}")
     one_network = len(spec.components) == 1
     every = args.every if one_network else None
     if one_network and not every:
         raise SystemExit("error: --every is needed for a one-network family")
     sraw = scratch_params(raw, args.run, overrides, every)
-    scratch = Scratch(folder, sraw, bench_name)
+    scratch = Scratch(folder, sraw, bench_name, data_root)
 
     cache = folder / "copy_last.json"
     baseline = read_json(cache) if cache.exists() else None
@@ -292,6 +297,7 @@ def main(argv: list[str] | None = None) -> None:
 
     run_cfg = P.run(scratch.raw, args.run, str(scratch.params))
     entry = {"run": args.run, "label": label, "benchmark": bench_name, "model": spec.name,
+             "collect": sraw["benchmarks"][bench_name]["collect"],
              "clips": "test", "threads": torch.get_num_threads(),
              "models": run_cfg.model_params, "train": run_cfg.train_params,
              "copy_last": baseline["scores"], "points": points, "beats_copy_last": beats(points, baseline["scores"])}

@@ -43,6 +43,14 @@ class CollectConfig:
     episodes: int = field(metadata=rule(min=1))
     frames_per_episode: int = field(metadata=rule(min=1))
     interval: float = field(metadata=rule(min=0.0, exclusive_min=True))
+    # the procedural autopilot's exploration: the sd of a slowly varying noise added to its steering
+    # (genvid.data.simulator, issue 48); 0 drives as the plain autopilot
+    steer_noise: float = field(default=0.0, metadata=rule(min=0.0, max=0.5))
+
+    def validate(self) -> str | None:
+        if self.steer_noise > 0 and self.source != "procedural":
+            return f"steer_noise is the procedural simulator's; source {self.source!r} has none (set it to 0)"
+        return None
 
 
 @dataclass(frozen=True)

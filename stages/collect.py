@@ -32,11 +32,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     n_ep, n_frames = cfg.episodes, cfg.frames_per_episode
     episodes = (
-        generate_episode(cfg.source, episode_seed(cfg.seed, i), n_frames, cfg.resolution, cfg.interval)
+        generate_episode(cfg.source, episode_seed(cfg.seed, i), n_frames, cfg.resolution, cfg.interval,
+                         cfg.steer_noise)
         for i in tqdm(range(n_ep), desc=f"collect {args.benchmark} ({cfg.source})", unit="episode")
     )
     attrs = {"source": cfg.source, "resolution": cfg.resolution, "interval": float(cfg.interval),
-             "seed": cfg.seed, "episodes": n_ep, "simulator_version": SOURCE_VERSIONS[cfg.source]}
+             "seed": cfg.seed, "episodes": n_ep, "simulator_version": SOURCE_VERSIONS[cfg.source],
+             **({"steer_noise": float(cfg.steer_noise)} if cfg.steer_noise else {})}
     write_frames(out, episodes, n_ep * n_frames, cfg.resolution, attrs)
     print(f"collect: wrote {n_ep * n_frames} frames ({n_ep} episodes) to {out}")
 

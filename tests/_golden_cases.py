@@ -113,6 +113,12 @@ def op_cases() -> dict[str, str]:
     return out
 
 
+# Settings a case keeps as both vendors recorded it, where params.yaml has moved on since: feature flow's
+# open-loop L2 (issue 48) joined the default profile after the Intel record; its term is one more MSE,
+# an op every other case computes.
+RECORDED_AS = {"feature_flow": {"open_l2_weight": 0.0}}
+
+
 def train_cases() -> dict[str, str]:
     from torch.utils.data import TensorDataset
 
@@ -146,7 +152,7 @@ def train_cases() -> dict[str, str]:
         if spec.network is None:
             continue
         torch.manual_seed(0)
-        model = spec.network({**tiny["models"][name], **TINY_AT_32.get(name, {})}, 3, 32, 4)
+        model = spec.network({**tiny["models"][name], **TINY_AT_32.get(name, {}), **RECORDED_AS.get(name, {})}, 3, 32, 4)
         if spec.conditioning:  # a steered model: per-frame actions beside the clips
             cond = torch.randn(4, 8, 3, generator=torch.Generator().manual_seed(7))
             trained(name, model, lambda m, batch, step: m.loss(batch[0], step, batch[1]), TensorDataset(clips, cond))

@@ -103,3 +103,16 @@ def overfit_losses(model: torch.nn.Module, frames: torch.Tensor, opt: torch.opti
         opt.step()
         losses.append(loss.item())
     return losses
+
+
+def load_benchmark(name: str):
+    """benchmarks/<name>.py as a module (the benchmark scripts are not a package), registered in sys.modules
+    as ``bench_<name>`` so that its dataclasses and pickles resolve."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

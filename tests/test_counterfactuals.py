@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from genvid import params as P
-from genvid.data.counterfactuals import CounterfactualConfig, read_counterfactuals, write_counterfactuals
+from genvid.data.counterfactuals import CounterfactualConfig, read_counterfactuals, replay, write_counterfactuals
 from genvid.data.frames import write_frames
 from genvid.data.simulator import DrivingSimulator
 from genvid.data.sources import episode_duration, episode_seed, generate_episode
@@ -18,7 +18,8 @@ from genvid.errors import GenvidError, ParamError
 from genvid.config import parse_config
 
 RES, FRAMES, SEED = 32, 30, 5
-COLLECT = SimpleNamespace(source="procedural", seed=SEED, frames_per_episode=FRAMES, resolution=RES, interval=0.2)
+COLLECT = SimpleNamespace(source="procedural", seed=SEED, frames_per_episode=FRAMES, resolution=RES, interval=0.2,
+                          steer_noise=0.0)
 ACTIONS = {"left": (-0.2, 0.1, 0.0), "straight": (0.0, 0.1, 0.0), "right": (0.2, 0.1, 0.0), "brake": (0.0, 0.0, 1.0)}
 
 
@@ -32,6 +33,25 @@ def test_a_restored_simulator_renders_the_recorded_frame_and_obeys_a_held_action
     applied = sim.advance(0.2, (0.3, 0.0, 0.5))
     assert applied == pytest.approx(np.array([0.3, 0.0, 0.5], np.float32))  # held for every physics step
     assert not np.allclose(applied, recorded["actions"][9])
+
+
+def test_an_exploring_autopilot_is_replayed_exactly_and_steers_more():
+    """collect.steer_noise (issue 48): the noise has its own stream, drawn in a replay too, so a restored
+    simulator renders the recorded frame; the recorded steering varies more, and the world is the same."""
+    seed = episode_seed(SEED, 1)
+    duration = episode_duration(FRAMES, 0.2)
+    plain = DrivingSimulator(seed, RES, 0.2, duration=duration).record(FRAMES)
+    noisy = DrivingSimulator(seed, RES, 0.2, duration=duration, steer_noise=0.05).record(FRAMES)
+    assert np.array_equal(noisy["frames"][0], plain["frames"][0])  # the same world and start
+    assert noisy["actions"][:, 0].std() > 1.5 * plain["actions"][:, 0].std()
+    again = DrivingSimulator(seed, RES, 0.2, duration=duration, steer_noise=0.05).record(FRAMES)
+    assert np.array_equal(again["frames"], noisy["frames"]) and np.array_equal(again["actions"], noisy["actions"])
+    sim = DrivingSimulator(seed, RES, 0.2, duration=duration, steer_noise=0.05)
+    sim.skip(17)
+    assert np.array_equal(sim.render(), noisy["frames"][17])
+    with pytest.raises(GenvidError, match="does not render the recorded frame"):  # replayed without the noise
+        replay(seed, FRAMES, RES, 0.2, 17, [(0.0, 0.1, 0.0)], 2, noisy["frames"][17])
+    assert len(replay(seed, FRAMES, RES, 0.2, 17, [(0.0, 0.1, 0.0)], 2, noisy["frames"][17], steer_noise=0.05)) == 1
 
 
 @pytest.fixture(scope="module")

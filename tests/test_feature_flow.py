@@ -172,6 +172,19 @@ def test_loss_gives_each_optimiser_its_own_and_pure_gan_has_no_l2():
     assert all(p.grad is None for p in groups["g"])
 
 
+def test_open_loop_l2_adds_the_rollouts_error_by_hand():
+    """open_l2_weight (genvid's addition): g = l2_weight * closed L2 + adv_weight * g_adv + w * open-loop L2."""
+    frames = torch.rand(2, 6, 1, 32, 32)
+    torch.manual_seed(0)
+    plain, scalars = tiny().train().loss(frames, 0)
+    torch.manual_seed(0)
+    extra, again = tiny(open_l2_weight=0.5).train().loss(frames, 0)
+    assert again["open_l2"] == scalars["open_l2"] > 0
+    expected = scalars["l2"] + 0.01 * scalars["g_adv"] + 0.5 * scalars["open_l2"]
+    assert torch.isclose(extra["g"], torch.tensor(expected), rtol=1e-5)
+    assert torch.isclose(plain["g"], torch.tensor(scalars["l2"] + 0.01 * scalars["g_adv"]), rtol=1e-5)
+
+
 def test_generate_shapes_range_and_noise_from_the_generator():
     model = tiny().eval()
     context = torch.rand(2, 3, 1, 32, 32)

@@ -2,14 +2,11 @@
 training loop's checkpoint hook it copies weights from, which must not change what training computes."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from conftest import ROOT
+from conftest import ROOT, load_benchmark
 from genvid import params as P
 from genvid.context import RunContext
 from genvid.models.family import Component, ModelSpec
@@ -17,17 +14,9 @@ from genvid.profiles import apply, load_profile
 from genvid.train.run import train_run
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("bench_learning", ROOT / "benchmarks" / "learning.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_learning"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def learning():
-    return load_script()
+    return load_benchmark("learning")
 
 
 def test_sets_become_the_runs_overrides(learning):
@@ -101,8 +90,6 @@ def test_the_checkpoint_hook_sees_every_checkpoint_and_changes_nothing(tmp_path)
 
 
 def test_the_committed_learning_page_is_its_render():
-    spec = importlib.util.spec_from_file_location("bench_learning_table", ROOT / "benchmarks" / "learning_table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("learning_table")
     assert module.main(["--check"]) == 0, "run python benchmarks/learning_table.py"
     assert module.page_text(f"a\n{module.BEGIN}\nold\n{module.END}\nb", "new\n") == f"a\n{module.BEGIN}\n\nnew\n\n{module.END}\nb"

@@ -45,12 +45,20 @@ def test_default_params_validate(raw):
     ("episodes", 2.5, "benchmarks.driving.collect.episodes must be an integer, got 2.5"),
     ("interval", 0, "benchmarks.driving.collect.interval must be > 0, got 0"),
     ("seed", True, "benchmarks.driving.collect.seed must be an integer, got True"),
+    ("steer_noise", -0.1, "benchmarks.driving.collect.steer_noise must be >= 0"),
+    ("steer_noise", 0.9, "benchmarks.driving.collect.steer_noise must be <= 0.5"),
 ])
 def test_collect_errors_name_the_key(tmp_path, raw, key, value, message):
     raw["benchmarks"]["driving"]["collect"][key] = value
     with pytest.raises(ParamError) as err:
         P.benchmark(P.read_params(write(tmp_path, raw)), "driving", "params.yaml")
     assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_steer_noise_is_the_procedural_simulators_only(raw):
+    raw["benchmarks"]["driving"]["collect"].update(source="carracing", steer_noise=0.05)
+    with pytest.raises(ParamError, match=r"benchmarks.driving.collect.steer_noise is the procedural simulator's"):
+        P.benchmark(raw, "driving")
 
 
 def test_split_fractions_must_sum_to_one(raw):

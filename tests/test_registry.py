@@ -2,13 +2,11 @@
 declares its components, and every declared train section parses before anything trains."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_benchmark
 from genvid import params as P
 from genvid.context import RunContext
 from genvid.errors import ParamError
@@ -19,11 +17,7 @@ from genvid.train.run import train_run
 
 
 def load_benchmark_script():
-    spec = importlib.util.spec_from_file_location("bench_models", ROOT / "benchmarks" / "models.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_models"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("models")
 
 
 @pytest.fixture(scope="module")

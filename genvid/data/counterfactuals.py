@@ -101,11 +101,12 @@ def evenly_spaced(n: int, k: int) -> np.ndarray:
 
 def replay(seed: int, frames_per_episode: int, resolution: int, interval: float, step: int,
            actions: Iterable[tuple[float, float, float]], horizon: int,
-           recorded_frame: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+           recorded_frame: np.ndarray | None = None, steer_noise: float = 0.0) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each held action: (frames uint8 [horizon, R, R, 3], pose float32 [horizon + 1, 3]) of the
     episode of ``seed`` replayed from the state in which frame ``step`` was rendered. With
     ``recorded_frame`` (that frame as recorded), the restored state's frame must equal it."""
-    sim = DrivingSimulator(seed, resolution, interval, duration=episode_duration(frames_per_episode, interval))
+    sim = DrivingSimulator(seed, resolution, interval, duration=episode_duration(frames_per_episode, interval),
+                           steer_noise=steer_noise)
     sim.skip(step)
     rendered = sim.render()  # also advances frame_index past frame ``step``, as record does
     if recorded_frame is not None and not np.array_equal(rendered, recorded_frame):
@@ -155,7 +156,8 @@ def write_counterfactuals(path: str | Path, cfg: CounterfactualConfig | None, co
             context[i] = f["frames"][start:start + context_frames]
             for j, ((future, path_pose), action) in enumerate(zip(
                     replay(episode_seed(collect.seed, ep), collect.frames_per_episode, collect.resolution,
-                           collect.interval, last - first, held, horizon, f["frames"][last]), held)):
+                           collect.interval, last - first, held, horizon, f["frames"][last],
+                           collect.steer_noise), held)):
                 frames[i, j], pose[i, j] = future, path_pose
                 cond[i, j, :context_frames - 1] = recorded[:context_frames - 1]
                 cond[i, j, context_frames - 1:] = np.asarray(action, np.float32)

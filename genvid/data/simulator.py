@@ -7,6 +7,13 @@ its leader. The ego car is a kinematic bicycle in road (Frenet) coordinates driv
 autopilot: pure-pursuit steering towards a lane centre, random cruise-speed and lane changes,
 overtaking slower traffic, slowing for curves and following the car ahead. Stands in for seed 000
 §4.1.1, which drove CARLA's autopilot around Town03 and recorded a 256x256 camera every 0.2 s.
+
+Exploration (``steer_noise``, genvid's addition, issue 48): an autopilot steers within a narrow band
+set by the road, so a model trained on its drives never sees what a held steer does, and cannot
+learn it. With ``steer_noise`` > 0 the autopilot's steering gets an Ornstein-Uhlenbeck perturbation
+(sd ``steer_noise``, time constant STEER_NOISE_TAU) from its own random stream; pure pursuit steers
+back, so the car weaves within its lane, and the recorded actions (the ones applied, noise included)
+span the steering a driver would try. The world's other streams are untouched by it.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ A_MAX, B_MAX, A_LAT = 3.5, 8.0, 2.6  # full-throttle / full-brake deceleration, 
 CAR_LEN, TRUCK_LEN = 4.5, 8.0
 FAR_PX = 6.0            # buildings at most this many pixels high are drawn as a billboard
 LC_RATE = 1.1           # lateral speed of a lane change (m/s): ~3 s per lane
+STEER_NOISE_TAU = 0.3   # seconds: the exploration noise's time constant (longer weaves leave the lane)
 
 
 def _smooth(x: np.ndarray, width: int) -> np.ndarray:
@@ -243,9 +251,10 @@ class DrivingSimulator:
     """One episode of the procedural world. `record(n)` returns frames, actions and speed."""
 
     def __init__(self, seed: int, resolution: int = 64, interval: float = 0.2,
-                 duration: float = 200.0, render: bool = True):
-        streams = np.random.SeedSequence(seed).spawn(6)
-        r_look, r_track, r_scene, r_traffic, r_pilot, r_render = (np.random.default_rng(s) for s in streams)
+                 duration: float = 200.0, render: bool = True, steer_noise: float = 0.0):
+        streams = np.random.SeedSequence(seed).spawn(7)  # a 7th child leaves the first six as they were
+        r_look, r_track, r_scene, r_traffic, r_pilot, r_render, r_explore = (np.random.default_rng(s) for s in streams)
+        self.steer_noise, self.r_explore, self.explore = float(steer_noise), r_explore, 0.0
         self.interval = interval
         self.look: Look = sample_look(r_look)
         self.lanes = (int(r_track.integers(2, 4)), int(r_track.integers(1, 3)))  # (ours, oncoming)
@@ -358,6 +367,10 @@ class DrivingSimulator:
             target = (self.lane + 0.5) * LANE_W
             self.d_ref += float(np.clip(target - self.d_ref, -LC_RATE * dt, LC_RATE * dt))
             own = self._control(*lead)
+            if self.steer_noise > 0:  # drawn in a counterfactual too, so the stream stays the recording's
+                a = math.exp(-dt / STEER_NOISE_TAU)
+                self.explore = a * self.explore + self.steer_noise * math.sqrt(1 - a * a) * float(self.r_explore.standard_normal())
+                own = (float(np.clip(own[0] + self.explore, -1, 1)), own[1], own[2])
             action_now = own if action is None else action
             self._physics(action_now, dt)
             self.traffic.step(dt, self.ego.s, self.ego.d, self.ego.v)

@@ -54,7 +54,7 @@ def episode_duration(num_frames: int, interval: float) -> float:
 
 
 def generate_episode(source: str, seed: int, num_frames: int, resolution: int,
-                     interval: float = 0.2) -> Episode:
+                     interval: float = 0.2, steer_noise: float = 0.0) -> Episode:
     """Drive one episode of `source` from `seed` and record `num_frames` frames every `interval` s.
 
     The same arguments give byte-identical frames, actions and speeds, in any process."""
@@ -69,7 +69,8 @@ def generate_episode(source: str, seed: int, num_frames: int, resolution: int,
     if not interval > 0:
         raise GenvidError(f"collect.interval must be > 0 seconds, got {interval}")
     if source == "procedural":
-        sim = DrivingSimulator(int(seed), resolution, interval, duration=episode_duration(num_frames, interval))
+        sim = DrivingSimulator(int(seed), resolution, interval, duration=episode_duration(num_frames, interval),
+                               steer_noise=steer_noise)
         rec = sim.record(num_frames)
     else:
         rec = drive(int(seed), num_frames, resolution, interval)

@@ -415,6 +415,16 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
         if not view.runs:
             continue
         b, lb = view.name, view.leaderboard
+        versus = tables.versus_table(lb.measured, {r.name: tables.trained_steps(r.paths.report_dir / "curves",
+                                                                                r.run.train_params) for r in view.runs})
+        if versus is not None:  # issue 48: the section opens with what the learned models do against the baseline
+            reg.add("table", f"versus_{b}", "benchmarks", f"Do the learned models of <code>{b}</code> beat the baseline? "
+                    "Each learned run's score minus the baseline run's on the same test clips (PSNR, SSIM and LPIPS "
+                    "best of N per sequence, FVD its mean), and whether the run is better; where both have 95 % "
+                    "cluster-bootstrap intervals, whether the intervals are apart or overlap (a difference within "
+                    "them is weak evidence). Steps × batch: the steps each trained network logged last, at its batch size "
+                    "(a few dozen steps is a smoke run: it tests the code path, not the model).",
+                    **versus)
         motion = next((r["metrics"]["motion"] for r in lb.measured if r["metrics"].get("motion")), None)
         motion_text = "" if motion is None else (
             " Motion acc.: the share of predicted futures a Conv3D motion classifier, trained on real futures, "

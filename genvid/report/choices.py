@@ -84,6 +84,12 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "{003:§6.3.3}: closed/open-loop L2 plus the adversarial loss, Adam; weights, rates and loss form not stated "
      "(Eq. 3.9's non-saturating form is the thesis's practice)",
      "genvid's choices; <code>l2_weight: 0</code> is the pure GAN of the ablation"),
+    (("feature_flow",), "Open-loop L2 (<code>models.feature_flow.open_l2_weight</code>, issue 48)",
+     "optional: the L2 of the open-loop frames (predicted from the model's own outputs) joins the generator's loss "
+     "with this weight; 0 is the thesis's objective",
+     "{003:§6.3.3} and Fig. 6.9: L2 on the closed-loop frames, the open-loop ones trained by the adversary alone",
+     "genvid's addition: at a CPU's scale the adversary barely learns, and the learning curves (docs/learning.md) "
+     "showed the rollouts a test scores drifting as training went on"),
     (("feature_flow",), "Discriminator", "Conv3D (temporal kernels 3, 3, 1) with weight norm, two ConvLSTMs, the "
      "last step's state pooled into one logit",
      "{003:§6.3.3} and §5.2.2: the best Dynamics classifier, Conv3D + ConvLSTM; weight norm", "widths genvid's"),
@@ -114,6 +120,13 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "discriminator steps per generator step",
      "averaging over outputs weights each discriminator by its output count, as the thesis writes"),
     # a benchmark source's rows: shown when a benchmark of the report has that source (genvid.data.video_dir)
+    (("procedural",), "An exploring autopilot (<code>collect.steer_noise</code>, issue 48)",
+     "optional: an Ornstein-Uhlenbeck perturbation of the autopilot's steering, from its own random stream (time "
+     "constant 0.3 s); pure pursuit steers back, the car weaves within its lane, and the recorded actions are the "
+     "ones applied; 0 drives as the plain autopilot",
+     "seed 000 §4.1.1: CARLA's autopilot, no exploration",
+     "genvid's addition: an autopilot steers within a narrow band set by the road, so a model trained on its "
+     "drives sees little of what a held steer does, which the counterfactual clips ask of it"),
     (("video_dir",), "Your own videos: size (<code>collect.resolution</code>)",
      "every frame resized so that its short side is the resolution, then centre-cropped to a square (Pillow's "
      "antialiased bicubic filter); every input must have the first one's size",

@@ -22,7 +22,9 @@ frame t-1; while t-1 is a context frame (closed loop) the input is the real fram
 prediction gets an L2 loss, afterwards (open loop) the input is the model's own previous output.
 The discriminator sees the first real frame followed by every predicted frame against the real
 clip; the generator minimises ``l2_weight`` · L2 + ``adv_weight`` · the non-saturating adversarial
-loss (Eq 3.9), the discriminator its cross-entropy. ``l2_weight`` 0 is the pure GAN.
+loss (Eq 3.9), the discriminator its cross-entropy. ``l2_weight`` 0 is the pure GAN. genvid adds
+``open_l2_weight`` · the open-loop frames' L2 (0: the thesis's objective): learning curves showed the
+open-loop rollouts drifting further from the truth as training went on (docs/learning.md).
 
 Prediction: the context is teacher-forced through the recurrent states (each step draws its z from
 the caller's generator, as in training), then the model rolls out on its own outputs. Generation
@@ -71,6 +73,9 @@ class FeatureFlowConfig:
     disc_width: int = field(metadata=rule(min=1))
     copy_mask: bool = True
     l2_weight: float = field(default=1.0, metadata=rule(min=0.0))  # closed-loop L2; 0: the pure GAN
+    # genvid's addition (issue 48): L2 on the open-loop frames too. The thesis trains them by the adversary
+    # alone; at a CPU's scale that adversary barely learns, and the rollouts a test scores drift unchecked
+    open_l2_weight: float = field(default=0.0, metadata=rule(min=0.0))
     adv_weight: float = field(default=0.01, metadata=rule(min=0.0))
 
     def validate(self) -> str | None:
@@ -219,7 +224,10 @@ class FeatureFlow(nn.Module):
         scalars = {"l2": float(l2.detach()), "open_l2": float(open_l2.detach()), "g_adv": float(g_adv.detach()),
                    "d_real": float(torch.sigmoid(real_logit).detach().mean()),
                    "d_fake": float(torch.sigmoid(fake_logit).detach().mean())}
-        return {"g": cfg.l2_weight * l2 + cfg.adv_weight * g_adv, "d": d_loss}, scalars
+        g_loss = cfg.l2_weight * l2 + cfg.adv_weight * g_adv
+        if cfg.open_l2_weight > 0 and frames.shape[1] > closed + 1:
+            g_loss = g_loss + cfg.open_l2_weight * open_l2
+        return {"g": g_loss, "d": d_loss}, scalars
 
     def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
         """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``."""

@@ -1,0 +1,55 @@
+"""Issue 48 item 5: each benchmark's section opens with the learned runs against the baseline, and the
+abstract says it in one sentence (genvid.report.tables.versus_baseline, versus_table, beats_sentence)."""
+from __future__ import annotations
+
+from genvid.report import tables
+
+
+def row(run, psnr, ssim, lpips, fvd, baseline=False):
+    def s(mean, half):
+        return {"best_seq": {"mean": mean, "ci95": [mean - half, mean + half]}}
+    return {"run": run, "model": "m", "baseline": baseline, "kind": "measured",
+            "metrics": {"psnr": s(psnr, 0.5), "ssim": s(ssim, 0.01), "lpips": s(lpips, 0.01),
+                        "fvd": {"mean": fvd, "sd": None, "repeats": 1}}}
+
+
+ROWS = [row("b-copy_last", 20.0, 0.56, 0.15, 666.0, baseline=True),
+        row("b-good", 21.2, 0.565, 0.30, 600.0),  # PSNR apart, SSIM within the intervals, FVD no interval
+        row("b-bad", 19.0, 0.40, 0.50, 900.0)]
+
+
+def test_each_metric_against_the_baseline_by_hand():
+    good, bad = tables.versus_baseline(ROWS)
+    assert good["run"] == "b-good" and bad["run"] == "b-bad"
+    p = good["metrics"]["psnr"]
+    assert abs(p["delta"] - 1.2) < 1e-9 and p["better"] and p["apart"]  # [20.7, 21.7] vs [19.5, 20.5]
+    s = good["metrics"]["ssim"]
+    assert s["better"] and s["apart"] is False  # [0.555, 0.575] vs [0.55, 0.57]
+    assert not good["metrics"]["lpips"]["better"]  # lower is better
+    assert good["metrics"]["fvd"]["better"] and good["metrics"]["fvd"]["apart"] is None  # no interval
+    assert not any(c["better"] for c in bad["metrics"].values())
+    assert tables.versus_baseline([r for r in ROWS if not r["baseline"]]) == []
+
+
+def test_the_table_and_the_abstract_sentence():
+    table = tables.versus_table(ROWS, {"b-good": "600 × 8"})
+    assert table["header"][:2] == ["Run", "Steps × batch"] and len(table["rows"]) == 2
+    assert table["rows"][0][1] == "600 × 8" and table["rows"][1][1] == ""
+    assert "+1.20 (better, intervals apart)" in str(table["rows"][0][2])
+    assert "(better, within the intervals)" in str(table["rows"][0][3])
+    assert str(table["rows"][0][5]) == "-66 (better)"
+    assert tables.beats_sentence("b", ROWS) == "On b, b-good beats copying the last context frame on PSNR, SSIM, FVD."
+    assert "no learned run beats" in tables.beats_sentence("b", [ROWS[0], ROWS[2]])
+
+
+def test_trained_steps_come_from_the_curves(tmp_path):
+    for name, last in (("vqvae", 250), ("prior_top", 100)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.tsv").write_text(f"step\tloss\n10\t1.0\n{last}\t0.5\n")
+    assert tables.trained_steps(tmp_path, {"vqvae": {"batch_size": 4}, "prior_top": {"batch_size": 16},
+                                           "prior_bottom": {"batch_size": 16}}) == "prior_top 100 × 16, vqvae 250 × 4"
+    one = tmp_path / "one" / "model"
+    one.mkdir(parents=True)
+    (one / "train.tsv").write_text("step\tloss\n600\t0.1\n")
+    assert tables.trained_steps(tmp_path / "one", {"batch_size": 8}) == "600 × 8"
+    assert tables.trained_steps(tmp_path / "missing", {}) == ""
