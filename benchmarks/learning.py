@@ -47,6 +47,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# The stages' pins (ATen and oneDNN held at AVX2, the thread count of repro.threads) before numpy or torch
+# load, as stages/__init__.py sets them for `python -m stages.<name>`: a curve's model is then the one
+# the DAG's train stage would make, bit for bit (curves measured before this, "pinned": false in the
+# results file, ran on the machine's own kernels).
+from genvid.determinism import params_path_from_argv, pin_environment, threads_from_params  # noqa: E402
+
+PINNED = not ({"numpy", "torch"} & sys.modules.keys())
+if PINNED:
+    pin_environment(threads_from_params(params_path_from_argv(sys.argv[1:]) if __name__ == "__main__"
+                                        else ROOT / "params.yaml"))
+
 import torch  # noqa: E402
 
 from genvid import params as P  # noqa: E402
@@ -298,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     run_cfg = P.run(scratch.raw, args.run, str(scratch.params))
     entry = {"run": args.run, "label": label, "benchmark": bench_name, "model": spec.name,
              "collect": sraw["benchmarks"][bench_name]["collect"],
-             "clips": "test", "threads": torch.get_num_threads(),
+             "clips": "test", "pinned": PINNED, "threads": torch.get_num_threads(),
              "models": run_cfg.model_params, "train": run_cfg.train_params,
              "copy_last": baseline["scores"], "points": points, "beats_copy_last": beats(points, baseline["scores"])}
     out = Path(args.out)

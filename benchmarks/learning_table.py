@@ -34,6 +34,11 @@ def _cell(scores: dict, key: str, digits: int, baseline: dict | None, higher: bo
     return text
 
 
+def _collect_note(entry: dict) -> str:
+    noise = (entry.get("collect") or {}).get("steer_noise")
+    return f", recorded with collect.steer_noise {noise}" if noise else ""
+
+
 def _steps(point: dict) -> str:
     step = point["step"]
     return ", ".join(f"{k} {v}" for k, v in step.items()) if isinstance(step, dict) else str(step)
@@ -48,7 +53,10 @@ def render(results: list[tuple[str, dict]]) -> str:
             batch = train.get("batch_size", "")
             lines += [f"### `{entry['run']}` [{entry['label']}], {machine}", "",
                       f"{len(entry['points'])} points on the {entry['clips']} clips, batch {batch}, "
-                      f"{entry['threads']} threads; **bold**: better than copy-last.", "",
+                      f"{entry['threads']} threads, "
+                      + ("the stages' pinned kernels" if entry.get("pinned") else
+                         "the machine's own kernels (unpinned: the DAG's bytes differ in the last digits)")
+                      + f"{_collect_note(entry)}; **bold**: better than copy-last.", "",
                       "| step | minutes | " + " | ".join(c[1] for c in cols) + " |",
                       "|---|---|" + "---|" * len(cols),
                       "| copy-last | | " + " | ".join(_cell(entry["copy_last"], c[0], c[2], None, c[3]) for c in cols) + " |"]

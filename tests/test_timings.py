@@ -36,3 +36,15 @@ def test_unreadable_timing_files_are_skipped(tmp_path):
     (tmp_path / "logs/timings/b.json").write_text("not json")
     assert read_timings(tmp_path) == {"a": 1.5}
     assert json.loads((tmp_path / "logs/timings/a.json").read_text())["seconds"] == 1.5
+
+
+def test_dag_minutes_sums_each_kind_of_stage_and_names_the_largest():
+    from conftest import load_benchmark
+
+    lines = load_benchmark("dag_minutes").summary(
+        {"train@a": 100.0, "train@b": 20.0, "evaluate@a": 30.0, "report": 10.0}, wall=200.0, largest=1)
+    assert lines[0] == "stages: 4, their own time 160 s (2.7 min)"
+    assert lines[1] == "wall time of the whole run: 200 s (3.3 min); start-up and DVC: 40 s (10.0 s a stage)"
+    kinds = [line.split()[0] for line in lines[3:]]
+    assert kinds == ["kind", "train", "evaluate", "report"]  # most time first
+    assert lines[4].split()[1:4] == ["2", "120", "2.0"] and lines[4].endswith("a 100")
