@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         if wanted != current:
             print(f"{PAGE}: differs from its render (python benchmarks/learning_table.py)", file=sys.stderr)
             return 1
+        print(f"{PAGE} is its render")
         return 0
     PAGE.write_text(wanted)
     print(f"wrote {PAGE}")

@@ -20,6 +20,10 @@ SMOKE = {
     "cvg.py": (["--profile", "tiny", "--benchmark", "smmnist", "--repeats", "1", "--lengths", "4", "--batch", "1"],
                "no cascade"),
     "drive.py": None,  # tests/test_drive.py::test_the_latency_benchmark_runs_at_a_smoke_scale
+    "dag_minutes.py": None,  # needs a DAG run's logs/timings: tests/test_timings.py tests its summary
+    # a curve needs the data stages and trains a run: tests/test_learning_benchmark.py tests its parts
+    "learning.py": None,
+    "learning_table.py": (["--check"], "is its render"),
     # the VQ components at the tiny profile's sizes too; --json relative: into the test's own folder (its cwd)
     "gpu.py": (["--device", "cpu", "--threads", "1", "--profile", "tiny", "--vq-profile", "tiny",
                 "--only", "vqvae,prior_top,svg_lp_action,feature_flow", "--batch", "1", "--steps", "2",

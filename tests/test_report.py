@@ -999,10 +999,12 @@ def test_model_choices_list_the_departures_of_the_models_run(built):
     from genvid.report.choices import ROWS, model_choices
 
     paths, out = built
-    models = {r["model"] for r in yaml.safe_load(paths.params.read_text())["runs"].values()}
+    params = yaml.safe_load(paths.params.read_text())
+    models = {r["model"] for r in params["runs"].values()}
+    sources = {b["collect"].get("source") for b in params["benchmarks"].values()}  # a source's rows (issue 48)
     rows = _table((out / "report.html").read_text(), "model_choices")
-    assert [r[0] for r in rows] == [_plain(s) for names, s, *_ in ROWS if models & set(names)] and rows
-    assert all(set(r[1].split(", ")) <= models for r in rows)
+    assert [r[0] for r in rows] == [_plain(s) for names, s, *_ in ROWS if (models | sources) & set(names)] and rows
+    assert all(set(r[1].split(", ")) <= models | sources for r in rows)
     assert model_choices({"vq", "copy_last"}) is None
     svg = model_choices({"svg_lp"})["rows"]
     assert [_plain(r[0]) for r in svg] == ["Batch norm while generating", "FVD repeats (evaluate.fvd_repeats)"]
