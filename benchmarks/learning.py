@@ -165,7 +165,7 @@ def scratch_params(raw: dict, run: str, overrides: dict, every: int | None) -> d
     if every is not None:
         spec = get(entry["model"])
         run_cfg = P.run(raw, run, "params.yaml")
-        for component, (section, values) in train_sections(spec, run_cfg).items():
+        for component in train_sections(spec, run_cfg):
             keys = ["train"] if len(spec.components) == 1 else ["train", component]
             node = entry["overrides"]
             for key in keys:
@@ -190,7 +190,7 @@ def score(scratch: Scratch, run: str) -> dict[str, Any]:
     return {k: metrics[k] for k in KEEP if k in metrics}
 
 
-def snapshot_training(ctx, spec, every: int) -> tuple[dict[str, list[tuple[int, float, dict]]], float]:
+def snapshot_training(ctx, spec) -> tuple[dict[str, list[tuple[int, float, dict]]], float]:
     """Train the run once (the train stage's code), copying each component's weights at every checkpoint;
     {component: [(step, wall seconds of training so far, state_dict)]} and the total seconds."""
     copies: dict[str, list[tuple[int, float, dict]]] = {}
@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> None:
     points: list[dict] = []
     if one_network:
         ctx, _ = run_context(scratch.params, args.run, folder)
-        copies, total = snapshot_training(ctx, spec, every)
+        copies, _ = snapshot_training(ctx, spec)
         (component, taken), = copies.items()
         for step, seconds, state in taken:
             write_copy(ctx, spec, component, state, step)

@@ -1,8 +1,8 @@
 """Issue 48 item 5: each benchmark's section opens with the learned runs against the baseline, and the
-abstract says it in one sentence (genvid.report.tables.versus_baseline, versus_table, beats_sentence)."""
+abstract says it in one sentence (genvid.report.text.versus_baseline and beats_sentence, tables.versus_table)."""
 from __future__ import annotations
 
-from genvid.report import tables
+from genvid.report import tables, text
 
 
 def row(run, psnr, ssim, lpips, fvd, baseline=False):
@@ -19,7 +19,7 @@ ROWS = [row("b-copy_last", 20.0, 0.56, 0.15, 666.0, baseline=True),
 
 
 def test_each_metric_against_the_baseline_by_hand():
-    good, bad = tables.versus_baseline(ROWS)
+    good, bad = text.versus_baseline(ROWS)
     assert good["run"] == "b-good" and bad["run"] == "b-bad"
     p = good["metrics"]["psnr"]
     assert abs(p["delta"] - 1.2) < 1e-9 and p["better"] and p["apart"]  # [20.7, 21.7] vs [19.5, 20.5]
@@ -28,7 +28,7 @@ def test_each_metric_against_the_baseline_by_hand():
     assert not good["metrics"]["lpips"]["better"]  # lower is better
     assert good["metrics"]["fvd"]["better"] and good["metrics"]["fvd"]["apart"] is None  # no interval
     assert not any(c["better"] for c in bad["metrics"].values())
-    assert tables.versus_baseline([r for r in ROWS if not r["baseline"]]) == []
+    assert text.versus_baseline([r for r in ROWS if not r["baseline"]]) == []
 
 
 def test_the_table_and_the_abstract_sentence():
@@ -38,8 +38,8 @@ def test_the_table_and_the_abstract_sentence():
     assert "+1.20 (better, intervals apart)" in str(table["rows"][0][2])
     assert "(better, within the intervals)" in str(table["rows"][0][3])
     assert str(table["rows"][0][5]) == "-66 (better)"
-    assert tables.beats_sentence("b", ROWS) == "On b, b-good beats copying the last context frame on PSNR, SSIM, FVD."
-    assert "no learned run beats" in tables.beats_sentence("b", [ROWS[0], ROWS[2]])
+    assert text.beats_sentence("b", ROWS) == "On b, b-good beats copying the last context frame on PSNR, SSIM, FVD."
+    assert "no learned run beats" in text.beats_sentence("b", [ROWS[0], ROWS[2]])
 
 
 def test_trained_steps_come_from_the_curves(tmp_path):

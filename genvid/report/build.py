@@ -28,7 +28,6 @@ from genvid.report import figures as F
 from genvid.report import findings as Z
 from genvid.report import noisy_vq as NV
 from genvid.report import repro
-from genvid.report import tables
 from genvid.report import text as X
 from genvid.report.chapters import CHAPTERS, Options, Registry
 from genvid.report.inputs import (METRICS, PREDICTIONS, Inputs, MainRun, ReportPaths, average, curve, read_inputs,
@@ -156,7 +155,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
                            if baseline is not None else None),
         "fvd": stat(fvd.get(PREDICTIONS)),
         "fvd_copy": stat(baseline.scores["fvd"].get(PREDICTIONS)) if baseline is not None else None,
-        "versus": [tables.beats_sentence(v.name, v.leaderboard.measured) for v in inp.benchmarks if v.runs],
+        "versus": [X.beats_sentence(v.name, v.leaderboard.measured) for v in inp.benchmarks if v.runs],
         "benchmarks": [{"name": v.name, "runs": [r.name for r in v.runs], "protocol": v.config.protocol,
                         "leaderboard": v.leaderboard, **long_horizon_facts(inp, v), **seed_facts(inp, v)}
                        for v in inp.benchmarks],

@@ -20,7 +20,7 @@ from genvid.data.train_metrics import (ACTIVE_KL, FINETUNE_SCORES, FINETUNE_SPLI
                                        has_hierarchy)
 from genvid.metrics.stats import RULES
 from genvid.report.inputs import METRICS, PREDICTIONS, RunResult, average, stat
-from genvid.report.text import DIGITS, NAMES, fmt, fmt_sci, fmt_stat, pct
+from genvid.report.text import DIGITS, NAMES, VERSUS_METRICS, fmt, fmt_sci, fmt_stat, pct, versus_baseline
 
 # Seed 000's values, for side-by-side columns (Table 5.2, §5.2.1; Table 5.4).
 THESIS_VQVAE = {"channels": 128, "res_channels": 64, "res_blocks": 5, "codebook_size": 512, "code_dim": 64,
@@ -428,37 +428,6 @@ def leaderboard_measured(rows: list[dict]) -> dict:
     return {"header": header, "rows": out, "align": "llrrrrrr" + ("rr" if motion else "") + "l"}
 
 
-VERSUS_METRICS = (("psnr", True), ("ssim", True), ("lpips", False), ("fvd", False))  # (metric, higher is better)
-
-
-def versus_baseline(rows: list[dict]) -> list[dict[str, Any]]:
-    """Issue 48: per measured learned run (rows.json), each headline metric against the baseline run's on the
-    same clips: the run's value and the baseline's (best of N per sequence with their 95 % intervals; FVD
-    its mean), the difference, whether the run is better, and whether the two intervals are apart (FVD has
-    none: "no interval"). Empty without a baseline row."""
-    base = next((r for r in rows if r.get("baseline")), None)
-    if base is None:
-        return []
-    out = []
-    for row in rows:
-        if row.get("baseline"):
-            continue
-        cells = {}
-        for metric, higher in VERSUS_METRICS:
-            rule = None if metric == "fvd" else "best_seq"
-            mine = stat(row["metrics"].get(metric) if rule is None else (row["metrics"].get(metric) or {}).get(rule))
-            theirs = stat(base["metrics"].get(metric) if rule is None else (base["metrics"].get(metric) or {}).get(rule))
-            if mine is None or theirs is None:
-                continue
-            better = mine.mean > theirs.mean if higher else mine.mean < theirs.mean
-            bounded = None not in (mine.lo, mine.hi, theirs.lo, theirs.hi)
-            apart = bounded and (mine.lo > theirs.hi or mine.hi < theirs.lo)
-            cells[metric] = {"run": mine, "baseline": theirs, "delta": mine.mean - theirs.mean, "better": better,
-                             "apart": apart if bounded else None}
-        out.append({"run": row["run"], "model": row.get("model"), "metrics": cells})
-    return out
-
-
 def trained_steps(curves: Path, train_params: dict) -> str:
     """What a run trained, read from its curves (the components it trained and the last logged step of
     each) and its train params (batch size): "600 × 8", or "vqvae 250 × 4, prior_top 100 × 16" for
@@ -487,7 +456,7 @@ def versus_table(rows: list[dict], trained: dict[str, str] | None = None) -> dic
     out = []
     for entry in found:
         cells = []
-        for metric, _ in VERSUS_METRICS:
+        for metric in VERSUS_METRICS:
             c = entry["metrics"].get(metric)
             if c is None:
                 cells.append("—")
@@ -498,24 +467,8 @@ def versus_table(rows: list[dict], trained: dict[str, str] | None = None) -> dic
                 "" if c["apart"] is None else (", intervals apart" if c["apart"] else ", within the intervals"))
             cells.append(Markup("{} ({})").format(text, verdict))
         out.append([Markup("<code>{}</code>").format(entry["run"]), trained.get(entry["run"], ""), *cells])
-    return {"header": ["Run", "Steps × batch", *(f"{NAMES.get(m, m.upper())} − baseline" for m, _ in VERSUS_METRICS)],
+    return {"header": ["Run", "Steps × batch", *(f"{NAMES.get(m, m.upper())} − baseline" for m in VERSUS_METRICS)],
             "rows": out, "align": "llrrrr"}
-
-
-def beats_sentence(benchmark: str, rows: list[dict]) -> str:
-    """One sentence of the abstract per benchmark: which learned runs beat the baseline, on which metrics."""
-    found = versus_baseline(rows)
-    if not found:
-        return f"On {benchmark} there is no baseline row to compare with."
-    wins = [(e["run"], [NAMES.get(m, m.upper()) for m, _ in VERSUS_METRICS if e["metrics"].get(m, {}).get("better")])
-            for e in found]
-    wins = sorted([w for w in wins if w[1]], key=lambda w: -len(w[1]))
-    if not wins:
-        return f"On {benchmark} no learned run beats copying the last context frame on PSNR, SSIM, LPIPS or FVD."
-    best, metrics = wins[0]
-    lead = f"On {benchmark}, {best} beats copying the last context frame on {', '.join(metrics)}"
-    others = len(wins) - 1
-    return lead + (f" ({others} other learned run{'s' if others != 1 else ''} on at least one metric)." if others else ".")
 
 
 MOTION_RULES = ("mean_of_n", "best_of_n")  # genvid.leaderboard rows' motion accuracy (the real futures': a caption)

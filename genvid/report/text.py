@@ -197,29 +197,70 @@ def ranking_facts(benchmark: str, rows: list[dict], metric: str = "psnr", rule: 
     return Markup(text + ".")
 
 
+VERSUS_METRICS = ("psnr", "ssim", "lpips", "fvd")  # the headline metrics a learned run is held against the baseline on
+
+
+def versus_baseline(rows: list[dict], rule: str = "best_seq") -> list[dict]:
+    """Issue 48: per measured learned run (rows.json), each headline metric against the baseline run's on the
+    same clips: the run's value and the baseline's (the image metrics under ``rule`` with their 95 %
+    intervals; FVD its mean), the difference, whether the run is better, and whether the two intervals are
+    apart (None where either has none, as FVD). Empty without a baseline row."""
+    base = next((r for r in rows if r.get("baseline")), None)  # marked by genvid.leaderboard
+    if base is None:
+        return []
+
+    def value(row: dict, metric: str) -> Stat | None:
+        entry = row["metrics"].get(metric) or {}
+        found = stat(entry if metric == "fvd" else entry.get(rule))
+        return found if found is not None and math.isfinite(found.mean) else None
+
+    out = []
+    for row in rows:
+        if row.get("baseline"):
+            continue
+        cells = {}
+        for metric in VERSUS_METRICS:
+            mine, theirs = value(row, metric), value(base, metric)
+            if mine is None or theirs is None:
+                continue
+            apart = overlap(mine, theirs)
+            cells[metric] = {"run": mine, "baseline": theirs, "delta": mine.mean - theirs.mean,
+                             "better": lower_better(metric, mine.mean, theirs.mean),
+                             "apart": None if apart is None else not apart}
+        out.append({"run": row["run"], "model": row.get("model"), "metrics": cells})
+    return out
+
+
+def beats_sentence(benchmark: str, rows: list[dict]) -> str:
+    """One sentence of the abstract per benchmark: which learned runs beat the baseline, on which metrics."""
+    found = versus_baseline(rows)
+    if not found:
+        return f"On {benchmark} there is no baseline row to compare with."
+    wins = [(e["run"], [NAMES.get(m, m.upper()) for m in VERSUS_METRICS if e["metrics"].get(m, {}).get("better")])
+            for e in found]
+    wins = sorted([w for w in wins if w[1]], key=lambda w: -len(w[1]))
+    if not wins:
+        return f"On {benchmark} no learned run beats copying the last context frame on PSNR, SSIM, LPIPS or FVD."
+    best, metrics = wins[0]
+    lead = f"On {benchmark}, {best} beats copying the last context frame on {', '.join(metrics)}"
+    others = len(wins) - 1
+    return lead + (f" ({others} other learned run{'s' if others != 1 else ''} on at least one metric)." if others else ".")
+
+
 def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> Markup | None:
     """Which learned runs of a benchmark beat its copy-last run, and on which metrics (means: PSNR,
     SSIM, LPIPS best-of-N per sequence, FVD over repeats); None without a copy-last run or a
-    learned one (issue 20)."""
+    learned one (issue 20). The comparison is versus_baseline's."""
     base = next((r for r in rows if r.get("baseline")), None)  # marked by genvid.leaderboard
-    learned = [r for r in rows if not r.get("baseline")]
-    if base is None or not learned:
+    found = versus_baseline(rows, rule)
+    if base is None or not found:
         return None
-
-    def mean(row: dict, metric: str) -> float | None:
-        entry = row["metrics"].get(metric) or {}
-        value = (entry.get(rule) or {}).get("mean") if metric != "fvd" else entry.get("mean")
-        return value if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-    wins = {}
-    for row in learned:
-        wins[row["run"]] = [NAMES.get(m, m.upper()) for m in ("psnr", "ssim", "lpips", "fvd")
-                            if mean(row, m) is not None and mean(base, m) is not None
-                            and lower_better(m, mean(row, m), mean(base, m))]
+    wins = {e["run"]: [NAMES.get(m, m.upper()) for m in VERSUS_METRICS if e["metrics"].get(m, {}).get("better")]
+            for e in found}
     head = (f"On <code>{escape(benchmark)}</code>, against copy-last (<code>{escape(base['run'])}</code>; means, "
             "best-of-N per sequence for the image metrics): ")
     if not any(wins.values()):
-        n = len(learned)
+        n = len(found)
         return Markup(head + f"no learned run beats it on any metric ({n} learned run{'s' if n != 1 else ''}).")
     beat = [f"<code>{escape(run)}</code> beats it on {', '.join(ms)}" for run, ms in wins.items() if ms]
     none = [f"<code>{escape(run)}</code>" for run, ms in wins.items() if not ms]
