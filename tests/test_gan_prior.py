@@ -19,8 +19,8 @@ TOP, BOTTOM = (4, 4, 4), (4, 8, 8)
 
 
 def config(shape=TOP, cond_shape=None, **over) -> GANPriorConfig:
-    values = dict(num_codes=K, shape=shape, channels=(8, 8), res_blocks=1, noise_dim=4, attention=cond_shape is None,
-                  cond_shape=cond_shape, grow_steps=(3,), fade_steps=2)
+    values = dict(num_codes=K, shape=shape, channels=(8, 8), res_blocks=1, noise_dim=4,
+                  attention=tuple((cond_shape or shape)[1:]), cond_shape=cond_shape, grow_steps=(3,), fade_steps=2)
     return GANPriorConfig.from_dict({**values, **over})
 
 
@@ -92,16 +92,32 @@ def test_self_attention_starts_as_the_identity_and_mixes_positions_once_gamma_mo
     assert (layer(y) - layer(x))[:, :, 0, 0, 0].abs().sum() > 0
 
 
-def test_only_the_top_tier_has_attention_and_the_bottom_needs_top_codes():
+def _attention_scales(net: nn.Module) -> list[tuple[str, int]]:
+    """(G or D, scale index) of every self-attention layer of a GANPrior."""
+    return [(part, s) for part in ("generator", "critic") for s, scale in enumerate(getattr(net, part).scales)
+            if isinstance(scale.attention, SelfAttention)]
+
+
+def test_both_tiers_attend_once_in_g_and_d_at_the_top_tiers_grid_and_the_bottom_needs_top_codes():
+    """Seed 002 §3.2: "a self attention layer was added to both the top and bottom generators and
+    discriminators in the layer corresponding to 32x32 latents" (the top tier's size; Table 6.3: 1 | 1)."""
     info = {"shapes": {"top": TOP, "bottom": BOTTOM}, "codebook_size": K}
     section = dict(channels=[8, 8], res_blocks=1, noise_dim=4, grow_steps=[3], fade_steps=2)
     top, bottom = gan_config(section, "top", info, "gan_top"), gan_config(section, "bottom", info, "gan_bottom")
-    assert top.attention and not bottom.attention and bottom.cond_shape == TOP and top.cond_shape is None
-    assert sum(isinstance(m, SelfAttention) for m in GANPrior(top).modules()) == 2  # one in G, one in D
+    assert bottom.cond_shape == TOP and top.cond_shape is None
+    assert top.attention == bottom.attention == TOP[1:]
+    # the top tier's finest scale (4x4 of 2x2, 4x4); the bottom's coarser one (4x4 of 4x4, 8x8): not its finest
+    assert _attention_scales(GANPrior(top)) == [("generator", 1), ("critic", 1)]
+    assert _attention_scales(GANPrior(bottom)) == [("generator", 0), ("critic", 0)]
     with pytest.raises(ParamError, match="gan_top.num_codes is set from the latent file"):
         gan_config({**section, "num_codes": 3}, "top", info, "gan_top")
     with pytest.raises(GenvidError, match="the bottom tier needs the top codes"):
         GANPrior(bottom).sample(codes(BOTTOM, 0), 1, torch.Generator())
+
+
+def test_an_attention_grid_no_scale_has_is_refused():
+    with pytest.raises(ParamError, match=r"attention: no scale has the grid \[3, 3\]"):
+        config(attention=(3, 3))
 
 
 @pytest.mark.parametrize("over, message", [
@@ -139,7 +155,7 @@ def test_the_gradient_penalty_by_hand():
 
 def test_one_pass_sampling_keeps_the_context_and_never_reads_a_future_code():
     torch.manual_seed(0)
-    prior = GANCodePrior(GANPrior(config(shape=BOTTOM, cond_shape=TOP, attention=False)))
+    prior = GANCodePrior(GANPrior(config(shape=BOTTOM, cond_shape=TOP, attention=None)))
     real, top = codes(BOTTOM, 4), codes(TOP, 5)
     start = 2 * BOTTOM[1] * BOTTOM[2]  # two code steps given
 

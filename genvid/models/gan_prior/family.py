@@ -78,7 +78,9 @@ def gan_config(section: dict, tier: str, info: dict, name: str) -> GANPriorConfi
             raise ParamError(f"{name}.{key} is set from the latent file and the tier; remove it")
     shapes = info["shapes"]
     values = dict(section, num_codes=info["codebook_size"], shape=tuple(shapes[tier]),
-                  attention=tier == "top",  # seed 002 Table 6.3: one attention layer, the top tier's 32 x 32
+                  # seed 002 §3.2, Table 6.3: one attention layer per tier, G and D, at "the layer corresponding to
+                  # 32x32 latents" (the top tier's grid): the top tier's finest scale, the bottom's second finest
+                  attention=tuple(shapes["top"][1:]),
                   cond_shape=tuple(shapes["top"]) if tier == "bottom" else None)
     return GANPriorConfig.from_dict(values, section=name)
 

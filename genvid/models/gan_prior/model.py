@@ -3,8 +3,11 @@
 One tier's prior is a progressively grown WGAN-GP: a generator G(z, condition) and a critic
 D(codes, condition) that mirror each other over the same scales, coarse to fine, each scale a
 stack of gated conditional residual blocks (the thesis's "residual blocks with gated linear
-units"), with one SAGAN self-attention layer (learnable gamma, initialised to 0; Fig. 3.4) at
-the finest scale of the top tier, in G and in D.
+units"), with one SAGAN self-attention layer (learnable gamma, initialised to 0; Fig. 3.4) in G
+and in D of both tiers, at the scale whose grid is the top tier's (§3.2: "a self attention layer was
+added to both the top and bottom generators and discriminators in the layer corresponding to 32x32
+latents", the top tier's size; Table 6.3: "Self attention layers 1 | 1"): the top tier's finest
+scale, the bottom tier's second finest.
 
 The condition of every block is the tier's *condition map*, pooled to the block's scale:
     - the context codes (the clip's first ``c`` code steps, known to the predictor) and a mask of
@@ -46,7 +49,7 @@ class GANPriorConfig:
     channels: tuple[int, ...]  # per scale, coarse to fine (thesis top: 512, 256, 64, 32)
     res_blocks: int = field(metadata=rule(min=1))  # gated conditional residual blocks per scale (thesis: 4)
     noise_dim: int = field(metadata=rule(min=1))  # z (thesis: 512, its distribution not stated; here N(0, I))
-    attention: bool  # one self-attention layer at the finest scale (the top tier)
+    attention: tuple[int, int] | None  # (H, W) of the one scale with self-attention (the top tier's grid)
     kernel_size: int = field(default=3, metadata=rule(min=1))  # thesis: 3
     cond_shape: Shape3 | None = None  # the top tier's grid, for the bottom tier
     attention_channels: int = field(default=8, metadata=rule(min=1))  # query/key width (SAGAN: C / 8)
@@ -72,6 +75,9 @@ class GANPriorConfig:
                     f"positive numbers for {len(self.channels)} channels), got {list(self.grow_steps)}")
         if any(self.fade_steps > n for n in self.grow_steps[1:]):
             return f"fade_steps ({self.fade_steps}) must not exceed the steps of a grown scale {list(self.grow_steps[1:])}"
+        if self.attention is not None and self.attention_scale is None:
+            grids = [list(self.grid(s)[1:]) for s in range(self.scales)]
+            return f"attention: no scale has the grid {list(self.attention)} (the scales' grids: {grids})"
         if self.shape[0] < 2:
             return f"shape: the code grid needs 2 or more code steps (context and future), got {list(self.shape)}"
         factor = 2 ** (len(self.channels) - 1)
@@ -88,6 +94,11 @@ class GANPriorConfig:
         """The code grid at ``scale`` (0 the coarsest)."""
         f = 2 ** (self.scales - 1 - scale)
         return self.shape[0], self.shape[1] // f, self.shape[2] // f
+
+    @property
+    def attention_scale(self) -> int | None:
+        """The scale whose (H, W) grid is ``attention`` (None: no self-attention)."""
+        return next((s for s in range(self.scales) if self.grid(s)[1:] == tuple(self.attention or ())), None)
 
     @property
     def cond_channels(self) -> int:
@@ -228,8 +239,7 @@ class Generator(nn.Module):
         self.stem = nn.Linear(cfg.noise_dim, cfg.channels[0] * t * h * w)
         self.grow = nn.ModuleList(conv(cin, cout, cfg.kernel_size)
                                   for cin, cout in zip(cfg.channels, cfg.channels[1:]))
-        last = cfg.scales - 1
-        self.scales = nn.ModuleList(Scale(ch, cfg, cfg.attention and s == last, norm=True)
+        self.scales = nn.ModuleList(Scale(ch, cfg, s == cfg.attention_scale, norm=True)
                                     for s, ch in enumerate(cfg.channels))
         self.to_codes = nn.ModuleList(nn.Conv3d(ch, 1, 1) for ch in cfg.channels)  # linear output
 
@@ -254,9 +264,8 @@ class Critic(nn.Module):
     def __init__(self, cfg: GANPriorConfig):
         super().__init__()
         self.cfg = cfg
-        last = cfg.scales - 1
         self.from_codes = nn.ModuleList(nn.Conv3d(1 + cfg.cond_channels, ch, 1) for ch in cfg.channels)
-        self.scales = nn.ModuleList(Scale(ch, cfg, cfg.attention and s == last, norm=False)
+        self.scales = nn.ModuleList(Scale(ch, cfg, s == cfg.attention_scale, norm=False)
                                     for s, ch in enumerate(cfg.channels))
         self.shrink = nn.ModuleList(conv(cin, cout, cfg.kernel_size)
                                     for cin, cout in zip(cfg.channels[1:], cfg.channels))
