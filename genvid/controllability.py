@@ -10,7 +10,7 @@ counterfactuals file (genvid.data.counterfactuals), and returns scores.json's ``
   counterfactual videos, where ``evaluate.counterfactual_fvd`` asks for it (I3D passes cost seconds
   each on a CPU, and a few dozen videos give a rough FVD at best);
 - action sensitivity and direction (genvid.metrics.control), with their intervals; direction also
-  on the true frames, the cue's own accuracy.
+  on the true frames, the cue's own accuracy; the sensitivity of the first predicted frame alone too.
 """
 from __future__ import annotations
 
@@ -83,6 +83,19 @@ def check_counterfactuals(cf: Counterfactuals, info: SamplesInfo, cf_path: str |
                           f"of {list(frame)} (the file of another benchmark? rerun stage counterfactuals)")
 
 
+def _sensitivity(pred: np.ndarray, true: np.ndarray, clusters: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
+    """Action sensitivity (genvid.metrics.control) of futures [M, K, S, T, ...] against the true [M, K, T, ...],
+    as the ratio of the clips' summed pair distances, with its cluster-bootstrap interval."""
+    m, s = pred.shape[0], pred.shape[2]
+    pred_gap = np.array([np.mean([pair_distances(pred[i, :, j]) for j in range(s)]) for i in range(m)])
+    true_gap = np.array([pair_distances(true[i]).mean() for i in range(m)])
+    ratio = float(pred_gap.sum() / true_gap.sum()) if true_gap.sum() > 0 else float("nan")
+    out: dict[str, Any] = {"mean": ratio, "ci95": None}
+    if len(np.unique(clusters)) >= 2 and true_gap.sum() > 0:
+        out["ci95"] = list(stats.ratio_bootstrap(pred_gap, true_gap, clusters, cfg.bootstrap, cfg.seed))
+    return out
+
+
 def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions | None, lpips: LPIPS,
                           features, cfg: EvaluateConfig, source: str = "samples file") -> dict[str, Any]:
     """scores.json's ``controllability`` (module docstring), or why it was not measured."""
@@ -103,12 +116,11 @@ def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions |
     fidelity = {name: _mean_ci(per_frame[name].mean(axis=(1, 2, 3)), clusters, cfg) for name in FIDELITY}
     by_action = {seq: {name: float(per_frame[name][:, j].mean()) for name in FIDELITY}
                  for j, seq in enumerate(cf.sequences)}
-    pred_gap = np.array([np.mean([pair_distances(p[i, :, j]) for j in range(s)]) for i in range(m)])
-    true_gap = np.array([pair_distances(cf.frames[i]).mean() for i in range(m)])
-    ratio = float(pred_gap.sum() / true_gap.sum()) if true_gap.sum() > 0 else float("nan")
-    sensitivity: dict[str, Any] = {"mean": ratio, "ci95": None}
-    if len(np.unique(clusters)) >= 2 and true_gap.sum() > 0:
-        sensitivity["ci95"] = list(stats.ratio_bootstrap(pred_gap, true_gap, clusters, cfg.bootstrap, cfg.seed))
+    sensitivity = _sensitivity(p, cf.frames, clusters, cfg)
+    # issue 46: an autoregressive sampler's futures under two actions share its random numbers only until
+    # the first code that differs, after which they part like two samples; the first predicted frame alone
+    # is the least mixed with sampling noise (read it beside the run's diversity)
+    sensitivity_first = _sensitivity(p[:, :, :, :1], cf.frames[:, :, :1], clusters, cfg)
     pair = steer_pair(cf)
     if pair is None:
         direction: dict[str, Any] = {"skipped": "no two held sequences steer differently"}
@@ -120,7 +132,7 @@ def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions |
                      "left": cf.sequences[pair[0]], "right": cf.sequences[pair[1]]}
     out: dict[str, Any] = {"skipped": None, "clips": m, "sequences": list(cf.sequences), "num_samples": s,
                            "conditioned": pred.conditioned, "fidelity": fidelity, "fidelity_by_action": by_action,
-                           "sensitivity": sensitivity, "direction": direction,
+                           "sensitivity": sensitivity, "sensitivity_first": sensitivity_first, "direction": direction,
                            "fvd": {"skipped": "evaluate.counterfactual_fvd is false"}}
     if cfg.counterfactual_fvd and features is not None:
         context = _unit_rgb(np.repeat(cf.context, k, axis=0))  # [M*K, Tc, 3, H, W]

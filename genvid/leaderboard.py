@@ -1,4 +1,4 @@
-"""One benchmark's leaderboard (SPEC §3, §7; issue 9 item 4): every run of the benchmark in
+"""One benchmark's leaderboard (docs/design.md §3, §7; issue 9 item 4): every run of the benchmark in
 params.yaml, measured, then the seeds' published rows (genvid.published), never mixed.
 
 Read top to bottom like the table:
@@ -54,7 +54,7 @@ PREDICTIONS = "predictions"
 IMAGE_METRICS = ("psnr", "ssim", "lpips")
 RULES = ("best_seq", "best_step", "mean")
 HEADLINE_RULE = "best_seq"
-HEADLINE_METRIC = "fvd"  # what ranks the measured rows: the one score of whole videos (SPEC §7)
+HEADLINE_METRIC = "fvd"  # what ranks the measured rows: the one score of whole videos (docs/design.md §7)
 BASELINE_MODEL = "copy_last"
 FVD_DECIMALS = 4  # the precision evaluation's metrics.json gives FVD: rows.json and the TSV keep it
 
@@ -155,7 +155,9 @@ def _controllability(scores: dict, path: Path) -> dict[str, Any] | None:
     direction = section.get("direction") if isinstance(section.get("direction"), dict) else {}
     cue = direction.get("true_frames")
     return {"cf_lpips": value("fidelity", "lpips"), "cf_ssim": value("fidelity", "ssim"),
-            "sensitivity": value("sensitivity"), "direction": value("direction"),
+            "sensitivity": value("sensitivity"),
+            "sensitivity_first": value("sensitivity_first") if "sensitivity_first" in section else None,
+            "direction": value("direction"),
             "shift_gap": value("direction", "shift_gap") if "shift_gap" in direction else None,
             "direction_true_frames": None if cue is None else _float(cue, path, "controllability.direction.true_frames"),
             "clips": section.get("clips"), "sequences": section.get("sequences"),
@@ -425,7 +427,8 @@ def headline(rows: dict[str, Any]) -> dict[str, dict[str, float]]:
     return out
 
 
-CONTROL_COLUMNS = ("cf_lpips", "sensitivity", "direction")  # issue 24: the counterfactual clips' scores
+# issue 24: the counterfactual clips' scores; issue 46: the first predicted frame's sensitivity too
+CONTROL_COLUMNS = ("cf_lpips", "sensitivity", "sensitivity_first", "direction")
 MOTION_RULES = ("mean_of_n", "best_of_n", "real")  # issue 22 item 4: motion accuracy (labelled benchmarks only)
 MOTION_COLUMNS = tuple(f"motion_{r}{e}" for r in MOTION_RULES for e in ("", "_lo", "_hi"))
 # issue 23 item 2: the long-horizon protocol's headline (benchmarks with one only); rows.json has every rule

@@ -1,4 +1,4 @@
-"""Evaluation of one samples file (SPEC §7): per-timestep metrics against a hand computation, both
+"""Evaluation of one samples file (docs/design.md §7): per-timestep metrics against a hand computation, both
 best-of-N rules, FVD with the real context in both sets and its repeats, extras, intervals under
 clusters, the stage's outputs and its one-line errors."""
 from __future__ import annotations
@@ -641,6 +641,14 @@ def test_controllability_of_the_truth_of_a_copy_and_of_a_mirror(lpips):
     assert wrong["sensitivity"]["mean"] == pytest.approx(1.0) and wrong["direction"]["mean"] == 0.0
     assert C.headline(truth) == {"cf_lpips": pytest.approx(0, abs=1e-6), "cf_ssim": pytest.approx(1.0),
                                  "sensitivity": pytest.approx(1.0), "direction": 1.0}
+    # issue 46: the first predicted frame's sensitivity alone: 1 for the truth, 0 for the copy; a model that
+    # follows the action on frame 1 and then predicts every action's future alike has it at 1, the whole horizon less
+    assert truth["sensitivity_first"]["mean"] == pytest.approx(1.0) and ignored["sensitivity_first"]["mean"] == 0.0
+    first_only = copy.copy()
+    first_only[:, :, :, 0] = cf.frames[:, :, None, 0]
+    early = C.score_controllability(cf, CounterfactualPredictions(first_only, cf.sequences, True), lpips, None, cfg)
+    assert early["sensitivity_first"]["mean"] == pytest.approx(1.0)
+    assert 0 < early["sensitivity"]["mean"] < 0.9
 
 
 def test_controllability_is_skipped_without_clips_and_refuses_mismatched_futures(lpips):

@@ -213,7 +213,7 @@ def test_ranked_puts_the_lowest_fvd_first_then_runs_without_one_in_params_order(
 
 
 def test_published_values_as_the_seed_tables_print_them():
-    """Transcribed from seed 004 Table 4.3 and seed 001 Tables 9.4-9.5 (../shared/seeds)."""
+    """Transcribed from seed 004 Table 4.3 and seed 001 Tables 9.4-9.5."""
     got = {(r.source.seed, r.source.table, r.model): {m: (v.value, v.pm, v.bound) for m, v in r.metrics}
            for r in pub.PUBLISHED}
     t43 = ("004", "Table 4.3")
@@ -424,14 +424,15 @@ def test_controllability_columns_come_from_scores_json(root):
         "skipped": None, "clips": 8, "sequences": ["left", "right"], "num_samples": 1, "conditioned": True,
         "fidelity": {"lpips": {"mean": 0.25, "ci95": [0.2, 0.3]}, "ssim": {"mean": 0.5, "ci95": None},
                      "psnr": {"mean": 20.0, "ci95": None}},
-        "sensitivity": {"mean": 0.125, "ci95": [0.0625, 0.25]},
+        "sensitivity": {"mean": 0.125, "ci95": [0.0625, 0.25]}, "sensitivity_first": {"mean": 0.5, "ci95": [0.25, 0.75]},
         "direction": {"mean": 0.75, "ci95": [0.5, 1.0], "true_frames": 1.0, "left": "left", "right": "right"}}
     (report / "scores.json").write_text(json.dumps(scores))
     out = run_stage(root, "driving")
     line = next(l for l in read_tsv(out / "leaderboard.tsv") if l["name"] == "driving-copy_last")
     assert [line[c] for c in ("cf_lpips", "cf_lpips_lo", "cf_lpips_hi", "sensitivity", "sensitivity_lo",
-                              "sensitivity_hi", "direction", "action_conditioned")] == [
-        "0.25", "0.2", "0.3", "0.125", "0.0625", "0.25", "0.75", "yes"]
+                              "sensitivity_hi", "sensitivity_first", "sensitivity_first_lo", "sensitivity_first_hi",
+                              "direction", "action_conditioned")] == [
+        "0.25", "0.2", "0.3", "0.125", "0.0625", "0.25", "0.5", "0.25", "0.75", "0.75", "yes"]
     board = json.loads((out / "leaderboard.json").read_text())["driving-copy_last"]
     assert (board["cf_lpips"], board["sensitivity"], board["direction"]) == (0.25, 0.125, 0.75)
     smmnist = next(l for l in read_tsv(run_stage(root, "smmnist") / "leaderboard.tsv") if l["name"] == "smmnist-vq")

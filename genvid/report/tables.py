@@ -512,13 +512,17 @@ def controllability(rows: list[dict]) -> dict | None:
             continue
         cells = [fmt_stat(stat(c.get(key)), digits) if c.get(key) else "—"
                  for key, digits in (("cf_lpips", DIGITS["lpips"]), ("cf_ssim", DIGITS["ssim"]),
-                                     ("sensitivity", 3), ("direction", 2), ("shift_gap", 2))]
+                                     ("sensitivity", 3), ("sensitivity_first", 3))]
+        diversity = fmt_stat(stat(row["metrics"]["diversity"]), 4) if row["metrics"].get("diversity") else "—"
+        cells += [diversity, *(fmt_stat(stat(c.get(key)), 2) if c.get(key) else "—" for key in ("direction", "shift_gap"))]
         name = Markup("<code>{}</code>").format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
         out.append([name, "yes" if c["conditioned"] else "no", *cells])
     if not out:
         return None
-    return {"header": ["Run", "Reads actions", "LPIPS ↓", "SSIM ↑", "Sensitivity", "Direction ↑",
-                       "Shift gap (px) ↑"], "rows": out, "align": "llrrrrr"}
+    # issue 46: first-frame sensitivity beside the diversity: past its first differing code an autoregressive
+    # sampler's futures under two actions part like two samples, so the whole-horizon sensitivity mixes the two
+    return {"header": ["Run", "Reads actions", "LPIPS ↓", "SSIM ↑", "Sensitivity", "Sensitivity, frame 1",
+                       "Diversity", "Direction ↑", "Shift gap (px) ↑"], "rows": out, "align": "llrrrrrrr"}
 
 
 def _published_value(v: dict | None, digits: int) -> str:
