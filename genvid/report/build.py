@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from genvid import params as P
 from genvid.io import atomic_path, atomic_write_text
 from genvid.report import chapters as C
 from genvid.report import figures as F
@@ -119,7 +120,8 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
         C.vqvae_prior_items(reg, main, opts)
     C.sample_items(reg, main, opts)
     C.evaluation_items(reg, main)
-    C.benchmark_items(reg, inp.benchmarks, opts, inp.temperature)
+    C.benchmark_items(reg, inp.benchmarks, opts, inp.temperature,
+                      P.top_level(inp.params, "evaluate", inp.paths.params).fvd_repeats)
     studies = [study for view in inp.benchmarks for study in view.noisy_vq]
     NV.choice_items(reg, studies)  # registry order = the template's order (numbering)
     for study in studies:

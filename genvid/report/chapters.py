@@ -407,7 +407,7 @@ def long_horizon_items(reg: Registry, view: BenchmarkView) -> None:
 
 
 def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
-                    temperature: TemperatureSweep | None = None) -> None:
+                    temperature: TemperatureSweep | None = None, fvd_repeats: int | None = None) -> None:
     """Chapter 6: per benchmark, the leaderboard (measured, then published apart), every run's
     per-timestep curves, every run's first sample on the same test clips; then the temperature
     run's samples at each temperature (on its benchmark) and each ablation's table and Fig. 4.4."""
@@ -481,7 +481,7 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
         for ab in view.ablations:
             ablation_items(reg, view, ab)
     choices = model_choices({run.model for view in views for run in view.runs},
-                            {getattr(view.config.collect, "source", None) for view in views})
+                            {getattr(view.config.collect, "source", None) for view in views}, fvd_repeats)
     if choices is not None:
         reg.add("table", "model_choices", "discussion", "Where the seed 001/004 models, SVG-LP and the action-steered "
                 "models of these runs (and a benchmark of one's own videos) depart from their sources, or fill in "

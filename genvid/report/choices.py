@@ -63,7 +63,8 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "kernel on a 1×1 map reads zero padding at 8 of its 9 taps: the same function, 21.0 M more parameters at the "
      "paper widths: 196 M for 1-8-32)"),
     (("vrnn", "srnn", "rfn", "svg_lp", "svg_lp_action", "hvrnn"), "FVD repeats (<code>evaluate.fvd_repeats</code>)",
-     "default profile: 2; paper profile: 5", "{001:Table 9.3} and {004:§4.5.2}: FVD sampled 5 times", "the default profile's time budget"),
+     "this report's params: {fvd_repeats}; paper profile: 5", "{001:Table 9.3} and {004:§4.5.2}: FVD sampled 5 times",
+     "a smaller profile's time budget"),
     # seed 003's feature flow GAN (issue 22): what §6.3 leaves unstated
     (("feature_flow",), "Flow operator F at the border (<code>genvid/models/feature_flow/flow.py</code>)",
      "a displacement that would carry a fixel off the grid is masked out of its softmax: F conserves every "
@@ -90,6 +91,10 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "{003:§6.3.3} and Fig. 6.9: L2 on the closed-loop frames, the open-loop ones trained by the adversary alone",
      "genvid's addition: at a CPU's scale the adversary barely learns, and the learning curves (docs/learning.md) "
      "showed the rollouts a test scores drifting as training went on"),
+    (("feature_flow",), "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",
+     "spatial 4×4 kernels of stride 2, padding 1 (the DCGAN form)",
+     "{003:§5.2.2}: “All other models use half padded 3 × 3 convolution with stride 2 × 2”",
+     "kept, stated: a 4×4 kernel of stride 2 covers each input pixel equally often (3×3 of stride 2 does not)"),
     (("feature_flow",), "Discriminator", "Conv3D (temporal kernels 3, 3, 1) with weight norm, two ConvLSTMs, the "
      "last step's state pooled into one logit",
      "{003:§6.3.3} and §5.2.2: the best Dynamics classifier, Conv3D + ConvLSTM; weight norm", "widths genvid's"),
@@ -107,6 +112,26 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
     (("cvg",), "Batch norm at test", "frozen running statistics (eval mode)",
      "{004:§6.A}: per-timestep statistics recomputed by 200 “dummy” forward passes at test time",
      "recomputed statistics make a clip's samples depend on its batch, which breaks the Predictor contract"),
+    (("cvg",), "Conditional batch norm statistics (<code>genvid/models/cvg/layers.py</code>, issue 46)",
+     "one mean and variance per channel over the batch and every frame of the clip together (a 2D batch norm over "
+     "batch × time)",
+     "{004:§6.A}: “Features are normalized with a per-frame mean and standard deviation”, with “per-timestep batch "
+     "normalization statistics” recomputed at test time",
+     "kept, stated: per-frame statistics tie a frame's normalisation to its position in the training window, and "
+     "genvid's test-time statistics are frozen anyway (the row above)"),
+    (("cvg",), "Where the coarse video enters (<code>LevelGenerator.residual</code>, issue 46)",
+     "once per unit, after its two 2D ResNet blocks, at every unit's resolution: the coarse frames (and the last "
+     "context frame) nearest-resized up or down, 1×1-projected",
+     "{004:§6.A.2}: “residual connections at the end of each 3D and 2D ResNet block” … “We do not add x<sup>l−1</sup> "
+     "residual connections to feature maps with spatial resolutions (HxW) greater than the resolution of "
+     "x<sup>l−1</sup>”",
+     "kept, stated: fewer projections at the default profile's widths; at 32×32 → 64×64 the last unit is the only "
+     "one above x<sup>l−1</sup>'s resolution"),
+    (("cvg",), "The matching discriminator's input (<code>CVGLevel.loss</code>, issue 46)",
+     "the coarse video repeated in time to the fine grid (fine frame j takes coarse frame ⌊j/2⌋), beside the fine "
+     "video downsampled in space only",
+     "{004:§6.3}: “The output is downsampled to the same size as the input, and both tensors are concatenated”",
+     "kept, stated: the same pair at the fine frame rate; the thesis's reading halves the fine video in time too"),
     (("cvg",), "Initialisation and sizes (<code>models.cvg</code>)",
      "PyTorch's default initialisation; unit widths g_width · min(8, 64 / resolution), App. 6.A's lists at ch = "
      "g_width; discriminator widths doubling from d_width per halving, at most 8×, to 4 × 4",
@@ -175,11 +200,13 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
 )
 
 
-def model_choices(models: set[str], sources: set[str] = frozenset()) -> dict | None:
+def model_choices(models: set[str], sources: set[str] = frozenset(), fvd_repeats: int | None = None) -> dict | None:
     """The rows of ``models`` (a run's registered model names) and of the benchmark ``sources`` (collect.source)
-    as a report table, or None."""
+    as a report table, or None; ``fvd_repeats``: the report's params' evaluate.fvd_repeats, which its row states."""
     shown = set(models) | set(sources)
-    rows = [[Markup(setting), Markup(", ".join(f"<code>{m}</code>" for m in names if m in shown)), Markup(ours),
+    repeats = "not given" if fvd_repeats is None else str(fvd_repeats)
+    rows = [[Markup(setting), Markup(", ".join(f"<code>{m}</code>" for m in names if m in shown)),
+             Markup(ours.replace("{fvd_repeats}", repeats)),
              _cite(source), _cite(why)]
             for names, setting, ours, source, why in ROWS if shown & set(names)]
     if not rows:

@@ -109,6 +109,7 @@ class NoisyStudy:
     # the benchmark's runs whose model samples VQ codes (PixelSNAIL or the GAN prior), in params order:
     # seed 002's claims about priors over noisy codes (§4.6, §4.7) read their scores
     priors: list[RunResult] = field(default_factory=list)
+    vqvae_steps: int | None = None  # the steps each σ's VQ-VAE trained for (the run's, or the study's override)
 
     @property
     def sigmas(self) -> list[float]:
@@ -127,7 +128,7 @@ def read_studies(params: dict, paths: ReportPaths, benchmark: str, results: dict
     for run in P.section(params, "noisy_vq", paths.params):
         if run not in results:
             raise ParamError(f"{paths.params}: noisy_vq.{run} names no run of section 'runs'")
-        cfg, _ = study_entry(params, results[run].run, paths.params)
+        cfg, overrides = study_entry(params, results[run].run, paths.params)
         if cfg.benchmark != benchmark:
             continue
         path = noisy_vq_dir(run, paths.root) / STUDY_FILE
@@ -138,7 +139,9 @@ def read_studies(params: dict, paths: ReportPaths, benchmark: str, results: dict
                 raise GenvidError(f"{path}: {key} {data.get(key)!r} differ from params.yaml noisy_vq.{run}.{key} "
                                   f"{want!r} (a stale study: rerun noisy_vq@{run})")
         priors = [r for r in results.values() if r.benchmark == benchmark and r.model in CODE_PRIOR_MODELS]
-        out.append(NoisyStudy(run, benchmark, path, data, priors))
+        steps = ((overrides.get("train") or {}).get("vqvae") or {}).get(
+            "steps", (results[run].run.train_params.get("vqvae") or {}).get("steps"))
+        out.append(NoisyStudy(run, benchmark, path, data, priors, steps))
     return out
 
 
