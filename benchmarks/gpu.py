@@ -5,7 +5,7 @@
     python benchmarks/gpu.py --device cpu --profile tiny --vq-profile tiny --only vqvae,svg_lp --batch 1 --steps 2
 
 Issue 25 item 5 and issue 20 item 2: side by side in one run, each component of a training run
-at the sizes it trains at, measured where the README's GPU runbook has only estimates
+at the sizes it trains at, measured where docs/gpu.md has only estimates
 (benchmarks/gpu_estimates.py):
 
 - the VQ family's driving-vq run at the thesis profile's sizes (params.yaml merged with

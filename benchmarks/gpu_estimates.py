@@ -1,4 +1,4 @@
-"""Estimates for the GPU runbook (README, "GPU runbook"): memory per GPU and hours of the thesis profile.
+"""Estimates for the GPU runbook (docs/gpu.md): memory per GPU and hours of the thesis profile.
 
     python benchmarks/gpu_estimates.py                 # counts, estimates, CUDA audit (under a minute)
     python benchmarks/gpu_estimates.py --calibrate     # also one real CPU step per component (minutes)

@@ -1,4 +1,4 @@
-"""Benchmark: what bit-for-bit reproducibility costs in speed (issue 10; README, "Reproducibility").
+"""Benchmark: what bit-for-bit reproducibility costs in speed (issue 10; docs/reproducibility.md).
 
     python benchmarks/pins.py                    # both workloads, 3 interleaved processes per variant
     python benchmarks/pins.py --only vqvae --steps 8 --repeats 2

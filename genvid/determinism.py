@@ -1,6 +1,6 @@
 """The one place for determinism: machine pins, seeds, deterministic kernels, DataLoader seeding.
 
-Two layers (README, "Reproducibility"):
+Two layers (docs/reproducibility.md):
 
 1. ``pin_environment`` pins what makes bytes depend on the machine rather than on the code: the
    SIMD level numpy, PyTorch (ATen), oneDNN and MKL dispatch to, and every thread count. It only
@@ -82,7 +82,7 @@ def pin_environment(threads: int, environ: MutableMapping[str, str] | None = Non
     # on a CPU without AVX2 would crash, so there the choice stays OpenBLAS's.
     if _has_x86_v3():
         pins["OPENBLAS_CORETYPE"] = "Haswell"
-    # cuBLAS deterministic workspace (SPEC §9), read when CUDA initialises.
+    # cuBLAS deterministic workspace (docs/design.md §9), read when CUDA initialises.
     pins["CUBLAS_WORKSPACE_CONFIG"] = env.get("CUBLAS_WORKSPACE_CONFIG") or ":4096:8"
 
     env.update(pins)
@@ -161,7 +161,7 @@ def _has_x86_v3() -> bool:
 # ----------------------------------------------------------------------------- seeds and kernels
 
 def configure_torch(threads: int | None = None) -> None:
-    """Deterministic kernels everywhere (SPEC §9): no cuDNN autotune, no TF32."""
+    """Deterministic kernels everywhere (docs/design.md §9): no cuDNN autotune, no TF32."""
     import torch
 
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

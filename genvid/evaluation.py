@@ -1,4 +1,4 @@
-"""Score one run's samples file (SPEC §7). Reads only the samples contract (genvid.data.samples),
+"""Score one run's samples file (docs/design.md §7). Reads only the samples contract (genvid.data.samples),
 so a new model needs no change here.
 
 Per predicted frame, on pixels in [0, 1] (genvid.metrics.image, .lpips): MSE, PSNR, SSIM,
@@ -14,7 +14,7 @@ uniformly random sample per clip and only k·clips generated videos need I3D; by
 samples of a clip (a deterministic model's) share one I3D pass. The real set's features come
 from the benchmark's reference file (stage fvd_reference), checked against the samples file's
 real clips by hash. An extra series that sees the future (a reconstruction) also gets FVD* =
-predictions against it (SPEC §7).
+predictions against it (docs/design.md §7).
 
 Diversity (issue 21: mode collapse, which none of the theses measured): the LPIPS between two
 samples of one clip, per predicted frame, averaged over the frames and over the disjoint pairs

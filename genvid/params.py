@@ -1,6 +1,6 @@
 """Load ``params.yaml`` and validate the sections a stage reads (genvid.config: one line naming the key).
 
-Layout (SPEC §4): ``repro``, ``device``, ``benchmarks.<name>`` (collect, split, clips, normalize,
+Layout (docs/design.md §4): ``repro``, ``device``, ``benchmarks.<name>`` (collect, split, clips, normalize,
 protocol, optional long_horizon), ``models.<model>`` (sizes), ``train.<model>`` (optimisation),
 ``runs.<run>`` (a benchmark x a registered model with optional ``overrides`` of its models/train
 sections), ``sample``, ``evaluate``.
@@ -80,7 +80,7 @@ class NormalizeConfig:
 
 @dataclass(frozen=True)
 class ProtocolConfig:
-    """SPEC §7: every predictor of a benchmark sees ``context_frames`` and predicts ``horizon``."""
+    """docs/design.md §7: every predictor of a benchmark sees ``context_frames`` and predicts ``horizon``."""
 
     context_frames: int = field(metadata=rule(min=1))
     horizon: int = field(metadata=rule(min=1))
@@ -146,7 +146,7 @@ class EvaluateConfig:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """SPEC §8: the run whose model the thesis chapters describe (any run), and the run whose
+    """docs/design.md §8: the run whose model the thesis chapters describe (any run), and the run whose
     samples the report redraws at several sampling temperatures (seed 001's RFN; optional: no
     figure when it is unset or not a run of params.yaml)."""
 

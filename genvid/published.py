@@ -1,11 +1,11 @@
-"""The published numbers the seed theses report on genvid's benchmarks, as data (SPEC §7, issue 9).
+"""The published numbers the seed theses report on genvid's benchmarks, as data (docs/design.md §7, issue 9).
 
 A published row is never a measurement of genvid's: it carries its source (seed, table, section,
 page) and how its protocol differs from genvid's protocol for that benchmark. The leaderboard
 (genvid.leaderboard) puts these rows after the measured ones, each with ``kind: "published"``.
 
-Every number below was checked against the table it cites (the seed text files in
-``../shared/seeds/``; page numbers from each thesis's table of contents):
+Every number below was checked against the table it cites (the theses docs/design.md lists by seed
+number and title; page numbers from each thesis's table of contents):
 
 - seed 004 (Castrejón), Table 4.3, §4.5.2 "Comparisons to Previous Approaches" (§4.5 begins on
   p. 53): SM-MNIST FVD / LPIPS / SSIM of SVG-LP, "Ours w/o Hier" (a VRNN with one latent level)
@@ -49,7 +49,7 @@ class Value:
 
 @dataclass(frozen=True)
 class Source:
-    seed: str  # "004": the file ../shared/seeds/004_*.txt
+    seed: str  # "004": seed 004 of docs/design.md's sources
     table: str  # "Table 4.3"
     where: str  # section and page
 

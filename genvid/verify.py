@@ -1,4 +1,4 @@
-"""Check that the committed ``dvc.lock`` regenerates bit for bit here (README, "Reproducibility").
+"""Check that the committed ``dvc.lock`` regenerates bit for bit here (docs/reproducibility.md).
 
     python -m genvid.verify                 # auto: the workspace if it holds every output, else a scratch copy
     python -m genvid.verify --workspace     # after `make repro`: hash the workspace's outputs
@@ -377,7 +377,7 @@ def environment_differences(here: dict[str, Any], recorded: dict[str, Any] | Non
     if recorded and gpu != rec_gpu:
         if gpu and not rec_gpu:
             found.append(("GPU", f"this run computes on a GPU ({gpu['model']}) and the lock was written on a CPU: "
-                                 "GPU bytes never match a CPU-written lock (README, Reproducibility)"))
+                                 "GPU bytes never match a CPU-written lock (docs/reproducibility.md)"))
         elif rec_gpu and not gpu:
             found.append(("GPU", f"the lock was written on a GPU ({rec_gpu['model']}), this run computes on the CPU"))
         else:

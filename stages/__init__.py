@@ -1,7 +1,7 @@
 """genvid's stage CLIs. Every stage runs as ``python -m stages.<name> [--params FILE] ...``, so this
 package is imported before any stage module, and before numpy or torch: it pins what would make
-the stage's bytes depend on the machine (genvid.determinism.pin_environment, README
-"Reproducibility") with the thread count of ``repro.threads`` in the params file.
+the stage's bytes depend on the machine (genvid.determinism.pin_environment, docs/reproducibility.md)
+with the thread count of ``repro.threads`` in the params file.
 
 When something imported numpy or torch first (a test importing a stage in-process), the pins
 could no longer take effect, and the process's environment is left alone.

@@ -1,4 +1,4 @@
-"""Stage collect: record one benchmark's video to its HDF5 frames file (SPEC §3)."""
+"""Stage collect: record one benchmark's video to its HDF5 frames file (docs/design.md §3)."""
 from __future__ import annotations
 
 from tqdm import tqdm

@@ -1,4 +1,4 @@
-"""Stage evaluate: score one run's samples file on the benchmark's protocol (SPEC §7).
+"""Stage evaluate: score one run's samples file on the benchmark's protocol (docs/design.md §7).
 
 Writes reports/<benchmark>/runs/<run>/: metrics.json (dvc metrics: flat headline numbers,
 psnr/ssim/lpips best-of-N per sequence, fvd mean, and bits_per_dim from the run's

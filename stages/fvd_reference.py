@@ -1,4 +1,4 @@
-"""Stage fvd_reference: the I3D features of one benchmark's real test clips (SPEC §7), and of its
+"""Stage fvd_reference: the I3D features of one benchmark's real test clips (docs/design.md §7), and of its
 long-horizon protocol's clips where it has one (context + true future of each).
 
 Every run of the benchmark is scored against this one real set, so it is embedded once, not

@@ -1,4 +1,4 @@
-"""Stage leaderboard: one benchmark's runs (measured) and the seeds' published rows (SPEC §3, §7).
+"""Stage leaderboard: one benchmark's runs (measured) and the seeds' published rows (docs/design.md §3, §7).
 
 Writes reports/<benchmark>/leaderboard/: leaderboard.json (the headline numbers of each run;
 a plain output, `dvc metrics show` lists the runs' metrics.json), rows.json (every row with intervals, protocol flags, sources and protocol

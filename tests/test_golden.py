@@ -4,7 +4,7 @@ every network, under genvid's pins (tests/_golden_cases.py), against tests/data/
 - This machine's vendor has a record: every case must print the recorded hash; a difference
   names the op or model (another CPU generation of the vendor, a changed pin, a changed torch).
 - Records of two vendors must agree on every case but the ``vendor_dependent`` ones (torch's own
-  sqrt and the AdamW that uses it, which genvid replaced): the README's claim that training
+  sqrt and the AdamW that uses it, which genvid replaced): docs/reproducibility.md's claim that training
   reproduces across vendors, checked wherever the records are.
 - A case this machine's vendor has no record of (a vendor without a record, a case added on another
   vendor's machine) is checked against another vendor's record, as the records must agree on it

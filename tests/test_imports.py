@@ -1,6 +1,6 @@
 """The import graph of genvid and the stage CLIs: no cycles, and no layer imports a higher one.
 
-Layers, lowest first (README, "Code layout"); a module may import its own layer and lower ones:
+Layers, lowest first (docs/development.md); a module may import its own layer and lower ones:
 
     base     errors, io, config, determinism, numerics, timings, layout, stage
     data     genvid.data

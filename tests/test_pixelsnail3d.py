@@ -112,7 +112,7 @@ def test_causality_by_gradient_with_attention():
 
 
 def test_without_attention_every_earlier_position_reaches_every_later_one():
-    """No blind spot (SPEC §6): in the bottom prior's setting (convolutions only) the logits at
+    """No blind spot (docs/design.md §6): in the bottom prior's setting (convolutions only) the logits at
     every position, the last one included, have a non-zero gradient w.r.t. the embedded code at
     every earlier position, and zero at it and after. A single masked 3x3x3 stack fails this at
     30 of these 48 positions (the upper right of the current frame, the bottom of the previous

@@ -1,4 +1,4 @@
-"""Contract tests over the model registry (SPEC §3): every registered model, untrained, built from
+"""Contract tests over the model registry (docs/design.md §3): every registered model, untrained, built from
 the tiny profile's sizes.
 
 - leak: the futures are byte-identical when every frame after the context is replaced by noise

@@ -267,7 +267,7 @@ def test_training_gives_identical_weights_on_one_or_two_cores_and_under_higher_i
     cores, and whatever ISA above AVX2 the CPU (here: the environment) offers, because ATen and
     oneDNN are held at AVX2 and MKL at COMPATIBLE. The same run at 1 thread, or with ATen forced
     below AVX2, gives other weights: the thread count is a param, and CPUs without AVX2 are
-    outside the guarantee (README, Reproducibility)."""
+    outside the guarantee (docs/reproducibility.md)."""
     p2, p1 = write_params(tmp_path / "p2.yaml", 2), write_params(tmp_path / "p1.yaml", 1)
     base, one_core = train(p2), train(p2, cores={min(os.sched_getaffinity(0))})
     base, one_core = result(base), result(one_core)

@@ -1,4 +1,4 @@
-"""What a benchmark's clips are, whatever its source (SPEC §3); the data stages read it, so it
+"""What a benchmark's clips are, whatever its source (docs/design.md §3); the data stages read it, so it
 imports no torch (the datasets over these clips are genvid.data.clips).
 
 - Recorded video (``procedural``, ``carracing``, a user's own ``video_dir``): one frames file, a chronological split

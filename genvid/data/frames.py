@@ -1,4 +1,4 @@
-"""The recorded-video HDF5 file (SPEC §3): write it atomically, open it with validation.
+"""The recorded-video HDF5 file (docs/design.md §3): write it atomically, open it with validation.
 
 Layout: ``frames`` uint8 [N,H,W,C] with C = 3 (RGB: the driving sources) or C = 1 (grey:
 SM-MNIST, whose test set ``genvid.data.smmnist.write_test_set`` writes in this layout),

@@ -1,4 +1,4 @@
-"""The samples file (SPEC §3): one per run; this module is its only writer and reader.
+"""The samples file (docs/design.md §3): one per run; this module is its only writer and reader.
 
 Layout, all uint8 frames [.., H, W, C]:
 

@@ -1,4 +1,4 @@
-"""Per-frame image metrics on pixels in [0, 1]: MSE, PSNR, SSIM (SPEC §7, seed 001 §6.1).
+"""Per-frame image metrics on pixels in [0, 1]: MSE, PSNR, SSIM (docs/design.md §7, seed 001 §6.1).
 
 Every function takes ``pred`` and ``target`` of shape [N, C, H, W] or [N, T, C, H, W] (C = 3, or
 1 for grey benchmarks: the same values as the grey repeated to RGB)

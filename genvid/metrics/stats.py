@@ -1,6 +1,6 @@
 """Best-of-N / mean-of-N over stochastic samples, and 95 % intervals across test clips.
 
-Protocol (SPEC §7; SRVP, Franceschi et al. 2020; seed 001 §9.1): a model draws N samples per
+Protocol (docs/design.md §7; SRVP, Franceschi et al. 2020; seed 001 §9.1): a model draws N samples per
 test clip; per-frame scores have shape [clips C, samples N, timesteps T].
 
 - best-of-N per sequence (``best_seq``, the headline, SRVP): per clip and metric, the sample

@@ -1,4 +1,4 @@
-"""The Predictor contract (SPEC §3): context pixels in, sampled futures out.
+"""The Predictor contract (docs/design.md §3): context pixels in, sampled futures out.
 
 Every video model is scored through one method::
 

@@ -1,8 +1,8 @@
-"""The model registry (SPEC §3): the one table of genvid's models.
+"""The model registry (docs/design.md §3): the one table of genvid's models.
 
 A name in ``params.yaml: runs.<run>.model`` maps to a ModelSpec (genvid.models.family): how to
 train the family on a run's data and how to load it back as a Predictor. Adding a family is a
-folder under genvid/models, one line here, its params and its tests (README, "A new model");
+folder under genvid/models, one line here, its params and its tests (docs/development.md);
 ``benchmarks/models.py`` and the contract tests read this table.
 """
 from __future__ import annotations

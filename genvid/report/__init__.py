@@ -1,4 +1,4 @@
-"""The thesis-style report (SPEC §8): self-contained HTML and PDF from one Jinja2 template.
+"""The thesis-style report (docs/design.md §8): self-contained HTML and PDF from one Jinja2 template.
 
     from genvid.report.build import build_report, Options
     from genvid.report.inputs import ReportPaths

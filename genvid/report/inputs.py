@@ -184,7 +184,7 @@ class BenchmarkView:
 
 
 def check_same_clips(runs: list[RunResult]) -> None:
-    """Every run of a benchmark samples the same test clips (SPEC §7): same count, same origins."""
+    """Every run of a benchmark samples the same test clips (docs/design.md §7): same count, same origins."""
     ref = runs[0]
     for r in runs[1:]:
         same = (r.samples.clips == ref.samples.clips and np.array_equal(r.episode, ref.episode)

@@ -6,7 +6,7 @@ sets N. With N > 1 the train stage re-executes itself under PyTorch's own launch
 so dvc.yaml's command stays ``python -m stages.train --run <run>``. Each of the N processes joins
 one process group (gloo on CPU, nccl on CUDA: ``distributed.backend: auto``).
 
-What ``genvid.train.fit`` does when a process group is up (README, "Training on several processes"):
+What ``genvid.train.fit`` does when a process group is up (docs/cluster.md):
 
 - Data: the global batch is ``TrainConfig.batch_size`` whatever N; rank r takes the r-th
   contiguous slice (batch_size / N samples) of every global batch of the one deterministic data

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start a single-node Slurm cluster on this machine (munge, slurmctld, slurmd), for running the
-# DAG through `snakemake --executor slurm --profile workflow/profiles/slurm` (README, "Running the
-# DAG on a cluster") and for tests/test_cluster.py. Needs root. Idempotent: daemons already up
+# DAG through `snakemake --executor slurm --profile workflow/profiles/slurm` (docs/cluster.md)
+# and for tests/test_cluster.py. Needs root. Idempotent: daemons already up
 # are left alone. Installs Debian's slurm-wlm and munge with apt-get when they are missing.
 #
 # The node is this machine as `slurmd -C` reports it (CPUs, sockets, memory). The config is

@@ -6,7 +6,7 @@ clip (§4.1.4), the top prior, then the bottom prior conditioned on the true top
 Optionally a fourth (``models.<vq>.finetune.enabled``, off by default): the decoder fine-tuned
 on the priors' codes, genvid's reading of §6.5's end-to-end training (genvid.models.vq.finetune).
 
-Prediction (SPEC §3, §5): the context codes come from the context frames alone
+Prediction (docs/design.md §3, §5): the context codes come from the context frames alone
 (``VQVAE3D.encode_context``: a causal-in-time encoder, or the thesis's encoder with the
 unknown future replaced by the last context frame), the priors generate the rest, the
 decoder turns the codes into frames. The diagnostics of seed 000 Figs. 6.3-6.7 (generated

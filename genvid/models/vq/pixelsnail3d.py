@@ -1,4 +1,4 @@
-"""3D PixelSNAIL priors over VQ-VAE code indices (seed 000 §3.3.2, §4.3, §5.3; SPEC §6).
+"""3D PixelSNAIL priors over VQ-VAE code indices (seed 000 §3.3.2, §4.3, §5.3; docs/design.md §6).
 
 The prior models p(z) = prod_i p(z_i | z_<i) over a code grid [B, T, H, W] in raster order
 (t, h, w). Building blocks, as in seed 000 Figs. 4.4-4.6, with the causal convolutions split

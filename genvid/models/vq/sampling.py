@@ -1,4 +1,4 @@
-"""Autoregressive sampling from a PixelSNAIL3d prior (seed 000 §4.3.3; SPEC §6).
+"""Autoregressive sampling from a PixelSNAIL3d prior (seed 000 §4.3.3; docs/design.md §6).
 
 Both samplers fill the raster positions >= `start` of `codes` one at a time; positions
 < `start` are the context (e.g. the first 8 of 16 frames) and are never altered.
