@@ -19,36 +19,38 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 import numpy as np
 import torch
 
+from genvid.data.frames import conditioning as frame_inputs
 from genvid.data.h5 import read_h5
 from genvid.errors import GenvidError
-from genvid.evaluation import Features, Reference, _unit_rgb, frame_scores, fvd_draws
+from genvid.evaluation import Features, Reference, frame_scores, fvd_draws, unit_rgb
 from genvid.metrics.fvd import frechet_distance_features
 from genvid.metrics.lpips import LPIPS
+from genvid.sampling import protocol_batches
 from genvid.train.sampler import derived_seed
 
 STATIC_TOLERANCE = 2  # uint8 levels a pixel may vary through the real clip and still count as static
 
 
-@torch.no_grad()
 def protocol_futures(predictor: Any, frames_path: Path, starts: np.ndarray, context_frames: int, horizon: int,
-                     num_samples: int, seed: int, per_call: int,
-                     stream: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
-    """(real uint8 [N, Tc + horizon, H, W, C], futures uint8 [N, S, horizon, H, W, C]), the sample stage's draws:
-    a batch from (seed, *stream, its first clip) (the long horizon's stream: genvid.train.sampler)."""
+                     num_samples: int, seed: int, per_call: int, stream: tuple[int, ...] = (),
+                     conditioning: str | None = None, autocast: ContextManager | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(real uint8 [N, Tc + horizon, H, W, C], futures uint8 [N, S, horizon, H, W, C]): the sample stage's
+    draws, by the protocol's one loop (genvid.sampling), a batch from (seed, *stream, its first clip) (the
+    long horizon's stream: genvid.train.sampler); ``conditioning`` the per-frame inputs a conditioned
+    model reads (ModelSpec.conditioning), ``autocast`` the run's precision (genvid.device)."""
     reals, futures = [], []
     with read_h5(frames_path, "frames file") as f:
-        frames = f["frames"]
-        for first in range(0, len(starts), per_call):
-            real = np.stack([frames[int(a):int(a) + context_frames + horizon] for a in starts[first:first + per_call]])
-            generator = torch.Generator().manual_seed(derived_seed(seed, *stream, first))
-            futures.append(predictor.predict(torch.from_numpy(real[:, :context_frames]), horizon, num_samples,
-                                             generator).numpy())
-            reals.append(real)
+        recorded = None if conditioning is None else frame_inputs(f, frames_path, conditioning)
+        for b in protocol_batches(predictor, f["frames"], recorded, starts, context_frames, horizon, num_samples,
+                                  per_call, lambda first: derived_seed(seed, *stream, first), autocast=autocast):
+            reals.append(b.real)
+            futures.append(b.futures)
     return np.concatenate(reals), np.concatenate(futures)
 
 
@@ -65,8 +67,8 @@ def static_background_variance(real: np.ndarray, futures: np.ndarray) -> float |
 def ablation_scores(real: np.ndarray, futures: np.ndarray, context_frames: int, lpips: LPIPS,
                     features: Features | None, reference: Reference | None, fvd_seed: int) -> dict[str, Any]:
     """{"lpips", "ssim" (best-of-N per sequence), "fvd" (one seeded sample per clip, or None), "static_variance", "clips"}."""
-    pred = _unit_rgb(futures)
-    target = _unit_rgb(real[:, None, context_frames:]).expand_as(pred)
+    pred = unit_rgb(futures)
+    target = unit_rgb(real[:, None, context_frames:]).expand_as(pred)
     per_frame = frame_scores(pred, target, lpips)
     out: dict[str, Any] = {"clips": int(len(real))}
     for metric, better in (("lpips", np.argmin), ("ssim", np.argmax)):
@@ -78,7 +80,7 @@ def ablation_scores(real: np.ndarray, futures: np.ndarray, context_frames: int, 
             raise GenvidError(f"{reference.path}: the ablation's test clips differ from the benchmark's FVD reference "
                               "(rerun the fvd_reference stage)")
         draw = fvd_draws(len(real), futures.shape[1], 1, fvd_seed)[0]
-        context = _unit_rgb(real[:, :context_frames])
+        context = unit_rgb(real[:, :context_frames])
         video = torch.cat([context, pred[np.arange(len(real)), draw]], dim=1)
         out["fvd"] = frechet_distance_features(reference.features, features(video).double().numpy())
     out["static_variance"] = static_background_variance(real, futures)

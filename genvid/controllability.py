@@ -23,7 +23,7 @@ import torch
 from genvid.data.counterfactuals import Counterfactuals
 from genvid.data.samples import CounterfactualPredictions, SamplesInfo
 from genvid.errors import GenvidError
-from genvid.evaluation import frame_scores
+from genvid.evaluation import frame_scores, unit_rgb
 from genvid.metrics import stats
 from genvid.metrics.control import pair_distances, path_shift, turns_right_way
 from genvid.metrics.fvd import frechet_distance_features
@@ -31,11 +31,6 @@ from genvid.metrics.lpips import LPIPS
 from genvid.params import EvaluateConfig
 
 FIDELITY = ("psnr", "ssim", "lpips")
-
-
-def _unit_rgb(frames: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3).float().div_(255.0)
-    return x.expand(*x.shape[:-3], 3, *x.shape[-2:]) if x.shape[-3] == 1 else x
 
 
 def _mean_ci(values: np.ndarray, clusters: np.ndarray, cfg: EvaluateConfig) -> dict[str, Any]:
@@ -111,8 +106,8 @@ def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions |
                           "(rerun the sample stage)")
     clusters = cf.index["cluster"]
     m, k, s = p.shape[:3]
-    true = _unit_rgb(cf.frames)[:, :, None].expand(m, k, s, *cf.frames.shape[2:3], 3, *cf.frames.shape[3:5])
-    per_frame = frame_scores(_unit_rgb(p), true, lpips)  # metric -> [M, K, S, horizon]
+    true = unit_rgb(cf.frames)[:, :, None].expand(m, k, s, *cf.frames.shape[2:3], 3, *cf.frames.shape[3:5])
+    per_frame = frame_scores(unit_rgb(p), true, lpips)  # metric -> [M, K, S, horizon]
     fidelity = {name: _mean_ci(per_frame[name].mean(axis=(1, 2, 3)), clusters, cfg) for name in FIDELITY}
     by_action = {seq: {name: float(per_frame[name][:, j].mean()) for name in FIDELITY}
                  for j, seq in enumerate(cf.sequences)}
@@ -135,9 +130,9 @@ def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions |
                            "sensitivity": sensitivity, "sensitivity_first": sensitivity_first, "direction": direction,
                            "fvd": {"skipped": "evaluate.counterfactual_fvd is false"}}
     if cfg.counterfactual_fvd and features is not None:
-        context = _unit_rgb(np.repeat(cf.context, k, axis=0))  # [M*K, Tc, 3, H, W]
-        real = features(torch.cat([context, _unit_rgb(cf.frames.reshape(m * k, *cf.frames.shape[2:]))], 1))
-        fake = features(torch.cat([context, _unit_rgb(p[:, :, 0].reshape(m * k, *p.shape[3:]))], 1))
+        context = unit_rgb(np.repeat(cf.context, k, axis=0))  # [M*K, Tc, 3, H, W]
+        real = features(torch.cat([context, unit_rgb(cf.frames.reshape(m * k, *cf.frames.shape[2:]))], 1))
+        fake = features(torch.cat([context, unit_rgb(p[:, :, 0].reshape(m * k, *p.shape[3:]))], 1))
         out["fvd"] = {"skipped": None, "value": frechet_distance_features(real.double().numpy(), fake.double().numpy()),
                       "videos": m * k}
     return out

@@ -72,9 +72,9 @@ def i3d_features(i3d: I3D, batch_size: int = 8) -> Features:
     return lambda videos: i3d_logits(i3d, videos, batch_size)
 
 
-def _unit_rgb(frames: np.ndarray) -> torch.Tensor:
+def unit_rgb(frames: np.ndarray) -> torch.Tensor:
     """uint8 [..., H, W, C] -> float32 [..., 3, H, W] in [0, 1]; one channel repeated to RGB."""
-    x = torch.from_numpy(frames).movedim(-1, -3).float().div_(255.0)
+    x = torch.from_numpy(np.ascontiguousarray(frames)).movedim(-1, -3).float().div_(255.0)
     return x.expand(*x.shape[:-3], 3, *x.shape[-2:]) if x.shape[-3] == 1 else x
 
 
@@ -145,7 +145,7 @@ def _video_features(features: Features, context: torch.Tensor, raw: np.ndarray, 
     if not jobs:
         return np.full(raw.shape[:2] + (0,), np.nan)
     clip, sample = zip(*jobs)
-    video = _unit_rgb(raw[list(clip), list(sample)])  # [jobs, horizon, 3, H, W]
+    video = unit_rgb(raw[list(clip), list(sample)])  # [jobs, horizon, 3, H, W]
     computed = features(torch.cat([context[list(clip)], video], dim=1)).double().numpy()
     row = {job: r for r, job in enumerate(jobs)}
     out = np.full(raw.shape[:2] + (computed.shape[1],), np.nan)
@@ -170,13 +170,13 @@ def score(info: SamplesInfo, lpips: LPIPS, features: Features | None, batch_clip
     with bar:
         for i in range(0, n, batch_clips):
             rows = slice(i, min(i + batch_clips, n))
-            real = _unit_rgb(read_clips(info.path, info.dataset("real"), rows))  # [b, T, 3, H, W]
+            real = unit_rgb(read_clips(info.path, info.dataset("real"), rows))  # [b, T, 3, H, W]
             context, future = real[:, :c], real[:, None, c:]
             if features is not None and reference is None:
                 feats["real"].append(features(real).double().numpy())
             for name, dataset in series.items():
                 raw = read_clips(info.path, dataset, rows)  # uint8 [b, S, horizon, H, W, C]
-                video = _unit_rgb(raw)
+                video = unit_rgb(raw)
                 for m, value in frame_scores(video, future.expand_as(video), lpips).items():
                     acc[name][m].append(value)
                 if name == PREDICTIONS and info.samples >= 2:
@@ -220,7 +220,7 @@ def fvd_reference(frames: str | Path, starts: np.ndarray, clip_len: int, feature
         for i in tqdm(range(0, len(starts), batch_clips), desc="FVD reference", disable=not progress):
             raw = np.stack([f["frames"][int(a):int(a) + clip_len] for a in starts[i:i + batch_clips]])
             digest.update(raw.tobytes())
-            parts.append(features(_unit_rgb(raw)).double().numpy())
+            parts.append(features(unit_rgb(raw)).double().numpy())
     return Reference(np.concatenate(parts), digest.hexdigest())
 
 

@@ -25,6 +25,7 @@ from genvid.errors import ParamError
 from genvid.stage import cli_main
 from genvid.io import write_json
 from genvid.data.benchmark import protocol_clips
+from genvid.device import autocast as precision_autocast
 from genvid.layout import METRIC_WEIGHTS, ablation_dir, benchmark_paths
 from genvid.metrics.weights import load_i3d, load_lpips
 from genvid.models.store import check_run_record
@@ -101,6 +102,8 @@ def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
     features = E.i3d_features(load_i3d(args.root + "/" + str(METRIC_WEIGHTS["i3d"])))
     reference = E.load_reference(benchmark_paths(ctx.run.benchmark, args.root).fvd_reference)
     per_call = clips_per_call(ctx.run.model_params, proto.num_samples)  # the sample stage's batches, so its seeds
+    # the sample stage's conditioning and precision too: the one protocol loop (genvid.sampling)
+    drawn = {"conditioning": get(ctx.run.model).conditioning, "autocast": precision_autocast(ctx.device, ctx.precision)}
 
     diagnostics = get(ctx.run.model).diagnostics
     long = ctx.bench.long_horizon  # the full rollout, where the cascade's findings are
@@ -111,11 +114,11 @@ def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
 
     def score(predictor) -> dict:
         real, futures = A.protocol_futures(predictor, ctx.frames, starts, proto.context_frames, proto.horizon,
-                                           proto.num_samples, seed, per_call)
+                                           proto.num_samples, seed, per_call, **drawn)
         scores = A.ablation_scores(real, futures, proto.context_frames, lpips, features, reference, fvd_seed)
         if long is not None:  # the sample stage's long-horizon futures, scored alike: fvd_long, lpips_long, ssim_long
             real, futures = A.protocol_futures(predictor, ctx.frames, long_starts, long.context_frames, long.horizon,
-                                               long.num_samples, seed, long_per_call, (LONG_HORIZON_STREAM,))
+                                               long.num_samples, seed, long_per_call, (LONG_HORIZON_STREAM,), **drawn)
             more = A.ablation_scores(real, futures, long.context_frames, lpips, features, long_reference, fvd_seed)
             scores.update({f"{key}_long": more[key] for key in ("fvd", "lpips", "ssim")})
         if diagnostics is not None:  # the family's own measures, on the same test contexts

@@ -25,6 +25,7 @@ from genvid.context import check_data, run_context
 from genvid.models.predictor import clips_per_call
 from genvid.models.registry import get
 from genvid.models.store import check_run_record
+from genvid.sampling import protocol_batches
 from genvid.train.sampler import COUNTERFACTUAL_STREAM, LONG_HORIZON_STREAM, derived_seed
 
 
@@ -68,19 +69,18 @@ def main(argv: list[str] | None = None) -> None:
                        extras, cond_info) as writer, read_h5(ctx.frames, "frames file") as f:
         frames = f["frames"]
         recorded = None if cond_info is None else conditioning(f, ctx.frames, cond_info.name)
-        with autocast:
-            draw(writer, predictor, frames, recorded, (starts, episode, cluster), proto, per_call,
-                 lambda first: derived_seed(seed, first), extras, f"sample {ctx.run.name}")
+        draw(writer, predictor, frames, recorded, (starts, episode, cluster), proto, per_call,
+             lambda first: derived_seed(seed, first), extras, f"sample {ctx.run.name}", autocast)
         if cf.available:
             with autocast:
                 writer.counterfactual(counterfactual_futures(predictor, cf, seed, cond_info is not None,
                                                              max(1, per_call * s // cf.num_samples)))
         if long is not None:
-            with autocast:
-                draw(writer.long_horizon(len(long_clips[0]), long.context_frames, long.horizon, long.num_samples),
-                     predictor, frames, recorded, long_clips, long,
-                     args.batch_clips or clips_per_call(ctx.run.model_params, long.num_samples),
-                     lambda first: derived_seed(seed, LONG_HORIZON_STREAM, first), {}, f"long horizon {ctx.run.name}")
+            draw(writer.long_horizon(len(long_clips[0]), long.context_frames, long.horizon, long.num_samples),
+                 predictor, frames, recorded, long_clips, long,
+                 args.batch_clips or clips_per_call(ctx.run.model_params, long.num_samples),
+                 lambda first: derived_seed(seed, LONG_HORIZON_STREAM, first), {}, f"long horizon {ctx.run.name}",
+                 autocast)
     told = f"; {cf.clips} counterfactual clips x {len(cf.sequences)} actions" if cf.available else ""
     if long is not None:
         told += (f"; long horizon: {len(long_clips[0])} clips x {long.num_samples} samples, "
@@ -89,28 +89,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def draw(writer: ClipsWriter, predictor, frames, recorded, clips: tuple[np.ndarray, np.ndarray, np.ndarray],
-         proto: P.ProtocolConfig, per_call: int, seed_of, extras: dict, desc: str) -> None:
-    """Every future of the test clips ``clips`` (start, episode, cluster) of protocol ``proto``, ``per_call``
-    clips per predict call, each call's generator seeded by ``seed_of(its first clip)``. The model sees the
-    context frames only (and the clip's recorded ``cond`` for the context and the horizon); with
-    ``extras``, predict_with_diagnostics gives the same futures plus series that see the whole clip."""
+         proto: P.ProtocolConfig, per_call: int, seed_of, extras: dict, desc: str, autocast) -> None:
+    """Every future of the test clips ``clips`` (start, episode, cluster) of protocol ``proto``, drawn by the
+    protocol's one loop (genvid.sampling), into ``writer``; with ``extras``, the family's diagnostic series."""
     starts, episode, cluster = clips
-    c, n = proto.context_frames, len(starts)
-    for first in tqdm(range(0, n, per_call), desc=desc, unit="batch"):
-        rows = slice(first, min(first + per_call, n))
-        real = np.stack([frames[int(a):int(a) + proto.clip_len] for a in starts[rows]])
-        context = torch.from_numpy(real[:, :c])  # the only frames predict sees: no later frame, no index
-        cond = None if recorded is None else np.stack([recorded[int(a):int(a) + proto.clip_len]
-                                                       for a in starts[rows]]).astype(np.float32)
-        given = {} if cond is None else {"cond": torch.from_numpy(cond)}  # the context's and horizon's inputs
-        generator = torch.Generator().manual_seed(seed_of(first))
-        if extras:
-            futures, series = predictor.predict_with_diagnostics(torch.from_numpy(real), c, proto.horizon,
-                                                                 proto.num_samples, generator, **given)
-        else:
-            futures, series = predictor.predict(context, proto.horizon, proto.num_samples, generator, **given), {}
-        writer.write(rows, real, futures.numpy(), {k: v.numpy() for k, v in series.items()}, cond,
-                     episode=episode[rows], start=starts[rows], cluster=cluster[rows])
+    for b in protocol_batches(predictor, frames, recorded, starts, proto.context_frames, proto.horizon,
+                              proto.num_samples, per_call, seed_of, diagnostics=bool(extras), autocast=autocast,
+                              desc=desc):
+        writer.write(b.rows, b.real, b.futures, b.series, b.cond,
+                     episode=episode[b.rows], start=starts[b.rows], cluster=cluster[b.rows])
 
 
 def counterfactual_futures(predictor, cf: Counterfactuals, seed: int, conditioned: bool,

@@ -80,3 +80,40 @@ def test_protocol_futures_draw_each_batch_from_its_stream(tmp_path):
             want = torch.randint(0, 256, (rows.stop - rows.start, 2, 3, SIZE, SIZE, 3), generator=g, dtype=torch.uint8)
             assert np.array_equal(got[rows], want.numpy())
     assert not np.array_equal(plain, long)
+
+
+def test_an_ablation_draws_a_conditioned_model_s_futures_as_stage_sample_does(tmp_path):
+    """Issue 45 item 3: one protocol loop (genvid.sampling). The ablation once passed no conditioning: a
+    conditioned model now gets the clip's recorded actions for its context and horizon, exactly as in
+    stage sample, and both draw the same bytes from the same seeds."""
+    import h5py
+
+    from genvid.data.frames import CONDITIONING
+    from genvid.sampling import protocol_batches
+    from genvid.train.sampler import derived_seed
+
+    class Steered:  # futures: the generator's draws shifted by the sum of the actions it was given
+        def __init__(self):
+            self.given = []
+
+        def predict(self, context, horizon, num_samples, generator, cond=None):
+            self.given.append(None if cond is None else cond.clone())
+            shape = (context.shape[0], num_samples, horizon, *context.shape[2:])
+            shift = 0 if cond is None else int(cond.sum().round())
+            return torch.randint(0, 200, shape, generator=generator, dtype=torch.uint8) + shift
+
+    frames = np.zeros((30, SIZE, SIZE, 3), np.uint8)
+    actions = np.random.default_rng(2).normal(size=(30, len(CONDITIONING["action"]))).astype(np.float32)
+    path = tmp_path / "frames.h5"
+    with h5py.File(path, "w") as f:
+        f["frames"], f["action"] = frames, actions
+    starts = np.array([0, 10, 20])
+    model = Steered()
+    _, futures = protocol_futures(model, path, starts, 4, 3, 2, seed=5, per_call=2, conditioning="action")
+    assert [c.shape for c in model.given] == [(2, 7, actions.shape[1]), (1, 7, actions.shape[1])]
+    assert np.array_equal(model.given[1][0].numpy(), actions[20:27])  # the context's and the horizon's actions
+    sampled = np.concatenate([b.futures for b in protocol_batches(Steered(), frames, actions, starts, 4, 3, 2, 2,
+                                                                  lambda first: derived_seed(5, first))])
+    assert np.array_equal(futures, sampled)
+    _, blind = protocol_futures(Steered(), path, starts, 4, 3, 2, seed=5, per_call=2)
+    assert not np.array_equal(futures, blind)  # the old loop's futures: the actions were never given

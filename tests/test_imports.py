@@ -7,7 +7,7 @@ Layers, lowest first (docs/development.md); a module may import its own layer an
     metrics  genvid.metrics
     params   params, context (a run resolved from params), cli, profiles
     models   genvid.models (every family, the registry, the family protocol)
-    train    genvid.train (the one loop, a run's training)
+    train    genvid.train (the one loop, a run's training), sampling (the protocol's one sampling loop)
     top      evaluation, ablation, leaderboard, published, verify, genvid.report, genvid.drive, stages
 
 Every import statement counts, also those inside functions, and so does a "genvid.x.y" string
@@ -29,7 +29,7 @@ LAYERS = {
     "metrics": ("genvid.metrics",),
     "params": ("genvid.params", "genvid.context", "genvid.cli", "genvid.profiles"),
     "models": ("genvid.models",),
-    "train": ("genvid.train",),
+    "train": ("genvid.train", "genvid.sampling"),
     "top": ("genvid.evaluation", "genvid.ablation", "genvid.controllability", "genvid.leaderboard", "genvid.published", "genvid.verify", "genvid.report",
             "genvid.drive", "stages"),
 }
