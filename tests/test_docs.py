@@ -202,7 +202,8 @@ def test_no_tracked_text_file_points_outside_the_repository():
 
 
 def test_every_design_citation_names_a_section_of_the_design_page():
-    """The code cites the design as "docs/design.md §N" (issue 45): each N must be a heading of that page."""
+    """The code cites the design by section number (docs/design.md, then § and the number; issue 45): each
+    number must be a heading of that page."""
     sections = set(re.findall(r"^## (§\w+) ", (DOCS / "design.md").read_text(), re.M))
     files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
     cited: dict[str, set[str]] = {}
