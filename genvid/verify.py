@@ -459,6 +459,9 @@ def diagnose(result: Result, stages: dict[str, Stage], root: Path, here: dict[st
         return lines + ["likely cause: the stage did not run (see dvc's output above)"]
     lines.append("its inputs (code, params, upstream outputs) match the committed lock, so the machine or "
                  "the environment made the difference")
+    fonts = pdf_font_lines(root, [p for p, _, _ in result.differing if p.endswith(".pdf")])
+    if fonts:  # a PDF's bytes follow its fonts, not the CPU (issue 47)
+        return lines + fonts
     diffs = environment_differences(here, recorded)
     diffs += [("package versions", d) for d in lock_differences(root, here["packages"])]
     diffs.sort(key=lambda d: CAUSES.index(d[0]))
@@ -479,6 +482,28 @@ def diagnose(result: Result, stages: dict[str, Stage], root: Path, here: dict[st
                      "kernel the pins do not cover (please report it with this output and `lscpu`)")
         lines.append(f"  here:     {describe(here)}")
         lines.append(f"  recorded: {describe(recorded)}")
+    return lines
+
+
+def pdf_font_lines(root: Path, pdfs: list[str]) -> list[str]:
+    """For differing PDFs: the fonts each embeds, and the cause where one is not a font genvid ships
+    (genvid.report.fonts); empty where there is no PDF to read."""
+    from genvid.report.fonts import foreign_fonts, pdf_fonts
+
+    lines: list[str] = []
+    for rel in pdfs:
+        path = root / rel
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        foreign = foreign_fonts(data)
+        lines.append(f"{rel} embeds the fonts: {', '.join(pdf_fonts(data)) or 'none'}")
+        if foreign:
+            lines.append(f"likely cause: fonts: {rel} embeds {', '.join(foreign)}, which genvid does not ship (the "
+                         "machine's fonts reached the renderer; genvid.report.fonts keeps them out)")
+    if lines and not any(line.startswith("likely cause") for line in lines):
+        lines.append("likely cause: fonts or the PDF renderer: every embedded font is one genvid ships, so compare "
+                     "these names and the installed weasyprint, pydyf and fontTools with the lock's machine")
     return lines
 
 

@@ -11,9 +11,7 @@ itself (its bytes must not change on a rerun).
 """
 from __future__ import annotations
 
-import logging
 import math
-import os
 import platform
 from importlib import resources
 from pathlib import Path
@@ -24,6 +22,7 @@ from markupsafe import Markup, escape
 
 from genvid import params as P
 from genvid.io import atomic_path, atomic_write_text
+from genvid.report.fonts import pdf_with_bundled_fonts
 from genvid.report import chapters as C
 from genvid.report import figures as F
 from genvid.report import findings as Z
@@ -261,22 +260,11 @@ def render(context: dict[str, Any], pdf: bool) -> str:
 
 
 def html_to_pdf(html: str, epoch: int) -> bytes:
-    """WeasyPrint, with the document dates from the template's dcterms metadata and the embedded
-    font subsets' 'head' timestamps from SOURCE_DATE_EPOCH (fontTools reads it; without it every
-    run would stamp the current time into the fonts)."""
-    from weasyprint import HTML
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    saved = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
-    try:
-        return HTML(string=html).write_pdf()
-    finally:
-        if saved is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = saved
+    """WeasyPrint's PDF, with the document dates from the template's dcterms metadata and the embedded
+    font subsets' 'head' timestamps from SOURCE_DATE_EPOCH (fontTools reads it; without it every run
+    would stamp the current time into the fonts), with the fonts inside matplotlib's wheel and no
+    other (genvid.report.fonts)."""
+    return pdf_with_bundled_fonts(html, epoch)
 
 
 # ----------------------------------------------------------------------------- wall times (untracked)

@@ -1,7 +1,8 @@
 """The report's figures as PNG bytes (matplotlib, Agg): same inputs, same bytes.
 
-Determinism: a fixed style (not the user's matplotlibrc), a fixed dpi, and no "Software"
-text chunk in the PNG; Agg rasterises identically for identical inputs.
+Determinism: a fixed style (not the user's matplotlibrc), a fixed dpi, the fonts inside matplotlib's
+wheel only (genvid.report.fonts), and no "Software" text chunk in the PNG; Agg rasterises identically
+for identical inputs.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from genvid.report.fonts import matplotlib_bundled_only  # noqa: E402
 from genvid.report.gifs import to_rgb  # noqa: E402
 
 DPI = 150
@@ -51,6 +53,7 @@ def styled(fn: Callable[..., bytes]) -> Callable[..., bytes]:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs) -> bytes:
+        matplotlib_bundled_only()  # the fonts inside matplotlib's wheel, whatever the machine has
         with plt.style.context("default"), matplotlib.rc_context(STYLE):
             return fn(*args, **kwargs)
 
