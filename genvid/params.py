@@ -16,6 +16,7 @@ import yaml
 
 from genvid.config import parse_config, rule
 from genvid.errors import GenvidError, ParamError
+from genvid.layout import plain_name
 
 PARAMS_FILE = "params.yaml"
 
@@ -239,6 +240,7 @@ def benchmark(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Benchm
     from genvid.data.video_dir import VIDEO_SOURCE, VideoDirCollectConfig
 
     where = f"benchmarks.{name}"
+    checked_name(name, where, path)  # before the lookup: a dotted name is no section path
     values = section(params, where, path)
     unknown = sorted(set(values) - {"collect", *SECTIONS, COUNTERFACTUALS, MOTION, LONG_HORIZON})
     if unknown:
@@ -305,6 +307,7 @@ class Run:
 
 
 def run(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Run:
+    checked_name(name, f"runs.{name}", path)  # before the lookup: a dotted name is no section path
     entry = section(params, f"runs.{name}", path)
     unknown = sorted(set(entry) - {"benchmark", "model", "overrides"})
     if unknown:
@@ -324,6 +327,15 @@ def run(params: dict, name: str, path: str | Path = PARAMS_FILE) -> Run:
     train_params = merge(section(params, f"train.{model}", path), overrides.get("train") or {},
                          f"runs.{name}.overrides.train", path)
     return Run(name, bench, model, model_params, train_params)
+
+
+def checked_name(name: object, key: str, path: str | Path = PARAMS_FILE) -> str:
+    """A params key that becomes a folder name (a benchmark, a run, a variant): plain, or one ParamError line
+    naming the file and the key (genvid.layout.plain_name's rule)."""
+    try:
+        return plain_name(name, f"{path}: {key}")
+    except GenvidError as err:
+        raise ParamError(str(err)) from None
 
 
 def run_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:

@@ -52,6 +52,7 @@ def variants(raw: dict, run: P.Run, path: str) -> dict[str, P.Run]:
             raise ParamError(f"{path}: {where}.{key} must be the run's {key} '{value}', got {entry.get(key)!r}")
     out = {}
     for name, overrides in P.section(raw, f"{where}.variants", path).items():
+        P.checked_name(name, f"{where}.variants.{name}", path)  # its folder: reports/<b>/ablations/<run>/<name>
         if not isinstance(overrides, dict) or not overrides or set(overrides) - {"models", "train"}:
             raise ParamError(f"{path}: {where}.variants.{name} must hold 'models' and/or 'train' overrides")
         out[name] = replace(run, name=f"{run.name}~{name}",
