@@ -713,6 +713,27 @@ def test_any_run_can_be_the_main_run(built, tmp_path, monkeypatch):
     assert "driving-mystery" in _section(html, 'id="ch-benchmarks"', 'id="ch-discussion"')
 
 
+def test_a_run_that_trains_nothing_can_be_the_main_run(built, tmp_path, monkeypatch):
+    """Issue 47: report.main_run = copy-last, whose curves stage train writes with a header and no rows, once
+    failed with ".../curves/none/train.tsv: no data rows"; params.yaml says any run may be the main run."""
+    from genvid.train.curves import write_curves_tsv
+    from stages import figures
+
+    paths = _copy_inputs(built[0], tmp_path)
+    params = yaml.safe_load(paths.params.read_text())
+    params["report"]["main_run"] = "driving-copy_last"
+    paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
+    rp = run_paths("driving-copy_last", "driving", paths.root)
+    shutil.rmtree(rp.report_dir / "curves", ignore_errors=True)
+    write_curves_tsv([], rp.report_dir / "curves/none/train.tsv", rp.report_dir / "curves/none/val.tsv")
+    write_run_record(SimpleNamespace(run=P.run(params, "driving-copy_last"), model_dir=rp.model_dir))
+    figures.main(["--params", str(paths.params), "--root", str(paths.root)])
+    build_report(paths, tmp_path / "reports/report.html", None, OPTS)
+    html = (tmp_path / "reports/report.html").read_text()
+    _check_references(html)
+    assert "The run logged no training curves." in _plain(html) and 'id="fig-train_curves_none"' not in html
+
+
 def test_html_is_self_contained(built):
     _, out = built
     html = (out / "report.html").read_text()

@@ -67,10 +67,22 @@ class MainRun:
 
 
 def component_curves(folder: Path) -> dict[str, dict[str, dict[str, np.ndarray]]]:
-    """Every trained component's curves under ``curves/`` (folder order: sorted names)."""
+    """Every trained component's curves under ``curves/`` (folder order: sorted names). A run that trains
+    nothing (copy-last) has curves with a header and no rows, as stage train writes them: no component
+    (issue 47: report.main_run may be any run)."""
     if not folder.is_dir():
         return {}
-    return {c.name: read_curves(c) for c in sorted(folder.iterdir()) if c.is_dir()}
+    return {c.name: read_curves(c) for c in sorted(folder.iterdir()) if c.is_dir() and not _untrained(c)}
+
+
+def _untrained(component: Path) -> bool:
+    """Both curve files hold their header row alone."""
+    def rows(path: Path) -> int | None:
+        try:
+            return len([line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]) - 1
+        except OSError:
+            return None
+    return all(rows(component / f"{split}.tsv") == 0 for split in ("train", "val"))
 
 
 def read_main_run(params: dict, paths: ReportPaths, results: dict[str, RunResult], max_clips: int,
