@@ -21,6 +21,8 @@ Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``tuple[int, ...]`
 """
 from __future__ import annotations
 
+import sys
+
 import dataclasses
 import math
 import types
@@ -164,3 +166,14 @@ def _numeric(s: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def clamped(count: int, available: int, what: str) -> int:
+    """``count`` of ``available`` things: genvid's rule for a count param above what exists (issue 47; docs/pipeline.md)
+    is to use all there are and say so in one "note:" line on stderr naming ``what`` (the params key). A count
+    at or below ``available`` is returned as it is."""
+    if count > available:
+        print(f"note: {what} = {count} is more than the {available} there are: using {available}", file=sys.stderr)
+        return available
+    return count
+

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from genvid.config import rule
+from genvid.config import clamped, rule
 from genvid.data.frames import FramesInfo, episode_runs, read_frames_info
 from genvid.data.split import clip_starts, validate_split_file
 from genvid.data.stats import load_stats
@@ -108,7 +108,7 @@ def protocol_clips(proto, frames: Path, split_path: Path) -> tuple[np.ndarray, n
     split = validate_split_file(read_json(split_path), str(split_path))
     starts = clip_starts(split["splits"]["test"]["ranges"], proto.clip_len, proto.test_stride)
     if proto.max_clips:
-        starts = starts[:proto.max_clips]
+        starts = starts[:clamped(proto.max_clips, len(starts), "protocol.max_clips (test clips)")]
     if len(starts) == 0:
         raise GenvidError(f"{split_path}: the test split holds no clip of {proto.clip_len} frames "
                           f"(context {proto.context_frames} + horizon {proto.horizon})")

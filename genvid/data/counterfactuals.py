@@ -37,7 +37,7 @@ from typing import Iterable
 import h5py
 import numpy as np
 
-from genvid.config import rule
+from genvid.config import clamped, rule
 from genvid.data.frames import ACTION_NAMES
 from genvid.data.h5 import plain_attrs, read_h5
 from genvid.data.simulator import DrivingSimulator
@@ -139,7 +139,8 @@ def write_counterfactuals(path: str | Path, cfg: CounterfactualConfig | None, co
         reason = "the benchmark sets no counterfactuals section"
     names = tuple(cfg.actions) if cfg is not None else ()
     held = [tuple(cfg.actions[n]) for n in names] if cfg is not None else []
-    rows = evenly_spaced(len(starts), cfg.clips or len(starts)) if reason is None else np.zeros(0, np.int64)
+    rows = (evenly_spaced(len(starts), clamped(cfg.clips, len(starts), "counterfactuals.clips (test clips)")
+                          if cfg.clips else len(starts)) if reason is None else np.zeros(0, np.int64))
     with read_h5(frames_path, "frames file") as f:
         shape = f["frames"].shape
         m, k, t = len(rows), len(names), context_frames + horizon

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
+from genvid.config import clamped
 from genvid.data.benchmark import is_generated
 from genvid.data.clips import GeneratedClips, clip_set
 from genvid.data.h5 import read_h5
@@ -61,7 +62,8 @@ def _digits(clips: GeneratedClips) -> np.ndarray:
 
 def _smmnist(bench, stats_path: Path, clip_len: int, fit_clips: int, held_out_clips: int) -> ProbeData:
     stats = load_stats(read_json(stats_path), str(stats_path))
-    fit = GeneratedClips(bench.collect, 0, min(fit_clips, bench.collect.train_sequences), clip_len, stats)
+    fit = GeneratedClips(bench.collect, 0, clamped(fit_clips, bench.collect.train_sequences,
+                                                   "noisy_vq.fit_clips (training sequences)"), clip_len, stats)
     held_out = GeneratedClips(bench.collect, 0, held_out_clips, clip_len, stats, pool="test")
     task = (f"digit identity ({DIGIT_CLASSES} classes; right if either digit of the clip has the label); "
             f"held out: {held_out_clips} sequences of the test digit pool") if bench.collect.source == "smmnist" else (

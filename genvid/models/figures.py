@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from genvid import params as P
+from genvid.config import clamped
 from genvid.context import run_context
 from genvid.data.figures import LEVELS, TEMPERATURES, Figures, LevelDecodings, TemperatureSweep, pick_rows
 from genvid.data.samples import read_clips, read_samples_info
@@ -52,9 +53,10 @@ def draw_temperatures(params_path: str | Path, name: str, root: str | Path, cfg)
         raise ParamError(f"{params_path}: report.temperature_run '{name}' is a '{ctx.run.model}' run, whose family "
                          "draws no temperature figure (seed 001's rfn does)")
     info = read_samples_info(samples)
-    rows = pick_rows(info.clips, cfg.temperature_clips)
+    rows = pick_rows(info.clips, clamped(cfg.temperature_clips, info.clips, "report.temperature_clips (test clips)"))
     real = np.concatenate([read_clips(samples, "real", slice(int(r), int(r) + 1)) for r in rows])
-    horizon = min(cfg.temperature_frames or info.horizon, info.horizon)
+    horizon = clamped(cfg.temperature_frames, info.horizon, "report.temperature_frames (predicted frames)") \
+        if cfg.temperature_frames else info.horizon
     return figure(ctx, real=real, rows=rows, context_frames=info.context_frames, horizon=horizon,
                   temperatures=tuple(cfg.temperatures), seed=cfg.temperature_seed)
 
