@@ -291,8 +291,16 @@ def long_horizon(params: dict, name: str, protocol: ProtocolConfig,
     return cfg
 
 
+def nonempty(params: dict, dotted: str, path: str | Path = PARAMS_FILE, what: str = "entry") -> dict:
+    """``section`` that must hold at least one ``what`` (issue 47: an empty map once gave an empty result)."""
+    node = section(params, dotted, path)
+    if not node:
+        raise ParamError(f"{path}: section '{dotted}' is empty: it needs at least one {what}")
+    return node
+
+
 def benchmark_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:
-    return list(section(params, "benchmarks", path))
+    return list(nonempty(params, "benchmarks", path, "benchmark"))
 
 
 @dataclass(frozen=True)
@@ -339,7 +347,7 @@ def checked_name(name: object, key: str, path: str | Path = PARAMS_FILE) -> str:
 
 
 def run_names(params: dict, path: str | Path = PARAMS_FILE) -> list[str]:
-    return list(section(params, "runs", path))
+    return list(nonempty(params, "runs", path, "run"))
 
 
 def merge(base: dict, overrides: dict, where: str, path: str | Path = PARAMS_FILE) -> dict:

@@ -51,7 +51,7 @@ def variants(raw: dict, run: P.Run, path: str) -> dict[str, P.Run]:
         if entry.get(key) != value:
             raise ParamError(f"{path}: {where}.{key} must be the run's {key} '{value}', got {entry.get(key)!r}")
     out = {}
-    for name, overrides in P.section(raw, f"{where}.variants", path).items():
+    for name, overrides in P.nonempty(raw, f"{where}.variants", path, "variant").items():
         P.checked_name(name, f"{where}.variants.{name}", path)  # its folder: reports/<b>/ablations/<run>/<name>
         if not isinstance(overrides, dict) or not overrides or set(overrides) - {"models", "train"}:
             raise ParamError(f"{path}: {where}.variants.{name} must hold 'models' and/or 'train' overrides")

@@ -77,3 +77,23 @@ def test_every_name_of_every_profile_is_plain(raw):
         names = [*params["benchmarks"], *params["runs"],
                  *(v for a in (params.get("ablations") or {}).values() for v in a.get("variants", {}))]
         assert all(layout.PLAIN_NAME.fullmatch(n) for n in names), (profile, names)
+
+
+@pytest.mark.parametrize("dotted, call", [
+    ("runs", lambda raw: P.run_names(raw, "p.yaml")),
+    ("benchmarks", lambda raw: P.benchmark_names(raw, "p.yaml")),
+    ("ablations.smmnist-hvrnn.variants", None),
+])
+def test_a_map_that_must_not_be_empty_is_refused_naming_the_file_and_key(raw, dotted, call):
+    """Issue 47: an empty map once gave the stage an empty result (exit 0, a file with nothing in it)."""
+    from stages.ablate import variants
+
+    edited = copy.deepcopy(raw)
+    node = edited
+    *parents, last = dotted.split(".")
+    for part in parents:
+        node = node[part]
+    node[last] = {}
+    run = None if call else P.run(edited, "smmnist-hvrnn", "p.yaml")
+    with pytest.raises(ParamError, match=rf"^p\.yaml: section '{dotted}' is empty: it needs at least one"):
+        call(edited) if call else variants(edited, run, "p.yaml")
