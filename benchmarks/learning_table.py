@@ -40,7 +40,7 @@ def _collect_note(entry: dict) -> str:
 
 
 def _steps(point: dict) -> str:
-    step = point["step"]
+    step = point["step"]  # a number, or each component's steps (a family of several networks)
     return ", ".join(f"{k} {v}" for k, v in step.items()) if isinstance(step, dict) else str(step)
 
 
@@ -56,7 +56,8 @@ def render(results: list[tuple[str, dict]]) -> str:
                       f"{entry['threads']} threads, "
                       + ("the stages' pinned kernels" if entry.get("pinned") else
                          "the machine's own kernels (unpinned: the DAG's bytes differ in the last digits)")
-                      + f"{_collect_note(entry)}; **bold**: better than copy-last.", "",
+                      + f"{_collect_note(entry)}; **bold**: better than copy-last."
+                      + (f" {entry['note']}" if entry.get("note") else ""), "",
                       "| step | minutes | " + " | ".join(c[1] for c in cols) + " |",
                       "|---|---|" + "---|" * len(cols),
                       "| copy-last | | " + " | ".join(_cell(entry["copy_last"], c[0], c[2], None, c[3]) for c in cols) + " |"]
@@ -64,7 +65,7 @@ def render(results: list[tuple[str, dict]]) -> str:
                 lines.append(f"| {_steps(p)} | {p['seconds'] / 60:.1f} | " +
                              " | ".join(_cell(p["scores"], c[0], c[2], entry["copy_last"], c[3]) for c in cols) + " |")
             first = entry["beats_copy_last"]
-            told = "; ".join(f"{k}: " + (v if isinstance(v, str) else f"step {v['step']}, {v['minutes']:.1f} min")
+            told = "; ".join(f"{k}: " + (v if isinstance(v, str) else f"step {_steps(v)}, {v['minutes']:.1f} min")
                              for k, v in first.items())
             lines += ["", f"First beats copy-last: {told}.", ""]
     return "\n".join(lines).rstrip() + "\n"
