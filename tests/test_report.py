@@ -1133,7 +1133,8 @@ def test_a_claim_whose_sigmas_the_study_lacks_is_not_tested_here():
             for s in (0.2, 0.5)]  # no sigma 0, no sigma 1
     study = NoisyStudy("r", "b", Path("study.json"), {"sigmas": [0.2, 0.5], "seeds": [0], "rows": rows})
     assert [v[3] for v in NV.verdicts(study)] == [NV.UNTESTED] * len(NV.CLAIMS)
-    assert NV.verdict_counts([study, study]) == {NV.HOLDS: 0, NV.FAILS: 0, NV.UNTESTED: 2 * len(NV.CLAIMS)}
+    assert NV.verdict_counts([study, study]) == {NV.HOLDS: 0, NV.FAILS: 0, NV.UNDECIDED: 0,
+                                                   NV.UNTESTED: 2 * len(NV.CLAIMS)}
 
 
 def test_the_prior_claims_read_the_runs_over_codes_at_sigma_0_and_0_5():
