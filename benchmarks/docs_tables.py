@@ -345,12 +345,26 @@ def render(root: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def page_text(current: str, generated: str, page: Path) -> str:
-    if BEGIN not in current or END not in current:
+def page_text(current: str, generated: str, page: Path, begin: str = BEGIN, end: str = END) -> str:
+    """``current`` with everything between the markers ``begin`` and ``end`` replaced by ``generated``."""
+    if begin not in current or end not in current:
         raise SystemExit(f"error: {page}: the GENERATED markers are missing")
-    head, rest = current.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n\n{generated}\n{END}{tail}"
+    head, rest = current.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n\n{generated}\n{end}{tail}"
+
+
+def write_or_check(page: Path, current: str, wanted: str, check: bool, script: str) -> int:
+    """Write ``wanted`` to ``page``; with ``check``, exit status 1 where the committed page differs instead."""
+    if check:
+        if wanted != current:
+            print(f"{page}: differs from its render (python {script})", file=sys.stderr)
+            return 1
+        print(f"{page} is its render")
+        return 0
+    page.write_text(wanted)
+    print(f"wrote {page}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -364,16 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {page}: no such page", file=sys.stderr)
         return 2
     current = page.read_text()
-    wanted = page_text(current, render(root), page)
-    if args.check:
-        if wanted != current:
-            print(f"{page}: differs from its render (python benchmarks/docs_tables.py)", file=sys.stderr)
-            return 1
-        print(f"{page} is its render")
-        return 0
-    page.write_text(wanted)
-    print(f"wrote {page}")
-    return 0
+    return write_or_check(page, current, page_text(current, render(root), page), args.check,
+                          "benchmarks/docs_tables.py")
 
 
 if __name__ == "__main__":

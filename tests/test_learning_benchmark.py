@@ -92,4 +92,5 @@ def test_the_checkpoint_hook_sees_every_checkpoint_and_changes_nothing(tmp_path)
 def test_the_committed_learning_page_is_its_render():
     module = load_benchmark("learning_table")
     assert module.main(["--check"]) == 0, "run python benchmarks/learning_table.py"
-    assert module.page_text(f"a\n{module.BEGIN}\nold\n{module.END}\nb", "new\n") == f"a\n{module.BEGIN}\n\nnew\n\n{module.END}\nb"
+    assert module.page_text(f"a\n{module.BEGIN}\nold\n{module.END}\nb", "new\n", module.PAGE, module.BEGIN,
+                            module.END) == f"a\n{module.BEGIN}\n\nnew\n\n{module.END}\nb"
