@@ -53,7 +53,7 @@ def merge(base: dict, overrides: dict, path: str = "") -> dict:
     return merged
 
 
-REMOVE = "remove"  # a profile's list of dotted params keys it deletes (runs, ablation variants: a smaller DAG)
+REMOVE = "remove"  # a profile's list of dotted params keys it deletes before merging (runs, variants, a run's budget)
 
 
 def remove(params: dict, dotted_keys: list[str]) -> dict:
@@ -71,9 +71,37 @@ def remove(params: dict, dotted_keys: list[str]) -> dict:
 
 
 def apply(params: dict, profile: dict) -> dict:
-    """The profile's overrides merged over ``params``, then its ``remove`` keys deleted."""
+    """``params`` without the profile's ``remove`` keys, then the profile's overrides merged over it; a
+    training setting the profile gives a family that a run of params.yaml would silently override is an
+    error (check_run_budgets)."""
     overrides = {k: v for k, v in profile.items() if k != REMOVE}
-    return remove(merge(params, overrides), list(profile.get(REMOVE) or []))
+    base = remove(params, list(profile.get(REMOVE) or []))
+    check_run_budgets(base, overrides)
+    return merge(base, overrides)
+
+
+def check_run_budgets(params: dict, overrides: dict) -> None:
+    """A run's ``overrides.train`` in params.yaml is the default profile's CPU budget for that run (the steps
+    and batch its learning curve chose). It deep-merges over ``train.<model>`` after any profile, so a profile
+    that sets the same key for the family would lose it on that run without a word: the paper profile's
+    180,000 SVG-LP steps would train the steered run 1,200. Raise where that would happen."""
+    family_train = overrides.get("train") or {}
+    profile_runs = overrides.get("runs") or {}
+    for name, entry in (params.get("runs") or {}).items():
+        if not isinstance(entry, dict):
+            continue
+        budget = flatten(((entry.get("overrides") or {}).get("train")) or {})
+        if not budget:
+            continue
+        from_profile = flatten(family_train.get(entry.get("model")) or {})
+        restated = flatten((((profile_runs.get(name) or {}).get("overrides") or {}).get("train")) or {})
+        for key in budget:
+            if key in from_profile and key not in restated:
+                raise GenvidError(
+                    f"the profile sets train.{entry.get('model')}.{key}, but {PARAMS_FILE}'s runs.{name}.overrides."
+                    f"train.{key} (the default profile's budget for that run) would override it there: add "
+                    f"runs.{name}.overrides.train to the profile's {REMOVE} list, or restate the key under "
+                    f"runs.{name}.overrides.train in the profile")
 
 
 def flatten(overrides: dict, prefix: str = "") -> dict[str, object]:

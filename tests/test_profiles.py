@@ -113,6 +113,33 @@ def test_a_profile_removes_the_keys_it_lists_and_no_others(repo_root):
         apply(params, {"remove": ["runs.driving-nope"]})
 
 
+def test_a_run_s_budget_never_silently_overrides_a_profile_s_training(repo_root):
+    """params.yaml's runs.<r>.overrides.train (the default profile's budget for one run) merges over
+    train.<model> after any profile: a profile setting the same key must drop or restate it, or fail."""
+    params = P.read_params(repo_root / "params.yaml")
+    budget = params["runs"]["driving-svg_lp_action"]["overrides"]["train"]
+    assert budget["steps"] != 9999  # the test's premise: the run carries its own steps
+    family = {"train": {"svg_lp_action": {"steps": 9999}}}
+    with pytest.raises(GenvidError, match=r"sets train\.svg_lp_action\.steps, but params\.yaml's "
+                                          r"runs\.driving-svg_lp_action\.overrides\.train\.steps"):
+        apply(params, family)
+    dropped = apply(params, {**family, "remove": ["runs.driving-svg_lp_action.overrides"]})
+    assert P.run(dropped, "driving-svg_lp_action").train_params["steps"] == 9999
+    restated = apply(params, {**family, "runs": {"driving-svg_lp_action": {"overrides": {"train": {"steps": 7}}}}})
+    assert P.run(restated, "driving-svg_lp_action").train_params["steps"] == 7
+    untouched = apply(params, {"train": {"svg_lp_action": {"lr": 0.01}}})  # a key the run does not set
+    assert P.run(untouched, "driving-svg_lp_action").train_params["steps"] == budget["steps"]
+
+
+@pytest.mark.parametrize("name", ["tiny", "gpu", "paper"])
+def test_the_steered_svg_lp_trains_as_the_plain_one_in_every_other_profile(repo_root, name):
+    """The two SVG-LP rows differ only by the actions wherever a profile sets SVG-LP's training (the
+    default profile alone gives the steered run its learning-curve budget)."""
+    params = profile(repo_root, name)
+    steered = P.run(params, "driving-svg_lp_action").train_params
+    assert steered == params["train"]["svg_lp"] and steered["steps"] == params["train"]["svg_lp_action"]["steps"]
+
+
 def test_a_profile_adds_named_entries_only_where_entries_are_named(repo_root):
     params = P.read_params(repo_root / "params.yaml")
     study = {"benchmark": "driving", "model": "vq", "sigmas": [0.0], "seeds": [0], "fit_clips": 8,
