@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     if baseline_run is None:
         raise SystemExit(f"error: {args.params}: benchmark {bench_name} has no copy_last run to compare with")
     overrides = parse_sets(args.set)
-    label = args.label or (",".join(args.set) or "params")
+    label = args.label or ",".join(args.set) or (f"points {args.points}" if args.points else "params")
     torch.set_num_threads(int(raw.get("repro", {}).get("threads", 2)))
 
     data_root = Path(args.data_root).resolve()
