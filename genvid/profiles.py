@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         if profile.get(REMOVE):
             raise GenvidError(f"profile {args.profile} removes params keys, which `dvc exp run -S` cannot do; "
                               f"apply it with `python -m genvid.profiles {args.profile}`")
+        check_run_budgets(read_params(args.params), profile)  # what `apply` refuses, `dvc exp run -S` must not do
         flat = flatten(profile)
         print(" ".join(f"-S {key}={json.dumps(value)}" for key, value in flat.items()))
         return

@@ -131,6 +131,18 @@ def test_a_run_s_budget_never_silently_overrides_a_profile_s_training(repo_root)
     assert P.run(untouched, "driving-svg_lp_action").train_params["steps"] == budget["steps"]
 
 
+def test_dvc_set_refuses_a_profile_a_run_s_budget_would_override(repo_root, tmp_path, capsys, monkeypatch):
+    from genvid.profiles import main
+
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / "shadowed.yaml").write_text("train:\n  svg_lp_action:\n    steps: 9999\n")
+    monkeypatch.chdir(tmp_path)  # profiles/ is read from the working directory
+    with pytest.raises(SystemExit) as stop:
+        main(["shadowed", "--dvc-set", "--params", str(repo_root / "params.yaml")])
+    assert stop.value.code != 0
+    assert "runs.driving-svg_lp_action.overrides.train.steps" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name", ["tiny", "gpu", "paper"])
 def test_the_steered_svg_lp_trains_as_the_plain_one_in_every_other_profile(repo_root, name):
     """The two SVG-LP rows differ only by the actions wherever a profile sets SVG-LP's training (the
