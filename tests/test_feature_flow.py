@@ -195,3 +195,71 @@ def test_generate_shapes_range_and_noise_from_the_generator():
     assert not torch.equal(out[:, 0], out[:, 1])  # fresh z per sample
     with pytest.raises(GenvidError, match=r"context must be float \[B, T>=1, 1, 32, 32\]"):
         model.generate(torch.rand(2, 3, 3, 32, 32), 4, 1, torch.Generator())
+
+
+# ----------------------------------------------------------------------------- feature_flow_action (issue 48)
+
+def steered(**over) -> FeatureFlow:
+    from genvid.config import parse_config
+    from genvid.models.feature_flow.model import FeatureFlowActionConfig
+    values = dict(channels=1, resolution=32, context_frames=3, width=4, fixel_channels=8, flow_channels=8,
+                  z_dim=4, flow_scale=4, kappa=3, disc_width=4)
+    values.update(over)
+    torch.manual_seed(0)
+    return FeatureFlow(parse_config(FeatureFlowActionConfig, values, "models.feature_flow_action")).eval()
+
+
+def test_the_steered_model_reads_each_action_when_it_leads_to_a_frame():
+    """Frame t follows the action after frame t - 1: changing action row r leaves every predicted frame
+    before frame r + 1 alone and changes the later ones (a context row through the recurrent states);
+    the last row leads past the horizon."""
+    model = steered()
+    context, cond = torch.rand(1, 3, 1, 32, 32), torch.randn(1, 8, 3, generator=torch.Generator().manual_seed(4))
+    base = model.generate(context, 5, 2, torch.Generator().manual_seed(1), cond)
+    assert torch.equal(base, model.generate(context, 5, 2, torch.Generator().manual_seed(1), cond.clone()))
+    for row in (0, 2, 4, 7):
+        moved = cond.clone()
+        moved[0, row] += 3.0
+        out = model.generate(context, 5, 2, torch.Generator().manual_seed(1), moved)
+        first_changed = max(row - 2, 0)  # predicted frame j is frame tc + j, led to by row tc - 1 + j
+        assert torch.equal(out[:, :, :first_changed], base[:, :, :first_changed])
+        if row < 7:
+            assert not torch.equal(out[:, :, first_changed], base[:, :, first_changed])
+        else:
+            assert torch.equal(out, base)
+
+
+def test_the_steered_model_standardises_its_actions_and_trains_on_them():
+    raw = steered()
+    scaled = steered(cond_mean=[1.0, 2.0, 3.0], cond_std=[2.0, 2.0, 2.0])
+    scaled.load_state_dict(raw.state_dict())
+    context, cond = torch.rand(1, 3, 1, 32, 32), torch.randn(1, 8, 3, generator=torch.Generator().manual_seed(4))
+    mean, std = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([2.0, 2.0, 2.0])
+    assert torch.allclose(scaled.generate(context, 4, 1, torch.Generator().manual_seed(2), cond * std + mean),
+                          raw.generate(context, 4, 1, torch.Generator().manual_seed(2), cond), atol=1e-5)
+    frames = torch.rand(2, 6, 1, 32, 32)
+    model = steered().train()
+    first = torch.zeros(2, 6, 3)
+    torch.manual_seed(0)
+    a, _ = model.loss(frames, 0, first)
+    torch.manual_seed(0)
+    b, _ = model.loss(frames, 0, first + 1.0)
+    assert not torch.equal(a["g"], b["g"])  # the actions reach the generator's loss
+    a["g"].backward()
+    assert model.generator.z_in.weight.grad[:, 4:].abs().sum() == 0  # zero actions: no gradient on their weights
+    assert model.generator.z_in.weight.grad[:, :4].abs().sum() > 0
+
+
+def test_steered_conditioning_errors_are_one_line():
+    from genvid.config import parse_config
+    from genvid.errors import ParamError
+    from genvid.models.feature_flow.model import FeatureFlowActionConfig
+    with pytest.raises(GenvidError, match=r"feature_flow_action needs cond \[B, T>=7, 3\]"):
+        steered().generate(torch.rand(1, 3, 1, 32, 32), 4, 1, torch.Generator(), torch.zeros(1, 6, 3))
+    with pytest.raises(GenvidError, match="feature_flow was given cond"):
+        tiny().loss(torch.rand(1, 5, 1, 32, 32), 0, torch.zeros(1, 5, 3))
+    with pytest.raises(ParamError, match="cond_std must be > 0"):
+        parse_config(FeatureFlowActionConfig, dict(channels=1, resolution=32, context_frames=3, width=4,
+                                                   fixel_channels=8, flow_channels=8, z_dim=4, flow_scale=4,
+                                                   kappa=3, disc_width=4, cond_std=[1.0, 0.0, 1.0]),
+                     "models.feature_flow_action")

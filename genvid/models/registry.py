@@ -51,4 +51,6 @@ register(pixel_spec("svg_lp_action", "genvid.models.svg_lp.model", "SVGLPActionC
 register(pixel_spec("hvrnn", "genvid.models.hvrnn.model", "HVRNNConfig", "HVRNN"))  # seed 004 §4.4
 register(pixel_spec("feature_flow", "genvid.models.feature_flow.model", "FeatureFlowConfig",  # seed 003 §6.3
                     "FeatureFlow"))
+register(pixel_spec("feature_flow_action", "genvid.models.feature_flow.model",  # issue 48: steered by the actions
+                    "FeatureFlowActionConfig", "FeatureFlow", conditioning="action"))
 register(cvg.SPEC)  # seed 004 Ch. 6: the cascaded video GAN

@@ -26,6 +26,12 @@ loss (Eq 3.9), the discriminator its cross-entropy. ``l2_weight`` 0 is the pure 
 ``open_l2_weight`` · the open-loop frames' L2 (0: the thesis's objective): learning curves showed the
 open-loop rollouts drifting further from the truth as training went on (docs/learning.md).
 
+Steered by actions (``feature_flow_action``, issue 48; genvid's, not the thesis's): the action a_{t-1}
+that leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the
+training split's statistics) joins z_t at D¹'s input, Linear([z_t ‖ a_{t-1}]): the flow, which is
+what moves the scene when the camera turns, is drawn from the noise and the action together.
+Context actions are read like context frames, the horizon's are the steering.
+
 Prediction: the context is teacher-forced through the recurrent states (each step draws its z from
 the caller's generator, as in training), then the model rolls out on its own outputs. Generation
 runs in eval mode: batch norm with its running statistics, so a clip's futures never depend on
@@ -47,11 +53,13 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from genvid.config import rule
+from genvid.data.frames import ACTION_NAMES
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell, State
 from genvid.models.feature_flow.flow import check_kappa, feature_flow, flow_weights
 from genvid.models.layers import randn_on
 from genvid.models.predictor import sample_rows
+from genvid.models.steering import action_stats_problem, register_action_stats, standardised_actions
 
 LEAKY_SLOPE = 0.2
 MASK_BIAS = 2.0  # the copy mask's initial logit
@@ -99,6 +107,19 @@ class FeatureFlowConfig:
         return self.resolution // self.flow_scale
 
 
+@dataclass(frozen=True)
+class FeatureFlowActionConfig(FeatureFlowConfig):
+    """``models.feature_flow_action``: feature flow's sizes; the action statistics come from the training
+    split (genvid.models.pixel sets them, like channels and resolution; None: not standardised)."""
+
+    actions: int = field(default=len(ACTION_NAMES), metadata=rule(min=1))  # columns of the per-frame action
+    cond_mean: tuple[float, ...] | None = None
+    cond_std: tuple[float, ...] | None = None
+
+    def validate(self) -> str | None:
+        return action_stats_problem(self) or super().validate()
+
+
 def _down(i: int, o: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(i, o, 4, 2, 1), nn.BatchNorm2d(o), nn.LeakyReLU(LEAKY_SLOPE))
 
@@ -121,7 +142,7 @@ class Generator(nn.Module):
         f = cfg.fixel_channels
         self.e2 = nn.Sequential(_down(f, f), _down(f, f))
         r2 = cfg.flow_resolution // 4
-        self.z_in = nn.Linear(cfg.z_dim, f * r2 * r2)
+        self.z_in = nn.Linear(cfg.z_dim + getattr(cfg, "actions", 0), f * r2 * r2)
         self.d1 = nn.Sequential(_up(2 * f, f), _up(f, f))
         self.d1_lstm = ConvLSTMCell(f, cfg.flow_channels)  # the flow field
         self.flow_head = nn.Conv2d(cfg.flow_channels, cfg.kappa ** 2, 1)
@@ -135,7 +156,8 @@ class Generator(nn.Module):
 
     def forward(self, x_prev: Tensor, z: Tensor, state: tuple[State | None, State | None]
                 ) -> tuple[Tensor, tuple[State, State], Tensor]:
-        """(x̃_t [B, C, H, W] in [0, 1], the new states, the flow weights [B, κ², r, r])."""
+        """(x̃_t [B, C, H, W] in [0, 1], the new states, the flow weights [B, κ², r, r]); the steered
+        model's z arrives as [z_t ‖ a_{t-1}]."""
         cfg = self.cfg
         fixel_state = self.e1_lstm(self.e1(x_prev), state[0])
         fixels = fixel_state[0]
@@ -182,9 +204,17 @@ class FeatureFlow(nn.Module):
     def __init__(self, cfg: FeatureFlowConfig):
         super().__init__()
         check_kappa(cfg.kappa)
+        problem = cfg.validate()
+        if problem:
+            raise GenvidError(f"models.feature_flow: {problem}")
         self.cfg = cfg
         self.generator = Generator(cfg)
         self.discriminator = Discriminator(cfg)
+        self.actions = register_action_stats(self, cfg)  # 0: the thesis's model, unconditioned
+
+    def _actions(self, cond: Tensor | None, frames: int) -> Tensor | None:
+        """The standardised per-frame actions [B, T, A] (None for the unconditioned model)."""
+        return standardised_actions(self, self.actions, cond, frames, "feature_flow_action", "feature_flow")
 
     def optimizer_groups(self) -> dict[str, list[nn.Parameter]]:
         """The training loop steps "g", then "d", each on its own loss (genvid.train.loop)."""
@@ -195,26 +225,31 @@ class FeatureFlow(nn.Module):
         if frames.ndim != 5 or tuple(frames.shape[2:]) != (c, r, r) or frames.shape[1] < min_frames:
             raise GenvidError(f"{what} must be float [B, T>={min_frames}, {c}, {r}, {r}], got {list(frames.shape)}")
 
-    def unroll(self, frames: Tensor, closed: int, total: int, draw) -> Tensor:
+    def unroll(self, frames: Tensor, closed: int, total: int, draw, actions: Tensor | None = None) -> Tensor:
         """Predictions of frames 1..total-1 [B, total-1, C, H, W]: frame t from real frame t-1 while
-        t <= ``closed`` (closed loop), from the previous prediction after (open loop)."""
+        t <= ``closed`` (closed loop), from the previous prediction after (open loop); the steered
+        model's frame t also from ``actions[:, t-1]`` ([B, >=total-1, A], standardised)."""
         state: tuple = (None, None)
         x_prev, out = frames[:, 0], []
         for t in range(1, total):
             z = draw((frames.shape[0], self.cfg.z_dim))
+            if actions is not None:
+                z = torch.cat([z, actions[:, t - 1]], dim=1)
             frame, state, _ = self.generator(x_prev, z, state)
             out.append(frame)
             x_prev = frames[:, t] if t < closed and t < frames.shape[1] else frame
         return torch.stack(out, 1)
 
-    def loss(self, frames: Tensor, step: int) -> tuple[dict[str, Tensor], dict[str, float]]:
+    def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
         """{"g": l2_weight · closed-loop L2 + adv_weight · non-saturating loss, "d": cross-entropy};
-        z from the global RNG (the loop seeds it and restores it on resume)."""
+        z from the global RNG (the loop seeds it and restores it on resume); the steered model reads
+        ``cond`` [B, T, A]."""
         cfg = self.cfg
         self._check(frames, cfg.context_frames + 1, "frames")
+        actions = self._actions(cond, frames.shape[1])
         closed = cfg.context_frames  # frames 1..context are predicted from real frames
         pred = self.unroll(frames, closed, frames.shape[1],
-                           lambda shape: torch.randn(shape, device=frames.device))
+                           lambda shape: torch.randn(shape, device=frames.device), actions)
         l2 = ((pred[:, :closed] - frames[:, 1:closed + 1]) ** 2).mean()
         fake = torch.cat([frames[:, :1], pred], dim=1)
         g_adv = F.softplus(-self.discriminator(fake)).mean()
@@ -229,11 +264,16 @@ class FeatureFlow(nn.Module):
             g_loss = g_loss + cfg.open_l2_weight * open_l2
         return {"g": g_loss, "d": d_loss}, scalars
 
-    def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator) -> Tensor:
-        """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``."""
+    def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator,
+                 cond: Tensor | None = None) -> Tensor:
+        """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``; the steered
+        model reads ``cond`` [B, Tc + horizon, A] (rows Tc - 1 .. Tc + horizon - 2 steer the horizon)."""
         self._check(context, 1, "context")
         b, tc = context.shape[:2]
         x = sample_rows(context, horizon, num_samples)
+        actions = self._actions(cond, tc + horizon)
+        if actions is not None:
+            actions = actions.repeat_interleave(num_samples, dim=0)
         with torch.no_grad():
-            pred = self.unroll(x, tc, tc + horizon, lambda shape: randn_on(generator, shape, x.device))
+            pred = self.unroll(x, tc, tc + horizon, lambda shape: randn_on(generator, shape, x.device), actions)
         return pred[:, tc - 1:].unflatten(0, (b, num_samples))

@@ -43,6 +43,7 @@ from genvid.data.frames import ACTION_NAMES
 from genvid.errors import GenvidError
 from genvid.models.layers import gaussian_kl_logvar, normal_drawer, randn_on
 from genvid.models.predictor import sample_rows
+from genvid.models.steering import action_stats_problem, register_action_stats, standardised_actions
 
 LEAKY_SLOPE = 0.2
 
@@ -79,13 +80,7 @@ class SVGLPActionConfig(SVGLPConfig):
     cond_std: tuple[float, ...] | None = None
 
     def validate(self) -> str | None:
-        for name in ("cond_mean", "cond_std"):
-            value = getattr(self, name)
-            if value is not None and len(value) != self.actions:
-                return f"{name} must have {self.actions} values, got {len(value)}"
-        if self.cond_std is not None and min(self.cond_std) <= 0:
-            return f"cond_std must be > 0, got {list(self.cond_std)}"
-        return super().validate()
+        return action_stats_problem(self) or super().validate()
 
 
 def _dcgan_init(m: nn.Module) -> None:
@@ -220,21 +215,11 @@ class SVGLP(nn.Module):
         self.prior = GaussianLSTM(cfg.g_dim + a, cfg.z_dim, cfg.rnn_size, cfg.prior_layers)
         self.predictor = PredictorLSTM(cfg.g_dim + cfg.z_dim + a, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
         self.apply(_dcgan_init)
-        if a:
-            mean, std = getattr(cfg, "cond_mean", None), getattr(cfg, "cond_std", None)
-            self.register_buffer("cond_mean", torch.tensor(mean or [0.0] * a), persistent=False)
-            self.register_buffer("cond_std", torch.tensor(std or [1.0] * a), persistent=False)
+        register_action_stats(self, cfg)
 
     def _actions(self, cond: Tensor | None, frames: int) -> Tensor | None:
         """The standardised per-frame actions [B, T, A] (None for the unconditioned model)."""
-        if not self.actions:
-            if cond is not None:
-                raise GenvidError("SVG-LP without actions was given cond (the action-steered model is svg_lp_action)")
-            return None
-        if cond is None or cond.ndim != 3 or cond.shape[1] < frames or cond.shape[2] != self.actions:
-            raise GenvidError(f"svg_lp_action needs cond [B, T>={frames}, {self.actions}], "
-                              f"got {None if cond is None else list(cond.shape)}")
-        return (cond.float() - self.cond_mean) / self.cond_std
+        return standardised_actions(self, self.actions, cond, frames, "svg_lp_action", "SVG-LP without actions")
 
     @staticmethod
     def _with(x: Tensor, actions: Tensor | None, t: int) -> Tensor:
