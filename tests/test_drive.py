@@ -240,6 +240,28 @@ def test_malformed_requests_get_a_4xx_and_one_clear_message(client, path, body, 
     assert message in response.json()["error"]
 
 
+def test_an_oversized_body_gets_a_413_and_one_line_declared_or_chunked(client):
+    """Issue 47: a body over MAX_BODY bytes is refused before the app reads it whole, from its
+    Content-Length or, sent in chunks (no length declared), as the chunks pass the limit."""
+    from genvid.drive.app import MAX_BODY
+
+    session = client.post("/api/sessions", json={"clip": 0}).json()["session"]
+    path = f"/api/sessions/{session}/press"
+    big = b'{"action": "' + b"l" * MAX_BODY + b'"}'
+    declared = client.post(path, content=big, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413 and declared.json() == {"error": f"the request body is over {MAX_BODY} bytes"}
+    assert "default-src 'none'" in declared.headers["content-security-policy"]
+
+    def pieces():
+        for i in range(0, len(big), 1000):
+            yield big[i:i + 1000]
+
+    chunked = client.post(path, content=pieces(), headers={"Content-Type": "application/json"})
+    assert chunked.status_code == 413 and chunked.json() == declared.json()
+    ok = client.post(path, content=b'{"action": "left"}', headers={"Content-Type": "application/json"})
+    assert ok.status_code == 200  # a body within the limit, after the refusals: the session goes on
+
+
 @contextlib.contextmanager
 def serving(e: Engine):
     """``build_app(e)`` on a real uvicorn server on a free loopback port, in a thread."""
@@ -379,6 +401,24 @@ def test_the_latency_benchmark_runs_at_a_smoke_scale(tmp_path):
     rows = [line.split() for line in out.stdout.splitlines() if line.startswith("driving-")]
     assert [r[:3] for r in rows] == [["driving-copy_last", "fresh", "32x32"], ["driving-svg_lp_action", "fresh", "32x32"]]
     assert all(float(r[3]) > 0 for r in rows)
+
+
+def test_the_soak_benchmark_drives_the_real_server_under_load_and_faults(tmp_path):
+    """benchmarks/drive_soak.py at a smoke scale: two concurrent clients on the real server, every press
+    answered, each fault one JSON error line, the server up at the end (its figures: docs/results.md)."""
+    out = tmp_path / "soak.txt"
+    proc = subprocess.run([sys.executable, "benchmarks/drive_soak.py", "--profile", "tiny", "--size", "32",
+                           "--clients", "2", "--presses", "10", "--root", str(tmp_path), "--out", str(out)],
+                          cwd=ROOT, env=venv_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    text = out.read_text()
+    assert text == proc.stdout
+    assert "presses answered: 20 of 20; errors: 0" in text and "server still answering /api/info: yes" in text
+    faults = [line for line in text.splitlines() if line.startswith("  ")]
+    assert len(faults) == 7 and not any("NOT " in line for line in faults)
+    assert "a body of 64 KiB: 413 the request body is over" in text
+    assert "a body of 64 KiB, sent in chunks: 413 the request body is over" in text
+    assert "an unknown session: 404 unknown session" in text
 
 
 # ----------------------------------------------------------------------------- a real browser

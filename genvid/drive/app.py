@@ -3,7 +3,8 @@
 Routes: ``GET /`` the page, ``GET /static/<name>`` its script and style (looked up by name in
 memory: no request path reaches the file system), ``GET /api/info``, ``POST /api/sessions``
 {clip} and ``POST /api/sessions/<session>/press`` {action | steer, frames}. Frames travel as PNG
-data URLs. Every error is a 4xx with ``{"error": "<one line>"}``. The page's Content-Security-Policy
+data URLs. Every error is a 4xx with ``{"error": "<one line>"}``; a request body over MAX_BODY bytes is
+refused (413) before it is read whole, whether its length is declared or it comes in chunks. The page's Content-Security-Policy
 allows nothing but this server, so it cannot fetch from the network even by mistake.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi import HTTPException as FastAPIHTTPException  # FastAPI re-raises its own when reading a body
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from PIL import Image
@@ -27,6 +29,7 @@ from genvid.errors import GenvidError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+MAX_BODY = 4096  # bytes: the largest body the API takes is a few dozen
 STATIC = {"drive.js": "text/javascript; charset=utf-8", "drive.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -77,11 +80,44 @@ def _validation_message(err: RequestValidationError) -> str:
     return "; ".join(parts) or "malformed request"
 
 
+class BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes gets a 413 and one JSON error line, from its
+    Content-Length before any of it is read, or, sent in chunks, as soon as the chunks pass the limit."""
+
+    def __init__(self, app, limit: int = MAX_BODY):
+        self.app, self.limit = app, limit
+
+    def _too_large(self) -> str:
+        return f"the request body is over {self.limit} bytes"
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", ())).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            response = JSONResponse({"error": self._too_large()}, status_code=413, headers=SECURITY_HEADERS)
+            return await response(scope, receive, send)
+        seen = 0
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # FastAPI passes an HTTPException raised here on to the app's handler
+                    raise FastAPIHTTPException(413, self._too_large())
+            return message
+
+        await self.app(scope, limited, send)
+
+
 def build_app(engine: Engine) -> FastAPI:
     """The page's app over ``engine`` (no docs pages: they would load scripts from a CDN)."""
     app = FastAPI(title="genvid: drive the learned simulator", docs_url=None, redoc_url=None, openapi_url=None)
     page = _static("index.html")
     static = {name: (_static(name), kind) for name, kind in STATIC.items()}
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
