@@ -13,7 +13,8 @@ PROFILE ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: venv repro test test-cluster verify snakemake thesis-profile remote push pull clean-venv drive browser
+.PHONY: venv repro test test-cluster verify snakemake thesis-profile remote push pull clean-venv drive browser \
+	gpu-check gpu-check-prepare
 
 venv: $(STAMP)
 
@@ -42,6 +43,17 @@ verify: $(STAMP)
 
 snakemake: $(STAMP)
 	$(BIN)/snakemake --cores $(or $(CORES),2)
+
+# The GPU check (benchmarks/gpu_check.py, docs/gpu.md): prepare here, where DVC is, carry .gpu-check to
+# the GPU machine and run `make gpu-check` there until it prints "gpu-check: done" (each call < 9 min;
+# with $$OUT set, the results folder is copied there after every part). The GPU machine has no venv:
+# its python3 runs it. It writes the gpu profile's SM-MNIST outputs into the workspace: on a machine of your own,
+# run it in a copy. GPU_CHECK_DEVICE=cpu is the smoke mode CI runs on a copy (tests/test_gpu_check.py).
+GPU_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+gpu-check-prepare: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py prepare
+gpu-check:
+	$(GPU_PY) benchmarks/gpu_check.py $(if $(OUT),--copy-to $(OUT))
 
 # Two pytest workers (pytest-xdist) keep both cores busy: most tests run torch on one thread, and
 # the tiny end-to-end DAG alone takes minutes. Whole files go to one worker (--dist loadfile), so a

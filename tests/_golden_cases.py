@@ -2,6 +2,7 @@
 
     python tests/_golden_cases.py THREADS   # prints {"case": "sha256 prefix", ...} as JSON
     python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last [--compile]
+    python tests/_golden_cases.py THREADS --train-only --only 'train:svg_lp'   # the cases a regex matches (smoke)
 
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
 every stage does), so two machines print the same line for a case exactly when a stage would
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +37,7 @@ DEVICE = ARGS[ARGS.index("--device") + 1] if "--device" in ARGS else "cpu"
 PRECISION = ARGS[ARGS.index("--precision") + 1] if "--precision" in ARGS else "fp32"
 CHANNELS_LAST = "--channels-last" in ARGS
 COMPILE = "--compile" in ARGS
+ONLY = ARGS[ARGS.index("--only") + 1] if "--only" in ARGS else None  # a regex over case names (benchmarks/gpu_check.py)
 
 pin_environment(THREADS)
 
@@ -140,6 +143,8 @@ def train_cases() -> dict[str, str]:
     work = Path(tempfile.mkdtemp(prefix="golden-"))
 
     def trained(name: str, model: torch.nn.Module, objective, data) -> None:
+        if ONLY is not None and not re.fullmatch(ONLY, f"train:{name}"):
+            return
         groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
         fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
             device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
@@ -164,9 +169,10 @@ def train_cases() -> dict[str, str]:
     from genvid.params import MotionClassifierConfig
 
     futures = torch.randint(0, 256, (6, 8, 32, 32, 3), generator=torch.Generator().manual_seed(9)).numpy()
-    classifier, _ = train_motion(futures.astype("uint8"), [0, 1, 2, 0, 1, 2], 3,
-                                 MotionClassifierConfig(sequences=10, steps=STEPS, batch_size=4, lr=3e-3, width=4, seed=0))
-    out["train:motion_classifier"] = digest(*classifier.state_dict().values())
+    if ONLY is None or re.fullmatch(ONLY, "train:motion_classifier"):
+        classifier, _ = train_motion(futures.astype("uint8"), [0, 1, 2, 0, 1, 2], 3, MotionClassifierConfig(
+            sequences=10, steps=STEPS, batch_size=4, lr=3e-3, width=4, seed=0))
+        out["train:motion_classifier"] = digest(*classifier.state_dict().values())
 
     # the cascaded video GAN's two levels (greedy: level 2 on the trained level 1's samples)
     from genvid.models.cvg.family import _Objective

@@ -20,6 +20,8 @@ SMOKE = {
     "cvg.py": (["--profile", "tiny", "--benchmark", "smmnist", "--repeats", "1", "--lengths", "4", "--batch", "1"],
                "no cascade"),
     "drive.py": None,  # tests/test_drive.py::test_the_latency_benchmark_runs_at_a_smoke_scale
+    "drive_soak.py": None,  # tests/test_drive.py::test_the_soak_benchmark_drives_the_real_server_under_load_and_faults
+    "gpu_check.py": None,  # tests/test_gpu_check.py: the smoke mode, prepared, stopped and resumed in a project copy
     "dag_minutes.py": None,  # needs a DAG run's logs/timings: tests/test_timings.py tests its summary
     # a curve needs the data stages and trains a run: tests/test_learning_benchmark.py tests its parts
     "learning.py": None,

@@ -110,6 +110,34 @@ def test_the_check_refuses_a_page_without_its_markers(tmp_path):
         tables.main(["--check", "--root", str(root)])
 
 
+def test_the_gpu_page_renders_every_committed_gpu_check_but_the_smoke_ones(tmp_path):
+    """docs/gpu.md's generated part (issue 44): each benchmarks/results/gpu-<device>-<date>/ folder of
+    benchmarks/gpu_check.py, newest first, its environment and one row per part; the CPU smoke mode's
+    folders never appear; with none, the page says so."""
+    tables = _docs_tables()
+    assert tables.gpu_checks(tmp_path)[0].startswith("No GPU check is committed yet")
+    results = tmp_path / "benchmarks" / "results"
+    for name, device in (("gpu-nvidia-h100-2026-11-20", "NVIDIA H100"), ("gpu-nvidia-h200-2026-11-25", "NVIDIA H200"),
+                         ("gpu-cpu-smoke-2026-11-26", None)):
+        (results / name).mkdir(parents=True)
+        (results / name / "environment.json").write_text(json.dumps(
+            {"device": device, "driver": "580.1, 81559 MiB", "torch": "2.11.0", "cuda": "13.0", "cudnn": 91000,
+             "python": "3.12.3", "commit": "0123456789abcdef"}))
+        (results / name / "state.json").write_text(json.dumps({"parts": {
+            "identity": {"status": "ok", "seconds": 61.25, "summary": "12 networks, 0 differ"},
+            "bench:svg_lp": {"status": "ok", "seconds": 12.0, "summary": {"step_seconds": 0.0123456, "identical": True}},
+            "smmnist": {"status": "cut", "cut": 1, "seconds": 500.0, "error": ["past the budget 1 time(s)"]}}}))
+    lines = tables.gpu_checks(tmp_path)
+    headings = [line for line in lines if line.startswith("### ")]
+    assert headings == ["### `benchmarks/results/gpu-nvidia-h200-2026-11-25/`",
+                        "### `benchmarks/results/gpu-nvidia-h100-2026-11-20/`"]
+    assert ("device NVIDIA H200, driver 580.1, 81559 MiB, torch 2.11.0, cuda 13.0, cudnn 91000, python 3.12.3; "
+            "commit `0123456789`") in lines
+    assert "| `identity` | ok | 61.2 | 12 networks, 0 differ |" in lines
+    assert "| `bench:svg_lp` | ok | 12.0 | step_seconds 0.01235, identical True |" in lines
+    assert "| `smmnist` | cut | 500.0 | past the budget 1 time(s) |" in lines
+
+
 # ----------------------------------------------------------------------------- README and links
 
 def test_the_readme_is_short_and_keeps_the_two_commands():

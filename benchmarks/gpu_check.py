@@ -1,0 +1,400 @@
+"""Benchmark: the GPU check (issue 44), one command that spends a lent GPU's few minutes in order.
+
+    make gpu-check-prepare                   # here, where DVC is: .gpu-check/prepared (carry .gpu-check)
+    make gpu-check                           # there, again and again, until it prints "gpu-check: done"
+    GPU_CHECK_DEVICE=cpu make gpu-check      # the smoke mode: every part at tiny sizes on the CPU (CI)
+
+A lent GPU comes for about 30 minutes, in calls of at most 10, on a bare machine without DVC (its
+Python has torch with CUDA, h5py, numpy, yaml, tqdm; ``benchmarks/gpu_check_wheels.txt`` lists what
+it lacks, with the command that fetches the wheels). So the check runs in parts, in priority order,
+each recorded as it finishes, and a call runs parts until ``--budget`` seconds (default 510: under
+9 minutes) would be passed; the next call resumes at the first part not done. A part cut off by the
+budget starts again next call (the DAG part resumes inside: its plan skips finished stages, and a
+killed training resumes from its checkpoint); one cut off twice is recorded as failed, so the check
+always ends. Each part prints one status line.
+
+The parts, most important first, so that a run cut short still brings the most important figures:
+1. ``identity``: every network trained twice for three steps in bf16 with channels-last weights
+   (``tests/_golden_cases.py --train-only``, the CUDA golden test), in two processes: the same bytes?
+   ``identity-compiled``: the same with the priors compiled (``device.compile``);
+2. ``bench:<component>``: ``benchmarks/gpu.py`` for each component at the thesis (VQ) and paper (pixel
+   models) sizes: step time, peak memory, FLOP/s, the profile's implied hours, two runs' bytes;
+3. ``smmnist``: the ``gpu`` profile's SM-MNIST stages (train, sample, evaluate, leaderboard) through the
+   plan that ``prepare`` wrote with ``workflow.plan``; its leaderboard, training times and, per metric,
+   whether the best learned model beats copy-last and by how much;
+4. ``learning:<run>``: ``benchmarks/learning.py`` curves of the gpu profile's SM-MNIST models.
+
+Everything measured goes to one folder, ``benchmarks/results/gpu-<device>-<date>/`` (under ``--root``;
+the folder's name is fixed by the first call on a device): ``environment.json`` (device, driver,
+torch, CUDA and cuDNN versions, the commit), ``state.json`` (the parts done, their seconds and
+status) and one file per part. ``--copy-to`` (``make gpu-check`` passes ``$OUT`` when set) gets a
+copy of the folder after every part, so what a call measured comes back even if the next is cut.
+
+The smoke mode (``GPU_CHECK_DEVICE=cpu``) runs the same parts on the CPU at tiny sizes: one network per
+identity part (no compiling: that needs CUDA here), one bench component, the tiny profile's data
+stages as the DAG part, and no learning curve; it writes to ``gpu-cpu-smoke-<date>`` and exists so the
+script cannot rot between GPU runs (tests/test_gpu_check.py stops it after one part and resumes it).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+PREPARED = Path(".gpu-check") / "prepared"  # under --root: what `prepare` writes, carried to the GPU
+WHEELS = Path(".gpu-check") / "wheels"  # under --root: benchmarks/gpu_check_wheels.txt's wheels (prepare)
+SITE = Path(".gpu-check") / "site"  # under --root: where the run installs them
+CURRENT = Path(".gpu-check") / "current"  # under --root: the name of the results folder being filled
+DEFAULT_BUDGET = 510.0
+SMOKE = os.environ.get("GPU_CHECK_DEVICE", "cuda") == "cpu"
+CUDA_FLAGS = ("--device", "cuda", "--precision", "bf16", "--channels-last")
+GPU_LEARNING_RUNS = ("smmnist-svg_lp", "smmnist-hvrnn", "smmnist-rfn")  # gpu profile runs with CPU curves to compare
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    run: Callable[["Check", float], dict]  # (check, seconds left) -> its record
+
+
+class Check:
+    def __init__(self, root: Path, copy_to: Path | None):
+        self.root, self.copy_to = root, copy_to
+        self.folder = self._folder()
+        self.state_path = self.folder / "state.json"
+        self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"parts": {}}
+
+    def _folder(self) -> Path:
+        current = self.root / CURRENT
+        if current.exists():
+            folder = self.root / "benchmarks" / "results" / current.read_text().strip()
+            if folder.exists():
+                return folder
+        name = f"gpu-{device_slug()}-{datetime.date.today().isoformat()}"
+        folder = self.root / "benchmarks" / "results" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(current, name)
+        write_atomic(folder / "environment.json", json.dumps(environment(self.root), indent=2) + "\n")
+        return folder
+
+    def record(self, name: str, entry: dict) -> None:
+        self.state["parts"][name] = entry
+        write_atomic(self.state_path, json.dumps(self.state, indent=2) + "\n")
+        if self.copy_to is not None:
+            target = self.copy_to / self.folder.name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(self.folder, target)
+
+    def env(self) -> dict[str, str]:
+        """This process's environment, the carried wheels' site first on PYTHONPATH, and this Python
+        first on PATH (the plan's stages call `python`)."""
+        site = self.root / SITE
+        paths = [str(site)] if site.exists() else []
+        return {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")]).strip(os.pathsep),
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+    def python(self, args: list[str], timeout: float) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, *args], cwd=self.root, capture_output=True, text=True,
+                              timeout=max(1.0, timeout), env=self.env())
+
+    def install_wheels(self) -> None:
+        wheels = sorted((self.root / WHEELS).glob("*.whl"))
+        if wheels and not (self.root / SITE).exists():
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                            "--target", str(self.root / SITE), *map(str, wheels)], check=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def device_slug() -> str:
+    if SMOKE:
+        return "cpu-smoke"
+    import torch
+    return re.sub(r"[^a-z0-9]+", "-", torch.cuda.get_device_name(0).lower()).strip("-")
+
+
+def environment(root: Path) -> dict:
+    """The device, driver, torch, CUDA and cuDNN versions and the commit the figures belong to."""
+    import torch
+    env = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
+           "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+           "smoke": SMOKE, "cpu": platform.processor() or platform.machine()}
+    if not SMOKE:
+        env["device"] = torch.cuda.get_device_name(0)
+        smi = shutil.which("nvidia-smi")
+        if smi:
+            out = subprocess.run([smi, "--query-gpu=driver_version,memory.total", "--format=csv,noheader"],
+                                 capture_output=True, text=True)
+            env["driver"] = out.stdout.strip() or None
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True)
+    prepared = root / PREPARED / "commit"  # a copy of the tree without .git: the commit prepare saw
+    env["commit"] = commit.stdout.strip() or (prepared.read_text().strip() if prepared.exists() else None)
+    return env
+
+
+# ----------------------------------------------------------------------------- the parts
+
+def _identity(flags: tuple[str, ...], only: str | None) -> Callable[[Check, float], dict]:
+    def run(check: Check, left: float) -> dict:
+        args = ["tests/_golden_cases.py", "1", "--train-only", *flags, *(["--only", only] if only else [])]
+        runs = []
+        for _ in range(2):
+            started = time.monotonic()
+            out = check.python(args, left)
+            left -= time.monotonic() - started
+            if out.returncode != 0:
+                return {"status": "failed", "error": out.stderr.strip().splitlines()[-1:] or ["exit status"]}
+            runs.append(json.loads(out.stdout))
+        differ = sorted(case for case in runs[0] if runs[0][case] != runs[1].get(case))
+        return {"status": "ok" if not differ else "differ", "flags": list(flags), "cases": runs[0],
+                "differ": differ, "summary": f"{len(runs[0])} networks, {len(differ)} differ"}
+    return run
+
+
+def _bench(component: str) -> Callable[[Check, float], dict]:
+    def run(check: Check, left: float) -> dict:
+        out_json = check.folder / f"bench-{component}.json"
+        args = ["benchmarks/gpu.py", "--only", component, "--json", str(out_json)]
+        args += (["--device", "cpu", "--threads", "1", "--profile", "tiny", "--vq-profile", "tiny", "--batch", "1",
+                  "--steps", "2", "--warmup", "1", "--identity-steps", "2"] if SMOKE
+                 else ["--precision", "bf16", "--channels-last", *(["--compile"] if component.startswith("prior") else [])])
+        out = check.python(args, left)
+        if not out_json.exists():
+            return {"status": "failed", "error": out.stderr.strip().splitlines()[-1:] or ["no JSON written"]}
+        row = json.loads(out_json.read_text()).get("components", {}).get(component, {})
+        summary = {k: row[k] for k in ("step_seconds", "peak_memory_bytes", "implied_hours") if k in row}
+        summary["identical"] = row.get("identity", {}).get("identical")
+        return {"status": "ok" if out.returncode == 0 else "failed", "file": out_json.name, "summary": summary,
+                **({"error": [row["error"]]} if "error" in row else {})}
+    return run
+
+
+def _dag(check: Check, left: float) -> dict:
+    prepared = check.root / PREPARED
+    if not (prepared / "plan.sh").exists():
+        return {"status": "failed", "error": [f"{PREPARED}/plan.sh missing: run `make gpu-check-prepare` where DVC is"]}
+    for marker in (prepared / "done").glob("*"):  # stages whose outputs travelled (the metric weights)
+        (check.root / ".plan").mkdir(exist_ok=True)
+        shutil.copyfile(marker, check.root / ".plan" / marker.name)
+    if (prepared / "models").exists():
+        shutil.copytree(prepared / "models", check.root / "models", dirs_exist_ok=True)
+    # the stages read ./params.yaml: the profile's while the plan runs, the project's own again after it
+    # (a backup first, so a call killed mid-plan leaves it to be restored by the next)
+    params, backup = check.root / "params.yaml", check.root / ".gpu-check" / "params.yaml.orig"
+    if backup.exists():
+        shutil.copyfile(backup, params)
+    shutil.copyfile(params, backup)
+    shutil.copyfile(prepared / "params.yaml", params)
+    started = time.monotonic()
+    try:
+        out = subprocess.run(["bash", str(prepared / "plan.sh")], cwd=check.root, capture_output=True, text=True,
+                             timeout=max(1.0, left), env=check.env())
+    finally:
+        shutil.copyfile(backup, params)
+        backup.unlink()
+    log = check.folder / "dag.log"
+    with log.open("a") as f:
+        f.write(out.stdout + out.stderr)
+    if out.returncode != 0:
+        return {"status": "failed", "error": out.stderr.strip().splitlines()[-1:] or ["exit status"]}
+    record = {"status": "ok", "seconds": round(time.monotonic() - started, 1), "stages": out.stdout.count("\n== ")}
+    board = check.root / "reports" / "smmnist" / "leaderboard" / "leaderboard.json"
+    if board.exists():
+        shutil.copyfile(board, check.folder / "leaderboard-smmnist.json")
+        import yaml
+        runs = yaml.safe_load((prepared / "params.yaml").read_text()).get("runs", {})
+        record["versus_copy_last"] = versus_copy_last(json.loads(board.read_text()), runs)
+        record["summary"] = ", ".join(f"{m} {'beats' if v['beats'] else 'behind'} copy-last by {abs(v['margin']):.3g}"
+                                      for m, v in record["versus_copy_last"].items())
+    timings = sorted((check.root / "logs" / "timings").glob("train@smmnist-*.json"))
+    if timings:
+        record["train_seconds"] = {t.stem.split("@", 1)[1]: json.loads(t.read_text()).get("seconds") for t in timings}
+    return record
+
+
+def versus_copy_last(board: dict, runs: dict) -> dict:
+    """Per metric, the best learned run of a leaderboard ({run: {metric: value}}) against the benchmark's
+    copy-last run (``runs``: params' runs section): {metric: {run, value, copy_last, margin, beats}}, the
+    margin positive when the run is better (lower FVD and LPIPS, higher PSNR and SSIM)."""
+    base = next((r for r in board if runs.get(r, {}).get("model") == "copy_last"), None)
+    if base is None:
+        return {}
+    out = {}
+    for metric in ("psnr", "ssim", "lpips", "fvd"):
+        lower = metric in ("lpips", "fvd")
+        scored = [r for r in board if r != base and isinstance(board[r].get(metric), (int, float))]
+        if not scored or not isinstance(board[base].get(metric), (int, float)):
+            continue
+        best = (min if lower else max)(scored, key=lambda r: board[r][metric])
+        value, baseline = board[best][metric], board[base][metric]
+        margin = baseline - value if lower else value - baseline
+        out[metric] = {"run": best, "value": value, "copy_last": baseline, "margin": margin, "beats": margin > 0}
+    return out
+
+
+def _learning(run_name: str) -> Callable[[Check, float], dict]:
+    def run(check: Check, left: float) -> dict:
+        import yaml
+        params = check.root / PREPARED / "params.yaml"
+        raw = yaml.safe_load(params.read_text())
+        run_cfg = raw["runs"][run_name]
+        steps = run_cfg.get("overrides", {}).get("train", {}).get("steps") or raw["train"][run_cfg["model"]]["steps"]
+        out_json = check.folder / "learning.json"
+        args = ["benchmarks/learning.py", "--run", run_name, "--params", str(params),
+                "--every", str(max(1, steps // 4)), "--label", "gpu profile", "--scratch", str(check.root / ".gpu-check" / "learning"),
+                "--out", str(out_json)]
+        out = check.python(args, left)
+        if out.returncode != 0:
+            return {"status": "failed", "error": out.stderr.strip().splitlines()[-1:] or ["exit status"]}
+        return {"status": "ok", "file": out_json.name, "summary": out.stdout.strip().splitlines()[-1:]}
+    return run
+
+
+def bench_components() -> list[str]:
+    """benchmarks/gpu.py's components: the VQ family's three networks, then every registered one-network model."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu
+    return list(gpu.COMPONENTS)
+
+
+def parts() -> list[Part]:
+    if SMOKE:
+        return [Part("identity", _identity((), "train:svg_lp")),
+                Part("identity-compiled", _identity((), "train:feature_flow")),  # compiling needs CUDA here
+                Part("bench:svg_lp", _bench("svg_lp")),
+                Part("smmnist", _dag)]
+    return [Part("identity", _identity(CUDA_FLAGS, None)),
+            Part("identity-compiled", _identity((*CUDA_FLAGS, "--compile"), None)),
+            *(Part(f"bench:{c}", _bench(c)) for c in bench_components()),
+            Part("smmnist", _dag),
+            *(Part(f"learning:{r}", _learning(r)) for r in GPU_LEARNING_RUNS)]
+
+
+def run_check(root: Path, budget: float, copy_to: Path | None, stop_after: int | None = None) -> int:
+    """Run the parts not done yet within ``budget`` seconds; 0 when every part is done."""
+    check = Check(root, copy_to)
+    check.install_wheels()
+    started, ran = time.monotonic(), 0
+    for part in parts():
+        entry = check.state["parts"].get(part.name, {})
+        if entry.get("status") in ("ok", "differ", "failed"):
+            continue
+        left = budget - (time.monotonic() - started)
+        if left <= 5 or (stop_after is not None and ran >= stop_after):
+            break
+        t0 = time.monotonic()
+        try:
+            record = part.run(check, left)
+        except subprocess.TimeoutExpired:
+            cuts = entry.get("cut", 0) + 1
+            record = {"status": "failed" if cuts >= 2 else "cut", "cut": cuts,
+                      "error": [f"past the budget {cuts} time(s)"]}
+        record["seconds"] = record.get("seconds", round(time.monotonic() - t0, 1))
+        check.record(part.name, record)
+        ran += 1
+        print(f"gpu-check: {part.name} {record['status']} ({record['seconds']} s)"
+              + (f": {record['summary']}" if "summary" in record else "")
+              + (f": {record['error'][0]}" if record.get("error") else ""), flush=True)
+        if record["status"] == "cut":
+            break
+    left_parts = [p.name for p in parts() if check.state["parts"].get(p.name, {}).get("status")
+                  not in ("ok", "differ", "failed")]
+    if left_parts:
+        print(f"gpu-check: {len(left_parts)} part(s) left ({left_parts[0]} next): run it again", flush=True)
+        return 3
+    failed = [n for n, e in check.state["parts"].items() if e.get("status") != "ok"]
+    print(f"gpu-check: done, {len(failed)} not ok{': ' + ', '.join(failed) if failed else ''} -> "
+          f"{check.folder.relative_to(root)}", flush=True)
+    return 0
+
+
+def prepare(root: Path, profile: str, only: str, wheels: bool) -> None:
+    """Where DVC is: the profile's params and the plan of ``only`` for it (resolved by DVC in a scratch
+    project holding dvc.yaml and those params), the metric weights with their plan markers, and (with
+    ``wheels``) benchmarks/gpu_check_wheels.txt's wheels."""
+    sys.path.insert(0, str(root))
+    import yaml
+    from genvid import params as P
+    from genvid.profiles import apply, load_profile
+    from workflow.plan import DONE, plan, script
+    from workflow.dag import load_stages
+
+    out = root / PREPARED
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    applied = apply(P.read_params(root / "params.yaml"), load_profile(profile, root / "profiles"))
+    (out / "params.yaml").write_text(yaml.safe_dump(applied, sort_keys=False))
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        shutil.copyfile(root / "dvc.yaml", scratch / "dvc.yaml")
+        shutil.copyfile(out / "params.yaml", scratch / "params.yaml")
+        (scratch / ".dvc").mkdir()
+        (scratch / ".dvc" / "config").write_text("[core]\n    no_scm = True\n")
+        stages = plan(load_stages(scratch), only)
+    (out / "plan.sh").write_text(script(stages))
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    (out / "commit").write_text(commit + "\n")
+    weights = root / "models" / "metrics"
+    carried = [s for s in stages if s.name == "metric_weights"]
+    if carried and weights.exists():
+        shutil.copytree(weights, out / "models" / "metrics")
+        (out / "done").mkdir()
+        for stage in carried:
+            (out / "done" / stage.name).write_text(stage.cmd)
+    if wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                        "--python-version", "3.12", "--implementation", "cp", "--platform", "manylinux_2_28_x86_64",
+                        "--platform", "manylinux2014_x86_64", "-d", str(root / WHEELS),
+                        "-r", str(root / "benchmarks" / "gpu_check_wheels.txt")], check=True)
+    print(f"gpu-check: prepared {len(stages)} stages of the {profile} profile ({only}) in {PREPARED}; "
+          f"the plan skips what {DONE}/ marks done")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("command", nargs="?", default="run", choices=("run", "prepare"))
+    p.add_argument("--root", type=Path, help="the project (default: this checkout; the smoke mode needs a copy)")
+    p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="seconds this call may run parts for")
+    p.add_argument("--copy-to", type=Path, help="a folder that gets a copy of the results after every part ($OUT)")
+    p.add_argument("--stop-after", type=int, help="run at most this many parts (tests: a stop between parts)")
+    p.add_argument("--profile", default="tiny" if SMOKE else "gpu", help="prepare: the profile (default gpu)")
+    p.add_argument("--no-wheels", action="store_true", help="prepare: fetch no wheels (the smoke mode needs none)")
+    p.add_argument("--only", default="normalize@smmnist" if SMOKE else "leaderboard@smmnist",
+                   help="prepare: the stages planned, a regex over stage names (and everything upstream)")
+    args = p.parse_args(argv)
+    root = (args.root or ROOT).resolve()
+    if args.command == "run" and SMOKE and args.root is None:
+        print("error: the smoke mode writes the tiny profile's SM-MNIST data under its root: run it on a copy "
+              "(--root DIR), as tests/test_gpu_check.py does", file=sys.stderr)
+        return 2
+    if args.command == "prepare":
+        prepare(root, args.profile, args.only, not (args.no_wheels or SMOKE))
+        return 0
+    if not SMOKE:
+        import torch
+        if not torch.cuda.is_available():
+            print("error: no CUDA device (GPU_CHECK_DEVICE=cpu runs the smoke mode)", file=sys.stderr)
+            return 2
+    return run_check(root, args.budget, args.copy_to, args.stop_after)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""benchmarks/gpu_check.py (issue 44): its arithmetic and bookkeeping by hand, and its CPU smoke mode
+run as CI runs it, in a copy of the project: prepared, stopped after one part, resumed to the end."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, venv_env
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import gpu_check  # noqa: E402
+
+
+def test_versus_copy_last_takes_the_best_learned_run_per_metric_by_hand():
+    board = {"s-copy_last": {"psnr": 11.0, "ssim": 0.54, "lpips": 0.23, "fvd": 272.0},
+             "s-a": {"psnr": 13.5, "ssim": 0.45, "lpips": 0.36, "fvd": 548.0},
+             "s-b": {"psnr": 12.0, "ssim": 0.50, "lpips": 0.20, "fvd": 300.0}}
+    runs = {"s-copy_last": {"model": "copy_last"}, "s-a": {"model": "svg_lp"}, "s-b": {"model": "vq"}}
+    out = gpu_check.versus_copy_last(board, runs)
+    assert out["psnr"] == {"run": "s-a", "value": 13.5, "copy_last": 11.0, "margin": 2.5, "beats": True}
+    assert out["ssim"]["run"] == "s-b" and out["ssim"]["margin"] == pytest.approx(-0.04) and not out["ssim"]["beats"]
+    assert out["lpips"]["run"] == "s-b" and out["lpips"]["margin"] == pytest.approx(0.03) and out["lpips"]["beats"]
+    assert out["fvd"] == {"run": "s-b", "value": 300.0, "copy_last": 272.0, "margin": -28.0, "beats": False}
+    assert gpu_check.versus_copy_last(board, {}) == {}  # no copy-last run: nothing to compare with
+
+
+def test_a_part_past_the_budget_is_retried_once_then_recorded_as_failed(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def slow(check, left):
+        calls.append(left)
+        raise subprocess.TimeoutExpired("x", left)
+
+    def quick(check, left):
+        return {"status": "ok", "summary": "fine"}
+
+    monkeypatch.setattr(gpu_check, "SMOKE", True)
+    monkeypatch.setattr(gpu_check, "environment", lambda root: {"smoke": True})
+    monkeypatch.setattr(gpu_check, "parts", lambda: [gpu_check.Part("a", quick), gpu_check.Part("b", slow),
+                                                     gpu_check.Part("c", quick)])
+    assert gpu_check.run_check(tmp_path, 100, None) == 3
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("gpu-check: a ok") and lines[1].startswith("gpu-check: b cut")
+    assert lines[-1] == "gpu-check: 2 part(s) left (b next): run it again"
+    assert gpu_check.run_check(tmp_path, 100, None) == 0  # cut twice: failed, and the check goes on
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("gpu-check: b failed") and "past the budget 2 time(s)" in lines[0]
+    assert lines[1].startswith("gpu-check: c ok") and lines[-1].startswith("gpu-check: done, 1 not ok: b -> ")
+    folder = tmp_path / "benchmarks" / "results" / (tmp_path / gpu_check.CURRENT).read_text()
+    state = json.loads((folder / "state.json").read_text())["parts"]
+    assert [state[n]["status"] for n in "abc"] == ["ok", "failed", "ok"] and len(calls) == 2
+    assert gpu_check.run_check(tmp_path, 100, None) == 0 and len(calls) == 2  # done: nothing runs again
+
+
+def _project_copy(dest):
+    for folder in ("genvid", "stages", "workflow", "benchmarks", "profiles"):
+        shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns(
+            "__pycache__", "results", ".learning*", "*.egg-info"))
+    (dest / "tests").mkdir()
+    for name in ("_golden_cases.py", "conftest.py"):
+        shutil.copyfile(ROOT / "tests" / name, dest / "tests" / name)
+    for name in ("params.yaml", "dvc.yaml"):
+        shutil.copyfile(ROOT / name, dest / name)
+
+
+def test_the_smoke_mode_stops_after_a_part_and_resumes_to_done(tmp_path):
+    root, out = tmp_path / "project", tmp_path / "out"
+    _project_copy(root)
+    env = {**venv_env(), "GPU_CHECK_DEVICE": "cpu"}
+
+    def check(*args):
+        return subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py"), *args, "--root", str(root)],
+                               cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+    prepared = check("prepare")
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    plan = (root / gpu_check.PREPARED / "plan.sh").read_text()
+    assert "step normalize@smmnist " in plan and "train@" not in plan  # the smoke plan: SM-MNIST's data stages
+    first = check("--stop-after", "1", "--copy-to", str(out))
+    assert first.returncode == 3, first.stderr[-3000:]
+    assert first.stdout.splitlines()[0].startswith("gpu-check: identity ok")
+    assert first.stdout.splitlines()[-1] == "gpu-check: 3 part(s) left (identity-compiled next): run it again"
+    name = (root / gpu_check.CURRENT).read_text()
+    assert name.startswith("gpu-cpu-smoke-")
+    folder = root / "benchmarks" / "results" / name
+    assert set(json.loads((folder / "state.json").read_text())["parts"]) == {"identity"}
+    assert (out / name / "state.json").exists()  # the copy after every part
+    second = check("--copy-to", str(out))
+    assert second.returncode == 0, second.stdout + second.stderr[-3000:]
+    lines = second.stdout.splitlines()
+    assert [line.split()[1] for line in lines[:-1]] == ["identity-compiled", "bench:svg_lp", "smmnist"]
+    assert lines[-1] == f"gpu-check: done, 0 not ok -> benchmarks/results/{name}"
+    state = json.loads((folder / "state.json").read_text())["parts"]
+    assert state["identity"]["differ"] == [] and set(state["identity"]["cases"]) == {"train:svg_lp"}
+    env_record = json.loads((folder / "environment.json").read_text())
+    assert env_record["smoke"] is True and {"torch", "cuda", "cudnn", "commit"} <= set(env_record)
+    assert {p.name for p in folder.iterdir()} == {"environment.json", "state.json", "bench-svg_lp.json", "dag.log"}
+    assert (root / "data" / "smmnist" / "frames.h5").exists()
+    assert sorted(p.name for p in (out / name).iterdir()) == sorted(p.name for p in folder.iterdir())
+    again = check()
+    assert again.returncode == 0 and again.stdout.splitlines() == [lines[-1]]  # nothing left to run
+    assert (root / "params.yaml").read_bytes() == (ROOT / "params.yaml").read_bytes()  # the project's own again
+    bare = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert bare.returncode == 2 and "run it on a copy (--root DIR)" in bare.stderr  # never in a checkout by default
