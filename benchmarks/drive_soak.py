@@ -49,7 +49,7 @@ from drive import fresh_engine  # noqa: E402  (benchmarks/drive.py)
 
 from genvid import params as P  # noqa: E402
 from genvid.determinism import configure_torch, cpu_info  # noqa: E402
-from genvid.drive.app import DEFAULT_HOST, listen, make_server  # noqa: E402
+from genvid.drive.app import DEFAULT_HOST, serving  # noqa: E402
 from genvid.drive.loading import load_engine  # noqa: E402
 from genvid.layout import run_paths  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
@@ -64,25 +64,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-@contextlib.contextmanager
-def serving(engine):
-    sock = listen(DEFAULT_HOST, 0)
-    server = make_server(engine)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not server.started:
-        raise SystemExit("error: the driving page's server did not start")
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 def call(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None,

@@ -16,8 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 import warnings
 
 import numpy as np
@@ -27,7 +25,8 @@ import yaml
 
 from conftest import ROOT, venv_env
 from genvid.drive import __main__ as cli
-from genvid.drive.app import DEFAULT_HOST, build_app, listen, make_server
+from genvid.drive.app import DEFAULT_HOST, build_app, listen
+from genvid.drive.app import serving as app_serving
 from genvid.drive.engine import DEFAULT_ACTIONS, Clip, DriveError, Engine, NotFound, Truth
 from genvid.errors import GenvidError
 from genvid.models.predictor import check_cond, check_context
@@ -264,21 +263,9 @@ def test_an_oversized_body_gets_a_413_and_one_line_declared_or_chunked(client):
 
 @contextlib.contextmanager
 def serving(e: Engine):
-    """``build_app(e)`` on a real uvicorn server on a free loopback port, in a thread."""
-    sock = listen(DEFAULT_HOST, 0)
-    server = make_server(e)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the server did not start"
-    try:
-        yield f"http://{DEFAULT_HOST}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
-        sock.close()
+    """``build_app(e)`` on a real uvicorn server on a free loopback port, in a thread: its URL."""
+    with app_serving(e) as port:
+        yield f"http://{DEFAULT_HOST}:{port}"
 
 
 def test_the_server_serves_its_own_static_files_only_and_binds_to_loopback():

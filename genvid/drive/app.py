@@ -10,10 +10,13 @@ allows nothing but this server, so it cannot fetch from the network even by mist
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import socket
+import threading
+import time
 from importlib import resources
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from fastapi import FastAPI, Request
@@ -191,3 +194,24 @@ def make_server(engine: Engine, log_level: str = "warning"):
     import uvicorn
 
     return uvicorn.Server(uvicorn.Config(build_app(engine), log_level=log_level, access_log=False))
+
+
+@contextlib.contextmanager
+def serving(engine: Engine, host: str = DEFAULT_HOST, timeout: float = 30.0) -> Iterator[int]:
+    """The page's server over ``engine`` on a free port of ``host`` in a thread of this process, for as
+    long as the block runs (tests, benchmarks/drive_soak.py): yields the port."""
+    sock = listen(host, 0)
+    server = make_server(engine)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        if not server.started:
+            raise GenvidError(f"the driving page's server did not start within {timeout:g} s")
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(timeout)
+        sock.close()
