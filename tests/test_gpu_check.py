@@ -76,6 +76,9 @@ def test_the_smoke_mode_stops_after_a_part_and_resumes_to_done(tmp_path):
         return subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py"), *args, "--root", str(root)],
                                cwd=root, env=env, capture_output=True, text=True, timeout=600)
 
+    unprepared = check()
+    assert unprepared.returncode == 2 and "run `make gpu-check-prepare` where DVC is" in unprepared.stderr
+    assert not list((root / "benchmarks" / "results").glob("gpu-*"))  # refused before any folder or part
     prepared = check("prepare")
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     plan = (root / gpu_check.PREPARED / "plan.sh").read_text()
