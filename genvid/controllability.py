@@ -139,15 +139,16 @@ def score_controllability(cf: Counterfactuals, pred: CounterfactualPredictions |
 
 
 def headline(control: dict[str, Any]) -> dict[str, float]:
-    """metrics.json's flat controllability keys (absent where not measured)."""
+    """metrics.json's flat controllability keys (absent where not measured): the counterfactual futures'
+    fidelity as one number, cf_ssim (cf_lpips is in scores.json and the leaderboard: ``dvc metrics show``
+    keeps within 200 columns), then sensitivity and direction."""
     if control.get("skipped"):
         return {}
-    out = {"cf_lpips": round(control["fidelity"]["lpips"]["mean"], 6),
-           "cf_ssim": round(control["fidelity"]["ssim"]["mean"], 6)}
+    out = {"cf_ssim": stats.headline_number("cf_ssim", control["fidelity"]["ssim"]["mean"])}
     if np.isfinite(control["sensitivity"]["mean"]):
-        out["sensitivity"] = round(control["sensitivity"]["mean"], 6)
+        out["sensitivity"] = stats.headline_number("sensitivity", control["sensitivity"]["mean"])
     if "mean" in control["direction"]:
-        out["direction"] = round(control["direction"]["mean"], 6)
+        out["direction"] = stats.headline_number("direction", control["direction"]["mean"])
     return out
 
 
@@ -157,4 +158,5 @@ def summary(control: dict[str, Any]) -> str:
     if not flat:
         return ""
     direction = f", direction {flat['direction']:.2f}" if "direction" in flat else ""
-    return f"; counterfactuals: LPIPS {flat['cf_lpips']:.3f}, sensitivity {flat.get('sensitivity', float('nan')):.3f}{direction}"
+    return (f"; counterfactuals: LPIPS {control['fidelity']['lpips']['mean']:.3f}, "
+            f"sensitivity {flat.get('sensitivity', float('nan')):.3f}{direction}")

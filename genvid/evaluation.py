@@ -27,7 +27,7 @@ Long horizon (issue 23 item 2; params ``benchmarks.<b>.long_horizon``): the samp
 clips (genvid.data.samples.read_long_horizon) are scored by the same code on their own clips, clusters
 and FVD reference, with the long horizon's FVD repeats (one: the value, sd null). scores.json gets a
 ``long_horizon`` section (series, fvd, diversity), protocol.json its settings, metrics.json
-``long_fvd`` and ``long_lpips``, and each <metric>.tsv its curves as ``long_horizon_*`` columns over
+``long_fvd``, and each <metric>.tsv its curves as ``long_horizon_*`` columns over
 the longer horizon (the protocol's columns empty past theirs: both share the context, so a
 timestep is the same frame of a clip). A benchmark without one gets none of these.
 """
@@ -313,27 +313,26 @@ def _mean_sd(values: list[float]) -> dict[str, Any]:
 
 def headline(result: dict[str, Any], bits_per_dim: float | None = None) -> dict[str, float]:
     """metrics.json, what ``dvc metrics show`` prints per run: flat numbers under one set of keys
-    shared by every run, so the table has one narrow column per key: psnr, ssim, lpips (the
-    predictions' time average under the headline rule), fvd (mean of its repeats), diversity (the
-    samples' pairwise LPIPS), bits_per_dim (from training) and, on a benchmark with a long-horizon protocol,
-    long_lpips and long_fvd (its headline LPIPS and FVD mean). A number the run does not have (FVD skipped, a
-    model without a likelihood) is an absent key, not null: DVC prints absent keys as "-". Every rule, interval
-    and the FVD sd stay in scores.json."""
+    shared by every run, so the table has one narrow column per key and one number per question: psnr,
+    ssim, lpips (the predictions' time average under the headline rule), fvd (mean of its repeats),
+    diversity (the samples' pairwise LPIPS), bits_per_dim (from training) and, on a benchmark with a
+    long-horizon protocol, long_fvd (its FVD mean; its LPIPS is in scores.json and the leaderboard, which
+    keeps the table within 200 columns). A number the run does not have (FVD skipped, a model without a
+    likelihood) is an absent key, not null: DVC prints absent keys as "-". Values at ``stats.headline_number``'s
+    precision; every rule, interval and the FVD sd stay in scores.json."""
     pred = result["series"][PREDICTIONS]
-    out = {m: round(pred[m][HEADLINE_RULE]["average"]["mean"], 6) for m in HEADLINE_METRICS}
+    out = {m: stats.headline_number(m, pred[m][HEADLINE_RULE]["average"]["mean"]) for m in HEADLINE_METRICS}
     fvd = result["fvd"].get(PREDICTIONS)
     if fvd:
-        out["fvd"] = round(fvd["mean"], FVD_DECIMALS)
+        out["fvd"] = stats.headline_number("fvd", fvd["mean"])
     spread = result.get("diversity", {}).get("mean")
     if spread is not None:
-        out["diversity"] = round(spread, 6)
+        out["diversity"] = stats.headline_number("diversity", spread)
     if bits_per_dim is not None:
-        out["bits_per_dim"] = round(bits_per_dim, 6)
+        out["bits_per_dim"] = stats.headline_number("bits_per_dim", bits_per_dim)
     long = result.get(LONG_HORIZON)
-    if long is not None:
-        out["long_lpips"] = round(long["series"][PREDICTIONS]["lpips"][HEADLINE_RULE]["average"]["mean"], 6)
-        if long["fvd"].get(PREDICTIONS):
-            out["long_fvd"] = round(long["fvd"][PREDICTIONS]["mean"], FVD_DECIMALS)
+    if long is not None and long["fvd"].get(PREDICTIONS):
+        out["long_fvd"] = stats.headline_number("long_fvd", long["fvd"][PREDICTIONS]["mean"])
     return out
 
 
@@ -498,9 +497,6 @@ def summary_line(run: str, metrics: dict[str, float]) -> str:
     """One stdout line from metrics.json's flat keys (absent ones, e.g. FVD skipped, say n/a)."""
     fvd = f"{metrics['fvd']:.1f}" if "fvd" in metrics else "n/a"
     bits = f"; {metrics['bits_per_dim']:.3f} bits/dim" if "bits_per_dim" in metrics else ""
-    long = ""
-    if "long_lpips" in metrics:
-        long_fvd = f"{metrics['long_fvd']:.1f}" if "long_fvd" in metrics else "n/a"
-        long = f"; long horizon: FVD {long_fvd}, LPIPS {metrics['long_lpips']:.3f}"
+    long = f"; long horizon: FVD {metrics['long_fvd']:.1f}" if "long_fvd" in metrics else ""
     return (f"evaluate {run}: PSNR best/seq {metrics['psnr']:.2f} dB, SSIM {metrics['ssim']:.3f}, "
             f"LPIPS {metrics['lpips']:.3f}; FVD {fvd}{bits}{long}")

@@ -212,12 +212,12 @@ def test_metrics_json_is_flat_headline_numbers(tmp_path, lpips):
     with_fvd, result, _, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False, bits_per_dim=3.2714)
     assert set(with_fvd) == {"psnr", "ssim", "lpips", "fvd", "diversity", "bits_per_dim"}
     assert all(type(v) is float for v in with_fvd.values())
-    for m in ("psnr", "ssim", "lpips"):
-        assert with_fvd[m] == round(result["series"]["predictions"][m]["best_seq"]["average"]["mean"], 6)
-    assert with_fvd["fvd"] == round(result["fvd"]["predictions"]["mean"], 4) and with_fvd["bits_per_dim"] == 3.2714
+    for m, places in (("psnr", 2), ("ssim", 4), ("lpips", 4)):  # dB to 2 decimals, scores in [0, 1] to 4
+        assert with_fvd[m] == round(result["series"]["predictions"][m]["best_seq"]["average"]["mean"], places)
+    assert with_fvd["fvd"] == round(result["fvd"]["predictions"]["mean"], 2) and with_fvd["bits_per_dim"] == 3.2714
     skipped, _, _, _ = E.evaluate(info, lpips, None, CFG, progress=False)
     assert set(skipped) == {"psnr", "ssim", "lpips", "diversity"}
-    assert with_fvd["diversity"] == round(result["diversity"]["mean"], 6) > 0
+    assert with_fvd["diversity"] == round(result["diversity"]["mean"], 4) > 0
     assert "FVD n/a" in E.summary_line("r", skipped) and "bits/dim" in E.summary_line("r", with_fvd)
 
 
@@ -413,7 +413,7 @@ def test_samples_file_long_horizon_round_trip_and_errors(tmp_path):
 def test_long_horizon_scores_copy_last_by_hand(tmp_path, lpips):
     """Issue 23 item 2: the long-horizon clips are scored by the same code on their own clips: copy-last's
     per-timestep MSE is the squared grey-level gap to the last context frame; FVD with one repeat has no
-    sd; metrics.json gains long_lpips/long_fvd, each TSV the long_horizon_* columns over the longer horizon;
+    sd; metrics.json gains long_fvd (long_lpips: scores.json's), each TSV the long_horizon_* columns over the longer horizon;
     the protocol's numbers are those of the same file scored without its long horizon."""
     from genvid.data.samples import read_long_horizon
 
@@ -438,10 +438,9 @@ def test_long_horizon_scores_copy_last_by_hand(tmp_path, lpips):
     for rule in ("best_seq", "best_step", "mean"):  # two identical samples: every rule the same
         assert mse[rule]["per_timestep"]["mean"] == pytest.approx((gap ** 2).mean(axis=0), rel=1e-6)
     fvd = scores["long_horizon"]["fvd"]["predictions"]
-    assert len(fvd["values"]) == 1 and fvd["sd"] is None and metrics["long_fvd"] == round(fvd["values"][0], 4)
+    assert len(fvd["values"]) == 1 and fvd["sd"] is None and metrics["long_fvd"] == round(fvd["values"][0], 2)
     assert scores["long_horizon"]["diversity"]["mean"] == 0.0  # copies: no spread
-    lp = scores["long_horizon"]["series"]["predictions"]["lpips"]["best_seq"]["average"]["mean"]
-    assert metrics["long_lpips"] == round(lp, 6)
+    assert "long_lpips" not in metrics  # the long horizon's LPIPS: scores.json's and the leaderboard's
     assert proto["long_horizon"] == {**proto["long_horizon"], "clips": long_n, "horizon": long_h, "num_samples": 2,
                                      "context_frames": C, "fvd_repeats": 1}
     lines = [line.split("\t") for line in tables["mse"].splitlines()]
@@ -530,9 +529,22 @@ WIDE = {"psnr": 100.123456, "ssim": -0.123456, "lpips": 0.123456, "fvd": 12345.6
 
 
 def wide_result() -> dict:
-    """A scores.json shape holding the widest plausible headline numbers (width, not values, matters)."""
+    """A scores.json shape holding the widest plausible headline numbers (width, not values, matters), with a
+    long horizon, diversity, counterfactuals and motion: every key metrics.json can hold."""
     series = {m: {rule: {"average": {"mean": WIDE[m]}} for rule in stats.RULES} for m in ("psnr", "ssim", "lpips")}
-    return {"series": {E.PREDICTIONS: series}, "fvd": {E.PREDICTIONS: {"mean": WIDE["fvd"], "sd": 1.0}}}
+    fvd = {E.PREDICTIONS: {"mean": WIDE["fvd"], "sd": 1.0}}
+    return {"series": {E.PREDICTIONS: series}, "fvd": fvd, "diversity": {"mean": 0.123456},
+            E.LONG_HORIZON: {"series": {E.PREDICTIONS: series}, "fvd": fvd}}
+
+
+def wide_metrics() -> dict:
+    """metrics.json as stage evaluate assembles it (evaluation, controllability, motion), every key present."""
+    from genvid import controllability as C
+    from genvid.metrics import motion as M
+    control = {"fidelity": {"ssim": {"mean": -0.123456}, "lpips": {"mean": 0.123456}},
+               "sensitivity": {"mean": 12.345678}, "direction": {"mean": 0.123456}}
+    return {**E.headline(wide_result(), 12.345678), **C.headline(control),
+            **M.headline({"mean_of_n": {"mean": 0.123456}})}
 
 
 @pytest.fixture(scope="module")
@@ -545,7 +557,7 @@ def metrics_repo(tmp_path_factory):
     runs = yaml.safe_load((ROOT / "params.yaml").read_text())["runs"]
     for run, entry in runs.items():
         out = root / f"reports/{entry['benchmark']}/runs/{run}"
-        E.write_outputs(out, E.headline(wide_result(), 12.345678), {}, {}, {})
+        E.write_outputs(out, wide_metrics(), {}, {}, {})
     return root, runs
 
 
@@ -564,7 +576,8 @@ def test_dvc_metrics_show_fits_a_terminal(metrics_repo):
     root, runs = metrics_repo
     shown = subprocess.run(["dvc", "metrics", "show"], cwd=root, env=venv_env(), check=True,
                            capture_output=True, text=True).stdout.splitlines()
-    assert shown[0].split() == ["Path", "bits_per_dim", "fvd", "lpips", "psnr", "ssim"]
+    assert shown[0].split() == ["Path", "bits_per_dim", "cf_ssim", "direction", "diversity", "fvd", "long_fvd", "lpips",
+                                "motion_acc", "psnr", "sensitivity", "ssim"]  # every key, on every run
     assert len(shown) == 1 + len(runs)
     assert max(map(len, shown)) <= 200, max(map(len, shown))
 
@@ -639,8 +652,8 @@ def test_controllability_of_the_truth_of_a_copy_and_of_a_mirror(lpips):
     mirror = cf.frames[:, ::-1, None].copy()  # turns the wrong way, as much as the world
     wrong = C.score_controllability(cf, CounterfactualPredictions(mirror, cf.sequences, True), lpips, None, cfg)
     assert wrong["sensitivity"]["mean"] == pytest.approx(1.0) and wrong["direction"]["mean"] == 0.0
-    assert C.headline(truth) == {"cf_lpips": pytest.approx(0, abs=1e-6), "cf_ssim": pytest.approx(1.0),
-                                 "sensitivity": pytest.approx(1.0), "direction": 1.0}
+    assert C.headline(truth) == {"cf_ssim": pytest.approx(1.0), "sensitivity": pytest.approx(1.0), "direction": 1.0}
+    assert C.headline(wrong)["sensitivity"] == round(wrong["sensitivity"]["mean"], 4)  # metrics.json's 4 decimals
     # issue 46: the first predicted frame's sensitivity alone: 1 for the truth, 0 for the copy; a model that
     # follows the action on frame 1 and then predicts every action's future alike has it at 1, the whole horizon less
     assert truth["sensitivity_first"]["mean"] == pytest.approx(1.0) and ignored["sensitivity_first"]["mean"] == 0.0

@@ -94,3 +94,23 @@ def test_the_committed_learning_page_is_its_render():
     assert module.main(["--check"]) == 0, "run python benchmarks/learning_table.py"
     assert module.page_text(f"a\n{module.BEGIN}\nold\n{module.END}\nb", "new\n", module.PAGE, module.BEGIN,
                             module.END) == f"a\n{module.BEGIN}\n\nnew\n\n{module.END}\nb"
+
+
+def test_a_curve_point_reads_scores_json_as_finely_as_the_dag_s_metrics(learning):
+    """Every committed run's scores.json, flattened as a curve's point, agrees with its metrics.json within
+    metrics.json's rounding (genvid.metrics.stats.headline_number) and keeps what metrics.json leaves out."""
+    import json
+
+    from genvid.metrics import stats
+    runs = sorted((ROOT / "reports").glob("*/runs/*/metrics.json"))
+    assert runs
+    for path in runs:
+        flat = learning.flat_scores(json.loads((path.parent / "scores.json").read_text()))
+        metrics = json.loads(path.read_text())
+        for key, value in metrics.items():
+            if key == "bits_per_dim" or key.startswith("long_"):  # training's; a curve scores no long horizon
+                continue
+            places = stats.WIDE_DECIMALS.get(key, stats.HEADLINE_DECIMALS)
+            assert abs(flat[key] - value) <= 0.5 * 10 ** -places + 1e-9, (path, key)
+        if "cf_ssim" in metrics:
+            assert 0 <= flat["cf_lpips"] <= 1 and "shift_gap" in flat

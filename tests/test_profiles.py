@@ -162,11 +162,11 @@ def test_a_profile_adds_named_entries_only_where_entries_are_named(repo_root):
         apply(params, {"noisy_vq": {"smmnist-vq": {"sigmaz": [0.0]}}})  # below an entry: a typo
     with pytest.raises(GenvidError, match="profile key models.vqx does not exist"):
         apply(params, {"models": {"vqx": {"vqvae": {}}}})
-    variant = {"models": {"temporal": "convgru"}}  # an ablation's variants take new entries too
-    assert apply(params, {"ablations": {"driving-cvg": {"variants": {"extra": variant}}}})[
-        "ablations"]["driving-cvg"]["variants"]["extra"] == variant
-    with pytest.raises(GenvidError, match="profile key ablations.driving-cvg.scor does not exist"):
-        apply(params, {"ablations": {"driving-cvg": {"scor": "protocol"}}})
+    variant = {"models": {"dense": False}}  # an ablation's variants take new entries too
+    assert apply(params, {"ablations": {"smmnist-hvrnn": {"variants": {"extra": variant}}}})[
+        "ablations"]["smmnist-hvrnn"]["variants"]["extra"] == variant
+    with pytest.raises(GenvidError, match="profile key ablations.smmnist-hvrnn.scor does not exist"):
+        apply(params, {"ablations": {"smmnist-hvrnn": {"scor": "protocol"}}})
 
 
 def test_every_profile_s_noisy_vq_studies_parse(repo_root, tmp_path):

@@ -275,7 +275,7 @@ def headline(motion: dict[str, Any]) -> dict[str, float]:
     """metrics.json's key: the mean-of-N accuracy, absent where the benchmark has no labels."""
     if motion.get("skipped") is not None or "mean_of_n" not in motion:
         return {}
-    return {HEADLINE: round(motion["mean_of_n"]["mean"], 6)}
+    return {HEADLINE: stats.headline_number(HEADLINE, motion["mean_of_n"]["mean"])}
 
 
 def summary(motion: dict[str, Any]) -> str:

@@ -27,6 +27,16 @@ if TYPE_CHECKING:  # tensors are accepted, never needed: the leaderboard and rep
 
 HIGHER_IS_BETTER = {"mse": False, "psnr": True, "ssim": True, "lpips": False}
 
+# metrics.json's precision (``dvc metrics show``, one screen): 4 decimals for scores in [0, 1] and bits per
+# dimension, 2 for PSNR (dB) and FVD; every interval and the full precision stay in scores.json
+HEADLINE_DECIMALS = 4
+WIDE_DECIMALS = {"psnr": 2, "fvd": 2, "long_fvd": 2}
+
+
+def headline_number(key: str, value: float) -> float:
+    """One metrics.json value at its key's precision (``WIDE_DECIMALS``, else ``HEADLINE_DECIMALS``)."""
+    return round(float(value), WIDE_DECIMALS.get(key, HEADLINE_DECIMALS))
+
 
 def _scores(scores: np.ndarray | torch.Tensor) -> np.ndarray:
     s = np.asarray(scores.detach().cpu() if hasattr(scores, "detach") else scores, dtype=np.float64)
