@@ -60,7 +60,6 @@ from genvid.params import EvaluateConfig, LongHorizonConfig
 METRICS = ("mse", "psnr", "ssim", "lpips")
 HEADLINE_METRICS = ("psnr", "ssim", "lpips")  # image metrics of metrics.json, under HEADLINE_RULE only
 HEADLINE_RULE = "best_seq"  # best-of-N per sequence (SRVP); scores.json holds every rule
-FVD_DECIMALS = 4  # FVD is in the hundreds: 4 decimals are far below its repeat-to-repeat sd
 PREDICTIONS = "predictions"
 LONG_HORIZON = "long_horizon"  # scores.json, protocol.json and the FVD reference's key; the TSVs' column prefix
 FLOAT_FORMAT = ".7g"  # TSV cells: fixed format, so the bytes depend only on the values
