@@ -87,3 +87,23 @@ def test_bad_input():
     bad[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         summarize(bad, "psnr", np.array([0, 1]))
+
+
+def test_stratified_bootstrap_keeps_the_strata_and_resamples_clusters_within_each():
+    """Issue 46 (the noisy-VQ verdicts): the mean over strata (train seeds) of each stratum's mean over clips,
+    its clusters resampled within it. By hand: constant strata give their mean exactly; one stratum of two
+    single-clip clusters 0 and 1 resamples to means 0, 1/2, 1 with odds 1/4, 1/2, 1/4, so the 95 % interval is
+    [0, 1], and beside a constant stratum of 1 it is [1/2, 1]; clips of one cluster are drawn together."""
+    from genvid.metrics.stats import stratified_bootstrap
+
+    assert stratified_bootstrap([(np.full(3, 2.0), np.arange(3)), (np.full(4, 4.0), np.arange(4))]) == (3.0, 3.0)
+    assert stratified_bootstrap([(np.array([0.0, 1.0]), np.array([0, 1]))]) == (0.0, 1.0)
+    assert stratified_bootstrap([(np.array([0.0, 1.0]), np.array([0, 1])), (np.ones(2), np.arange(2))]) == (0.5, 1.0)
+    lone = stratified_bootstrap([(np.array([0.0, 1.0, 3.0]), np.array([0, 1, 2]))], seed=5)
+    assert lone == stratified_bootstrap([(np.array([0.0, 1.0, 3.0]), np.array([0, 1, 2]))], seed=5)  # seeded
+    # two clips of one cluster move together: a pair (0, 0) in cluster 0 and (2, 2) in cluster 1 is two clusters
+    assert stratified_bootstrap([(np.array([0.0, 0.0, 2.0, 2.0]), np.array([0, 0, 1, 1]))]) == (0.0, 2.0)
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        stratified_bootstrap([(np.ones(3), np.zeros(3))])
+    with pytest.raises(ValueError, match="3 values but 2 cluster ids"):
+        stratified_bootstrap([(np.ones(3), np.arange(2))])

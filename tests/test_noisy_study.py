@@ -117,7 +117,7 @@ def test_measure_follows_its_definitions_on_a_tiny_tokenizer():
     probe = _probe()
     mean, std = np.array([0.5]), np.array([0.25])
     out = S.measure(model, probe, mean, std, batch_size=3)
-    assert set(out) == {"psnr", "ssim", "probe_majority", *TIERS}
+    assert set(out) == {"psnr", "ssim", "probe_majority", "clips", *TIERS}
     x = probe.held_out.clips.data
 
     def pix(v):
@@ -131,6 +131,14 @@ def test_measure_follows_its_definitions_on_a_tiny_tokenizer():
     # (batches of 3 sum in another order: equal to float32 rounding)
     assert out["top"]["shift_psnr_drop"] == pytest.approx(float((clean - (moved[0] + moved[1]) / 2).mean()), abs=1e-5)
     assert out["top"]["order"] == pytest.approx(S.codebook_order(model.quant_top.embed))
+    # issue 46: per held-out clip, what the report's bootstrap resamples; their means are the row's figures
+    clips = out["clips"]
+    assert clips["cluster"] == [0, 1, 2, 3]  # independent clips: one cluster each
+    assert clips["psnr"] == pytest.approx(clean.tolist(), abs=1e-6)
+    assert clips["top"]["shift_psnr_drop"] == pytest.approx((clean - (moved[0] + moved[1]) / 2).tolist(), abs=1e-5)
+    for tier in TIERS:
+        assert set(clips[tier]["probe_correct"]) <= {0, 1} and len(clips[tier]["probe_correct"]) == 4
+        assert np.mean(clips[tier]["probe_correct"]) == out[tier]["probe_accuracy"]
     assert out["bottom"]["codes_used"] == len(torch.unique(bottom))
     # The noise is off: measuring twice gives the same numbers and leaves the codebook alone.
     embed = model.quant_bottom.embed.clone()
@@ -154,8 +162,17 @@ def test_study_trains_each_pair_once_in_order():
 
 
 def test_study_file_check_names_the_bad_key():
-    row = {**{k: 1.0 for k in ROW_KEYS}, **{t: {**{k: 1.0 for k in TIER_KEYS}, "pca": [[0.0, 1.0]]} for t in TIERS}}
+    clips = {"cluster": [0, 1], "psnr": [20.0, 21.0], **{t: {"shift_psnr_drop": [1.0, 2.0], "probe_correct": [0, 1]}
+                                                       for t in TIERS}}
+    row = {**{k: 1.0 for k in ROW_KEYS}, **{t: {**{k: 1.0 for k in TIER_KEYS}, "pca": [[0.0, 1.0]]} for t in TIERS},
+           "clips": clips}
     check_study({"run": "a", "rows": [row]}, "s.json", run="a")
+    with pytest.raises(GenvidError, match=r"s.json: rows\[0\].clips.top.probe_correct must be a non-empty list of finite "
+                                          r"numbers \(one per held-out clip; rerun stage noisy_vq\)"):
+        check_study({"run": "a", "rows": [{**row, "clips": {**clips, "top": {"shift_psnr_drop": [1.0, 2.0]}}}]}, "s.json")
+    short = {**row, "clips": {**clips, "psnr": [20.0]}}
+    with pytest.raises(GenvidError, match=r"rows\[1\].clips.psnr has 1 clips, the first row 2"):
+        check_study({"run": "a", "rows": [row, short]}, "s.json")
     with pytest.raises(GenvidError, match="not of 'b'"):
         check_study({"run": "a", "rows": [row]}, "s.json", run="b")
     bad = {**row, "top": {**row["top"], "order": float("nan")}}

@@ -268,23 +268,34 @@ def make_inputs(root: Path) -> ReportPaths:
 
 
 # A hand-made noisy-VQ study of driving-vq (σ -> usage, order, shift drop, probe accuracy, PSNR), the
-# same for both tiers and seeds: every claim holds but the probe's (lower at σ = 1 than at σ = 0).
+# same for both tiers and seeds, on 20 held-out clips in 10 clusters of 2 (an episode each). Per clip, PSNR
+# and shift drop are the figure plus the same offsets at every σ (a difference without spread: decided); the
+# probe is right on the first 8 clips at σ = 0 and on clips 8-14 at σ = 1 (a difference of -5 points whose
+# interval crosses 0: not decided). Usage is below 100 % at σ = 0.5 in both seeds: "all codes used" fails.
 NOISY_STUDY = {0.0: (0.5, 0.05, 6.0, 0.40, 20.0), 0.5: (0.9, 0.60, 1.0, 0.45, 19.9),
                1.0: (1.0, 0.70, 0.5, 0.35, 19.5), 1.5: (1.0, 0.50, 0.6, 0.30, 18.0)}
+NOISY_CLIPS = 20
+NOISY_RIGHT = {0.0: range(0, 8), 0.5: range(0, 9), 1.0: range(8, 15), 1.5: range(0, 6)}
 
 
 def write_noisy_study(root: Path) -> None:
     rows = []
+    offsets = np.linspace(-0.3, 0.3, NOISY_CLIPS)
     for sigma, (usage, order, drop, probe, psnr) in NOISY_STUDY.items():
+        right = [int(i in NOISY_RIGHT[sigma]) for i in range(NOISY_CLIPS)]
+        assert np.mean(right) == probe
         for seed in (0, 1):
             tier = {"usage": usage, "perplexity": 10 * usage, "codes_used": int(16 * usage), "order": order,
                     "shift_psnr_drop": drop, "probe_accuracy": probe, "probe_ridge": 1.0,
                     "pca": [[float(i), float(i) * sigma] for i in range(16)]}
+            per_tier = {"shift_psnr_drop": (drop + offsets).tolist(), "probe_correct": right}
+            clips = {"cluster": [i // 2 for i in range(NOISY_CLIPS)], "psnr": (psnr + offsets).tolist(),
+                     "top": per_tier, "bottom": per_tier}
             rows.append({"sigma": sigma, "seed": seed, "psnr": psnr, "ssim": 0.5, "probe_majority": 0.34,
-                         "top": tier, "bottom": tier})
+                         "top": tier, "bottom": tier, "clips": clips})
     write_json(noisy_vq_dir("driving-vq", root) / "study.json",
                {"run": "driving-vq", "benchmark": "driving", "task": "mean speed (3 classes)", "sigmas": list(NOISY_STUDY),
-                "seeds": [0, 1], "fit_clips": 20, "held_out_clips": 8, "rows": rows})
+                "seeds": [0, 1], "fit_clips": 20, "held_out_clips": NOISY_CLIPS, "rows": rows})
 
 
 def make_seed_runs(root: Path, params: dict, grey: np.ndarray) -> None:
@@ -1059,17 +1070,25 @@ def test_seed_002_chapter_marks_each_claim_with_its_measured_figure(built):
     chapter = _plain(_section(html, 'id="ch-noisyvq"', 'id="ch-discussion"'))
     assert "Run driving-vq on driving: σ ∈ 0.0, 0.5, 1.0, 1.5, train seeds 0, 1." in chapter
     claims = {row[0]: row for row in _table(html, "nvqclaims_driving-vq")}
-    verdicts = {claim.split(":")[0]: row[3] for claim, row in claims.items()}
+    verdicts = {claim.split(":")[0]: row[5] for claim, row in claims.items()}
     # usage 90 % at σ = 0.5: a rise, but not "all codes used" (issue 46: the claim as printed)
-    assert list(verdicts.values()) == ["does not hold", "holds", "holds", "does not hold", "holds",
+    assert list(verdicts.values()) == ["does not hold", "holds", "holds", "not decided", "holds",
                                        "not tested here", "not tested here", "not tested here"]
-    assert "top codes used: 50 % at σ = 0, 90 % at 0.5, 100 % at 1, 100 % at 1.5" in claims[next(iter(claims))][4]
+    usage = claims[next(iter(claims))]
+    assert "top codes used: 50 % at σ = 0, 90 % at 0.5, 100 % at 1, 100 % at 1.5" in usage[6]
+    assert usage[3:5] == ["the least share of codes used at σ ≥ 0.2: 100 %", "seeds' range [90, 90]"]
+    shift = next(row for claim, row in claims.items() if claim.startswith("Perturbed"))
+    assert shift[3] == "top: below +0.00 dB (σ = 1 − σ = 0); bottom: below +0.00 dB (σ = 1 − σ = 0)"
+    assert shift[4].startswith("top -5.50 [-5.50, -5.50] dB (σ = 1 − σ = 0); bottom -5.50 [-5.50, -5.50]")
     probe = next(row for claim, row in claims.items() if claim.startswith("A classifier"))
-    assert probe[4] == ("top: 40.0 % at σ = 0, 35.0 % at σ = 1; bottom: 40.0 % at σ = 0, 35.0 % at σ = 1 "
-                        "(majority class 34.0 %) (the rule holds for 0 of 2 train seeds)")
+    assert probe[6] == ("top: 40.0 % at σ = 0, 35.0 % at σ = 1; bottom: 40.0 % at σ = 0, 35.0 % at σ = 1 "
+                        "(majority class 34.0 %)")
+    low, high = (float(x) for x in probe[4].split("[")[1].split("]")[0].split(", "))
+    assert probe[4].startswith("top -5.0 [") and low < 0 < high  # the interval crosses the threshold
     recon = next(row for claim, row in claims.items() if claim.startswith("Reconstruction"))
-    assert recon[4] == "PSNR 20.00 dB at σ = 0, 19.50 at σ = 1, 18.00 at σ = 1.5 (the rule holds for 2 of 2 train seeds)"
-    assert "3 verdicts “holds”, 2 “does not hold”, 0 “not decided” and 3 “not tested here”, over 1 study" in chapter
+    assert recon[6] == "PSNR 20.00 dB at σ = 0, 19.50 at σ = 1, 18.00 at σ = 1.5"
+    assert recon[3] == "σ = 1 − σ = 0: above -1.00 dB; σ = 1.5 − σ = 1: below +0.00 dB"
+    assert "3 verdicts “holds”, 1 “does not hold”, 1 “not decided” and 3 “not tested here”, over 1 study" in chapter
     table = _table(html, "nvqtab_driving-vq")
     assert [r[0] for r in table] == ["0", "0.5", "1", "1.5"]
     assert table[2][:5] == ["1", "19.50", "0.500", "10.0", "0.700"]
@@ -1094,15 +1113,58 @@ def test_all_codes_used_holds_only_when_every_code_is_used_from_sigma_0_2():
                  "bottom": {"usage": 1.0}} for s, u in usage.items() for seed in seeds]
         return NoisyStudy("r", "b", Path("study.json"), {"sigmas": list(usage), "rows": rows})
 
-    assert NV._usage(study({0.0: 0.289, 0.2: 0.383}))[0] == NV.FAILS
-    assert NV._usage(study({0.0: 0.289, 0.2: 1.0, 0.5: 1.0}))[0] == NV.HOLDS
-    assert NV._usage(study({0.0: 0.289, 0.1: 1.0, 0.2: 0.9}))[0] == NV.FAILS  # from 0.2 on, not only the smallest σ
-    assert NV._usage(study({0.0: 0.289, 0.1: 1.0}))[0] == NV.UNTESTED
+    assert NV._usage(study({0.0: 0.289, 0.2: 0.383})).verdict == NV.FAILS
+    assert NV._usage(study({0.0: 0.289, 0.2: 1.0, 0.5: 1.0})).verdict == NV.HOLDS
+    assert NV._usage(study({0.0: 0.289, 0.1: 1.0, 0.2: 0.9})).verdict == NV.FAILS  # from 0.2 on, not only the smallest σ
+    assert NV._usage(study({0.0: 0.289, 0.1: 1.0})).verdict == NV.UNTESTED
     # one seed, or seeds that disagree, decide nothing (issue 46)
-    verdict, figure = NV._usage(study({0.0: 0.289, 0.2: 0.383}, seeds=(0,)))
-    assert verdict == NV.UNDECIDED and figure.startswith("one seed, not decided: ")
-    verdict, figure = NV._usage(study({0.0: 0.289, 0.2: 1.0}, second={0.0: 0.3, 0.2: 0.9}))
-    assert verdict == NV.UNDECIDED and figure.endswith("(the rule holds for 1 of 2 train seeds)")
+    found = NV._usage(study({0.0: 0.289, 0.2: 0.383}, seeds=(0,)))
+    assert found.verdict == NV.UNDECIDED and found.figure.startswith("one seed, not decided: ")
+    assert found.interval == "38 (one seed)"
+    found = NV._usage(study({0.0: 0.289, 0.2: 1.0}, second={0.0: 0.3, 0.2: 0.9}))
+    assert found.verdict == NV.UNDECIDED and found.figure.endswith("(the rule holds for 1 of 2 train seeds)")
+    assert found.interval == "seeds' range [90, 100]"
+
+
+def _clip_study(sigmas: dict[float, list[list[float]]], clusters: list[int] | None = None):
+    """A study whose PSNR per clip is given per σ and train seed (both tiers' measures alike)."""
+    from genvid.report.seed_inputs import NoisyStudy
+
+    rows = []
+    for sigma, per_seed in sigmas.items():
+        for seed, psnr in enumerate(per_seed):
+            n = len(psnr)
+            tier = {"shift_psnr_drop": list(psnr), "probe_correct": [1] * n}
+            rows.append({"sigma": sigma, "seed": seed, "psnr": float(np.mean(psnr)),
+                         "clips": {"cluster": clusters or list(range(n)), "psnr": list(psnr), "top": tier,
+                                   "bottom": tier}})
+    return NoisyStudy("r", "b", Path("study.json"), {"sigmas": list(sigmas), "rows": rows})
+
+
+def test_a_clip_claim_is_decided_by_a_bootstrap_over_clips_within_seeds():
+    """Issue 46: the PSNR difference of σ = 1 against σ = 0, clip by clip, decides only where its 95 % interval
+    over the clips within seeds clears the threshold: by hand, a constant difference is its own interval; two
+    seeds of constant differences 1 and 3 give 2 exactly; a difference of +-1 on two clips crosses 0."""
+    from genvid.report import noisy_vq as NV
+
+    part = NV.Part("x", "psnr", 0.0, 1.0, None, above=True)
+    assert NV._test(_clip_study({0.0: [[20.0, 21.0, 22.0]], 1.0: [[20.5, 21.5, 22.5]]}), part) == (
+        NV.HOLDS, pytest.approx(0.5), (pytest.approx(0.5), pytest.approx(0.5)))
+    below = NV.Part("x", "psnr", 0.0, 1.0, None, above=False, threshold=1.0)
+    verdict, mean, ci = NV._test(_clip_study({0.0: [[20.0, 20.0], [20.0, 20.0]], 1.0: [[21.0, 21.0], [23.0, 23.0]]}),
+                                 below)
+    assert (verdict, mean, ci) == (NV.FAILS, 2.0, (2.0, 2.0))  # the mean over seeds, each seed's clips resampled
+    verdict, mean, (lo, hi) = NV._test(_clip_study({0.0: [[20.0, 20.0]], 1.0: [[21.0, 19.0]]}), part)
+    assert verdict == NV.UNDECIDED and mean == 0.0 and (lo, hi) == (-1.0, 1.0)
+    # one cluster holds every clip: no interval, nothing decided
+    assert NV._test(_clip_study({0.0: [[20.0, 20.0]], 1.0: [[21.0, 21.0]]}, clusters=[0, 0]), part) == (
+        NV.UNDECIDED, 1.0, None)
+    # a claim of one seed whose interval clears is decided, and says it had one seed
+    recon = NV._reconstruction(_clip_study({0.0: [[20.0, 21.0]], 1.0: [[19.8, 20.8]], 1.5: [[18.0, 19.0]]}))
+    assert recon.verdict == NV.HOLDS and recon.figure.startswith("one train seed, the interval over its clips: PSNR")
+    assert recon.interval == "σ = 1 − σ = 0 -0.20 [-0.20, -0.20] dB; σ = 1.5 − σ = 1 -1.80 [-1.80, -1.80] dB"
+    shaky = NV._reconstruction(_clip_study({0.0: [[20.0, 21.0]], 1.0: [[20.5, 20.5]], 1.5: [[21.0, 19.0]]}))
+    assert shaky.verdict == NV.UNDECIDED and shaky.figure.startswith("one seed, not decided: ")
 
 
 def test_a_stale_noisy_vq_study_is_named(built, tmp_path):
@@ -1152,17 +1214,20 @@ def test_the_prior_claims_read_the_runs_over_codes_at_sigma_0_and_0_5():
 
     study = NoisyStudy("r", "b", Path("study.json"), {"sigmas": [0.0], "seeds": [0], "rows": []},
                        [result("v0", "vq", 0.0, 700.0), result("g5", "gan_prior", 0.5, 600.0)])
-    assert NV._gan(study)[0] == NV.UNTESTED and "GAN (WGAN-GP) runs with FVD at σ = 0.5" in NV._gan(study)[1]
-    assert NV._pixelsnail(study)[0] == NV.UNTESTED and "σ = 0 on this benchmark" in NV._pixelsnail(study)[1]
+    assert NV._gan(study).verdict == NV.UNTESTED and "GAN (WGAN-GP) runs with FVD at σ = 0.5" in NV._gan(study).figure
+    assert NV._pixelsnail(study).verdict == NV.UNTESTED and "σ = 0 on this benchmark" in NV._pixelsnail(study).figure
     study.priors += [result("g0", "gan_prior", 0.0, 900.0), result("v5", "vq", 0.5, 760.0)]
     # issue 46: one run per σ and an FVD without an interval decide nothing; the rule's reading is shown
-    assert NV._gan(study) == (NV.UNDECIDED, "one run per σ, not decided (the rule reads “holds”): FVD 900.0 at σ = 0, "
-                                            "600.0 at σ = 0.5; every future drawn in one generator pass per tier")
-    assert NV._pixelsnail(study) == (NV.UNDECIDED, "one run per σ, not decided (the rule reads “holds”): FVD 700.0 at "
-                                                   "σ = 0, 760.0 at σ = 0.5")  # within 10 %
+    gan, pixelsnail = NV._gan(study), NV._pixelsnail(study)
+    assert (gan.verdict, gan.figure) == (NV.UNDECIDED, "one run per σ, not decided (the rule reads “holds”): FVD 900.0 "
+                                         "at σ = 0, 600.0 at σ = 0.5; every future drawn in one generator pass per tier")
+    assert (pixelsnail.verdict, pixelsnail.figure) == (NV.UNDECIDED, "one run per σ, not decided (the rule reads "
+                                                       "“holds”): FVD 700.0 at σ = 0, 760.0 at σ = 0.5")  # within 10 %
+    assert gan.interval == "none: one run per σ" and pixelsnail.threshold == "|FVD(0.5) − FVD(0)| within 10% of FVD(0)"
     study.priors[1].metrics["fvd"] = 950.0
     study.priors[3].metrics["fvd"] = 800.0  # 14 % worse: a difference
-    assert all(f(study)[0] == NV.UNDECIDED and "reads “does not hold”" in f(study)[1] for f in (NV._gan, NV._pixelsnail))
+    assert all(f(study).verdict == NV.UNDECIDED and "reads “does not hold”" in f(study).figure
+               for f in (NV._gan, NV._pixelsnail))
     table = NV.prior_table(study)
     assert [row[1:3] for row in table["rows"]] == [["PixelSNAIL", "0"], ["GAN (WGAN-GP)", "0.5"],
                                                    ["GAN (WGAN-GP)", "0"], ["PixelSNAIL", "0.5"]]

@@ -6,6 +6,8 @@ noisy_vq, genvid.models.vq.noisy_study) and the reader (the report) import these
     sigmas, seeds                 the grid, in params order
     fit_clips, held_out_clips     the probe's set sizes
     rows[]                        one per (sigma, seed): ROW_KEYS, and per tier (TIERS) TIER_KEYS
+    rows[].clips                  per held-out clip, in the held-out set's order (the same clips in every row):
+                                  CLIP_KEYS, and per tier CLIP_TIER_KEYS; the report's verdicts bootstrap them
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ STUDY_FILE = "study.json"
 TIERS = ("top", "bottom")
 ROW_KEYS = ("sigma", "seed", "psnr", "ssim", "probe_majority")
 TIER_KEYS = ("usage", "perplexity", "codes_used", "order", "shift_psnr_drop", "probe_accuracy", "probe_ridge")
+CLIP_KEYS = ("cluster", "psnr")  # the clip's bootstrap cluster (an episode), its reconstruction PSNR (dB)
+CLIP_TIER_KEYS = ("shift_psnr_drop", "probe_correct")  # its PSNR drop with the tier's indices moved; 1 where the probe is right
 # The report's panels against sigma (tier measures): (key, short label, higher is better)
 MEASURES = (("perplexity", "code perplexity", True), ("usage", "share of codes used", True),
             ("order", "codebook order ρ", True), ("shift_psnr_drop", "PSNR drop, indices ±1 (dB)", False),
@@ -90,4 +94,23 @@ def check_study(data: Any, source: str | Path, run: str | None = None) -> dict:
             if not isinstance(pca, list) or not all(isinstance(p, list) and len(p) == 2 and all(map(_finite, p))
                                                     for p in pca):
                 raise GenvidError(f"{source}: {where}.{tier}.pca must be a list of [x, y] pairs")
+        _check_clips(row, where, source, len(_clip_list(data["rows"][0], "psnr") or []))
     return data
+
+
+def _clip_list(row: Any, key: str, tier: str | None = None) -> Any:
+    clips = row.get("clips") if isinstance(row, dict) else None
+    holder = clips.get(tier) if tier and isinstance(clips, dict) else clips
+    return holder.get(key) if isinstance(holder, dict) else None
+
+
+def _check_clips(row: dict, where: str, source: str | Path, n: int) -> None:
+    """rows[i].clips: every per-clip list of the same length n >= 1 as the first row's, finite numbers."""
+    for key, tier in [(k, None) for k in CLIP_KEYS] + [(k, t) for t in TIERS for k in CLIP_TIER_KEYS]:
+        values = _clip_list(row, key, tier)
+        name = f"{where}.clips.{tier + '.' if tier else ''}{key}"
+        if not isinstance(values, list) or not values or not all(map(_finite, values)):
+            raise GenvidError(f"{source}: {name} must be a non-empty list of finite numbers (one per held-out clip; "
+                              "rerun stage noisy_vq)")
+        if len(values) != n:
+            raise GenvidError(f"{source}: {name} has {len(values)} clips, the first row {n}")

@@ -37,6 +37,11 @@ SPEED_CLASSES = 3
 class ProbeSet:
     clips: Dataset  # normalised clips [C, T, H, W]
     targets: np.ndarray  # float32 [n, classes]: 1 at every class that is a right answer for the clip
+    clusters: np.ndarray | None = None  # int [n]: clips that are not independent share one (an episode)
+
+    def cluster_ids(self) -> np.ndarray:
+        """Each clip's cluster for a bootstrap: given, else one per clip (independent sequences)."""
+        return np.arange(len(self.targets)) if self.clusters is None else np.asarray(self.clusters, np.int64)
 
 
 @dataclass
@@ -80,6 +85,13 @@ def _mean_speeds(frames: Path, starts: np.ndarray, clip_len: int) -> np.ndarray:
     return np.array([speed[s:s + clip_len].mean() for s in starts])
 
 
+def _episodes(frames: Path, starts: np.ndarray) -> np.ndarray:
+    """The episode of each clip's first frame: overlapping clips of one episode are one cluster."""
+    with read_h5(frames, "HDF5 frames file") as f:
+        episode = np.asarray(f["episode"][:], dtype=np.int64)
+    return episode[np.asarray(starts, np.int64)]
+
+
 def _recorded(bench, frames: Path, split_path: Path, stats_path: Path, clip_len: int, fit_clips: int,
               held_out_clips: int) -> ProbeData:
     stride = max(1, clip_len // 2)
@@ -97,8 +109,10 @@ def _recorded(bench, frames: Path, split_path: Path, stats_path: Path, clip_len:
     def classes(speed: np.ndarray) -> np.ndarray:
         return np.eye(SPEED_CLASSES, dtype=np.float32)[np.searchsorted(cuts, speed, side="right")]
 
-    held_speed = _mean_speeds(frames, np.concatenate([val_starts, test_starts]), clip_len)
-    return ProbeData(ProbeSet(fit, classes(fit_speed)), ProbeSet(ConcatDataset([val, test]), classes(held_speed)),
+    held_starts = np.concatenate([val_starts, test_starts])
+    held_speed = _mean_speeds(frames, held_starts, clip_len)
+    return ProbeData(ProbeSet(fit, classes(fit_speed)),
+                     ProbeSet(ConcatDataset([val, test]), classes(held_speed), _episodes(frames, held_starts)),
                      f"mean speed over the clip ({SPEED_CLASSES} classes cut at the training clips' tertiles, "
                      f"{cuts[0]:.3g} and {cuts[1]:.3g}); held out: the validation and test clips")
 

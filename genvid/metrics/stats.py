@@ -116,6 +116,30 @@ def cluster_bootstrap(values: np.ndarray, clusters: np.ndarray, n_boot: int = 20
     return np.quantile(means, alpha, axis=0), np.quantile(means, 1.0 - alpha, axis=0)
 
 
+def stratified_bootstrap(strata: list[tuple[np.ndarray, np.ndarray]], n_boot: int = 2000, seed: int = 0,
+                         level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the mean over strata of each stratum's mean over clips, resampling whole
+    clusters within each stratum (``strata``: (values [clips], cluster ids [clips]) per stratum, e.g. per
+    train seed: the seeds are kept, their clips resampled). One generator seeded by ``seed`` draws the
+    strata in order: same bytes."""
+    rng = np.random.default_rng(seed)
+    total = np.zeros(n_boot)
+    for values, clusters in strata:
+        v = np.asarray(values, dtype=np.float64)
+        ids, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+        k = len(ids)
+        if v.shape != inverse.shape:
+            raise ValueError(f"{v.shape[0]} values but {len(inverse)} cluster ids")
+        if k < 2:
+            raise ValueError(f"a cluster bootstrap needs at least 2 clusters, got {k}")
+        sums, counts = np.bincount(inverse, weights=v, minlength=k), np.bincount(inverse, minlength=k)
+        draws = rng.integers(0, k, size=(n_boot, k))
+        total += sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
+    means = total / len(strata)
+    alpha = (1.0 - level) / 2.0
+    return float(np.quantile(means, alpha)), float(np.quantile(means, 1.0 - alpha))
+
+
 def ratio_bootstrap(numerator: np.ndarray, denominator: np.ndarray, clusters: np.ndarray, n_boot: int = 2000,
                     seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of sum(numerator) / sum(denominator) over clips (a ratio of means),

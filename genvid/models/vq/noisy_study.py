@@ -12,6 +12,9 @@ off, per tier (top, bottom), on held-out clips (genvid.data.probe):
     probe_accuracy      a linear probe on the tier's index map, read as numbers (§4.4; index order is
                         what a linear read-out of indices can use), against the majority class
     psnr, ssim          reconstruction of the held-out clips (§4.5), noise off
+    clips               per held-out clip: its cluster (an episode; each sequence its own on generated
+                        benchmarks), its PSNR, and per tier its shift drop and whether the probe is
+                        right, so the report can bootstrap over clips within seeds (issue 46)
 
 The probe is ridge regression on one-hot targets (argmax decides), its features standardised with
 the fit set's statistics; the ridge weight is picked from RIDGES by fitting on one half of the fit
@@ -91,23 +94,30 @@ def _ridge_fit(x: np.ndarray, y: np.ndarray, ridge: float) -> tuple[np.ndarray, 
     return mean, std, weights
 
 
-def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+def _correct(model, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row: the probe's answer is one of the right ones."""
     mean, std, weights = model
     z = np.concatenate([(x - mean) / std, np.ones((len(x), 1))], axis=1)
     pick = (z @ weights).argmax(1)
-    return float((y[np.arange(len(y)), pick] > 0).mean())
+    return y[np.arange(len(y)), pick] > 0
+
+
+def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    return float(_correct(model, x, y).mean())
 
 
 def ridge_probe(fit_x: np.ndarray, fit_y: np.ndarray, held_x: np.ndarray, held_y: np.ndarray) -> dict[str, float]:
-    """Held-out accuracy of the ridge probe (the weight picked on halves of the fit set) and of
-    always answering the fit set's most frequent class. ``*_y`` [n, classes]: 1 at each right answer."""
+    """Held-out accuracy of the ridge probe (the weight picked on halves of the fit set), whether it is right
+    on each held-out row, and the accuracy of always answering the fit set's most frequent class.
+    ``*_y`` [n, classes]: 1 at each right answer."""
     fit_x, held_x = np.asarray(fit_x, np.float64), np.asarray(held_x, np.float64)
     fit_y, held_y = np.asarray(fit_y, np.float64), np.asarray(held_y, np.float64)
     half = len(fit_x) // 2
     scores = [_accuracy(_ridge_fit(fit_x[:half], fit_y[:half], r), fit_x[half:], fit_y[half:]) for r in RIDGES]
     ridge = RIDGES[int(np.argmax(scores))]  # ties: the smallest weight
     majority = int(fit_y.sum(0).argmax())
-    return {"accuracy": _accuracy(_ridge_fit(fit_x, fit_y, ridge), held_x, held_y),
+    correct = _correct(_ridge_fit(fit_x, fit_y, ridge), held_x, held_y)
+    return {"accuracy": float(correct.mean()), "correct": [int(c) for c in correct],
             "majority": float((held_y[:, majority] > 0).mean()), "ridge": ridge}
 
 
@@ -135,6 +145,7 @@ def measure(vqvae: VQVAE3D, probe: ProbeData, mean: np.ndarray, std: np.ndarray,
         return denormalize(video, mean, std).transpose(1, 2)  # [B, T, C, H, W] in [0, 1]
 
     sums = {"psnr": 0.0, "ssim": 0.0, **{f"{t}_shift": 0.0 for t in TIERS}}
+    per_clip = {"psnr": [], **{f"{t}_shift": [] for t in TIERS}}  # the report's bootstrap resamples these
     hist = {t: torch.zeros(k, dtype=torch.int64) for t in TIERS}
     held = {t: [] for t in TIERS}
     for x in DataLoader(probe.held_out.clips, batch_size=batch_size):
@@ -143,13 +154,18 @@ def measure(vqvae: VQVAE3D, probe: ProbeData, mean: np.ndarray, std: np.ndarray,
         real, recon = pixels(x), pixels(vqvae.decode_codes(top, bottom))
         clean = psnr(recon, real).mean(dim=1)
         sums["psnr"] += float(clean.sum())
+        per_clip["psnr"] += clean.tolist()
         sums["ssim"] += float(ssim(recon, real).mean(dim=1).sum())
         for tier, codes in zip(TIERS, (top, bottom)):
             hist[tier] += code_histogram(codes, k)
             held[tier].append(index_features(codes, k))
+            drop = torch.zeros_like(clean)
             for offset in SHIFTS:
                 moved = pixels(vqvae.decode_codes(*_shifted(top, bottom, tier, offset, k)))
-                sums[f"{tier}_shift"] += float((clean - psnr(moved, real).mean(dim=1)).sum()) / len(SHIFTS)
+                lost = clean - psnr(moved, real).mean(dim=1)
+                sums[f"{tier}_shift"] += float(lost.sum()) / len(SHIFTS)
+                drop += lost / len(SHIFTS)
+            per_clip[f"{tier}_shift"] += drop.tolist()
     fit = {t: [] for t in TIERS}
     for x in DataLoader(probe.fit.clips, batch_size=batch_size):
         for tier, codes in zip(TIERS, vqvae.encode(x.to(device))):
@@ -157,6 +173,7 @@ def measure(vqvae: VQVAE3D, probe: ProbeData, mean: np.ndarray, std: np.ndarray,
 
     n = len(probe.held_out.clips)
     out: dict[str, Any] = {"psnr": sums["psnr"] / n, "ssim": sums["ssim"] / n}
+    clips: dict[str, Any] = {"cluster": [int(c) for c in probe.held_out.cluster_ids()], "psnr": _rounded(per_clip["psnr"])}
     for tier in TIERS:
         quant = getattr(vqvae, f"quant_{tier}")
         stats = usage_stats(hist[tier])
@@ -167,7 +184,13 @@ def measure(vqvae: VQVAE3D, probe: ProbeData, mean: np.ndarray, std: np.ndarray,
                      "probe_accuracy": result["accuracy"], "probe_ridge": result["ridge"],
                      "pca": [[round(float(a), 6), round(float(b), 6)] for a, b in pca_2d(quant.embed)]}
         out["probe_majority"] = result["majority"]
+        clips[tier] = {"shift_psnr_drop": _rounded(per_clip[f"{tier}_shift"]), "probe_correct": result["correct"]}
+    out["clips"] = clips
     return out
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [round(float(v), 6) for v in values]
 
 
 def study(sigmas: list[float], seeds: list[int], train_one: Callable[[float, int], VQVAE3D], probe: ProbeData,
