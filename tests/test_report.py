@@ -1078,7 +1078,7 @@ def test_seed_002_chapter_marks_each_claim_with_its_measured_figure(built):
     assert "top codes used: 50 % at σ = 0, 90 % at 0.5, 100 % at 1, 100 % at 1.5" in usage[6]
     assert usage[3:5] == ["the least share of codes used at σ ≥ 0.2: 100 %", "seeds' range [90, 90]"]
     shift = next(row for claim, row in claims.items() if claim.startswith("Perturbed"))
-    assert shift[3] == "top: below +0.00 dB (σ = 1 − σ = 0); bottom: below +0.00 dB (σ = 1 − σ = 0)"
+    assert shift[3] == "top: below -0.10 dB (σ = 1 − σ = 0); bottom: below -0.10 dB (σ = 1 − σ = 0)"
     assert shift[4].startswith("top -5.50 [-5.50, -5.50] dB (σ = 1 − σ = 0); bottom -5.50 [-5.50, -5.50]")
     probe = next(row for claim, row in claims.items() if claim.startswith("A classifier"))
     assert probe[6] == ("top: 40.0 % at σ = 0, 35.0 % at σ = 1; bottom: 40.0 % at σ = 0, 35.0 % at σ = 1 "
