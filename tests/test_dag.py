@@ -206,3 +206,13 @@ def test_the_plan_runs_each_stage_after_every_stage_it_needs_and_only_what_is_as
                                       "step split@smmnist 'python -m stages.split --benchmark smmnist'"]
     with pytest.raises(SystemExit, match="matches no stage"):
         plan(stages, "train@nowhere")
+
+
+def test_the_committed_lock_holds_only_stages_dvc_yaml_defines():
+    """DVC keeps a stage's lock entry after the stage leaves dvc.yaml (an ablation moved to another profile):
+    a stale entry would describe outputs nobody builds. Every dvc.lock stage is one of the DAG's."""
+    import yaml
+
+    locked = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
+    defined = {stage.name for stage in load_stages(ROOT)}
+    assert locked <= defined, sorted(locked - defined)

@@ -38,6 +38,20 @@ def test_the_committed_results_page_is_its_render():
     assert "is its render" in out.stdout
 
 
+def test_the_committed_dvc_metrics_table_is_the_committed_metrics_and_fits_200_columns():
+    """Issue 45 item 5: benchmarks/results/dvc-metrics-show-default.txt is `dvc metrics show` of the default
+    profile's committed metrics.json files (one row each, their values), at most 200 columns wide."""
+    table = (ROOT / "benchmarks" / "results" / "dvc-metrics-show-default.txt").read_text().splitlines()
+    assert max(map(len, table)) <= 200, max(map(len, table))
+    header, rows = table[0].split(), [line.split() for line in table[1:] if line.strip()]
+    committed = sorted(p.relative_to(ROOT).as_posix() for p in ROOT.glob("reports/*/runs/*/metrics.json"))
+    assert sorted(r[0] for r in rows) == committed
+    for row in rows:
+        metrics = json.loads((ROOT / row[0]).read_text())
+        shown = {k: float(v) for k, v in zip(header[1:], row[1:]) if v != "-"}
+        assert shown == pytest.approx(metrics, abs=6e-6), row[0]  # DVC prints at most 5 decimals
+
+
 def test_the_render_imports_neither_torch_nor_genvid():
     code = (f"import importlib.util, sys\n"
             f"spec = importlib.util.spec_from_file_location('docs_tables', {str(SCRIPT)!r})\n"
