@@ -189,10 +189,11 @@ def make_steered(**overrides) -> SVGLP:
     return SVGLP(parse_config(SVGLPActionConfig, {**TINY, **overrides}, "models.svg_lp_action")).eval()
 
 
-def test_the_steered_model_reads_each_action_when_it_leads_to_a_frame():
+@pytest.mark.parametrize("warp", [False, True])
+def test_the_steered_model_reads_each_action_when_it_leads_to_a_frame(warp):
     """Frame tc + j follows the action after frame tc - 1 + j: changing action row r leaves every
-    predicted frame before frame r + 1 alone and changes the later ones."""
-    m = make_steered()
+    predicted frame before frame r + 1 alone and changes the later ones (with and without the ego warp)."""
+    m = make_steered(ego_warp=warp)
     context, cond = clip(b=1, t=3), torch.randn(1, 8, 3, generator=gen(4))
     base = m.generate(context, 5, 2, gen(1), cond)
     again = m.generate(context, 5, 2, gen(1), cond.clone())
@@ -228,3 +229,58 @@ def test_conditioning_errors_are_one_line():
         make().loss(clip(b=1, t=5), 0, torch.zeros(1, 5, 3))
     with pytest.raises(ParamError, match="cond_std must be > 0"):
         parse_config(SVGLPActionConfig, {**TINY, "cond_std": [1.0, 0.0, 1.0]}, "models.svg_lp_action")
+
+
+# ----------------------------------------------------------------------------- the ego warp (issue 48)
+
+def test_horizontal_shift_by_hand():
+    """Output column j reads the input at j - s, linearly between columns, the border column repeated."""
+    from genvid.models.svg_lp.model import horizontal_shift
+
+    row = torch.tensor([0.0, 1.0, 2.0, 3.0]).view(1, 1, 1, 4).repeat(3, 2, 2, 1)  # [N, C, H, W]
+    out = horizontal_shift(row, torch.tensor([1.0, 0.5, -1.0]))
+    assert torch.equal(out[0, 0, 0], torch.tensor([0.0, 0.0, 1.0, 2.0]))
+    assert torch.equal(out[1, 1, 1], torch.tensor([0.0, 0.5, 1.5, 2.5]))
+    assert torch.equal(out[2, 0, 1], torch.tensor([1.0, 2.0, 3.0, 3.0]))
+    assert torch.equal(horizontal_shift(row, torch.zeros(3)), row)
+    shift = torch.tensor([0.5, 0.25, 0.75], requires_grad=True)
+    horizontal_shift(row, shift)[:, :, :, 1:3].sum().backward()  # interior columns: d out / d s = -slope = -1
+    assert torch.allclose(shift.grad, torch.full((3,), -8.0))  # 2 channels x 2 rows x 2 columns
+    with pytest.raises(GenvidError, match=r"shift must be \[3\]"):
+        horizontal_shift(row, torch.zeros(2))
+
+
+def _warp_only(m: SVGLP, shift: float) -> None:
+    """Force the ego warp to carry the whole frame (mask 1) by ``shift`` pixels (max_shift · tanh(large))."""
+    with torch.no_grad():
+        last = m.decoder.ups[-1][0]
+        last.weight[:, -1].zero_()
+        last.bias[-1] = 50.0  # the mask channel: sigmoid -> 1
+        m.shift_head.weight.zero_()
+        m.shift_head.bias.fill_(50.0 if shift > 0 else -50.0)
+
+
+def test_the_ego_warp_moves_the_previous_frame_real_in_training_and_predicted_in_generation():
+    from genvid.models.svg_lp.model import horizontal_shift
+
+    m = make_steered(ego_warp=True, max_shift=2.0)
+    assert m.decoder.ups[-1][0].out_channels == TINY["channels"] + 1 and m.shift_head.out_features == 1
+    assert not hasattr(make_steered(), "shift_head")  # off: SVG-LP's modules only
+    _warp_only(m, 2.0)
+    frames = clip(b=2, t=5)
+    x_hat, _ = m.teacher_forced(frames, lambda shape: torch.zeros(shape), m._actions(torch.zeros(2, 5, 3), 5))
+    want = horizontal_shift(frames[:, :-1].flatten(0, 1), torch.full((8,), 2.0)).unflatten(0, (2, 4))
+    assert torch.allclose(x_hat, want, atol=1e-6)
+    context = clip(b=1, t=3)
+    out = m.generate(context, 3, 2, gen(1), torch.zeros(1, 6, 3))
+    expect, prev = [], context[:, -1]
+    for _ in range(3):
+        prev = horizontal_shift(prev, torch.full((1,), 2.0))
+        expect.append(prev)
+    assert torch.allclose(out[0, 1], torch.cat(expect), atol=1e-6)  # each sample: the rollout's own frames
+
+
+def test_the_ego_warp_is_bounded_and_checked():
+    assert make_steered(ego_warp=True).cfg.max_shift == 4.0
+    with pytest.raises(ParamError, match="max_shift must be > 0"):
+        make_steered(ego_warp=True, max_shift=0.0)

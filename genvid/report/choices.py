@@ -32,6 +32,15 @@ ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "can drive)",
      "genvid's design: z then models what the action leaves unexplained; measured on the simulator's counterfactual "
      "clips (sensitivity, direction)"),
+    (("svg_lp_action",), "Ego warp (<code>models.svg_lp_action.ego_warp</code>, <code>max_shift</code>, issue 48)",
+     "when on, the predicted frame blends the previous frame shifted sideways (linear interpolation, border column "
+     "repeated) with the decoder's frame, by a mask the decoder draws; the shift, at most <code>max_shift</code> "
+     "pixels a frame, is read from g<sub>t</sub>, which read a<sub>t−1</sub>; teacher-forced in training (the real "
+     "previous frame), the model's own previous frame while predicting",
+     "no source: SVG decodes every frame from g<sub>t</sub> and the last context frame's skips",
+     "genvid's design: a turn moves the whole scene sideways by many pixels, which a squared-error decoder renders "
+     "as a fraction of a pixel of blur (docs/learning.md); a shift of the previous frame keeps the scene sharp "
+     "where it only moves"),
     (("vq_action",), "Action conditioning (<code>vq_action</code>, issue 24)",
      "each prior (top and bottom) reads, per code step, a<sub>t−1</sub> of its frames t, standardised with the "
      "training split's statistics (the window's first frame: the mean), through a two-layer MLP added to the row "

@@ -25,6 +25,16 @@ leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised
 split's statistics) joins the prior's and the predictor's inputs, p(z_t | x_{1:t-1}, a_{t-1}) and
 g_t = LSTM([h_{t-1} ‖ z_t ‖ a_{t-1}]): z then carries what the action does not explain. The posterior
 is SVG's. Context actions are read like context frames, the horizon's are the steering.
+With ``ego_warp`` (issue 48; genvid's): steering turns the camera, and a turn moves the whole scene
+sideways, which a blurred decoder renders as a fraction of a pixel. So the steered model may also
+move the previous frame: a head reads g_t (which read a_{t-1}) and gives a horizontal shift
+s_t = max_shift · tanh(·) in pixels, the decoder gives one more channel, a mask m_t, and
+
+    x̂_t = m_t ⊙ shift(x_{t-1}, s_t) + (1 − m_t) ⊙ decoder(g_t, skips)
+
+where x_{t-1} is the real previous frame while training (teacher-forced, like the encoder's input)
+and the model's own previous output while predicting; ``shift`` interpolates linearly between
+pixels and repeats the border column (``horizontal_shift``).
 Generation in eval mode (SVG's generation script keeps training mode, batch statistics; genvid's
 choice, so a prediction never depends on the other sequences of its batch): z from the posterior
 over the context (its samples feed the predictor and the prior runs to keep its state), then from
@@ -78,9 +88,24 @@ class SVGLPActionConfig(SVGLPConfig):
     actions: int = field(default=len(ACTION_NAMES), metadata=rule(min=1))  # columns of the per-frame action
     cond_mean: tuple[float, ...] | None = None
     cond_std: tuple[float, ...] | None = None
+    ego_warp: bool = False  # genvid's (issue 48): blend in the previous frame shifted sideways (module docstring)
+    max_shift: float = field(default=4.0, metadata=rule(min=0.0, exclusive_min=True))  # pixels a frame, at most
 
     def validate(self) -> str | None:
         return action_stats_problem(self) or super().validate()
+
+
+def horizontal_shift(frames: Tensor, shift: Tensor) -> Tensor:
+    """``frames`` [N, C, H, W] moved right by ``shift`` [N] pixels (negative: left), linearly interpolated
+    between the two nearest columns, the border column repeated. Differentiable in both; a batched
+    matmul with a tent kernel, deterministic on every device (grid_sample's CUDA backward is not)."""
+    n, c, h, w = frames.shape
+    if shift.shape != (n,):
+        raise GenvidError(f"shift must be [{n}], got {list(shift.shape)}")
+    cols = torch.arange(w, device=frames.device, dtype=frames.dtype)
+    source = (cols[None, :] - shift[:, None]).clamp(0, w - 1)  # [N, W]: where output column j reads from
+    weights = (1 - (source[:, :, None] - cols[None, None, :]).abs()).clamp(min=0)  # [N, W_out, W_in]
+    return torch.einsum("nchw,nvw->nchv", frames, weights)
 
 
 def _dcgan_init(m: nn.Module) -> None:
@@ -209,11 +234,14 @@ class SVGLP(nn.Module):
             raise GenvidError(f"models.svg_lp: {problem}")
         self.cfg = cfg
         a = self.actions = getattr(cfg, "actions", 0)  # 0: SVG-LP itself, unconditioned
+        self.warp = bool(getattr(cfg, "ego_warp", False))
         self.encoder = Encoder(cfg.channels, cfg.resolution, cfg.nf, cfg.g_dim)
-        self.decoder = Decoder(cfg.channels, cfg.resolution, cfg.nf, cfg.g_dim)
+        self.decoder = Decoder(cfg.channels + self.warp, cfg.resolution, cfg.nf, cfg.g_dim)  # + the mask m_t
         self.posterior = GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.posterior_layers)
         self.prior = GaussianLSTM(cfg.g_dim + a, cfg.z_dim, cfg.rnn_size, cfg.prior_layers)
         self.predictor = PredictorLSTM(cfg.g_dim + cfg.z_dim + a, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
+        if self.warp:
+            self.shift_head = nn.Linear(cfg.g_dim, 1)  # g_t -> s_t (DCGAN init: near 0, the frame kept in place)
         self.apply(_dcgan_init)
         register_action_stats(self, cfg)
 
@@ -243,6 +271,16 @@ class SVGLP(nn.Module):
         (0-based): the last observed one."""
         return min(t - 1, context - 1)
 
+    def _frame(self, g: Tensor, skips: list[Tensor], previous: Tensor) -> Tensor:
+        """x̂_t from g_t [N, g] and the skips; with ``ego_warp``, blended with ``previous`` [N, C, H, W] shifted."""
+        out = self.decoder(g, skips)
+        if not self.warp:
+            return out
+        c = self.cfg.channels
+        shift = self.cfg.max_shift * torch.tanh(self.shift_head(g)[:, 0])
+        mask = out[:, c:]
+        return mask * horizontal_shift(previous, shift) + (1 - mask) * out[:, :c]
+
     def teacher_forced(self, frames: Tensor, draw, actions: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Predictions x̂_1..x̂_{T-1} [B, T-1, C, H, W] and per-step KL [B, T-1] (summed over z);
         ``actions`` [B, T, A] standardised (the steered model); ``draw`` gives the posterior noise
@@ -263,7 +301,7 @@ class SVGLP(nn.Module):
         g = self.predictor.over(inputs if actions is None else torch.cat([inputs, actions[:, :t - 1]], dim=2))
         src = [self.skip_frame(i, self.cfg.context_frames) for i in range(1, t)]
         skip = [s[:, src].flatten(0, 1) for s in skips]  # the decoder is not recurrent: one batched call
-        x_hat = self.decoder(g.flatten(0, 1), skip).unflatten(0, (b, t - 1))
+        x_hat = self._frame(g.flatten(0, 1), skip, frames[:, :-1].flatten(0, 1)).unflatten(0, (b, t - 1))
         return x_hat, gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(2)
 
     def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
@@ -299,12 +337,12 @@ class SVGLP(nn.Module):
             z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
             _, pred = self.predictor(self._with(torch.cat([h[:, i - 1], z], dim=1), actions, i - 1), pred)
         skip = [s[:, tc - 1] for s in skips]  # the last context frame's, for the whole rollout
-        h_prev, frames = h[:, tc - 1], []
+        h_prev, frames, frame = h[:, tc - 1], [], x[:, tc - 1]
         for j in range(horizon):  # frame tc + j follows the action after frame tc - 1 + j
             mu_p, logvar_p, prior = self.prior(self._with(h_prev, actions, tc - 1 + j), prior)
             z = mu_p + (0.5 * logvar_p).exp() * draw(tuple(mu_p.shape))
             g, pred = self.predictor(self._with(torch.cat([h_prev, z], dim=1), actions, tc - 1 + j), pred)
-            frame = self.decoder(g, skip)
+            frame = self._frame(g, skip, frame)
             frames.append(frame)
             h_prev, _ = self.encoder(frame)
         return torch.stack(frames, 1).unflatten(0, (b, num_samples))
