@@ -75,14 +75,32 @@ def render(results: list[tuple[str, dict]]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def render_oracles(results: list[tuple[str, dict]]) -> str:
+    """benchmarks/warp_oracle.py's ceilings: one table per results file."""
+    lines = []
+    for machine, data in results:
+        lo, hi, step = data["grid_px"]
+        lines += [f"### The ego warp's ceiling on `{data['benchmark']}`, {machine}", "",
+                  f"benchmarks/warp_oracle.py: on the {data['clips']} counterfactual clips under each of "
+                  f"{', '.join(data['actions'])}, every frame the one shift of the previous output (from {lo:g} to "
+                  f"{hi:g} px in steps of {step:g}) closest to the true frame; no model.", "",
+                  "| kernel | sensitivity | MSE (uint8 levels²) |", "|---|---|---|"]
+        lines += [f"| {k} | {v['sensitivity']:.3f} | {v['mse']:.1f} |" for k, v in data["kernels"].items()]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n" if lines else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
     files = sorted((ROOT / "benchmarks" / "results").glob("learning-*.json"))
     results = [(f.stem.removeprefix("learning-"), json.loads(f.read_text())) for f in files]
+    oracles = [(f.stem.removeprefix("warp-oracle-"), json.loads(f.read_text()))
+               for f in sorted((ROOT / "benchmarks" / "results").glob("warp-oracle-*.json"))]
+    generated = render(results) + ("\n" + render_oracles(oracles) if oracles else "")
     current = PAGE.read_text()
-    return write_or_check(PAGE, current, page_text(current, render(results), PAGE, BEGIN, END), args.check,
+    return write_or_check(PAGE, current, page_text(current, generated, PAGE, BEGIN, END), args.check,
                           "benchmarks/learning_table.py")
 
 

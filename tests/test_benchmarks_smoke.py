@@ -26,6 +26,7 @@ SMOKE = {
     # a curve needs the data stages and trains a run: tests/test_learning_benchmark.py tests its parts
     "learning.py": None,
     "learning_table.py": (["--check"], "is its render"),
+    "warp_oracle.py": None,  # needs a benchmark's counterfactual clips: tests/test_svg_lp.py tests its oracle
     "docs_tables.py": (["--check"], "is its render"),
     "op_fingerprints.py": ([], "conv3d 3x3x3"),
     # the VQ components at the tiny profile's sizes too; --json relative: into the test's own folder (its cwd)

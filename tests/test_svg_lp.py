@@ -250,6 +250,29 @@ def test_horizontal_shift_by_hand():
         horizontal_shift(row, torch.zeros(2))
 
 
+def test_the_cubic_shift_by_hand():
+    """Keys' kernel (a = -1/2) at a half pixel weighs the four nearest columns -1/16, 9/16, 9/16, -1/16: exact
+    on a whole-pixel shift, exact on a ramp away from the border (cubic convolution reproduces straight lines),
+    the border column repeated; and a 4-pixel period keeps more of its amplitude than under the tent."""
+    from genvid.models.svg_lp.model import horizontal_shift
+
+    row = torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]).view(1, 1, 1, 8)
+    assert torch.equal(horizontal_shift(row, torch.tensor([2.0]), "cubic")[0, 0, 0, 2:], row[0, 0, 0, :6])
+    half = horizontal_shift(row, torch.tensor([0.5]), "cubic")[0, 0, 0]
+    assert torch.allclose(half[2:7], torch.tensor([1.5, 2.5, 3.5, 4.5, 5.5]))
+    assert half[1] == pytest.approx(-0.0625 * 0 + 0.5625 * 0 + 0.5625 * 1 - 0.0625 * 2)  # column -1 repeats column 0
+    assert torch.equal(horizontal_shift(row, torch.zeros(1), "cubic"), row)
+    wave = torch.tensor([0.0, 1.0, 0.0, -1.0] * 8).view(1, 1, 1, 32)  # period 4
+    amplitude = {k: horizontal_shift(wave, torch.tensor([0.5]), k)[0, 0, 0, 8:24].abs().max().item()
+                 for k in ("linear", "cubic")}
+    assert amplitude["linear"] == pytest.approx(0.5) and amplitude["cubic"] == pytest.approx(0.625)
+    shift = torch.tensor([0.25], requires_grad=True)
+    horizontal_shift(row, shift, "cubic")[:, :, :, 3:5].sum().backward()  # a ramp's slope is 1 everywhere inside
+    assert shift.grad.item() == pytest.approx(-2.0)
+    with pytest.raises(GenvidError, match="kernel must be one of linear, cubic, got 'sinc'"):
+        horizontal_shift(row, torch.zeros(1), "sinc")
+
+
 def _warp_only(m: SVGLP, shift: float) -> None:
     """Force the ego warp to carry the whole frame (mask 1) by ``shift`` pixels (max_shift · tanh(large))."""
     with torch.no_grad():
@@ -282,5 +305,34 @@ def test_the_ego_warp_moves_the_previous_frame_real_in_training_and_predicted_in
 
 def test_the_ego_warp_is_bounded_and_checked():
     assert make_steered(ego_warp=True).cfg.max_shift == 4.0
+    with pytest.raises(ParamError, match="warp_kernel"):
+        make_steered(ego_warp=True, warp_kernel="sinc")
     with pytest.raises(ParamError, match="max_shift must be > 0"):
         make_steered(ego_warp=True, max_shift=0.0)
+
+
+def test_the_warp_oracle_follows_a_world_that_only_shifts():
+    """benchmarks/warp_oracle.py: where every true future is the last context frame shifted by whole pixels of
+    the grid, the oracle finds each shift, reproduces the futures and has the world's sensitivity, 1."""
+    import sys
+
+    import numpy as np
+
+    from conftest import ROOT, load_benchmark
+    from genvid.metrics.control import sensitivity
+    from genvid.models.svg_lp.model import horizontal_shift
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    oracle = load_benchmark("warp_oracle")
+    rng = np.random.default_rng(0)
+    last = rng.integers(0, 256, (2, 8, 32, 3), dtype=np.uint8)  # [M, H, W, C]
+    frames = np.zeros((2, 3, 4, 8, 32, 3), np.uint8)  # [M, K, T, H, W, C]: action k shifts by k - 1 px a frame
+    for m in range(2):
+        for k in range(3):
+            prev = torch.tensor(last[m], dtype=torch.float32).permute(2, 0, 1)[None]
+            for t in range(4):
+                prev = horizontal_shift(prev, torch.tensor([float(k - 1)]))
+                frames[m, k, t] = prev[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
+    futures = oracle.oracle_futures(last, frames, "linear")
+    assert np.array_equal(futures[:, :, 0], frames)
+    assert sensitivity(futures, frames) == pytest.approx(1.0)
