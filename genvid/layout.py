@@ -60,6 +60,12 @@ def ablation_dir(run: str, benchmark: str, root: str | Path = ".") -> Path:
     return Path(root) / "reports" / benchmark / "ablations" / run
 
 
+def declared_path(root: str | Path = ".") -> Path:
+    """reports/figures/declared.json: what the registry's models declare to the report (stage figures; schema:
+    genvid.data.declared)."""
+    return Path(root) / "reports" / "figures" / "declared.json"
+
+
 def figures_path(root: str | Path = ".") -> Path:
     """reports/figures/figures.h5: the frames only a model can make, for the report (stage figures;
     schema: genvid.data.figures)."""

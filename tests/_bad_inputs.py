@@ -32,9 +32,12 @@ MATRIX = ("collect@driving", "collect@smmnist", "split@driving", "split@smmnist"
           "normalize@smmnist", "counterfactuals@driving", "counterfactuals@smmnist", "metric_weights",
           "fvd_reference@driving", "train@smmnist-vq",
           "train@smmnist-rfn", "ablate@smmnist-hvrnn", "noisy_vq@smmnist-vq", "sample@smmnist-vq", "sample@smmnist-rfn",
-          "evaluate@smmnist-vq", "leaderboard@smmnist", "motion_classifier@dynamics", "figures", "report")
+          "evaluate@smmnist-vq", "leaderboard@smmnist", "motion_classifier@dynamics", "figures", "report",
+          "model_code")
 OTHER_BENCHMARK = {"driving": "smmnist", "smmnist": "driving", "dynamics": "smmnist"}
-CODE = ("genvid/", "stages/", "requirements-weights.txt")
+# code, not data: a run's stages also depend on deps/models/<model>.json, its model's code hashed by stage model_code
+# for DVC to decide what reruns; no stage reads it
+CODE = ("genvid/", "stages/", "requirements-weights.txt", "deps/models/")
 MISSING = object()
 
 

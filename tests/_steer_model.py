@@ -58,4 +58,4 @@ class SteerShift(nn.Module):
 
 def spec():
     """Its ModelSpec (a fresh one: register it with monkeypatch.setitem(registry.MODELS, NAME, spec()))."""
-    return pixel_spec(NAME, __name__, "SteerConfig", "SteerShift", conditioning="action")
+    return pixel_spec(NAME, SteerConfig, SteerShift, conditioning="action")

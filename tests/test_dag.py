@@ -3,8 +3,6 @@
 Each side is read from the tool itself: DVC's resolved index and `dvc dag --dot`, Snakemake's
 dry run (`-n -F -p`) and `--rulegraph`.
 """
-import ast
-import functools
 import re
 import subprocess
 from pathlib import Path
@@ -100,60 +98,79 @@ def test_metrics_outputs_are_json_files():
 
 # -- code dependencies (issue 8 item 7): a stage reruns when a genvid module it imports changes --
 
-def _module_file(name: str) -> Path | None:
-    parts = name.split(".")
-    for candidate in (ROOT.joinpath(*parts).with_suffix(".py"), ROOT.joinpath(*parts, "__init__.py")):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-@functools.cache  # one scan per stage module, not per expanded stage
-def imported_modules(module: str) -> frozenset[str]:
-    """genvid/stages modules ``module`` imports, transitively: every import statement (also inside
-    functions) and every "genvid.x.y" string (modules the registry imports by name)."""
-    seen, todo = set(), [module]
-    while todo:
-        name = todo.pop()
-        path = _module_file(name)
-        if name in seen or path is None:
-            continue
-        seen.add(name)
-        parent = name.rsplit(".", 1)[0] if path.name != "__init__.py" else name
-        for node in ast.walk(ast.parse(path.read_text())):
-            found = []
-            if isinstance(node, ast.Import):
-                found = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    base = ".".join(parent.split(".")[:len(parent.split(".")) - node.level + 1] + ([base] if base else []))
-                found = [base] + [f"{base}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(
-                    r"genvid(\.\w+)+", node.value):
-                found = [node.value]
-            for f in found:
-                if f.split(".")[0] in ("genvid", "stages"):
-                    parts = f.split(".")
-                    todo.extend(".".join(parts[:i]) for i in range(1, len(parts) + 1))
-    return frozenset(seen)
-
-
 def test_stage_deps_cover_every_module_the_stage_imports():
+    """Every genvid/stages module a stage imports is a dep. A run's stages depend on their model's code
+    (deps/models/<model>.json) in place of genvid/models: every module of genvid/models they reach other than
+    through the registry (which imports every family for its names) must be that model's code."""
+    from genvid.codegraph import DECLARED, REGISTRY, imported_modules, model_code, module_file
+    from genvid.models.registry import MODELS
+
     for stage in load_stages(ROOT):
         module = "stages." + re.search(r"python -m stages\.(\w+)", stage.cmd).group(1)
+        code = [d for d in stage.deps if d.startswith("deps/models/")]
+        own = {p.as_posix() for d in code for p in model_code(MODELS[Path(d).stem])}
+        direct = imported_modules(module, skip=frozenset({REGISTRY}))
         for name in sorted(imported_modules(module)):
-            path = _module_file(name).relative_to(ROOT).as_posix()
+            path = module_file(name).relative_to(ROOT).as_posix()
             if path in ("genvid/__init__.py",) or path.endswith("/__init__.py") and name.count(".") == 0:
+                continue
+            if code and path.startswith("genvid/models/"):
+                declared = path.endswith("/" + DECLARED)  # the report's text (genvid.codegraph): no run executes it
+                assert name not in direct or path in own or declared, \
+                    f"{stage.name}: runs {name} ({path}) outside its model's code"
                 continue
             covered = any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in stage.deps)
             assert covered, f"{stage.name}: imports {name} ({path}) but dvc.yaml does not list it"
 
 
 def test_the_import_scan_finds_what_it_must():
-    """The scanner sees function-level imports and modules named by string (the registry)."""
+    """The scanner sees function-level imports; through the registry, a stage reaches every family."""
+    from genvid.codegraph import imported_modules
+
     found = imported_modules("stages.train")
     assert {"genvid.models.registry", "genvid.models.vq.family", "genvid.models.hvrnn.model"} <= found
+
+
+def test_a_models_code_is_the_core_and_the_family_folders_it_reaches():
+    """Issue 45: the cascade's code is its folder and the core, not the VQ family's; the GAN prior samples the VQ
+    family's tokenizer, so its code holds both folders; copy-last's, the core alone."""
+    from genvid.codegraph import model_code
+    from genvid.models.registry import MODELS
+
+    def folders(model: str) -> set[str]:
+        return {p.parts[2] for p in model_code(MODELS[model]) if len(p.parts) > 3}
+
+    assert folders("cvg") == {"cvg"} and folders("copy_last") == set()
+    assert folders("svg_lp_action") == {"svg_lp"} and folders("feature_flow") == {"feature_flow"}
+    assert folders("gan_prior") == {"gan_prior", "vq"} and folders("vq") == {"vq"}
+    assert folders("vrnn") == folders("srnn") == {"recurrent"}
+    core = {p for p in model_code(MODELS["copy_last"])}
+    assert Path("genvid/models/registry.py") in core and all(core <= set(model_code(s)) for s in MODELS.values())
+
+
+def test_a_change_in_one_family_reruns_only_its_runs(tmp_path):
+    """Issue 45's acceptance, at the level DVC decides it: after a change inside genvid/models/cvg/, stage
+    model_code's file of every model but the cascade keeps its bytes, so only the cascade's runs (whose stages
+    depend on deps/models/cvg.json, dvc.yaml) and what reads them are out of date; a change in the core
+    changes every model's file."""
+    import shutil
+
+    from genvid.codegraph import manifest
+    from genvid.models.registry import MODELS
+
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT / "genvid", copy / "genvid", ignore=shutil.ignore_patterns("__pycache__"))
+    before = {n: manifest(s, copy) for n, s in MODELS.items()}
+    with (copy / "genvid/models/cvg/model.py").open("a") as f:
+        f.write("\n# touched\n")
+    after = {n: manifest(s, copy) for n, s in MODELS.items()}
+    assert {n for n in MODELS if after[n] != before[n]} == {"cvg"}
+    with (copy / "genvid/models/layers.py").open("a") as f:
+        f.write("\n# touched\n")
+    assert all(manifest(s, copy) != after[n] for n, s in MODELS.items())
+    for stage in load_stages(ROOT):  # no run's stage depends on every family any more
+        if any(d.startswith("deps/models/") for d in stage.deps):
+            assert "genvid/models" not in stage.deps, stage.name
 
 
 def test_a_plan_run_again_skips_the_stages_it_finished_and_stops_at_a_failure(tmp_path):

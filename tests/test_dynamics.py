@@ -345,6 +345,6 @@ def test_the_report_shows_motion_accuracy_and_the_choices_for_dynamics_only():
     assert all(len(r) == len(table["header"]) for r in table["rows"]) and "0.10" in str(table["rows"][0])
     other = tables.leaderboard_measured([plain])
     assert not any("Motion" in h for h in other["header"]) and len(other["align"]) == len(other["header"])
-    rows = model_choices({"copy_last"}, {"dynamics"})["rows"]
+    rows = model_choices({"copy_last"}, {}, {"dynamics"})["rows"]
     assert len(rows) >= 6 and all("Dynamics-like" in str(r[0]) for r in rows)
-    assert model_choices({"copy_last"}, {"smmnist"}) is None
+    assert model_choices({"copy_last"}, {}, {"smmnist"}) is None

@@ -103,3 +103,46 @@ def test_train_run_hands_the_family_the_one_loop(tiny, tmp_path):
     assert not fitted.model.training and len([r for r in fitted.curves if r["split"] == "train"]) == 3
     assert (tmp_path / "w" / "net" / "checkpoint.pt").exists()
     assert (tmp_path / "r" / "curves" / "net" / "train.tsv").read_text().startswith("step")
+
+
+def test_the_report_never_names_a_registered_model():
+    """Issue 45: the report renders files and the registry's declarations (labels, citations, choice rows,
+    claims, ablation tables); it never keys on a model's name. No file of genvid/report quotes a registered
+    name ("cvg", 'vq') or shows one as code (<code>rfn</code>); a name there would be a family's knowledge
+    outside its folder. (Identifiers such as ``MainRun.vq`` name what the run's files hold, not a model.)"""
+    import re
+
+    names = "|".join(sorted(map(re.escape, registry.MODELS), key=len, reverse=True))
+    quoted = re.compile(rf"""(["'])({names})\1|<code>({names})</code>""")
+    found = [f"{path.relative_to(ROOT)}:{i}: {m.group(0)}"
+             for path in sorted((ROOT / "genvid" / "report").rglob("*")) if path.suffix in (".py", ".j2", ".html", ".css")
+             for i, line in enumerate(path.read_text().splitlines(), 1) for m in quoted.finditer(line)]
+    assert found == []
+
+
+def test_every_declaration_is_well_formed():
+    """Each family's report declarations: claims against registered models, ablation findings on declared
+    columns' keys or the protocol's, labels and citations as plain strings."""
+    from genvid.models.family import CLAIM_MEASURES
+
+    for name, spec in registry.MODELS.items():
+        for claim in spec.claims:
+            assert claim.measure in CLAIM_MEASURES and set(claim.against) <= set(registry.MODELS), name
+        if spec.ablation_table is not None:
+            keys = {c.key for c in spec.ablation_table.columns}
+            assert all(f.measure in keys for f in spec.ablation_table.findings), name
+        assert len(set(spec.choices)) == len(spec.choices), name  # a row once per family
+    assert registry.get("rfn").citation.startswith("seed 001") and registry.get("svg_lp").label == "SVG-LP"
+
+
+def test_a_familys_declarations_are_text_alone():
+    """A family's declared.py is left out of its model's code (genvid.codegraph: editing a choice row reruns the
+    report, not the family's training), so it may hold declarations only: it imports nothing but them."""
+    import ast
+
+    for path in sorted((ROOT / "genvid" / "models").glob("*/declared.py")):
+        tree = ast.parse(path.read_text())
+        imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert all(isinstance(n, ast.ImportFrom) and n.module in ("genvid.data.declared", "genvid.models.family")
+                   for n in imports), path
+        assert not any(isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda)) for n in ast.walk(tree)), path

@@ -28,7 +28,7 @@ from genvid import params as P
 from genvid.data.samples import Extra, write_samples
 from genvid.errors import GenvidError, ParamError
 from genvid.io import write_json
-from genvid.layout import benchmark_paths, noisy_vq_dir, run_paths
+from genvid.layout import ablation_dir, benchmark_paths, noisy_vq_dir, run_paths
 from genvid.leaderboard import build_rows, write_leaderboard
 from genvid.context import RunContext
 from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
@@ -693,16 +693,30 @@ def _add_mystery_run(paths: ReportPaths) -> dict:
 def test_any_run_can_be_the_main_run(built, tmp_path, monkeypatch):
     """Chapters 1-5 describe an unknown model's run from its files alone: no VQ item, its params
     and parameter count, one curve figure per trained component, every reference resolving."""
-    from genvid.models.family import ModelSpec
+    from genvid.models.family import AblationColumn, AblationFinding, AblationTable, Choice, ModelSpec
     from stages import figures
 
     def never(*_):
         raise AssertionError("the report stages run no model")
 
-    # registered (stage figures validates runs against the registry) but with nothing to draw
-    monkeypatch.setitem(_registry.MODELS, "mystery", ModelSpec("mystery", never, never, components=("generator", "critic")))
+    # registered (stage figures validates runs against the registry) but with nothing to draw; what the report
+    # says of it beyond its files, it says from the spec's declarations (issue 45): a choice, an ablation table
+    choice = Choice("Mystery depth (<code>models.mystery.blocks</code>)", "three blocks of width 24",
+                    "{003:§6.3.3}: not stated", "a mystery's choice")
+    table = AblationTable("Mystery's ablations on <code>{benchmark}</code>, variants of <code>{run}</code>.",
+                          "the mystery run", "003", (AblationColumn("Riddles", "riddles", 2),),
+                          (AblationFinding("shallow", "depth solves riddles", "riddles"),))
+    monkeypatch.setitem(_registry.MODELS, "mystery", ModelSpec(
+        "mystery", never, never, components=("generator", "critic"), label="Mystery net", citation="seed 003 §9.9",
+        choices=(choice,), ablation_table=table))
     paths = _copy_inputs(built[0], tmp_path)
-    _add_mystery_run(paths)
+    params = _add_mystery_run(paths)
+    params["ablations"] = {"driving-mystery": {"benchmark": "driving", "model": "mystery",
+                                               "variants": {"shallow": {"models": {"blocks": 1}}}}}
+    paths.params.write_text(yaml.safe_dump(params, sort_keys=False))
+    write_json(ablation_dir("driving-mystery", "driving", paths.root) / "ablation.json", {
+        "run": "driving-mystery", "reference": {"protocol": {"riddles": 1.5}},
+        "variants": {"shallow": {"overrides": {"models": {"blocks": 1}}, "metrics": {}, "protocol": {"riddles": 2.25}}}})
     figures.main(["--params", str(paths.params), "--root", str(paths.root)])
     build_report(paths, tmp_path / "reports/report.html", None, OPTS)  # the HTML says it all
     html = (tmp_path / "reports/report.html").read_text()
@@ -722,6 +736,14 @@ def test_any_run_can_be_the_main_run(built, tmp_path, monkeypatch):
     assert "Training of component generator" in plain
     # the benchmarks chapter still ranks every run, the unknown one among them
     assert "driving-mystery" in _section(html, 'id="ch-benchmarks"', 'id="ch-discussion"')
+    # its declarations: the choice row (with its models and citation) and its ablation table
+    row = next(r for r in _table(html, "model_choices") if r[0].startswith("Mystery depth"))
+    assert row[1] == "mystery" and row[2] == "three blocks of width 24" and row[3].startswith("seed 003")
+    ablation = _table(html, "abl_driving-mystery")
+    assert ablation[0][:3] == ["driving-mystery", "the mystery run", "1.50"]
+    assert ablation[1] == ["driving-mystery~shallow", "blocks = 1", "2.25", "depth solves riddles",
+                           "holds (riddles: 1.50 vs 2.25)"]
+    assert "Mystery's ablations on driving, variants of driving-mystery." in plain
 
 
 def test_a_run_that_trains_nothing_can_be_the_main_run(built, tmp_path, monkeypatch):
@@ -1026,24 +1048,29 @@ def test_dvc_report_stage_covers_its_imports_and_inputs():
 
 
 def test_model_choices_list_the_departures_of_the_models_run(built):
-    """Issue 20: the fidelity choices of the seed 001/004 models and SVG-LP, for the models a params.yaml
-    runs and no other; a VQ-only report has no such table."""
-    from genvid.report.choices import ROWS, model_choices
+    """Issue 20: the fidelity choices of the models a params.yaml runs, as their registry entries declare them
+    (issue 45: read from stage figures' declared.json), and no other; a VQ-only report has no such table."""
+    from genvid.data.declared import read_declared
+    from genvid.layout import declared_path
+    from genvid.report.choices import SOURCE_ROWS, declared_rows, model_choices
 
     paths, out = built
+    declared = read_declared(declared_path(paths.root))
+    assert declared == {name: spec.declared() for name, spec in _registry.MODELS.items()}  # the file is the registry's
     params = yaml.safe_load(paths.params.read_text())
     models = {r["model"] for r in params["runs"].values()}
     sources = {b["collect"].get("source") for b in params["benchmarks"].values()}  # a source's rows (issue 48)
     rows = _table((out / "report.html").read_text(), "model_choices")
-    assert [r[0] for r in rows] == [_plain(s) for names, s, *_ in ROWS if (models | sources) & set(names)] and rows
+    want = [_plain(c.setting) for _, c in declared_rows(models, declared)]  # the declarations, then the sources'
+    assert [r[0] for r in rows] == want + [_plain(s) for names, s, *_ in SOURCE_ROWS if sources & set(names)] and rows
     assert all(set(r[1].split(", ")) <= models | sources for r in rows)
-    assert model_choices({"vq", "copy_last"}) is None
-    svg = model_choices({"svg_lp"})["rows"]
+    assert model_choices({"vq", "copy_last"}, declared) is None
+    svg = model_choices({"svg_lp"}, declared)["rows"]
     assert [_plain(r[0]) for r in svg] == ["Batch norm while generating", "FVD repeats (evaluate.fvd_repeats)"]
     # issue 46: the FVD repeats the row states are the report's params', not a typed number
     repeats = next(r for r in rows if r[0].startswith("FVD repeats"))
     assert repeats[2].startswith(f"this report's params: {params['evaluate']['fvd_repeats']};"), repeats
-    assert _plain(model_choices({"svg_lp"}, fvd_repeats=7)["rows"][1][2]).startswith("this report's params: 7;")
+    assert _plain(model_choices({"svg_lp"}, declared, fvd_repeats=7)["rows"][1][2]).startswith("this report's params: 7;")
 
 
 def test_baseline_facts_name_the_runs_and_metrics_that_beat_copy_last():
@@ -1201,7 +1228,8 @@ def test_a_claim_whose_sigmas_the_study_lacks_is_not_tested_here():
 
 def test_the_prior_claims_read_the_runs_over_codes_at_sigma_0_and_0_5():
     """§4.6 (PixelSNAIL gains nothing from σ = 0.5) and §4.7 (the GAN works on noisy codes only) from
-    the benchmark's vq and gan_prior runs; a σ missing leaves the claim not tested, saying which."""
+    the benchmark's runs of each kind of code prior (as their models declare it); a σ missing leaves the claim
+    not tested, saying which."""
     from types import SimpleNamespace
 
     from genvid.report import noisy_vq as NV
@@ -1212,8 +1240,9 @@ def test_the_prior_claims_read_the_runs_over_codes_at_sigma_0_and_0_5():
                                train_metrics={"parameters": 10},
                                run=SimpleNamespace(model_params={"vqvae": {"noisy_sigma": sigma}}))
 
+    kinds = {"v0": "PixelSNAIL", "v5": "PixelSNAIL", "g0": "GAN (WGAN-GP)", "g5": "GAN (WGAN-GP)"}  # declared
     study = NoisyStudy("r", "b", Path("study.json"), {"sigmas": [0.0], "seeds": [0], "rows": []},
-                       [result("v0", "vq", 0.0, 700.0), result("g5", "gan_prior", 0.5, 600.0)])
+                       [result("v0", "vq", 0.0, 700.0), result("g5", "gan_prior", 0.5, 600.0)], prior_kinds=kinds)
     assert NV._gan(study).verdict == NV.UNTESTED and "GAN (WGAN-GP) runs with FVD at σ = 0.5" in NV._gan(study).figure
     assert NV._pixelsnail(study).verdict == NV.UNTESTED and "σ = 0 on this benchmark" in NV._pixelsnail(study).figure
     study.priors += [result("g0", "gan_prior", 0.0, 900.0), result("v5", "vq", 0.5, 760.0)]
@@ -1259,7 +1288,9 @@ def test_the_controllability_table_lists_the_runs_scored_on_counterfactual_clips
 
 
 def test_flow_ablation_table_says_where_each_finding_holds():
-    """Seed 003's findings: the run against each variant on the finding's measure, lower better."""
+    """Seed 003's findings, as the feature-flow family declares them: the run against each variant on the
+    finding's measure, lower better."""
+    from genvid.models.feature_flow.declared import ABLATION_TABLE
     from genvid.report import tables
 
     def scores(fvd, static):
@@ -1269,7 +1300,7 @@ def test_flow_ablation_table_says_where_each_finding_holds():
                 "flow_eighth": {"overrides": {"models": {"flow_scale": 8}}, "protocol": scores(400.0, 0.001)},
                 "pure_gan": {"overrides": {"models": {"l2_weight": 0.0}}, "protocol": scores(900.0, None)},
                 "wider": {"overrides": {"models": {"width": 16}}, "protocol": scores(450.0, 0.001)}}
-    table = tables.flow_ablation("smmnist-feature_flow", scores(450.0, 0.001), variants)
+    table = tables.protocol_ablation(ABLATION_TABLE, "smmnist-feature_flow", scores(450.0, 0.001), variants)
     rows = {row[0]: row for row in table["rows"]}
     assert len(table["rows"]) == 5 and all(len(r) == len(table["header"]) for r in table["rows"])
     assert rows["<code>smmnist-feature_flow~no_copy_mask</code>"][-1].startswith("holds (static_variance")
@@ -1281,7 +1312,9 @@ def test_flow_ablation_table_says_where_each_finding_holds():
 
 
 def test_cascade_ablation_table_compares_the_full_rollout_and_keeps_the_thesis_apart():
-    """Seed 004's findings: lower full-rollout FVD wins, §6.B's "alike" within ALIKE; published numbers marked."""
+    """Seed 004's findings, as the cascade declares them: lower full-rollout FVD wins, §6.B's "alike" within its
+    10 %; published numbers marked."""
+    from genvid.models.cvg.declared import ABLATION_TABLE
     from genvid.report import tables
 
     def scores(fvd, fvd_long, grounding=(20.0,)):
@@ -1292,7 +1325,7 @@ def test_cascade_ablation_table_compares_the_full_rollout_and_keeps_the_thesis_a
                 "window_2": {"overrides": {"models": {"window": 2}}, "protocol": scores(310.0, 700.0)},
                 "convgru": {"overrides": {"models": {"temporal": "convgru"}}, "protocol": scores(300.0, 845.0)},
                 "wider": {"overrides": {"models": {"g_width": 4}}, "protocol": scores(300.0, None)}}
-    table = tables.cascade_ablation("driving-cvg", scores(305.0, 800.0, (21.25,)), variants)
+    table = tables.protocol_ablation(ABLATION_TABLE, "driving-cvg", scores(305.0, 800.0, (21.25,)), variants)
     rows = {row[0]: row for row in table["rows"]}
     assert len(table["rows"]) == 5 and all(len(r) == len(table["header"]) for r in table["rows"])
     assert rows["<code>driving-cvg</code>"][2:6] == ["305.0", "800.0", "0.400", "21.25"]
@@ -1301,8 +1334,9 @@ def test_cascade_ablation_table_compares_the_full_rollout_and_keeps_the_thesis_a
     assert "326.78 vs 575.51" in str(rows["<code>driving-cvg~no_matching</code>"][-2])
     assert 'class="published"' in str(rows["<code>driving-cvg~no_matching</code>"][-2])
     assert rows["<code>driving-cvg~window_2</code>"][-1] == "does not hold (fvd_long: 800.0 vs 700.0)"
-    assert rows["<code>driving-cvg~convgru</code>"][-1] == "holds (fvd_long: 800.0 vs 845.0)"  # within ALIKE (10 %)
-    far = tables.cascade_ablation("driving-cvg", scores(305.0, 800.0), {"convgru": {"protocol": scores(300.0, 700.0)}})
+    assert rows["<code>driving-cvg~convgru</code>"][-1] == "holds (fvd_long: 800.0 vs 845.0)"  # within 10 %
+    far = tables.protocol_ablation(ABLATION_TABLE, "driving-cvg", scores(305.0, 800.0),
+                                   {"convgru": {"protocol": scores(300.0, 700.0)}})
     assert far["rows"][1][-1] == "does not hold (fvd_long: 800.0 vs 700.0)"  # better by 12.5 %: not alike
     assert rows["<code>driving-cvg~wider</code>"][-3:] == ["", "", ""] and rows["<code>driving-cvg~wider</code>"][3] == "—"
 

@@ -28,7 +28,6 @@ from genvid.errors import GenvidError
 from genvid.io import read_json
 
 GENERATED_SOURCES = ("smmnist", "dynamics")
-GENERATORS = {"smmnist": "genvid.data.smmnist", "dynamics": "genvid.data.dynamics"}  # generate_sequence, write_test_set
 GENERATED_CHANNELS = {"smmnist": 1, "dynamics": 3}
 LABELLED_SOURCES = ("dynamics",)  # a motion class per sequence: the motion classifier's (genvid.metrics.motion)
 # What stage collect records in a frames file's 'source' attribute (genvid.data.sources.SOURCES too)
@@ -65,9 +64,9 @@ def is_generated(collect: Any) -> bool:
 def generator(source: str):
     """The module that generates a generated source's sequences: ``generate_sequence(seed, index, length,
     pool)`` (pool "train" or "test"), ``write_test_set(path, n, length, seed)``, ``check_stream``."""
-    import importlib
+    from genvid.data import dynamics, smmnist  # here: the stages that read a recording need neither
 
-    return importlib.import_module(GENERATORS[source])
+    return {"smmnist": smmnist, "dynamics": dynamics}[source]
 
 
 def sequence_frames(sequence: Any) -> np.ndarray:

@@ -10,6 +10,16 @@ A family is a folder of genvid/models plus one line of genvid/models/registry.py
     figures                                {name: figure(ctx, ...)}: the report's frames it can draw
     conditioning                           the per-frame inputs it reads besides frames ("action")
     diagnostics                            family-only measures of a protocol-scored ablation
+    label, citation, choices               how the report names it, cites its source, and where it departs
+                                           from that source (its rows of the design-choice table)
+    claims                                 its source's findings against other registered models, which the
+                                           report checks wherever a benchmark runs them all
+    ablation_table                         how the report tables a protocol-scored ablation of its runs
+                                           (stage ablate): caption, columns, the source's findings
+    code_prior                             the kind of prior over a VQ-VAE's codes it samples (seed 002's
+                                           noisy-VQ claims name the kind: "PixelSNAIL", "GAN (WGAN-GP)")
+
+The report reads these declarations and the run's files; it never asks for a model by name.
 
 ``fit`` is the one training loop (genvid.train.run.fit_component), handed in by the train stage, so
 that model code never imports the loop: a family describes each network it trains as a
@@ -29,6 +39,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from genvid.context import RunContext
+from genvid.data.declared import (CLAIM_MEASURES, GAN_PRIOR, PIXELSNAIL_PRIOR, AblationColumn, AblationFinding,  # noqa: F401
+                                  AblationTable, Choice, Claim, Declared)
 from genvid.data.samples import Extra
 
 # (model, batch on its device, step) -> (loss, or {optimiser name: loss}; scalars to log)
@@ -65,6 +77,14 @@ class Fit(Protocol):
     def __call__(self, component: Component) -> Fitted: ...
 
 
+# seeds 001 and 004 sample FVD five times; the families that report against them share this row
+FVD_REPEATS = Choice(
+    "FVD repeats (<code>evaluate.fvd_repeats</code>)",
+    "this report's params: {fvd_repeats}; paper profile: 5",
+    "{001:Table 9.3} and {004:§4.5.2}: FVD sampled 5 times",
+    "a smaller profile's time budget")
+
+
 def _no_init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
     return None
 
@@ -89,6 +109,19 @@ class ModelSpec:
     # measures of a trained model only its family can take, for a protocol-scored ablation (stage ablate):
     # (predictor, context uint8 [B, Tc, H, W, C] of the test clips, horizon, generator) -> {name: value}
     diagnostics: Callable[..., dict[str, Any]] | None = None
+    label: str = ""  # the report's name for it ("SVG-LP"); "" shows the registry name
+    citation: str = ""  # its source, HTML ("seed 004 §4.4"); "" shows "model <name>"
+    choices: tuple[Choice, ...] = ()  # its rows of the design-choice table
+    # the modules that define it beyond its spec's functions (a pixel_spec family: its config and model
+    # classes'); genvid.codegraph follows their imports to the family folders a run of it depends on
+    modules: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()  # its source's findings against other models (the report checks them)
+    ablation_table: AblationTable | None = None  # its protocol-scored ablations' table (stage ablate)
+    code_prior: str = ""  # the prior over a VQ-VAE's codes it samples, by kind (seeds 000, 002); "": none
+
+    def declared(self) -> Declared:
+        """What the report says of it beyond its run's files (stage figures writes it for the report)."""
+        return Declared(self.label, self.citation, self.choices, self.claims, self.ablation_table, self.code_prior)
 
 
 def train_sections(spec: ModelSpec, run: Any) -> dict[str, tuple[str, Any]]:

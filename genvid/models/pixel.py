@@ -9,7 +9,6 @@ hierarchy of latents) seed 004 Table 4.2's test ELBO and Fig. 4.4's KL per chann
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any, Callable
 
 import numpy as np
@@ -37,15 +36,16 @@ COND_STATS = ("cond_mean", "cond_std")  # a conditioned config's training-split 
 COMPONENT = "model"  # a pixel model's one component: checkpoints/<run>/model, curves/model
 
 
-def pixel_spec(name: str, module: str, config: str, model: str, conditioning: str | None = None) -> ModelSpec:
-    """The family of ``module.model(cfg)``, an nn.Module with ``loss(frames, step)`` and
+def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditioning: str | None = None,
+               **declared: Any) -> ModelSpec:
+    """The family of ``model(config)``, an nn.Module with ``loss(frames, step)`` and
     ``generate(context, horizon, num_samples, generator)`` on [0, 1] pixels (with
     ``conditioning``, e.g. "action": ``loss(frames, step, cond)`` and ``generate(..., cond)``).
-    Config fields named in DATA_FIELDS come from the run's benchmark, not from params."""
+    Config fields named in DATA_FIELDS come from the run's benchmark, not from params. ``declared``: the
+    spec's report declarations (label, citation, choices)."""
 
     def classes() -> tuple[type, Callable[..., nn.Module]]:
-        mod = importlib.import_module(module)
-        return getattr(mod, config), getattr(mod, model)
+        return config, model
 
     def build_from(stored: dict) -> nn.Module:
         cls, make = classes()
@@ -86,7 +86,8 @@ def pixel_spec(name: str, module: str, config: str, model: str, conditioning: st
         return PixelPredictor(place(loaded, ctx.device, ctx.channels_last), ctx.device, conditioned=conditioning is not None)
 
     return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network,
-                     figures={TEMPERATURES: temperature_sweep}, conditioning=conditioning)
+                     figures={TEMPERATURES: temperature_sweep}, conditioning=conditioning,
+                     modules=tuple(sorted({config.__module__, model.__module__})), **declared)
 
 
 def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module], config: dict,

@@ -49,22 +49,6 @@ def load_model(path: str | Path, kind: str | None = None) -> tuple[nn.Module, di
     return model.eval(), config
 
 
-def _vqvae(config: dict) -> nn.Module:
-    from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
-
-    return VQVAE3D(VQVAEConfig.from_dict(config))
-
-
-def _prior(config: dict) -> nn.Module:
-    from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, PixelSNAILConfig
-
-    return PixelSNAIL3d(PixelSNAILConfig.from_dict(config))
-
-
-register_kind("vqvae3d", _vqvae)
-register_kind("pixelsnail3d_top", _prior)
-register_kind("pixelsnail3d_bottom", _prior)
-
 
 # ----------------------------------------------------------------------------- the run record
 

@@ -142,7 +142,7 @@ def collect(inp: Inputs, opts: Options) -> dict[str, Any]:
         "interval": interval,
         "hours": main.frames.num_frames * interval / 3600 if isinstance(interval, (int, float)) else None,
         "source": main.frames.attrs.get("source", "unknown"), "clip_len": T,
-        "vq": vq_facts(main), "trained": trained_facts(main, reg.items),
+        "vq_family": vq_facts(main), "trained": trained_facts(main, reg.items),
         "test_split": main.split["splits"]["test"],
         "context": info.context_frames, "horizon": info.horizon, "S": info.samples, "n_test_clips": info.clips,
         "sampling": main.run.model_params.get("sampling") or {}, "extras": info.extras,

@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from genvid.data.figures import TemperatureSweep
 from genvid.data.split import clip_starts
 from genvid.data.train_metrics import ACTIVE_KL, MAX_KL, VQ_COMPONENTS, VQ_FINETUNE, has_hierarchy
-from genvid.layout import benchmark_paths, figures_path, run_paths
+from genvid.layout import benchmark_paths, declared_path, figures_path, run_paths
 from genvid.metrics.stats import RULES
 from genvid.report import figures as F
 from genvid.report import repro, tables
@@ -322,7 +322,7 @@ def main_curves(main: MainRun) -> dict[str, list[F.Line]]:
                 lines.append(F.Line(label, color, cv.mean, style=":" if name == "recon" else "-", width=1.0))
         if main.baseline is not None:
             cv = curve(main.baseline.scores, PREDICTIONS, metric, "best_seq")
-            lines.append(F.Line("copy last context frame", F.COLORS["copy_last"], cv.mean, cv.lo, cv.hi, "-.", 1.4))
+            lines.append(F.Line("copy last context frame", F.COLORS["baseline"], cv.mean, cv.lo, cv.hi, "-.", 1.4))
         panels[metric] = lines
     return panels
 
@@ -362,7 +362,7 @@ def benchmark_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
         lines = []
         for i, run in enumerate(view.runs):
             cv = curve(run.scores, PREDICTIONS, metric, "best_seq")
-            color = F.COLORS["copy_last"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
+            color = F.COLORS["baseline"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
             lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_baseline
                          else F.Line(run.name, color, cv.mean, cv.lo, cv.hi))
         panels[metric] = lines
@@ -381,7 +381,7 @@ def long_horizon_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
         lines = []
         for i, run in enumerate(view.runs):
             cv = curve(run.scores, PREDICTIONS, metric, rule, LONG_HORIZON)
-            color = F.COLORS["copy_last"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
+            color = F.COLORS["baseline"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
             lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_baseline
                          else F.Line(run.name, color, cv.mean, cv.lo, cv.hi))
         panels[f"{F.METRIC_LABELS[metric]}, {tables.RULE_LABELS[rule]}"] = lines
@@ -480,12 +480,14 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             temperature_item(reg, temperature, own, opts)
         for ab in view.ablations:
             ablation_items(reg, view, ab)
-    choices = model_choices({run.model for view in views for run in view.runs},
+    declared = {name: d for view in views for name, d in view.declared.items()}
+    choices = model_choices({run.model for view in views for run in view.runs}, declared,
                             {getattr(view.config.collect, "source", None) for view in views}, fvd_repeats)
     if choices is not None:
-        reg.add("table", "model_choices", "discussion", "Where the seed 001/004 models, SVG-LP and the action-steered "
-                "models of these runs (and a benchmark of one's own videos) depart from their sources, or fill in "
-                "what the sources leave unstated (genvid.report.choices).", **choices)
+        reg.add("table", "model_choices", "discussion", "Where the models of these runs and their benchmarks' data "
+                "depart from their sources, or fill in what the sources leave unstated: each family's rows as its "
+                "registry entry declares them (genvid.data.declared.Choice), then the benchmarks' "
+                "(genvid.report.choices).", **choices)
 
 
 def relative_sharpness(frames: np.ndarray, real: np.ndarray) -> float | None:
@@ -519,46 +521,20 @@ def temperature_item(reg: Registry, t: TemperatureSweep, result: RunResult, opts
 
 
 def one_level_run(view: BenchmarkView) -> tuple[str, dict] | None:
-    """The benchmark's first hvrnn run with a single latent level (Table 4.2's "1" row)."""
+    """The benchmark's first run with a single latent level of a hierarchy (Table 4.2's "1" row)."""
     return next(((r.name, view.train_metrics[r.name]) for r in view.runs if r.name in view.train_metrics
                  and has_hierarchy(view.train_metrics[r.name]) and len(view.train_metrics[r.name]["latent_resolutions"]) == 1), None)
 
 
-def cascade_ablation_item(reg: Registry, view: BenchmarkView, ab: Ablation) -> None:
-    """Seed 004 Tables 6.3 and 6.4 and §6.B at a small scale: the cascade's upsampling-level variants."""
-    reg.add("table", f"abl_{ab.run}", "benchmarks", f"The ablations of {seed('004', 'Tables 6.3, 6.4, §6.B')} at a "
-            f"small scale, measured on <code>{view.name}</code> (stage ablate: variants of run <code>{ab.run}</code> "
-            "that change its upsampling level; each loads the run's trained first level, which greedy training "
-            "makes the same weights, and trains its own second level with the run's seed). Every model predicts "
-            "the test clips with the sample stage's seeds. FVD (one seeded sample per clip, against the benchmark's "
-            "reference) at the protocol's horizon, the upsampling level's training length like the thesis's "
-            "\"6 frames\", and over the long horizon, the full rollout like its \"50 frames\"; LPIPS best of N per "
-            "sequence; grounding PSNR: the upsampling level's output brought down to the first level's grid (every "
-            "other frame, half the size) against the first level's output, one sample per test clip (higher: "
-            "better grounded). \"Here\" compares the full-rollout FVD: lower wins; for §6.B, \"alike\" means "
-            f"within {round(tables.ALIKE * 100)} % of the run's. The thesis's numbers are "
-            '<span class="published">published</span> on BDD100K and Kinetics-600 at 128 × 128 with its sizes: only '
-            "the direction compares. One seed and a few dozen steps per level: a direction, not a test.",
-            **tables.cascade_ablation(ab.run, ab.reference["protocol"], ab.variants))
-
-
 def ablation_items(reg: Registry, view: BenchmarkView, ab: Ablation) -> None:
-    """Seed 004 Table 4.2's analogue and, when the naive variant has the run's levels, Fig. 4.4's; a
-    protocol-scored ablation (seed 003's) gets its own table."""
-    if ab.reference is not None and ab.model == "cvg":
-        cascade_ablation_item(reg, view, ab)
-        return
+    """A protocol-scored ablation gets the table its family declares (genvid.data.declared.AblationTable; a
+    generic one where it declares none); a hierarchy's ELBO ablation, seed 004 Table 4.2's analogue and,
+    when the naive variant has the run's levels, Fig. 4.4's."""
     if ab.reference is not None:
-        reg.add("table", f"abl_{ab.run}", "benchmarks", f"The ablations of {seed('003', '§6.3.3')} at a small scale, "
-                f"measured on <code>{view.name}</code> (stage ablate: variants of run <code>{ab.run}</code>, trained "
-                "like it with the params changed, one training seed each). Every model predicts the protocol's test "
-                "clips with the sample stage's seeds: LPIPS and SSIM best of N per sequence, FVD of one seeded "
-                "sample per clip against the benchmark's reference (noisier than the leaderboard's repeats), and the "
-                "static background's temporal variance (pixels that stay within 2 levels through the real clip; "
-                "genvid.ablation). The thesis reports no number for any of these findings (samples only, KTH at "
-                "120 × 120); \"Here\" says whether the run beats the variant on the finding's measure in this run, "
-                "lower being better for each. One seed and a few dozen training steps: a direction, not a test.",
-                **tables.flow_ablation(ab.run, ab.reference["protocol"], ab.variants))
+        spec = view.declared.get(ab.model)
+        table = spec.ablation_table if spec is not None and spec.ablation_table is not None else tables.GENERIC_ABLATION
+        reg.add("table", f"abl_{ab.run}", "benchmarks", str(tables.ablation_caption(table, view.name, ab.run)),
+                **tables.protocol_ablation(table, ab.run, ab.reference["protocol"], ab.variants))
         return
     if not ab.hierarchy or ab.run not in view.train_metrics:
         return
@@ -621,7 +597,7 @@ def read_files(inp: Inputs) -> list[Path]:
     """The files this report read (their md5s stand in for dvc.lock when there is none)."""
     m = inp.main
     data = benchmark_paths(m.run.benchmark, inp.paths.root)
-    files = [data.frames, data.split, data.stats, figures_path(inp.paths.root),
+    files = [data.frames, data.split, data.stats, figures_path(inp.paths.root), declared_path(inp.paths.root),
              *([m.vq.latents] if m.vq is not None else []), run_paths(m.run.name, m.run.benchmark, inp.paths.root).report_dir / "train_metrics.json"]
     for view in inp.benchmarks:
         for run in view.runs:

@@ -32,7 +32,7 @@ STYLE = {
     "savefig.dpi": DPI, "svg.hashsalt": "genvid", "path.simplify": False,
 }
 COLORS = {"train": "#1f4e79", "val": "#c55a11", "predictions": "#1f4e79", "top_only": "#548235",
-          "bottom_only": "#7030a0", "recon": "#7f7f7f", "copy_last": "#000000", "top": "#1f4e79",
+          "bottom_only": "#7030a0", "recon": "#7f7f7f", "baseline": "#000000", "top": "#1f4e79",
           "bottom": "#c55a11", "both": "#548235"}
 METRIC_LABELS = {"psnr": "PSNR (dB) ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "mse": "MSE ↓"}
 

@@ -16,23 +16,29 @@ from typing import Sequence
 from markupsafe import Markup, escape
 
 from genvid.data.train_metrics import ACTIVE_KL, has_hierarchy
+from genvid.data.declared import Declared
 from genvid.report.references import seed
 from genvid.report.inputs import BenchmarkView, stat
 from genvid.report.text import DIGITS, NAMES, UNITS, fmt, fmt_stat, lower_better
 
-# Documentation, not logic: the citation and label of the models the theses describe; a model
-# missing here is shown under its own name (label_of, source_of).
-SOURCES = {"vrnn": "seed 001 §3.4, §8.1", "srnn": "seed 001 §3.5, §8.1", "rfn": "seed 001 Ch. 5, §8.2–8.4",
-           "svg_lp": "Denton &amp; Fergus (2018), seed 004's baseline", "hvrnn": "seed 004 §4.4",
-           "feature_flow": "seed 003 §6.3", "cvg": "seed 004 Ch. 6"}
-LABELS = {"vrnn": "VRNN", "srnn": "SRNN", "rfn": "RFN", "svg_lp": "SVG-LP", "feature_flow": "feature flow GAN",
-          "cvg": "CVG"}
 SVG_METRICS = ("fvd", "ssim", "lpips")  # seed 004 Table 4.3's columns
 SHARPNESS_TEXT = ("sharpness is the mean absolute difference between vertically and horizontally neighbouring "
                   "pixels (values in [0, 1]) of a run's predicted frames, every clip and sample, divided by the "
                   "same of the true future frames: 1 means as much edge contrast as the real frames, below 1 "
                   "blurrier; noise raises it too")
 SCALE_PARAMETERS = "230.74M"  # seed 004 Table 4.2: the 1-8-32 model's size on BAIR Push
+
+
+def label_of(model: str, declared: dict[str, Declared]) -> str:
+    """The label ``model`` declares (its name where it declares none)."""
+    spec = declared.get(model)
+    return spec.label if spec is not None and spec.label else model
+
+
+def citation_of(model: str, declared: dict[str, Declared]) -> Markup:
+    """The source ``model`` declares, else "model <name>"."""
+    spec = declared.get(model)
+    return Markup(spec.citation) if spec is not None and spec.citation else Markup("model {}").format(code(model))
 
 
 def big(value: float, digits: int = 1) -> str:
@@ -68,6 +74,7 @@ class SeedRun:
     train: dict  # train_metrics.json
     train_params: dict  # train.<model> after the run's overrides
     sharpness: float | None
+    citation: Markup = Markup("")  # its declared source (citation_of)
 
 
 def seed_runs(view: BenchmarkView, train_params: dict[str, dict]) -> list[SeedRun]:
@@ -80,9 +87,9 @@ def seed_runs(view: BenchmarkView, train_params: dict[str, dict]) -> list[SeedRu
         if run.name not in view.train_metrics:  # not a seed run (genvid.report.seed_inputs.is_seed_run)
             continue
         train = view.train_metrics[run.name]
-        label = hierarchy_label(train) if has_hierarchy(train) else LABELS.get(run.model, run.model)
+        label = hierarchy_label(train) if has_hierarchy(train) else label_of(run.model, view.declared)
         out.append(SeedRun(run.name, run.model, label, rows[run.name], train, train_params.get(run.name) or {},
-                           view.sharpness.get(run.name)))
+                           view.sharpness.get(run.name), citation_of(run.model, view.declared)))
     return out
 
 
@@ -107,7 +114,7 @@ def paragraph(r: SeedRun, num_samples: int, horizon: int) -> Markup:
     """What the run is and what it measured: size, training, best-of-N scores, FVD, bits per
     dimension, the hierarchy's ELBO and active channels, sharpness."""
     m, t = r.row["metrics"], r.train
-    parts = [Markup("<b>{}</b> (run {}, {}): ").format(r.label, code(r.name), Markup(SOURCES[r.model]) if r.model in SOURCES else Markup("model {}").format(code(r.model)))]
+    parts = [Markup("<b>{}</b> (run {}, {}): ").format(r.label, code(r.name), r.citation or citation_of(r.model, {}))]
     size = r.row.get("parameters", t.get("parameters"))
     steps, batch = r.train_params.get("steps"), r.train_params.get("batch_size")
     training = f"{fmt(size)} parameters" if isinstance(size, int) else "parameters not recorded"
@@ -161,26 +168,26 @@ def _who(v: Value) -> Markup:
     return Markup("{} ({})").format(v.label, code(v.run))
 
 
-def bits_findings(rfn: Value, others: Sequence[Value]) -> list[Markup]:
+def bits_findings(subject: Value, others: Sequence[Value]) -> list[Markup]:
     """Seed 001 Table 9.5: SRNN and VRNN code SM-MNIST in fewer bits per dimension than RFN."""
     out = []
     for o in others:
-        lower = o.value < rfn.value
+        lower = o.value < subject.value
         out.append(Markup("Bits per dimension: {} ≤ {} against ≤ {} for {}, {}; this {} with {} "
                           "(SRNN and VRNN below RFN on SM-MNIST).").format(
-            _who(o), fmt(o.value, 3), fmt(rfn.value, 3), _who(rfn), "lower" if lower else "not lower",
+            _who(o), fmt(o.value, 3), fmt(subject.value, 3), _who(subject), "lower" if lower else "not lower",
             verdict(lower), seed("001", "Table 9.5")))
     return out
 
 
-def sharpness_findings(rfn: Value, others: Sequence[Value]) -> list[Markup]:
+def sharpness_findings(subject: Value, others: Sequence[Value]) -> list[Markup]:
     """Seed 001 §9.3: RFN's samples are sharper than the VRNN's and SRNN's."""
     out = []
     for o in others:
-        sharper = rfn.value > o.value
+        sharper = subject.value > o.value
         out.append(Markup("Sharpness: {} {} against {} for {}, so RFN's samples are {} by this measure; this {} "
                           "with {} (RFN samples are sharper).").format(
-            _who(rfn), fmt(rfn.value, 3), fmt(o.value, 3), _who(o), "sharper" if sharper else "not sharper",
+            _who(subject), fmt(subject.value, 3), fmt(o.value, 3), _who(o), "sharper" if sharper else "not sharper",
             verdict(sharper), seed("001", "§9.3")))
     return out
 
@@ -244,17 +251,17 @@ def findings(view: BenchmarkView, runs: list[SeedRun]) -> list[Markup]:
     for r in runs:
         by_model.setdefault(r.model, []).append(r)
     first = lambda model: by_model.get(model, [None])[0]
+    claims = [(subject, [o for m in claim.against if (o := first(m)) is not None], claim.measure)
+              for model, spec in view.declared.items() if (subject := first(model)) is not None for claim in spec.claims]
     out: list[Markup] = []
-    rfn = first("rfn")
-    if rfn is not None:
-        pair = [first(m) for m in ("srnn", "vrnn") if first(m) is not None]
-        if isinstance(rfn.train.get("bits_per_dim"), (int, float)):
+    for subject, pair, measure in claims:  # seed 001's: bits per dimension, then sharpness, per subject
+        if measure == "bits_per_dim" and isinstance(subject.train.get("bits_per_dim"), (int, float)):
             others = [Value(o.label, o.name, float(o.train["bits_per_dim"])) for o in pair
                       if isinstance(o.train.get("bits_per_dim"), (int, float))]
-            out += bits_findings(Value(rfn.label, rfn.name, float(rfn.train["bits_per_dim"])), others)
-        if rfn.sharpness is not None:
+            out += bits_findings(Value(subject.label, subject.name, float(subject.train["bits_per_dim"])), others)
+        if measure == "sharpness" and subject.sharpness is not None:
             others = [Value(o.label, o.name, o.sharpness) for o in pair if o.sharpness is not None]
-            out += sharpness_findings(Value(rfn.label, rfn.name, rfn.sharpness), others)
+            out += sharpness_findings(Value(subject.label, subject.name, subject.sharpness), others)
     hier = [r for r in [r for r in runs if has_hierarchy(r.train)] if len(r.train["latent_resolutions"]) > 1]
     one = [r for r in [r for r in runs if has_hierarchy(r.train)] if len(r.train["latent_resolutions"]) == 1]
     neg = lambda r: Value(r.label, r.name, float(r.train["test_elbo"]["neg_elbo"]))
@@ -277,12 +284,13 @@ def findings(view: BenchmarkView, runs: list[SeedRun]) -> list[Markup]:
                                [len(c) for c in t["kl_per_channel"]])
             if u is not None:
                 out.append(u)
-    svg = first("svg_lp")
-    if svg is not None:
-        for r in hier[:1] + one[:1]:
-            f = svg_finding(r.label, r.name, _row_scores(r.row), svg.name, _row_scores(svg.row))
-            if f is not None:
-                out.append(f)
+    for subject, pair, measure in claims:  # seed 004 Table 4.3: the hierarchy's first run and the one-level one
+        if measure == "fvd_ssim_lpips":
+            for other in pair:
+                for r in [r for r in hier[:1] + one[:1] if r.model == subject.model]:
+                    f = svg_finding(r.label, r.name, _row_scores(r.row), other.name, _row_scores(other.row))
+                    if f is not None:
+                        out.append(f)
     if out:
         out.append(scale_note(view.name, runs, bool(hier or one)))
     return out

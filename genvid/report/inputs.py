@@ -34,7 +34,8 @@ from genvid.data.stats import load_stats
 from genvid.data.train_metrics import lookup, number  # noqa: F401  (re-exported for the builders)
 from genvid.errors import GenvidError, ParamError
 from genvid.io import read_json
-from genvid.layout import benchmark_paths, figures_path
+from genvid.data.declared import Declared, read_declared
+from genvid.layout import benchmark_paths, declared_path, figures_path
 from genvid.leaderboard import HEADLINE_RULE, IMAGE_METRICS, MEASURED, PUBLISHED
 from genvid.profiles import REMOVE, merge
 from genvid.report.readers import (METRICS, PREDICTIONS, Curve, ReportPaths, RunResult, Stat, average,  # noqa: F401
@@ -193,6 +194,7 @@ class BenchmarkView:
     sharpness: dict[str, float | None] = field(default_factory=dict)  # run -> SHARPNESS ratio (seed runs)
     ablations: list["Ablation"] = field(default_factory=list)  # params ablations.<run> of this benchmark
     noisy_vq: list["NoisyStudy"] = field(default_factory=list)  # params noisy_vq.<run> of this benchmark
+    declared: dict[str, Declared] = field(default_factory=dict)  # model -> its registry declarations
 
 
 def check_same_clips(runs: list[RunResult]) -> None:
@@ -208,11 +210,12 @@ def check_same_clips(runs: list[RunResult]) -> None:
 
 
 def read_benchmark(params: dict, name: str, paths: ReportPaths, results: dict[str, RunResult],
-                   max_clips: int) -> BenchmarkView:
+                   max_clips: int, declared: dict[str, Declared] | None = None) -> BenchmarkView:
     config = P.benchmark(params, name, paths.params)
     runs = [r for r in results.values() if r.benchmark == name]
+    declared = declared or {}
     if not runs:
-        return BenchmarkView(name, config, [], None, np.zeros(0, np.int64), None, {})
+        return BenchmarkView(name, config, [], None, np.zeros(0, np.int64), None, {}, declared=declared)
     check_same_clips(runs)
     leaderboard = read_leaderboard(benchmark_paths(name, paths.root).leaderboard, name, [r.name for r in runs])
     rows = pick_rows(runs[0].samples.clips, max_clips)
@@ -222,8 +225,9 @@ def read_benchmark(params: dict, name: str, paths: ReportPaths, results: dict[st
     train = {r.name: r.train_metrics for r in seed_runs}
     sharp = {r.name: sharpness(r.samples) for r in seed_runs}
     ablations = read_ablations(params, paths, name, results)
-    studies = read_studies(params, paths, name, results)
-    return BenchmarkView(name, config, runs, leaderboard, rows, real, first, train, sharp, ablations, studies)
+    studies = read_studies(params, paths, name, results, declared)
+    return BenchmarkView(name, config, runs, leaderboard, rows, real, first, train, sharp, ablations, studies,
+                         declared)
 
 
 
@@ -255,6 +259,7 @@ class Inputs:
     benchmarks: list[BenchmarkView]
     thesis: dict  # params with profiles/thesis.yaml merged over it
     temperature: TemperatureSweep | None = None  # report.temperature_run's sweep, if it is a run
+    declared: dict[str, Declared] = field(default_factory=dict)  # model -> its registry declarations
 
 
 def read_inputs(paths: ReportPaths, main_clips: int = 3, benchmark_clips: int = 2) -> Inputs:
@@ -266,7 +271,12 @@ def read_inputs(paths: ReportPaths, main_clips: int = 3, benchmark_clips: int = 
     figures_file = figures_path(paths.root)
     figures = read_figures(figures_file)
     main = read_main_run(params, paths, results, main_clips, figures, figures_file)
-    benchmarks = [read_benchmark(params, b, paths, results, benchmark_clips)
+    declared = read_declared(declared_path(paths.root))
+    for r in results.values():
+        if r.model not in declared:
+            raise GenvidError(f"{declared_path(paths.root)}: no declarations of model '{r.model}' (run "
+                              f"{r.name}): a stale file, rerun stage figures")
+    benchmarks = [read_benchmark(params, b, paths, results, benchmark_clips, declared)
                   for b in P.benchmark_names(params, paths.params)]
     return Inputs(paths, params, main, benchmarks, read_thesis_setup(params, paths.profiles),
-                  read_temperature_run(params, paths, results, figures.temperatures, figures_file))
+                  read_temperature_run(params, paths, results, figures.temperatures, figures_file), declared)

@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 
 from genvid.data.noisy_vq import MEASURES, TIERS
 from genvid.metrics import stats
+from genvid.data.declared import GAN_PRIOR, PIXELSNAIL_PRIOR
 from genvid.report import figures as F
 from genvid.report.references import seed
 from genvid.report.seed_inputs import NoisyStudy
@@ -82,7 +83,6 @@ def items(reg, study: NoisyStudy) -> None:
 
 # ----------------------------------------------------------------------------- priors over the codes
 
-PRIOR_NAMES = {"vq": "PixelSNAIL", "gan_prior": "GAN (WGAN-GP)"}
 SAME_FVD = 0.10  # §4.6's "no significant gain": FVDs within 10 % of each other
 USAGE_FROM = 0.2  # §4.2: "all codes used from σ = 0.2"
 SHIFT_MARGIN = 0.1  # dB: §4.1's "garbage" against "little harm" needs the drop to fall by more than a tenth of a dB
@@ -97,7 +97,7 @@ def prior_table(study: NoisyStudy) -> dict[str, Any]:
     rows = []
     for r in study.priors:
         m = r.metrics
-        rows.append([Markup("<code>{}</code>").format(r.name), PRIOR_NAMES[r.model], f"{sigma_of(r):g}",
+        rows.append([Markup("<code>{}</code>").format(r.name), study.prior_kinds[r.name], f"{sigma_of(r):g}",
                      fmt(m.get("fvd"), 1), fmt(m.get("lpips"), 3), fmt(m.get("diversity"), 3),
                      fmt(r.train_metrics.get("parameters"))])
     return {"header": ["Run", "Prior", "σ", "FVD ↓", "LPIPS ↓ (best of N)", "Diversity", "Parameters"],
@@ -341,34 +341,35 @@ def _reconstruction(study: NoisyStudy) -> Finding:
     return _clip_finding(study, parts, figure, "dB", 2)
 
 
-def _priors_at(study: NoisyStudy, model: str) -> dict[float, Any]:
-    """{σ: the run} of the study's benchmark runs of ``model`` (the first run per σ)."""
+def _priors_at(study: NoisyStudy, kind: str) -> dict[float, Any]:
+    """{σ: the run} of the study's benchmark runs whose model samples codes with a prior of ``kind`` (the
+    registry's ModelSpec.code_prior; the first run per σ)."""
     out: dict[float, Any] = {}
     for r in study.priors:
-        if r.model == model and r.metrics.get("fvd") is not None:
+        if study.prior_kinds.get(r.name) == kind and r.metrics.get("fvd") is not None:
             out.setdefault(sigma_of(r), r)
     return out
 
 
-def _needs(model: str, runs: dict[float, Any]) -> Finding:
+def _needs(kind: str, runs: dict[float, Any]) -> Finding:
     have = ", ".join(f"{s:g}" for s in sorted(runs)) or "none"
-    return Finding(UNTESTED, f"{PRIOR_NAMES[model]} runs with FVD at σ = {have} on this benchmark; the claim needs "
+    return Finding(UNTESTED, f"{kind} runs with FVD at σ = {have} on this benchmark; the claim needs "
                    "σ = 0 and 0.5 (profiles/paper.yaml runs both)")
 
 
 def _pixelsnail(study: NoisyStudy) -> Finding:
-    runs = _priors_at(study, "vq")
+    runs = _priors_at(study, PIXELSNAIL_PRIOR)
     if not {0.0, 0.5} <= set(runs):
-        return _needs("vq", runs)
+        return _needs(PIXELSNAIL_PRIOR, runs)
     a, b = runs[0.0].metrics["fvd"], runs[0.5].metrics["fvd"]
     return _one_run_each(HOLDS if abs(b - a) <= SAME_FVD * a else FAILS, f"FVD {fmt(a, 1)} at σ = 0, {fmt(b, 1)} at σ = 0.5",
                          f"|FVD(0.5) − FVD(0)| within {SAME_FVD:.0%} of FVD(0)")
 
 
 def _gan(study: NoisyStudy) -> Finding:
-    runs = _priors_at(study, "gan_prior")
+    runs = _priors_at(study, GAN_PRIOR)
     if not {0.0, 0.5} <= set(runs):
-        return _needs("gan_prior", runs)
+        return _needs(GAN_PRIOR, runs)
     a, b = runs[0.0].metrics["fvd"], runs[0.5].metrics["fvd"]
     return _one_run_each(HOLDS if b < a else FAILS, f"FVD {fmt(a, 1)} at σ = 0, {fmt(b, 1)} at σ = 0.5; every future "
                          "drawn in one generator pass per tier", "FVD(0.5) − FVD(0): below 0")

@@ -1,5 +1,7 @@
-"""The report's bibliography: the five seed theses (/work/shared/seeds) and the methods they build on."""
+"""The report's bibliography: the five seed theses (cited by number, title and section) and the methods they build on."""
 from __future__ import annotations
+
+import re
 
 from markupsafe import Markup
 
@@ -58,6 +60,15 @@ SEED_KEYS = {"001": "glissov2021", "002": "coppock2020", "003": "mastropietro201
 def seed(number: str, where: str) -> Markup:
     """'seed 004 [5, Table 4.2]': a seed thesis by its number, with a pinpoint citation."""
     return Markup("seed {} {}").format(number, pin(SEED_KEYS[number], where))
+
+
+def cite_marked(text: str) -> Markup:
+    """HTML ``text`` with each "{001:Table 9.5}" a pinpoint citation of that seed thesis (``seed``)."""
+    parts = re.split(r"\{(\d{3}):([^}]+)\}", text)  # text, number, pinpoint, text, ...
+    out = Markup(parts[0])
+    for i in range(1, len(parts), 3):
+        out += seed(parts[i], parts[i + 1]) + Markup(parts[i + 2])
+    return out
 
 
 def bibliography() -> list[dict]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from genvid import params as P
 from genvid.data import train_metrics as TM
+from genvid.data.declared import Declared
 from genvid.data.figures import TemperatureSweep, pick_rows
 from genvid.data.samples import SamplesInfo, read_clips
 from genvid.data.train_metrics import lookup
@@ -20,7 +21,6 @@ from genvid.errors import GenvidError, ParamError
 from genvid.layout import ablation_dir, noisy_vq_dir
 from genvid.report.readers import PREDICTIONS, ReportPaths, RunResult, read_object
 
-CODE_PRIOR_MODELS = ("vq", "gan_prior")  # the registered families that sample VQ codes (seeds 000, 002)
 
 
 def is_seed_run(result: RunResult) -> bool:
@@ -110,6 +110,7 @@ class NoisyStudy:
     # seed 002's claims about priors over noisy codes (§4.6, §4.7) read their scores
     priors: list[RunResult] = field(default_factory=list)
     vqvae_steps: int | None = None  # the steps each σ's VQ-VAE trained for (the run's, or the study's override)
+    prior_kinds: dict[str, str] = field(default_factory=dict)  # prior run -> its kind (Declared.code_prior)
 
     @property
     def sigmas(self) -> list[float]:
@@ -121,7 +122,8 @@ class NoisyStudy:
         return sum(values) / len(values)
 
 
-def read_studies(params: dict, paths: ReportPaths, benchmark: str, results: dict[str, RunResult]) -> list[NoisyStudy]:
+def read_studies(params: dict, paths: ReportPaths, benchmark: str, results: dict[str, RunResult],
+                 declared: dict[str, Declared] | None = None) -> list[NoisyStudy]:
     """Every ``noisy_vq.<run>`` of params.yaml whose run is a run of ``benchmark``; a file made for
     another grid (sigmas, seeds) is stale: an error naming the stage to rerun."""
     out = []
@@ -138,10 +140,12 @@ def read_studies(params: dict, paths: ReportPaths, benchmark: str, results: dict
             if [float(v) for v in data.get(key) or []] != [float(v) for v in want]:
                 raise GenvidError(f"{path}: {key} {data.get(key)!r} differ from params.yaml noisy_vq.{run}.{key} "
                                   f"{want!r} (a stale study: rerun noisy_vq@{run})")
-        priors = [r for r in results.values() if r.benchmark == benchmark and r.model in CODE_PRIOR_MODELS]
+        kinds = {r.name: declared[r.model].code_prior for r in results.values()
+                 if declared and r.model in declared and declared[r.model].code_prior}
+        priors = [r for r in results.values() if r.benchmark == benchmark and r.name in kinds]
         steps = ((overrides.get("train") or {}).get("vqvae") or {}).get(
             "steps", (results[run].run.train_params.get("vqvae") or {}).get("steps"))
-        out.append(NoisyStudy(run, benchmark, path, data, priors, steps))
+        out.append(NoisyStudy(run, benchmark, path, data, priors, steps, {r.name: kinds[r.name] for r in priors}))
     return out
 
 

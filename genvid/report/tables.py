@@ -19,6 +19,8 @@ from genvid.data.split import SPLITS
 from genvid.data.train_metrics import (ACTIVE_KL, FINETUNE_SCORES, FINETUNE_SPLITS, VQ_FINETUNE, has_bits,
                                        has_hierarchy)
 from genvid.metrics.stats import RULES
+from genvid.data.declared import AblationColumn, AblationTable
+from genvid.report.references import cite_marked
 from genvid.report.inputs import METRICS, PREDICTIONS, RunResult, average, stat
 from genvid.report.text import DIGITS, NAMES, VERSUS_METRICS, fmt, fmt_sci, fmt_stat, pct, versus_baseline
 
@@ -574,7 +576,7 @@ THESIS_TABLE_4_2 = {"1": ("166.55M", 1141.85, 1536.93), "1-8": ("220.60M", 989.3
                     "Naive Training": ("224.18M", 1127.33, 1440.58), "BW": ("224.18M", 1101.39, 1440.62),
                     "Dense": ("230.74M", 1182.60, 1547.05), "BW and Dense": ("230.74M", 883.10, 1162.24)}
 # (row label, where the measured numbers come from, the published row): "one_level" is the benchmark's
-# one-level hvrnn run, "run" the ablation's own run (1-8-32 with both tricks), others its variants.
+# one-level hierarchy run, "run" the ablation's own run (1-8-32 with both tricks), others its variants.
 ABLATION_ROWS = (("1", "one_level", "1"), ("1-8", "levels_1-8", "1-8"), ("1-8-32", "run", "1-8-32"),
                  ("1-8-16-32", None, "1-8-16-32"), ("Naive", "naive", "Naive Training"),
                  ("β warm-up only", "beta_warmup_only", "BW"), ("Dense only", "dense_only", "Dense"),
@@ -617,93 +619,66 @@ def ablation(run: str, run_metrics: dict, variants: dict[str, dict], one_level: 
             "rows": rows, "align": "llrrllrr"}
 
 
-# seed 003 §6.3.3's findings, each as (row key, the variant it is tested against, the claim, the measure)
-FLOW_FINDINGS = (
-    ("no_copy_mask", "the learned copy mask \"did take care of the noisy background\"", "static_variance"),
-    ("flow_half", "F at 30 × 30 of 120 × 120 (1/4) \"gave the best results\"; here against F at 1/2", "fvd"),
-    ("flow_eighth", "the same finding, against F at 1/8", "fvd"),
-    ("pure_gan", "closed/open-loop L2 gave \"the best results\", against the pure GAN", "fvd"),
-)
+# a protocol-scored ablation of a family that declares no table of its own: the protocol's scores, no findings
+GENERIC_ABLATION = AblationTable(
+    caption="Protocol-scored ablations measured on <code>{benchmark}</code> (stage ablate: variants of run "
+    "<code>{run}</code>, trained like it with the params changed, one training seed each): LPIPS and SSIM best of "
+    "N per sequence, FVD of one seeded sample per clip against the benchmark's reference.",
+    run_row="the run", source="",
+    columns=(AblationColumn("LPIPS (best of N)", "lpips"), AblationColumn("SSIM (best of N)", "ssim"),
+             AblationColumn("FVD (one sample)", "fvd", 1)))
 
 
-def flow_ablation(run: str, reference: dict, variants: dict[str, dict]) -> dict:
-    """Seed 003 §6.3.3's ablations, measured: one row per model (the run, then its variants), each
-    with its protocol scores, and, for a variant that tests a finding, the finding and whether the
-    run beats the variant on that finding's measure here (lower is better for every measure)."""
+def _ablation_cell(column: AblationColumn, value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return " / ".join(_ablation_cell(column, v) for v in value) or "—"
+    if column.digits is None:
+        return fmt_sci(value)
+    return fmt(value, column.digits)
+
+
+def ablation_caption(table: AblationTable, benchmark: str, run: str) -> Markup:
+    """The declared caption with its placeholders filled and its "{003:§6.3.3}" citations rendered."""
+    alike = next((f.alike for f in table.findings if f.alike is not None), None)
+    text = table.caption.replace("{benchmark}", benchmark).replace("{run}", run)
+    return cite_marked(text.replace("{alike}", f"{round(alike * 100)}" if alike is not None else ""))
+
+
+def protocol_ablation(table: AblationTable, run: str, reference: dict, variants: dict[str, dict]) -> dict:
+    """A family's protocol-scored ablations as it declares them (genvid.models.family.AblationTable): the run,
+    then each variant, with the declared columns of their protocol scores; a variant that tests one of the
+    source's findings gets the finding, its published numbers (if any, marked) and whether it holds here:
+    the run's value lower than the variant's, or within ``alike`` of it."""
     code = Markup("<code>{}</code>")
-    claims = {key: (claim, measure) for key, claim, measure in FLOW_FINDINGS}
+    findings = {f.variant: f for f in table.findings}
+    published = any(f.published for f in table.findings)
+    columns = {c.key: c for c in table.columns}
 
     def cells(p: dict) -> list[str]:
-        return [fmt(p["lpips"], 3), fmt(p["ssim"], 3), fmt(p["fvd"], 1) if p["fvd"] is not None else "—",
-                fmt_sci(p["static_variance"]) if p["static_variance"] is not None else "—"]
+        return [_ablation_cell(c, p.get(c.key)) for c in table.columns]
 
-    rows = [[code.format(run), "the run: copy mask, F at its scale, L2 + GAN", *cells(reference), "", ""]]
+    tail = 3 if published else 2
+    rows = [[code.format(run), table.run_row, *cells(reference), *[""] * tail]]
     for name, v in variants.items():
         p = v["protocol"]
         over = (v.get("overrides") or {}).get("models") or {}
         changed = ", ".join(f"{k} = {json.dumps(val)}" for k, val in over.items())
-        claim, verdict = "", ""
-        if name in claims:
-            claim, measure = claims[name]
-            show = fmt_sci if measure == "static_variance" else (lambda x: fmt(x, 1))
-            mine, theirs = reference[measure], p[measure]
+        f = findings.get(name)
+        claim, shown, verdict = "", "", ""
+        if f is not None:
+            claim = f.claim
+            shown = Markup('<span class="published">{}</span>').format(f.published) if f.published else ""
+            mine, theirs = reference.get(f.measure), p.get(f.measure)
+            column = columns.get(f.measure, AblationColumn(f.measure, f.measure, 1))
             if mine is None or theirs is None:
                 verdict = "not measurable here"
             else:
-                verdict = ("holds" if mine < theirs else "does not hold") + f" ({measure}: {show(mine)} vs {show(theirs)})"
-        rows.append([code.format(f"{run}~{name}"), changed or "—", *cells(p), claim, verdict])
-    return {"header": ["Model", "Changed", "LPIPS (best of N)", "SSIM (best of N)", "FVD (one sample)",
-                       "Static background variance", Markup('Finding <span class="published">seed 003</span>'),
-                       "Here"],
-            "rows": rows, "align": "llrrrrll"}
-
-
-
-# seed 004 Tables 6.3 and 6.4 and §6.B, as printed (FVD; the thesis's "6 frames" is the upsampling level's
-# training length, "50 frames" the full rollout; BDD100K at 128 x 128, Kinetics-600 for the window)
-CASCADE_FINDINGS = {
-    "no_matching": ("Table 6.3: the matching discriminator grounds the upsampling level; without it, similar at the "
-                    "training length, worse over the full rollout", "BDD100K FVD 144.96 vs 211.69 (6 frames), "
-                    "326.78 vs 575.51 (50 frames)", "fvd_long"),
-    "window_2": ("Table 6.4: upsampling on 6-frame windows beats 3-frame windows", "Kinetics-600 FVD 517.21 vs "
-                 "714.74 (48 frames)", "fvd_long"),
-    "convgru": ("§6.B: a ConvGRU and the separable 3D convolution perform alike", "Fig. 6.6, normalised curves "
-                "only", "fvd_long"),
-}
-ALIKE = 0.1  # "alike": full-rollout FVDs within 10 % of the run's
-
-
-def cascade_ablation(run: str, reference: dict, variants: dict[str, dict]) -> dict:
-    """Seed 004 Ch. 6's ablations, measured: the run, then its variants, each with FVD at the protocol's
-    horizon (the training length) and over the long horizon (the full rollout), LPIPS best of N, each
-    upsampling level's grounding PSNR, the finding with its published numbers, and whether it holds here."""
-    code = Markup("<code>{}</code>")
-
-    def cells(p: dict) -> list[str]:
-        grounding = p.get("grounding_psnr") or []
-        return [fmt(p["fvd"], 1) if p.get("fvd") is not None else "—",
-                fmt(p["fvd_long"], 1) if p.get("fvd_long") is not None else "—", fmt(p["lpips"], 3),
-                " / ".join(fmt(g, 2) for g in grounding) or "—"]
-
-    rows = [[code.format(run), "the run: matching D, whole-future crops, separable 3D", *cells(reference), "", "", ""]]
-    for name, v in variants.items():
-        p = v["protocol"]
-        over = (v.get("overrides") or {}).get("models") or {}
-        changed = ", ".join(f"{k} = {json.dumps(val)}" for k, val in over.items())
-        claim, published, verdict = "", "", ""
-        if name in CASCADE_FINDINGS:
-            claim, published, measure = CASCADE_FINDINGS[name]
-            mine, theirs = reference.get(measure), p.get(measure)
-            if mine is None or theirs is None:
-                verdict = "not measurable here"
-            elif name == "convgru":
-                alike = abs(theirs - mine) <= ALIKE * mine
-                verdict = ("holds" if alike else "does not hold") + f" ({measure}: {fmt(mine, 1)} vs {fmt(theirs, 1)})"
-            else:
-                verdict = ("holds" if mine < theirs else "does not hold") + f" ({measure}: {fmt(mine, 1)} vs {fmt(theirs, 1)})"
-        rows.append([code.format(f"{run}~{name}"), changed or "—", *cells(p), claim,
-                     Markup('<span class="published">{}</span>').format(published) if published else "", verdict])
-    return {"header": ["Model", "Changed", "FVD (horizon)", "FVD (long horizon)", "LPIPS (best of N)",
-                       "Grounding PSNR (dB)", Markup('Finding <span class="published">seed 004</span>'),
-                       Markup('Thesis <span class="published">published</span>'), "Here"],
-            "rows": rows, "align": "llrrrrlll"}
+                holds = abs(theirs - mine) <= f.alike * mine if f.alike is not None else mine < theirs
+                verdict = ("holds" if holds else "does not hold") + \
+                    f" ({f.measure}: {_ablation_cell(column, mine)} vs {_ablation_cell(column, theirs)})"
+        rows.append([code.format(f"{run}~{name}"), changed or "—", *cells(p), claim, *([shown] if published else []),
+                     verdict])
+    finding = Markup('Finding <span class="published">seed {}</span>').format(table.source) if table.source else "Finding"
+    return {"header": ["Model", "Changed", *[c.header for c in table.columns], finding,
+                       *([Markup('Thesis <span class="published">published</span>')] if published else []), "Here"],
+            "rows": rows, "align": "ll" + "r" * len(table.columns) + "l" * tail}

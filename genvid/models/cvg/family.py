@@ -27,6 +27,7 @@ from genvid.data.frames import read_frames_info
 from genvid.errors import GenvidError, ParamError
 from genvid.device import place
 from genvid.io import fingerprint
+from genvid.models.cvg.declared import ABLATION_TABLE, CHOICES
 from genvid.models.cvg.model import MAX_LEVELS, Cascade, CVGConfig, CVGLevel, area_down
 from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import PixelPredictor, to_unit
@@ -178,4 +179,6 @@ def diagnostics(predictor: PixelPredictor, context: torch.Tensor, horizon: int,
     return {"grounding_psnr": grounding_psnr(cascade, unit, horizon, generator)}
 
 
-SPEC = ModelSpec("cvg", train, predictor, init=init_untrained, components=COMPONENTS, diagnostics=diagnostics)
+SPEC = ModelSpec("cvg", train, predictor, init=init_untrained, components=COMPONENTS, diagnostics=diagnostics,
+                 label="CVG", citation="seed 004 Ch. 6", choices=CHOICES,
+                 ablation_table=ABLATION_TABLE)

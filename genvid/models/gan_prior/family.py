@@ -28,7 +28,7 @@ from genvid.errors import GenvidError, ParamError
 from genvid.device import place
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
-from genvid.models.family import Component, Fit, ModelSpec
+from genvid.models.family import GAN_PRIOR, Component, Fit, ModelSpec
 from genvid.models.gan_prior.model import GANPrior, GANPriorConfig
 from genvid.models.store import load_model, register_kind, save_model
 from genvid.models.vq.family import (EXTRAS, VQPredictor, evaluate_vqvae, extract_latents, fit_vqvae,
@@ -184,4 +184,5 @@ def predictor(ctx: RunContext) -> VQPredictor:
                        window_length(ctx), float(s["temperature"]), 0, int(s["batch_size"]), ctx.device)
 
 
-SPEC = ModelSpec("gan_prior", train, predictor, EXTRAS, init=init_untrained, components=COMPONENTS)
+SPEC = ModelSpec("gan_prior", train, predictor, EXTRAS, init=init_untrained, components=COMPONENTS,
+                 code_prior=GAN_PRIOR)

@@ -11,7 +11,7 @@ scale, the bottom tier's second finest.
 
 The condition of every block is the tier's *condition map*, pooled to the block's scale:
     - the context codes (the clip's first ``c`` code steps, known to the predictor) and a mask of
-      them: genvid's proposal (families.md §1.1), so that the prior is a Predictor that never sees
+      them: genvid's proposal (docs/models.md), so that the prior is a Predictor that never sees
       a future code;
     - the bottom tier also gets the top tier's codes, resized to its grid (the thesis's bottom
       GAN "conditioned on the top latent at every structural level").

@@ -47,9 +47,10 @@ from genvid.device import place
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
-from genvid.models.family import Component, Fit, ModelSpec
+from genvid.models.family import PIXELSNAIL_PRIOR, Component, Fit, ModelSpec
 from genvid.models.predictor import check_cond, check_context, check_prediction
 from genvid.models.store import load_model, save_model
+from genvid.models.vq import declared
 from genvid.models.vq import finetune as FT
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, count_parameters
 from genvid.models.vq.priors import (LEVELS, PixelSNAILPrior, evaluate_prior, prior_config, prior_objective,
@@ -440,7 +441,7 @@ def predictor(ctx, conditioning: str | None = None) -> VQPredictor:
 
 
 SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width),
-                 components=COMPONENTS, figures={LEVEL_FIGURE: level_decodings})
+                 components=COMPONENTS, figures={LEVEL_FIGURE: level_decodings}, code_prior=PIXELSNAIL_PRIOR)
 ACTION_SPEC = ModelSpec("vq_action", partial(train, conditioning="action"), partial(predictor, conditioning="action"),
                         EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width, "action"),
-                        components=COMPONENTS, conditioning="action")
+                        components=COMPONENTS, conditioning="action", choices=(declared.ACTIONS,))

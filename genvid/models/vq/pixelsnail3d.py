@@ -88,6 +88,7 @@ from torch.utils.checkpoint import checkpoint
 
 from genvid.config import parse_config, rule
 from genvid.errors import GenvidError, ParamError
+from genvid.models.store import register_kind
 from genvid.models.vq.causal_conv import CausalConv3d, Shape3, frame_taps, row_taps, rows_taps
 
 
@@ -530,3 +531,11 @@ def count_parameters(cfg: PixelSNAILConfig) -> int:
     with torch.device("meta"):
         model = PixelSNAIL3d(cfg)
     return sum(p.numel() for p in model.parameters())
+
+
+def _stored(config: dict) -> nn.Module:
+    return PixelSNAIL3d(PixelSNAILConfig.from_dict(config))
+
+
+register_kind("pixelsnail3d_top", _stored)  # its model files, one kind per level (genvid.models.store)
+register_kind("pixelsnail3d_bottom", _stored)

@@ -35,6 +35,7 @@ from torch import Tensor, nn
 
 from genvid.config import parse_config, rule, to_dict
 from genvid.errors import ParamError
+from genvid.models.store import register_kind
 
 
 @dataclass(frozen=True)
@@ -471,3 +472,6 @@ class VQVAE3D(nn.Module):
 
 def _t(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
     return v if isinstance(v, tuple) else (v, v, v)
+
+
+register_kind("vqvae3d", lambda config: VQVAE3D(VQVAEConfig.from_dict(config)))  # its model files (genvid.models.store)

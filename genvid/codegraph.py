@@ -1,0 +1,109 @@
+"""What code a stage runs, read statically: genvid's import graph, and each registered model's code.
+
+A module's imports are every ``import`` statement in it, also inside functions, followed transitively through
+genvid's and stages' modules (no module is loaded by name: tests/test_imports.py).
+
+A model's code (issue 45: a run's stages depend on it, not on every family) is the shared core of
+genvid/models, its top-level modules, and every family folder that the model's own modules reach: the
+modules of its spec's functions and classes (``ModelSpec.modules``), followed through their imports, but not
+through the registry, which imports every family so that names resolve. A change inside one family's folder
+then changes the code of the models built from it and of no other; stage ``model_code`` writes each model's
+files with their hashes (``deps/models/<model>.json``), and a run's stages depend on its model's file.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS_PACKAGE = "genvid.models"
+REGISTRY = MODELS_PACKAGE + ".registry"  # imports every family: the model-code walk does not follow it
+CODE_DIR = Path("deps") / "models"  # stage model_code's output: one file per registered model
+DECLARED = "declared.py"  # a family's report declarations (genvid.data.declared): text no stage but figures runs
+
+
+def module_file(name: str, root: Path = ROOT) -> Path | None:
+    """The file of module ``name`` under ``root`` (a module or a package's __init__), or None."""
+    parts = name.split(".")
+    for candidate in (root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def direct_imports(name: str, root: Path = ROOT) -> tuple[str, ...]:
+    """The genvid and stages modules (and their parent packages) that module ``name`` imports."""
+    path = module_file(name, root)
+    if path is None:
+        return ()
+    parent = name.rsplit(".", 1)[0] if path.name != "__init__.py" else name
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        found: list[str] = []
+        if isinstance(node, ast.Import):
+            found = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                keep = parent.split(".")[:len(parent.split(".")) - node.level + 1]
+                base = ".".join(keep + ([base] if base else []))
+            found = [base] + [f"{base}.{a.name}" for a in node.names]
+        for f in found:
+            parts = f.split(".")
+            if parts[0] in ("genvid", "stages"):
+                out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return tuple(sorted(m for m in out if module_file(m, root) is not None))
+
+
+def imported_modules(module: str, root: Path = ROOT, skip: frozenset[str] = frozenset()) -> frozenset[str]:
+    """``module`` and every genvid/stages module it imports, transitively; ``skip``: modules whose own
+    imports are not followed (they are still listed)."""
+    return _closure((module,), root, skip)
+
+
+@functools.cache
+def _closure(modules: tuple[str, ...], root: Path, skip: frozenset[str]) -> frozenset[str]:
+    seen: set[str] = set()
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen or module_file(name, root) is None:
+            continue
+        seen.add(name)
+        if name not in skip:
+            todo.extend(direct_imports(name, root))
+    return frozenset(seen)
+
+
+def spec_modules(spec) -> tuple[str, ...]:
+    """The modules that define a registered model: its spec's functions and its declared ``modules``."""
+    out = set(getattr(spec, "modules", ()))
+    for fn in (spec.train, spec.predictor, spec.init, spec.network, spec.diagnostics):
+        fn = getattr(fn, "func", fn)  # functools.partial
+        module = getattr(fn, "__module__", None)
+        if module and module.startswith("genvid."):
+            out.add(module)
+    return tuple(sorted(out))
+
+
+def model_code(spec, root: Path = ROOT) -> list[Path]:
+    """The files of ``spec``'s code, repo-relative and sorted: genvid/models' top-level modules and every file
+    of each family folder its modules reach (not following the registry), but its ``declared.py``: the report's
+    text (stage figures, which depends on all of genvid/models, hands it to the report), which no run executes."""
+    models_dir = root / "genvid" / "models"
+    files = {p for p in models_dir.glob("*.py")}
+    reached = _closure(spec_modules(spec), root, frozenset({REGISTRY}))
+    for name in reached:
+        parts = name.split(".")
+        if len(parts) > 2 and ".".join(parts[:2]) == MODELS_PACKAGE and (models_dir / parts[2]).is_dir():
+            files.update(p for p in (models_dir / parts[2]).rglob("*")
+                         if p.is_file() and "__pycache__" not in p.parts and p.name != DECLARED)
+    return sorted(p.relative_to(root) for p in files)
+
+
+def manifest(spec, root: Path = ROOT) -> dict:
+    """{"model": its name, "files": {path: md5}}: what stage model_code writes for a registered model."""
+    return {"model": spec.name,
+            "files": {p.as_posix(): hashlib.md5((root / p).read_bytes()).hexdigest() for p in model_code(spec, root)}}

@@ -1,0 +1,32 @@
+"""SVG-LP and its action-steered variant: where genvid departs from SVG or adds to it (the report's
+design-choice table; genvid.models.family.Choice).
+"""
+from genvid.models.family import Choice
+
+ACTIONS = Choice(
+    "Action conditioning (<code>svg_lp_action</code>, issue 24)",
+    "a<sub>t−1</sub>, standardised with the training split's statistics, joins the inputs of the prior and of "
+    "the frame predictor; the posterior is SVG's",
+    "no source: none of the five theses conditions a predictor on actions (seed 000's title asks for a "
+    "simulator one can drive)",
+    "genvid's design: z then models what the action leaves unexplained; measured on the simulator's "
+    "counterfactual clips (sensitivity, direction)")
+
+EGO_WARP = Choice(
+    "Ego warp (<code>models.svg_lp_action.ego_warp</code>, <code>max_shift</code>, issue 48)",
+    "when on, the predicted frame blends the previous frame shifted sideways (interpolated by "
+    "<code>warp_kernel</code>: linear, the default, or Keys' cubic; the border column repeated) with the "
+    "decoder's frame, by a mask the decoder draws; the shift, at most "
+    "<code>max_shift</code> pixels a frame, is read from g<sub>t</sub>, which read a<sub>t−1</sub>; "
+    "teacher-forced in training (the real previous frame), the model's own previous frame while predicting",
+    "no source: SVG decodes every frame from g<sub>t</sub> and the last context frame's skips",
+    "genvid's design: a turn moves the whole scene sideways by many pixels, which a squared-error decoder "
+    "renders as a fraction of a pixel of blur (docs/learning.md); a shift of the previous frame keeps the scene "
+    "sharp where it only moves")
+
+BATCH_NORM = Choice(
+    "Batch norm while generating",
+    "eval mode (running statistics)",
+    "SVG's generation script keeps training mode (batch statistics)",
+    "genvid's choice, kept: with batch statistics a prediction depends on the other sequences of its batch, so "
+    "on the batch size")
