@@ -146,3 +146,18 @@ def test_a_familys_declarations_are_text_alone():
         assert all(isinstance(n, ast.ImportFrom) and n.module in ("genvid.data.declared", "genvid.models.family")
                    for n in imports), path
         assert not any(isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda)) for n in ast.walk(tree)), path
+
+
+def test_a_new_family_reaches_the_model_benchmark_from_its_registry_line(monkeypatch):
+    """Issue 45: a family outside genvid (tests/_steer_model.py: a folder of its own, one registry line) is
+    timed by benchmarks/models.py with nothing else edited, and its code is what genvid.codegraph finds."""
+    import _steer_model as steer
+
+    from genvid.codegraph import spec_modules
+
+    monkeypatch.setitem(registry.MODELS, steer.NAME, steer.spec())
+    bench = load_benchmark_script()  # a fresh load reads the registry as it is now
+    assert steer.NAME in bench.PIXEL_MODELS
+    net = bench.build(steer.NAME, {"gain": 2.0}, 3, 4)
+    assert isinstance(net, steer.SteerShift) and net.cfg.gain == 2.0
+    assert steer.__name__ in spec_modules(registry.MODELS[steer.NAME])
