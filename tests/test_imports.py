@@ -16,7 +16,6 @@ Every import statement counts, also those inside functions, and so does a "genvi
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 
 import pytest

@@ -123,7 +123,7 @@ def test_the_report_never_names_a_registered_model():
 def test_every_declaration_is_well_formed():
     """Each family's report declarations: claims against registered models, ablation findings on declared
     columns' keys or the protocol's, labels and citations as plain strings."""
-    from genvid.models.family import CLAIM_MEASURES
+    from genvid.data.declared import CLAIM_MEASURES
 
     for name, spec in registry.MODELS.items():
         for claim in spec.claims:

@@ -693,7 +693,8 @@ def _add_mystery_run(paths: ReportPaths) -> dict:
 def test_any_run_can_be_the_main_run(built, tmp_path, monkeypatch):
     """Chapters 1-5 describe an unknown model's run from its files alone: no VQ item, its params
     and parameter count, one curve figure per trained component, every reference resolving."""
-    from genvid.models.family import AblationColumn, AblationFinding, AblationTable, Choice, ModelSpec
+    from genvid.data.declared import AblationColumn, AblationFinding, AblationTable, Choice
+    from genvid.models.family import ModelSpec
     from stages import figures
 
     def never(*_):
