@@ -18,6 +18,10 @@ defaults (they live in params.yaml and profiles/ only); options may.
 Supported annotations: ``int``, ``float``, ``bool``, ``str``, ``tuple[int, ...]``,
 ``tuple[float, float]`` (YAML lists become tuples), ``X | None``, nested config dataclasses and
 ``dict[str, X]`` (a mapping of names to any of these).
+
+Every integer has a range (issue 47): its rule's, and at most ``INT_LIMIT`` where the rule sets no tighter
+bound (torch, numpy and HDF5 index with 32 or 64 bits; a size beyond 2³¹ − 1 is a typo, not a plan). What
+several sizes imply together, memory and disk, genvid.footprint refuses before any work.
 """
 from __future__ import annotations
 
@@ -33,6 +37,8 @@ from typing import Any, TypeVar
 from genvid.errors import ParamError
 
 C = TypeVar("C")
+
+INT_LIMIT = 2 ** 31 - 1  # the largest integer any param may hold (module docstring)
 
 
 def rule(*, min: float | None = None, max: float | None = None, exclusive_min: bool = False,
@@ -133,6 +139,8 @@ def _convert(tp: Any, value: Any, key: str, where: str) -> Any:
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise fail("an integer")
+        if abs(value) > INT_LIMIT:
+            raise fail(f"an integer of at most {INT_LIMIT:,} in size")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

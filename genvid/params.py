@@ -40,7 +40,7 @@ class DeviceConfig:
 class CollectConfig:
     source: str = field(metadata=rule(choices=("procedural", "carracing", "smmnist")))
     seed: int = field(metadata=rule(min=0))
-    resolution: int = field(metadata=rule(min=16, multiple_of=16))
+    resolution: int = field(metadata=rule(min=16, max=1024, multiple_of=16))
     episodes: int = field(metadata=rule(min=1))
     frames_per_episode: int = field(metadata=rule(min=1))
     interval: float = field(metadata=rule(min=0.0, exclusive_min=True))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
+from genvid import footprint
 from genvid import params as P
 from genvid.cli import benchmark_parser
 from genvid.data.benchmark import generator, is_generated
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
     cfg = bench.collect
     out = benchmark_paths(args.benchmark, args.root).frames
+    footprint.check(footprint.collect_needs(bench, args.benchmark), args.params, out)  # before any work
     if cfg.source == VIDEO_SOURCE:  # a user's own videos under videos/ (genvid.data.video_dir); no actions
         # clips.clip_len only checks each video holds one clip (stage split would refuse it, naming no file)
         total, n_ep = collect_videos(cfg, args.root, out, bench.clips.clip_len, f"benchmarks.{args.benchmark}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tqdm import tqdm
 
+from genvid import footprint
 from genvid import params as P
 from genvid.cli import benchmark_parser
 from genvid.data.benchmark import check_inputs, protocol_clips
@@ -20,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
     paths = benchmark_paths(args.benchmark, args.root)
+    footprint.check(footprint.counterfactual_needs(bench, args.benchmark), args.params, paths.counterfactuals)
     check_inputs(bench, args.benchmark, paths.frames, paths.split, params=args.params)
     proto = bench.protocol
     starts, episode, cluster = protocol_clips(proto, paths.frames, paths.split)

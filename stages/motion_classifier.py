@@ -9,6 +9,7 @@ reports/<benchmark>/motion_classifier.json (accuracies and the loss curve).
 """
 from __future__ import annotations
 
+from genvid import footprint
 from genvid import params as P
 from genvid.cli import benchmark_parser
 from genvid.data.benchmark import LABELLED_SOURCES, check_inputs, protocol_clips
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.sequences > collect.train_sequences:
         raise GenvidError(f"{args.params}: benchmarks.{args.benchmark}.{P.MOTION}.sequences {cfg.sequences} exceeds "
                           f"collect.train_sequences {collect.train_sequences} (it trains on training sequences)")
+    footprint.check(footprint.motion_needs(bench, args.benchmark), args.params, paths.motion_classifier)
     from genvid.data.dynamics import read_labels  # the labelled source's frames file
 
     labels, classes = read_labels(paths.frames)

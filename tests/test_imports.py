@@ -5,7 +5,7 @@ Layers, lowest first (docs/development.md); a module may import its own layer an
     base     errors, io, config, determinism, numerics, timings, layout, stage
     data     genvid.data
     metrics  genvid.metrics
-    params   params, context (a run resolved from params), cli, profiles
+    params   params, context (a run resolved from params), cli, profiles, footprint
     models   genvid.models (every family, the registry, the family protocol)
     train    genvid.train (the one loop, a run's training), sampling (the protocol's one sampling loop)
     top      evaluation, ablation, leaderboard, published, verify, genvid.report, genvid.drive, stages
@@ -26,7 +26,7 @@ LAYERS = {
              "genvid.layout", "genvid.stage", "genvid"),
     "data": ("genvid.data",),
     "metrics": ("genvid.metrics",),
-    "params": ("genvid.params", "genvid.context", "genvid.cli", "genvid.profiles"),
+    "params": ("genvid.params", "genvid.context", "genvid.cli", "genvid.profiles", "genvid.footprint"),
     "models": ("genvid.models",),
     "train": ("genvid.train", "genvid.sampling"),
     "top": ("genvid.evaluation", "genvid.ablation", "genvid.controllability", "genvid.leaderboard", "genvid.published", "genvid.verify", "genvid.report",

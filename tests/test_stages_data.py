@@ -155,3 +155,22 @@ def test_collect_killed_midway_leaves_no_output(root):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not out.exists()
+
+
+def test_collect_refuses_sizes_beyond_the_machine_before_any_work(root):
+    """Issue 47: one accepted value of a collect size made the simulator allocate 235 GiB and die with a
+    traceback. Each size passes its own range; what they imply together is refused in one line naming the
+    keys and the estimate, and nothing is written (2³¹ − 1 RGB frames of 1,024² are 6 PiB)."""
+    r = root(collect__resolution=1024, collect__frames_per_episode=2 ** 31 - 1)
+    assert_one_line_error(stage("collect", r), "params.yaml: benchmarks.driving.collect.frames_per_episode x "
+                                               "resolution² imply 6,291,456.0 GiB for one episode's frames, more "
+                                               "than this machine's memory (")
+    assert not (r / "data/driving/frames.h5").exists() and not list((r / "data/driving").iterdir())
+    r = root(collect__resolution=1024, collect__frames_per_episode=2, collect__episodes=2 ** 31 - 1)
+    assert_one_line_error(stage("collect", r), "benchmarks.driving.collect.episodes x frames_per_episode x "
+                                               "resolution² imply", "for the frames file, more than the free disk")
+    r = root(collect__resolution=2048)
+    assert_one_line_error(stage("collect", r), "benchmarks.driving.collect.resolution must be <= 1024, got 2048")
+    r = root(collect__resolution=64, collect__episodes=2 ** 31)
+    assert_one_line_error(stage("collect", r), "benchmarks.driving.collect.episodes must be an integer of at most "
+                                               "2,147,483,647 in size, got 2147483648")

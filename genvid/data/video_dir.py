@@ -64,7 +64,7 @@ class VideoDirCollectConfig:
 
     source: str = field(metadata=rule(choices=(VIDEO_SOURCE,)))
     path: str  # a folder under videos/, relative to the project root
-    resolution: int = field(metadata=rule(min=16, multiple_of=16))  # square frames
+    resolution: int = field(metadata=rule(min=16, max=1024, multiple_of=16))  # square frames
     fps: float = field(metadata=rule(min=0.0, exclusive_min=True))  # frames per second recorded
     image_fps: float | None = field(default=None, metadata=rule(min=0.0, exclusive_min=True))  # folders of images
     max_frames: int | None = field(default=None, metadata=rule(min=1))  # per episode, after resampling

@@ -31,7 +31,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from genvid.errors import GenvidError
+from genvid.config import INT_LIMIT
+from genvid.errors import GenvidError, ParamError
 
 
 @runtime_checkable
@@ -82,7 +83,11 @@ def sample_rows(context: Tensor, horizon: int, num_samples: int) -> Tensor:
 def clips_per_call(model_params: dict, num_samples: int) -> int:
     """Test clips per ``predict`` call: ``sampling.batch_size`` rows (clips x samples), else one clip.
     Futures are seeded per call (by its first clip), so whoever redraws a run's futures uses this."""
-    return max(1, int(model_params.get("sampling", {}).get("batch_size", num_samples)) // num_samples)
+    rows = model_params.get("sampling", {}).get("batch_size", num_samples)
+    if isinstance(rows, bool) or not isinstance(rows, int) or not 1 <= rows <= INT_LIMIT:
+        raise ParamError(f"sampling.batch_size must be an integer in [1, {INT_LIMIT:,}] (rows of clips x samples "
+                         f"drawn together), got {rows!r}")
+    return max(1, rows // num_samples)
 
 
 def check_prediction(futures: Tensor, context: Tensor, horizon: int, num_samples: int) -> Tensor:

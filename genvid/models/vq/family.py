@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,11 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from genvid.config import parse_config, rule
 from genvid.context import RunContext
 from genvid.data.clips import clip_set
 from genvid.data.clips import denormalize, normalize
+from genvid.data.declared import PIXELSNAIL_PRIOR
 from genvid.data.latents import ConditionedLatents, LatentDataset, read_latent_info, write_latents
 from genvid.data.figures import LEVELS as LEVEL_FIGURE
 from genvid.data.samples import Extra
@@ -47,7 +50,7 @@ from genvid.device import place
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
-from genvid.models.family import PIXELSNAIL_PRIOR, Component, Fit, ModelSpec
+from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import check_cond, check_context, check_prediction
 from genvid.models.store import load_model, save_model
 from genvid.models.vq import declared
@@ -179,23 +182,38 @@ def fit_decoder(ctx: RunContext, fit: Fit, vqvae: VQVAE3D, priors: dict[str, Pix
     return scores
 
 
+@dataclass(frozen=True)
+class SamplingConfig:
+    """``models.<vq>.sampling``: how the priors draw codes."""
+
+    temperature: float = field(metadata=rule(min=0.0, exclusive_min=True))
+    top_k: int = field(metadata=rule(min=0))  # 0 = the full distribution; at most the codebook size (checked there)
+    batch_size: int = field(metadata=rule(min=1))  # rows (clips x samples) generated together
+
+
+def sampling_config(values: Any, section: str, source: str | None) -> SamplingConfig:
+    return parse_config(SamplingConfig, values, section, source)
+
+
 def sampling_settings(ctx, k: int) -> tuple[float, int]:
     """``models.<vq>.sampling``'s (temperature, top_k; 0 = off), top_k checked against the codebook size ``k``."""
-    s = ctx.run.model_params["sampling"]
-    top_k = s.get("top_k")
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 0 <= top_k <= k:
+    s = sampling_config(ctx.run.model_params["sampling"], f"models.{ctx.run.model}.sampling", ctx.params_path)
+    if s.top_k > k:
         raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.sampling.top_k must be 0 (off) or in [1, {k}] "
-                         f"(the codebook size K), got {top_k!r}")
-    return float(s["temperature"]), top_k
+                         f"(the codebook size K), got {s.top_k!r}")
+    return s.temperature, s.top_k
+
+
+MAX_WINDOW = 1024  # frames a window may hold (the priors attend over all of its codes at once)
 
 
 def window_length(ctx) -> int:
     """Frames the VQ-VAE and priors model at once (``models.<vq>.clip_len``; a multiple of 4):
     longer protocols are predicted in rolling windows (VQPredictor)."""
     window = ctx.run.model_params.get("clip_len")
-    if isinstance(window, bool) or not isinstance(window, int) or window < 4 or window % 4:
-        raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.clip_len must be a positive multiple of 4 "
-                         f"(the VQ-VAE's time strides), got {window!r}")
+    if isinstance(window, bool) or not isinstance(window, int) or not 4 <= window <= MAX_WINDOW or window % 4:
+        raise ParamError(f"{ctx.params_path}: models.{ctx.run.model}.clip_len must be a multiple of 4 in [4, "
+                         f"{MAX_WINDOW}] (the VQ-VAE's time strides), got {window!r}")
     return window
 
 
