@@ -303,6 +303,47 @@ def test_the_ego_warp_moves_the_previous_frame_real_in_training_and_predicted_in
     assert torch.allclose(out[0, 1], torch.cat(expect), atol=1e-6)  # each sample: the rollout's own frames
 
 
+class _Drawn(torch.nn.Module):
+    """A stand-in decoder: the same frame for every g (a random pattern, then the mask channel at 0)."""
+
+    def __init__(self, pattern: torch.Tensor):
+        super().__init__()
+        self.pattern = pattern
+
+    def forward(self, g, skips):
+        out = torch.cat([self.pattern, torch.zeros_like(self.pattern[:1])])  # mask 0: the decoder's frame alone
+        return out.expand(g.shape[0], -1, -1, -1)
+
+
+def test_warp_decoder_moves_the_decoders_frame_by_the_shifts_since_its_skip_frame():
+    """With ``warp_decoder`` the decoder's frame is drawn in the skip frame's pose and moved to the new frame's
+    by every shift since: in training frame i's skips are frame min(i - 1, context - 1)'s, so a context frame
+    moves by one shift and the k-th frame after the context by k + 1; in generation the j-th predicted frame
+    by j + 1. Without it the decoder's frame stays where the decoder drew it."""
+    from genvid.models.svg_lp.model import horizontal_shift
+
+    pattern = torch.rand(TINY["channels"], 16, 16, generator=gen(3))
+    frames, cond = clip(b=2, t=6), torch.zeros(2, 6, 3)
+    for warp_decoder in (False, True):
+        m = make_steered(ego_warp=True, max_shift=1.0, warp_decoder=warp_decoder)
+        _warp_only(m, 1.0)
+        m.decoder = _Drawn(pattern)
+        x_hat, _ = m.teacher_forced(frames, lambda shape: torch.zeros(shape), m._actions(cond, 6))
+        for i in range(1, 6):  # frame i: skip frame min(i - 1, 2); one more shift for the frame itself
+            moved = (i - min(i - 1, TINY["context_frames"] - 1)) * float(warp_decoder)
+            want = horizontal_shift(pattern[None], torch.tensor([moved]))[0]
+            assert torch.allclose(x_hat[:, i - 1], want.expand(2, -1, -1, -1), atol=1e-6), (warp_decoder, i)
+        out = m.generate(clip(b=1, t=3), 4, 2, gen(1), torch.zeros(1, 7, 3))
+        for j in range(4):
+            want = horizontal_shift(pattern[None], torch.tensor([(j + 1) * float(warp_decoder)]))[0]
+            assert torch.allclose(out[0, :, j], want.expand(2, -1, -1, -1), atol=1e-6), (warp_decoder, j)
+
+
+def test_warp_decoder_needs_the_ego_warp():
+    with pytest.raises(ParamError, match="warp_decoder .* needs ego_warp: true"):
+        make_steered(warp_decoder=True)
+
+
 def test_the_ego_warp_is_bounded_and_checked():
     assert make_steered(ego_warp=True).cfg.max_shift == 4.0
     with pytest.raises(ParamError, match="warp_kernel"):

@@ -39,8 +39,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from genvid.context import RunContext
-from genvid.data.declared import (CLAIM_MEASURES, GAN_PRIOR, PIXELSNAIL_PRIOR, AblationColumn, AblationFinding,  # noqa: F401
-                                  AblationTable, Choice, Claim, Declared)
+from genvid.data.declared import AblationTable, Choice, Claim, Declared
 from genvid.data.samples import Extra
 
 # (model, batch on its device, step) -> (loss, or {optimiser name: loss}; scalars to log)

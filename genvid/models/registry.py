@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from genvid.context import RunContext
+from genvid.data.declared import Claim
 from genvid.errors import ParamError
-from genvid.models.family import FVD_REPEATS, Claim, Fit, ModelSpec
+from genvid.models.family import FVD_REPEATS, Fit, ModelSpec
 from genvid.models.pixel import pixel_spec
 from genvid.models.predictor import CopyLast
 from genvid.models.cvg import family as cvg

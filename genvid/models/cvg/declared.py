@@ -1,7 +1,7 @@
 """Seed 004's cascaded video GAN (Ch. 6): where genvid departs from the thesis or fills in what it leaves
 unstated (the report's design-choice table; genvid.models.family.Choice).
 """
-from genvid.models.family import AblationColumn, AblationFinding, AblationTable, Choice
+from genvid.data.declared import AblationColumn, AblationFinding, AblationTable, Choice
 
 CONTEXT = Choice(
     "Conditioning on the context (<code>genvid/models/cvg/model.py</code>)",

@@ -1,7 +1,7 @@
 """Seed 003's feature flow GAN: what §6.3 leaves unstated, and genvid's additions (the report's design-choice
 table; genvid.models.family.Choice).
 """
-from genvid.models.family import AblationColumn, AblationFinding, AblationTable, Choice
+from genvid.data.declared import AblationColumn, AblationFinding, AblationTable, Choice
 
 BORDER = Choice(
     "Flow operator F at the border (<code>genvid/models/feature_flow/flow.py</code>)",

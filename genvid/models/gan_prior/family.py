@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from genvid.context import RunContext
+from genvid.data.declared import GAN_PRIOR
 from genvid.data.latents import LatentDataset, read_latent_info
 from genvid.data.split import SPLITS
 from genvid.data.stats import load_stats
@@ -28,7 +29,7 @@ from genvid.errors import GenvidError, ParamError
 from genvid.device import place
 from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
-from genvid.models.family import GAN_PRIOR, Component, Fit, ModelSpec
+from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.gan_prior.model import GANPrior, GANPriorConfig
 from genvid.models.store import load_model, register_kind, save_model
 from genvid.models.vq.family import (EXTRAS, VQPredictor, evaluate_vqvae, extract_latents, fit_vqvae,

@@ -1,7 +1,7 @@
 """Seed 004's hierarchical VRNN: what §4 leaves unstated, as genvid reads it (the report's design-choice table;
 genvid.models.family.Choice).
 """
-from genvid.models.family import Choice
+from genvid.data.declared import Choice
 
 LIKELIHOOD = Choice(
     "Likelihood (<code>models.hvrnn.likelihood</code>)",

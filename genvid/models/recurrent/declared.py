@@ -1,7 +1,7 @@
 """Seed 001's VRNN, SRNN and RFN: where genvid departs from the thesis or fills in what it leaves unstated
 (the report's design-choice table; genvid.models.family.Choice).
 """
-from genvid.models.family import Choice
+from genvid.data.declared import Choice
 
 SCHEDULE = Choice(
     "Learning-rate schedule (<code>train.&lt;m&gt;.schedule</code>)",

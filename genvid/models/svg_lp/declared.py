@@ -1,7 +1,7 @@
 """SVG-LP and its action-steered variant: where genvid departs from SVG or adds to it (the report's
 design-choice table; genvid.models.family.Choice).
 """
-from genvid.models.family import Choice
+from genvid.data.declared import Choice
 
 ACTIONS = Choice(
     "Action conditioning (<code>svg_lp_action</code>, issue 24)",
@@ -18,11 +18,15 @@ EGO_WARP = Choice(
     "<code>warp_kernel</code>: linear, the default, or Keys' cubic; the border column repeated) with the "
     "decoder's frame, by a mask the decoder draws; the shift, at most "
     "<code>max_shift</code> pixels a frame, is read from g<sub>t</sub>, which read a<sub>t−1</sub>; "
-    "teacher-forced in training (the real previous frame), the model's own previous frame while predicting",
+    "teacher-forced in training (the real previous frame), the model's own previous frame while predicting; "
+    "with <code>warp_decoder</code> the decoder's frame moves too, by the shifts summed since the frame whose "
+    "skips it reads",
     "no source: SVG decodes every frame from g<sub>t</sub> and the last context frame's skips",
     "genvid's design: a turn moves the whole scene sideways by many pixels, which a squared-error decoder "
     "renders as a fraction of a pixel of blur (docs/learning.md); a shift of the previous frame keeps the scene "
-    "sharp where it only moves")
+    "sharp where it only moves; the decoder draws in its skip frame's pose, so without "
+    "<code>warp_decoder</code> its share of a frame stays where the context left the scene and the blend "
+    "averages a moved and an unmoved picture")
 
 BATCH_NORM = Choice(
     "Batch norm while generating",

@@ -95,9 +95,14 @@ class SVGLPActionConfig(SVGLPConfig):
     ego_warp: bool = False  # genvid's (issue 48): blend in the previous frame shifted sideways (module docstring)
     max_shift: float = field(default=4.0, metadata=rule(min=0.0, exclusive_min=True))  # pixels a frame, at most
     warp_kernel: str = field(default="linear", metadata=rule(choices=WARP_KERNELS))  # the shift's interpolation
+    # genvid's (issue 48): the decoder's frame moves too, by the shifts summed since the skip frame (module docstring)
+    warp_decoder: bool = False
 
     def validate(self) -> str | None:
-        return action_stats_problem(self) or super().validate()
+        problem = action_stats_problem(self) or super().validate()
+        if problem is None and self.warp_decoder and not self.ego_warp:
+            problem = "warp_decoder moves the decoder's frame by the ego warp's shifts: it needs ego_warp: true"
+        return problem
 
 
 def _tent(d: Tensor) -> Tensor:
@@ -297,15 +302,22 @@ class SVGLP(nn.Module):
         (0-based): the last observed one."""
         return min(t - 1, context - 1)
 
-    def _frame(self, g: Tensor, skips: list[Tensor], previous: Tensor) -> Tensor:
-        """x̂_t from g_t [N, g] and the skips; with ``ego_warp``, blended with ``previous`` [N, C, H, W] shifted."""
+    def _frame(self, g: Tensor, skips: list[Tensor], previous: Tensor, moved: Tensor | None = None
+               ) -> tuple[Tensor, Tensor | None]:
+        """x̂_t from g_t [N, g] and the skips; with ``ego_warp``, blended with ``previous`` [N, C, H, W] shifted
+        by s_t, and with ``warp_decoder`` the decoder's frame shifted by ``moved`` [N] + s_t, ``moved`` being
+        the shift from the skip frame to the previous frame. Returns x̂_t and the shifts s_t [N] (None without
+        the warp)."""
         out = self.decoder(g, skips)
         if not self.warp:
-            return out
-        c = self.cfg.channels
+            return out, None
+        c, kernel = self.cfg.channels, self.cfg.warp_kernel
         shift = self.cfg.max_shift * torch.tanh(self.shift_head(g)[:, 0])
+        drawn = out[:, :c]
+        if getattr(self.cfg, "warp_decoder", False):
+            drawn = horizontal_shift(drawn, shift if moved is None else moved + shift, kernel)
         mask = out[:, c:]
-        return mask * horizontal_shift(previous, shift, self.cfg.warp_kernel) + (1 - mask) * out[:, :c]
+        return mask * horizontal_shift(previous, shift, kernel) + (1 - mask) * drawn, shift
 
     def teacher_forced(self, frames: Tensor, draw, actions: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Predictions x̂_1..x̂_{T-1} [B, T-1, C, H, W] and per-step KL [B, T-1] (summed over z);
@@ -327,7 +339,13 @@ class SVGLP(nn.Module):
         g = self.predictor.over(inputs if actions is None else torch.cat([inputs, actions[:, :t - 1]], dim=2))
         src = [self.skip_frame(i, self.cfg.context_frames) for i in range(1, t)]
         skip = [s[:, src].flatten(0, 1) for s in skips]  # the decoder is not recurrent: one batched call
-        x_hat = self._frame(g.flatten(0, 1), skip, frames[:, :-1].flatten(0, 1)).unflatten(0, (b, t - 1))
+        moved = None
+        if getattr(self.cfg, "warp_decoder", False):  # the skip frame's pose to frame i - 1's: s_{src+1} + .. + s_{i-1}
+            shifts = self.cfg.max_shift * torch.tanh(self.shift_head(g)[..., 0])  # [B, T-1]: s_1 .. s_{T-1}
+            summed = F.pad(shifts.cumsum(1), (1, 0))  # [B, T]: s_1 + .. + s_i at column i
+            moved = (summed[:, :-1] - summed[:, src]).flatten()  # for frame i: columns i - 1 and src
+        x_hat, _ = self._frame(g.flatten(0, 1), skip, frames[:, :-1].flatten(0, 1), moved)
+        x_hat = x_hat.unflatten(0, (b, t - 1))
         return x_hat, gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(2)
 
     def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
@@ -363,12 +381,14 @@ class SVGLP(nn.Module):
             z = mu + (0.5 * logvar).exp() * draw(tuple(mu.shape))
             _, pred = self.predictor(self._with(torch.cat([h[:, i - 1], z], dim=1), actions, i - 1), pred)
         skip = [s[:, tc - 1] for s in skips]  # the last context frame's, for the whole rollout
-        h_prev, frames, frame = h[:, tc - 1], [], x[:, tc - 1]
+        h_prev, frames, frame, moved = h[:, tc - 1], [], x[:, tc - 1], None
         for j in range(horizon):  # frame tc + j follows the action after frame tc - 1 + j
             mu_p, logvar_p, prior = self.prior(self._with(h_prev, actions, tc - 1 + j), prior)
             z = mu_p + (0.5 * logvar_p).exp() * draw(tuple(mu_p.shape))
             g, pred = self.predictor(self._with(torch.cat([h_prev, z], dim=1), actions, tc - 1 + j), pred)
-            frame = self._frame(g, skip, frame)
+            frame, shift = self._frame(g, skip, frame, moved)
+            if shift is not None:  # the pose of frame tc + j against the skip frame's (tc - 1)
+                moved = shift if moved is None else moved + shift
             frames.append(frame)
             h_prev, _ = self.encoder(frame)
         return torch.stack(frames, 1).unflatten(0, (b, num_samples))

@@ -1,7 +1,7 @@
 """Seed 000's priors steered by actions: genvid's addition (the report's design-choice table; seed 000's own
 deviations are computed from params against profiles/thesis.yaml, genvid.report.tables.deviations).
 """
-from genvid.models.family import Choice
+from genvid.data.declared import Choice
 
 ACTIONS = Choice(
     "Action conditioning (<code>vq_action</code>, issue 24)",
