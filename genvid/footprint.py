@@ -101,4 +101,5 @@ def motion_needs(bench, key: str) -> list[Need]:
         return []
     channels = GENERATED_CHANNELS.get(bench.collect.source, 3)
     return [Need("memory", m.sequences * bench.protocol.horizon * channels * 64 * 64 * 4,
-                 f"benchmarks.{key}.motion_classifier.sequences x protocol.horizon", "the classifier's training futures")]
+                 f"benchmarks.{key}.motion_classifier.sequences x protocol.horizon",
+                 "the classifier's training futures")]

@@ -339,6 +339,45 @@ def test_warp_decoder_moves_the_decoders_frame_by_the_shifts_since_its_skip_fram
             assert torch.allclose(out[0, :, j], want.expand(2, -1, -1, -1), atol=1e-6), (warp_decoder, j)
 
 
+class _Masked(torch.nn.Module):
+    """A stand-in decoder drawing ``pattern`` and the given mask (already in [0, 1], as the decoder's sigmoid gives)."""
+
+    def __init__(self, pattern: torch.Tensor, mask: torch.Tensor):
+        super().__init__()
+        self.pattern, self.mask = pattern, mask
+
+    def forward(self, g, skips):
+        return torch.cat([self.pattern, self.mask]).expand(g.shape[0], -1, -1, -1)
+
+
+def test_the_hard_mask_picks_one_source_per_pixel_and_passes_the_soft_gradient():
+    """``warp_mask: hard``: each pixel is the shifted previous frame (mask > 1/2) or the decoder's, never a blend;
+    the mask's gradient is the soft blend's (straight-through)."""
+    from genvid.models.svg_lp.model import horizontal_shift
+
+    pattern = torch.rand(TINY["channels"], 16, 16, generator=gen(3))
+    soft_mask = torch.rand(1, 16, 16, generator=gen(5)) * 0.8 + 0.1
+    previous = torch.rand(2, TINY["channels"], 16, 16, generator=gen(6))
+    outs, grads = {}, {}
+    for kind in ("soft", "hard"):
+        m = make_steered(ego_warp=True, max_shift=1.0, warp_mask=kind)
+        mask = soft_mask.clone().requires_grad_(True)
+        m.decoder = _Masked(pattern, mask)
+        frame, shift = m._frame(torch.zeros(2, TINY["g_dim"]), [], previous)
+        frame.sum().backward()
+        outs[kind], grads[kind] = frame.detach(), mask.grad
+        moved = horizontal_shift(previous, shift.detach(), "linear")
+        pick = (soft_mask > 0.5).float()
+        want = pick * moved + (1 - pick) * pattern if kind == "hard" else soft_mask * moved + (1 - soft_mask) * pattern
+        assert torch.allclose(frame.detach(), want, atol=1e-6), kind
+    assert not torch.allclose(outs["soft"], outs["hard"])
+    assert torch.allclose(grads["soft"], grads["hard"])
+    with pytest.raises(ParamError, match="warp_mask chooses .* needs ego_warp: true"):
+        make_steered(warp_mask="hard")
+    with pytest.raises(ParamError, match="warp_mask must be one of soft, hard"):
+        make_steered(ego_warp=True, warp_mask="gumbel")
+
+
 def test_warp_decoder_needs_the_ego_warp():
     with pytest.raises(ParamError, match="warp_decoder .* needs ego_warp: true"):
         make_steered(warp_decoder=True)

@@ -20,7 +20,8 @@ EGO_WARP = Choice(
     "<code>max_shift</code> pixels a frame, is read from g<sub>t</sub>, which read a<sub>t−1</sub>; "
     "teacher-forced in training (the real previous frame), the model's own previous frame while predicting; "
     "with <code>warp_decoder</code> the decoder's frame moves too, by the shifts summed since the frame whose "
-    "skips it reads",
+    "skips it reads; with <code>warp_mask: hard</code> each pixel takes one of the two (a straight-through 0/1 "
+    "mask) instead of their blend",
     "no source: SVG decodes every frame from g<sub>t</sub> and the last context frame's skips",
     "genvid's design: a turn moves the whole scene sideways by many pixels, which a squared-error decoder "
     "renders as a fraction of a pixel of blur (docs/learning.md); a shift of the previous frame keeps the scene "

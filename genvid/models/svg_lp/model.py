@@ -34,7 +34,10 @@ s_t = max_shift · tanh(·) in pixels, the decoder gives one more channel, a mas
 
 where x_{t-1} is the real previous frame while training (teacher-forced, like the encoder's input)
 and the model's own previous output while predicting; ``shift`` interpolates linearly between
-pixels and repeats the border column (``horizontal_shift``).
+pixels and repeats the border column (``horizontal_shift``). The decoder reads the skips of one frame (the
+last context frame's for a whole rollout), so it draws in that frame's pose; with ``warp_decoder`` its
+output is shifted by the s summed since that frame before the blend. With ``warp_mask: hard`` each pixel takes
+one of the two, m_t rounded to 0 or 1, its gradient the soft blend's (straight-through).
 Generation in eval mode (SVG's generation script keeps training mode, batch statistics; genvid's
 choice, so a prediction never depends on the other sequences of its batch): z from the posterior
 over the context (its samples feed the predictor and the prior runs to keep its state), then from
@@ -97,11 +100,16 @@ class SVGLPActionConfig(SVGLPConfig):
     warp_kernel: str = field(default="linear", metadata=rule(choices=WARP_KERNELS))  # the shift's interpolation
     # genvid's (issue 48): the decoder's frame moves too, by the shifts summed since the skip frame (module docstring)
     warp_decoder: bool = False
+    # genvid's (issue 48): "hard" picks the warp or the decoder per pixel (a straight-through 0/1 mask) where "soft"
+    # blends them; a soft blend of two pictures that moved differently differs less between two steers than either
+    warp_mask: str = field(default="soft", metadata=rule(choices=("soft", "hard")))
 
     def validate(self) -> str | None:
         problem = action_stats_problem(self) or super().validate()
         if problem is None and self.warp_decoder and not self.ego_warp:
             problem = "warp_decoder moves the decoder's frame by the ego warp's shifts: it needs ego_warp: true"
+        if problem is None and self.warp_mask != "soft" and not self.ego_warp:
+            problem = "warp_mask chooses between the ego warp and the decoder: it needs ego_warp: true"
         return problem
 
 
@@ -317,6 +325,8 @@ class SVGLP(nn.Module):
         if getattr(self.cfg, "warp_decoder", False):
             drawn = horizontal_shift(drawn, shift if moved is None else moved + shift, kernel)
         mask = out[:, c:]
+        if getattr(self.cfg, "warp_mask", "soft") == "hard":  # 0 or 1 forward, the soft mask's gradient backward
+            mask = (mask > 0.5).to(mask.dtype) + mask - mask.detach()
         return mask * horizontal_shift(previous, shift, kernel) + (1 - mask) * drawn, shift
 
     def teacher_forced(self, frames: Tensor, draw, actions: Tensor | None = None) -> tuple[Tensor, Tensor]:
