@@ -72,8 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     for section in ("sample", "evaluate"):  # score: protocol's seeds; checked for every ablation (dvc.yaml lists them)
         P.top_level(raw, section, args.params)
     runs = variants(raw, ctx.run, args.params)
-    check_data(ctx)  # the params first, then the files
-    score = scorer(ctx, raw, args) if raw["ablations"][ctx.run.name].get("score") == "protocol" else None
+    info = check_data(ctx)  # the params first, then the files
+    protocol = raw["ablations"][ctx.run.name].get("score") == "protocol"
+    score = scorer(ctx, raw, args, (info.height, info.width, info.channels)) if protocol else None
     reference = {} if score is None else {"reference": {"protocol": score(spec.predictor(ctx))}}
     out = ablation_dir(ctx.run.name, ctx.run.benchmark, args.root)
     results = {}
@@ -91,10 +92,10 @@ def main(argv: list[str] | None = None) -> None:
                                        "model": ctx.run.model, **reference, "variants": results})
 
 
-def scorer(ctx, raw: dict, args) -> Callable[[Any], dict]:
+def scorer(ctx, raw: dict, args, frame: tuple[int, int, int]) -> Callable[[Any], dict]:
     """predictor -> its protocol scores on the run's benchmark (genvid.ablation), on its long horizon too where it
-    has one, and the family's diagnostics; every input checked first."""
-    check_run_record(ctx)  # the reference row is the run's own trained model
+    has one, and the family's diagnostics; every input checked first (``frame``: the run's frames [H, W, C])."""
+    check_run_record(ctx, frame=frame)  # the reference row is the run's own trained model
     proto = ctx.bench.protocol
     seed = P.top_level(raw, "sample", args.params).seed
     fvd_seed = P.top_level(raw, "evaluate", args.params).seed

@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     seed = P.top_level(raw, "sample", args.params).seed
     proto, spec = ctx.bench.protocol, get(ctx.run.model, f"runs.{ctx.run.name}.model")
     info = check_data(ctx)
-    check_run_record(ctx)  # models/<run> of this run, trained with today's models section
+    check_run_record(ctx, frame=(info.height, info.width, info.channels))  # models/<run>: this run's, today's sizes
     starts, episode, cluster = protocol_clips(ctx.bench.protocol, ctx.frames, ctx.split)
     long = ctx.bench.long_horizon
     long_clips = None if long is None else protocol_clips(long, ctx.frames, ctx.split)

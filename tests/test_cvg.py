@@ -219,7 +219,7 @@ def family_context(tmp_path, model_dir, reuse_dir=None, **over):
     for name in ("frames.h5", "split.json"):
         (tmp_path / name).write_bytes(b"x")
     params = {**dict(levels=2, g_width=1, d_width=2, z_dim=4, embed_dim=4, frame_frames=1), **over}
-    run = SimpleNamespace(name="toy-cvg", model="cvg", model_params=params,
+    run = SimpleNamespace(name="toy-cvg", benchmark="toy", model="cvg", model_params=params,
                           train_params={f"level{k}": {"steps": 2} for k in (1, 2, 3)})
     bench = SimpleNamespace(protocol=SimpleNamespace(context_frames=4), collect=SimpleNamespace(source="toy"),
                             clips=SimpleNamespace(clip_len=12, train_stride=1, eval_stride=12))
@@ -229,7 +229,7 @@ def family_context(tmp_path, model_dir, reuse_dir=None, **over):
 
 
 def test_levels_train_greedily_and_a_variant_reuses_the_runs_first_level(tmp_path, monkeypatch):
-    monkeypatch.setattr(family, "read_frames_info", lambda path: SimpleNamespace(channels=1, height=16))
+    monkeypatch.setattr(family, "read_frames_info", lambda path: SimpleNamespace(channels=1, height=16, width=16))
     monkeypatch.setattr(family, "clip_set", lambda *args: clips())
     fitted = []
 

@@ -32,7 +32,7 @@ from genvid.layout import ablation_dir, benchmark_paths, noisy_vq_dir, run_paths
 from genvid.leaderboard import build_rows, write_leaderboard
 from genvid.context import RunContext
 from genvid.models import registry as _registry  # noqa: F401  (registers every model kind with the store)
-from genvid.models.store import save_model, write_run_record
+from genvid.models.store import run_stamp, save_model, trained_stamp, write_run_record
 from genvid.models.vq.family import EXTRAS, evaluate_vqvae, extract_latents
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
 from genvid.report import repro, tables
@@ -211,7 +211,7 @@ def make_inputs(root: Path) -> ReportPaths:
     cfg = VQVAEConfig.from_dict(run.model_params["vqvae"])
     torch.manual_seed(0)
     model = VQVAE3D(cfg).eval()
-    save_model(rp.model_dir / "vqvae.pt", "vqvae3d", cfg.to_dict(), model)
+    save_model(rp.model_dir / "vqvae.pt", "vqvae3d", cfg.to_dict(), model, trained_stamp(ctx))
     write_run_record(ctx)  # what stage train writes beside every run's model
     extract_latents(model, ctx, rp.model_dir / "latents.h5")
     steps = np.arange(10, 110, 10)
@@ -325,7 +325,8 @@ def make_seed_runs(root: Path, params: dict, grey: np.ndarray) -> None:
     run = P.run(params, f"{GREY}-rfn")
     cfg = parse_config(RFNConfig, {**run.model_params, "channels": 1, "resolution": 16}, "models.rfn")
     torch.manual_seed(0)
-    save_model(run_paths(run.name, GREY, root).model_dir / "model.pt", "rfn", to_dict(cfg), RFN(cfg))
+    save_model(run_paths(run.name, GREY, root).model_dir / "model.pt", "rfn", to_dict(cfg), RFN(cfg),
+               run_stamp(SimpleNamespace(run=run), (16, 16, 1)))
     write_run_record(SimpleNamespace(run=run, model_dir=run_paths(run.name, GREY, root).model_dir))
 
 

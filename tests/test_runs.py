@@ -251,12 +251,13 @@ def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path):
     params["benchmarks"]["driving"]["long_horizon"]["horizon"] = 200
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     one_line_error(run_cli(root, "sample", "driving-copy_last"), "the test split holds no clip of 208 frames")
-    # frames of another resolution than the VQ-VAE's
+    # frames of another resolution than the model's: its files' stamps say so (genvid.models.store.check_stamp)
     root = tmp_path / "res"
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
     write_frames(root / "data/driving/frames.h5", smooth_episodes(LENGTHS, resolution=16), sum(LENGTHS), 16,
                  {"source": "synthetic"})
-    one_line_error(run_cli(root, "sample", "driving-vq"), "16x16 frames give code grids")
+    one_line_error(run_cli(root, "sample", "driving-vq"), "built for frames [H, W, C] = [32, 32, 3], but the frames "
+                   "of run 'driving-vq' (benchmark driving) are [16, 16, 3]")
     # a split whose test clips run past the end of the frames file
     root = tmp_path / "short"
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))

@@ -29,8 +29,8 @@ def load_engine(params_path: str | Path, run: str, root: str | Path = ".", *, se
     if not ctx.model_dir.is_dir():
         raise GenvidError(f"{ctx.model_dir}: no model folder for run {run} (train it first: dvc repro "
                           f"train@{run}, or make repro)")
-    check_run_record(ctx)  # models/<run> exists, trained for this run with today's models section
     info = check_data(ctx)
+    check_run_record(ctx, frame=(info.height, info.width, info.channels))  # this run's model, today's sizes
     proto = ctx.bench.protocol
     starts, episode, _ = protocol_clips(proto, ctx.frames, ctx.split)
     cf_path = benchmark_paths(ctx.run.benchmark, root).counterfactuals

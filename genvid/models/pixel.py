@@ -29,7 +29,7 @@ from genvid.io import fingerprint
 from genvid.metrics.likelihood import bits_per_dim, iwae_bits_per_dim
 from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import PixelPredictor, Predictor
-from genvid.models.store import load_model, register_kind, save_model
+from genvid.models.store import load_model, register_kind, run_stamp, save_model, trained_stamp
 
 DATA_FIELDS = {"channels", "resolution", "context_frames"}  # config fields the benchmark sets
 COND_STATS = ("cond_mean", "cond_std")  # a conditioned config's training-split statistics (set by train)
@@ -79,10 +79,10 @@ def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditi
 
     def init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
         cfg = run_config(ctx, channels, height)
-        save_model(ctx.model_dir / "model.pt", name, to_dict(cfg), classes()[1](cfg))
+        save_model(ctx.model_dir / "model.pt", name, to_dict(cfg), classes()[1](cfg), run_stamp(ctx, (height, width, channels)))
 
     def predictor(ctx: RunContext) -> Predictor:
-        loaded, _ = load_model(ctx.model_dir / "model.pt", name)
+        loaded, _ = load_model(ctx.model_dir / "model.pt", name, run=ctx)
         return PixelPredictor(place(loaded, ctx.device, ctx.channels_last), ctx.device, conditioned=conditioning is not None)
 
     return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network,
@@ -115,7 +115,7 @@ def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module],
                            dataset("train", clips.train_stride), dataset("val", clips.eval_stride), key,
                            ctx.run.train_params, f"train.{ctx.run.model}", optimizers=groups, desc=ctx.run.name))
     model = fitted.model
-    save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model)  # copies the weights to the CPU
+    save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model, trained_stamp(ctx))  # weights to the CPU
     metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": fitted.val}
     # (a conditioned model's likelihood needs its inputs too: not scored here yet)
     if hasattr(model, "log_weights") and conditioning is None:  # bits per dimension on test clips
@@ -210,7 +210,7 @@ def temperature_sweep(ctx: RunContext, real: np.ndarray, rows: np.ndarray, conte
     only the temperature differs). Only a model whose config has a ``temperature`` can; the caller
     (genvid.models.figures) has checked the model folder against the run's params (its run record)."""
     name = ctx.run.name
-    model, _ = load_model(ctx.model_dir / "model.pt", ctx.run.model)
+    model, _ = load_model(ctx.model_dir / "model.pt", ctx.run.model, run=ctx)
     cfg = getattr(model, "cfg", None)
     if not (dataclasses.is_dataclass(cfg) and "temperature" in {f.name for f in dataclasses.fields(cfg)}):
         raise ParamError(f"report.temperature_run '{name}' is a '{ctx.run.model}' run, whose model has no "

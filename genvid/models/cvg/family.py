@@ -31,7 +31,7 @@ from genvid.models.cvg.declared import ABLATION_TABLE, CHOICES
 from genvid.models.cvg.model import MAX_LEVELS, Cascade, CVGConfig, CVGLevel, area_down
 from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import PixelPredictor, to_unit
-from genvid.models.store import load_model, register_kind, save_model
+from genvid.models.store import load_model, register_kind, run_stamp, save_model
 
 COMPONENTS = tuple(f"level{level}" for level in range(1, MAX_LEVELS + 1))
 KIND = "cvg_level"
@@ -113,7 +113,8 @@ def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
         else:
             net = net.to(ctx.device).eval()
             metrics[name] = {"reused": str(level_path(ctx.reuse_dir, level))}
-        save_model(level_path(ctx.model_dir, level), KIND, _stored(cfg, level, key), net)
+        save_model(level_path(ctx.model_dir, level), KIND, _stored(cfg, level, key), net,
+                   run_stamp(ctx, (info.height, info.width, info.channels)))
         metrics[name]["parameters"] = {"generator": _count(net.generator), "discriminators": _count(net) - _count(net.generator)}
         generators.append(net.generator)
     metrics["parameters"] = sum(metrics[f"level{k}"]["parameters"]["generator"] for k in range(1, cfg.levels + 1))
@@ -136,15 +137,17 @@ def init_untrained(ctx: RunContext, height: int, width: int, channels: int = 3) 
     """Randomly initialised levels in ``ctx.model_dir`` (the contract tests: leak, determinism)."""
     cfg = run_config(ctx, channels, height)
     for level in range(1, cfg.levels + 1):
-        save_model(level_path(ctx.model_dir, level), KIND, _stored(cfg, level, ""), CVGLevel(cfg, level))
+        save_model(level_path(ctx.model_dir, level), KIND, _stored(cfg, level, ""), CVGLevel(cfg, level),
+                   run_stamp(ctx, (height, width, channels)))
 
 
-def load_cascade(model_dir: Path, device: str = "cpu") -> Cascade:
-    """The trained levels of ``model_dir`` as one Cascade, checked to be levels of one model."""
-    first, stored = load_model(level_path(model_dir, 1), KIND)
+def load_cascade(model_dir: Path, device: str = "cpu", run: RunContext | None = None) -> Cascade:
+    """The trained levels of ``model_dir`` as one Cascade, checked to be levels of one model (and, given
+    the ``run`` loading them, that run's: genvid.models.store.check_stamp)."""
+    first, stored = load_model(level_path(model_dir, 1), KIND, run=run)
     levels = [first]
     for level in range(2, first.cfg.levels + 1):
-        net, _ = load_model(level_path(model_dir, level), KIND)
+        net, _ = load_model(level_path(model_dir, level), KIND, run=run)
         if net.cfg != first.cfg or net.level != level:
             raise GenvidError(f"{level_path(model_dir, level)}: not level {level} of the model of "
                               f"{level_path(model_dir, 1)} (rerun its train stage)")
@@ -153,7 +156,7 @@ def load_cascade(model_dir: Path, device: str = "cpu") -> Cascade:
 
 
 def predictor(ctx: RunContext) -> PixelPredictor:
-    return PixelPredictor(place(load_cascade(ctx.model_dir, ctx.device), ctx.device, ctx.channels_last), ctx.device)
+    return PixelPredictor(place(load_cascade(ctx.model_dir, ctx.device, ctx), ctx.device, ctx.channels_last), ctx.device)
 
 
 @torch.no_grad()

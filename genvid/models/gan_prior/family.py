@@ -31,7 +31,7 @@ from genvid.io import fingerprint, read_json
 from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.gan_prior.model import GANPrior, GANPriorConfig
-from genvid.models.store import load_model, register_kind, save_model
+from genvid.models.store import load_model, register_kind, run_stamp, save_model, trained_stamp
 from genvid.models.vq.family import (EXTRAS, VQPredictor, evaluate_vqvae, extract_latents, fit_vqvae,
                                      window_length)
 from genvid.models.vq.priors import split_batch
@@ -118,7 +118,8 @@ def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
     clips = ctx.bench.clips
     metrics: dict[str, Any] = {}
     vqvae = fit_vqvae(ctx, fit)
-    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vqvae.cfg.to_dict(), vqvae)
+    stamp = trained_stamp(ctx)
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vqvae.cfg.to_dict(), vqvae, stamp)
     metrics["vqvae"] = evaluate_vqvae(vqvae, ctx, window_length(ctx), clips.eval_stride)
     latents = ctx.model_dir / "latents.h5"
     extract_latents(vqvae, ctx, latents)
@@ -134,7 +135,7 @@ def train(ctx: RunContext, fit: Fit) -> dict[str, Any]:
                               optimizers=GANPrior.optimizers, desc=f"{ctx.run.name} {name}")
         fitted = fit(component)
         net = fitted.model
-        save_model(ctx.model_dir / f"{name}.pt", KINDS[tier], cfg_dict(cfg), net)
+        save_model(ctx.model_dir / f"{name}.pt", KINDS[tier], cfg_dict(cfg), net, stamp)
         metrics[name] = {
             "parameters": {"generator": _count(net.generator), "critic": _count(net.critic)},
             "val": fitted.val,  # the last validation row: the critic's Wasserstein estimate, its penalty
@@ -160,17 +161,18 @@ def init_untrained(ctx: RunContext, height: int, width: int, channels: int = 3) 
     vqvae = VQVAE3D(vq_cfg)
     top, bottom = vqvae.code_shapes(window_length(ctx), height, width)
     info = {"shapes": {"top": top, "bottom": bottom}, "codebook_size": vq_cfg.codebook_size}
-    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)
+    stamp = run_stamp(ctx, (height, width, channels))
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae, stamp)
     for tier in TIERS:
         cfg = gan_config(ctx.run.model_params[f"gan_{tier}"], tier, info, f"gan_{tier}")
-        save_model(ctx.model_dir / f"gan_{tier}.pt", KINDS[tier], cfg_dict(cfg), GANPrior(cfg))
+        save_model(ctx.model_dir / f"gan_{tier}.pt", KINDS[tier], cfg_dict(cfg), GANPrior(cfg), stamp)
 
 
 def predictor(ctx: RunContext) -> VQPredictor:
     """The trained family of ``ctx``'s run, checked against its params."""
-    vqvae, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d")
-    top, _ = load_model(ctx.model_dir / "gan_top.pt", KINDS["top"])
-    bottom, _ = load_model(ctx.model_dir / "gan_bottom.pt", KINDS["bottom"])
+    vqvae, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d", run=ctx)
+    top, _ = load_model(ctx.model_dir / "gan_top.pt", KINDS["top"], run=ctx)
+    bottom, _ = load_model(ctx.model_dir / "gan_bottom.pt", KINDS["bottom"], run=ctx)
     k = vqvae.cfg.codebook_size
     if top.cfg.num_codes != k or bottom.cfg.num_codes != k:
         raise GenvidError(f"{ctx.model_dir}: the GAN priors model K={top.cfg.num_codes}/{bottom.cfg.num_codes} "

@@ -52,7 +52,7 @@ from genvid.metrics.codebook import code_histogram, usage_stats
 from genvid.metrics.image import psnr, ssim
 from genvid.models.family import Component, Fit, ModelSpec
 from genvid.models.predictor import check_cond, check_context, check_prediction
-from genvid.models.store import load_model, save_model
+from genvid.models.store import load_model, run_stamp, save_model, trained_stamp
 from genvid.models.vq import declared
 from genvid.models.vq import finetune as FT
 from genvid.models.vq.pixelsnail3d import PixelSNAIL3d, count_parameters
@@ -110,7 +110,8 @@ def train(ctx: RunContext, fit: Fit, conditioning: str | None = None) -> dict[st
     stats = None if conditioning is None else conditioning_stats(ctx.frames, ctx.split, conditioning)
     metrics: dict[str, Any] = {}
     vqvae = fit_vqvae(ctx, fit)
-    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vqvae.cfg.to_dict(), vqvae)  # copies the weights to the CPU
+    stamp = trained_stamp(ctx)
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vqvae.cfg.to_dict(), vqvae, stamp)  # weights to the CPU
     metrics["vqvae"] = evaluate_vqvae(vqvae, ctx, window, clips.eval_stride)
 
     latents = ctx.model_dir / "latents.h5"
@@ -129,7 +130,7 @@ def train(ctx: RunContext, fit: Fit, conditioning: str | None = None) -> dict[st
         key = fingerprint({"model": dict(vars(cfg))}, [latents])
         prior = fit(_component(ctx, name, lambda: PixelSNAIL3d(cfg), prior_objective(level), data["train"],
                                data["val"], key)).model
-        save_model(ctx.model_dir / f"{name}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), prior)
+        save_model(ctx.model_dir / f"{name}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), prior, stamp)
         scores = {split: evaluate_prior(prior, scored[split], level, 16, f"{name} {split}") for split in SPLITS}
         scores["baselines"] = {
             "uniform_bits": math.log2(info["codebook_size"]),
@@ -176,7 +177,7 @@ def fit_decoder(ctx: RunContext, fit: Fit, vqvae: VQVAE3D, priors: dict[str, Pix
     tuned = fit(component).model  # the loop's one optimiser takes the trainable parameters: the decoder's
     for split, data in scored.items():
         scores[split]["after"] = FT.evaluate(tuned, data, seed, desc=f"decoder {split} after")
-    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", tuned.vqvae.cfg.to_dict(), tuned.vqvae)
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", tuned.vqvae.cfg.to_dict(), tuned.vqvae, trained_stamp(ctx))
     tuned.cpu()
     scores["true_codes_weight"] = cfg.true_codes_weight
     return scores
@@ -217,7 +218,7 @@ def window_length(ctx) -> int:
     return window
 
 
-def init_untrained(ctx, height: int, width: int, conditioning: str | None = None) -> None:
+def init_untrained(ctx, height: int, width: int, channels: int = 3, conditioning: str | None = None) -> None:
     """Randomly initialised components in ``ctx.model_dir`` (contract tests: leak, determinism);
     a conditioned family's priors read its inputs unstandardised (mean 0, std 1)."""
     vq_cfg = VQVAEConfig.from_dict(ctx.run.model_params["vqvae"], f"models.{ctx.run.model}.vqvae")
@@ -228,10 +229,11 @@ def init_untrained(ctx, height: int, width: int, conditioning: str | None = None
             "attrs": {"clip_len": clip_len}}
     columns = None if conditioning is None else len(CONDITIONING[conditioning])
     stats = None if columns is None else ([0.0] * columns, [1.0] * columns)
-    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae)
+    stamp = run_stamp(ctx, (height, width, channels))
+    save_model(ctx.model_dir / "vqvae.pt", "vqvae3d", vq_cfg.to_dict(), vqvae, stamp)
     for level in LEVELS:
         cfg = prior_config(ctx.run.model_params[f"prior_{level}"], level, info, f"prior_{level}", stats)
-        save_model(ctx.model_dir / f"prior_{level}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), PixelSNAIL3d(cfg))
+        save_model(ctx.model_dir / f"prior_{level}.pt", f"pixelsnail3d_{level}", dict(vars(cfg)), PixelSNAIL3d(cfg), stamp)
 
 
 def evenly_spaced(dataset, count: int):
@@ -438,9 +440,9 @@ class VQPredictor:
 
 def predictor(ctx, conditioning: str | None = None) -> VQPredictor:
     """The trained family of ``ctx``'s run, checked against its params."""
-    vqvae, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d")
-    top, _ = load_model(ctx.model_dir / "prior_top.pt", "pixelsnail3d_top")
-    bottom, _ = load_model(ctx.model_dir / "prior_bottom.pt", "pixelsnail3d_bottom")
+    vqvae, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d", run=ctx)
+    top, _ = load_model(ctx.model_dir / "prior_top.pt", "pixelsnail3d_top", run=ctx)
+    bottom, _ = load_model(ctx.model_dir / "prior_bottom.pt", "pixelsnail3d_bottom", run=ctx)
     bottom.config.check_condition(top.config)  # the bottom prior was built for this top prior's grid and K
     columns = 0 if conditioning is None else len(CONDITIONING[conditioning])
     for name, prior in (("prior_top", top), ("prior_bottom", bottom)):
@@ -458,8 +460,8 @@ def predictor(ctx, conditioning: str | None = None) -> VQPredictor:
                        ctx.device, conditioned=conditioning is not None)
 
 
-SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width),
+SPEC = ModelSpec("vq", train, predictor, EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width, channels),
                  components=COMPONENTS, figures={LEVEL_FIGURE: level_decodings}, code_prior=PIXELSNAIL_PRIOR)
 ACTION_SPEC = ModelSpec("vq_action", partial(train, conditioning="action"), partial(predictor, conditioning="action"),
-                        EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width, "action"),
+                        EXTRAS, init=lambda ctx, height, width, channels=3: init_untrained(ctx, height, width, channels, "action"),
                         components=COMPONENTS, conditioning="action", choices=(declared.ACTIONS,))

@@ -27,7 +27,7 @@ def level_decodings(ctx: RunContext, real: np.ndarray, clip: int) -> LevelDecodi
     length) decoded from the top codes alone (bottom code vectors set to zero), the bottom codes
     alone, and both; with the model's config and parameter counts for the report's tables. The caller
     (genvid.models.figures) has checked the model folder against the run's params (its run record)."""
-    model, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d")
+    model, _ = load_model(ctx.model_dir / "vqvae.pt", "vqvae3d", run=ctx)
     model.eval()
     stats = read_json(ctx.stats)
     mean, std = load_stats(stats, str(ctx.stats), real.shape[-1])
