@@ -378,6 +378,33 @@ def test_the_hard_mask_picks_one_source_per_pixel_and_passes_the_soft_gradient()
         make_steered(ego_warp=True, warp_mask="gumbel")
 
 
+def test_the_shift_head_reads_the_action_that_leads_to_each_frame():
+    """``shift_reads_action``: s_t = max_shift · tanh(W [g_t ‖ a_{t-1}] + b), by hand; teacher-forced frame i
+    gets a_{i-1}, the rollout's j-th frame a_{tc-1+j}, the same rows the predictor reads; off, the head is
+    SVG-LP's g_t -> s_t and never sees an action."""
+    m = make_steered(ego_warp=True, shift_reads_action=True, max_shift=2.0)
+    g, a = torch.randn(4, m.cfg.g_dim, generator=gen(1)), torch.randn(4, 3, generator=gen(2))
+    w, b = m.shift_head.weight[0], m.shift_head.bias[0]
+    want = 2.0 * torch.tanh(g @ w[:m.cfg.g_dim] + a @ w[m.cfg.g_dim:] + b)
+    torch.testing.assert_close(m._shift(g, a), want)
+    seen = []
+    frame = m._frame
+    m._frame = lambda *args: (seen.append(args[4]), frame(*args))[1]
+    x, cond = clip(b=2, t=6), torch.randn(2, 8, 3, generator=gen(3))
+    actions = m._actions(cond[:, :6], 6)
+    m.teacher_forced(x, lambda shape: torch.zeros(shape), actions)
+    assert torch.equal(seen[0], actions[:, :5].flatten(0, 1))
+    seen.clear()
+    m.generate(x[:, :3], 5, 1, gen(4), cond)
+    steer = m._actions(cond, 8)
+    assert len(seen) == 5 and all(torch.equal(seen[j], steer[:, 2 + j]) for j in range(5))
+    plain = make_steered(ego_warp=True)
+    assert plain.shift_head.in_features == plain.cfg.g_dim
+    torch.testing.assert_close(plain._shift(g, a), plain._shift(g, None))
+    with pytest.raises(ParamError, match="shift_reads_action .* needs ego_warp: true"):
+        make_steered(shift_reads_action=True)
+
+
 def test_warp_decoder_needs_the_ego_warp():
     with pytest.raises(ParamError, match="warp_decoder .* needs ego_warp: true"):
         make_steered(warp_decoder=True)

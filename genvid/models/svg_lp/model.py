@@ -103,6 +103,9 @@ class SVGLPActionConfig(SVGLPConfig):
     # genvid's (issue 48): "hard" picks the warp or the decoder per pixel (a straight-through 0/1 mask) where "soft"
     # blends them; a soft blend of two pictures that moved differently differs less between two steers than either
     warp_mask: str = field(default="soft", metadata=rule(choices=("soft", "hard")))
+    # genvid's (issue 48): the shift head reads a_{t-1} itself beside g_t, so a steer moves the frame through one
+    # linear map from the start of training instead of only through what the LSTM kept of it
+    shift_reads_action: bool = False
 
     def validate(self) -> str | None:
         problem = action_stats_problem(self) or super().validate()
@@ -110,6 +113,8 @@ class SVGLPActionConfig(SVGLPConfig):
             problem = "warp_decoder moves the decoder's frame by the ego warp's shifts: it needs ego_warp: true"
         if problem is None and self.warp_mask != "soft" and not self.ego_warp:
             problem = "warp_mask chooses between the ego warp and the decoder: it needs ego_warp: true"
+        if problem is None and self.shift_reads_action and not self.ego_warp:
+            problem = "shift_reads_action feeds the action to the ego warp's shift head: it needs ego_warp: true"
         return problem
 
 
@@ -279,8 +284,9 @@ class SVGLP(nn.Module):
         self.posterior = GaussianLSTM(cfg.g_dim, cfg.z_dim, cfg.rnn_size, cfg.posterior_layers)
         self.prior = GaussianLSTM(cfg.g_dim + a, cfg.z_dim, cfg.rnn_size, cfg.prior_layers)
         self.predictor = PredictorLSTM(cfg.g_dim + cfg.z_dim + a, cfg.g_dim, cfg.rnn_size, cfg.predictor_layers)
-        if self.warp:
-            self.shift_head = nn.Linear(cfg.g_dim, 1)  # g_t -> s_t (DCGAN init: near 0, the frame kept in place)
+        if self.warp:  # g_t (‖ a_{t-1}) -> s_t (DCGAN init: near 0, the frame kept in place)
+            self.shift_reads = a if getattr(cfg, "shift_reads_action", False) else 0
+            self.shift_head = nn.Linear(cfg.g_dim + self.shift_reads, 1)
         self.apply(_dcgan_init)
         register_action_stats(self, cfg)
 
@@ -310,17 +316,22 @@ class SVGLP(nn.Module):
         (0-based): the last observed one."""
         return min(t - 1, context - 1)
 
-    def _frame(self, g: Tensor, skips: list[Tensor], previous: Tensor, moved: Tensor | None = None
-               ) -> tuple[Tensor, Tensor | None]:
+    def _shift(self, g: Tensor, action: Tensor | None) -> Tensor:
+        """s_t [...] in pixels from g_t [..., g] (and, with ``shift_reads_action``, a_{t-1} [..., A])."""
+        x = torch.cat([g, action], dim=-1) if self.shift_reads else g
+        return self.cfg.max_shift * torch.tanh(self.shift_head(x)[..., 0])
+
+    def _frame(self, g: Tensor, skips: list[Tensor], previous: Tensor, moved: Tensor | None = None,
+               action: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """x̂_t from g_t [N, g] and the skips; with ``ego_warp``, blended with ``previous`` [N, C, H, W] shifted
-        by s_t, and with ``warp_decoder`` the decoder's frame shifted by ``moved`` [N] + s_t, ``moved`` being
-        the shift from the skip frame to the previous frame. Returns x̂_t and the shifts s_t [N] (None without
-        the warp)."""
+        by s_t (read from g_t and ``action`` a_{t-1} [N, A]), and with ``warp_decoder`` the decoder's frame
+        shifted by ``moved`` [N] + s_t, ``moved`` being the shift from the skip frame to the previous frame.
+        Returns x̂_t and the shifts s_t [N] (None without the warp)."""
         out = self.decoder(g, skips)
         if not self.warp:
             return out, None
         c, kernel = self.cfg.channels, self.cfg.warp_kernel
-        shift = self.cfg.max_shift * torch.tanh(self.shift_head(g)[:, 0])
+        shift = self._shift(g, action)
         drawn = out[:, :c]
         if getattr(self.cfg, "warp_decoder", False):
             drawn = horizontal_shift(drawn, shift if moved is None else moved + shift, kernel)
@@ -349,12 +360,13 @@ class SVGLP(nn.Module):
         g = self.predictor.over(inputs if actions is None else torch.cat([inputs, actions[:, :t - 1]], dim=2))
         src = [self.skip_frame(i, self.cfg.context_frames) for i in range(1, t)]
         skip = [s[:, src].flatten(0, 1) for s in skips]  # the decoder is not recurrent: one batched call
-        moved = None
+        moved, steer = None, None if actions is None else actions[:, :t - 1]  # a_{i-1} leads to frame i
         if getattr(self.cfg, "warp_decoder", False):  # the skip frame's pose to frame i - 1's: s_{src+1} + .. + s_{i-1}
-            shifts = self.cfg.max_shift * torch.tanh(self.shift_head(g)[..., 0])  # [B, T-1]: s_1 .. s_{T-1}
+            shifts = self._shift(g, steer)  # [B, T-1]: s_1 .. s_{T-1}
             summed = F.pad(shifts.cumsum(1), (1, 0))  # [B, T]: s_1 + .. + s_i at column i
             moved = (summed[:, :-1] - summed[:, src]).flatten()  # for frame i: columns i - 1 and src
-        x_hat, _ = self._frame(g.flatten(0, 1), skip, frames[:, :-1].flatten(0, 1), moved)
+        x_hat, _ = self._frame(g.flatten(0, 1), skip, frames[:, :-1].flatten(0, 1), moved,
+                               None if steer is None else steer.flatten(0, 1))
         x_hat = x_hat.unflatten(0, (b, t - 1))
         return x_hat, gaussian_kl_logvar(mu, logvar, mu_p, logvar_p).sum(2)
 
@@ -396,7 +408,7 @@ class SVGLP(nn.Module):
             mu_p, logvar_p, prior = self.prior(self._with(h_prev, actions, tc - 1 + j), prior)
             z = mu_p + (0.5 * logvar_p).exp() * draw(tuple(mu_p.shape))
             g, pred = self.predictor(self._with(torch.cat([h_prev, z], dim=1), actions, tc - 1 + j), pred)
-            frame, shift = self._frame(g, skip, frame, moved)
+            frame, shift = self._frame(g, skip, frame, moved, None if actions is None else actions[:, tc - 1 + j])
             if shift is not None:  # the pose of frame tc + j against the skip frame's (tc - 1)
                 moved = shift if moved is None else moved + shift
             frames.append(frame)
