@@ -99,14 +99,10 @@ def check_stamp(path: Path, blob, ctx, frame: tuple[int, int, int] | None = None
             raise GenvidError(f"{path}: a model file of run {stamp.get('run')!r} ({stamp.get('model')} on "
                               f"{stamp.get('benchmark')}), not of run {name!r} ({ctx.run.model} on "
                               f"{ctx.run.benchmark}): rerun train@{name}")
-    trained, now = stamp.get("models"), ctx.run.model_params
-    for key in sorted(set(trained if isinstance(trained, dict) else {}) | set(now)):
-        if key in sampling_keys:
-            continue
-        where = _first_difference((trained or {}).get(key), now.get(key), f"models.{ctx.run.model}.{key}")
-        if where is not None:
-            raise GenvidError(f"{path}: trained with {where[0]} = {where[1]!r}, but {ctx.params_path} has "
-                              f"{where[2]!r} for run {name!r} (a stale model file: rerun train@{name})")
+    where = _stale(stamp.get("models"), ctx, sampling_keys)
+    if where is not None:
+        raise GenvidError(f"{path}: trained with {where[0]} = {where[1]!r}, but {ctx.params_path} has "
+                          f"{where[2]!r} for run {name!r} (a stale model file: rerun train@{name})")
     if frame is not None and stamp.get("frame") != [int(v) for v in frame]:
         raise GenvidError(f"{path}: built for frames [H, W, C] = {stamp.get('frame')}, but the frames of run {name!r} "
                           f"(benchmark {ctx.run.benchmark}) are {[int(v) for v in frame]} (rerun train@{name})")
@@ -124,18 +120,27 @@ def check_run_record(ctx, sampling_keys: tuple[str, ...] = ("sampling",), frame:
     if not isinstance(record, dict) or record.get("run") != ctx.run.name:
         found = record.get("run") if isinstance(record, dict) else None
         raise GenvidError(f"{path}: the model folder of run {found!r}, not {ctx.run.name!r} (rerun train@{ctx.run.name})")
-    trained, now = record.get("models"), ctx.run.model_params
+    trained = record.get("models")
     if not isinstance(trained, dict):
         raise GenvidError(f"{path}: 'models' must be the run's models section, got {trained!r}")
-    for key in sorted(set(trained) | set(now)):
-        if key in sampling_keys:
-            continue
-        where = _first_difference(trained.get(key), now.get(key), f"models.{ctx.run.model}.{key}")
-        if where is not None:
-            raise GenvidError(f"{ctx.params_path}: {where[0]} is {where[2]!r}, but {ctx.model_dir} was trained with "
-                              f"{where[1]!r} (a stale model: rerun train@{ctx.run.name})")
+    where = _stale(trained, ctx, sampling_keys)
+    if where is not None:
+        raise GenvidError(f"{ctx.params_path}: {where[0]} is {where[2]!r}, but {ctx.model_dir} was trained with "
+                          f"{where[1]!r} (a stale model: rerun train@{ctx.run.name})")
     for model_file in sorted(Path(ctx.model_dir).glob("*.pt")):
         check_stamp(model_file, load_torch(model_file, "model file"), ctx, frame, sampling_keys)
+
+
+def _stale(trained, ctx, sampling_keys: tuple[str, ...]):
+    """The first (key, trained value, today's value) where the models section ``trained`` differs from the
+    run's today, ``sampling_keys`` aside; None when they agree."""
+    trained, now = trained if isinstance(trained, dict) else {}, ctx.run.model_params
+    for key in sorted(set(trained) | set(now)):
+        if key not in sampling_keys:
+            where = _first_difference(trained.get(key), now.get(key), f"models.{ctx.run.model}.{key}")
+            if where is not None:
+                return where
+    return None
 
 
 def _first_difference(old, new, where: str):
