@@ -57,9 +57,9 @@ gpu-check:
 
 # Two pytest workers (pytest-xdist) keep both cores busy: most tests run torch on one thread, and
 # the tiny end-to-end DAG alone takes minutes. Whole files go to one worker (--dist loadfile), so a
-# module's shared fixture (a tiny DAG run) is built once; files go out in collection order, which
-# tests/conftest.py sets: the tiny DAG first, the files that load JAX last (a worker that has loaded
-# JAX must not fork DataLoader workers afterwards). TEST_WORKERS=0 runs in this process.
+# module's shared fixture (a tiny DAG run) is built once; xdist hands out files with the most tests
+# first (putting the tiny DAG first measured no faster: 11m05 against 10m28, and a worker that had
+# loaded JAX then forked DataLoader workers). TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)

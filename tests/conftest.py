@@ -121,14 +121,9 @@ def load_benchmark(name: str):
 # make test runs two xdist workers, one file to a worker at a time (--dist loadfile, in collection order:
 # Makefile's --no-loadscope-reorder). The end-to-end file builds the tiny DAG, about 390 s of its 490: started
 # first, it runs while the other worker takes the rest of the suite; xdist's default order (files by their
-# count of tests) started it twelfth, and it ran on alone at the end (make test 10:14 in a fresh clone, 9:48
-# with it first). The files that load JAX go last: JAX starts threads, and a worker that has loaded it must
-# not fork afterwards (the DataLoader workers of tests/test_train_loop.py), which can deadlock.
+# count of tests) started it twelfth, and it ran on alone at the end (make test 10:14 in a fresh clone).
 START_FIRST = ("test_pipeline_e2e.py",)
-START_LAST = ("test_fvd.py", "test_lpips.py", "test_port_jax.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        return 0 if item.path.name in START_FIRST else 2 if item.path.name in START_LAST else 1
-    items.sort(key=rank)  # stable: the others keep their order
+    items.sort(key=lambda item: item.path.name not in START_FIRST)  # stable: the others keep their order
