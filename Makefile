@@ -62,7 +62,7 @@ gpu-check:
 # loaded JAX then forked DataLoader workers). TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 # The driving page's browser test (tests/test_drive.py) drives Debian's headless Chromium through
 # Selenium. As root on Debian, install chromium and chromium-driver when missing; never fail: where

@@ -116,14 +116,3 @@ def load_benchmark(name: str):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
-
-
-# make test runs two xdist workers, one file to a worker at a time (--dist loadfile, in collection order:
-# Makefile's --no-loadscope-reorder). The end-to-end file builds the tiny DAG, about 390 s of its 490: started
-# first, it runs while the other worker takes the rest of the suite; xdist's default order (files by their
-# count of tests) started it twelfth, and it ran on alone at the end (make test 10:14 in a fresh clone).
-START_FIRST = ("test_pipeline_e2e.py",)
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.path.name not in START_FIRST)  # stable: the others keep their order
