@@ -33,11 +33,11 @@ MATRIX = ("collect@driving", "collect@smmnist", "split@driving", "split@smmnist"
           "fvd_reference@driving", "train@smmnist-vq",
           "train@smmnist-rfn", "ablate@smmnist-hvrnn", "noisy_vq@smmnist-vq", "sample@smmnist-vq", "sample@smmnist-rfn",
           "evaluate@smmnist-vq", "leaderboard@smmnist", "motion_classifier@dynamics", "figures", "report",
-          "model_code")
+          "code")
 OTHER_BENCHMARK = {"driving": "smmnist", "smmnist": "driving", "dynamics": "smmnist"}
-# code, not data: a run's stages also depend on deps/models/<model>.json, its model's code hashed by stage model_code
-# for DVC to decide what reruns; no stage reads it
-CODE = ("genvid/", "stages/", "requirements-weights.txt", "deps/models/")
+# code, not data: each stage depends on deps/stages/<stage>.json and a run's also on deps/models/<model>.json, the
+# code hashed by stage code for DVC to decide what reruns; no stage reads them
+CODE = ("genvid/", "stages/", "requirements-weights.txt", "deps/models/", "deps/stages/")
 MISSING = object()
 
 

@@ -70,10 +70,17 @@ def test_same_edges(snakemake_view):
     assert ("train@driving-vq", "sample@driving-vq") in dvc_edges
 
 
+WHOLE_CODE = ("stages", "genvid")  # stage code hashes them; the report names the commit that last changed them
+
+
 def test_every_stage_depends_on_its_own_code():
+    """On its code's file (deps/stages/<stage>.json) or on all of genvid and stages, and on no code path by
+    itself: one lock entry for a stage's code (genvid.codegraph)."""
     for stage in load_stages(ROOT):
         module = re.search(r"python -m stages\.(\w+)", stage.cmd).group(1)
-        assert f"stages/{module}.py" in stage.deps or "stages" in stage.deps, stage.name
+        assert f"deps/stages/{module}.json" in stage.deps or set(WHOLE_CODE) <= set(stage.deps), stage.name
+        loose = [d for d in stage.deps if d.startswith(("stages/", "genvid/")) and d != "genvid/models"]
+        assert not loose, f"{stage.name}: {loose} (its code file, deps/stages/{module}.json, holds them)"
 
 
 def test_dvc_ignores_the_bytecode_python_writes_beside_the_code():
@@ -99,28 +106,68 @@ def test_metrics_outputs_are_json_files():
 # -- code dependencies (issue 8 item 7): a stage reruns when a genvid module it imports changes --
 
 def test_stage_deps_cover_every_module_the_stage_imports():
-    """Every genvid/stages module a stage imports is a dep. A run's stages depend on their model's code
-    (deps/models/<model>.json) in place of genvid/models: every module of genvid/models they reach other than
-    through the registry (which imports every family for its names) must be that model's code."""
-    from genvid.codegraph import DECLARED, REGISTRY, imported_modules, model_code, module_file
+    """Every genvid/stages module a stage imports is in its code's file or under a folder it depends on. A run's
+    stages depend on their model's code (deps/models/<model>.json) in place of genvid/models: every module of
+    genvid/models they reach other than through the registry (which imports every family for its names) must be
+    that model's code."""
+    from genvid.codegraph import DECLARED, REGISTRY, imported_modules, model_code, module_file, stage_code
     from genvid.models.registry import MODELS
 
     for stage in load_stages(ROOT):
-        module = "stages." + re.search(r"python -m stages\.(\w+)", stage.cmd).group(1)
+        short = re.search(r"python -m stages\.(\w+)", stage.cmd).group(1)
+        module = "stages." + short
         code = [d for d in stage.deps if d.startswith("deps/models/")]
         own = {p.as_posix() for d in code for p in model_code(MODELS[Path(d).stem])}
+        hashed = {p.as_posix() for p in stage_code(short)} if f"deps/stages/{short}.json" in stage.deps else set()
         direct = imported_modules(module, skip=frozenset({REGISTRY}))
-        for name in sorted(imported_modules(module)):
+        for name in sorted(imported_modules(module) | {"stages"}):
             path = module_file(name).relative_to(ROOT).as_posix()
-            if path in ("genvid/__init__.py",) or path.endswith("/__init__.py") and name.count(".") == 0:
-                continue
             if code and path.startswith("genvid/models/"):
                 declared = path.endswith("/" + DECLARED)  # the report's text (genvid.codegraph): no run executes it
                 assert name not in direct or path in own or declared, \
                     f"{stage.name}: runs {name} ({path}) outside its model's code"
                 continue
-            covered = any(path == dep or path.startswith(dep.rstrip("/") + "/") for dep in stage.deps)
-            assert covered, f"{stage.name}: imports {name} ({path}) but dvc.yaml does not list it"
+            covered = path in hashed or any(path.startswith(dep.rstrip("/") + "/") for dep in stage.deps)
+            assert covered, f"{stage.name}: imports {name} ({path}) but neither its code file nor dvc.yaml lists it"
+
+
+def test_a_stages_code_is_what_its_module_reaches_outside_the_models():
+    """deps/stages/<stage>.json: the stage's module, its package, what it imports and those packages' other files
+    (the report's templates); genvid/models is never in it (the model's file or the folder dep holds it)."""
+    from genvid.codegraph import stage_code, stage_modules
+
+    assert "stages.code" in stage_modules() and "stages.__init__" not in stage_modules()
+    collect = {p.as_posix() for p in stage_code("collect")}
+    assert {"stages/__init__.py", "stages/collect.py", "genvid/__init__.py", "genvid/data/simulator.py"} <= collect
+    assert "genvid/leaderboard.py" not in collect and "stages/train.py" not in collect
+    report = {p.as_posix() for p in stage_code("report")}
+    assert {"genvid/report/templates/report.html.j2", "genvid/report/templates/report.css"} <= report
+    train = {p.as_posix() for p in stage_code("train")}
+    assert "genvid/train/loop.py" in train
+    assert not any(p.startswith("genvid/models/") for name in ("train", "figures", "report")
+                   for p in map(Path.as_posix, stage_code(name)))
+
+
+def test_a_change_reruns_only_the_stages_that_reach_it(tmp_path):
+    """A change in a module only the leaderboard imports changes deps/stages/leaderboard.json and no data stage's;
+    a change in genvid/errors.py (every stage's) changes every stage's file."""
+    import shutil
+
+    from genvid.codegraph import stage_manifest, stage_modules
+
+    copy = tmp_path / "repo"
+    for folder in ("genvid", "stages"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    names = [m.rsplit(".", 1)[1] for m in stage_modules()]
+    before = {n: stage_manifest(n, copy) for n in names}
+    with (copy / "genvid/leaderboard.py").open("a") as f:
+        f.write("\n# touched\n")
+    after = {n: stage_manifest(n, copy) for n in names}
+    changed = {n for n in names if after[n] != before[n]}
+    assert "leaderboard" in changed and not changed & {"collect", "split", "normalize", "train", "sample"}
+    with (copy / "genvid/errors.py").open("a") as f:
+        f.write("\n# touched\n")
+    assert all(stage_manifest(n, copy) != after[n] for n in names)
 
 
 def test_the_import_scan_finds_what_it_must():
@@ -150,7 +197,7 @@ def test_a_models_code_is_the_core_and_the_family_folders_it_reaches():
 
 def test_a_change_in_one_family_reruns_only_its_runs(tmp_path):
     """Issue 45's acceptance, at the level DVC decides it: after a change inside genvid/models/cvg/, stage
-    model_code's file of every model but the cascade keeps its bytes, so only the cascade's runs (whose stages
+    stage code's file of every model but the cascade keeps its bytes, so only the cascade's runs (whose stages
     depend on deps/models/cvg.json, dvc.yaml) and what reads them are out of date; a change in the core
     changes every model's file."""
     import shutil

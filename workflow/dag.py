@@ -80,8 +80,9 @@ def inputs(stage: StageSpec, stages: list[StageSpec]) -> list[str]:
     result = []
     for dep in stage.deps:
         inside = [out for out in outs if out != dep and out.startswith(dep.rstrip("/") + "/")]
-        # a file inside another stage's folder output (deps/models/<model>.json of stage model_code): DVC hashes
-        # the file itself; Snakemake takes no input inside a directory() output, so the rule reads the folder
+        # a file inside another stage's folder output (deps/stages/<stage>.json, deps/models/<model>.json of stage
+        # code): DVC hashes the file itself; Snakemake takes no input inside a directory() output, so the rule
+        # reads the folder
         holder = [out for out in outs if is_directory(out) and dep.startswith(out.rstrip("/") + "/")]
         result.extend(inside if inside and dep not in outs else holder[:1] or [dep])
     return result
