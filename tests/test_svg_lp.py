@@ -378,6 +378,51 @@ def test_the_hard_mask_picks_one_source_per_pixel_and_passes_the_soft_gradient()
         make_steered(ego_warp=True, warp_mask="gumbel")
 
 
+def test_predicting_with_a_hard_mask_picks_per_pixel_and_leaves_training_as_it_was():
+    """``sampling.mask: hard``: each predicted pixel is the shifted previous output (soft mask > 1/2) or the
+    decoder's, frame after frame, by hand; the teacher-forced frames (the loss) are the soft blend either way."""
+    from genvid.models.svg_lp.model import SVGLPSampling, horizontal_shift
+
+    pattern = torch.rand(TINY["channels"], 16, 16, generator=gen(3))
+    soft = torch.rand(1, 16, 16, generator=gen(5)) * 0.8 + 0.1
+    frames, context = clip(b=2, t=5), clip(b=1, t=3)
+    trained = {}
+    for mask in ("soft", "hard"):
+        m = make_steered(ego_warp=True, max_shift=1.0)
+        with torch.no_grad():
+            m.shift_head.weight.zero_()
+            m.shift_head.bias.fill_(50.0)  # s_t = tanh(50) = 1 pixel to the right
+        m.decoder = _Masked(pattern, soft)
+        m.configure_sampling(SVGLPSampling(mask=mask))
+        trained[mask], _ = m.teacher_forced(frames, lambda shape: torch.zeros(shape), m._actions(torch.zeros(2, 5, 3), 5))
+        out = m.generate(context, 3, 1, gen(1), torch.zeros(1, 6, 3))
+        weight = (soft > 0.5).float() if mask == "hard" else soft
+        previous = context[:, -1]
+        for j in range(3):
+            previous = weight * horizontal_shift(previous, torch.ones(1)) + (1 - weight) * pattern
+            assert torch.allclose(out[0, 0, j], previous[0], atol=1e-6), (mask, j)
+    assert torch.equal(trained["soft"], trained["hard"])
+
+
+def test_the_prediction_mask_is_checked_where_params_are():
+    from genvid.models.registry import MODELS
+    from genvid.models.svg_lp.model import SVGLPSampling
+
+    params = {k: v for k, v in TINY.items() if k not in ("channels", "resolution", "context_frames")}
+    network = MODELS["svg_lp_action"].network
+    assert network({**params, "ego_warp": True, "sampling": {"mask": "hard"}}, 1, 16, 3).cfg.ego_warp
+    with pytest.raises(ParamError, match=r"models.svg_lp_action.sampling: mask chooses .* needs ego_warp: true"):
+        network({**params, "sampling": {"mask": "hard"}}, 1, 16, 3)
+    with pytest.raises(ParamError, match="models.svg_lp_action.sampling.mask must be one of soft, hard"):
+        network({**params, "ego_warp": True, "sampling": {"mask": "round"}}, 1, 16, 3)
+    with pytest.raises(ParamError, match="models.svg_lp_action.sampling.temperature is not a known parameter"):
+        network({**params, "ego_warp": True, "sampling": {"temperature": 0.5}}, 1, 16, 3)
+    with pytest.raises(ParamError, match="models.svg_lp.sampling is not a known parameter"):
+        MODELS["svg_lp"].network({**params, "sampling": {"mask": "hard"}}, 1, 16, 3)  # no prediction-time options
+    with pytest.raises(GenvidError, match="needs ego_warp: true"):
+        make_steered().configure_sampling(SVGLPSampling(mask="hard"))
+
+
 def test_the_shift_head_reads_the_action_that_leads_to_each_frame():
     """``shift_reads_action``: s_t = max_shift · tanh(W [g_t ‖ a_{t-1}] + b), by hand; teacher-forced frame i
     gets a_{i-1}, the rollout's j-th frame a_{tc-1+j}, the same rows the predictor reads; off, the head is
@@ -389,7 +434,7 @@ def test_the_shift_head_reads_the_action_that_leads_to_each_frame():
     torch.testing.assert_close(m._shift(g, a), want)
     seen = []
     frame = m._frame
-    m._frame = lambda *args: (seen.append(args[4]), frame(*args))[1]
+    m._frame = lambda *args, **kw: (seen.append(args[4]), frame(*args, **kw))[1]
     x, cond = clip(b=2, t=6), torch.randn(2, 8, 3, generator=gen(3))
     actions = m._actions(cond[:, :6], 6)
     m.teacher_forced(x, lambda shape: torch.zeros(shape), actions)

@@ -34,15 +34,19 @@ from genvid.models.store import load_model, register_kind, run_stamp, save_model
 DATA_FIELDS = {"channels", "resolution", "context_frames"}  # config fields the benchmark sets
 COND_STATS = ("cond_mean", "cond_std")  # a conditioned config's training-split statistics (set by train)
 COMPONENT = "model"  # a pixel model's one component: checkpoints/<run>/model, curves/model
+SAMPLING = "sampling"  # models.<name>.sampling: a family's prediction-time options (pixel_spec's ``sampling``)
 
 
 def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditioning: str | None = None,
-               **declared: Any) -> ModelSpec:
+               sampling: type | None = None, **declared: Any) -> ModelSpec:
     """The family of ``model(config)``, an nn.Module with ``loss(frames, step)`` and
     ``generate(context, horizon, num_samples, generator)`` on [0, 1] pixels (with
     ``conditioning``, e.g. "action": ``loss(frames, step, cond)`` and ``generate(..., cond)``).
-    Config fields named in DATA_FIELDS come from the run's benchmark, not from params. ``declared``: the
-    spec's report declarations (label, citation, choices)."""
+    Config fields named in DATA_FIELDS come from the run's benchmark, not from params. ``sampling``: the
+    dataclass of the model's prediction-time options, ``models.<name>.sampling`` (read when predicting, not
+    part of what trains: a change reruns sampling, not training; its ``against(cfg)`` names a problem with them for
+    the model of ``cfg``), which the predictor hands to the model's
+    ``configure_sampling``. ``declared``: the spec's report declarations (label, citation, choices)."""
 
     def classes() -> tuple[type, Callable[..., nn.Module]]:
         return config, model
@@ -59,8 +63,20 @@ def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditi
         fields = {f.name for f in dataclasses.fields(cls)}
         for key in (DATA_FIELDS | set(COND_STATS)) & fields & set(section):
             raise ParamError(f"{source}: models.{name}.{key} is set from the benchmark; remove it")
-        values = {**section, **{k: v for k, v in data.items() if k in fields}}
-        return parse_config(cls, values, f"models.{name}", source)
+        values = {**{k: v for k, v in section.items() if k != SAMPLING or sampling is None},
+                  **{k: v for k, v in data.items() if k in fields}}
+        cfg = parse_config(cls, values, f"models.{name}", source)
+        sampling_config(section, cfg, source)  # checked with the model's own, before anything trains
+        return cfg
+
+    def sampling_config(section: dict, cfg: Any, source: str | None) -> Any:
+        if sampling is None:
+            return None
+        parsed = parse_config(sampling, section.get(SAMPLING) or {}, f"models.{name}.{SAMPLING}", source)
+        problem = parsed.against(cfg) if hasattr(parsed, "against") else None
+        if problem:
+            raise ParamError(f"{source}: models.{name}.{SAMPLING}: {problem}")
+        return parsed
 
     def run_config(ctx: RunContext, channels: int, resolution: int):
         return config_for(ctx.run.model_params, channels, resolution, ctx.bench.protocol.context_frames,
@@ -83,6 +99,8 @@ def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditi
 
     def predictor(ctx: RunContext) -> Predictor:
         loaded, _ = load_model(ctx.model_dir / "model.pt", name, run=ctx)
+        if sampling is not None:
+            loaded.configure_sampling(sampling_config(ctx.run.model_params, loaded.cfg, ctx.params_path))
         return PixelPredictor(place(loaded, ctx.device, ctx.channels_last), ctx.device, conditioned=conditioning is not None)
 
     return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network,

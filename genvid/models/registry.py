@@ -65,8 +65,8 @@ register(pixel_spec("svg_lp", svg_lp_model.SVGLPConfig, svg_lp_model.SVGLP,  # D
                     label="SVG-LP", citation="Denton &amp; Fergus (2018), seed 004's baseline",
                     choices=(svg_lp.BATCH_NORM, FVD_REPEATS)))
 register(pixel_spec("svg_lp_action", svg_lp_model.SVGLPActionConfig, svg_lp_model.SVGLP,  # issue 24
-                    conditioning="action",
-                    choices=(svg_lp.ACTIONS, svg_lp.EGO_WARP, svg_lp.BATCH_NORM, FVD_REPEATS)))
+                    conditioning="action", sampling=svg_lp_model.SVGLPSampling,
+                    choices=(svg_lp.ACTIONS, svg_lp.EGO_WARP, svg_lp.PICK, svg_lp.BATCH_NORM, FVD_REPEATS)))
 register(pixel_spec("hvrnn", hvrnn_model.HVRNNConfig, hvrnn_model.HVRNN,  # seed 004 §4.4
                     citation="seed 004 §4.4", choices=(hvrnn.LIKELIHOOD, hvrnn.PARAMETERS, FVD_REPEATS),
                     claims=(Claim("fvd_ssim_lpips", ("svg_lp",)),)))

@@ -30,6 +30,15 @@ EGO_WARP = Choice(
     "<code>warp_decoder</code> its share of a frame stays where the context left the scene and the blend "
     "averages a moved and an unmoved picture")
 
+PICK = Choice(
+    "The ego warp's mask while predicting (<code>models.svg_lp_action.sampling.mask</code>, issue 48)",
+    "<code>hard</code> in the default profile: each predicted pixel is the shifted previous frame or the decoder's, "
+    "whichever the trained mask favours (m<sub>t</sub> &gt; 1/2); <code>soft</code>: their blend, as in training",
+    "no source (the ego warp is genvid's)",
+    "genvid's choice: the model trains with the soft blend, whose gradient reaches both sides, but a blend of a "
+    "picture moved by the steer and one drawn in the context's pose differs less between two steers than "
+    "either does; picking one per pixel keeps what the warp moved (docs/learning.md)")
+
 BATCH_NORM = Choice(
     "Batch norm while generating",
     "eval mode (running statistics)",

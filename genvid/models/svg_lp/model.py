@@ -37,7 +37,10 @@ and the model's own previous output while predicting; ``shift`` interpolates lin
 pixels and repeats the border column (``horizontal_shift``). The decoder reads the skips of one frame (the
 last context frame's for a whole rollout), so it draws in that frame's pose; with ``warp_decoder`` its
 output is shifted by the s summed since that frame before the blend. With ``warp_mask: hard`` each pixel takes
-one of the two, m_t rounded to 0 or 1, its gradient the soft blend's (straight-through).
+one of the two, m_t rounded to 0 or 1, its gradient the soft blend's (straight-through). With
+``sampling.mask: hard`` (a prediction-time option: the model trains as it would without it) each predicted
+pixel takes the side the trained soft mask favours, m_t > 1/2, instead of the blend: a blend of a moved and a
+drawn picture differs less between two steers than either does.
 Generation in eval mode (SVG's generation script keeps training mode, batch statistics; genvid's
 choice, so a prediction never depends on the other sequences of its batch): z from the posterior
 over the context (its samples feed the predictor and the prior runs to keep its state), then from
@@ -116,6 +119,21 @@ class SVGLPActionConfig(SVGLPConfig):
         if problem is None and self.shift_reads_action and not self.ego_warp:
             problem = "shift_reads_action feeds the action to the ego warp's shift head: it needs ego_warp: true"
         return problem
+
+
+@dataclass(frozen=True)
+class SVGLPSampling:
+    """``models.svg_lp_action.sampling``: prediction-time options (read when predicting, not trained)."""
+
+    # genvid's (issue 48): "hard": each predicted pixel the shifted previous frame or the decoder's, whichever
+    # the soft mask favours (m_t > 1/2); "soft": their blend, as trained
+    mask: str = field(default="soft", metadata=rule(choices=("soft", "hard")))
+
+    def against(self, cfg: SVGLPConfig) -> str | None:
+        """A problem with these options for a model of ``cfg``, or None."""
+        if self.mask != "soft" and not getattr(cfg, "ego_warp", False):
+            return "mask chooses between the ego warp and the decoder: it needs ego_warp: true"
+        return None
 
 
 def _tent(d: Tensor) -> Tensor:
@@ -289,6 +307,14 @@ class SVGLP(nn.Module):
             self.shift_head = nn.Linear(cfg.g_dim + self.shift_reads, 1)
         self.apply(_dcgan_init)
         register_action_stats(self, cfg)
+        self.sampling = SVGLPSampling()
+
+    def configure_sampling(self, sampling: SVGLPSampling) -> None:
+        """The prediction-time options (``models.svg_lp_action.sampling``): the predictor sets them."""
+        problem = sampling.against(self.cfg)
+        if problem:
+            raise GenvidError(f"models.svg_lp_action.sampling: {problem}")
+        self.sampling = sampling
 
     def _actions(self, cond: Tensor | None, frames: int) -> Tensor | None:
         """The standardised per-frame actions [B, T, A] (None for the unconditioned model)."""
@@ -322,10 +348,11 @@ class SVGLP(nn.Module):
         return self.cfg.max_shift * torch.tanh(self.shift_head(x)[..., 0])
 
     def _frame(self, g: Tensor, skips: list[Tensor], previous: Tensor, moved: Tensor | None = None,
-               action: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+               action: Tensor | None = None, pick: bool = False) -> tuple[Tensor, Tensor | None]:
         """x̂_t from g_t [N, g] and the skips; with ``ego_warp``, blended with ``previous`` [N, C, H, W] shifted
         by s_t (read from g_t and ``action`` a_{t-1} [N, A]), and with ``warp_decoder`` the decoder's frame
-        shifted by ``moved`` [N] + s_t, ``moved`` being the shift from the skip frame to the previous frame.
+        shifted by ``moved`` [N] + s_t, ``moved`` being the shift from the skip frame to the previous frame;
+        ``pick`` (predicting with ``sampling.mask: hard``): each pixel one of the two, where m_t > 1/2.
         Returns x̂_t and the shifts s_t [N] (None without the warp)."""
         out = self.decoder(g, skips)
         if not self.warp:
@@ -338,6 +365,8 @@ class SVGLP(nn.Module):
         mask = out[:, c:]
         if getattr(self.cfg, "warp_mask", "soft") == "hard":  # 0 or 1 forward, the soft mask's gradient backward
             mask = (mask > 0.5).to(mask.dtype) + mask - mask.detach()
+        if pick:
+            mask = (mask > 0.5).to(mask.dtype)
         return mask * horizontal_shift(previous, shift, kernel) + (1 - mask) * drawn, shift
 
     def teacher_forced(self, frames: Tensor, draw, actions: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -408,7 +437,8 @@ class SVGLP(nn.Module):
             mu_p, logvar_p, prior = self.prior(self._with(h_prev, actions, tc - 1 + j), prior)
             z = mu_p + (0.5 * logvar_p).exp() * draw(tuple(mu_p.shape))
             g, pred = self.predictor(self._with(torch.cat([h_prev, z], dim=1), actions, tc - 1 + j), pred)
-            frame, shift = self._frame(g, skip, frame, moved, None if actions is None else actions[:, tc - 1 + j])
+            frame, shift = self._frame(g, skip, frame, moved, None if actions is None else actions[:, tc - 1 + j],
+                                       pick=self.sampling.mask == "hard")
             if shift is not None:  # the pose of frame tc + j against the skip frame's (tc - 1)
                 moved = shift if moved is None else moved + shift
             frames.append(frame)
