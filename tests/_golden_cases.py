@@ -120,7 +120,8 @@ def op_cases() -> dict[str, str]:
 # open-loop L2 (issue 48) joined the default profile after the Intel record; its term is one more MSE,
 # an op every other case computes. Likewise the steered SVG-LP's ego warp (issue 48): a blend and a batched
 # matrix product, ops every other case computes.
-RECORDED_AS = {"feature_flow": {"open_l2_weight": 0.0}, "svg_lp_action": {"ego_warp": False}}
+RECORDED_AS = {"feature_flow": {"open_l2_weight": 0.0},
+               "svg_lp_action": {"ego_warp": False, "sampling": {"mask": "soft"}}}  # no warp: no mask to pick
 
 
 def train_cases() -> dict[str, str]:

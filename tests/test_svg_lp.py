@@ -411,7 +411,7 @@ def test_the_prediction_mask_is_checked_where_params_are():
     params = {k: v for k, v in TINY.items() if k not in ("channels", "resolution", "context_frames")}
     network = MODELS["svg_lp_action"].network
     assert network({**params, "ego_warp": True, "sampling": {"mask": "hard"}}, 1, 16, 3).cfg.ego_warp
-    with pytest.raises(ParamError, match=r"models.svg_lp_action.sampling: mask chooses .* needs ego_warp: true"):
+    with pytest.raises(ParamError, match=r"^models.svg_lp_action.sampling: mask chooses .* needs ego_warp: true"):
         network({**params, "sampling": {"mask": "hard"}}, 1, 16, 3)
     with pytest.raises(ParamError, match="models.svg_lp_action.sampling.mask must be one of soft, hard"):
         network({**params, "ego_warp": True, "sampling": {"mask": "round"}}, 1, 16, 3)

@@ -75,7 +75,7 @@ def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditi
         parsed = parse_config(sampling, section.get(SAMPLING) or {}, f"models.{name}.{SAMPLING}", source)
         problem = parsed.against(cfg) if hasattr(parsed, "against") else None
         if problem:
-            raise ParamError(f"{source}: models.{name}.{SAMPLING}: {problem}")
+            raise ParamError(f"{source + ': ' if source else ''}models.{name}.{SAMPLING}: {problem}")
         return parsed
 
     def run_config(ctx: RunContext, channels: int, resolution: int):
