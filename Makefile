@@ -46,7 +46,8 @@ snakemake: $(STAMP)
 
 # The GPU check (benchmarks/gpu_check.py, docs/gpu.md): prepare here, where DVC is, carry .gpu-check to
 # the GPU machine and run `make gpu-check` there until it prints "gpu-check: done" (each call < 9 min;
-# with $$OUT set, the results folder is copied there after every part). The GPU machine has no venv:
+# with $$OUT set, the results folder is packed there as one tarball after every part; `gpu_check.py
+# collect` unpacks it into benchmarks/results/ here). The GPU machine has no venv:
 # its python3 runs it. It writes the gpu profile's SM-MNIST outputs into the workspace: on a machine of your own,
 # run it in a copy. GPU_CHECK_DEVICE=cpu is the smoke mode CI runs on a copy (tests/test_gpu_check.py).
 GPU_PY = $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)

@@ -340,10 +340,13 @@ def gpu_checks(root: Path) -> list[str]:
                   ", ".join(f"{k} {env.get(k)}" for k in ("device", "driver", "torch", "cuda", "cudnn", "python")
                             if env.get(k) is not None) + (f"; commit `{str(env['commit'])[:10]}`" if env.get("commit") else ""),
                   ""]
-        parts = json.loads((folder / "state.json").read_text()).get("parts", {})
-        rows = [[f"`{name}`", str(e.get("status", "")), _num(e.get("seconds"), ".1f"),
-                 _cell(e.get("summary", e.get("error", "")))] for name, e in parts.items()]
+        state = json.loads((folder / "state.json").read_text())
+        parts = state.get("parts", {})
+        rows = [[f"`{name}`" + (f" (call {e['call']})" if "call" in e else ""), str(e.get("status", "")),
+                 _num(e.get("seconds"), ".1f"), _cell(e.get("summary", e.get("error", "")))] for name, e in parts.items()]
         lines += _table(["part", "status", "seconds", "summary"], rows) + [""]
+        if state.get("calls"):  # how a folder pieced together from several device calls came to be
+            lines += [str(state["calls"]), ""]
     return lines
 
 

@@ -24,11 +24,13 @@ The parts, most important first, so that a run cut short still brings the most i
    whether the best learned model beats copy-last and by how much;
 4. ``learning:<run>``: ``benchmarks/learning.py`` curves of the gpu profile's SM-MNIST models.
 
-Everything measured goes to one folder, ``benchmarks/results/gpu-<device>-<date>/`` (under ``--root``;
-the folder's name is fixed by the first call on a device): ``environment.json`` (device, driver,
-torch, CUDA and cuDNN versions, the commit), ``state.json`` (the parts done, their seconds and
-status) and one file per part. ``--copy-to`` (``make gpu-check`` passes ``$OUT`` when set) gets a
-copy of the folder after every part, so what a call measured comes back even if the next is cut.
+Everything measured goes to one folder, ``.gpu-run/gpu-<device>-<date>/`` (under ``--root``; git-ignored
+and not carried, so it stays on the device machine between calls; its name is fixed by the first call
+on a device): ``environment.json`` (device, driver, torch, CUDA and cuDNN versions, the commit),
+``state.json`` (the parts done, their seconds and status) and one file per part. ``--copy-to``
+(``make gpu-check`` passes ``$OUT`` when set) gets the folder as one tarball after every part, so what a
+call measured comes back even if the next is cut (the device tool brings back at most 8 files), and
+``gpu_check.py collect <tarball>`` puts it in ``benchmarks/results/`` here, to commit.
 
 The smoke mode (``GPU_CHECK_DEVICE=cpu``) runs the same parts on the CPU at tiny sizes: one network per
 identity part (no compiling: that needs CUDA here), one bench component, the tiny profile's data
@@ -56,7 +58,12 @@ ROOT = Path(__file__).resolve().parents[1]
 PREPARED = Path(".gpu-check") / "prepared"  # under --root: what `prepare` writes, carried to the GPU
 WHEELS = Path(".gpu-check") / "wheels"  # under --root: benchmarks/gpu_check_wheels.txt's wheels (prepare)
 SITE = Path(".gpu-check") / "site"  # under --root: where the run installs them
-CURRENT = Path(".gpu-check") / "current"  # under --root: the name of the results folder being filled
+# Under --root, the results folder being filled: git-ignored and outside the carried .gpu-check, so that it
+# stays on the device machine between calls (the device tool re-sends the working tree and replaces what
+# is carried), and `collect` puts it in benchmarks/results/ here.
+WORK = Path(".gpu-run")
+CURRENT = WORK / "current"  # the name of the results folder being filled
+MAX_COPY_BYTES = 16 << 20  # the device tool brings back files of at most 16 MiB, at most 8 of them
 DEFAULT_BUDGET = 510.0
 SMOKE = os.environ.get("GPU_CHECK_DEVICE", "cuda") == "cpu"
 CUDA_FLAGS = ("--device", "cuda", "--precision", "bf16", "--channels-last")
@@ -79,11 +86,11 @@ class Check:
     def _folder(self) -> Path:
         current = self.root / CURRENT
         if current.exists():
-            folder = self.root / "benchmarks" / "results" / current.read_text().strip()
+            folder = self.root / WORK / current.read_text().strip()
             if folder.exists():
                 return folder
         name = f"gpu-{device_slug()}-{datetime.date.today().isoformat()}"
-        folder = self.root / "benchmarks" / "results" / name
+        folder = self.root / WORK / name
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(current, name)
         write_atomic(folder / "environment.json", json.dumps(environment(self.root), indent=2) + "\n")
@@ -93,9 +100,7 @@ class Check:
         self.state["parts"][name] = entry
         write_atomic(self.state_path, json.dumps(self.state, indent=2) + "\n")
         if self.copy_to is not None:
-            target = self.copy_to / self.folder.name
-            shutil.rmtree(target, ignore_errors=True)
-            shutil.copytree(self.folder, target)
+            pack(self.folder, self.copy_to / f"{self.folder.name}.tar.gz")
 
     def env(self) -> dict[str, str]:
         """This process's environment, the carried wheels' site first on PYTHONPATH, and this Python
@@ -122,6 +127,43 @@ def write_atomic(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def pack(folder: Path, target: Path) -> None:
+    """``folder`` as one gzipped tar at ``target`` (written beside it, then renamed): the device tool brings
+    back at most 8 files, so the results travel as one."""
+    import tarfile
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for f in sorted(folder.iterdir()):
+            if f.is_file():
+                tar.add(f, arcname=f"{folder.name}/{f.name}")
+    if tmp.stat().st_size > MAX_COPY_BYTES:
+        print(f"gpu-check: warning: {target.name} is {tmp.stat().st_size >> 20} MiB, over the 16 MiB the device "
+              f"tool brings back", file=sys.stderr, flush=True)
+    os.replace(tmp, target)
+
+
+def collect(root: Path, tarball: Path) -> Path:
+    """Unpack a results tarball (``--copy-to``'s) into benchmarks/results/<its folder>/, replacing it."""
+    import tarfile
+    with tarfile.open(tarball) as tar:
+        members = tar.getmembers()
+        names = {Path(m.name).parts[0] for m in members}
+        bad = [m.name for m in members if not m.isfile() or len(Path(m.name).parts) != 2 or ".." in m.name]
+        if len(names) != 1 or bad or not next(iter(names)).startswith("gpu-"):
+            raise SystemExit(f"error: {tarball}: not a GPU check's results (one gpu-* folder of plain files)")
+        name = names.pop()
+        target = root / "benchmarks" / "results" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            tar.extractall(tmp, filter="data")
+            if not (Path(tmp) / name / "state.json").exists():
+                raise SystemExit(f"error: {tarball}: {name}/state.json is missing")
+            shutil.rmtree(target, ignore_errors=True)
+            os.replace(Path(tmp) / name, target)
+    return target
 
 
 def device_slug() -> str:
@@ -187,6 +229,30 @@ def _bench(component: str) -> Callable[[Check, float], dict]:
     return run
 
 
+# The metric weights travel xz-packed: the device tool carries at most 64 MiB with the working tree, and
+# I3D's and LPIPS's weights alone are 61 MB (packed, about 6 MB less).
+PACKED = ".xz"
+
+
+def _pack(path: Path) -> None:
+    """Replace ``path`` by ``path.xz`` (written beside it, then renamed)."""
+    import lzma
+    tmp = path.with_name(path.name + PACKED + ".tmp")
+    tmp.write_bytes(lzma.compress(path.read_bytes(), preset=1))
+    tmp.replace(path.with_name(path.name + PACKED))
+    path.unlink()
+
+
+def _unpack(packed: Path) -> None:
+    """Replace ``<name>.xz`` by ``<name>`` (written beside it, then renamed)."""
+    import lzma
+    target = packed.with_name(packed.name[: -len(PACKED)])
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(lzma.decompress(packed.read_bytes()))
+    tmp.replace(target)
+    packed.unlink()
+
+
 def _dag(check: Check, left: float) -> dict:
     prepared = check.root / PREPARED
     for marker in (prepared / "done").glob("*"):  # stages whose outputs travelled (the metric weights)
@@ -194,6 +260,8 @@ def _dag(check: Check, left: float) -> dict:
         shutil.copyfile(marker, check.root / ".plan" / marker.name)
     if (prepared / "models").exists():
         shutil.copytree(prepared / "models", check.root / "models", dirs_exist_ok=True)
+        for packed in (check.root / "models").rglob("*" + PACKED):
+            _unpack(packed)
     # the stages read ./params.yaml: the profile's while the plan runs, the project's own again after it
     # (a backup first, so a call killed mid-plan leaves it to be restored by the next)
     params, backup = check.root / "params.yaml", check.root / ".gpu-check" / "params.yaml.orig"
@@ -354,6 +422,9 @@ def prepare(root: Path, profile: str, only: str, wheels: bool) -> None:
     carried = [s for s in stages if s.name == "metric_weights"]
     if carried and weights.exists():
         shutil.copytree(weights, out / "models" / "metrics")
+        for f in sorted((out / "models").rglob("*")):
+            if f.is_file() and f.stat().st_size > 1 << 20:
+                _pack(f)
         (out / "done").mkdir()
         for stage in carried:
             (out / "done" / stage.name).write_text(stage.cmd)
@@ -368,10 +439,11 @@ def prepare(root: Path, profile: str, only: str, wheels: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("command", nargs="?", default="run", choices=("run", "prepare"))
+    p.add_argument("command", nargs="?", default="run", choices=("run", "prepare", "collect"))
+    p.add_argument("tarball", nargs="?", type=Path, help="collect: the results tarball the device brought back")
     p.add_argument("--root", type=Path, help="the project (default: this checkout; the smoke mode needs a copy)")
     p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="seconds this call may run parts for")
-    p.add_argument("--copy-to", type=Path, help="a folder that gets a copy of the results after every part ($OUT)")
+    p.add_argument("--copy-to", type=Path, help="a folder that gets the results as one tarball after every part ($OUT)")
     p.add_argument("--stop-after", type=int, help="run at most this many parts (tests: a stop between parts)")
     p.add_argument("--profile", default="tiny" if SMOKE else "gpu", help="prepare: the profile (default gpu)")
     p.add_argument("--no-wheels", action="store_true", help="prepare: fetch no wheels (the smoke mode needs none)")
@@ -383,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the smoke mode writes the tiny profile's SM-MNIST data under its root: run it on a copy "
               "(--root DIR), as tests/test_gpu_check.py does", file=sys.stderr)
         return 2
+    if args.command == "collect":
+        if args.tarball is None:
+            p.error("collect needs the tarball: gpu_check.py collect FILES_AT/gpu-<device>-<date>.tar.gz")
+        print(f"gpu-check: collected {collect(root, args.tarball).relative_to(root)}")
+        return 0
     if args.command == "prepare":
         prepare(root, args.profile, args.only, not (args.no_wheels or SMOKE))
         return 0

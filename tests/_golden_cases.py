@@ -3,6 +3,7 @@
     python tests/_golden_cases.py THREADS   # prints {"case": "sha256 prefix", ...} as JSON
     python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last [--compile]
     python tests/_golden_cases.py THREADS --train-only --only 'train:svg_lp'   # the cases a regex matches (smoke)
+    python tests/_golden_cases.py THREADS --train-only --ops   # {"train:<model>": [the aten ops its steps ran]}
 
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
 every stage does), so two machines print the same line for a case exactly when a stage would
@@ -19,6 +20,7 @@ CUDA-only test, issue 25); on the CPU channels-last runs every network's layout 
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -38,10 +40,12 @@ PRECISION = ARGS[ARGS.index("--precision") + 1] if "--precision" in ARGS else "f
 CHANNELS_LAST = "--channels-last" in ARGS
 COMPILE = "--compile" in ARGS
 ONLY = ARGS[ARGS.index("--only") + 1] if "--only" in ARGS else None  # a regex over case names (benchmarks/gpu_check.py)
+OPS = "--ops" in ARGS  # each training case's aten ops in place of its digest (tests/test_golden.py)
 
 pin_environment(THREADS)
 
 import torch  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 
 from genvid.determinism import configure_torch  # noqa: E402
 
@@ -49,6 +53,18 @@ configure_torch()
 torch.set_num_threads(THREADS)
 
 STEPS = 3
+
+
+class OpNames(TorchDispatchMode):
+    """Records the name of every aten op dispatched inside it, autograd's backward included."""
+
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(func._schema.name)
+        return func(*args, **(kwargs or {}))
 
 
 def digest(*tensors: torch.Tensor) -> str:
@@ -148,9 +164,10 @@ def train_cases() -> dict[str, str]:
         if ONLY is not None and not re.fullmatch(ONLY, f"train:{name}"):
             return
         groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
-        fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
-            device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
-        out[f"train:{name}"] = digest(*model.state_dict().values())
+        with (OpNames() if OPS else contextlib.nullcontext()) as ops:
+            fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
+                device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
+        out[f"train:{name}"] = sorted(ops.names) if OPS else digest(*model.state_dict().values())
 
     # the pixel models at 32 x 32
     clips = (torch.randint(0, 256, (4, 8, 3, 32, 32), generator=torch.Generator().manual_seed(5)).float() / 255)

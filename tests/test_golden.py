@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -145,3 +146,59 @@ def test_two_compiled_cuda_trainings_give_the_same_bytes():
     first, second = _train_cases(*flags), _train_cases(*flags)
     differ = sorted(case for case in first if first[case] != second[case])
     assert not differ, f"{', '.join(differ)}: two compiled CUDA trainings differ"
+
+
+# The aten ops behind the entries of torch.use_deterministic_algorithms' list of operations that "will
+# throw a RuntimeError" on CUDA (torch 2.13's docstring), by the documented name they stand for.
+THROWS_ON_CUDA = {
+    "torch.nn.AvgPool3d": {"aten::avg_pool3d_backward"},
+    "torch.nn.AdaptiveAvgPool2d": {"aten::_adaptive_avg_pool2d_backward"},
+    "torch.nn.AdaptiveAvgPool3d": {"aten::_adaptive_avg_pool3d_backward"},
+    "torch.nn.AdaptiveMaxPool2d": {"aten::adaptive_max_pool2d_backward"},
+    "torch.nn.FractionalMaxPool2d": {"aten::fractional_max_pool2d_backward"},
+    "torch.nn.FractionalMaxPool3d": {"aten::fractional_max_pool3d_backward"},
+    "torch.nn.MaxUnpool1d": {"aten::max_unpool2d"},  # 1d unpools through the 2d kernel
+    "torch.nn.MaxUnpool2d": {"aten::max_unpool2d"},
+    "torch.nn.MaxUnpool3d": {"aten::max_unpool3d"},
+    "torch.nn.functional.interpolate": {"aten::upsample_linear1d_backward", "aten::upsample_bilinear2d_backward",
+                                        "aten::upsample_bicubic2d_backward", "aten::upsample_trilinear3d_backward"},
+    "torch.nn.ReflectionPad1d": {"aten::reflection_pad1d_backward"},
+    "torch.nn.ReflectionPad2d": {"aten::reflection_pad2d_backward"},
+    "torch.nn.ReflectionPad3d": {"aten::reflection_pad3d_backward"},
+    "torch.nn.NLLLoss": {"aten::nll_loss2d_forward"},  # the 1D loss (the priors') ran on the GPU check's H100
+    "torch.nn.CTCLoss": {"aten::_ctc_loss_backward"},
+    "torch.nn.EmbeddingBag": {"aten::_embedding_bag_backward", "aten::_embedding_bag_dense_backward"},
+    "torch.Tensor.put_": {"aten::put_", "aten::put"},
+    "torch.histc": {"aten::histc"},
+    "torch.bincount": {"aten::bincount"},
+    "torch.median": {"aten::median"},
+    "torch.nn.functional.grid_sample": {"aten::grid_sampler_2d_backward", "aten::grid_sampler_3d_backward"},
+    "torch.cumsum": {"aten::cumsum", "aten::cumsum_"},
+    "torch.Tensor.scatter_reduce": {"aten::scatter_reduce", "aten::scatter_reduce_"},
+    "torch.Tensor.resize_": set(),  # quantized tensors only: genvid has none
+}
+
+
+def _documented_throwing_operations() -> set[str]:
+    doc = torch.use_deterministic_algorithms.__doc__
+    section = doc[doc.index("operations will throw a"):doc.index("In addition, several operations")]
+    return set(re.findall(r"^\s+\* :(?:class|func):`([^`]+)`", section, flags=re.M))
+
+
+def test_the_op_list_covers_torchs_own_list_of_operations_without_deterministic_cuda_kernels():
+    assert _documented_throwing_operations() == set(THROWS_ON_CUDA), (
+        "torch's list changed: map its new entries to aten ops in THROWS_ON_CUDA")
+
+
+def test_no_network_trains_through_an_op_without_a_deterministic_cuda_kernel():
+    """The GPU check's first run on an H100 stopped at avg_pool3d's backward (the CVG discriminators):
+    every network's three training steps here, on the CPU, must run none of the ops that throw under
+    deterministic algorithms on CUDA, so the GPU cannot find the next one first."""
+    ops = _train_cases("--ops")
+    from genvid.models import registry
+
+    assert {f"train:{name}" for name, spec in registry.MODELS.items() if spec.network is not None} <= set(ops)
+    banned = set().union(*THROWS_ON_CUDA.values())
+    found = {case: sorted(banned & set(names)) for case, names in ops.items() if banned & set(names)}
+    assert not found, f"ops without a deterministic CUDA kernel: {found}"
+    assert "aten::convolution_backward" in ops["train:cvg.level1"]  # the recording reaches autograd's backward

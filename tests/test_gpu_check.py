@@ -50,7 +50,7 @@ def test_a_part_past_the_budget_is_retried_once_then_recorded_as_failed(tmp_path
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("gpu-check: b failed") and "past the budget 2 time(s)" in lines[0]
     assert lines[1].startswith("gpu-check: c ok") and lines[-1].startswith("gpu-check: done, 1 not ok: b -> ")
-    folder = tmp_path / "benchmarks" / "results" / (tmp_path / gpu_check.CURRENT).read_text()
+    folder = tmp_path / gpu_check.WORK / (tmp_path / gpu_check.CURRENT).read_text()
     state = json.loads((folder / "state.json").read_text())["parts"]
     assert [state[n]["status"] for n in "abc"] == ["ok", "failed", "ok"] and len(calls) == 2
     assert gpu_check.run_check(tmp_path, 100, None) == 0 and len(calls) == 2  # done: nothing runs again
@@ -78,7 +78,7 @@ def test_the_smoke_mode_stops_after_a_part_and_resumes_to_done(tmp_path):
 
     unprepared = check()
     assert unprepared.returncode == 2 and "run `make gpu-check-prepare` where DVC is" in unprepared.stderr
-    assert not list((root / "benchmarks" / "results").glob("gpu-*"))  # refused before any folder or part
+    assert not (root / gpu_check.WORK).exists()  # refused before any folder or part
     prepared = check("prepare")
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     plan = (root / gpu_check.PREPARED / "plan.sh").read_text()
@@ -89,24 +89,62 @@ def test_the_smoke_mode_stops_after_a_part_and_resumes_to_done(tmp_path):
     assert first.stdout.splitlines()[-1] == "gpu-check: 3 part(s) left (identity-compiled next): run it again"
     name = (root / gpu_check.CURRENT).read_text()
     assert name.startswith("gpu-cpu-smoke-")
-    folder = root / "benchmarks" / "results" / name
+    folder = root / gpu_check.WORK / name
     assert set(json.loads((folder / "state.json").read_text())["parts"]) == {"identity"}
-    assert (out / name / "state.json").exists()  # the copy after every part
+    assert [p.name for p in out.iterdir()] == [f"{name}.tar.gz"]  # one tarball after every part
     second = check("--copy-to", str(out))
     assert second.returncode == 0, second.stdout + second.stderr[-3000:]
     lines = second.stdout.splitlines()
     assert [line.split()[1] for line in lines[:-1]] == ["identity-compiled", "bench:svg_lp", "smmnist"]
-    assert lines[-1] == f"gpu-check: done, 0 not ok -> benchmarks/results/{name}"
+    assert lines[-1] == f"gpu-check: done, 0 not ok -> .gpu-run/{name}"
     state = json.loads((folder / "state.json").read_text())["parts"]
     assert state["identity"]["differ"] == [] and set(state["identity"]["cases"]) == {"train:svg_lp"}
     env_record = json.loads((folder / "environment.json").read_text())
     assert env_record["smoke"] is True and {"torch", "cuda", "cudnn", "commit"} <= set(env_record)
     assert {p.name for p in folder.iterdir()} == {"environment.json", "state.json", "bench-svg_lp.json", "dag.log"}
     assert (root / "data" / "smmnist" / "frames.h5").exists()
-    assert sorted(p.name for p in (out / name).iterdir()) == sorted(p.name for p in folder.iterdir())
+    collected = check("collect", str(out / f"{name}.tar.gz"))
+    assert collected.returncode == 0 and collected.stdout.strip() == f"gpu-check: collected benchmarks/results/{name}"
+    for f in folder.iterdir():  # the last part's tarball holds the whole folder, byte for byte
+        assert (root / "benchmarks" / "results" / name / f.name).read_bytes() == f.read_bytes()
+    assert sorted(p.name for p in (root / "benchmarks" / "results" / name).iterdir()) == sorted(
+        p.name for p in folder.iterdir())
     again = check()
     assert again.returncode == 0 and again.stdout.splitlines() == [lines[-1]]  # nothing left to run
     assert (root / "params.yaml").read_bytes() == (ROOT / "params.yaml").read_bytes()  # the project's own again
     bare = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py")], cwd=root, env=env,
                           capture_output=True, text=True, timeout=120)
     assert bare.returncode == 2 and "run it on a copy (--root DIR)" in bare.stderr  # never in a checkout by default
+
+
+def test_collect_refuses_a_tarball_that_is_not_a_results_folder(tmp_path):
+    import tarfile
+    (tmp_path / "gpu-x").mkdir()
+    (tmp_path / "gpu-x" / "state.json").write_text("{}")
+    (tmp_path / "evil.txt").write_text("x")
+    good, bad, nostate = tmp_path / "good.tar.gz", tmp_path / "bad.tar.gz", tmp_path / "nostate.tar.gz"
+    with tarfile.open(good, "w:gz") as tar:
+        tar.add(tmp_path / "gpu-x" / "state.json", arcname="gpu-x/state.json")
+    with tarfile.open(bad, "w:gz") as tar:
+        tar.add(tmp_path / "gpu-x" / "state.json", arcname="gpu-x/state.json")
+        tar.add(tmp_path / "evil.txt", arcname="gpu-x/../../evil.txt")
+    with tarfile.open(nostate, "w:gz") as tar:
+        tar.add(tmp_path / "evil.txt", arcname="gpu-y/evil.txt")
+    root = tmp_path / "root"
+    (root / "benchmarks" / "results").mkdir(parents=True)
+    assert gpu_check.collect(root, good) == root / "benchmarks" / "results" / "gpu-x"
+    assert (root / "benchmarks" / "results" / "gpu-x" / "state.json").read_text() == "{}"
+    with pytest.raises(SystemExit, match=r"bad.tar.gz: not a GPU check's results"):
+        gpu_check.collect(root, bad)
+    with pytest.raises(SystemExit, match=r"nostate.tar.gz: gpu-y/state.json is missing"):
+        gpu_check.collect(root, nostate)
+    assert sorted(p.name for p in (root / "benchmarks" / "results").iterdir()) == ["gpu-x"]  # nothing half-written
+
+
+def test_the_metric_weights_travel_packed_and_unpack_to_their_bytes(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(bytes(range(256)) * 5000)
+    gpu_check._pack(weights)
+    assert not weights.exists() and (tmp_path / "w.pt.xz").stat().st_size < 256 * 5000
+    gpu_check._unpack(tmp_path / "w.pt.xz")
+    assert weights.read_bytes() == bytes(range(256)) * 5000 and not (tmp_path / "w.pt.xz").exists()
