@@ -8,7 +8,8 @@ and averaged, with cluster-bootstrap 95 % intervals (genvid.metrics.stats).
 
 FVD (I3D Kinetics-400 logits, genvid.metrics.fvd): the real context frames are in both sets
 (SRVP): real = context + true future, generated = context + one sample per clip, drawn at
-random (seeded) and repeated ``fvd_repeats`` times: mean and sd. While repeats ≤ N the draws
+random (seeded) and repeated ``fvd_repeats`` times: mean and sd, and a 95 % interval over the test clips
+(``fvd_interval``: whether an FVD over these clips can separate two runs, issue 48). While repeats ≤ N the draws
 of one clip are distinct samples (a random permutation's first k), so each repeat is still one
 uniformly random sample per clip and only k·clips generated videos need I3D; byte-identical
 samples of a clip (a deterministic model's) share one I3D pass. The real set's features come
@@ -50,7 +51,7 @@ from genvid.errors import GenvidError
 from genvid.data.h5 import read_h5
 from genvid.io import atomic_write_text, load_torch, read_json, save_torch, write_json
 from genvid.metrics import image, stats
-from genvid.metrics.fvd import frechet_distance_features, i3d_logits
+from genvid.metrics.fvd import frechet_distance_features, frechet_distance_low_rank, i3d_logits
 from genvid.metrics.i3d import I3D
 from genvid.metrics.i3d import MIN_FRAMES as I3D_MIN_FRAMES
 from genvid.metrics.lpips import LPIPS, lpips_frames
@@ -268,6 +269,22 @@ def fvd_repeats(real: np.ndarray, generated: np.ndarray, draws: np.ndarray) -> l
     return [frechet_distance_features(real, generated[np.arange(n), draw]) for draw in draws]
 
 
+def fvd_interval(real: np.ndarray, generated: np.ndarray, draws: np.ndarray, clusters: np.ndarray,
+                 n_boot: int, seed: int, estimate: float) -> list[float] | None:
+    """95 % interval of ``estimate`` (the mean over ``draws`` of FVD, ``fvd_repeats``): the clusters of test
+    clips resampled as every other interval resamples them, the real and generated rows of a clip
+    together, each resample's FVD the mean over the same draws; the resamples' spread around the estimate
+    (genvid.metrics.stats.spread_interval: a resample that repeats clips has a larger FVD, a shift, not a
+    spread), floored at 0. None with fewer than 2 clusters. Whether an FVD over these clips can separate two
+    runs is whether their intervals are apart."""
+    if len(np.unique(clusters)) < 2:
+        return None
+    values = [np.mean([frechet_distance_low_rank(real[rows], generated[rows, draw[rows]]) for draw in draws])
+              for rows in stats.cluster_resamples(clusters, n_boot, seed)]
+    lo, hi = stats.spread_interval(estimate, np.asarray(values))
+    return [max(lo, 0.0), hi]
+
+
 def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: str | None) -> dict[str, Any]:
     """The whole result: per series, metric and rule, curves and averages with intervals; FVD."""
     clusters = read_index(info.path, info.group)["cluster"]
@@ -282,7 +299,10 @@ def summarize(scores: Scores, info: SamplesInfo, cfg: EvaluateConfig, skipped: s
             if name == "real":
                 continue
             one = np.zeros_like(draws[:1])  # a deterministic extra: its only sample
-            out["fvd"][name] = _mean_sd(fvd_repeats(real, scores.features[name], draws if name == PREDICTIONS else one))
+            used = draws if name == PREDICTIONS else one
+            entry = out["fvd"][name] = _mean_sd(fvd_repeats(real, scores.features[name], used))
+            entry["ci95"] = fvd_interval(real, scores.features[name], used, clusters, cfg.bootstrap, cfg.seed,
+                                         entry["mean"])
         for name, extra in info.extras.items():
             if extra.sees_future and extra.samples == 1:  # FVD*: the model against its decoder's best (recon)
                 star = scores.features[name][:, 0]
@@ -401,6 +421,11 @@ def protocol(info: SamplesInfo, cfg: EvaluateConfig) -> dict[str, Any]:
                 f"one random sample per clip, {cfg.fvd_repeats} repeat{'s' if cfg.fvd_repeats != 1 else ''} "
                 "(distinct samples of a clip while repeats <= N): mean, and sd when more than one; "
                 f"{info.clips} videos per set"),
+        "fvd_interval": (f"95 % cluster bootstrap over the test clips ({cfg.bootstrap} resamples, seed {cfg.seed}; "
+                         "a clip's real and generated videos together, each resample's FVD the mean over the same "
+                         "repeats), the resamples' spread around the estimate (a resample that repeats clips has a "
+                         "larger FVD: a shift, not a spread), floored at 0; runs whose intervals overlap are not "
+                         "separated by an FVD over these clips"),
         "extras": {name: {"label": e.label, "sees_future": e.sees_future} for name, e in info.extras.items()},
     }
 

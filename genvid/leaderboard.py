@@ -3,11 +3,14 @@ params.yaml, measured, then the seeds' published rows (genvid.published), never 
 
 Read top to bottom like the table:
 
-1. **Measured rows**, one per run of the benchmark, ranked by the headline metric, FVD (lowest
-   first; runs without one last, ties in params order), copy-last marked ``baseline``. Each run's evaluate and
+1. **Measured rows**, one per run of the benchmark, ordered by the headline metric, FVD (lowest
+   first; runs without one last, ties in params order), copy-last marked ``baseline``, each with its
+   ``fvd_rank``: runs whose FVD 95 % intervals overlap are not separated by an FVD over these test clips,
+   and share a rank (``ranked``). Each run's evaluate and
    train outputs must exist (a missing one is an error naming the file); a row holds
    PSNR/SSIM/LPIPS under the three rules of genvid.metrics.stats (best_seq, the headline;
-   best_step; mean-of-N) with their 95 % intervals, FVD mean ± sd and the samples' diversity
+   best_step; mean-of-N) with their 95 % intervals, FVD mean ± sd over repeats with its 95 % interval
+   over the test clips, and the samples' diversity
    (pairwise LPIPS, with its interval; none with one sample per clip) and, on a benchmark with
    counterfactual clips, their fidelity (LPIPS), action sensitivity and direction with intervals
    (genvid.controllability) and, on a benchmark with motion labels, the motion accuracy of its
@@ -121,6 +124,10 @@ def _fvd(scores: dict, path: Path) -> dict[str, Any] | None:
     out["sd"] = None if sd is None else _float(sd, path, f"fvd.{PREDICTIONS}.sd", FVD_DECIMALS)
     values = section.get("values")
     out["repeats"] = len(values) if isinstance(values, list) else None
+    ci = section.get("ci95")  # over the test clips (genvid.evaluation.fvd_interval); absent in older scores
+    if ci is not None and (not isinstance(ci, list) or len(ci) != 2):
+        raise GenvidError(f"{path}: 'fvd.{PREDICTIONS}.ci95' must be [lo, hi] or null, got {ci!r}")
+    out["ci95"] = None if ci is None else [_float(c, path, f"fvd.{PREDICTIONS}.ci95", FVD_DECIMALS) for c in ci]
     return out
 
 
@@ -368,12 +375,19 @@ def _runs_of(raw: dict, benchmark: str, params_path: str | Path) -> list[tuple[s
 
 def ranked(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Measured rows by FVD mean, lowest first; a run without FVD (skipped) after every run with one;
-    ties keep params order (a stable sort)."""
+    ties keep params order (a stable sort). Each row gets ``fvd_rank``: 1 + the number of runs whose FVD
+    95 % interval lies wholly below its own, so runs that an FVD over these test clips cannot separate
+    share a rank (issue 48); null for a run without FVD or without an interval."""
     def key(row: dict[str, Any]) -> tuple[bool, float]:
         fvd = row["metrics"].get(HEADLINE_METRIC)
         return (fvd is None, fvd["mean"] if fvd is not None else 0.0)
 
-    return sorted(measured, key=key)
+    out = sorted(measured, key=key)
+    intervals = [(row["metrics"].get(HEADLINE_METRIC) or {}).get("ci95") for row in out]
+    for row, mine in zip(out, intervals):
+        row["fvd_rank"] = None if mine is None else 1 + sum(
+            1 for other in intervals if other is not None and other[1] < mine[0])
+    return out
 
 
 def build_rows(params_path: str | Path, benchmark: str, root: str | Path = ".") -> dict[str, Any]:

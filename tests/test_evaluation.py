@@ -104,6 +104,7 @@ def test_fvd_puts_the_real_context_in_both_sets(tmp_path, lpips):
     _, scores, _, _ = E.evaluate(info, lpips, stand_in_features, CFG, progress=False)
     fvd = scores["fvd"]["predictions"]
     assert fvd["mean"] == pytest.approx(0.0, abs=1e-6) and len(fvd["values"]) == CFG.fvd_repeats
+    assert fvd["ci95"] == pytest.approx([0.0, 0.0], abs=1e-6)  # perfect on every resample of the clips too
     assert scores["fvd"]["predictions_vs_recon"]["mean"] == pytest.approx(0.0, abs=1e-6)
 
 
@@ -124,6 +125,25 @@ def test_fvd_repeats_score_the_drawn_sample_of_each_clip():
     expected = [frechet_distance_features(real, np.stack([generated[k, draws[r, k]] for k in range(6)]))
                 for r in range(2)]
     assert E.fvd_repeats(real, generated, draws) == pytest.approx(expected)
+
+
+def test_the_fvd_interval_resamples_clusters_of_clips_around_the_estimate():
+    rng = np.random.default_rng(4)
+    real = rng.normal(size=(24, 30))
+    near, far = real[:, None] + rng.normal(0, 0.3, size=(24, 2, 30)), np.repeat(real[:, None] + 3.0, 2, axis=1)
+    near2 = real[:, None] + rng.normal(0, 0.3, size=(24, 2, 30))
+    clusters, draws = np.repeat(np.arange(12), 2), E.fvd_draws(24, 2, 2, seed=0)
+
+    def interval(generated):
+        estimate = float(np.mean(E.fvd_repeats(real, generated, draws)))
+        return estimate, E.fvd_interval(real, generated, draws, clusters, 300, 0, estimate)
+
+    (e1, a), (e2, b), (e3, c) = interval(near), interval(near2), interval(far)
+    assert a[0] <= e1 <= a[1] and c[0] <= e3 <= c[1] and a[0] >= 0.0
+    assert not (a[1] < b[0] or b[1] < a[0])  # two draws of the same model: not separated
+    assert a[1] < c[0]  # a model 3 units off on every feature: separated
+    assert E.fvd_interval(real, near, draws, clusters, 300, 0, e1) == a  # seeded: the same numbers
+    assert E.fvd_interval(real, near, draws, np.zeros(24, dtype=int), 300, 0, e1) is None  # one cluster
 
 
 def test_identical_samples_are_embedded_once_and_only_drawn_samples_at_all(tmp_path, lpips):

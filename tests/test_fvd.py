@@ -3,7 +3,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from genvid.metrics.fvd import feature_stats, frechet_distance, frechet_distance_features, fvd, i3d_logits
+from genvid.metrics.fvd import (feature_stats, frechet_distance, frechet_distance_features,
+                               frechet_distance_low_rank, fvd, i3d_logits)
 from genvid.metrics.i3d import MIN_FRAMES, preprocess, resize_tf1_bilinear
 from genvid.metrics.weights import convert_i3d, load_i3d, package_checkpoint
 
@@ -127,3 +128,11 @@ def test_fvd_convenience(i3d):
     assert logits.dtype == torch.float64 and logits.shape == (2, 400)
     assert fvd(videos, videos, i3d, batch_size=2) == pytest.approx(0.0, abs=1e-6)
     assert frechet_distance_features(logits, logits.flip(0) + 1.0) == pytest.approx(400.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("n1,n2,d", [(5, 5, 40), (12, 7, 40), (60, 60, 20)])
+def test_the_low_rank_form_agrees_with_the_covariance_form(n1, n2, d):
+    rng = np.random.default_rng(n1 + n2 + d)
+    f1, f2 = rng.normal(size=(n1, d)), rng.normal(0.4, 1.5, size=(n2, d))
+    assert frechet_distance_low_rank(f1, f2) == pytest.approx(frechet_distance_features(f1, f2), rel=1e-9)
+    assert frechet_distance_low_rank(f1, f1) == pytest.approx(0.0, abs=1e-9)

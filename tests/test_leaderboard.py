@@ -213,6 +213,17 @@ def test_ranked_puts_the_lowest_fvd_first_then_runs_without_one_in_params_order(
     assert [r["run"] for r in L.ranked(rows)] == ["c", "b", "e", "a", "d"]
 
 
+def test_runs_whose_fvd_intervals_overlap_share_a_rank_by_hand():
+    def row(run, mean, ci):
+        return {"run": run, "metrics": {"fvd": {"mean": mean, "ci95": ci}}}
+
+    rows = L.ranked([row("a", 100.0, [90.0, 110.0]), row("b", 105.0, [95.0, 130.0]), row("c", 150.0, [135.0, 170.0]),
+                     row("d", 120.0, [111.0, 160.0]), row("e", 200.0, None), {"run": "f", "metrics": {"fvd": None}}])
+    # d's interval starts above a's alone; c's above a's and b's; b overlaps a: first with it
+    assert [(r["run"], r["fvd_rank"]) for r in rows] == [("a", 1), ("b", 1), ("d", 2), ("c", 3), ("e", None),
+                                                         ("f", None)]
+
+
 def test_published_values_as_the_seed_tables_print_them():
     """Transcribed from seed 004 Table 4.3 and seed 001 Tables 9.4-9.5."""
     got = {(r.source.seed, r.source.table, r.model): {m: (v.value, v.pm, v.bound) for m, v in r.metrics}

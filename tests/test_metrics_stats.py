@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genvid.metrics.stats import (RULES, best_of_n, best_of_n_per_step, best_sample_index, cluster_bootstrap,
-                                  mean_of_n, reduce_samples, summarize)
+                                  cluster_resamples, mean_of_n, reduce_samples, spread_interval, summarize)
 
 torch.set_num_threads(1)
 
@@ -107,3 +107,22 @@ def test_stratified_bootstrap_keeps_the_strata_and_resamples_clusters_within_eac
         stratified_bootstrap([(np.ones(3), np.zeros(3))])
     with pytest.raises(ValueError, match="3 values but 2 cluster ids"):
         stratified_bootstrap([(np.ones(3), np.arange(2))])
+
+
+def test_cluster_resamples_draw_what_cluster_bootstrap_draws():
+    values = np.array([1.0, 4.0, 2.0, 8.0, 3.0, 5.0, 7.0])
+    clusters = np.array([0, 0, 1, 1, 1, 2, 3])
+    resamples = cluster_resamples(clusters, 500, seed=3)
+    means = np.array([values[rows].mean() for rows in resamples])
+    lo, hi = cluster_bootstrap(values, clusters, 500, seed=3)
+    assert np.quantile(means, 0.025) == pytest.approx(lo) and np.quantile(means, 0.975) == pytest.approx(hi)
+    first = resamples[0]  # whole clusters: every row of a drawn cluster, together
+    assert sorted(set(np.bincount(clusters[first], minlength=4)[c] % np.bincount(clusters)[c] for c in range(4))) == [0]
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        cluster_resamples(np.zeros(4, dtype=int), 10)
+
+
+def test_spread_interval_keeps_the_spread_and_drops_the_shift_by_hand():
+    resampled = np.arange(0.0, 101.0) + 50.0  # mean 100, 2.5 % and 97.5 % quantiles 52.5 and 147.5
+    lo, hi = spread_interval(80.0, resampled)
+    assert lo == pytest.approx(80.0 - 47.5) and hi == pytest.approx(80.0 + 47.5)

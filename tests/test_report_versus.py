@@ -53,3 +53,35 @@ def test_trained_steps_come_from_the_curves(tmp_path):
     (one / "train.tsv").write_text("step\tloss\n600\t0.1\n")
     assert tables.trained_steps(tmp_path / "one", {"batch_size": 8}) == "600 × 8"
     assert tables.trained_steps(tmp_path / "missing", {}) == ""
+
+
+def test_an_fvd_interval_makes_fvd_apart_or_within_like_the_other_metrics():
+    rows = [dict(r, metrics=dict(r["metrics"])) for r in ROWS]
+    rows[0]["metrics"]["fvd"] = {"mean": 666.0, "sd": None, "repeats": 1, "ci95": [600.0, 720.0]}
+    rows[1]["metrics"]["fvd"] = {"mean": 600.0, "sd": None, "repeats": 1, "ci95": [560.0, 650.0]}  # overlaps
+    rows[2]["metrics"]["fvd"] = {"mean": 900.0, "sd": None, "repeats": 1, "ci95": [800.0, 990.0]}  # apart
+    good, bad = text.versus_baseline(rows)
+    assert good["metrics"]["fvd"]["better"] and good["metrics"]["fvd"]["apart"] is False
+    assert not bad["metrics"]["fvd"]["better"] and bad["metrics"]["fvd"]["apart"] is True
+    assert str(tables.versus_table(rows)["rows"][0][5]) == "-66 (better, within the intervals)"
+
+
+def test_fvd_rank_facts_say_which_runs_fvd_cannot_separate():
+    def r(run, rank):
+        return {"run": run, "fvd_rank": rank, "evaluated": {"clips": 16}}
+
+    tied = text.fvd_rank_facts("s", [r("s-a", 1), r("s-b", 1), r("s-c", 1)])
+    assert str(tied) == ("On <code>s</code>, an FVD over its 16 test clips separates none of its 3 runs: every pair "
+                         "of 95 % intervals overlaps, so the FVD column orders them without ranking them.")
+    mixed = str(text.fvd_rank_facts("s", [r("s-a", 1), r("s-b", 1), r("s-c", 3)]))
+    assert "rank 1: <code>s-a</code>, <code>s-b</code>; rank 3: <code>s-c</code>" in mixed
+    assert mixed.endswith("FVD cannot separate <code>s-a</code>, <code>s-b</code>, which share the first rank.")
+    assert "cannot separate" not in str(text.fvd_rank_facts("s", [r("s-a", 1), r("s-b", 2)]))
+    assert text.fvd_rank_facts("s", [r("s-a", None), r("s-b", None)]) is None  # no intervals: nothing to say
+
+
+def test_the_fvd_cell_shows_the_interval_and_the_repeats_sd():
+    assert str(tables.fvd_cell({"mean": 134.41, "sd": None, "ci95": [120.0, 150.5]})) == \
+        '134.41 <span class="ci">[120.00, 150.50]</span>'
+    assert str(tables.fvd_cell({"mean": 134.41, "sd": 2.0, "ci95": None})) == '134.41 <span class="ci">± 2.00 sd</span>'
+    assert str(tables.fvd_cell({"mean": 134.41, "sd": None})) == "134.41"

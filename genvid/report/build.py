@@ -216,7 +216,8 @@ def discussion_facts(inp: Inputs) -> dict[str, list[Markup]]:
                                                     average(scores, "bottom_only", m)) for m in METRICS) if h is not None]
     fvd = X.fvd_facts(scores["fvd"], base.scores["fvd"] if base is not None else None)
     ranking = [r for v in inp.benchmarks if v.leaderboard is not None
-               for r in (X.ranking_facts(v.name, v.leaderboard.measured), X.baseline_facts(v.name, v.leaderboard.measured))
+               for r in (X.ranking_facts(v.name, v.leaderboard.measured), X.fvd_rank_facts(v.name, v.leaderboard.measured),
+                         X.baseline_facts(v.name, v.leaderboard.measured))
                if r is not None]
     theses = [Markup("On <code>{}</code>: {}").format(v.name, f) for v in inp.benchmarks
               for f in seed_facts(inp, v)["findings"]]

@@ -420,7 +420,7 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
         if versus is not None:  # issue 48: the section opens with what the learned models do against the baseline
             reg.add("table", f"versus_{b}", "benchmarks", f"Do the learned models of <code>{b}</code> beat the baseline? "
                     "Each learned run's score minus the baseline run's on the same test clips (PSNR, SSIM and LPIPS "
-                    "best of N per sequence, FVD its mean), and whether the run is better; where both have 95 % "
+                    "best of N per sequence, FVD its mean over repeats), and whether the run is better; where both have 95 % "
                     "cluster-bootstrap intervals, whether the intervals are apart or overlap (a difference within "
                     "them is weak evidence). Steps × batch: the steps each trained network logged last, at its batch size "
                     "(a few dozen steps is a smoke run: it tests the code path, not the model).",
@@ -433,7 +433,9 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             "ceiling.")
         reg.add("table", f"lb_{b}", "benchmarks", f"Leaderboard of <code>{b}</code>: every run in params.yaml, "
                 "measured on the same test clips and ranked by FVD (lowest first); time-averaged scores of the predictions under each rule with 95 % "
-                "cluster-bootstrap intervals, FVD mean ± sd over repeats (rows.json of the leaderboard stage)." + motion_text,
+                "cluster-bootstrap intervals, FVD mean with its 95 % interval over the test clips and ± sd over repeats "
+                "(rows.json of the leaderboard stage). FVD rank: 1 + the number of runs whose FVD interval lies wholly "
+                "below the run's, so runs that an FVD over these clips cannot separate share a rank." + motion_text,
                 **tables.leaderboard_measured(lb.measured))
         control = tables.controllability(lb.measured)
         if control is not None:

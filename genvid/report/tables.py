@@ -254,12 +254,13 @@ def series_label(run: RunResult, name: str) -> str:
 
 
 def fvd_cell(node: Any) -> Markup:
-    """FVD over k repeats: 'mean ± sd' (sd across repeats, not an interval)."""
+    """FVD over k repeats: 'mean [lo, hi] ± sd sd': its 95 % interval over the test clips where it has one,
+    and the sd across repeats (not an interval) where there are several."""
     if not isinstance(node, dict) or not isinstance(node.get("mean"), (int, float)):
         return Markup("—")
     sd = node.get("sd")
-    text = fmt(float(node["mean"]), 2)
-    return Markup(f'{text} <span class="ci">± {fmt(float(sd), 2)} sd</span>') if isinstance(sd, (int, float)) else Markup(text)
+    text = fmt_stat(stat(node), 2)
+    return Markup(f'{text} <span class="ci">± {fmt(float(sd), 2)} sd</span>') if isinstance(sd, (int, float)) else text
 
 
 def fvd(main: RunResult, baseline: RunResult | None) -> dict | None:
@@ -280,7 +281,8 @@ def fvd(main: RunResult, baseline: RunResult | None) -> dict | None:
     if baseline is not None and isinstance(baseline.scores["fvd"].get(PREDICTIONS), dict):
         rows.append([Markup("Copy the last context frame (run <code>{}</code>)").format(baseline.name),
                      fvd_cell(baseline.scores["fvd"][PREDICTIONS])])
-    return {"header": ["Videos", "FVD ↓ (mean ± sd over repeats)"], "rows": rows} if rows else None
+    return {"header": ["Videos", "FVD ↓ (mean [95 % interval over the clips] ± sd over repeats)"],
+            "rows": rows} if rows else None
 
 
 def _text(v: Any) -> str:
@@ -410,6 +412,7 @@ def leaderboard_measured(rows: list[dict]) -> dict:
     out = []
     code = Markup("<code>{}</code>")
     motion = any(row["metrics"].get("motion") for row in rows)  # a labelled benchmark (issue 22 item 4)
+    ranks = any(row.get("fvd_rank") is not None for row in rows)  # FVD intervals (rows.json since issue 48)
     for row in rows:
         m = row["metrics"]
         fvd_text = fvd_cell(m.get("fvd")) if m.get("fvd") else Markup(
@@ -421,13 +424,14 @@ def leaderboard_measured(rows: list[dict]) -> dict:
             cells = [fmt_stat(stat(m[metric].get(rule)), DIGITS[metric]) for metric in LEADERBOARD_METRICS]
             first = i == 0
             name = code.format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
-            out.append([name if first else "", RULE_LABELS[rule], *cells,
+            rank = [(fmt(row["fvd_rank"]) if row.get("fvd_rank") is not None else "—") if first else ""] if ranks else []
+            out.append([name if first else "", *rank, RULE_LABELS[rule], *cells,
                         fvd_text if first else "", diversity_text if first else "",
                         *([t if first else "" for t in motion_text] if motion else []),
                         fmt(row.get("parameters")) if first else "", protocol_text if first else ""])
-    header = ["Run", "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Diversity",
+    header = ["Run", *(["FVD rank"] if ranks else []), "Rule", *metric_header(LEADERBOARD_METRICS), "FVD ↓", "Diversity",
               *(["Motion acc. ↑ mean of N", "Motion acc. ↑ best of N"] if motion else []), "Parameters", "Protocol"]
-    return {"header": header, "rows": out, "align": "llrrrrrr" + ("rr" if motion else "") + "l"}
+    return {"header": header, "rows": out, "align": "l" + ("r" if ranks else "") + "lrrrrrr" + ("rr" if motion else "") + "l"}
 
 
 def trained_steps(curves: Path, train_params: dict) -> str:

@@ -267,6 +267,29 @@ def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> 
     return Markup(head + "; ".join(beat) + (f"; {', '.join(none)} on none" if none else "") + ".")
 
 
+def fvd_rank_facts(benchmark: str, rows: list[dict]) -> Markup | None:
+    """Issue 48: which runs an FVD over the benchmark's test clips can and cannot separate (genvid.leaderboard's
+    ``fvd_rank``: runs whose 95 % intervals overlap share a rank); None without intervals."""
+    ranked = [(r["run"], r["fvd_rank"]) for r in rows if r.get("fvd_rank") is not None]
+    if len(ranked) < 2:
+        return None
+    groups: dict[int, list[str]] = {}
+    for run, rank in ranked:
+        groups.setdefault(rank, []).append(run)
+    clips = next((r.get("evaluated", {}).get("clips") for r in rows if r.get("evaluated")), None)
+    over = f"over its {clips} test clips" if clips else "over its test clips"
+    code = lambda runs: ", ".join(f"<code>{escape(x)}</code>" for x in runs)  # noqa: E731
+    first = groups[min(groups)]
+    if len(first) == len(ranked):
+        return Markup(f"On <code>{escape(benchmark)}</code>, an FVD {over} separates none of its {len(ranked)} runs: "
+                      "every pair of 95 % intervals overlaps, so the FVD column orders them without ranking them.")
+    head = (f"On <code>{escape(benchmark)}</code>, ranked by FVD with its 95 % interval {over} (runs whose "
+            "intervals overlap share a rank): ")
+    parts = [f"rank {rank}: {code(runs)}" for rank, runs in sorted(groups.items())]
+    tail = "" if len(first) == 1 else f"; FVD cannot separate {code(first)}, which share the first rank"
+    return Markup(head + "; ".join(parts) + tail + ".")
+
+
 def long_horizon_facts(benchmark: str, rows: list[dict], horizon: int, main_run: str | None = None) -> list[Markup]:
     """Issue 23 item 2: how the runs of a benchmark degrade over its long horizon, against its baseline run
     (genvid.leaderboard's first predicted frame at which a run's mean-of-N LPIPS exceeds the baseline's),
