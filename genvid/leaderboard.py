@@ -327,7 +327,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
 
 def published_row(row: pub.PublishedRow, numbers: pub.GenvidNumbers) -> dict[str, Any]:
     return {
-        "kind": PUBLISHED, "model": row.model, "benchmark": row.benchmark,
+        "kind": PUBLISHED, "model": row.model, "family": row.family, "benchmark": row.benchmark,
         "metrics": {m: {"value": _num(v.value), "pm": None if v.pm is None else _num(v.pm), "bound": v.bound}
                     for m, v in row.metrics},
         "source": {"seed": row.source.seed, "table": row.source.table, "where": row.source.where,

@@ -79,6 +79,10 @@ class PublishedRow:
     source: Source
     protocol: PublishedProtocol
     note: str = ""  # where a number's reading needs a word (never a protocol difference)
+    # the registry model that re-implements the published one at the published configuration's kind (a
+    # hierarchical VRNN row is hvrnn's; the one-level ablation row is none: no default run is one level),
+    # so the report can say how far each run is from it (issue 48); None: no run is that model
+    family: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,10 +168,10 @@ _SEED004_NOTE = ("Test length 5 -> 20 is SVG's protocol, which §4.5.2 says it f
 
 
 def _seed004(model: str, fvd: float, ssim: tuple[float, float], lpips: tuple[float, float],
-             training: str) -> PublishedRow:
+             training: str, family: str | None) -> PublishedRow:
     protocol = replace(_SEED004_PROTOCOL, items=(*_SEED004_PROTOCOL.items, ("training", training)))
     return PublishedRow("smmnist", model, (("fvd", Value(fvd)), ("ssim", Value(*ssim)), ("lpips", Value(*lpips))),
-                        _SEED004, protocol, _SEED004_NOTE)
+                        _SEED004, protocol, _SEED004_NOTE, family)
 
 
 _SEED001_WHERE = "§9.3 Results - SM-MNIST (pp. 75-77)"
@@ -197,36 +201,36 @@ _SEED001_BPP_PROTOCOL = PublishedProtocol(
 )
 
 
-def _seed001_fvd(model: str, fvd: float, pm: float) -> PublishedRow:
+def _seed001_fvd(model: str, fvd: float, pm: float, family: str) -> PublishedRow:
     return PublishedRow("smmnist", model, (("fvd", Value(fvd, pm)),), Source("001", "Table 9.4", _SEED001_WHERE),
                         _SEED001_FVD_PROTOCOL,
                         "± as printed; the thesis's other FVD and BPP tables give the sd of 5 repeated estimates "
-                        "(Tables 9.3, 9.5), which is what genvid's FVD sd is, but Table 9.4 does not say.")
+                        "(Tables 9.3, 9.5), which is what genvid's FVD sd is, but Table 9.4 does not say.", family)
 
 
-def _seed001_bpp(model: str, bpp: float, pm: float) -> PublishedRow:
+def _seed001_bpp(model: str, bpp: float, pm: float, family: str) -> PublishedRow:
     return PublishedRow("smmnist", model, (("bits_per_dim", Value(bpp, pm, "<=")),),
                         Source("001", "Table 9.5", _SEED001_WHERE), _SEED001_BPP_PROTOCOL,
                         "An upper bound on bits per pixel (one channel: bits per dimension); ± is the sd of 5 "
-                        "estimates.")
+                        "estimates.", family)
 
 
 PUBLISHED: tuple[PublishedRow, ...] = (
     # seed 004 Table 4.3: FVD, LPIPS (±), SSIM (±)
     _seed004("SVG-LP", 90.81, (0.668, 0.04), (0.153, 0.03),
-             "the official pretrained SVG-LP model (§4.5.2)"),
+             "the official pretrained SVG-LP model (§4.5.2)", "svg_lp"),
     _seed004("VRNN, 1 level (seed 004 'Ours w/o Hier')", 63.81, (0.763, 0.09), (0.102, 0.04),
-             "5 -> 10, full-size model (App. 4.B)"),
+             "5 -> 10, full-size model (App. 4.B)", None),
     _seed004("hierarchical VRNN 1-8-32 (seed 004 'Ours w/ Hier')", 57.17, (0.760, 0.08), (0.103, 0.03),
-             "5 -> 10, full-size model (App. 4.B)"),
+             "5 -> 10, full-size model (App. 4.B)", "hvrnn"),
     # seed 001 Table 9.4: FVD (SRNN and VRNN with a discretised mixture of logistics output, §9.3)
-    _seed001_fvd("RFN (seed 001)", 633.44, 4.20),
-    _seed001_fvd("SRNN, DMoL (seed 001)", 245.22, 3.27),
-    _seed001_fvd("VRNN, DMoL (seed 001)", 274.20, 4.17),
+    _seed001_fvd("RFN (seed 001)", 633.44, 4.20, "rfn"),
+    _seed001_fvd("SRNN, DMoL (seed 001)", 245.22, 3.27, "srnn"),
+    _seed001_fvd("VRNN, DMoL (seed 001)", 274.20, 4.17, "vrnn"),
     # seed 001 Table 9.5: bits per pixel, upper bounds
-    _seed001_bpp("RFN (seed 001)", 0.841, 0.019),
-    _seed001_bpp("VRNN, DMoL (seed 001)", 0.546, 0.005),
-    _seed001_bpp("SRNN, DMoL (seed 001)", 0.542, 0.007),
+    _seed001_bpp("RFN (seed 001)", 0.841, 0.019, "rfn"),
+    _seed001_bpp("VRNN, DMoL (seed 001)", 0.546, 0.005, "vrnn"),
+    _seed001_bpp("SRNN, DMoL (seed 001)", 0.542, 0.007, "srnn"),
 )
 
 

@@ -85,3 +85,30 @@ def test_the_fvd_cell_shows_the_interval_and_the_repeats_sd():
         '134.41 <span class="ci">[120.00, 150.50]</span>'
     assert str(tables.fvd_cell({"mean": 134.41, "sd": 2.0, "ci95": None})) == '134.41 <span class="ci">± 2.00 sd</span>'
     assert str(tables.fvd_cell({"mean": 134.41, "sd": None})) == "134.41"
+
+
+def test_published_gaps_pair_each_run_with_the_published_rows_of_its_model_by_hand():
+    measured = [{"run": "s-svg", "model": "svg_lp", "metrics": {
+                    "ssim": {"best_seq": {"mean": 0.45, "ci95": [0.4, 0.5]}}, "lpips": {"best_seq": {"mean": 0.36}},
+                    "fvd": {"mean": 548.0, "sd": None}}},
+                {"run": "s-rfn", "model": "rfn", "metrics": {"fvd": {"mean": 500.0}, "bits_per_dim": 3.27}},
+                {"run": "s-cl", "model": "copy_last", "metrics": {"fvd": {"mean": 272.0}}}]
+    published = [{"model": "SVG-LP", "family": "svg_lp", "metrics": {
+                      "fvd": {"value": 90.81, "pm": None, "bound": "="}, "ssim": {"value": 0.668, "pm": 0.04, "bound": "="}}},
+                 {"model": "VRNN 1 level", "family": None, "metrics": {"fvd": {"value": 63.81, "pm": None, "bound": "="}}},
+                 {"model": "RFN", "family": "rfn", "metrics": {"bits_per_dim": {"value": 0.841, "pm": 0.019, "bound": "<="}}}]
+    table = tables.published_gaps(measured, published)
+    cells = [[str(c) for c in row] for row in table["rows"]]
+    assert [c[0] for c in cells] == ["<code>s-svg</code>", "<code>s-svg</code>", "<code>s-rfn</code>"]
+    assert cells[0][1].startswith("P1 SVG-LP") and cells[2][1].startswith("P3 RFN")  # P2 re-implemented by no run
+    assert cells[0][2:] == ["FVD ↓", "548.00", "90.81", "+457.19 (worse)"]
+    assert cells[1][2:] == ["SSIM ↑", "0.450", "0.668 ± 0.040", "-0.218 (worse)"]
+    assert cells[2][2:] == ["Bits/dim ↓", "3.270", "≤ 0.841 ± 0.019", "+2.429 (worse)"]
+    assert tables.published_gaps(measured[2:], published) is None
+
+
+def test_every_published_family_is_a_registered_model():
+    from genvid import published
+    from genvid.models import registry
+
+    assert {r.family for r in published.PUBLISHED} - {None} <= set(registry.MODELS)

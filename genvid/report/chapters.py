@@ -460,6 +460,13 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             reg.add("table", f"lbdiff_{b}", "benchmarks", f"How the published numbers on <code>{b}</code> were "
                     "measured, item by item, against genvid's protocol for this benchmark (rows.json of the "
                     "leaderboard stage).", **tables.published_differences(lb.published))
+            gaps = tables.published_gaps(lb.measured, lb.published)
+            if gaps is not None:
+                reg.add("table", f"lbgap_{b}", "benchmarks", f"How far each run of <code>{b}</code> is from the "
+                        "published numbers of the model it re-implements: genvid's number (PSNR, SSIM and LPIPS best "
+                        "of N per sequence, FVD its mean), the published one and the difference. The published rows "
+                        "come from full-size models trained to convergence and were measured under their own "
+                        "protocols (the table above), so this is a distance, not a ranking.", **gaps)
         p = view.config.protocol
         reg.add("figure", f"bcurves_{b}", "benchmarks", f"Per-timestep scores of every run of <code>{b}</code> "
                 f"({p.context_frames} context frames, {p.horizon} predicted; best of N = {p.num_samples} per "

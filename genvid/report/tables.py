@@ -561,6 +561,43 @@ def leaderboard_published(rows: list[dict]) -> dict:
             "rows": out, "align": "l" + "r" * len(columns) + "ll"}
 
 
+def _measured_value(row: dict, metric: str) -> float | None:
+    """A measured row's number for a published metric: PSNR/SSIM/LPIPS best of N per sequence (the published
+    rows' rule), FVD its mean, bits per dimension as trained."""
+    node = row["metrics"].get(metric)
+    found = stat(node if metric in ("fvd", "bits_per_dim") else (node or {}).get("best_seq"))
+    return None if found is None or not math.isfinite(found.mean) else found.mean
+
+
+def published_gaps(measured: list[dict], published: list[dict]) -> dict | None:
+    """Issue 48: how far each measured run is from the published rows of the model it re-implements (the
+    published row's ``family``): per metric both have, genvid's number, the published one and the
+    difference. The published rows were measured at full scale under their own protocols (their
+    differences are listed beside them), so this is a distance, never a ranking. None where no run
+    re-implements a published model."""
+    digits = {**DIGITS, "fvd": 2, "bits_per_dim": 3}
+    names = {"psnr": "PSNR ↑", "ssim": "SSIM ↑", "lpips": "LPIPS ↓", "fvd": "FVD ↓", "bits_per_dim": "Bits/dim ↓"}
+    out = []
+    for tag, pub in zip(published_tags(published), published):
+        for row in (r for r in measured if pub.get("family") is not None and r.get("model") == pub["family"]):
+            for metric, value in pub["metrics"].items():
+                mine = _measured_value(row, metric)
+                if mine is None or not isinstance(value.get("value"), (int, float)):
+                    continue
+                theirs = float(value["value"])
+                lower = metric in ("lpips", "fvd", "bits_per_dim")
+                word = "better" if (mine < theirs if lower else mine > theirs) else "worse"
+                out.append([Markup("<code>{}</code>").format(row["run"]),
+                            Markup('{} {} <span class="published">published</span>').format(tag, pub["model"]),
+                            names.get(metric, metric), fmt(mine, digits.get(metric, 3)),
+                            _published_value(value, digits.get(metric, 3)),
+                            f"{mine - theirs:+.{digits.get(metric, 3)}f} ({word})"])
+    if not out:
+        return None
+    return {"header": ["Run", "Published row", "Metric", "genvid", "Published", "genvid − published"],
+            "rows": out, "align": "lllrrr"}
+
+
 def published_differences(rows: list[dict]) -> dict:
     """Each protocol difference of the published rows once: the item, what the source did, what
     genvid does, and the published rows (P1, ...) it applies to."""
