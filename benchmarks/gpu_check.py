@@ -196,7 +196,7 @@ def environment(root: Path) -> dict:
 
 def _identity(flags: tuple[str, ...], only: str | None) -> Callable[[Check, float], dict]:
     def run(check: Check, left: float) -> dict:
-        args = ["tests/_golden_cases.py", "1", "--train-only", *flags, *(["--only", only] if only else [])]
+        args = ["tests/_golden_cases.py", "1", "--train-only", "--keep-going", *flags, *(["--only", only] if only else [])]
         runs = []
         for _ in range(2):
             started = time.monotonic()
@@ -205,9 +205,12 @@ def _identity(flags: tuple[str, ...], only: str | None) -> Callable[[Check, floa
             if out.returncode != 0:
                 return {"status": "failed", "error": out.stderr.strip().splitlines()[-1:] or ["exit status"]}
             runs.append(json.loads(out.stdout))
-        differ = sorted(case for case in runs[0] if runs[0][case] != runs[1].get(case))
-        return {"status": "ok" if not differ else "differ", "flags": list(flags), "cases": runs[0],
-                "differ": differ, "summary": f"{len(runs[0])} networks, {len(differ)} differ"}
+        failed = sorted(case for case in runs[0] if str(runs[0][case]).startswith("error: "))
+        differ = sorted(case for case in runs[0] if case not in failed and runs[0][case] != runs[1].get(case))
+        status = "failed" if failed else "differ" if differ else "ok"
+        return {"status": status, "flags": list(flags), "cases": runs[0], "differ": differ, "failed": failed,
+                "summary": f"{len(runs[0])} networks, {len(differ)} differ, {len(failed)} failed"
+                           + "".join(f"; {case}: {runs[0][case]}" for case in failed)}
     return run
 
 

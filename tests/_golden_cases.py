@@ -4,6 +4,7 @@
     python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last [--compile]
     python tests/_golden_cases.py THREADS --train-only --only 'train:svg_lp'   # the cases a regex matches (smoke)
     python tests/_golden_cases.py THREADS --train-only --ops   # {"train:<model>": [the aten ops its steps ran]}
+    python tests/_golden_cases.py THREADS --train-only --keep-going   # a case that raises: "error: ..." (GPU check)
 
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
 every stage does), so two machines print the same line for a case exactly when a stage would
@@ -41,6 +42,9 @@ CHANNELS_LAST = "--channels-last" in ARGS
 COMPILE = "--compile" in ARGS
 ONLY = ARGS[ARGS.index("--only") + 1] if "--only" in ARGS else None  # a regex over case names (benchmarks/gpu_check.py)
 OPS = "--ops" in ARGS  # each training case's aten ops in place of its digest (tests/test_golden.py)
+# a case that raises is recorded as "error: <type>: <message>" and the others still run (the GPU check: one
+# network's missing deterministic kernel must not hide every other network's answer)
+KEEP_GOING = "--keep-going" in ARGS
 
 pin_environment(THREADS)
 
@@ -164,9 +168,15 @@ def train_cases() -> dict[str, str]:
         if ONLY is not None and not re.fullmatch(ONLY, f"train:{name}"):
             return
         groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
-        with (OpNames() if OPS else contextlib.nullcontext()) as ops:
-            fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
-                device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
+        try:
+            with (OpNames() if OPS else contextlib.nullcontext()) as ops:
+                fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
+                    device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
+        except Exception as e:
+            if not KEEP_GOING:
+                raise
+            out[f"train:{name}"] = f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return
         out[f"train:{name}"] = sorted(ops.names) if OPS else digest(*model.state_dict().values())
 
     # the pixel models at 32 x 32

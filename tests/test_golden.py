@@ -202,3 +202,16 @@ def test_no_network_trains_through_an_op_without_a_deterministic_cuda_kernel():
     found = {case: sorted(banned & set(names)) for case, names in ops.items() if banned & set(names)}
     assert not found, f"ops without a deterministic CUDA kernel: {found}"
     assert "aten::convolution_backward" in ops["train:cvg.level1"]  # the recording reaches autograd's backward
+
+
+def test_keep_going_records_a_failing_case_and_runs_the_rest():
+    """The GPU check's identity part (--keep-going): a network that raises is one "error: ..." entry, the
+    others still train; without the flag the first error stops the run, as the CPU tests want."""
+    args = [sys.executable, str(ROOT / "tests/_golden_cases.py"), "1", "--train-only", "--only", "train:(svg_lp|vrnn)",
+            "--precision", "fp7"]
+    going = subprocess.run([*args, "--keep-going"], cwd=ROOT, env=venv_env(), capture_output=True, text=True)
+    assert going.returncode == 0, going.stderr[-2000:]
+    assert json.loads(going.stdout) == {
+        f"train:{m}": f"error: GenvidError: {m}: precision must be one of fp32, bf16, got 'fp7'" for m in ("svg_lp", "vrnn")}
+    stopped = subprocess.run(args, cwd=ROOT, env=venv_env(), capture_output=True, text=True)
+    assert stopped.returncode != 0 and "precision must be one of" in stopped.stderr

@@ -148,3 +148,17 @@ def test_the_metric_weights_travel_packed_and_unpack_to_their_bytes(tmp_path):
     assert not weights.exists() and (tmp_path / "w.pt.xz").stat().st_size < 256 * 5000
     gpu_check._unpack(tmp_path / "w.pt.xz")
     assert weights.read_bytes() == bytes(range(256)) * 5000 and not (tmp_path / "w.pt.xz").exists()
+
+
+def test_identity_names_the_networks_that_failed_and_still_compares_the_rest(monkeypatch):
+    outputs = iter([{"train:a": "ab12", "train:b": "error: RuntimeError: no deterministic kernel", "train:c": "cd34"},
+                    {"train:a": "ab12", "train:b": "error: RuntimeError: no deterministic kernel", "train:c": "ff00"}])
+
+    class FakeCheck:
+        def python(self, args, timeout):
+            assert "--keep-going" in args
+            return subprocess.CompletedProcess(args, 0, json.dumps(next(outputs)), "")
+
+    record = gpu_check._identity(("--device", "cuda"), None)(FakeCheck(), 100.0)
+    assert record["status"] == "failed" and record["failed"] == ["train:b"] and record["differ"] == ["train:c"]
+    assert record["summary"] == "3 networks, 1 differ, 1 failed; train:b: error: RuntimeError: no deterministic kernel"
