@@ -195,6 +195,11 @@ def leaderboard_section(path: Path, root: Path) -> list[str]:
         if with_motion:
             lines += ["", "Motion accuracy of the futures (the benchmark's motion classifier):", ""]
             lines += _motion_table(with_motion)
+            refs = with_motion[0]["metrics"]["motion"].get("extrapolated")
+            if refs:
+                lines += ["", "The same classifier on these clips' futures redrawn as if the object had continued its "
+                          "context motion exactly (genvid.metrics.motion.EXTRAPOLATIONS): " + "; ".join(
+                              f"{r['name']} {_interval(r, '.3f')}" for r in refs) + "."]
     if published:
         lines += ["", "Published (the source theses' numbers at their own scale and protocol; not measurements of "
                   "genvid's, and not comparable row for row with the table above):", ""]

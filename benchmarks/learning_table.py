@@ -27,6 +27,13 @@ COLUMNS = (("psnr", "PSNR", 2, True), ("ssim", "SSIM", 3, True), ("lpips", "LPIP
            ("shift_gap", "shift gap px", 2, True), ("motion_acc", "motion acc.", 3, True))
 
 
+def _minutes(first: dict, points: list[dict]) -> float:
+    """The minutes of the point a "first beats" entry names, from its seconds as the table shows them
+    (the entry's own minutes are rounded to two places, and rounding those again can differ by 0.1)."""
+    point = next((p for p in points if p["step"] == first["step"]), None)
+    return first["minutes"] if point is None else point["seconds"] / 60
+
+
 def _cell(scores: dict, key: str, digits: int, baseline: dict | None, higher: bool) -> str:
     if key not in scores or scores[key] is None:
         return ""
@@ -69,7 +76,8 @@ def render(results: list[tuple[str, dict]]) -> str:
                 lines.append(f"| {_steps(p)} | {p['seconds'] / 60:.1f} | " +
                              " | ".join(_cell(p["scores"], c[0], c[2], entry["copy_last"], c[3]) for c in cols) + " |")
             first = entry["beats_copy_last"]
-            told = "; ".join(f"{k}: " + (v if isinstance(v, str) else f"step {_steps(v)}, {v['minutes']:.1f} min")
+            told = "; ".join(f"{k}: " + (v if isinstance(v, str) else
+                                         f"step {_steps(v)}, {_minutes(v, entry['points']):.1f} min")
                              for k, v in first.items())
             lines += ["", f"First beats copy-last: {told}.", ""]
     return "\n".join(lines).rstrip() + "\n"

@@ -173,7 +173,8 @@ def _controllability(scores: dict, path: Path) -> dict[str, Any] | None:
 
 def _motion(scores: dict, path: Path) -> dict[str, Any] | None:
     """The motion classifier's accuracy on the run's futures (genvid.metrics.motion): {"mean_of_n",
-    "best_of_n", "real": {"mean", "ci95"}}; None where the benchmark has no motion labels."""
+    "best_of_n", "real": {"mean", "ci95"}, "extrapolated": [{"name", "order", "mean", "ci95"}] or None}; None where
+    the benchmark has no motion labels."""
     section = scores.get("motion")
     if not isinstance(section, dict) or section.get("skipped") is not None:
         return None
@@ -183,7 +184,19 @@ def _motion(scores: dict, path: Path) -> dict[str, Any] | None:
         ci = node.get("ci95") if isinstance(node, dict) else None
         out[key] = {"mean": _float(_get(scores, path, "motion", key, "mean"), path, f"motion.{key}.mean"),
                     "ci95": None if ci is None else [_float(c, path, f"motion.{key}.ci95") for c in ci]}
+    refs = section.get("extrapolated")  # the reference futures' accuracy on the same clips (None: none)
+    if refs is not None and (not isinstance(refs, list) or not all(isinstance(r, dict) for r in refs)):
+        raise GenvidError(f"{path}: 'motion.extrapolated' must be a list of mappings or null, got {refs!r}")
+    out["extrapolated"] = None if refs is None else [
+        {"name": str(_get(r, path, "name")), "order": int(_float(_get(r, path, "order"), path, "order")),
+         "mean": _float(_get(r, path, "mean"), path, f"motion.extrapolated.{r.get('name')}.mean"),
+         "ci95": _ci(r, path, f"motion.extrapolated.{r.get('name')}")} for r in refs]
     return out
+
+
+def _ci(node: Any, path: Path, key: str) -> list[float] | None:
+    ci = node.get("ci95") if isinstance(node, dict) else None
+    return None if ci is None else [_float(c, path, f"{key}.ci95") for c in ci]
 
 
 LONG_HORIZON = "long_horizon"  # genvid.evaluation's key in scores.json and protocol.json
@@ -489,7 +502,8 @@ def _measured_cells(row: dict[str, Any]) -> dict[str, Any]:
                 lo, hi = control[key]["ci95"] or (None, None)
                 cells.update({key: control[key]["mean"], f"{key}_lo": lo, f"{key}_hi": hi})
         cells["action_conditioned"] = control["conditioned"]
-    for rule, v in (m.get("motion") or {}).items():
+    for rule in MOTION_RULES if m.get("motion") else ():
+        v = m["motion"][rule]
         lo, hi = v["ci95"] or (None, None)
         cells.update({f"motion_{rule}": v["mean"], f"motion_{rule}_lo": lo, f"motion_{rule}_hi": hi})
     long = m.get(LONG_HORIZON)

@@ -1,7 +1,9 @@
 """Stage motion_classifier: the semantic check of a labelled benchmark (issue 22 item 4,
 genvid.metrics.motion): a small Conv3D trained on the real futures of generated training
 sequences, measured on the validation sequences and the real test futures (the ceiling every
-run's motion accuracy is read against). A benchmark without motion labels, or without the
+run's motion accuracy is read against), and on the test clips' futures redrawn as if the object had
+continued its context motion at constant velocity or acceleration (what extrapolating so far buys:
+genvid.metrics.motion.EXTRAPOLATIONS). A benchmark without motion labels, or without the
 ``motion_classifier`` section, gets the file that says so.
 
 Writes data/<benchmark>/motion_classifier.pt (evaluate reads it) and
@@ -54,16 +56,21 @@ def main(argv: list[str] | None = None) -> None:
     model, curve = M.train(train_x, train_y, len(classes), cfg, print if not args.no_progress else (lambda s: None))
     acc = {"train": M.accuracy(model, train_x, train_y), "val": M.accuracy(model, val_x, val_y),
            "test": M.accuracy(model, test_x, test_y)}
+    references = M.reference_predictions(model, collect, paths.frames, starts, c, h)
+    extrapolated = None if references is None else {
+        name: float((references[name] == test_y).mean()) for name in M.EXTRAPOLATIONS}
     counts = {"train": len(train_y), "val": len(val_y), "test": len(test_y)}
     frame_shape = (info.height, info.width, info.channels)
     write_json(paths.motion_report, {"benchmark": args.benchmark, "available": True, "reason": None,
                                      "classes": list(classes), "accuracy": acc, "futures": counts,
-                                     "chance": 1.0 / len(classes), "frames": h, "curve": curve,
+                                     "chance": 1.0 / len(classes), "extrapolated": extrapolated, "frames": h,
+                                     "curve": curve,
                                      "config": M.asdict(cfg)})
     M.save(paths.motion_classifier, M.file_content(args.benchmark, model, classes, labels, acc, cfg, c,
-                                                   frame_shape, curve))
+                                                   frame_shape, curve, references))
+    refs = "" if extrapolated is None else "; " + ", ".join(f"{k} {v:.3f}" for k, v in extrapolated.items())
     print(f"motion_classifier {args.benchmark}: accuracy train {acc['train']:.3f}, val {acc['val']:.3f}, "
-          f"real test futures {acc['test']:.3f} (the ceiling; chance {1 / len(classes):.3f}) -> "
+          f"real test futures {acc['test']:.3f} (the ceiling; chance {1 / len(classes):.3f}{refs}) -> "
           f"{paths.motion_classifier}")
 
 

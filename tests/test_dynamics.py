@@ -178,6 +178,40 @@ def benchmark_params(root, test_sequences=10, motion=True):
     return params
 
 
+# ----------------------------------------------------------------------------- extrapolated futures
+
+def test_extrapolation_continues_the_polynomial_through_the_last_known_rows():
+    t = np.arange(8, dtype=np.float64)
+    cubic = np.stack([t ** 3, 2.0 * t], 1)
+    hold, line, parabola = (D.extrapolate(cubic, 4, k) for k in (0, 1, 2))
+    assert np.array_equal(hold[:4], cubic[:4]) and np.array_equal(line[:4], cubic[:4])
+    assert hold[4:, 0].tolist() == [27.0] * 4  # the last known row held
+    assert line[4:, 0].tolist() == [27.0 + 19.0 * k for k in range(1, 5)]  # 27 - 8 = 19 per frame
+    assert parabola[4:, 0].tolist() == [27.0 + 19.0 * k + 6.0 * k * (k + 1) for k in range(1, 5)]  # ∇² = 12
+    assert np.allclose(line[:, 1], 2.0 * t) and np.allclose(parabola[:, 1], 2.0 * t)  # exact on a line
+    assert np.allclose(D.extrapolate(cubic, 4, 3), cubic)  # degree 3 through 4 rows: the cubic itself
+    with pytest.raises(GenvidError, match="order=4 must be an integer in \\[0, 3\\]"):
+        D.extrapolate(cubic, 4, 4)
+
+
+def test_extrapolated_futures_are_the_true_ones_where_the_motion_is_that_polynomial():
+    """Known frames stay; a class whose motion is a polynomial of the order comes back byte for byte
+    (linear constant and rotation to first order, linear accelerating to second); others part."""
+    true = {i: D.generate_sequence(SEED, i, LENGTH, "test") for i in (0, 1, 2, 9)}  # classes by index % 10
+    for index, order in ((0, 1), (9, 1), (1, 2)):
+        got = D.extrapolated_sequence(SEED, index, LENGTH, 8, order)
+        assert np.array_equal(got.frames, true[index].frames), (D.CLASSES[index], order)
+    bouncing = D.extrapolated_sequence(SEED, 2, LENGTH, 8, 2)
+    assert np.array_equal(bouncing.frames[:8], true[2].frames[:8])
+    assert not np.array_equal(bouncing.frames[8:], true[2].frames[8:])
+    held = D.extrapolated_sequence(SEED, 1, LENGTH, 8, 0)
+    assert all(np.array_equal(f, true[1].frames[7]) for f in held.frames[8:])  # order 0: the last frame, redrawn
+    r = held.radius
+    assert np.all((bouncing.centres >= r) & (bouncing.centres <= 64 - r))  # kept in the frame
+    with pytest.raises(GenvidError, match="known=0 frames must lie in \\[1, 16\\]"):
+        D.extrapolated_sequence(SEED, 0, LENGTH, 0, 0)
+
+
 @pytest.fixture(scope="module")
 def test_set(tmp_path_factory):
     """A benchmark folder: the test set of 20 sequences written by collect's writer, its split."""
@@ -290,6 +324,19 @@ def test_motion_accuracy_of_copy_last_is_chance_and_of_the_real_futures_the_ceil
     assert np.array(frozen["confusion"]).sum() == 40 and M.headline(frozen) == {"motion_acc": 0.1}
     assert M.headline({"skipped": "no labels"}) == {} and M.score({"available": False, "reason": "x"}, truth,
                                                                     evaluate, "clf.pt") == {"skipped": "x"}
+    assert frozen["extrapolated"] is None  # a classifier file without reference futures
+    refs = {"starts": np.arange(20) * LENGTH, "hold": np.full(20, 9), "velocity": labels,
+            "acceleration": np.where(labels < 5, labels, 0)}
+    listed = M.score(dict(loaded, references=refs), copy_last, evaluate, "clf.pt")["extrapolated"]
+    assert [(r["name"], r["order"]) for r in listed] == [("hold", 0), ("velocity", 1), ("acceleration", 2)]
+    scored = {r["name"]: r for r in listed}
+    assert scored["velocity"]["mean"] == 1.0
+    assert scored["hold"]["mean"] == pytest.approx(0.1) and scored["acceleration"]["mean"] == pytest.approx(0.5)
+    lo, hi = scored["acceleration"]["ci95"]
+    assert lo < 0.5 < hi
+    stale = dict(refs, starts=np.arange(20) * LENGTH + 1)
+    with pytest.raises(GenvidError, match="no reference future for the test clip at frame 0 \\(rerun motion_classifier"):
+        M.score(dict(loaded, references=stale), copy_last, evaluate, "clf.pt")
     short = dict(loaded, frames=6)
     with pytest.raises(GenvidError, match="reads futures of 6 frames"):
         M.check(short, truth, "clf.pt")
@@ -310,6 +357,14 @@ def test_the_stage_trains_or_says_why_not(test_set, capsys):
     assert clf["frames"] == 8 and clf["test_labels"].tolist() == (np.arange(20) % 10).tolist()
     with pytest.raises(GenvidError, match="the motion classifier of benchmark 'dynamics', not 'smmnist'"):
         M.load(paths.motion_classifier, "smmnist")
+    refs = clf["references"]  # the reference futures of the protocol's clips (one per test sequence)
+    assert refs["starts"].tolist() == (np.arange(20) * LENGTH).tolist() and set(refs) == {"starts", *M.EXTRAPOLATIONS}
+    with h5py.File(paths.frames) as f:
+        last = np.stack([f["frames"][i * LENGTH + 7] for i in range(20)])
+    frozen = M.predict(clf["model"], np.repeat(last[:, None], 8, axis=1))
+    assert refs["hold"].tolist() == frozen.tolist()  # held still: copy-last's future, redrawn
+    assert set(report["extrapolated"]) == set(M.EXTRAPOLATIONS)
+    assert report["extrapolated"]["hold"] == float(np.mean(frozen == np.arange(20) % 10))
     first = paths.motion_classifier.read_bytes()
     main(["--benchmark", "dynamics", *argv])
     assert paths.motion_classifier.read_bytes() == first  # same bytes on a rerun
@@ -345,6 +400,12 @@ def test_the_report_shows_motion_accuracy_and_the_choices_for_dynamics_only():
     assert all(len(r) == len(table["header"]) for r in table["rows"]) and "0.10" in str(table["rows"][0])
     other = tables.leaderboard_measured([plain])
     assert not any("Motion" in h for h in other["header"]) and len(other["align"]) == len(other["header"])
+    from genvid.report.text import extrapolation_levels
+
+    assert extrapolation_levels(None) == ""
+    levels = extrapolation_levels([{"name": "velocity", "order": 1, "mean": 0.25, "ci95": None},
+                                   {"name": "acceleration", "order": 2, **score}])
+    assert "continued at constant velocity 0.25, continued at constant acceleration 0.50:" in levels
     rows = model_choices({"copy_last"}, {}, {"dynamics"})["rows"]
     assert len(rows) >= 6 and all("Dynamics-like" in str(r[0]) for r in rows)
     assert model_choices({"copy_last"}, {}, {"smmnist"}) is None

@@ -453,7 +453,7 @@ def test_controllability_columns_come_from_scores_json(root):
     assert smmnist["sensitivity"] == "" and smmnist["action_conditioned"] == ""
 
 
-def test_motion_columns_come_from_scores_json_on_a_labelled_benchmark_only(root):
+def test_motion_columns_come_from_scores_json_on_a_labelled_benchmark_only(root, capsys):
     """Issue 22 item 4: a run whose scores.json has motion accuracy (a labelled benchmark) gets its
     mean-of-N, best-of-N and real-futures columns with intervals; a benchmark without keeps its columns."""
     before = (run_stage(root, "driving") / "leaderboard.tsv").read_text()
@@ -461,9 +461,15 @@ def test_motion_columns_come_from_scores_json_on_a_labelled_benchmark_only(root)
     scores = json.loads((report / "scores.json").read_text())
     scores["motion"] = {"skipped": None, "classes": [str(i) for i in range(10)], "clips": 6, "samples": 3,
                         "mean_of_n": {"mean": 0.25, "ci95": [0.125, 0.5]}, "best_of_n": {"mean": 0.5, "ci95": None},
-                        "real": {"mean": 0.75, "ci95": [0.5, 1.0]}, "confusion": [[0] * 10] * 10, "rule": "r"}
+                        "real": {"mean": 0.75, "ci95": [0.5, 1.0]}, "confusion": [[0] * 10] * 10, "rule": "r",
+                        "extrapolated": [{"name": "velocity", "order": 1, "mean": 0.375, "ci95": [0.25, 0.5]},
+                                         {"name": "acceleration", "order": 2, "mean": 0.5, "ci95": None}]}
     (report / "scores.json").write_text(json.dumps(scores))
     out = run_stage(root, "smmnist")
+    rows = {r["run"]: r for r in json.loads((out / "rows.json").read_text())["rows"] if "run" in r}
+    assert rows["smmnist-vq"]["metrics"]["motion"]["extrapolated"] == [  # the reference futures, in their order
+        {"name": "velocity", "order": 1, "mean": 0.375, "ci95": [0.25, 0.5]},
+        {"name": "acceleration", "order": 2, "mean": 0.5, "ci95": None}]
     lines = read_tsv(out / "leaderboard.tsv")
     vq = next(line for line in lines if line["name"] == "smmnist-vq")
     assert [vq[c] for c in L.MOTION_COLUMNS] == ["0.25", "0.125", "0.5", "0.5", "", "", "0.75", "0.5", "1"]
@@ -473,6 +479,13 @@ def test_motion_columns_come_from_scores_json_on_a_labelled_benchmark_only(root)
     assert "motion_mean_of_n" not in board["smmnist-copy_last"]
     assert (run_stage(root, "driving") / "leaderboard.tsv").read_text() == before
     assert not any(c in before.splitlines()[0].split("\t") for c in L.MOTION_COLUMNS)
+    scores["motion"]["extrapolated"] = {"velocity": 0.375}
+    (report / "scores.json").write_text(json.dumps(scores))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        run_stage(root, "smmnist")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and "'motion.extrapolated' must be a list of mappings or null" in err[0]
 
 
 def long_lpips(curve: list[float]) -> np.ndarray:

@@ -96,6 +96,13 @@ def test_the_committed_learning_page_is_its_render():
                             module.END) == f"a\n{module.BEGIN}\n\nnew\n\n{module.END}\nb"
 
 
+def test_first_beats_says_the_minutes_of_its_point_as_the_table_does():
+    module = load_benchmark("learning_table")
+    points = [{"step": 300, "seconds": 180.0}, {"step": 600, "seconds": 375.2}]  # the table shows 6.3 minutes
+    assert f"{module._minutes({'step': 600, 'minutes': 6.25}, points):.1f}" == "6.3"  # not 6.25 rounded again
+    assert module._minutes({"step": 900, "minutes": 9.5}, points) == 9.5  # no such point: the entry's own
+
+
 def test_a_curve_point_reads_scores_json_as_finely_as_the_dag_s_metrics(learning):
     """Every committed run's scores.json, flattened as a curve's point, agrees with its metrics.json within
     metrics.json's rounding (genvid.metrics.stats.headline_number) and keeps what metrics.json leaves out."""

@@ -45,6 +45,10 @@ marked **choice** (the report's choices table lists them: genvid.report.choices)
    is the prefix of the 20-frame one (the placement does not depend on the length); longer
    sequences are refused (a translating object would leave the frame). **choice**
 
+**Reference futures** (``extrapolated_sequence``): a sequence redrawn from a frame on with the object's
+centre and orientation continued by a polynomial through their last known values (constant velocity,
+constant acceleration); the motion metric scores them beside the runs (genvid.metrics.motion).
+
 Coordinates are continuous pixels: the frame spans [0, 64]², pixel (i, j) covers
 [j, j + 1) × [i, i + 1); a centre is (x, y). Frames are 64×64 RGB uint8:
 ``round(255 · (background · (1 − coverage) + colour · coverage))``.
@@ -59,7 +63,7 @@ stream's disjoint index ranges (genvid.data.benchmark), the test set (``write_te
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -325,14 +329,13 @@ def trajectory(label: int, rng: np.random.Generator, radius: float,
     return base + offsets, omega
 
 
-def generate_sequence(seed: int, index: int, length: int, pool: str = "train") -> Sequence:
-    """Sequence ``index`` of the (seed, stream) stream: a pure function of its arguments; a shorter
-    ``length`` gives a prefix of a longer one."""
+def _drawn(seed: int, index: int, length: int, pool: str) -> tuple[Sequence, np.ndarray, np.ndarray, np.ndarray]:
+    """(the sequence without frames, its background, unit polygon and colour): every draw of sequence
+    ``index``, in this order: object, background, motion, placement."""
     check_stream(seed, length, pool)
     _check_int("index", index, 0)
     rng = sequence_rng(seed, pool, index)
     label = class_of(index)
-    # draws, in this order: object, background, motion, placement
     shape = int(rng.integers(0, len(SHAPES)))
     radius = _uniform(rng, RADIUS)
     angle0 = float(rng.uniform(0.0, 2.0 * math.pi))
@@ -342,9 +345,15 @@ def generate_sequence(seed: int, index: int, length: int, pool: str = "train") -
     centres, omega = trajectory(label, rng, radius, motion)
     centres = centres[:length]
     angles = angle0 + omega * np.arange(length, dtype=np.float64)
-    unit = shape_vertices(shape) * radius
-    frames = np.empty((length, FRAME_SIZE, FRAME_SIZE, CHANNELS), dtype=np.uint8)
-    for i in range(length):
+    empty = np.zeros((0, FRAME_SIZE, FRAME_SIZE, CHANNELS), dtype=np.uint8)
+    return Sequence(empty, centres, angles, label, shape, radius, motion), bg, shape_vertices(shape) * radius, colour
+
+
+def _render(bg: np.ndarray, unit: np.ndarray, colour: np.ndarray, centres: np.ndarray, angles: np.ndarray
+            ) -> np.ndarray:
+    """uint8 [T, 64, 64, 3]: the polygon ``unit`` at each centre and orientation over the background."""
+    frames = np.empty((len(centres), FRAME_SIZE, FRAME_SIZE, CHANNELS), dtype=np.uint8)
+    for i in range(len(centres)):
         c, s = sim_math.cos(angles[i]), sim_math.sin(angles[i])
         poly = np.stack([unit[:, 0] * c - unit[:, 1] * s + centres[i, 0],
                          unit[:, 0] * s + unit[:, 1] * c + centres[i, 1]], 1)
@@ -352,7 +361,53 @@ def generate_sequence(seed: int, index: int, length: int, pool: str = "train") -
         image = bg.copy()
         image[rows, cols] = image[rows, cols] * (1.0 - cov)[..., None] + colour * cov[..., None]
         frames[i] = np.floor(image * 255.0 + 0.5).astype(np.uint8)
-    return Sequence(frames, centres, angles, label, shape, radius, motion)
+    return frames
+
+
+def generate_sequence(seed: int, index: int, length: int, pool: str = "train") -> Sequence:
+    """Sequence ``index`` of the (seed, stream) stream: a pure function of its arguments; a shorter
+    ``length`` gives a prefix of a longer one."""
+    seq, bg, unit, colour = _drawn(seed, index, length, pool)
+    return replace(seq, frames=_render(bg, unit, colour, seq.centres, seq.angles))
+
+
+# ----------------------------------------------------------------------------- extrapolated futures
+
+def extrapolate(values: np.ndarray, known: int, order: int) -> np.ndarray:
+    """``values`` [T, ...] with rows ``known`` .. T−1 replaced by the polynomial of degree ``order``
+    through rows ``known − 1 − order`` .. ``known − 1`` (Newton's backward differences: order 0 holds
+    the last known row, 1 continues its last velocity, 2 its last velocity and acceleration)."""
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not 0 <= order < known:
+        raise GenvidError(f"dynamics extrapolation order={order!r} must be an integer in [0, {known - 1}] "
+                          f"(it needs order + 1 of the {known} known frames)")
+    out = np.array(values, dtype=np.float64, copy=True)
+    diffs, row = [], out[known - 1 - order:known]
+    for _ in range(order + 1):  # the last row of each difference table: x_n, ∇x_n, ∇²x_n, ...
+        diffs.append(row[-1])
+        row = row[1:] - row[:-1]
+    for t in range(known, len(out)):
+        k = t - (known - 1)
+        coef, total = 1.0, np.zeros_like(diffs[0])
+        for j, d in enumerate(diffs):  # sum over j of C(k + j - 1, j) ∇^j x_n
+            total = total + coef * d
+            coef = coef * (k + j) / (j + 1)
+        out[t] = total
+    return out
+
+
+def extrapolated_sequence(seed: int, index: int, length: int, known: int, order: int,
+                          pool: str = "test") -> Sequence:
+    """Sequence ``index`` with its frames from ``known`` on redrawn as if the object had continued its
+    motion of the first ``known`` frames by ``extrapolate``'s polynomial of ``order`` in its true,
+    continuous centre and orientation (what a model that extrapolated that far, perfectly, would draw):
+    the same object and background, the centre kept where the object's circumscribed disc stays in the
+    frame (**choice**: an extrapolation may run out of it). The motion metric's reference futures."""
+    seq, bg, unit, colour = _drawn(seed, index, length, pool)
+    if not 1 <= known <= length:
+        raise GenvidError(f"dynamics extrapolation from known={known!r} frames must lie in [1, {length}]")
+    centres = np.clip(extrapolate(seq.centres, known, order), seq.radius, FRAME_SIZE - seq.radius)
+    angles = extrapolate(seq.angles, known, order)
+    return replace(seq, frames=_render(bg, unit, colour, centres, angles), centres=centres, angles=angles)
 
 
 # ----------------------------------------------------------------------------- the fixed test set

@@ -24,6 +24,11 @@ motion classifier, trained on real futures, applied to each run's predicted futu
   when any sample is ("any sample right"); the real future is classified too (the ceiling on
   these clips). Means over clips with 95 % cluster-bootstrap intervals over the samples file's
   clusters (genvid.metrics.stats, as every other score of evaluate).
+- **Reference levels** (``EXTRAPOLATIONS``): the stage also classifies each test clip's future
+  redrawn by the generator as if the object had continued its context motion exactly, at constant
+  velocity and at constant acceleration (genvid.data.dynamics.extrapolated_sequence); evaluate scores
+  them on the run's clips beside the ceiling (``motion.extrapolated``), so a run's accuracy can be read
+  as "extrapolates better or worse than a perfect straight line".
 
 The classifier file (``data/<benchmark>/motion_classifier.pt``) exists for every benchmark; a
 benchmark without motion labels, or without the ``motion_classifier`` section, gets one that says
@@ -164,6 +169,47 @@ def test_futures(frames: str | Path, starts: np.ndarray, context: int, horizon: 
         return np.stack([f["frames"][int(a) + context:int(a) + context + horizon] for a in starts])
 
 
+# The reference futures (genvid.data.dynamics.extrapolated_sequence): each test clip's future redrawn
+# as if the object had continued its context motion, by a polynomial of this order in its true centre
+# and orientation. What the classifier makes of them says how much motion accuracy extrapolating so
+# far can buy: a model must predict better than the order it beats.
+EXTRAPOLATIONS = {"hold": 0, "velocity": 1, "acceleration": 2}
+
+
+def extrapolated_futures(collect, frames: str | Path, starts: np.ndarray, context: int, horizon: int,
+                         order: int) -> np.ndarray | None:
+    """uint8 [N, horizon, H, W, C]: the futures of the test clips at ``starts`` of the frames file,
+    redrawn by the generator with the context motion extrapolated to ``order``; None where the source's
+    generator cannot redraw them."""
+    from genvid.data.benchmark import generator, sequence_frames
+    from genvid.data.h5 import read_h5
+
+    make = getattr(generator(collect.source), "extrapolated_sequence", None)
+    if make is None:
+        return None
+    with read_h5(frames, "HDF5 frames file") as f:
+        episode, step = f["episode"][:], f["step"][:]
+    out = []
+    for a in starts:
+        e, s = int(episode[int(a)]), int(step[int(a)])
+        seq = make(collect.seed, e, s + context + horizon, s + context, order, "test")
+        out.append(sequence_frames(seq)[s + context:])
+    return np.stack(out)
+
+
+def reference_predictions(model: MotionClassifier, collect, frames: str | Path, starts: np.ndarray,
+                          context: int, horizon: int) -> dict[str, Any] | None:
+    """{"starts": int64 [N], name: the class predicted for each clip's reference future, per
+    EXTRAPOLATIONS}, or None where the benchmark's generator cannot redraw its futures."""
+    out: dict[str, Any] = {"starts": np.asarray(starts, dtype=np.int64)}
+    for name, order in EXTRAPOLATIONS.items():
+        futures = extrapolated_futures(collect, frames, starts, context, horizon, order)
+        if futures is None:
+            return None
+        out[name] = predict(model, futures)
+    return out
+
+
 # ----------------------------------------------------------------------------- the classifier file
 
 def unavailable(benchmark: str, reason: str) -> dict[str, Any]:
@@ -176,12 +222,14 @@ def save(path: str | Path, content: dict[str, Any]) -> None:
 
 def file_content(benchmark: str, model: MotionClassifier, classes: tuple[str, ...], test_labels: np.ndarray,
                  accuracies: dict[str, float], cfg, context_frames: int, frame_shape: tuple[int, int, int],
-                 curve: list[dict[str, float]]) -> dict[str, Any]:
+                 curve: list[dict[str, float]], references: dict[str, Any] | None = None) -> dict[str, Any]:
+    refs = None if references is None else {k: torch.as_tensor(np.asarray(v, dtype=np.int64))
+                                            for k, v in references.items()}
     return {"format": FORMAT, "benchmark": benchmark, "available": True, "reason": None,
             "state_dict": model.state_dict(), "classes": list(classes), "frames": model.frames,
             "context_frames": context_frames, "frame_shape": list(frame_shape), "width": model.width,
             "test_labels": torch.as_tensor(np.asarray(test_labels, dtype=np.int64)),
-            "accuracy": dict(accuracies), "config": asdict(cfg), "curve": curve}
+            "accuracy": dict(accuracies), "config": asdict(cfg), "curve": curve, "references": refs}
 
 
 def load(path: str | Path, benchmark: str) -> dict[str, Any]:
@@ -267,8 +315,30 @@ def score(classifier: dict[str, Any], info, cfg, path: str | Path, batch_clips: 
         b, s = samples.shape[:2]
         predicted.append(predict(model, samples.reshape(b * s, *samples.shape[2:])).reshape(b, s))
         real.append(predict(model, read_clips(info.path, "real", rows)[:, c:]))
-    return score_counts(np.concatenate(predicted), np.concatenate(real), truth, read_index(info.path)["cluster"],
-                        cfg, list(classifier["classes"]))
+    index = read_index(info.path)
+    out = score_counts(np.concatenate(predicted), np.concatenate(real), truth, index["cluster"], cfg,
+                       list(classifier["classes"]))
+    out["extrapolated"] = reference_scores(classifier.get("references"), index["start"], truth, index["cluster"],
+                                           cfg, path)
+    return out
+
+
+def reference_scores(references: dict[str, Any] | None, starts: np.ndarray, truth: np.ndarray,
+                     clusters: np.ndarray, cfg, path: str | Path) -> list[dict[str, Any]] | None:
+    """scores.json's ``motion.extrapolated``: in EXTRAPOLATIONS' order, {"name", "order", "mean", "ci95"}:
+    the accuracy of the reference futures of the clips at ``starts`` (true classes ``truth``) with its
+    interval; None without them."""
+    if not references:
+        return None
+    known = {int(a): i for i, a in enumerate(np.asarray(references["starts"]).tolist())}
+    missing = [int(a) for a in starts if int(a) not in known]
+    if missing:
+        raise GenvidError(f"{path}: no reference future for the test clip at frame {missing[0]} (rerun "
+                          "motion_classifier)")
+    rows = np.array([known[int(a)] for a in starts], dtype=np.int64)
+    return [{"name": name, "order": order,
+             **_mean_ci((np.asarray(references[name])[rows] == truth).astype(np.float64), clusters, cfg)}
+            for name, order in EXTRAPOLATIONS.items()]
 
 
 def headline(motion: dict[str, Any]) -> dict[str, float]:

@@ -430,7 +430,7 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
             " Motion acc.: the share of predicted futures a Conv3D motion classifier, trained on real futures, "
             "assigns to the clip's true motion class (mean of N: over the samples; best of N: any sample right; "
             f"issue 22 item 4); on the real futures of these clips it scores {motion['real']['mean']:.2f}, the "
-            "ceiling.")
+            "ceiling." + X.extrapolation_levels(motion.get("extrapolated")))
         reg.add("table", f"lb_{b}", "benchmarks", f"Leaderboard of <code>{b}</code>: every run in params.yaml, "
                 "measured on the same test clips and ranked by FVD (lowest first); time-averaged scores of the predictions under each rule with 95 % "
                 "cluster-bootstrap intervals, FVD mean with its 95 % interval over the test clips and ± sd over repeats "

@@ -67,6 +67,11 @@ SOURCE_ROWS: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "mean and best of N against the real futures' accuracy (the ceiling)",
      "seed 003 §5.2.2: Conv3D classifiers of the whole clip (40 % validation error)",
      "genvid's design (issue 22 item 4): a classifier of futures, not of clips"),
+    (("dynamics",), "Dynamics-like: motion reference levels",
+     "the classifier's accuracy on each test clip's future redrawn with the object's true context motion continued "
+     "at constant velocity, and at constant velocity and acceleration (Newton's backward differences of its centre "
+     "and orientation over the last context frames); the centre kept where the object stays in the frame",
+     "seed 003: none", "genvid's design (issue 48): what extrapolating the motion so far would score"),
 )
 
 

@@ -290,6 +290,17 @@ def fvd_rank_facts(benchmark: str, rows: list[dict]) -> Markup | None:
     return Markup(head + "; ".join(parts) + tail + ".")
 
 
+def extrapolation_levels(refs: list[dict] | None) -> str:
+    """A leaderboard caption's sentence: the motion classifier's accuracy on the reference futures, the
+    true context motion continued exactly (genvid.metrics.motion.EXTRAPOLATIONS); "" without them."""
+    if not refs:
+        return ""
+    named = {0: "held still", 1: "continued at constant velocity", 2: "continued at constant acceleration"}
+    parts = [f"{named.get(r['order'], 'continued to order ' + str(r['order']))} {r['mean']:.2f}" for r in refs]
+    return (" On these clips' futures redrawn with the object's true context motion " + ", ".join(parts) +
+            ": what a model that extrapolated that well would score.")
+
+
 def long_horizon_facts(benchmark: str, rows: list[dict], horizon: int, main_run: str | None = None) -> list[Markup]:
     """Issue 23 item 2: how the runs of a benchmark degrade over its long horizon, against its baseline run
     (genvid.leaderboard's first predicted frame at which a run's mean-of-N LPIPS exceeds the baseline's),
