@@ -154,6 +154,33 @@ def test_closed_loop_inputs_are_real_then_open_loop_its_own():
     assert torch.equal(a[:, :2], c[:, :2]) and not torch.equal(a[:, 2], c[:, 2])
 
 
+def test_frame_difference_feeds_each_step_the_frame_before_its_input():
+    """frame_difference (genvid's addition): E¹ reads [x_{t-1} ‖ x_{t-1} - x_{t-2}]; x_{t-2} is the real frame
+    while it is a context frame, the model's own output after, and the first step's difference is zero."""
+    model = tiny(frame_difference=True).eval()
+    assert model.generator.e1[0].in_channels == 2 and tiny().generator.e1[0].in_channels == 1
+    frames = torch.rand(2, 6, 1, 32, 32)
+    seen, forward = [], model.generator.forward
+
+    def recording(x_prev, z, state, x_before=None):
+        seen.append((x_prev, x_before))
+        return forward(x_prev, z, state, x_before)
+
+    model.generator.forward = recording
+    torch.manual_seed(3)
+    with torch.no_grad():
+        out = model.unroll(frames, 3, 6, lambda shape: torch.randn(shape))
+    inputs = [frames[:, 0], frames[:, 1], frames[:, 2], out[:, 2], out[:, 3]]  # step t reads x_{t-1}
+    assert seen[0][1] is None and len(seen) == 5
+    for t in range(1, 5):
+        assert torch.equal(seen[t][0], inputs[t]) and torch.equal(seen[t][1], inputs[t - 1])
+    x, z = torch.rand(2, 1, 32, 32), torch.randn(2, 4)
+    with torch.no_grad():  # no frame before the first: its difference is zero, not the frame itself
+        first = forward(x, z, (None, None))[0]
+        assert torch.equal(first, forward(x, z, (None, None), x)[0])
+        assert not torch.equal(first, forward(x, z, (None, None), torch.zeros_like(x))[0])
+
+
 def test_loss_gives_each_optimiser_its_own_and_pure_gan_has_no_l2():
     frames = torch.rand(2, 6, 1, 32, 32)
     torch.manual_seed(0)

@@ -37,6 +37,16 @@ OPEN_L2 = Choice(
     "genvid's addition: at a CPU's scale the adversary barely learns, and the learning curves "
     "(docs/learning.md) showed the rollouts a test scores drifting as training went on")
 
+FRAME_DIFFERENCE = Choice(
+    "Frame difference (<code>models.feature_flow.frame_difference</code>, issue 48)",
+    "optional: E¹ reads the previous frame and its difference from the frame before it "
+    "([x<sub>t−1</sub> ‖ x<sub>t−1</sub> − x<sub>t−2</sub>]; zero at the first step), the real frames while they "
+    "are context, the model's own outputs after; off: E¹ reads x<sub>t−1</sub> alone, the thesis's model",
+    "{003:§6.3.3} and Fig. 6.6: E¹ reads the previous frame; its ConvLSTM is the model's only memory",
+    "genvid's addition: on Dynamics the learning curves (docs/learning.md) showed the model barely learning to "
+    "move the object; the difference gives E¹ the motion at the frame's resolution, which the ConvLSTM on the "
+    "coarse fixels has to learn to see")
+
 DISCRIMINATOR_KERNELS = Choice(
     "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",
     "spatial 4×4 kernels of stride 2, padding 1 (the DCGAN form)",

@@ -26,6 +26,10 @@ loss (Eq 3.9), the discriminator its cross-entropy. ``l2_weight`` 0 is the pure 
 ``open_l2_weight`` · the open-loop frames' L2 (0: the thesis's objective): learning curves showed the
 open-loop rollouts drifting further from the truth as training went on (docs/learning.md).
 
+genvid's second addition, ``frame_difference``: E¹ reads [x_{t-1} ‖ x_{t-1} − x_{t-2}] (zero difference at the
+first step; real frames while they are context, the model's own outputs after), so that the motion reaches E¹
+at the frame's resolution instead of only through the ConvLSTM on the coarse fixels (docs/learning.md).
+
 Steered by actions (``feature_flow_action``, issue 48; genvid's, not the thesis's): the action a_{t-1}
 that leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the
 training split's statistics) joins z_t at D¹'s input, Linear([z_t ‖ a_{t-1}]): the flow, which is
@@ -85,6 +89,8 @@ class FeatureFlowConfig:
     # alone; at a CPU's scale that adversary barely learns, and the rollouts a test scores drift unchecked
     open_l2_weight: float = field(default=0.0, metadata=rule(min=0.0))
     adv_weight: float = field(default=0.01, metadata=rule(min=0.0))
+    # genvid's addition (issue 48): E¹ reads [x_{t-1} ‖ x_{t-1} - x_{t-2}], the motion as a pixel-sharp cue
+    frame_difference: bool = False
 
     def validate(self) -> str | None:
         for name in ("resolution", "flow_scale"):
@@ -135,7 +141,8 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         widths = [cfg.width * 2 ** i for i in range(cfg.halvings + 1)]
-        self.e1 = nn.Sequential(nn.Conv2d(cfg.channels, widths[0], 3, 1, 1), nn.BatchNorm2d(widths[0]),
+        inputs = cfg.channels * (2 if cfg.frame_difference else 1)
+        self.e1 = nn.Sequential(nn.Conv2d(inputs, widths[0], 3, 1, 1), nn.BatchNorm2d(widths[0]),
                                 nn.LeakyReLU(LEAKY_SLOPE),
                                 *(_down(i, o) for i, o in zip(widths[:-1], widths[1:])))
         self.e1_lstm = ConvLSTMCell(widths[-1], cfg.fixel_channels)  # the fixels
@@ -154,12 +161,15 @@ class Generator(nn.Module):
             with torch.no_grad():
                 self.d2[-1].bias[cfg.channels:].fill_(MASK_BIAS)
 
-    def forward(self, x_prev: Tensor, z: Tensor, state: tuple[State | None, State | None]
-                ) -> tuple[Tensor, tuple[State, State], Tensor]:
+    def forward(self, x_prev: Tensor, z: Tensor, state: tuple[State | None, State | None],
+                x_before: Tensor | None = None) -> tuple[Tensor, tuple[State, State], Tensor]:
         """(x̃_t [B, C, H, W] in [0, 1], the new states, the flow weights [B, κ², r, r]); the steered
         model's z arrives as [z_t ‖ a_{t-1}]."""
         cfg = self.cfg
-        fixel_state = self.e1_lstm(self.e1(x_prev), state[0])
+        seen = x_prev
+        if cfg.frame_difference:
+            seen = torch.cat([x_prev, x_prev - (x_prev if x_before is None else x_before)], dim=1)
+        fixel_state = self.e1_lstm(self.e1(seen), state[0])
         fixels = fixel_state[0]
         r2 = cfg.flow_resolution // 4
         noise = self.z_in(z).view(-1, cfg.fixel_channels, r2, r2)
@@ -230,14 +240,14 @@ class FeatureFlow(nn.Module):
         t <= ``closed`` (closed loop), from the previous prediction after (open loop); the steered
         model's frame t also from ``actions[:, t-1]`` ([B, >=total-1, A], standardised)."""
         state: tuple = (None, None)
-        x_prev, out = frames[:, 0], []
+        x_before, x_prev, out = None, frames[:, 0], []
         for t in range(1, total):
             z = draw((frames.shape[0], self.cfg.z_dim))
             if actions is not None:
                 z = torch.cat([z, actions[:, t - 1]], dim=1)
-            frame, state, _ = self.generator(x_prev, z, state)
+            frame, state, _ = self.generator(x_prev, z, state, x_before)
             out.append(frame)
-            x_prev = frames[:, t] if t < closed and t < frames.shape[1] else frame
+            x_before, x_prev = x_prev, frames[:, t] if t < closed and t < frames.shape[1] else frame
         return torch.stack(out, 1)
 
     def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
