@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from genvid.determinism import configure_torch, cpu_info, pin_environment  # noqa: E402
+from genvid.determinism import configure_torch, cpu_generation, cpu_info, pin_environment  # noqa: E402
 
 pin_environment(2)
 import torch  # noqa: E402
@@ -97,11 +97,44 @@ def cases():
             p.grad = inputs(256, 256, seed=50 + k)
             opt.step()
         yield name, (digest(p), "-")
+    yield from vqvae_layers()
+
+
+def vqvae_layers():
+    """Every 3D convolution of params.yaml's VQ-VAE at the shape its training step gives it (2 clips of
+    16x64x64, the golden case ``train:vq.vqvae.params_size``): forward | input gradient, then the weight
+    gradient on a line of its own. oneDNN picks a kernel and its blocking per shape (and, for some, per
+    the CPU's caches), so small shapes cannot stand in for these: a machine whose golden case differs
+    names the layer and the pass here (docs/reproducibility.md, the measured exception)."""
+    from genvid import params as P
+    from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
+
+    torch.manual_seed(0)
+    model = VQVAE3D(VQVAEConfig.from_dict(P.read_params(ROOT / "params.yaml")["models"]["vq"]["vqvae"]))
+    seen: dict[str, torch.Tensor] = {}
+    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, (torch.nn.Conv3d, torch.nn.ConvTranspose3d))]
+    hooks = [m.register_forward_pre_hook(lambda m, args, name=name: seen.setdefault(name, args[0].detach().clone()))
+             for name, m in convs]
+    frames = torch.rand(2, 3, 16, 64, 64, generator=torch.Generator().manual_seed(8)) * 2 - 1
+    with torch.no_grad():
+        model.loss(frames)
+    for h in hooks:
+        h.remove()
+    for name, m in convs:
+        if name not in seen:
+            continue
+        x = seen[name].clone().requires_grad_(True)
+        m.zero_grad(set_to_none=True)
+        out = m(x)
+        out.backward(inputs(*out.shape, seed=99))
+        label = f"vqvae {name} {'x'.join(map(str, x.shape[1:]))}"
+        yield label, (digest(out), digest(x.grad))
+        yield f"{label} wgrad", ("-", digest(m.weight.grad, m.bias.grad))
 
 
 def header() -> str:
     info = cpu_info()
-    return (f"# machine: {info['vendor']} | {info['model']} | avx512f={'avx512f' in info['flags']} | "
+    return (f"# machine: {info['vendor']} | {info['model']} | {cpu_generation(info)} | avx512f={'avx512f' in info['flags']} | "
             f"torch {torch.__version__} | {platform.python_version()} | threads {torch.get_num_threads()}")
 
 
@@ -123,7 +156,8 @@ def main() -> None:
     for name, f, b in rows:
         verdict = ""
         for ref_name, _, table in refs:
-            verdict += f" | vs {ref_name}: " + ("same" if table.get(name) == (f, b) else "DIFFERS")
+            seen = table.get(name)
+            verdict += f" | vs {ref_name}: " + ("not in it" if seen is None else "same" if seen == (f, b) else "DIFFERS")
         print(f"{name:22s} | {f} | {b}{verdict}")
 
 

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 from conftest import ROOT, venv_env
-from genvid.determinism import cpu_info
+from genvid.determinism import cpu_generation, cpu_info
 
 GOLDEN = ROOT / "tests/data/golden/cpu.json"
 THREADS = 1
@@ -47,11 +47,15 @@ def _describe() -> dict[str, str]:
     return {"cpu": info["model"], "torch": torch.__version__, "threads": str(THREADS)}
 
 
-def expected_cases(golden: dict, vendor: str) -> dict[str, tuple[str, str]]:
+def expected_cases(golden: dict, vendor: str, generation: str = "") -> dict[str, tuple[str, str]]:
     """Each case's recorded hash and where it was recorded: this vendor's record, and for a case it
     lacks (added since) another vendor's, unless the case is a documented vendor-dependent one or
-    one whose agreement is in doubt (``one_vendor_so_far``); the records must agree on every other case."""
-    expected, own_only = {}, set(golden["vendor_dependent"]) | set(golden.get("one_vendor_so_far", {}))
+    one whose agreement is in doubt (``one_vendor_so_far``); the records must agree on every other case.
+    A generation-dependent case (``generation_dependent``: oneDNN blocks it by the CPU's caches) is
+    checked against this CPU generation's record where there is one, else against this vendor's only."""
+    own_only = (set(golden["vendor_dependent"]) | set(golden.get("one_vendor_so_far", {}))
+                | set(golden.get("generation_dependent", {})))
+    expected = {}
     for other, record in golden["records"].items():
         if other != vendor:
             expected.update({case: (digest, f"{other}'s {record['cpu']}") for case, digest in record["cases"].items()
@@ -59,22 +63,42 @@ def expected_cases(golden: dict, vendor: str) -> dict[str, tuple[str, str]]:
     own = golden["records"].get(vendor)
     if own is not None:
         expected.update({case: (digest, f"{vendor}'s {own['cpu']}") for case, digest in own["cases"].items()})
+    mine = golden.get("generations", {}).get(generation)
+    if mine is not None:
+        expected.update({case: (digest, f"{generation} ({mine['cpu']})") for case, digest in mine["cases"].items()})
     return expected
 
 
+def _record(golden: dict, vendor: str, generation: str, measured: dict[str, str], how: str) -> str:
+    """GENVID_RECORD_GOLDEN=1: this vendor's record (every case); =generation: this CPU generation's
+    record of the generation-dependent cases only (its vendor's record stays as it is)."""
+    if how == "generation":
+        cases = {c: d for c, d in measured.items() if c in golden.get("generation_dependent", {})}
+        golden.setdefault("generations", {})[generation] = {**_describe(), "cases": cases}
+        return f"recorded {len(cases)} generation-dependent cases for {generation}"
+    golden["records"][vendor] = {**_describe(), "cases": measured}
+    return f"recorded {len(measured)} cases for {vendor}"
+
+
 def test_this_machine_computes_every_case_as_recorded(measured):
-    golden, vendor = _golden(), cpu_info()["vendor"] or "unknown"
+    golden, vendor, generation = _golden(), cpu_info()["vendor"] or "unknown", cpu_generation()
     if os.environ.get("GENVID_RECORD_GOLDEN"):
-        golden["records"][vendor] = {**_describe(), "cases": measured}
+        said = _record(golden, vendor, generation, measured, os.environ["GENVID_RECORD_GOLDEN"])
         GOLDEN.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
-        pytest.skip(f"recorded {len(measured)} cases for {vendor} in {GOLDEN.relative_to(ROOT)}")
-    expected = expected_cases(golden, vendor)
+        pytest.skip(f"{said} in {GOLDEN.relative_to(ROOT)}")
+    expected = expected_cases(golden, vendor, generation)
     gone = sorted(set(expected) - set(measured))
     assert not gone, f"{', '.join(gone)}: recorded but no longer computed: record the cases again"
-    differ = [f"{case} (recorded on {expected[case][1]})" for case in sorted(expected)
-              if measured[case] != expected[case][0]]
-    assert not differ, (f"{', '.join(differ)}: computed differently here ({cpu_info()['model']}, torch "
-                        f"{torch.__version__})")
+    differ = {case for case in expected if measured[case] != expected[case][0]}
+    unknown_generation = {case for case in differ if case in golden.get("generation_dependent", {})
+                          and case not in golden.get("generations", {}).get(generation, {}).get("cases", {})}
+    named = [f"{case} (recorded on {expected[case][1]})" for case in sorted(differ - unknown_generation)]
+    assert not named, f"{', '.join(named)}: computed differently here ({generation}, torch {torch.__version__})"
+    if unknown_generation:
+        pytest.skip(f"{', '.join(sorted(unknown_generation))}: computed otherwise than on {vendor}'s record, as "
+                    f"golden's generation_dependent says a CPU generation may ({generation} has no record of its own "
+                    f"yet): GENVID_RECORD_GOLDEN=generation .venv/bin/python -m pytest tests/test_golden.py, then "
+                    f"commit {GOLDEN.relative_to(ROOT)}; the VQ family's DAG outputs will differ from the lock here")
     unrecorded = sorted(set(measured) - set(golden["records"].get(vendor, {}).get("cases", {})))
     if unrecorded:
         pytest.skip(f"{len(expected)} cases as recorded; {vendor} has no record of {', '.join(unrecorded)} yet: "
@@ -91,6 +115,28 @@ def test_a_case_a_vendor_lacks_is_checked_against_another_vendors_record():
     golden["one_vendor_so_far"] = {"new": "in doubt"}
     assert expected_cases(golden, "A") == {"x": ("1", "A's a1"), "sqrt": ("2", "A's a1")}
     assert expected_cases(golden, "B")["new"] == ("4", "B's b1")
+
+
+def test_a_generation_dependent_case_is_checked_against_its_generations_record():
+    golden = {"records": {"A": {"cpu": "a1", "cases": {"x": "1", "big": "5"}},
+                          "B": {"cpu": "b1", "cases": {"x": "1", "big": "5"}}},
+              "vendor_dependent": {}, "generation_dependent": {"big": "oneDNN blocks it by the caches"},
+              "generations": {"A family 1 model 2": {"cpu": "a2", "cases": {"big": "6"}}}}
+    assert expected_cases(golden, "A", "A family 1 model 2") == {"x": ("1", "A's a1"), "big": ("6", "A family 1 model 2 (a2)")}
+    assert expected_cases(golden, "A", "A family 1 model 3") == {"x": ("1", "A's a1"), "big": ("5", "A's a1")}
+    assert expected_cases(golden, "C", "C family 1 model 1") == {"x": ("1", "B's b1")}  # not across vendors
+    measured = {"x": "1", "big": "7"}
+    said = _record(golden, "A", "A family 1 model 3", measured, "generation")
+    assert golden["generations"]["A family 1 model 3"]["cases"] == {"big": "7"}  # the generation's cases only
+    assert golden["records"]["A"]["cases"] == {"x": "1", "big": "5"} and "1 generation-dependent" in said
+
+
+def test_generation_records_hold_only_generation_dependent_cases():
+    golden = _golden()
+    allowed = set(golden.get("generation_dependent", {}))
+    for generation, record in golden.get("generations", {}).items():
+        assert set(record["cases"]) <= allowed, f"{generation}: {sorted(set(record['cases']) - allowed)}"
+        assert re.fullmatch(r"\S+ family \d+ model \d+", generation), generation
 
 
 def test_vendors_agree_except_where_documented():
