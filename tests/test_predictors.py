@@ -28,6 +28,11 @@ from genvid.profiles import apply, load_profile, merge
 
 BENCHMARK = "driving"
 B, S, HEIGHT = 2, 2, 32
+# A model option a params.yaml run turns on over its family's defaults runs the contract too, as the run builds it
+VARIANTS = {"feature_flow+frame_difference": ("feature_flow", {"frame_difference": True})}  # dynamics-feature_flow
+# run overrides of models the contract does not need a variant for, and why
+NOT_VARIANTS = {"in_channels": "grey frames: the same network at 1 channel",
+                "noisy_sigma": "the tokenizer's index noise while training: tests/test_noisy_vq.py and test_gan_prior.py"}
 
 
 @pytest.fixture(scope="module")
@@ -37,23 +42,23 @@ def tiny():
 
 
 
-def context_for(tmp_path, tiny, name: str) -> RunContext:
+def context_for(tmp_path, tiny, name: str, options: dict | None = None) -> RunContext:
     bench = P.benchmark(tiny, BENCHMARK)
-    run = P.Run(f"{BENCHMARK}-{name}", BENCHMARK, name, {**tiny["models"][name], **TINY_AT_32.get(name, {})},
-                tiny["train"][name])
+    run = P.Run(f"{BENCHMARK}-{name}", BENCHMARK, name,
+                {**tiny["models"][name], **TINY_AT_32.get(name, {}), **(options or {})}, tiny["train"][name])
     stats = tmp_path / "stats.json"
     stats.write_text(json.dumps({"mean": [0.4, 0.45, 0.5], "std": [0.2, 0.21, 0.22], "frames": 10}))
     return RunContext(run, bench, tmp_path / "frames.h5", tmp_path / "split.json", stats,
                       tmp_path / "models" / name, tmp_path / "reports", tmp_path / "work")
 
 
-@pytest.fixture(params=sorted(registry.MODELS) + [steer.NAME])
+@pytest.fixture(params=sorted(registry.MODELS) + [steer.NAME] + sorted(VARIANTS))
 def predictor(request, tmp_path, tiny, monkeypatch):
-    name = request.param
+    name, options = VARIANTS.get(request.param, (request.param, {}))
     if name == steer.NAME:
         monkeypatch.setitem(registry.MODELS, name, steer.spec())
         tiny = {**tiny, "models": {**tiny["models"], name: {}}, "train": {**tiny["train"], name: {}}}
-    ctx = context_for(tmp_path, tiny, name)
+    ctx = context_for(tmp_path, tiny, name, options)
     spec = registry.get(name)
     torch.manual_seed(0)
     spec.init(ctx, HEIGHT, HEIGHT, 3)
@@ -180,6 +185,21 @@ def test_a_conditioned_model_follows_the_future_actions(tmp_path, tiny, monkeypa
     beyond = cond.clone()
     beyond[:, -1] = -1.0
     assert torch.equal(spec.predictor(ctx).predict(real[:, :c], h, 1, torch.Generator(), cond=beyond), futures)
+
+
+def test_every_model_option_a_run_turns_on_has_a_variant():
+    """A run's ``overrides.models`` in params.yaml builds a network the family's defaults do not: its
+    options must be one of VARIANTS (so the contract runs on it) or say in NOT_VARIANTS why not."""
+    raw = P.read_params(ROOT / "params.yaml")
+    covered = {(model, key) for model, options in VARIANTS.values() for key in options}
+    for name, run in raw["runs"].items():
+        options = (run.get("overrides") or {}).get("models") or {}
+        flat = {k for k, v in options.items() if not isinstance(v, dict)} | {
+            k for v in options.values() if isinstance(v, dict) for k in v}
+        missing = {k for k in flat if (run["model"], k) not in covered and k not in NOT_VARIANTS}
+        assert not missing, f"runs.{name}.overrides.models: {sorted(missing)} has no contract variant"
+    for model, options in VARIANTS.values():
+        assert all(raw["models"][model][k] != v for k, v in options.items()), "a variant of a default is no variant"
 
 
 def test_every_registered_model_has_params_and_tiny_sizes(tiny):
