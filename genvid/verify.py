@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from genvid.determinism import cpu_info, pin_environment, threads_from_params, x86_level
+from genvid.determinism import cpu_generation, cpu_info, pin_environment, threads_from_params, x86_level
 from genvid.errors import GenvidError
 from genvid.stage import cli_main
 
@@ -342,7 +342,8 @@ def environment(threads: int, device: str = "cpu") -> dict[str, Any]:
         if name:
             packages[name] = dist.version
     return {
-        "cpu": {"vendor": cpu["vendor"], "model": cpu["model"], "level": x86_level(cpu["flags"]),
+        "cpu": {"vendor": cpu["vendor"], "model": cpu["model"], "generation": cpu_generation(cpu),
+                "level": x86_level(cpu["flags"]),
                 "avx2": "avx2" in cpu["flags"], "fma": "fma" in cpu["flags"],
                 "avx512f": "avx512f" in cpu["flags"]},
         "threads": threads,
@@ -415,6 +416,12 @@ def environment_differences(here: dict[str, Any], recorded: dict[str, Any] | Non
         if (rec_cpu.get("vendor"), rec_cpu.get("model")) != (cpu["vendor"], cpu["model"]):
             found.append(("CPU model", f"{cpu['model']} ({cpu['vendor']}) here, {rec_cpu.get('model')} "
                                        f"({rec_cpu.get('vendor')}) in the record"))
+        elif (rec_cpu.get("generation"), rec_cpu.get("level")) != (cpu.get("generation"), cpu["level"]):
+            # one model name ("AMD EPYC") spans generations that block some 3D convolutions otherwise
+            found.append(("CPU generation", f"{cpu.get('generation')} ({cpu['level']}) here, "
+                                            f"{rec_cpu.get('generation') or 'a generation not recorded'} "
+                                            f"({rec_cpu.get('level')}) in the record: the VQ family's training is "
+                                            f"measured to differ between AMD generations (docs/reproducibility.md)"))
     return found
 
 

@@ -17,7 +17,7 @@ import yaml
 
 from conftest import ROOT, venv_env
 from genvid.data import sim_math as sm
-from genvid.determinism import NUMPY_ABOVE_X86_V3, cpu_info, pin_environment, x86_level
+from genvid.determinism import NUMPY_ABOVE_X86_V3, cpu_generation, cpu_info, pin_environment, x86_level
 from genvid.profiles import apply, load_profile, merge
 
 PINNED = tuple(pin_environment(2, {}))
@@ -476,6 +476,29 @@ def test_verify_names_a_gpu_as_the_platform_difference():
         ("GPU", "GPU cudnn 91300 here, 91200 in the record")]
     assert gpu_causes(on_gpu, on_gpu) == []
     assert V.describe(on_gpu).startswith("GPU NVIDIA H100 80GB HBM3 (sm 9.0), driver 580.65.06, CUDA 13.0, cuDNN 91200; ")
+
+
+def test_verify_names_another_generation_of_the_same_cpu_model():
+    """"AMD EPYC" names a Zen 3 and a Zen 4 alike, which compute the VQ-VAE otherwise: verify compares the
+    generation (vendor, family, model numbers) and the x86 level, and says which the record has."""
+    from genvid import verify as V
+
+    here = V.environment(2)
+    assert here["cpu"]["generation"] == cpu_generation()
+
+    def cpu_causes(a, b):
+        return [d for d in V.environment_differences(a, b) if d[0].startswith("CPU")]
+
+    assert cpu_causes(here, here) == []
+    other = {**here, "cpu": {**here["cpu"], "generation": "AuthenticAMD family 25 model 17", "level": "x86-64-v4"}}
+    (cause, detail), = cpu_causes(here, other)
+    assert cause == "CPU generation"
+    assert detail.startswith(f"{here['cpu']['generation']} ({here['cpu']['level']}) here, "
+                             "AuthenticAMD family 25 model 17 (x86-64-v4) in the record")
+    unrecorded = {**here, "cpu": {k: v for k, v in here["cpu"].items() if k != "generation"}}  # an older record
+    assert "a generation not recorded" in cpu_causes(here, unrecorded)[0][1]
+    renamed = {**here, "cpu": {**here["cpu"], "model": "Another CPU"}}
+    assert [c for c, _ in cpu_causes(here, renamed)] == ["CPU model"]
 
 
 def test_verify_reads_the_device_from_params(tmp_path):
