@@ -10,6 +10,7 @@ The difference between the wall time and the stages' sum is DVC's and Python's s
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from genvid.determinism import cpu_info  # noqa: E402
+from genvid.machine import cpu_generation  # noqa: E402
 from genvid.timings import read_timings  # noqa: E402
 
 
@@ -46,8 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     timings = read_timings(args.root)
     if not timings:
         raise SystemExit(f"error: {Path(args.root) / 'logs/timings'} holds no stage time: run the DAG first")
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    info = cpu_info()
+    cpu = f"{info['model'] or platform.processor()} ({cpu_generation()}, {os.cpu_count()} CPUs)"
     print(f"# the default DAG, cold (dvc repro -f, no checkpoints), on {cpu}")
     print("\n".join(summary(timings, args.wall)))
 

@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-from genvid.determinism import configure_torch, cpu_generation, cpu_info, pin_environment  # noqa: E402
+from genvid.determinism import configure_torch, cpu_info, pin_environment  # noqa: E402
+from genvid.machine import cpu_generation  # noqa: E402
 
 pin_environment(2)
 import torch  # noqa: E402
@@ -134,7 +135,7 @@ def vqvae_layers():
 
 def header() -> str:
     info = cpu_info()
-    return (f"# machine: {info['vendor']} | {info['model']} | {cpu_generation(info)} | avx512f={'avx512f' in info['flags']} | "
+    return (f"# machine: {info['vendor']} | {info['model']} | {cpu_generation()} | avx512f={'avx512f' in info['flags']} | "
             f"torch {torch.__version__} | {platform.python_version()} | threads {torch.get_num_threads()}")
 
 

@@ -125,9 +125,8 @@ def params_path_from_argv(argv: list[str]) -> str:
 
 
 def cpu_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
-    """Vendor, model name, family and model numbers (the CPU's generation) and flags of this CPU (Linux);
-    empty fields where unknown."""
-    info: dict[str, Any] = {"vendor": "", "model": "", "family": "", "model_number": "", "flags": set()}
+    """Vendor, model name and flags of this CPU (Linux); empty fields where unknown."""
+    info: dict[str, Any] = {"vendor": "", "model": "", "flags": set()}
     try:
         text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -139,20 +138,9 @@ def cpu_info(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
             info["vendor"] = value.strip()
         elif key == "model name" and not info["model"]:
             info["model"] = value.strip()
-        elif key == "cpu family" and not info["family"]:
-            info["family"] = value.strip()
-        elif key == "model" and not info["model_number"]:
-            info["model_number"] = value.strip()
         elif key == "flags" and not info["flags"]:
             info["flags"] = set(value.split())
     return info
-
-
-def cpu_generation(info: dict[str, Any] | None = None) -> str:
-    """'<vendor> family <f> model <m>': what tells two CPU generations of one vendor apart (a Zen 3 from
-    a Zen 4), where oneDNN may block a convolution otherwise (tests/test_golden.py)."""
-    info = cpu_info() if info is None else info
-    return f"{info['vendor'] or 'unknown'} family {info['family'] or '?'} model {info['model_number'] or '?'}"
 
 
 def x86_level(flags: set[str]) -> str:

@@ -34,7 +34,8 @@ from typing import Any
 
 import yaml
 
-from genvid.determinism import cpu_generation, cpu_info, pin_environment, threads_from_params, x86_level
+from genvid.determinism import cpu_info, pin_environment, threads_from_params, x86_level
+from genvid.machine import cpu_generation
 from genvid.errors import GenvidError
 from genvid.stage import cli_main
 
@@ -42,7 +43,7 @@ RECORD_FILE = "repro-env.json"
 LOCK_FILE = "dvc.lock"
 PLATFORMS_DIR = "repro-platforms"  # a GPU platform's own output hashes (a CPU-written lock never matches them)
 GUARANTEED_LEVELS = ("x86-64-v3", "x86-64-v4")
-CAUSES = ("GPU", "ISA", "threads", "package versions", "C library", "CPU model")  # most likely first
+CAUSES = ("GPU", "ISA", "threads", "package versions", "C library", "CPU generation", "CPU model")  # most likely first
 THREAD_PINS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG")
 
 
@@ -342,7 +343,7 @@ def environment(threads: int, device: str = "cpu") -> dict[str, Any]:
         if name:
             packages[name] = dist.version
     return {
-        "cpu": {"vendor": cpu["vendor"], "model": cpu["model"], "generation": cpu_generation(cpu),
+        "cpu": {"vendor": cpu["vendor"], "model": cpu["model"], "generation": cpu_generation(),
                 "level": x86_level(cpu["flags"]),
                 "avx2": "avx2" in cpu["flags"], "fma": "fma" in cpu["flags"],
                 "avx512f": "avx512f" in cpu["flags"]},

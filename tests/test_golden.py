@@ -24,7 +24,8 @@ import pytest
 import torch
 
 from conftest import ROOT, venv_env
-from genvid.determinism import cpu_generation, cpu_info
+from genvid.determinism import cpu_info
+from genvid.machine import cpu_generation
 
 GOLDEN = ROOT / "tests/data/golden/cpu.json"
 THREADS = 1

@@ -17,7 +17,8 @@ import yaml
 
 from conftest import ROOT, venv_env
 from genvid.data import sim_math as sm
-from genvid.determinism import NUMPY_ABOVE_X86_V3, cpu_generation, cpu_info, pin_environment, x86_level
+from genvid.determinism import NUMPY_ABOVE_X86_V3, cpu_info, pin_environment, x86_level
+from genvid.machine import cpu_generation
 from genvid.profiles import apply, load_profile, merge
 
 PINNED = tuple(pin_environment(2, {}))
@@ -478,6 +479,14 @@ def test_verify_names_a_gpu_as_the_platform_difference():
     assert V.describe(on_gpu).startswith("GPU NVIDIA H100 80GB HBM3 (sm 9.0), driver 580.65.06, CUDA 13.0, cuDNN 91200; ")
 
 
+def test_the_cpu_generation_is_vendor_family_and_model_numbers(tmp_path):
+    fake = tmp_path / "cpuinfo"
+    cpu = "vendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 143\nmodel name\t: Test CPU\nflags\t\t: fpu\n"
+    fake.write_text(f"processor\t: 0\n{cpu}\nprocessor\t: 1\n{cpu.replace('143', '144')}")
+    assert cpu_generation(fake) == "GenuineIntel family 6 model 143"  # the first processor; "model name" is not "model"
+    assert cpu_generation(tmp_path / "missing") == "unknown family ? model ?"
+
+
 def test_verify_names_another_generation_of_the_same_cpu_model():
     """"AMD EPYC" names a Zen 3 and a Zen 4 alike, which compute the VQ-VAE otherwise: verify compares the
     generation (vendor, family, model numbers) and the x86 level, and says which the record has."""
@@ -499,6 +508,7 @@ def test_verify_names_another_generation_of_the_same_cpu_model():
     assert "a generation not recorded" in cpu_causes(here, unrecorded)[0][1]
     renamed = {**here, "cpu": {**here["cpu"], "model": "Another CPU"}}
     assert [c for c, _ in cpu_causes(here, renamed)] == ["CPU model"]
+    assert {c for c, _ in V.environment_differences(here, other) + V.environment_differences(here, renamed)} <= set(V.CAUSES)
 
 
 def test_verify_reads_the_device_from_params(tmp_path):
