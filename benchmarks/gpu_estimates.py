@@ -3,6 +3,7 @@
     python benchmarks/gpu_estimates.py                 # counts, estimates, CUDA audit (under a minute)
     python benchmarks/gpu_estimates.py --calibrate     # also one real CPU step per component (minutes)
     python benchmarks/gpu_estimates.py --json out.json # the figures as JSON too
+    python benchmarks/gpu_estimates.py --profile tiny  # every step at the tiny profile's sizes (the smoke test)
 
 Measured here, on the CPU:
 
@@ -193,10 +194,10 @@ def forward_flops(setup: dict, component: str) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- CPU calibration
 
-def calibrate_worker(component: str, batch: int, threads: int) -> dict:
+def calibrate_worker(component: str, batch: int, threads: int, profile: str = "thesis") -> dict:
     """One real CPU step, counted and timed (best of two), and the process's peak RSS growth."""
     torch.set_num_threads(threads)
-    setup = thesis_setup()
+    setup = thesis_setup(profile=profile)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     t0 = time.perf_counter()
     counted = count_step(setup, component, batch, "cpu")  # builds, runs forward + backward, counts
@@ -209,8 +210,8 @@ def calibrate_worker(component: str, batch: int, threads: int) -> dict:
             "threads": torch.get_num_threads()}
 
 
-def calibrate(component: str, batch: int, threads: int) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--worker", component, str(batch), str(threads)],
+def calibrate(component: str, batch: int, threads: int, profile: str = "thesis") -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--worker", component, str(batch), str(threads), profile],
                           capture_output=True, text=True)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
@@ -427,16 +428,20 @@ def main() -> None:
     parser.add_argument("--calibrate", action="store_true", help="one real CPU step per component at batch 1")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     parser.add_argument("--json", type=Path, help="also write every figure here")
-    parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", default="thesis",
+                        help="the profile whose driving-vq run is counted (default thesis; the hours derive from "
+                             "the thesis's times, so they mean something there only: another profile, e.g. tiny, "
+                             "runs every step of the script at its sizes, as the smoke test does)")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        component, batch, threads = args.worker
-        print("RESULT " + json.dumps(calibrate_worker(component, int(batch), int(threads))))
+        component, batch, threads, profile = args.worker
+        print("RESULT " + json.dumps(calibrate_worker(component, int(batch), int(threads), profile)))
         return
 
-    setup = thesis_setup()
+    setup = thesis_setup(profile=args.profile)
     clips = setup["clips"]
-    print(f"thesis profile, run {RUN}: clips of {setup['clip_len']} frames {setup['res']}x{setup['res']}x"
+    print(f"{args.profile} profile, run {RUN}: clips of {setup['clip_len']} frames {setup['res']}x{setup['res']}x"
           f"{setup['channels']}, code grids top {list(setup['top'])}, bottom {list(setup['bottom'])}; "
           f"{setup['frames']:,} frames ({clips['train']:,} train clips at stride {setup['train_stride']}, "
           f"{clips['val']:,} val and {clips['test']:,} test at stride {setup['eval_stride']}); "
@@ -465,7 +470,7 @@ def main() -> None:
                 print(f"{c:13} skipped: needs about {predicted * ACTIVATION_OVERHEAD / GIB:.0f} GiB, "
                       f"{room / GIB:.0f} GiB available")
                 continue
-            r = calibrate(c, 1, args.threads)
+            r = calibrate(c, 1, args.threads, args.profile)
             ratio = r["rss_growth"] / predicted
             calibration[c] = {**r, "meta_flops_step": meta["flops_step"], "rss_over_prediction": ratio}
             print(f"{c:13} TFLOP/step {r['flops_step'] / 1e12:6.3f} (meta {meta['flops_step'] / 1e12:6.3f}); "

@@ -34,7 +34,7 @@ SMOKE = {
                 "--only", "vqvae,prior_top,svg_lp_action,feature_flow", "--batch", "1", "--steps", "2",
                 "--warmup", "1", "--identity-steps", "2", "--json", "gpu.json"],
                "bit-identical over two runs of 2 steps: True"),
-    "gpu_estimates.py": ([], "bottom"),
+    "gpu_estimates.py": (["--profile", "tiny"], "bottom"),  # the thesis sizes: docs/gpu.md
     "models.py": (["--profile", "tiny", "--models", "svg_lp_action", "--repeats", "1", "--batch", "1", "--iwae-k", "2"],
                   "svg_lp_action driving"),
     # --against HEAD: a shallow clone has no older revision; the default's figures are docs/results.md's
