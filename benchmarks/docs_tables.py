@@ -12,7 +12,7 @@ The page's text is written by hand; everything between the two GENERATED markers
 - from ``reports/<benchmark>/ablations/<run>/ablation.json`` and ``reports/noisy_vq/<run>/study.json``:
   the default profile's ablations and noisy-VQ studies;
 - from ``benchmarks/results/dag-cold-*.txt`` (benchmarks/dag_minutes.py): the cold DAG's minutes per kind
-  of stage, as a table;
+  of stage, as a table, and beside them ``dag-overhead-*.txt`` (its ``--overhead``), verbatim;
 - every other ``benchmarks/results/*.txt``, verbatim, under its file name;
 - from ``benchmarks/results/gpu-<device>-<date>/`` (benchmarks/gpu_check.py, the CPU smoke mode's
   folders left out): each GPU check's environment and parts, on docs/gpu.md (its own GENERATED markers).
@@ -379,7 +379,7 @@ def render(root: Path) -> str:
         for path in studies:
             lines += study_section(path, root)
     results = sorted((root / "benchmarks" / "results").glob("*.txt"))
-    dag = [p for p in results if p.name.startswith("dag-cold-")]
+    dag = [p for p in results if p.name.startswith(("dag-cold-", "dag-overhead-"))]
     if dag:
         lines += ["## Minutes of the cold DAG", ""]
         for path in dag:

@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from conftest import ROOT, venv_env
@@ -48,3 +49,28 @@ def test_dag_minutes_sums_each_kind_of_stage_and_names_the_largest():
     kinds = [line.split()[0] for line in lines[3:]]
     assert kinds == ["kind", "train", "evaluate", "report"]  # most time first
     assert lines[4].split()[1:4] == ["2", "120", "2.0"] and lines[4].endswith("a 100")
+
+
+def test_dag_minutes_overhead_splits_dvc_s_part_from_the_stage_s_own_run(monkeypatch):
+    """--overhead: DVC's part of a stage = the forced `dvc repro -s` less the up-to-date one less the direct
+    run; an unknown stage is refused, naming it, before anything runs."""
+    from conftest import load_benchmark
+
+    from workflow.dag import StageSpec
+
+    dm = load_benchmark("dag_minutes")
+    stage = StageSpec("leaderboard@x", "python -m stages.leaderboard --benchmark x", (), ())
+    monkeypatch.setattr("workflow.dag.load_stages", lambda root: [stage])
+    walls = {"pass": 0.05, "import torch": 2.0, "stages.leaderboard": 0.5, "-f": 5.0}
+    ran = []
+
+    def fake(cmd, cwd, repeats):
+        ran.append(cmd)
+        return next((v for k, v in walls.items() if k in cmd), 1.5)  # the up-to-date `dvc repro -s`: 1.5
+
+    monkeypatch.setattr(dm, "best_wall", fake)
+    lines = dm.overhead("leaderboard@x", str(ROOT), 3)
+    assert ran[2][0] == sys.executable and ran[2][1:] == ["-m", "stages.leaderboard", "--benchmark", "x"]
+    assert lines[-2].endswith(": 3.00 s") and lines[-1].endswith(": 1.50 s")  # 5.0 - 1.5 - 0.5; 1.5
+    with pytest.raises(SystemExit, match="no stage 'train@y'"):
+        dm.overhead("train@y", str(ROOT), 3)
