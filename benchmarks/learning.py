@@ -23,7 +23,8 @@ frames files hold their test sets only), so settings chosen from these curves we
 leaderboard reports: a selection effect of a few settings per family, stated wherever those settings are.
 
 Times are this process's wall seconds of training alone (scoring happens after training), on however many
-threads ``repro.threads`` gives; run it alone on the machine. Everything happens under ``--scratch``
+threads ``repro.threads`` gives, on the CPU generation each entry names (``cpu``: one results file
+spans the generations of a vendor's model name); run it alone on the machine. Everything happens under ``--scratch``
 (git-ignored); results are appended to ``--out`` (default benchmarks/results/learning-<machine>.json), one
 entry per (run, label), replacing an entry of the same key.
 """
@@ -65,6 +66,7 @@ from genvid.context import run_context  # noqa: E402
 from genvid.determinism import seed_everything  # noqa: E402
 from genvid.io import read_json, write_json  # noqa: E402
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths  # noqa: E402
+from genvid.machine import cpu_generation  # noqa: E402
 from genvid.models.family import Fitted, train_sections  # noqa: E402
 from genvid.models.registry import get  # noqa: E402
 from genvid.models.store import write_run_record  # noqa: E402
@@ -333,7 +335,7 @@ def main(argv: list[str] | None = None) -> None:
     run_cfg = P.run(scratch.raw, args.run, str(scratch.params))
     entry = {"run": args.run, "label": label, "benchmark": bench_name, "model": spec.name,
              "collect": sraw["benchmarks"][bench_name]["collect"],
-             "clips": "test", "pinned": PINNED, "threads": torch.get_num_threads(),
+             "clips": "test", "pinned": PINNED, "threads": torch.get_num_threads(), "cpu": cpu_generation(),
              "models": run_cfg.model_params, "train": run_cfg.train_params,
              "copy_last": baseline["scores"], "points": points, "beats_copy_last": beats(points, baseline["scores"])}
     out = Path(args.out)

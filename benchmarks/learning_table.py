@@ -64,7 +64,10 @@ def render(results: list[tuple[str, dict]]) -> str:
             batch = train.get("batch_size", "")
             lines += [f"### `{entry['run']}` [{entry['label']}], {machine}", "",
                       f"{len(entry['points'])} points on the {entry['clips']} clips, batch {batch}, "
-                      f"{entry['threads']} threads, "
+                      f"{entry['threads']} threads"
+                      # the minutes depend on the generation, which the file's name does not say (entries before
+                      # the field was recorded name none)
+                      + (f" on {entry['cpu']}" if entry.get("cpu") else "") + ", "
                       + ("the stages' pinned kernels" if entry.get("pinned") else
                          "the machine's own kernels (unpinned: the DAG's bytes differ in the last digits)")
                       + f"{_collect_note(entry)}; **bold**: better than copy-last."
