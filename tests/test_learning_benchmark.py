@@ -121,3 +121,15 @@ def test_a_curve_point_reads_scores_json_as_finely_as_the_dag_s_metrics(learning
             assert abs(flat[key] - value) <= 0.5 * 10 ** -places + 1e-9, (path, key)
         if "cf_ssim" in metrics:
             assert 0 <= flat["cf_lpips"] <= 1 and "shift_gap" in flat
+
+
+def test_an_entry_names_the_cpu_generation_its_minutes_were_measured_on():
+    """One learning-<machine>.json spans a vendor's generations (a Zen 3 and a Zen 4 are both "amd-epyc"):
+    an entry that records its ``cpu`` says it beside the threads; an older entry without one says nothing."""
+    module = load_benchmark("learning_table")
+    entry = {"run": "driving-x", "label": "10x2", "clips": "test", "threads": 2, "pinned": True,
+             "train": {"batch_size": 2}, "collect": {}, "copy_last": {"psnr": 20.0},
+             "points": [{"step": 10, "seconds": 60.0, "scores": {"psnr": 21.0}}], "beats_copy_last": {}}
+    named = module.render([("amd-epyc", {"entries": [{**entry, "cpu": "AuthenticAMD family 25 model 1"}]})])
+    assert "2 threads on AuthenticAMD family 25 model 1, the stages' pinned kernels" in named
+    assert "2 threads, the stages' pinned kernels" in module.render([("amd-epyc", {"entries": [entry]})])
