@@ -55,15 +55,21 @@ def _steps(point: dict) -> str:
     return ", ".join(f"{k} {v}" for k, v in step.items()) if isinstance(step, dict) else str(step)
 
 
+def _batch(train: dict) -> str:
+    """The batch of a one-network family's train section, else each component's (the VQ family's networks)."""
+    if "batch_size" in train:
+        return f"batch {train['batch_size']}"
+    parts = [f"{name} {sub['batch_size']}" for name, sub in train.items() if isinstance(sub, dict) and "batch_size" in sub]
+    return "batches " + ", ".join(parts) if parts else "batch not recorded"
+
+
 def render(results: list[tuple[str, dict]]) -> str:
     lines = []
     for machine, data in results:
         for entry in data["entries"]:
             cols = [c for c in COLUMNS if c[0] in entry["copy_last"] or any(c[0] in p["scores"] for p in entry["points"])]
-            train = entry["train"]
-            batch = train.get("batch_size", "")
             lines += [f"### `{entry['run']}` [{entry['label']}], {machine}", "",
-                      f"{len(entry['points'])} points on the {entry['clips']} clips, batch {batch}, "
+                      f"{len(entry['points'])} points on the {entry['clips']} clips, {_batch(entry['train'])}, "
                       f"{entry['threads']} threads"
                       # the minutes depend on the generation, which the file's name does not say (entries before
                       # the field was recorded name none)

@@ -133,3 +133,19 @@ def test_an_entry_names_the_cpu_generation_its_minutes_were_measured_on():
     named = module.render([("amd-epyc", {"entries": [{**entry, "cpu": "AuthenticAMD family 25 model 1"}]})])
     assert "2 threads on AuthenticAMD family 25 model 1, the stages' pinned kernels" in named
     assert "2 threads, the stages' pinned kernels" in module.render([("amd-epyc", {"entries": [entry]})])
+
+
+def test_an_entry_of_several_networks_names_each_networks_batch():
+    """A family of several networks (the VQ family's VQ-VAE and priors) has no one batch_size: the rendered
+    entry names each component's, and a one-network entry its own."""
+    module = load_benchmark("learning_table")
+    entry = {"run": "driving-x", "label": "points 1", "clips": "test", "threads": 2, "pinned": True,
+             "train": {"vqvae": {"batch_size": 4, "steps": 8}, "prior_top": {"batch_size": 16, "steps": 4}},
+             "collect": {}, "copy_last": {"psnr": 20.0},
+             "points": [{"step": {"vqvae": 8, "prior_top": 4}, "seconds": 60.0, "scores": {"psnr": 21.0}}],
+             "beats_copy_last": {}}
+    text = module.render([("amd-epyc", {"entries": [entry]})])
+    assert "1 points on the test clips, batches vqvae 4, prior_top 16, 2 threads" in text
+    assert "batch ," not in text
+    one = {**entry, "train": {"batch_size": 8, "steps": 10}}
+    assert "on the test clips, batch 8, 2 threads" in module.render([("amd-epyc", {"entries": [one]})])
