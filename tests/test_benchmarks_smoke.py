@@ -27,6 +27,7 @@ SMOKE = {
     "learning.py": None,
     "learning_table.py": (["--check"], "is its render"),
     "warp_oracle.py": None,  # needs a benchmark's counterfactual clips: tests/test_svg_lp.py tests its oracle
+    "motion_levels.py": None,  # needs the DAG's Dynamics files and classifier: tests/test_motion_levels.py
     "docs_tables.py": (["--check"], "is its render"),
     "op_fingerprints.py": ([], "conv3d 3x3x3"),
     # the VQ components at the tiny profile's sizes too; --json relative: into the test's own folder (its cwd)
