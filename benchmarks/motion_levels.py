@@ -73,7 +73,6 @@ def main(argv: list[str] | None = None) -> None:
     sigmas, weights = _floats(args.sigmas), _floats(args.weights)  # before any file is read
     from genvid import params as P
     from genvid.data.benchmark import LABELLED_SOURCES, protocol_clips
-    from genvid.data.h5 import read_h5
     from genvid.errors import GenvidError
     from genvid.layout import benchmark_paths
     from genvid.metrics import motion as M
@@ -99,8 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     model, labels = classifier["model"], classifier["test_labels"].numpy()[episode]  # per sequence -> per clip
     c, h = bench.protocol.context_frames, bench.protocol.horizon
     futures = M.test_futures(paths.frames, starts, c, h)
-    with read_h5(paths.frames, "HDF5 frames file") as f:
-        last = np.stack([f["frames"][int(a) + c - 1] for a in starts])
+    last = M.test_futures(paths.frames, starts, c - 1, 1)[:, 0]  # each clip's last context frame
 
     def acc(x: np.ndarray) -> str:
         return f"{M.accuracy(model, x, labels):.3f}"
