@@ -149,3 +149,29 @@ def test_an_entry_of_several_networks_names_each_networks_batch():
     assert "batch ," not in text
     one = {**entry, "train": {"batch_size": 8, "steps": 10}}
     assert "on the test clips, batch 8, 2 threads" in module.render([("amd-epyc", {"entries": [one]})])
+
+
+def test_the_sharpest_point_is_the_least_lpips_above_its_own_copy_last():
+    """Issue 48's stretch: per benchmark the point whose mean-of-N LPIPS is least above the copy-last of its own
+    entry (entries on another recording have another level), with FVD and motion beside it; an entry without
+    mean-of-N LPIPS is left out, and a tie goes to the earlier point."""
+    module = load_benchmark("learning_table")
+
+    def entry(run, base, lpips, label="10x2"):
+        return {"run": run, "benchmark": run.split("-")[0], "label": label,
+                "copy_last": {"lpips_mean": base, "fvd": 100.0},
+                "points": [{"step": 10 * (i + 1), "seconds": 60.0 * (i + 1), "scores": {"lpips_mean": v, "fvd": 90.0}}
+                           for i, v in enumerate(lpips)]}
+
+    entries = [entry("driving-a", 0.15, [0.30, 0.20]),           # gaps 0.15, 0.05
+               entry("driving-b", 0.20, [0.24, 0.24], "old"),    # gaps 0.04 twice: the first wins, lower than a's
+               entry("dynamics-c", 0.10, [0.09]),                # below copy-last: gap -0.01
+               {**entry("smmnist-d", 0.2, [0.1]), "copy_last": {"fvd": 1.0}}]  # no copy-last LPIPS: left out
+    picked = module.sharpest(entries)
+    assert sorted(picked) == ["driving", "dynamics"]
+    assert picked["driving"][0]["label"] == "old" and picked["driving"][1]["step"] == 10
+    assert picked["dynamics"][1]["scores"]["lpips_mean"] == 0.09
+    text = module.render_sharpest([("amd-epyc", {"entries": entries})])
+    assert "| dynamics | `dynamics-c` [10x2] | 10 | 1.0 | **0.090** | 0.100 | **90** | 100 |  |" in text
+    assert "| driving | `driving-b` [old] | 10 | 1.0 | 0.240 | 0.200 |" in text and "smmnist" not in text
+    assert module.render_sharpest([("amd-epyc", {"entries": []})]) == ""
