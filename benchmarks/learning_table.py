@@ -103,11 +103,11 @@ def sharpest(entries: list[dict]) -> dict[str, tuple[dict, dict]]:
         base = entry["copy_last"].get("lpips_mean")
         if base is None:
             continue
+        bench = entry.get("benchmark") or entry["run"].split("-", 1)[0]
         for point in entry["points"]:
             value = point["scores"].get("lpips_mean")
             if value is None:
                 continue
-            bench = entry.get("benchmark") or entry["run"].split("-", 1)[0]
             if bench not in best or value - base < best[bench][0]:
                 best[bench] = (value - base, entry, point)
     return {bench: (entry, point) for bench, (_, entry, point) in sorted(best.items())}
@@ -122,9 +122,9 @@ def render_sharpest(results: list[tuple[str, dict]]) -> str:
         if not rows:
             continue
         lines += [f"### The sharpest futures reached, {machine}", "",
-                  "Per benchmark, the point of any curve on this page whose mean-of-N LPIPS is least above its own copy-last's "
-                  "(issue 48's stretch asks for it at or below); its FVD and motion accuracy beside, as a model that "
-                  "mostly copies is sharp without being better.", "",
+                  "Per benchmark, the point of any curve on this page whose mean-of-N LPIPS is least above its own "
+                  "copy-last's (issue 48's stretch asks for it at or below); its FVD and motion accuracy beside, as a "
+                  "model that mostly copies is sharp without being better.", "",
                   "| benchmark | curve | step | minutes | LPIPS mean | copy-last's | FVD | copy-last's | motion acc. |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for bench, (entry, point) in rows.items():
