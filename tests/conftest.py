@@ -1,21 +1,13 @@
 """Shared fixtures: small synthetic frame files, and the repo root."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-# OpenMP threads that finish a parallel region sleep instead of spinning (libgomp's default is to spin):
-# make test runs two workers on two cores, and a stage a test launches with two threads beside the other
-# worker spent the cores spinning. benchmarks/omp_wait.py measures it (results in
-# benchmarks/results/omp-wait-*.txt); the policy changes no byte a thread count computes, and the stages
-# keep the default, which they run alone on the machine with.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:

@@ -30,7 +30,6 @@ SMOKE = {
     "motion_levels.py": None,  # needs the DAG's Dynamics files and classifier: tests/test_motion_levels.py
     "docs_tables.py": (["--check"], "is its render"),
     "op_fingerprints.py": ([], "conv3d 3x3x3"),
-    "omp_wait.py": (["--steps", "2"], "same final loss under either policy: True"),
     # the VQ components at the tiny profile's sizes too; --json relative: into the test's own folder (its cwd)
     "gpu.py": (["--device", "cpu", "--threads", "1", "--profile", "tiny", "--vq-profile", "tiny",
                 "--only", "vqvae,prior_top,svg_lp_action,feature_flow", "--batch", "1", "--steps", "2",
