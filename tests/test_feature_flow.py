@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genvid.errors import GenvidError
-from genvid.models.feature_flow.flow import feature_flow, flow_weights, offset_index, on_grid
+from genvid.models.feature_flow.flow import feature_flow, flow_weights, move_pixels, offset_index, on_grid
 from genvid.models.feature_flow.model import FeatureFlow, FeatureFlowConfig
 
 KAPPA = 3
@@ -131,6 +131,62 @@ def test_copy_mask_blends_towards_the_previous_frame():
     plain = tiny(copy_mask=False).eval()
     assert plain.generator.d2[-1].out_channels == 1
     assert not torch.allclose(plain.generator(x, torch.zeros(2, 4), (None, None))[0], x, atol=1e-2)
+
+
+@pytest.mark.parametrize("k,l", [(0, 0), (1, 0), (-1, 1)])
+def test_move_pixels_moves_each_cell_whole_by_whole_cells(k, l):
+    """move_copy's operator: a cell of scale × scale pixels is one fixel; one-hot weights move it by
+    (k, l) cells, i.e. (scale·k, scale·l) pixels, its pixels in the same order."""
+    scale = 2
+    frame = torch.zeros(1, 3, 12, 12)
+    frame[0, :, 4:6, 6:8] = torch.arange(12.0).view(3, 2, 2)
+    moved = move_pixels(frame, one_hot_weights(6, 6, k, l), KAPPA, scale)
+    expected = torch.zeros_like(frame)
+    expected[0, :, 4 + 2 * k:6 + 2 * k, 6 + 2 * l:8 + 2 * l] = torch.arange(12.0).view(3, 2, 2)
+    assert torch.equal(moved, expected)
+
+
+def test_move_pixels_shares_a_cell_between_displacements_and_conserves_it():
+    frame = torch.zeros(1, 1, 8, 8)
+    frame[0, 0, 2:4, 2:4] = 1.0
+    weights = one_hot_weights(4, 4, 0, 0)
+    weights[0, :, 1, 1] = 0.0
+    weights[0, offset_index(0, 0, KAPPA), 1, 1], weights[0, offset_index(0, 1, KAPPA), 1, 1] = 0.25, 0.75
+    moved = move_pixels(frame, weights, KAPPA, 2)
+    assert torch.equal(moved[0, 0, 2:4, 2:4], torch.full((2, 2), 0.25))
+    assert torch.equal(moved[0, 0, 2:4, 4:6], torch.full((2, 2), 0.75)) and moved.sum() == frame.sum()
+    with pytest.raises(GenvidError, match="is not the flow's grid"):
+        move_pixels(frame, weights, KAPPA, 4)
+
+
+def test_move_copy_blends_the_previous_frame_moved_by_the_flow():
+    """With the mask pushed to copy, move_copy's prediction is x_{t-1} moved by the model's own flow
+    weights; the untrained flow mostly stays, so the untrained model still nearly copies."""
+    model = tiny(move_copy=True).eval()
+    with torch.no_grad():
+        model.generator.d2[-1].bias[1:] = 30.0
+    x = torch.rand(2, 1, 32, 32)
+    frame, _, weights = model.generator(x, torch.zeros(2, 4), (None, None))
+    assert torch.allclose(frame, move_pixels(x, weights, KAPPA, 4), atol=1e-6)
+    assert not torch.allclose(frame, x, atol=1e-3)
+    assert float(weights[:, offset_index(0, 0, KAPPA)].min()) > 0.5  # STILL_BIAS: most of each cell stays
+
+
+def test_flow_skip_lets_the_flow_read_each_fixel():
+    """With D¹'s way up from E² silenced, the thesis's flow is the same at every inner fixel whatever the frame;
+    with flow_skip the ConvLSTM also reads the fixels, so the flow follows the frame fixel by fixel."""
+    x = torch.zeros(1, 1, 32, 32)
+    x[0, 0, 8:16, 8:16] = 1.0
+    spreads = []
+    for skip in (False, True):
+        model = tiny(flow_skip=skip).eval()
+        with torch.no_grad():  # batch norm's scale and shift 0 too: D¹ gives zeros whatever it reads
+            for p in model.generator.d1.parameters():
+                p.zero_()
+        _, _, weights = model.generator(x, torch.zeros(1, 4), (None, None))
+        inner = weights[0, :, 2:6, 2:6].detach()  # off the border, where F's mask changes the softmax
+        spreads.append(float((inner - inner[:, :1, :1]).abs().max()))
+    assert spreads[0] < 1e-7 and spreads[1] > 1e-5, spreads
 
 
 def test_closed_loop_inputs_are_real_then_open_loop_its_own():

@@ -67,3 +67,15 @@ def feature_flow(fixels: Tensor, weights: Tensor, kappa: int) -> Tensor:
         raise GenvidError(f"flow weights must be [{b}, {kappa * kappa}, {h}, {w}], got {list(weights.shape)}")
     patches = weights[:, None] * fixels[:, :, None]  # [B, C, κ², H, W]: what each fixel sends where
     return F.fold(patches.reshape(b, c * kappa * kappa, h * w), (h, w), kappa, padding=kappa // 2)
+
+
+def move_pixels(frame: Tensor, weights: Tensor, kappa: int, scale: int) -> Tensor:
+    """``frame`` [B, C, H, W] moved by F with ``weights`` [B, κ², H/scale, W/scale]: each fixel's cell of
+    scale × scale pixels is one fixel of C·scale² channels (pixel_unshuffle), so a cell moves whole, by
+    whole cells, its mass shared between the displacements as the softmax says (feature flow's
+    ``move_copy``)."""
+    cells = F.pixel_unshuffle(frame, scale)
+    if cells.shape[2:] != weights.shape[2:]:
+        raise GenvidError(f"a frame of {list(frame.shape[2:])} in cells of {scale} is not the flow's grid "
+                          f"{list(weights.shape[2:])}")
+    return F.pixel_shuffle(feature_flow(cells, weights, kappa), scale)

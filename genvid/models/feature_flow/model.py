@@ -30,6 +30,12 @@ genvid's second addition, ``frame_difference``: E¹ reads [x_{t-1} ‖ x_{t-1} �
 first step; real frames while they are context, the model's own outputs after), so that the motion reaches E¹
 at the frame's resolution instead of only through the ConvLSTM on the coarse fixels (docs/learning.md).
 
+Two more of genvid's additions, tried on Dynamics and off in every profile (docs/learning.md: neither helped):
+``move_copy``, the copy mask blends x_{t-1} moved by F with the fixels' flow (each fixel's cell of pixels moving
+whole: flow.move_pixels) instead of x_{t-1} where it was; ``flow_skip``, D¹'s ConvLSTM reads the fixels beside
+what comes back up from E², whose grid is coarser than a small object's fixels. Off, the model is the thesis's;
+they change no reported number, so the report's choices table does not list them.
+
 Steered by actions (``feature_flow_action``, issue 48; genvid's, not the thesis's): the action a_{t-1}
 that leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the
 training split's statistics) joins z_t at D¹'s input, Linear([z_t ‖ a_{t-1}]): the flow, which is
@@ -60,13 +66,14 @@ from genvid.config import rule
 from genvid.data.frames import ACTION_NAMES
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell, State
-from genvid.models.feature_flow.flow import check_kappa, feature_flow, flow_weights
+from genvid.models.feature_flow.flow import check_kappa, feature_flow, flow_weights, move_pixels, offset_index
 from genvid.models.layers import randn_on
 from genvid.models.predictor import sample_rows
 from genvid.models.steering import action_stats_problem, register_action_stats, standardised_actions
 
 LEAKY_SLOPE = 0.2
 MASK_BIAS = 2.0  # the copy mask's initial logit
+STILL_BIAS = 4.0  # with move_copy, the flow's initial logit of "stay" (κ = 3: 87 % of each cell's mass stays)
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,13 @@ class FeatureFlowConfig:
     adv_weight: float = field(default=0.01, metadata=rule(min=0.0))
     # genvid's addition (issue 48): E¹ reads [x_{t-1} ‖ x_{t-1} - x_{t-2}], the motion as a pixel-sharp cue
     frame_difference: bool = False
+    # genvid's addition (issue 48): the copy mask blends x_{t-1} moved by F with the fixels' flow (its pixels
+    # grouped into the fixels' cells), not x_{t-1} where it was: what moves is copied sharp, not redrawn by D²
+    move_copy: bool = False
+    # genvid's addition (issue 48): D¹'s ConvLSTM also reads the fixels themselves, not only what comes back up
+    # from E²'s 1/4-size grid, so the flow can differ between neighbouring fixels: a small object's cells can move
+    # while the background's around them stay
+    flow_skip: bool = False
 
     def validate(self) -> str | None:
         for name in ("resolution", "flow_scale"):
@@ -151,7 +165,7 @@ class Generator(nn.Module):
         r2 = cfg.flow_resolution // 4
         self.z_in = nn.Linear(cfg.z_dim + getattr(cfg, "actions", 0), f * r2 * r2)
         self.d1 = nn.Sequential(_up(2 * f, f), _up(f, f))
-        self.d1_lstm = ConvLSTMCell(f, cfg.flow_channels)  # the flow field
+        self.d1_lstm = ConvLSTMCell(2 * f if cfg.flow_skip else f, cfg.flow_channels)  # the flow field
         self.flow_head = nn.Conv2d(cfg.flow_channels, cfg.kappa ** 2, 1)
         out = cfg.channels + (1 if cfg.copy_mask else 0)
         up = [f, *reversed(widths[1:])]
@@ -160,6 +174,9 @@ class Generator(nn.Module):
         if cfg.copy_mask:  # genvid's choice: start close to copying (σ(2) = 0.88), learn where to move
             with torch.no_grad():
                 self.d2[-1].bias[cfg.channels:].fill_(MASK_BIAS)
+        if cfg.move_copy:  # the moved copy starts where x_{t-1} is, so the untrained model still nearly copies
+            with torch.no_grad():
+                self.flow_head.bias[offset_index(0, 0, cfg.kappa)] += STILL_BIAS
 
     def forward(self, x_prev: Tensor, z: Tensor, state: tuple[State | None, State | None],
                 x_before: Tensor | None = None) -> tuple[Tensor, tuple[State, State], Tensor]:
@@ -173,13 +190,15 @@ class Generator(nn.Module):
         fixels = fixel_state[0]
         r2 = cfg.flow_resolution // 4
         noise = self.z_in(z).view(-1, cfg.fixel_channels, r2, r2)
-        flow_state = self.d1_lstm(self.d1(torch.cat([noise, self.e2(fixels)], dim=1)), state[1])
+        up = self.d1(torch.cat([noise, self.e2(fixels)], dim=1))
+        flow_state = self.d1_lstm(torch.cat([up, fixels], dim=1) if cfg.flow_skip else up, state[1])
         weights = flow_weights(self.flow_head(flow_state[0]), cfg.kappa)
         out = self.d2(feature_flow(fixels, weights, cfg.kappa))
         frame = torch.sigmoid(out[:, :cfg.channels])
         if cfg.copy_mask:
             mask = torch.sigmoid(out[:, cfg.channels:])
-            frame = mask * x_prev + (1 - mask) * frame
+            copied = move_pixels(x_prev, weights, cfg.kappa, cfg.flow_scale) if cfg.move_copy else x_prev
+            frame = mask * copied + (1 - mask) * frame
         return frame, (fixel_state, flow_state), weights
 
 
