@@ -47,6 +47,23 @@ FRAME_DIFFERENCE = Choice(
     "move the object; the difference gives E¹ the motion at the frame's resolution, which the ConvLSTM on the "
     "coarse fixels has to learn to see")
 
+MOVE_COPY = Choice(
+    "Moved copy (<code>models.feature_flow.move_copy</code>, issue 48)",
+    "optional: the copy mask blends x<sub>t−1</sub> moved by F with the fixels' own flow, each fixel's cell of "
+    "pixels moving whole (its flow's displacements shared as the softmax says), the flow starting mostly at "
+    "rest; off: the mask blends x<sub>t−1</sub> where it was, the thesis's model",
+    "{003:Eq. 6.2}: m<sub>t</sub> ⊙ x<sub>t−1</sub>, the previous frame unmoved",
+    "genvid's addition, tried on Dynamics (docs/learning.md): what moves could be copied sharp instead of "
+    "redrawn by D²")
+
+FLOW_SKIP = Choice(
+    "Flow skip (<code>models.feature_flow.flow_skip</code>, issue 48)",
+    "optional: D¹'s ConvLSTM reads the fixels beside what D¹ brings back up from E²'s grid, so neighbouring "
+    "fixels can flow apart; off: D¹ reads E²'s features and z alone, the thesis's model",
+    "{003:§6.3.3} and Fig. 6.6: the flow comes from z and E², “observed to help”",
+    "genvid's addition, tried on Dynamics (docs/learning.md): E² leaves a 4 × 4 grid at the default sizes, "
+    "coarser than a small object's few fixels")
+
 DISCRIMINATOR_KERNELS = Choice(
     "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",
     "spatial 4×4 kernels of stride 2, padding 1 (the DCGAN form)",

@@ -33,8 +33,7 @@ at the frame's resolution instead of only through the ConvLSTM on the coarse fix
 Two more of genvid's additions, tried on Dynamics and off in every profile (docs/learning.md: neither helped):
 ``move_copy``, the copy mask blends x_{t-1} moved by F with the fixels' flow (each fixel's cell of pixels moving
 whole: flow.move_pixels) instead of x_{t-1} where it was; ``flow_skip``, D¹'s ConvLSTM reads the fixels beside
-what comes back up from E², whose grid is coarser than a small object's fixels. Off, the model is the thesis's;
-they change no reported number, so the report's choices table does not list them.
+what comes back up from E², whose grid is coarser than a small object's fixels. Off, the model is the thesis's.
 
 Steered by actions (``feature_flow_action``, issue 48; genvid's, not the thesis's): the action a_{t-1}
 that leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the
