@@ -1,10 +1,12 @@
-"""The wrapper of every stage's ``main``: bad input becomes one line and exit code 2, and a CLI run
-records its wall time (genvid.timings); the argument parser whose usage errors do the same."""
+"""The wrapper of every stage's ``main``: bad input becomes one line and exit code 2, a CLI run records its
+wall time (genvid.timings) and stops cleanly on SIGTERM; the argument parser whose usage errors do the same."""
 from __future__ import annotations
 
 import argparse
 import functools
+import signal
 import sys
+import threading
 import time
 from typing import Callable, NoReturn, TypeVar
 
@@ -14,12 +16,24 @@ from genvid.timings import record, stage_name
 F = TypeVar("F", bound=Callable[..., object])
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM (dvc or Slurm stopping a stage, torchrun passing it on) ends the stage like an exception does:
+    Python's default would end the process at once, leaving a writer's temporary file in an output folder,
+    which DVC then counts as a change. The last checkpoint stays: a rerun resumes from it."""
+    print(f"error: stopped by {signal.Signals(signum).name}: its temporary files removed; a rerun resumes "
+          "from the last checkpoint", file=sys.stderr)
+    raise SystemExit(128 + signum)
+
+
 def cli_main(fn: F) -> F:
-    """Wrap a stage ``main``: a GenvidError becomes one line on stderr and exit code 2."""
+    """Wrap a stage ``main``: a GenvidError becomes one line on stderr and exit code 2; a CLI run
+    (no argv) turns SIGTERM into an exit that runs every writer's clean-up, with status 128 + 15."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         start = time.perf_counter()
+        if not args and kwargs.get("argv") is None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _stop)
         try:
             result = fn(*args, **kwargs)
         except GenvidError as err:

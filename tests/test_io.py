@@ -44,3 +44,46 @@ def test_fingerprint_tracks_config_and_file_content(tmp_path):
     assert a != fingerprint({"k": 2}, [f])
     f.write_bytes(b"abd")
     assert a != fingerprint({"k": 1}, [f])
+
+
+WRITER = '''
+import sys, time
+from genvid.io import atomic_path
+from genvid.stage import cli_main
+
+@cli_main
+def main(argv=None):
+    with atomic_path(sys.argv[1]) as tmp:
+        tmp.write_bytes(b"half")
+        print("writing", flush=True)
+        time.sleep(120)
+
+main()
+'''
+
+
+@pytest.mark.parametrize("argv", [None, []])
+def test_a_stage_stopped_by_sigterm_leaves_no_temporary_file(tmp_path, argv):
+    """A CLI run (dvc's, Slurm's) stopped by SIGTERM exits 143 through every writer's clean-up, with one line
+    saying so; a stage called in-process with argv leaves the caller's SIGTERM alone (Python's default kills)."""
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT, venv_env
+
+    out = tmp_path / "out"
+    out.mkdir()
+    script = WRITER if argv is None else WRITER.replace("main()\n", f"main(argv={argv!r})\n")
+    writer = subprocess.Popen([sys.executable, "-c", script, str(out / "frames.h5")], cwd=ROOT, env=venv_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert writer.stdout.readline() == "writing\n"
+    assert len(list(out.iterdir())) == 1  # the writer's hidden temporary file
+    writer.send_signal(signal.SIGTERM)
+    _, err = writer.communicate(timeout=60)
+    if argv is None:
+        assert writer.returncode == 128 + signal.SIGTERM and list(out.iterdir()) == []
+        assert err.strip().splitlines() == ["error: stopped by SIGTERM: its temporary files removed; a rerun "
+                                            "resumes from the last checkpoint"]
+    else:
+        assert writer.returncode == -signal.SIGTERM and len(list(out.iterdir())) == 1
