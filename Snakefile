@@ -5,7 +5,7 @@
 import sys
 
 sys.path.insert(0, workflow.basedir)
-from workflow.dag import inputs, is_directory, load_stages, param_values, rule_name, stage_resources
+from workflow.dag import all_outs, inputs, is_directory, load_stages, param_values, rule_name, stage_resources
 from workflow.report import WORKFLOW_RST, report_spec
 
 STAGES = load_stages(workflow.basedir)
@@ -13,6 +13,7 @@ STAGES = load_stages(workflow.basedir)
 # snakemake-executor-plugin-slurm (workflow/profiles/slurm) as sbatch --cpus-per-task, --mem,
 # -t (minutes) and --gpus. threads = cpus; the stages' own thread count is params `repro.threads`.
 RESOURCES = stage_resources(STAGES, workflow.basedir)
+OUTS = all_outs(STAGES)  # every rule's inputs read them: listed once
 
 report: WORKFLOW_RST
 
@@ -36,7 +37,7 @@ for _stage in STAGES:
         name:
             rule_name(_stage.name)
         input:
-            inputs(_stage, STAGES),
+            inputs(_stage, STAGES, OUTS),
         output:
             _outputs(_stage),
         threads: RESOURCES[_stage.name].cpus

@@ -82,25 +82,32 @@ def is_directory(path: str) -> bool:
     return "." not in Path(path).name
 
 
-def inputs(stage: StageSpec, stages: list[StageSpec]) -> list[str]:
+def inputs(stage: StageSpec, stages: list[StageSpec], every: tuple[list[str], list[str]] | None = None) -> list[str]:
     """The stage's deps as Snakemake inputs: a folder dep that holds other stages' outputs (DVC
     links it to those stages) becomes those outputs, so Snakemake sees the same edges."""
-    outs = [out for other in stages for out in other.outs]
+    outs, folders = every or all_outs(stages)  # all_outs(stages): passed in by callers that ask for every stage
     result = []
     for dep in stage.deps:
         inside = [out for out in outs if out != dep and out.startswith(dep.rstrip("/") + "/")]
         # a file inside another stage's folder output (deps/stages/<stage>.json, deps/models/<model>.json of stage
         # code): DVC hashes the file itself; Snakemake takes no input inside a directory() output, so the rule
         # reads the folder
-        holder = [out for out in outs if is_directory(out) and dep.startswith(out.rstrip("/") + "/")]
+        holder = [out for out in folders if dep.startswith(out.rstrip("/") + "/")]
         result.extend(inside if inside and dep not in outs else holder[:1] or [dep])
     return result
+
+
+def all_outs(stages: list[StageSpec]) -> tuple[list[str], list[str]]:
+    """Every stage's outputs, and those of them that are folders (in order)."""
+    outs = [out for other in stages for out in other.outs]
+    return outs, [out for out in outs if is_directory(out)]
 
 
 def edges(stages: list[StageSpec]) -> set[tuple[str, str]]:
     """(upstream, downstream) stage pairs: downstream depends on an output of upstream."""
     producer = {out: stage.name for stage in stages for out in stage.outs}
-    return {(producer[dep], stage.name) for stage in stages for dep in inputs(stage, stages) if dep in producer}
+    outs = all_outs(stages)  # once, not once a stage: the dry run of a 78-stage DAG spent seconds here
+    return {(producer[dep], stage.name) for stage in stages for dep in inputs(stage, stages, outs) if dep in producer}
 
 
 def stage_resources(stages: list[StageSpec], root: str | Path = ".") -> dict[str, ResourcesConfig]:
