@@ -101,8 +101,10 @@ def threads_from_params(path: str | os.PathLike = "params.yaml") -> int:
     the section is absent (the stage itself reports a missing file)."""
     import yaml
 
+    from genvid.io import load_yaml
+
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = load_yaml(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return DEFAULT_THREADS
     repro = data.get("repro") if isinstance(data, dict) else None

@@ -16,6 +16,7 @@ import yaml
 
 from genvid.config import parse_config, rule
 from genvid.errors import GenvidError, ParamError
+from genvid.io import load_yaml
 from genvid.layout import plain_name
 
 PARAMS_FILE = "params.yaml"
@@ -202,7 +203,7 @@ TOP_LEVEL = {"repro": ReproConfig, "device": DeviceConfig, "sample": SampleConfi
 def read_params(path: str | Path = PARAMS_FILE) -> dict:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise GenvidError(f"{path}: file not found") from None
     except yaml.YAMLError as err:

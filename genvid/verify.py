@@ -37,6 +37,7 @@ import yaml
 from genvid.determinism import cpu_info, pin_environment, threads_from_params, x86_level
 from genvid.machine import cpu_generation
 from genvid.errors import GenvidError
+from genvid.io import load_yaml
 from genvid.stage import cli_main
 
 RECORD_FILE = "repro-env.json"
@@ -302,7 +303,7 @@ def read_platform_record(root: Path, here: dict[str, Any]) -> tuple[dict[str, An
 def device_from_params(path: Path) -> str:
     """params ``device.device`` (cpu unless it says cuda), read without validating the file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError):
         return "cpu"
     section = data.get("device") if isinstance(data, dict) else None

@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import yaml
 
+from genvid.io import load_yaml
+
 # One stage of each kind, on the tiny profile. Both benchmarks for the data stages (a recorded and
 # a generated source); a VQ run and a pixel-model run for the per-run stages.
 MATRIX = ("collect@driving", "collect@smmnist", "split@driving", "split@smmnist", "normalize@driving",
@@ -127,7 +129,7 @@ def _not_read_files(stage: str, built: Path) -> set[str]:
     statistics of its main run's benchmark only, stage figures its statistics (dvc.yaml cannot say
     which benchmark, so it lists them all)."""
     names = {"report": ("frames.h5", "split.json", "stats.json"), "figures": ("stats.json",)}.get(stage, ())
-    params = yaml.safe_load((built / "params.yaml").read_text())
+    params = load_yaml((built / "params.yaml").read_text())
     main = params["runs"][params["report"]["main_run"]]["benchmark"]
     unread = {f"data/{b}/{name}" for b in params["benchmarks"] if b != main for name in names}
     if stage == "figures":  # the samples of the benchmarks of its runs (main and temperature) only
@@ -170,10 +172,10 @@ def file_cases(stage: str, deps: list[str], built: Path) -> list[Case]:
 def _edit_params(edit: Callable[[dict], None]) -> Callable[[Path, Path], None]:
     def apply(scratch: Path, _built: Path) -> None:
         path = scratch / "params.yaml"
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
         edit(data)
         path.unlink()
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        path.write_text(yaml.dump(data, Dumper=yaml.CSafeDumper, sort_keys=False))  # libyaml: the matrix writes it often
     return apply
 
 
@@ -337,7 +339,7 @@ def stage_inputs(stage) -> StageInputs:
 
 
 def cases(stage: StageInputs, built: Path) -> list[Case]:
-    params = yaml.safe_load((built / "params.yaml").read_text())
+    params = load_yaml((built / "params.yaml").read_text())
     return file_cases(stage.name, list(stage.deps), built) + params_cases(stage.name, stage.params, params) \
         + special_cases(stage.name)
 

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from conftest import ROOT
 from genvid.errors import GenvidError
 from genvid.io import atomic_path, dumps_json, fingerprint, read_json, save_torch, write_json
 
@@ -87,3 +88,23 @@ def test_a_stage_stopped_by_sigterm_leaves_no_temporary_file(tmp_path, argv):
                                             "resumes from the last checkpoint"]
     else:
         assert writer.returncode == -signal.SIGTERM and len(list(out.iterdir())) == 1
+
+
+def test_load_yaml_reads_what_safe_load_reads_and_fails_as_it_does():
+    """genvid.io.load_yaml (libyaml) in place of yaml.safe_load: the same values on every YAML file the
+    project reads (params, profiles, dvc.yaml, dvc.lock), YAML 1.1's scalars included, and a YAMLError
+    on broken text."""
+    import yaml
+
+    from genvid.io import load_yaml
+
+    files = [ROOT / name for name in ("params.yaml", "dvc.yaml", "dvc.lock")] + sorted((ROOT / "profiles").glob("*.yaml"))
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert load_yaml(text) == yaml.safe_load(text), path.name
+    scalars = "a: 1e3\nb: yes\nc: 0o17\nd: 1_000\ne: .inf\nf: ~\ng: 2001-12-14\nh: '3'\ni: 0x1f\nj: 1.5\n"
+    assert load_yaml(scalars) == yaml.safe_load(scalars) == {
+        "a": "1e3", "b": True, "c": "0o17", "d": 1000, "e": float("inf"), "f": None,
+        "g": __import__("datetime").date(2001, 12, 14), "h": "3", "i": 31, "j": 1.5}
+    with pytest.raises(yaml.YAMLError):
+        load_yaml("a: [1, 2")

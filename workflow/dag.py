@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
+from genvid.io import load_yaml
 
 if TYPE_CHECKING:
     from genvid.params import ResourcesConfig
@@ -56,7 +56,7 @@ def _parsed(text: str) -> dict:
     """A params file's contents, parsed once per distinct text: the Snakefile asks for every stage's
     values, and parsing params.yaml anew for each of them took most of a dry run (8 of 11 s, 78 stages).
     Keyed by the text, so an edited file is parsed again; callers only read the result."""
-    return yaml.safe_load(text) or {}
+    return load_yaml(text) or {}
 
 
 def param_values(stage: StageSpec, root: str | Path = ".") -> str:

@@ -33,7 +33,7 @@ from genvid.data.split import validate_split_file
 from genvid.data.stats import load_stats
 from genvid.data.train_metrics import lookup, number  # noqa: F401  (re-exported for the builders)
 from genvid.errors import GenvidError, ParamError
-from genvid.io import read_json
+from genvid.io import load_yaml, read_json
 from genvid.data.declared import Declared, read_declared
 from genvid.layout import benchmark_paths, declared_path, figures_path
 from genvid.leaderboard import HEADLINE_RULE, IMAGE_METRICS, MEASURED, PUBLISHED
@@ -242,7 +242,7 @@ def read_thesis_setup(params: dict, profiles: Path | None) -> dict:
     if path is None or not path.is_file():
         return {}
     try:
-        overrides = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        overrides = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise GenvidError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     try:

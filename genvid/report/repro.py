@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from genvid.errors import GenvidError
+from genvid.io import load_yaml
 from genvid.profiles import REMOVE, flatten
 
 FULL_CHECK_BYTES = 64 * 2**20  # artefacts up to this size are re-hashed against dvc.lock; larger: size only
@@ -41,7 +42,7 @@ def dag_sources(root: Path) -> list[str]:
     not take as a dependency: a change there that matters changes a stage, and so its outputs."""
     deps, written = {"params.yaml"}, set()
     try:
-        spec = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
+        spec = load_yaml((root / "dvc.yaml").read_text(encoding="utf-8")) or {}
     except OSError:  # no DAG here (a report built outside a checkout)
         return sorted(deps)
     for stage in (spec.get("stages") or {}).values():
@@ -88,7 +89,7 @@ def lock_artefacts(lock: Path | None, exclude_stage: str = "report") -> list[dic
     if lock is None or not lock.exists():
         return None
     try:
-        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+        data = load_yaml(lock.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as err:
         raise GenvidError(f"{lock}: not valid YAML ({str(err).splitlines()[0]})") from None
     stages = data.get("stages") if isinstance(data, dict) else None
@@ -170,7 +171,7 @@ def profile_in_use(params: dict, profiles: Path | None) -> tuple[str, str]:
     if profiles is not None and profiles.is_dir():
         for file in sorted(profiles.glob("*.yaml")):
             try:
-                profile = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+                profile = load_yaml(file.read_text(encoding="utf-8")) or {}
                 overrides = flatten({k: v for k, v in profile.items() if k != REMOVE})
             except yaml.YAMLError:
                 continue
