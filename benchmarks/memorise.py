@@ -102,8 +102,10 @@ def futures_of(model: torch.nn.Module, clips: torch.Tensor, context: int, horizo
 
 
 def as_uint8(x: torch.Tensor) -> np.ndarray:
-    """[N, T, C, H, W] in [0, 1] -> uint8 [N, T, H, W, C], the samples file's rounding."""
-    return (x * 255).round().to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
+    """[N, T, C, H, W] in [0, 1] -> uint8 [N, T, H, W, C], the predictors' rounding (the samples file's)."""
+    from genvid.models.predictor import to_uint8
+
+    return to_uint8(x).numpy()
 
 
 class Scorer:
