@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from genvid.errors import GenvidError
-from genvid.models.feature_flow.flow import feature_flow, flow_weights, move_pixels, offset_index, on_grid
+from genvid.models.feature_flow.flow import (feature_flow, flow_weights, move_pixels, offset_index, on_grid,
+                                             warp_pixels)
 from genvid.models.feature_flow.model import FeatureFlow, FeatureFlowConfig
 
 KAPPA = 3
@@ -170,6 +171,67 @@ def test_move_copy_blends_the_previous_frame_moved_by_the_flow():
     assert torch.allclose(frame, move_pixels(x, weights, KAPPA, 4), atol=1e-6)
     assert not torch.allclose(frame, x, atol=1e-3)
     assert float(weights[:, offset_index(0, 0, KAPPA)].min()) > 0.5  # STILL_BIAS: most of each cell stays
+
+
+def test_warp_pixels_reads_each_pixel_where_the_displacement_says_by_hand():
+    """A whole-pixel displacement reads the neighbour exactly (the border pixel past the edge); a fraction
+    blends the two neighbours by hand; zero is the frame itself."""
+    frame = torch.arange(2 * 3 * 5 * 6, dtype=torch.float32).view(2, 3, 5, 6)
+    zero = torch.zeros(2, 2, 5, 6)
+    assert torch.equal(warp_pixels(frame, zero), frame)
+    right = zero.clone()
+    right[:, 0] = 1.0  # every pixel reads the one to its right
+    moved = warp_pixels(frame, right)
+    assert torch.equal(moved[..., :-1], frame[..., 1:]) and torch.equal(moved[..., -1], frame[..., -1])
+    up = zero.clone()
+    up[:, 1] = -0.25  # a quarter of a row upwards: 3/4 of the pixel, 1/4 of the one above
+    moved = warp_pixels(frame, up)
+    assert torch.allclose(moved[:, :, 1:], 0.75 * frame[:, :, 1:] + 0.25 * frame[:, :, :-1])
+    assert torch.equal(moved[:, :, 0], frame[:, :, 0])
+    one = zero.clone()
+    one[0, :, 2, 3] = torch.tensor([0.5, 1.5])  # one pixel, half a column right and 1.5 rows down
+    expected = 0.5 * (0.5 * frame[0, :, 3, 3] + 0.5 * frame[0, :, 3, 4]) + 0.5 * (0.5 * frame[0, :, 4, 3] + 0.5 * frame[0, :, 4, 4])
+    assert torch.allclose(warp_pixels(frame, one)[0, :, 2, 3], expected)
+    with pytest.raises(GenvidError, match=r"must be \[2, 2, 5, 6\]"):
+        warp_pixels(frame, torch.zeros(2, 2, 5, 5))
+
+
+def test_warp_pixels_gradient_points_the_displacement_towards_the_object():
+    """The L2 gradient of a warped frame moves the displacement towards where a one-pixel-shifted object
+    came from, and reaches the frame too."""
+    frame = torch.zeros(1, 1, 8, 8)
+    frame[0, 0, 3:5, 2:4] = 1.0
+    target = torch.zeros(1, 1, 8, 8)
+    target[0, 0, 3:5, 3:5] = 1.0  # the object one column to the right: read one column to the left
+    displacement = torch.full((1, 2, 8, 8), -0.5).mul(torch.tensor([1.0, 0.0]).view(1, 2, 1, 1)).requires_grad_()
+    source = frame.clone().requires_grad_()
+    ((warp_pixels(source, displacement) - target) ** 2).sum().backward()
+    assert bool((displacement.grad[0, 0, 3:5, 4] > 0).all())  # the leading column: descent pushes it to -1
+    assert source.grad.abs().sum() > 0
+
+
+def test_pixel_warp_starts_copying_in_place_and_blends_the_warped_frame():
+    """pixel_warp: the untrained displacement is 0 (the model copies as without it); pushed to copy, with the
+    displacement's channels set, the prediction is x_{t-1} warped by max_warp · tanh of them."""
+    model = tiny(pixel_warp=True, max_warp=2.0).eval()
+    conv = model.generator.d2[-1]
+    assert conv.out_channels == 1 + 1 + 2 and torch.equal(conv.bias[2:], torch.zeros(2))
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        conv.bias[1] = 30.0
+    frame, _, _ = model.generator(x, torch.zeros(2, 4), (None, None))
+    assert torch.allclose(frame, x, atol=1e-6)
+    with torch.no_grad():
+        conv.bias[2] = 100.0  # tanh saturates: every pixel reads max_warp = 2 columns to its right
+    frame, _, _ = model.generator(x, torch.zeros(2, 4), (None, None))
+    assert torch.allclose(frame[..., :-2], x[..., 2:], atol=1e-5)
+
+
+@pytest.mark.parametrize("options,message", [({"copy_mask": False}, "needs copy_mask"),
+                                             ({"move_copy": True}, "choose one")])
+def test_pixel_warp_refuses_settings_it_cannot_combine_with(options, message):
+    with pytest.raises(GenvidError, match=message):
+        tiny(pixel_warp=True, **options)
 
 
 def test_flow_skip_lets_the_flow_read_each_fixel():

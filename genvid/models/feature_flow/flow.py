@@ -79,3 +79,29 @@ def move_pixels(frame: Tensor, weights: Tensor, kappa: int, scale: int) -> Tenso
         raise GenvidError(f"a frame of {list(frame.shape[2:])} in cells of {scale} is not the flow's grid "
                           f"{list(weights.shape[2:])}")
     return F.pixel_shuffle(feature_flow(cells, weights, kappa), scale)
+
+
+def warp_pixels(frame: Tensor, displacement: Tensor) -> Tensor:
+    """``frame`` [B, C, H, W] read at p + d(p), bilinearly, for ``displacement`` d [B, 2, H, W] in pixels
+    (channel 0 along the columns, 1 along the rows): a backward warp, each output pixel taking its value from
+    where d says it comes from (feature flow's ``pixel_warp``). Reads past the frame's edge take the border
+    pixel. Gathers and sums only (no ``grid_sample``), so the gradient is a fixed-order sum on every device."""
+    b, c, h, w = frame.shape
+    if displacement.shape != (b, 2, h, w):
+        raise GenvidError(f"a displacement field for frames {list(frame.shape)} must be [{b}, 2, {h}, {w}], "
+                          f"got {list(displacement.shape)}")
+    cols = torch.arange(w, dtype=frame.dtype, device=frame.device).view(1, 1, w)
+    rows = torch.arange(h, dtype=frame.dtype, device=frame.device).view(1, h, 1)
+    x = (cols + displacement[:, 0]).clamp(0, w - 1)
+    y = (rows + displacement[:, 1]).clamp(0, h - 1)
+    x0, y0 = x.detach().floor().clamp(max=w - 2), y.detach().floor().clamp(max=h - 2)  # x0 + 1 stays on the frame
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]  # in [0, 1]: the weight of the right and the lower neighbour
+    top = (y0 * w + x0).long().flatten(1)[:, None].expand(b, c, h * w)
+    flat = frame.flatten(2)
+
+    def at(index: Tensor) -> Tensor:
+        return flat.gather(2, index).view(b, c, h, w)
+
+    upper = at(top) * (1 - fx) + at(top + 1) * fx
+    lower = at(top + w) * (1 - fx) + at(top + w + 1) * fx
+    return upper * (1 - fy) + lower * fy

@@ -34,6 +34,9 @@ Two more of genvid's additions, tried on Dynamics and off in every profile (docs
 ``move_copy``, the copy mask blends x_{t-1} moved by F with the fixels' flow (each fixel's cell of pixels moving
 whole: flow.move_pixels) instead of x_{t-1} where it was; ``flow_skip``, D¹'s ConvLSTM reads the fixels beside
 what comes back up from E², whose grid is coarser than a small object's fixels. Off, the model is the thesis's.
+A third, ``pixel_warp`` (also off everywhere; docs/learning.md: it did not help either), blends x_{t-1} read at each
+pixel plus a displacement D² draws in two more channels (bilinear, flow.warp_pixels), so motion of a fraction of a
+pixel can be copied sharp.
 
 Steered by actions (``feature_flow_action``, issue 48; genvid's, not the thesis's): the action a_{t-1}
 that leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the
@@ -65,7 +68,8 @@ from genvid.config import rule
 from genvid.data.frames import ACTION_NAMES
 from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell, State
-from genvid.models.feature_flow.flow import check_kappa, feature_flow, flow_weights, move_pixels, offset_index
+from genvid.models.feature_flow.flow import (check_kappa, feature_flow, flow_weights, move_pixels, offset_index,
+                                             warp_pixels)
 from genvid.models.layers import randn_on
 from genvid.models.predictor import sample_rows
 from genvid.models.steering import action_stats_problem, register_action_stats, standardised_actions
@@ -104,8 +108,16 @@ class FeatureFlowConfig:
     # from E²'s 1/4-size grid, so the flow can differ between neighbouring fixels: a small object's cells can move
     # while the background's around them stay
     flow_skip: bool = False
+    # genvid's addition (issue 48): the copy mask blends x_{t-1} warped by a per-pixel displacement D² draws
+    # (bilinear, at most ``max_warp`` pixels a frame), so an object moves by fractions of a pixel, copied sharp
+    pixel_warp: bool = False
+    max_warp: float = field(default=4.0, metadata=rule(min=0.5))
 
     def validate(self) -> str | None:
+        if self.pixel_warp and not self.copy_mask:
+            return "pixel_warp blends the warped previous frame through the copy mask: it needs copy_mask: true"
+        if self.pixel_warp and self.move_copy:
+            return "pixel_warp and move_copy are two ways of moving the copy: choose one"
         for name in ("resolution", "flow_scale"):
             value = getattr(self, name)
             if value & (value - 1):
@@ -166,13 +178,17 @@ class Generator(nn.Module):
         self.d1 = nn.Sequential(_up(2 * f, f), _up(f, f))
         self.d1_lstm = ConvLSTMCell(2 * f if cfg.flow_skip else f, cfg.flow_channels)  # the flow field
         self.flow_head = nn.Conv2d(cfg.flow_channels, cfg.kappa ** 2, 1)
-        out = cfg.channels + (1 if cfg.copy_mask else 0)
+        out = cfg.channels + (1 if cfg.copy_mask else 0) + (2 if cfg.pixel_warp else 0)
         up = [f, *reversed(widths[1:])]
         self.d2 = nn.Sequential(*(_up(i, o) for i, o in zip(up[:-1], up[1:])),
                                 nn.Conv2d(up[-1], out, 3, 1, 1))
         if cfg.copy_mask:  # genvid's choice: start close to copying (σ(2) = 0.88), learn where to move
             with torch.no_grad():
-                self.d2[-1].bias[cfg.channels:].fill_(MASK_BIAS)
+                self.d2[-1].bias[cfg.channels].fill_(MASK_BIAS)
+        if cfg.pixel_warp:  # the displacement starts at 0 everywhere: the untrained model still copies in place
+            with torch.no_grad():
+                self.d2[-1].weight[cfg.channels + 1:].zero_()
+                self.d2[-1].bias[cfg.channels + 1:].zero_()
         if cfg.move_copy:  # the moved copy starts where x_{t-1} is, so the untrained model still nearly copies
             with torch.no_grad():
                 self.flow_head.bias[offset_index(0, 0, cfg.kappa)] += STILL_BIAS
@@ -195,8 +211,14 @@ class Generator(nn.Module):
         out = self.d2(feature_flow(fixels, weights, cfg.kappa))
         frame = torch.sigmoid(out[:, :cfg.channels])
         if cfg.copy_mask:
-            mask = torch.sigmoid(out[:, cfg.channels:])
-            copied = move_pixels(x_prev, weights, cfg.kappa, cfg.flow_scale) if cfg.move_copy else x_prev
+            c = cfg.channels
+            mask = torch.sigmoid(out[:, c:c + 1])
+            if cfg.pixel_warp:
+                copied = warp_pixels(x_prev, cfg.max_warp * torch.tanh(out[:, c + 1:c + 3]))
+            elif cfg.move_copy:
+                copied = move_pixels(x_prev, weights, cfg.kappa, cfg.flow_scale)
+            else:
+                copied = x_prev
             frame = mask * copied + (1 - mask) * frame
         return frame, (fixel_state, flow_state), weights
 
