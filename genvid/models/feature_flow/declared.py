@@ -64,6 +64,15 @@ FLOW_SKIP = Choice(
     "genvid's addition, tried on Dynamics (docs/learning.md): E² leaves a 4 × 4 grid at the default sizes, "
     "coarser than a small object's few fixels")
 
+PIXEL_WARP = Choice(
+    "Pixel warp (<code>models.feature_flow.pixel_warp</code>, <code>max_warp</code>, issue 48)",
+    "optional: D² draws two more channels, a displacement per pixel (<code>max_warp</code> · tanh, zero at the "
+    "start), and the copy mask blends x<sub>t−1</sub> read at each pixel plus its displacement, bilinearly, the "
+    "border pixel past the edge; off: the mask blends x<sub>t−1</sub> where it was, the thesis's model",
+    "{003:Eq. 6.2}: m<sub>t</sub> ⊙ x<sub>t−1</sub>, the previous frame unmoved",
+    "genvid's addition, tried on Dynamics (docs/learning.md): an object moving by fractions of a pixel could be "
+    "copied sharp to where it goes, where <code>move_copy</code> moves whole cells of pixels")
+
 DISCRIMINATOR_KERNELS = Choice(
     "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",
     "spatial 4×4 kernels of stride 2, padding 1 (the DCGAN form)",
