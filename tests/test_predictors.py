@@ -29,7 +29,9 @@ from genvid.profiles import apply, load_profile, merge
 BENCHMARK = "driving"
 B, S, HEIGHT = 2, 2, 32
 # A model option a params.yaml run turns on over its family's defaults runs the contract too, as the run builds it
-VARIANTS = {"feature_flow+frame_difference": ("feature_flow", {"frame_difference": True})}  # dynamics-feature_flow
+VARIANTS = {"feature_flow+frame_difference": ("feature_flow", {"frame_difference": True}),  # dynamics-feature_flow
+            # issue 48's per-pixel warp: no run turns it on, but its own learning check trains it
+            "feature_flow+pixel_warp": ("feature_flow", {"frame_difference": True, "pixel_warp": True})}
 # run overrides of models the contract does not need a variant for, and why
 NOT_VARIANTS = {"in_channels": "grey frames: the same network at 1 channel",
                 "noisy_sigma": "the tokenizer's index noise while training: tests/test_noisy_vq.py and test_gan_prior.py"}
