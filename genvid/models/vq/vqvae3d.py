@@ -7,6 +7,7 @@
                                                                              -> 1x1x1 -> EMA VQ (top)     │
      decoder: [ConvT3d 4/2/1 (top codes) ‖ bottom codes] -> Conv3d 3 -> residual stack -> ReLU          ◄─┘
               -> ConvT3d (4,8,8)/(2,4,4)/(1,2,2) -> recon [B,3,T,H,W]
+                 (computed as a matrix product and an overlap-add: overlap_add, the same bits on every CPU)
 
 Loss (eq. 5.3): MSE(x, recon) + β·commitment; the codebook term is replaced by EMA updates (eq. 5.4).
 Options (off by default): dead-code restarts (Jukebox style, seed 002 §2.4.6) and seed 002 §3.1
@@ -36,6 +37,7 @@ from torch import Tensor, nn
 from genvid.config import parse_config, rule, to_dict
 from genvid.errors import ParamError
 from genvid.models.store import register_kind
+from genvid.models.vq.overlap_add import OverlapAddConvTranspose3d
 
 
 @dataclass(frozen=True)
@@ -342,7 +344,8 @@ class VQVAE3D(nn.Module):
         self.decoder = nn.Sequential(
             nn.Conv3d(2 * dim, ch, kernel_size=3, padding=1),
             ResidualStack(ch, res, n, kernel),
-            nn.ConvTranspose3d(ch, cfg.in_channels, BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD),
+            # nn.ConvTranspose3d's sum as a matrix product: oneDNN's kernel for it rounds by the CPU's caches
+            OverlapAddConvTranspose3d(ch, cfg.in_channels, BOTTOM_KERNEL, BOTTOM_STRIDE, BOTTOM_PAD),
         )
 
     # ----------------------------------------------------------------------- shapes
