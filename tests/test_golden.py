@@ -99,7 +99,7 @@ def test_this_machine_computes_every_case_as_recorded(measured):
         pytest.skip(f"{', '.join(sorted(unknown_generation))}: computed otherwise than on {vendor}'s record, as "
                     f"golden's generation_dependent says a CPU generation may ({generation} has no record of its own "
                     f"yet): GENVID_RECORD_GOLDEN=generation .venv/bin/python -m pytest tests/test_golden.py, then "
-                    f"commit {GOLDEN.relative_to(ROOT)}; the VQ family's DAG outputs will differ from the lock here")
+                    f"commit {GOLDEN.relative_to(ROOT)}; the DAG's outputs of what the case trains will differ from the lock here")
     unrecorded = sorted(set(measured) - set(golden["records"].get(vendor, {}).get("cases", {})))
     if unrecorded:
         pytest.skip(f"{len(expected)} cases as recorded; {vendor} has no record of {', '.join(unrecorded)} yet: "
