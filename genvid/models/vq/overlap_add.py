@@ -1,20 +1,19 @@
-"""A transposed 3D convolution computed as one matrix product and an overlap-add, so that its bits do not
-depend on the CPU generation (docs/reproducibility.md, the VQ family across AMD generations).
+"""A transposed 3D convolution computed as one matrix product, so that its bits do not depend on the CPU
+generation (docs/reproducibility.md, the VQ family across AMD generations).
 
-    cols = x[b, :, d, h, w] @ W.reshape(C_in, C_out·k_d·k_h·k_w)          every input voxel's output patch
-    y[b, :, d·s + i - p, ...] = Σ over the voxels whose patch covers it     (overlap-add, then crop by p)
+    y[b, :, q·s + r - p] = Σ_{a < m} Σ_{c_in} x[b, c_in, q - a] · W[c_in, :, a·s + r]        (per axis; m = k / s)
 
-``nn.ConvTranspose3d`` computes the same sum as oneDNN's backward-data pass of a 3D convolution, whose
-kernel blocks the reduction by the CPU's caches: at the VQ-VAE decoder's last layer (64 channels to the
-frame's 3, kernel 4×8×8, stride 2×4×4) an AMD EPYC Zen 3 rounds it otherwise than a Zen 4, a Zen 5 and an
-Intel Xeon, and every VQ-family artefact after it differs. Here the only reduction is the matrix
-product over C_in, which MKL computes alike on every CPU under genvid's pin (MKL_CBWR=COMPATIBLE; the
-``linear`` and ``matmul`` op fingerprints agree on every machine recorded); the overlap-add is
-elementwise additions in a fixed order, correctly rounded everywhere.
+Output block q (s voxels along each axis, offset r) is the sum of the patches of the m input voxels q - a that
+cover it (overlap-add). Gathering those m^3 voxels' channels beside each other makes the whole layer one matrix
+product, [blocks, m^3·C_in] @ [m^3·C_in, C_out·s_d·s_h·s_w], then a depth-to-space reshape and the crop by p.
 
-With a kernel of m·s taps along an axis (m whole strides), tap i = a·s + r (a < m, r < s) of input voxel
-d lands at output block d + a, offset r: the patches' m^3 shifted block grids are added one by one. Its
-parameters, initialisation and state_dict keys are nn.ConvTranspose3d's, so it is a drop-in for it.
+``nn.ConvTranspose3d`` computes the same sum as oneDNN's backward-data pass of a 3D convolution, whose kernel
+blocks the reduction by the CPU's caches: at the VQ-VAE decoder's last layer (64 channels to the frame's 3,
+kernel 4×8×8, stride 2×4×4) an AMD EPYC Zen 3 rounds it otherwise than a Zen 4, a Zen 5 and an Intel Xeon, and
+every VQ-family artefact after it differs. Here the only reduction is the matrix product, which MKL computes on
+one code path on every CPU under genvid's pin (MKL_CBWR=COMPATIBLE; the ``linear`` and ``matmul`` op
+fingerprints agree on every machine recorded); the rest is copies and one bias addition. Its parameters,
+initialisation and state_dict keys are nn.ConvTranspose3d's, so it is a drop-in for it.
 """
 from __future__ import annotations
 
@@ -27,7 +26,7 @@ from genvid.errors import GenvidError
 
 class OverlapAddConvTranspose3d(nn.ConvTranspose3d):
     """nn.ConvTranspose3d (groups 1, dilation 1, no output padding, each kernel side a whole number of
-    strides) as a matrix product and an overlap-add: the same sum, generation-free bits."""
+    strides) as one matrix product: the same sum, generation-free bits."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride, padding=0, bias: bool = True):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias=bias)
