@@ -9,7 +9,7 @@ import torch
 from genvid.errors import GenvidError
 from genvid.models.feature_flow.flow import (feature_flow, flow_weights, move_pixels, offset_index, on_grid,
                                              warp_pixels)
-from genvid.models.feature_flow.model import FeatureFlow, FeatureFlowConfig
+from genvid.models.feature_flow.model import FeatureFlow, FeatureFlowConfig, object_weights
 
 KAPPA = 3
 
@@ -328,6 +328,38 @@ def test_open_loop_l2_adds_the_rollouts_error_by_hand():
     expected = scalars["l2"] + 0.01 * scalars["g_adv"] + 0.5 * scalars["open_l2"]
     assert torch.isclose(extra["g"], torch.tensor(expected), rtol=1e-5)
     assert torch.isclose(plain["g"], torch.tensor(scalars["l2"] + 0.01 * scalars["g_adv"]), rtol=1e-5)
+
+
+def test_object_weights_mark_where_the_object_is_and_was_by_hand():
+    """A one-pixel object crossing a flat background: frame t's weights are 1 + w where it is at t or was at t-1."""
+    frames = torch.full((1, 4, 1, 3, 5), 0.2)
+    for t in range(4):
+        frames[0, t, 0, 1, t] = 0.9  # the median over time keeps the background: each pixel holds it 3 times of 4
+    weights = object_weights(frames, 3.0)
+    expected = torch.ones(1, 3, 1, 3, 5)
+    for t in range(1, 4):
+        expected[0, t - 1, 0, 1, t - 1:t + 1] = 4.0
+    assert torch.equal(weights, expected)
+    faint = torch.where(frames > 0.5, torch.tensor(0.24), frames)  # under OBJECT_THRESHOLD from the background
+    assert torch.equal(object_weights(faint, 3.0), torch.ones(1, 3, 1, 3, 5))
+
+
+def test_object_weight_weighs_both_l2_terms_by_hand():
+    frames = torch.full((2, 6, 1, 32, 32), 0.3)
+    frames[:, :, :, 8:12, 4:8] = 0.9
+    for t in range(6):
+        frames[:, t, :, 20:24, 2 + 3 * t:6 + 3 * t] = 0.8  # the object moves 3 px a frame
+    torch.manual_seed(0)
+    model = tiny(open_l2_weight=1.0, object_weight=5.0).train()
+    torch.manual_seed(0)
+    losses, scalars = model.loss(frames, 0)
+    torch.manual_seed(0)
+    pred = model.unroll(frames, 3, 6, lambda shape: torch.randn(shape))
+    err = (pred.detach() - frames[:, 1:]) ** 2 * object_weights(frames, 5.0)
+    assert scalars["l2"] == pytest.approx(float(err[:, :3].mean()), rel=1e-5)
+    assert scalars["open_l2"] == pytest.approx(float(err[:, 3:].mean()), rel=1e-5)
+    assert float(object_weights(frames, 5.0).amax()) == 6.0  # the still square is background: only the mover counts
+    assert torch.equal(object_weights(frames, 5.0)[:, :, :, 8:12, 4:8], torch.ones(2, 5, 1, 4, 4))
 
 
 def test_generate_shapes_range_and_noise_from_the_generator():

@@ -72,6 +72,7 @@ register(pixel_spec("hvrnn", hvrnn_model.HVRNNConfig, hvrnn_model.HVRNN,  # seed
                     claims=(Claim("fvd_ssim_lpips", ("svg_lp",)),)))
 FLOW_CHOICES = (feature_flow.BORDER, feature_flow.SIZES, feature_flow.LOSSES, feature_flow.OPEN_L2,
                 feature_flow.FRAME_DIFFERENCE, feature_flow.MOVE_COPY, feature_flow.FLOW_SKIP, feature_flow.PIXEL_WARP,
+                feature_flow.OBJECT_WEIGHT,
                 feature_flow.DISCRIMINATOR_KERNELS, feature_flow.DISCRIMINATOR)
 register(pixel_spec("feature_flow", flow_model.FeatureFlowConfig, flow_model.FeatureFlow,  # seed 003 §6.3
                     label="feature flow GAN", citation="seed 003 §6.3", choices=FLOW_CHOICES,

@@ -73,6 +73,15 @@ PIXEL_WARP = Choice(
     "genvid's addition, tried on Dynamics (docs/learning.md): an object moving by fractions of a pixel could be "
     "copied sharp to where it goes, where <code>move_copy</code> moves whole cells of pixels")
 
+OBJECT_WEIGHT = Choice(
+    "Object weight (<code>models.feature_flow.object_weight</code>, issue 48)",
+    "optional: both L2 terms weigh a pixel of frame t 1 + <code>object_weight</code> where frame t or t−1 differs "
+    "from the clip's median frame by more than 0.05 in some channel (a moving object over a still background: "
+    "where it is and where it was); 0: every pixel alike, the thesis's L2",
+    "{003:§6.3.3}: an L2 on the frames, no weighting stated",
+    "genvid's addition, tried on Dynamics (docs/learning.md): the object covers about 3 % of a frame, and the "
+    "background the copy mask keeps outweighs its motion in a plain L2")
+
 DISCRIMINATOR_KERNELS = Choice(
     "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",
     "spatial 4×4 kernels of stride 2, padding 1 (the DCGAN form)",

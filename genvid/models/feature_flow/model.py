@@ -37,6 +37,8 @@ what comes back up from E², whose grid is coarser than a small object's fixels.
 A third, ``pixel_warp`` (also off everywhere; docs/learning.md: it did not help either), blends x_{t-1} read at each
 pixel plus a displacement D² draws in two more channels (bilinear, flow.warp_pixels), so motion of a fraction of a
 pixel can be copied sharp.
+A fourth, ``object_weight`` (off everywhere; docs/learning.md: it did not help either), weighs the L2 terms towards
+the pixels where the clip's moving object is or was (``object_weights``), a few percent of a Dynamics frame.
 
 Steered by actions (``feature_flow_action``, issue 48; genvid's, not the thesis's): the action a_{t-1}
 that leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the
@@ -75,6 +77,7 @@ from genvid.models.predictor import sample_rows
 from genvid.models.steering import action_stats_problem, register_action_stats, standardised_actions
 
 LEAKY_SLOPE = 0.2
+OBJECT_THRESHOLD = 0.05  # object_weight: a pixel is the object's where any channel is this far from the clip's median
 MASK_BIAS = 2.0  # the copy mask's initial logit
 STILL_BIAS = 4.0  # with move_copy, the flow's initial logit of "stay" (κ = 3: 87 % of each cell's mass stays)
 
@@ -112,6 +115,10 @@ class FeatureFlowConfig:
     # (bilinear, at most ``max_warp`` pixels a frame), so an object moves by fractions of a pixel, copied sharp
     pixel_warp: bool = False
     max_warp: float = field(default=4.0, metadata=rule(min=0.5))
+    # genvid's addition (issue 48): the L2 terms weigh each pixel 1 + ``object_weight`` where the target frame or the
+    # frame before it differs from the clip's median over time (a moving object on a static background: where it is
+    # and where it was), so that a small object's motion is not drowned by the background the copy mask keeps
+    object_weight: float = field(default=0.0, metadata=rule(min=0.0))
 
     def validate(self) -> str | None:
         if self.pixel_warp and not self.copy_mask:
@@ -149,6 +156,13 @@ class FeatureFlowActionConfig(FeatureFlowConfig):
 
     def validate(self) -> str | None:
         return action_stats_problem(self) or super().validate()
+
+
+def object_weights(frames: Tensor, weight: float) -> Tensor:
+    """[B, T-1, 1, H, W]: the L2 weight of each predicted frame t = 1..T-1's pixels, 1 + ``weight`` where frame t or
+    t-1 differs from the clip's median frame by more than OBJECT_THRESHOLD in some channel (``object_weight``)."""
+    off = (frames - frames.median(dim=1, keepdim=True).values).abs().amax(dim=2, keepdim=True) > OBJECT_THRESHOLD
+    return 1.0 + weight * (off[:, 1:] | off[:, :-1]).to(frames.dtype)
 
 
 def _down(i: int, o: int) -> nn.Sequential:
@@ -300,12 +314,18 @@ class FeatureFlow(nn.Module):
         closed = cfg.context_frames  # frames 1..context are predicted from real frames
         pred = self.unroll(frames, closed, frames.shape[1],
                            lambda shape: torch.randn(shape, device=frames.device), actions)
-        l2 = ((pred[:, :closed] - frames[:, 1:closed + 1]) ** 2).mean()
+        weights = object_weights(frames, cfg.object_weight) if cfg.object_weight > 0 else None
+
+        def l2_of(frames_: slice) -> Tensor:  # the (weighted) L2 of predictions ``frames_`` (of frames 1..T-1)
+            err = (pred[:, frames_] - frames[:, 1:][:, frames_]) ** 2
+            return (err * weights[:, frames_]).mean() if weights is not None else err.mean()
+
+        l2 = l2_of(slice(None, closed))
         fake = torch.cat([frames[:, :1], pred], dim=1)
         g_adv = F.softplus(-self.discriminator(fake)).mean()
         real_logit, fake_logit = self.discriminator(frames), self.discriminator(fake.detach())
         d_loss = F.softplus(-real_logit).mean() + F.softplus(fake_logit).mean()
-        open_l2 = ((pred[:, closed:] - frames[:, closed + 1:]) ** 2).mean() if frames.shape[1] > closed + 1 else l2
+        open_l2 = l2_of(slice(closed, None)) if frames.shape[1] > closed + 1 else l2
         scalars = {"l2": float(l2.detach()), "open_l2": float(open_l2.detach()), "g_adv": float(g_adv.detach()),
                    "d_real": float(torch.sigmoid(real_logit).detach().mean()),
                    "d_fake": float(torch.sigmoid(fake_logit).detach().mean())}
