@@ -2,6 +2,7 @@
 
     python benchmarks/memorise.py --run dynamics-feature_flow --clips 10,200,2000 --steps 300,1000,1000 \\
         --every 100,250,250 > benchmarks/results/memorise-dynamics-feature_flow.txt
+    python benchmarks/memorise.py --clips 2000 --steps 600 --every 200 --set models.object_weight=30  # an option
 
 Issue 48 asks, of a family that never approaches copy-last, to look for the bug before blaming the budget.
 This is that check. The run's network (its sizes, its own ``loss`` and ``generate``) trains on the first N
@@ -64,6 +65,23 @@ def per_size(values: list[int], sizes: list[int], what: str) -> list[int]:
     if len(values) != len(sizes):
         raise SystemExit(f"memorise.py: --{what} gives {len(values)} values for {len(sizes)} sizes of --clips")
     return values
+
+
+def with_sets(raw: dict, run: str, sets: list[str]) -> dict:
+    """params with ``--set`` models.<key>=<v> / train.<key>=<v> merged into run ``run``'s overrides (learning.py's
+    parsing: one line naming the item that is not of that form)."""
+    if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by path (the tests), not run as a script
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from learning import merge, parse_sets
+
+    try:
+        extra = parse_sets(sets)
+    except SystemExit as err:
+        raise SystemExit(f"memorise.py: {str(err).removeprefix('error: ')}") from None
+    raw = merge(raw, {})
+    entry = raw["runs"][run]
+    entry["overrides"] = merge(entry.get("overrides") or {}, extra)
+    return raw
 
 
 def optimisers(model: torch.nn.Module, train: dict) -> dict[str, torch.optim.Optimizer]:
@@ -148,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--score-clips", type=int, default=40, help="clips scored per set")
     parser.add_argument("--seed", type=int, default=0, help="weights, minibatches and the model's training noise")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="models.<key>=<v> or train.<key>=<v>, added to the run's overrides (learning.py's --set)")
     args = parser.parse_args(argv)
     sizes = _ints(args.clips, "clips")
     steps, every = per_size(_ints(args.steps, "steps"), sizes, "steps"), per_size(_ints(args.every, "every"), sizes, "every")
@@ -166,6 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         raw = P.read_params(args.params)
         run = P.run(raw, args.run, args.params)
+        if args.set:
+            raw = with_sets(raw, args.run, args.set)
+            run = P.run(raw, args.run, args.params)
         bench = P.benchmark(raw, run.benchmark, args.params)
         spec = get(run.model)
     except GenvidError as err:
@@ -197,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
 
     held, held_labels = clip_set(bench.collect.train_sequences, min(args.score_clips, bench.collect.val_sequences))
     channels, resolution = held.shape[2], held.shape[3]
-    print(f"# {args.run}: the run's network trained on the first N training sequences ({train_len} frames; "
+    print(f"# {args.run}{''.join(f' --set {item}' for item in args.set)}: the run's network trained on the first N training sequences ({train_len} frames; "
           f"scored {context} -> {horizon}), batch {args.batch}, seed {args.seed}; open-loop MSE in [0, 1] pixels and "
           f"motion accuracy of one future per clip (benchmarks/memorise.py)")
     print(f"# {cpu_generation()}, torch {torch.__version__}, {torch.get_num_threads()} threads")

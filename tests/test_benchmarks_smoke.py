@@ -29,7 +29,8 @@ SMOKE = {
     "warp_oracle.py": None,  # needs a benchmark's counterfactual clips: tests/test_svg_lp.py tests its oracle
     # the first training sequences of Dynamics, two steps; the motion columns say "-" without the DAG's classifier
     "memorise.py": (["--run", "dynamics-feature_flow", "--clips", "2,3", "--steps", "2", "--every", "1",
-                     "--score-clips", "2", "--batch", "2"], "held-out"),
+                     "--score-clips", "2", "--batch", "2", "--set", "models.object_weight=5"],
+                    "dynamics-feature_flow --set models.object_weight=5: "),
     "motion_levels.py": None,  # needs the DAG's Dynamics files and classifier: tests/test_motion_levels.py
     "docs_tables.py": (["--check"], "is its render"),
     "op_fingerprints.py": ([], "conv3d 3x3x3"),

@@ -61,8 +61,18 @@ def test_a_perfect_future_scores_zero_error_and_a_held_frame_scores_copy_last():
     (["--run", "dynamics-copy_last"], "model 'copy_last' is not one network trained on pixels"),
     (["--run", "dynamics-feature_flow", "--clips", "100000"], "is more than the"),
     (["--run", "nope"], "memorise.py: "),
+    (["--set", "models.no_such_key=1"], "runs.dynamics-feature_flow.overrides.models.no_such_key does not exist"),
+    (["--set", "repro.threads=1"], "memorise.py: --set 'repro.threads=1': expected models.<key>=<value>"),
 ])
 def test_a_run_it_cannot_check_gets_one_line(args, message, capsys):
     with pytest.raises(SystemExit) as stop:
         memorise.main(args)
     assert message in str(stop.value) and "\n" not in str(stop.value)
+
+
+def test_set_extends_the_runs_overrides_and_leaves_the_params_alone():
+    raw = {"runs": {"r": {"benchmark": "b", "model": "m", "overrides": {"models": {"a": 1}, "train": {"steps": 9}}}}}
+    out = memorise.with_sets(raw, "r", ["models.object_weight=30", "train.optimizers.g.lr=3e-4", "models.a=2"])
+    assert out["runs"]["r"]["overrides"] == {"models": {"a": 2, "object_weight": 30},
+                                             "train": {"steps": 9, "optimizers": {"g": {"lr": 3e-4}}}}
+    assert raw["runs"]["r"]["overrides"] == {"models": {"a": 1}, "train": {"steps": 9}}  # a copy
