@@ -31,6 +31,7 @@ without it those columns say "-".
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -78,7 +79,7 @@ def with_sets(raw: dict, run: str, sets: list[str]) -> dict:
         extra = parse_sets(sets)
     except SystemExit as err:
         raise SystemExit(f"memorise.py: {str(err).removeprefix('error: ')}") from None
-    raw = merge(raw, {})
+    raw = copy.deepcopy(raw)  # the caller's params stay as they were
     entry = raw["runs"][run]
     entry["overrides"] = merge(entry.get("overrides") or {}, extra)
     return raw
