@@ -5,7 +5,7 @@ import torch
 
 from genvid.metrics.fvd import (feature_stats, frechet_distance, frechet_distance_features,
                                frechet_distance_low_rank, fvd, i3d_logits)
-from genvid.metrics.i3d import MIN_FRAMES, preprocess, resize_tf1_bilinear
+from genvid.metrics.i3d import MIN_FRAMES, max_pool_same, preprocess, resize_tf1_bilinear
 from genvid.metrics.weights import convert_i3d, load_i3d, package_checkpoint
 
 torch.set_num_threads(1)
@@ -83,6 +83,33 @@ def test_resize_is_tf1_bilinear():
     assert torch.allclose(resize_tf1_bilinear(ramp, size=2), torch.tensor([[0.0, 2.0], [8.0, 10.0]]))
     same = torch.rand(1, 2, 3, 5, 5)
     assert torch.allclose(resize_tf1_bilinear(same, size=5), same)
+
+
+def same_max_pool_by_hand(x, kernel, stride):
+    """TF 'SAME' max pool spelled out: out = ceil(n / s) windows per axis, padded total
+    max((out - 1) s + k - n, 0) split with the extra at the end, the padding never winning."""
+    pads = []
+    for n, k, s in zip(x.shape[2:], kernel, stride):
+        total = max((-(-n // s) - 1) * s + k - n, 0)
+        pads = [total // 2, total - total // 2] + pads
+    return torch.nn.functional.max_pool3d(torch.nn.functional.pad(x, pads, value=float("-inf")), kernel, stride)
+
+
+@pytest.mark.parametrize("kernel, stride", [((1, 3, 3), (1, 2, 2)), ((3, 3, 3), (1, 1, 1)),
+                                            ((3, 3, 3), (2, 2, 2)), ((2, 2, 2), (2, 2, 2))])
+def test_max_pool_same_equals_the_padded_pool_bit_for_bit(kernel, stride):
+    """I3D's four pools (ceil mode and implicit padding in place of a padded copy) on every size
+    from 1 to 20 per axis, channels-last as I3D runs them: the same shape and the same values."""
+    g = torch.Generator().manual_seed(0)
+    for t in range(1, 12):
+        for n in range(1, 21):
+            x = torch.randn(2, 3, t, n, n + 3, generator=g).contiguous(memory_format=torch.channels_last_3d)
+            want, got = same_max_pool_by_hand(x, kernel, stride), max_pool_same(x, kernel, stride)
+            assert got.shape == want.shape and torch.equal(got, want), (t, n)
+    x = torch.tensor([1.0, 5.0, 2.0, 7.0, 3.0]).view(1, 1, 1, 1, 5)  # by hand: pads 1 + 1, windows [-1,2), [1,4), [3,6)
+    assert max_pool_same(x, (1, 1, 3), (1, 1, 2)).flatten().tolist() == [5.0, 7.0, 7.0]
+    x = torch.tensor([-4.0, -1.0, -6.0, -2.0]).view(1, 1, 1, 1, 4)  # pads 0 + 1, windows [0,3), [2,5)
+    assert max_pool_same(x, (1, 1, 3), (1, 1, 2)).flatten().tolist() == [-1.0, -2.0]
 
 
 def test_preprocess_range_layout_and_frames():
