@@ -29,7 +29,14 @@ $(STAMP): requirements.lock requirements-weights.txt pyproject.toml Makefile | $
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
+# Bytecode of the project's own modules, written beside them (ignored by git and .dvcignore) and skipped
+# when up to date. Every stage and many tests start a fresh Python: where the environment sets
+# PYTHONDONTWRITEBYTECODE, as container images often do, each would compile genvid again, about a third
+# of a second a process on a 2-core AMD EPYC; tests/conftest.py's copy_repo carries the files along.
+BYTECODE = $(BIN)/python -m compileall -q genvid stages workflow
+
 repro: $(STAMP)
+	$(BYTECODE)
 ifneq ($(PROFILE),)
 	$(BIN)/python -m genvid.profiles $(PROFILE)
 endif
@@ -42,6 +49,7 @@ verify: $(STAMP)
 	$(BIN)/python -m genvid.verify $(VERIFY_ARGS)
 
 snakemake: $(STAMP)
+	$(BYTECODE)
 	$(BIN)/snakemake --cores $(or $(CORES),2)
 
 # The GPU check (benchmarks/gpu_check.py, docs/gpu.md): prepare here, where DVC is, carry .gpu-check to
@@ -63,6 +71,7 @@ gpu-check:
 # loaded JAX then forked DataLoader workers). TEST_WORKERS=0 runs in this process.
 TEST_WORKERS ?= 2
 test: $(STAMP) browser
+	$(BYTECODE)
 	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 # The driving page's browser test (tests/test_drive.py) drives Debian's headless Chromium through

@@ -62,8 +62,25 @@ def copy_repo(dst: Path) -> Path:
         if src.is_file():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
+            copy_bytecode(src, dst / rel)
     subprocess.run(["git", "init", "-q"], cwd=dst, check=True)
     return dst
+
+
+def copy_bytecode(src: Path, dst: Path) -> None:
+    """A module's cached bytecode beside its copy (the Makefile's compileall writes it): the copy keeps the
+    source's size and mtime, so Python accepts it, and a copy's stages need not compile genvid each (where
+    PYTHONDONTWRITEBYTECODE is set, every process would). A stale or missing file is simply recompiled."""
+    import importlib.util
+    import shutil
+
+    if src.suffix != ".py" or sys.pycache_prefix is not None:  # a prefix keys the cache by absolute path
+        return
+    cached = Path(importlib.util.cache_from_source(str(src)))
+    if cached.is_file():
+        target = Path(importlib.util.cache_from_source(str(dst)))
+        target.parent.mkdir(exist_ok=True)
+        shutil.copy2(cached, target)
 
 
 def venv_env() -> dict:
