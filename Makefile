@@ -31,8 +31,8 @@ $(STAMP): requirements.lock requirements-weights.txt pyproject.toml Makefile | $
 
 # Bytecode of the project's own modules, written beside them (ignored by git and .dvcignore) and skipped
 # when up to date. Every stage and many tests start a fresh Python: where the environment sets
-# PYTHONDONTWRITEBYTECODE, as container images often do, each would compile genvid again, about a third
-# of a second a process on a 2-core AMD EPYC; tests/conftest.py's copy_repo carries the files along.
+# PYTHONDONTWRITEBYTECODE, as container images often do, each would compile genvid again (0.1-0.4 s of a
+# stage's ~3 s start on a 2-core AMD EPYC); tests/conftest.py's copy_repo carries the files along.
 BYTECODE = $(BIN)/python -m compileall -q genvid stages workflow
 
 repro: $(STAMP)

@@ -98,8 +98,8 @@ def same_max_pool_by_hand(x, kernel, stride):
 @pytest.mark.parametrize("kernel, stride", [((1, 3, 3), (1, 2, 2)), ((3, 3, 3), (1, 1, 1)),
                                             ((3, 3, 3), (2, 2, 2)), ((2, 2, 2), (2, 2, 2))])
 def test_max_pool_same_equals_the_padded_pool_bit_for_bit(kernel, stride):
-    """I3D's four pools (ceil mode and implicit padding in place of a padded copy) on every size
-    from 1 to 20 per axis, channels-last as I3D runs them: the same shape and the same values."""
+    """I3D's four pools (ceil mode and implicit padding in place of a padded copy) on every size from 1
+    to 11 frames and 1 to 20 rows, channels-last as I3D runs them: the same shape and the same values."""
     g = torch.Generator().manual_seed(0)
     for t in range(1, 12):
         for n in range(1, 21):
