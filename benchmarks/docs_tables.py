@@ -11,7 +11,8 @@ The page's text is written by hand; everything between the two GENERATED markers
   controllability, long-horizon and motion columns where its rows have them;
 - from ``reports/<benchmark>/ablations/<run>/ablation.json`` and ``reports/noisy_vq/<run>/study.json``:
   the default profile's ablations and noisy-VQ studies;
-- from ``benchmarks/results/dag-cold-*.txt`` (benchmarks/dag_minutes.py): the cold DAG's minutes per kind
+- from ``benchmarks/results/dag-cold-*.txt`` (benchmarks/dag_minutes.py): the cold runs side by side in one
+  table (wall, stages' own and train minutes, against the DAG's budget), then each run's minutes per kind
   of stage, as a table, and beside them ``dag-overhead-*.txt`` (its ``--overhead``), verbatim;
 - every other ``benchmarks/results/*.txt``, verbatim, under its file name;
 - from ``benchmarks/results/gpu-<device>-<date>/`` (benchmarks/gpu_check.py, the CPU smoke mode's
@@ -276,6 +277,43 @@ def study_section(path: Path, root: Path) -> list[str]:
 DAG_ROW = re.compile(r"^(\S+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+(.*)$")
 
 
+DAG_BUDGET_MINUTES = 45  # issue 48: the default DAG cold on a 2-core machine, install excluded
+DAG_CPU = re.compile(r"^# the default DAG, cold .*?, on (.+)$", re.M)
+DAG_OWN = re.compile(r"^stages: (\d+), their own time (\d+) s", re.M)
+DAG_WALL = re.compile(r"^wall time of the whole run: (\d+) s .*?start-up and DVC: -?\d+ s \(([\d.]+) s a stage\)", re.M)
+DAG_TRAIN = re.compile(r"^train\s+\d+\s+(\d+)\s", re.M)
+DAG_CLONE = re.compile(r"^# .*?\bclone of ([0-9a-f]{7,40})\b", re.M)  # the note a forced run's file starts with
+
+
+def _minutes(match: re.Match | None, group: int = 1) -> str:
+    return "–" if match is None else f"{int(match[group]) / 60:.1f}"
+
+
+def dag_summary(paths: list[Path]) -> list[str]:
+    """One row per dag_minutes.py summary, so runs of one profile on several machines and days read side by
+    side: the whole run's wall minutes (and whether within the budget), the stages' own, the train stages'
+    and the start-up and DVC seconds a stage. A file in another format is left out here (shown below)."""
+    rows = []
+    for path in paths:
+        text = path.read_text()
+        own, wall = DAG_OWN.search(text), DAG_WALL.search(text)
+        if own is None:
+            continue
+        cpu = DAG_CPU.search(text)
+        within = "–" if wall is None else ("yes" if int(wall[1]) <= DAG_BUDGET_MINUTES * 60 else "no")
+        clone = DAG_CLONE.search(text)
+        rows.append([f"`{path.name}`", "–" if clone is None else f"`{clone[1]}`", "–" if cpu is None else cpu[1],
+                     _minutes(wall), within, _minutes(own, 2),
+                     _minutes(DAG_TRAIN.search(text)), "–" if wall is None else wall[2]])
+    if not rows:
+        return []
+    caption = ("Each row is one file below, the default profile as it was at the commit the run names (–: the "
+               "file names none; git's history has the commit that added it).")
+    header = ["file", "commit", "machine", "wall (min)", f"within {DAG_BUDGET_MINUTES} min", "stages' own (min)",
+              "train (min)", "start-up and DVC (s a stage)"]
+    return [caption, ""] + _table(header, rows) + [""]
+
+
 def dag_section(path: Path, root: Path) -> list[str]:
     """A dag_minutes.py summary: its comment and total lines as they are, its per-kind table as a table."""
     text = path.read_text()
@@ -382,6 +420,7 @@ def render(root: Path) -> str:
     dag = [p for p in results if p.name.startswith(("dag-cold-", "dag-overhead-"))]
     if dag:
         lines += ["## Minutes of the cold DAG", ""]
+        lines += dag_summary([p for p in dag if p.name.startswith("dag-cold-")])
         for path in dag:
             lines += dag_section(path, root)
     others = [p for p in results if p not in dag]

@@ -118,6 +118,29 @@ def test_measured_and_published_rows_are_in_separate_tables_naming_their_file():
         assert f"`{result.relative_to(ROOT).as_posix()}`" in page, f"results.md does not show {result.name}"
 
 
+def test_the_cold_dag_runs_read_side_by_side_against_the_budget(tmp_path):
+    """One row per dag_minutes.py summary: minutes from its seconds, the budget's verdict from the wall time,
+    the commit a forced run's note names; a file without a wall time or in another format is handled."""
+    tables = _docs_tables()
+    head = "# the default DAG, cold (dvc repro -f, no checkpoints), on Some CPU (family 1, 2 CPUs)\n"
+    table = "\nkind               stages  seconds  minutes  largest\ntrain                  17     1230     20.5  a 600\n"
+    (tmp_path / "dag-cold-a.txt").write_text(
+        "# a forced cold run (dvc repro -f) in a fresh clone of 0123abc, alone\n" + head
+        + "stages: 78, their own time 2430 s (40.5 min)\n"
+        + "wall time of the whole run: 2700 s (45.0 min); start-up and DVC: 270 s (3.5 s a stage)\n" + table)
+    (tmp_path / "dag-cold-b.txt").write_text(head + "stages: 78, their own time 2400 s (40.0 min)\n"
+                                             + "wall time of the whole run: 2701 s (45.0 min); start-up and DVC: "
+                                             + "301 s (3.9 s a stage)\n" + table)
+    (tmp_path / "dag-cold-c.txt").write_text(head + "stages: 3, their own time 90 s (1.5 min)\n")
+    (tmp_path / "dag-cold-d.txt").write_text("some other note\n")
+    lines = tables.dag_summary(sorted(tmp_path.glob("dag-cold-*.txt")))
+    rows = [line for line in lines if line.startswith("| `")]
+    assert rows == ["| `dag-cold-a.txt` | `0123abc` | Some CPU (family 1, 2 CPUs) | 45.0 | yes | 40.5 | 20.5 | 3.5 |",
+                    "| `dag-cold-b.txt` | – | Some CPU (family 1, 2 CPUs) | 45.0 | no | 40.0 | 20.5 | 3.9 |",
+                    "| `dag-cold-c.txt` | – | Some CPU (family 1, 2 CPUs) | – | – | 1.5 | – | – |"]
+    assert tables.dag_summary([tmp_path / "dag-cold-d.txt"]) == []
+
+
 def test_the_check_refuses_a_page_without_its_markers(tmp_path):
     tables = _docs_tables()
     root = _copy_inputs(tmp_path)
