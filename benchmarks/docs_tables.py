@@ -14,6 +14,8 @@ The page's text is written by hand; everything between the two GENERATED markers
 - from ``benchmarks/results/dag-cold-*.txt`` (benchmarks/dag_minutes.py): the cold runs side by side in one
   table (wall, stages' own and train minutes, against the DAG's budget), then each run's minutes per kind
   of stage, as a table, and beside them ``dag-overhead-*.txt`` (its ``--overhead``), verbatim;
+- ``benchmarks/results/image-levels-<benchmark>.txt`` (benchmarks/image_levels.py), verbatim, under its
+  benchmark's leaderboard: futures that learned nothing, scored on the same protocol;
 - every other ``benchmarks/results/*.txt``, verbatim, under its file name;
 - from ``benchmarks/results/gpu-<device>-<date>/`` (benchmarks/gpu_check.py, the CPU smoke mode's
   folders left out): each GPU check's environment and parts, on docs/gpu.md (its own GENERATED markers).
@@ -402,8 +404,14 @@ def render(root: Path) -> str:
     root = Path(root)
     lines: list[str] = ["## Leaderboards", ""]
     boards = sorted(root.glob("reports/*/leaderboard/rows.json"), key=_benchmark_key)
+    results = sorted((root / "benchmarks" / "results").glob("*.txt"))
+    beside = {}  # benchmarks/image_levels.py's reference levels, under their benchmark's leaderboard
     for path in boards:
         lines += leaderboard_section(path, root)
+        levels = root / "benchmarks" / "results" / f"image-levels-{path.parts[-3]}.txt"
+        if levels.is_file():
+            lines += verbatim_section(levels, root)
+            beside[levels.name] = levels
     if not boards:
         lines += ["No `reports/<benchmark>/leaderboard/rows.json` is committed.", ""]
     ablations = sorted(root.glob("reports/*/ablations/*/ablation.json"), key=lambda p: (_benchmark_key(p.parent), p.as_posix()))
@@ -416,14 +424,13 @@ def render(root: Path) -> str:
         lines += ["## Noisy-VQ studies", ""]
         for path in studies:
             lines += study_section(path, root)
-    results = sorted((root / "benchmarks" / "results").glob("*.txt"))
     dag = [p for p in results if p.name.startswith(("dag-cold-", "dag-overhead-"))]
     if dag:
         lines += ["## Minutes of the cold DAG", ""]
         lines += dag_summary([p for p in dag if p.name.startswith("dag-cold-")])
         for path in dag:
             lines += dag_section(path, root)
-    others = [p for p in results if p not in dag]
+    others = [p for p in results if p not in dag and p.name not in beside]
     if others:
         lines += ["## Other benchmark results", ""]
         for path in others:

@@ -32,6 +32,8 @@ SMOKE = {
                      "--score-clips", "2", "--batch", "2", "--set", "models.object_weight=5"],
                     "dynamics-feature_flow --set models.object_weight=5: "),
     "motion_levels.py": None,  # needs the DAG's Dynamics files and classifier: tests/test_motion_levels.py
+    # needs a DAG's copy-last samples and weights: tests/test_image_levels.py, and on the tiny DAG tests/test_pipeline_e2e.py
+    "image_levels.py": None,
     "docs_tables.py": (["--check"], "is its render"),
     "op_fingerprints.py": ([], "conv3d 3x3x3"),
     # the VQ components at the tiny profile's sizes too; --json relative: into the test's own folder (its cwd)
