@@ -95,15 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     from genvid import params as P
     from genvid.determinism import configure_torch
     from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths
+    from genvid.leaderboard import BASELINE_MODEL
     from genvid.metrics.weights import load_i3d, load_lpips
 
     root = Path(args.root)
     params = str(root / "params.yaml")
     raw = P.read_params(params)
-    runs = [name for name, run in raw["runs"].items()
-            if run["benchmark"] == args.benchmark and run["model"] == "copy_last"]
+    runs = [name for name in (raw.get("runs") or {})
+            if (run := P.run(raw, name, params)).benchmark == args.benchmark and run.model == BASELINE_MODEL]
     if not runs:
-        raise SystemExit(f"error: {params}: no copy_last run of benchmark {args.benchmark!r}")
+        raise SystemExit(f"error: {params}: no {BASELINE_MODEL} run of benchmark {args.benchmark!r}")
     paths = run_paths(runs[0], args.benchmark, str(root))
     committed = paths.report_dir / "metrics.json"
     for need in (paths.samples, committed):
@@ -111,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: {need} is missing: run the DAG first (dvc repro)")
     configure_torch()
     cfg = P.top_level(raw, "evaluate", params)
-    i3d = load_i3d(str(root / METRIC_WEIGHTS["i3d"]))
-    ctx = (load_lpips(str(root / METRIC_WEIGHTS["lpips"])), E.i3d_features(i3d, 4), cfg,
+    device = P.top_level(raw, "device", params).device  # where the evaluate stage runs the metric networks
+    i3d = load_i3d(str(root / METRIC_WEIGHTS["i3d"])).to(device)
+    ctx = (load_lpips(str(root / METRIC_WEIGHTS["lpips"])).to(device), E.i3d_features(i3d, 4), cfg,
            E.load_reference(benchmark_paths(args.benchmark, str(root)).fvd_reference))
 
     rows = [("copy-last (the DAG's samples, rescored)", score(paths.samples, ctx))]
@@ -135,4 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from genvid.errors import GenvidError
+
+    try:
+        sys.exit(main())
+    except GenvidError as error:  # a bad params file or samples file: one line, no traceback
+        sys.exit(f"error: {error}")
