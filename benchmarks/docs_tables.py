@@ -405,13 +405,13 @@ def render(root: Path) -> str:
     lines: list[str] = ["## Leaderboards", ""]
     boards = sorted(root.glob("reports/*/leaderboard/rows.json"), key=_benchmark_key)
     results = sorted((root / "benchmarks" / "results").glob("*.txt"))
-    beside = {}  # benchmarks/image_levels.py's reference levels, under their benchmark's leaderboard
+    beside: set[str] = set()  # benchmarks/image_levels.py's reference levels, under their benchmark's leaderboard
     for path in boards:
         lines += leaderboard_section(path, root)
         levels = root / "benchmarks" / "results" / f"image-levels-{path.parts[-3]}.txt"
         if levels.is_file():
             lines += verbatim_section(levels, root)
-            beside[levels.name] = levels
+            beside.add(levels.name)
     if not boards:
         lines += ["No `reports/<benchmark>/leaderboard/rows.json` is committed.", ""]
     ablations = sorted(root.glob("reports/*/ablations/*/ablation.json"), key=lambda p: (_benchmark_key(p.parent), p.as_posix()))
