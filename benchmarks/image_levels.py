@@ -49,6 +49,15 @@ pin_environment(threads_from_params(_root_of(sys.argv[1:]) / "params.yaml"))
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
+from genvid import evaluation as E  # noqa: E402
+from genvid import params as P  # noqa: E402
+from genvid.data.samples import read_samples_info  # noqa: E402
+from genvid.determinism import configure_torch  # noqa: E402
+from genvid.errors import GenvidError  # noqa: E402
+from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths  # noqa: E402
+from genvid.leaderboard import BASELINE_MODEL  # noqa: E402
+from genvid.metrics.weights import load_i3d, load_lpips  # noqa: E402
+
 HEADLINE = ("psnr", "ssim", "lpips", "fvd")
 
 
@@ -77,9 +86,6 @@ def replaced(src: Path, dst: Path, level) -> Path:
 
 def score(path: Path, ctx) -> dict:
     """The headline metrics of one samples file, scored as the evaluate stage scores it."""
-    from genvid import evaluation as E
-    from genvid.data.samples import read_samples_info
-
     lpips, features, cfg, reference = ctx
     metrics, _, _, _ = E.evaluate(read_samples_info(path), lpips, features, cfg, 4, False, reference)
     return metrics
@@ -90,14 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--benchmark", default="smmnist")
     parser.add_argument("--root", default=str(ROOT))
     args = parser.parse_args(argv)
-
-    from genvid import evaluation as E
-    from genvid import params as P
-    from genvid.determinism import configure_torch
-    from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths
-    from genvid.leaderboard import BASELINE_MODEL
-    from genvid.metrics.weights import load_i3d, load_lpips
-
     root = Path(args.root)
     params = str(root / "params.yaml")
     raw = P.read_params(params)
@@ -137,8 +135,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from genvid.errors import GenvidError
-
     try:
         sys.exit(main())
     except GenvidError as error:  # a bad params file or samples file: one line, no traceback
