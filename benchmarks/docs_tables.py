@@ -98,7 +98,8 @@ def _measured_table(rows: list[dict]) -> list[str]:
     body = []
     for r in rows:
         m = r["metrics"]
-        name = f"`{r['run']}`" + (" (baseline)" if r.get("baseline") else "")
+        name = f"`{r['run']}`" + (" (baseline)" if r.get("baseline") else
+                                  " (reference: learns nothing)" if r.get("learned") is False else "")
         if not r.get("protocol_ok", True):
             name += f" (protocol: {r.get('protocol_deviation')})"
         fvd = _fvd(m.get("fvd")) or (f"skipped: {r['fvd_skipped']}" if r.get("fvd_skipped") else "")

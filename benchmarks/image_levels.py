@@ -48,6 +48,7 @@ pin_environment(threads_from_params(_root_of(sys.argv[1:]) / "params.yaml"))
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from genvid import evaluation as E  # noqa: E402
 from genvid import params as P  # noqa: E402
@@ -57,6 +58,7 @@ from genvid.errors import GenvidError  # noqa: E402
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths  # noqa: E402
 from genvid.leaderboard import BASELINE_MODEL  # noqa: E402
 from genvid.metrics.weights import load_i3d, load_lpips  # noqa: E402
+from genvid.models.context_median.family import median_frame  # noqa: E402
 
 HEADLINE = ("psnr", "ssim", "lpips", "fvd")
 
@@ -68,8 +70,9 @@ def black(real: np.ndarray, predictions: np.ndarray, context: int) -> np.ndarray
 
 def context_median(real: np.ndarray, predictions: np.ndarray, context: int) -> np.ndarray:
     """Each clip's per-pixel median of its ``context`` frames (real [N, Tc + T, H, W, C]), rounded half to
-    even, held at every predicted frame of every sample."""
-    median = np.rint(np.median(real[:, :context].astype(np.float64), axis=1)).astype(np.uint8)
+    even, held at every predicted frame of every sample: the registered reference's futures
+    (genvid.models.context_median), computed by its own code."""
+    median = median_frame(torch.from_numpy(np.ascontiguousarray(real[:, :context]))).numpy()
     return np.broadcast_to(median[:, None, None], predictions.shape).copy()
 
 

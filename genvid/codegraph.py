@@ -4,11 +4,13 @@ A module's imports are every ``import`` statement in it, also inside functions, 
 genvid's and stages' modules (no module is loaded by name: tests/test_imports.py).
 
 A model's code (issue 45: a run's stages depend on it, not on every family) is the shared core of
-genvid/models, its top-level modules, and every family folder that the model's own modules reach: the
-modules of its spec's functions and classes (``ModelSpec.modules``), followed through their imports, but not
-through the registry, which imports every family so that names resolve. A change inside one family's folder
-then changes the code of the models built from it and of no other; stage ``code`` writes each model's
-files with their hashes (``deps/models/<model>.json``), and a run's stages depend on its model's file.
+genvid/models, its top-level modules but the registry, and every family folder that the model's own modules
+reach: the modules of its spec's functions and classes (``ModelSpec.modules``), followed through their
+imports, but not through the registry, which imports every family so that names resolve. A family's spec is
+built in its own folder (``family.py``), so the registry only names them, and no model's code holds it: a
+change inside one family's folder changes the code of the models built from it and of no other, and
+registering a new family changes none. Stage ``code`` writes each model's files with their hashes
+(``deps/models/<model>.json``), and a run's stages depend on its model's file.
 
 A stage's code is every file of genvid and stages that its module reaches, outside genvid/models (a run's
 stages read that part from their model's file, the stages that need every family list the folder), with the
@@ -107,11 +109,12 @@ def spec_modules(spec) -> tuple[str, ...]:
 
 
 def model_code(spec, root: Path = ROOT) -> list[Path]:
-    """The files of ``spec``'s code, repo-relative and sorted: genvid/models' top-level modules and every file
-    of each family folder its modules reach (not following the registry), but its ``declared.py``: the report's
-    text (stage figures, which depends on all of genvid/models, hands it to the report), which no run executes."""
+    """The files of ``spec``'s code, repo-relative and sorted: genvid/models' top-level modules but the registry,
+    and every file of each family folder its modules reach (not following the registry), but its ``declared.py``:
+    the report's text (stage figures, which depends on all of genvid/models, hands it to the report), which no
+    run executes."""
     models_dir = root / "genvid" / "models"
-    files = {p for p in models_dir.glob("*.py")}
+    files = {p for p in models_dir.glob("*.py") if p != module_file(REGISTRY, root)}
     reached = _closure(spec_modules(spec), root, frozenset({REGISTRY}))
     for name in reached:
         parts = name.split(".")

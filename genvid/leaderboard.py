@@ -4,7 +4,8 @@ params.yaml, measured, then the seeds' published rows (genvid.published), never 
 Read top to bottom like the table:
 
 1. **Measured rows**, one per run of the benchmark, ordered by the headline metric, FVD (lowest
-   first; runs without one last, ties in params order), copy-last marked ``baseline``, each with its
+   first; runs without one last, ties in params order), copy-last marked ``baseline``, a run of a model
+   without parameters (copy-last, the context median) marked ``learned: false``, each with its
    ``fvd_rank``: runs whose FVD 95 % intervals overlap are not separated by an FVD over these test clips,
    and share a rank (``ranked``). Each run's evaluate and
    train outputs must exist (a missing one is an error naming the file); a row holds
@@ -331,7 +332,7 @@ def measured_row(name: str, model: str, benchmark: str, protocol: P.ProtocolConf
     skipped = fvd_section.get("skipped") if isinstance(fvd_section, dict) else None
     return {
         "kind": MEASURED, "run": name, "model": model, "benchmark": benchmark, "baseline": model == BASELINE_MODEL,
-        "metrics": metrics, "fvd_skipped": skipped, "parameters": parameters, "evaluated": evaluated,
+        "learned": parameters > 0, "metrics": metrics, "fvd_skipped": skipped, "parameters": parameters, "evaluated": evaluated,
         "protocol_ok": not reasons, "protocol_deviation": "; ".join(reasons) if reasons else None,
     }
 

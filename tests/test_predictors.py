@@ -27,6 +27,7 @@ from genvid.context import RunContext
 from genvid.profiles import apply, load_profile, merge
 
 BENCHMARK = "driving"
+WITHOUT_WEIGHTS = {"copy_last", "context_median"}  # the deterministic predictors: every sample the same
 B, S, HEIGHT = 2, 2, 32
 # A model option a params.yaml run turns on over its family's defaults runs the contract too, as the run builds it
 VARIANTS = {"feature_flow+frame_difference": ("feature_flow", {"frame_difference": True}),  # dynamics-feature_flow
@@ -143,7 +144,7 @@ def test_output_contract_and_determinism(predictor):
     other, _ = draw(pred, real, proto.context_frames, proto.horizon, 2, whole_clip=False, cond=cond)
     assert first.dtype == torch.uint8 and tuple(first.shape) == (B, S, proto.horizon, HEIGHT, HEIGHT, 3)
     assert torch.equal(first, again)
-    if name != "copy_last" and torch.equal(first, other):  # copy_last: the one deterministic predictor
+    if name not in WITHOUT_WEIGHTS and torch.equal(first, other):
         # An untrained decoder can be too flat for the noise to move a uint8 pixel: compare floats.
         context = real[:, :proto.context_frames].movedim(-1, -3).float() / 255
         given = {} if cond is None else {"cond": cond}
@@ -216,6 +217,23 @@ def test_copy_last_repeats_the_last_context_frame(tmp_path, tiny):
     real = clips(ctx)
     out = registry.get("copy_last").predictor(ctx).predict(real[:, :5], 3, 2, torch.Generator())
     assert np.array_equal(out.numpy(), np.broadcast_to(real[:, None, 4:5].numpy(), (B, 2, 3, HEIGHT, HEIGHT, 3)))
+
+
+def test_the_context_median_is_the_per_pixel_median_of_the_context_held(tmp_path, tiny):
+    """Worked by hand: odd Tc takes the middle value; even Tc the mean of the two middle ones, rounded half to
+    even (3 and 4 -> 4, 4 and 5 -> 4, 0 and 255 -> 128); the future frames are never read."""
+    ctx = context_for(tmp_path, tiny, "context_median")
+    pred = registry.get("context_median").predictor(ctx)
+    pixels = torch.tensor([[9, 0, 4, 255, 7], [3, 255, 4, 0, 1]], dtype=torch.uint8)  # [Tc = 5, ...] per column
+    context = pixels.T.reshape(1, 5, 2, 1, 1).expand(-1, -1, -1, -1, 3).contiguous()  # [B, Tc, H=2, W=1, C=3]
+    out = pred.predict(context, 3, 2, torch.Generator())
+    assert tuple(out.shape) == (1, 2, 3, 2, 1, 3)
+    assert out[0, :, :, 0].unique().tolist() == [7] and out[0, :, :, 1].unique().tolist() == [3]  # 0 4 [7] 9 255 | 0 1 [3] 4 255
+    even = torch.tensor([3, 4, 4, 5, 0, 255], dtype=torch.uint8).reshape(3, 2, 1, 1).movedim(0, 1)  # 3 pixels, Tc = 2
+    even = even.reshape(1, 2, 3, 1, 1).expand(-1, -1, -1, -1, 3).contiguous()
+    assert pred.predict(even, 1, 1, torch.Generator())[0, 0, 0, :, 0, 0].tolist() == [4, 4, 128]
+    with pytest.raises(GenvidError, match="takes no conditioning"):
+        pred.predict(context, 3, 2, torch.Generator(), cond=torch.zeros(1, 8, 3))
 
 
 def test_unknown_model_names_the_run(tiny):

@@ -161,3 +161,45 @@ def test_a_new_family_reaches_the_model_benchmark_from_its_registry_line(monkeyp
     net = bench.build(steer.NAME, {"gain": 2.0}, 3, 4)
     assert isinstance(net, steer.SteerShift) and net.cfg.gain == 2.0
     assert steer.__name__ in spec_modules(registry.MODELS[steer.NAME])
+
+
+def test_the_registry_names_the_families_and_holds_nothing_a_model_runs():
+    """No model's code holds the registry (genvid.codegraph: it imports every family), so it may only name them:
+    its docstring, imports of genvid.errors, genvid.models.family and each family's ``family`` module, the
+    table with its register and get, and one ``register(<family>.<SPEC>)`` line per model; every spec it
+    registers is built in that family's folder, whose files are the model's code."""
+    import ast
+    import importlib
+
+    from genvid.codegraph import model_code
+
+    tree = ast.parse((ROOT / "genvid" / "models" / "registry.py").read_text())
+    families, registered = {}, []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            if node.module in ("__future__", "genvid.errors", "genvid.models.family"):
+                continue
+            assert node.module.startswith("genvid.models.") and [a.name for a in node.names] == ["family"], \
+                ast.unparse(node)
+            families[node.names[0].asname] = node.module + ".family"
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            call = node.value
+            assert ast.unparse(call.func) == "register" and len(call.args) == 1 and not call.keywords, ast.unparse(node)
+            arg = call.args[0]
+            assert isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id in families, \
+                ast.unparse(node)
+            registered.append((families[arg.value.id], arg.attr))
+        else:
+            allowed = (ast.FunctionDef, ast.AnnAssign) if not isinstance(node, ast.Expr) else (ast.Expr,)
+            assert isinstance(node, allowed), ast.unparse(node)
+            if isinstance(node, ast.FunctionDef):
+                assert node.name in ("register", "get"), node.name
+            if isinstance(node, ast.AnnAssign):
+                assert ast.unparse(node.target) == "MODELS", ast.unparse(node)
+    assert len(registered) == len(registry.MODELS)
+    for (module, attr), (name, spec) in zip(registered, registry.MODELS.items()):
+        assert getattr(importlib.import_module(module), attr) is spec, name
+        folder = "/".join(module.split(".")[:3])
+        assert f"{module.replace('.', '/')}.py" in {p.as_posix() for p in model_code(spec)}, name
+        assert all(not p.as_posix().endswith("registry.py") for p in model_code(spec)), name
+        assert any(p.as_posix().startswith(folder + "/") for p in model_code(spec)), name

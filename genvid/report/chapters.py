@@ -363,7 +363,7 @@ def benchmark_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
         for i, run in enumerate(view.runs):
             cv = curve(run.scores, PREDICTIONS, metric, "best_seq")
             color = F.COLORS["baseline"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
-            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_baseline
+            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_reference
                          else F.Line(run.name, color, cv.mean, cv.lo, cv.hi))
         panels[metric] = lines
     return panels
@@ -375,14 +375,15 @@ LONG_PANELS = (("lpips", "mean"), ("lpips", "best_step"), ("ssim", "mean"), ("ss
 
 def long_horizon_curves(view: BenchmarkView) -> dict[str, list[F.Line]]:
     """Every run's long-horizon LPIPS and SSIM per predicted frame, mean of N and best of N per timestep
-    (scores.json's long_horizon section), shaded with their 95 % intervals; copy-last dash-dotted."""
+    (scores.json's long_horizon section), shaded with their 95 % intervals; the references (copy-last, the
+    context median) dash-dotted."""
     panels = {}
     for metric, rule in LONG_PANELS:
         lines = []
         for i, run in enumerate(view.runs):
             cv = curve(run.scores, PREDICTIONS, metric, rule, LONG_HORIZON)
             color = F.COLORS["baseline"] if run.is_baseline else F.PALETTE[i % len(F.PALETTE)]
-            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_baseline
+            lines.append(F.Line(run.name, color, cv.mean, cv.lo, cv.hi, "-.", 1.3) if run.is_reference
                          else F.Line(run.name, color, cv.mean, cv.lo, cv.hi))
         panels[f"{F.METRIC_LABELS[metric]}, {tables.RULE_LABELS[rule]}"] = lines
     return panels

@@ -21,6 +21,7 @@ from genvid.data.train_metrics import lookup, number
 from genvid.errors import GenvidError
 from genvid.io import read_json
 from genvid.layout import RunPaths, benchmark_paths, run_paths
+from genvid.leaderboard import BASELINE_MODEL
 from genvid.metrics.stats import RULES
 
 METRICS = ("psnr", "ssim", "lpips", "mse")  # display order
@@ -227,9 +228,14 @@ class RunResult:
         return self.samples.samples
 
     @property
-    def is_baseline(self) -> bool:
-        """A model without weights (copy-last): the benchmark's reference line."""
+    def is_reference(self) -> bool:
+        """A model without weights (copy-last, the context median): it learned nothing."""
         return self.train_metrics.get("parameters") == 0
+
+    @property
+    def is_baseline(self) -> bool:
+        """The benchmark's baseline line, the one the leaderboard marks (copy-last)."""
+        return self.is_reference and self.model == BASELINE_MODEL
 
 
 def read_run_result(params: dict, name: str, root: Path, source: Path) -> RunResult:

@@ -423,7 +423,8 @@ def leaderboard_measured(rows: list[dict]) -> dict:
         for i, rule in enumerate(RULES):
             cells = [fmt_stat(stat(m[metric].get(rule)), DIGITS[metric]) for metric in LEADERBOARD_METRICS]
             first = i == 0
-            name = code.format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else "")
+            name = code.format(row["run"]) + (Markup(" (baseline)") if row.get("baseline") else
+                                              Markup(" (reference: learns nothing)") if row.get("learned") is False else "")
             rank = [(fmt(row["fvd_rank"]) if row.get("fvd_rank") is not None else "—") if first else ""] if ranks else []
             out.append([name if first else "", *rank, RULE_LABELS[rule], *cells,
                         fvd_text if first else "", diversity_text if first else "",

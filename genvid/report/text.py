@@ -201,8 +201,8 @@ VERSUS_METRICS = ("psnr", "ssim", "lpips", "fvd")  # the headline metrics a lear
 
 
 def versus_baseline(rows: list[dict], rule: str = "best_seq") -> list[dict]:
-    """Issue 48: per measured learned run (rows.json), each headline metric against the baseline run's on the
-    same clips: the run's value and the baseline's (the image metrics under ``rule`` with their 95 %
+    """Issue 48: per measured learned run (rows.json; not a reference, ``learned: false``), each headline metric
+    against the baseline run's on the same clips: the run's value and the baseline's (the image metrics under ``rule`` with their 95 %
     intervals; FVD its mean), the difference, whether the run is better, and whether the two intervals are
     apart (None where either has none, as FVD). Empty without a baseline row."""
     base = next((r for r in rows if r.get("baseline")), None)  # marked by genvid.leaderboard
@@ -216,7 +216,7 @@ def versus_baseline(rows: list[dict], rule: str = "best_seq") -> list[dict]:
 
     out = []
     for row in rows:
-        if row.get("baseline"):
+        if row.get("baseline") or row.get("learned") is False:
             continue
         cells = {}
         for metric in VERSUS_METRICS:

@@ -1,0 +1,1 @@
+"""Copy-last: the trivial baseline every leaderboard ranks against (family)."""
