@@ -290,7 +290,9 @@ def _dag(check: Check, left: float) -> dict:
         shutil.copyfile(board, check.folder / "leaderboard-smmnist.json")
         import yaml
         runs = yaml.safe_load((prepared / "params.yaml").read_text()).get("runs", {})
-        record["versus_copy_last"] = versus_copy_last(json.loads(board.read_text()), runs)
+        rows = json.loads((board.parent / "rows.json").read_text())["rows"]
+        references = frozenset(r["run"] for r in rows if r.get("kind") == "measured" and r.get("learned") is False)
+        record["versus_copy_last"] = versus_copy_last(json.loads(board.read_text()), runs, references)
         record["summary"] = ", ".join(f"{m} {'beats' if v['beats'] else 'behind'} copy-last by {abs(v['margin']):.3g}"
                                       for m, v in record["versus_copy_last"].items())
     timings = sorted((check.root / "logs" / "timings").glob("train@smmnist-*.json"))
@@ -299,17 +301,18 @@ def _dag(check: Check, left: float) -> dict:
     return record
 
 
-def versus_copy_last(board: dict, runs: dict) -> dict:
+def versus_copy_last(board: dict, runs: dict, references: frozenset[str] = frozenset()) -> dict:
     """Per metric, the best learned run of a leaderboard ({run: {metric: value}}) against the benchmark's
     copy-last run (``runs``: params' runs section): {metric: {run, value, copy_last, margin, beats}}, the
-    margin positive when the run is better (lower FVD and LPIPS, higher PSNR and SSIM)."""
+    margin positive when the run is better (lower FVD and LPIPS, higher PSNR and SSIM). ``references``: the
+    runs that learn nothing besides copy-last (rows.json's ``learned: false``), never the best learned run."""
     base = next((r for r in board if runs.get(r, {}).get("model") == "copy_last"), None)
     if base is None:
         return {}
     out = {}
     for metric in ("psnr", "ssim", "lpips", "fvd"):
         lower = metric in ("lpips", "fvd")
-        scored = [r for r in board if r != base and isinstance(board[r].get(metric), (int, float))]
+        scored = [r for r in board if r != base and r not in references and isinstance(board[r].get(metric), (int, float))]
         if not scored or not isinstance(board[base].get(metric), (int, float)):
             continue
         best = (min if lower else max)(scored, key=lambda r: board[r][metric])

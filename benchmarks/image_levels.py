@@ -13,7 +13,9 @@ nothing a model could learn:
   stage does;
 - **black**: every predicted frame all zeros;
 - **context median**: each clip's per-pixel median of its context frames, held (the static background
-  where the content moves, and a blur of it where it does not).
+  where the content moves, and a blur of it where it does not): the registered reference
+  ``context_median``'s futures, by its own code. Where the benchmark has a run of it, its ``metrics.json``
+  must equal this row too (exit 1 where it does not).
 
 Each level is the copy-last samples file with its predictions replaced (a temporary file). Reads the
 DAG's samples, reference features and metric weights of --benchmark; writes nothing else.
@@ -58,7 +60,7 @@ from genvid.errors import GenvidError  # noqa: E402
 from genvid.layout import METRIC_WEIGHTS, benchmark_paths, run_paths  # noqa: E402
 from genvid.leaderboard import BASELINE_MODEL  # noqa: E402
 from genvid.metrics.weights import load_i3d, load_lpips  # noqa: E402
-from genvid.models.context_median.family import median_frame  # noqa: E402
+from genvid.models.context_median.family import NAME as MEDIAN_MODEL, median_frame  # noqa: E402
 
 HEADLINE = ("psnr", "ssim", "lpips", "fvd")
 
@@ -94,6 +96,12 @@ def score(path: Path, ctx) -> dict:
     return metrics
 
 
+def equal(scored: dict, metrics_file: Path) -> bool:
+    """Whether ``scored``'s headline metrics equal those of a run's metrics.json, to its 6 decimals."""
+    expected = json.loads(metrics_file.read_text())
+    return all(round(scored[k], 6) == round(expected[k], 6) for k in HEADLINE if k in expected)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--benchmark", default="smmnist")
@@ -102,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(args.root)
     params = str(root / "params.yaml")
     raw = P.read_params(params)
-    runs = [name for name in (raw.get("runs") or {})
-            if (run := P.run(raw, name, params)).benchmark == args.benchmark and run.model == BASELINE_MODEL]
+    models = {name: P.run(raw, name, params) for name in (raw.get("runs") or {})}
+    runs = [name for name, run in models.items() if run.benchmark == args.benchmark and run.model == BASELINE_MODEL]
     if not runs:
         raise SystemExit(f"error: {params}: no {BASELINE_MODEL} run of benchmark {args.benchmark!r}")
+    medians = [name for name, run in models.items() if run.benchmark == args.benchmark and run.model == MEDIAN_MODEL]
     paths = run_paths(runs[0], args.benchmark, str(root))
     committed = paths.report_dir / "metrics.json"
     for need in (paths.samples, committed):
@@ -119,11 +128,14 @@ def main(argv: list[str] | None = None) -> int:
            E.load_reference(benchmark_paths(args.benchmark, str(root)).fvd_reference))
 
     rows = [("copy-last (the DAG's samples, rescored)", score(paths.samples, ctx))]
-    expected = json.loads(committed.read_text())
-    same = all(round(rows[0][1][k], 6) == round(expected[k], 6) for k in HEADLINE if k in expected)
+    same = equal(rows[0][1], committed)
     with tempfile.TemporaryDirectory() as tmp:
         for name, level in LEVELS.items():
             rows.append((name, score(replaced(paths.samples, Path(tmp) / "samples.h5", level), ctx)))
+    median_metrics = run_paths(medians[0], args.benchmark, str(root)).report_dir / "metrics.json" if medians else None
+    if median_metrics is not None and not median_metrics.is_file():
+        raise SystemExit(f"error: {median_metrics} is missing: run the DAG first (dvc repro)")
+    median_same = None if median_metrics is None else equal(dict(rows)["context median"], median_metrics)
     with h5py.File(paths.samples, "r") as f:
         shape = f["predictions"].shape
         context = int(f.attrs["context_frames"])
@@ -131,10 +143,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{shape[2]} frames, scored by genvid.evaluation as the evaluate stage scores (benchmarks/image_levels.py)")
     print(f"# the rescored copy-last equals the DAG's {committed.relative_to(root).as_posix()}: "
           f"{'yes' if same else 'NO'}")
+    if median_metrics is not None:
+        print(f"# the context median equals the DAG's {median_metrics.relative_to(root).as_posix()}: "
+              f"{'yes' if median_same else 'NO'}")
     print(f"{'level':<42}{'PSNR':>8}{'SSIM':>8}{'LPIPS':>8}{'FVD':>9}")
     for name, m in rows:
         print(f"{name:<42}{m['psnr']:>8.2f}{m['ssim']:>8.3f}{m['lpips']:>8.3f}{m.get('fvd', float('nan')):>9.1f}")
-    return 0 if same else 1
+    return 0 if same and median_same is not False else 1
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ def test_versus_copy_last_takes_the_best_learned_run_per_metric_by_hand():
     assert out["lpips"]["run"] == "s-b" and out["lpips"]["margin"] == pytest.approx(0.03) and out["lpips"]["beats"]
     assert out["fvd"] == {"run": "s-b", "value": 300.0, "copy_last": 272.0, "margin": -28.0, "beats": False}
     assert gpu_check.versus_copy_last(board, {}) == {}  # no copy-last run: nothing to compare with
+    median = {**board, "s-context_median": {"psnr": 14.0, "ssim": 0.6, "lpips": 0.3, "fvd": 400.0}}
+    runs["s-context_median"] = {"model": "context_median"}
+    assert gpu_check.versus_copy_last(median, runs, frozenset({"s-context_median"})) == out  # a reference: never the best
+    assert gpu_check.versus_copy_last(median, runs)["psnr"]["run"] == "s-context_median"
 
 
 def test_a_part_past_the_budget_is_retried_once_then_recorded_as_failed(tmp_path, monkeypatch, capsys):

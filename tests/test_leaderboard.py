@@ -129,6 +129,9 @@ def test_every_run_in_params_appears_once_as_a_measured_row(root):
         assert fvd == sorted(fvd)  # ranked by FVD, lowest first
         assert [r["run"] for r in rows if r.get("baseline")] == [n for n, (b, m) in RUNS.items()
                                                                   if b == benchmark and m == "copy_last"]
+        # learned: read from train_metrics.json's parameter count, never from the model's name
+        assert all(r["learned"] == (r["parameters"] > 0) for r in rows if r["kind"] == L.MEASURED)
+        assert {r["run"] for r in rows if r["kind"] == L.MEASURED and not r["learned"]} == {f"{benchmark}-copy_last"}
         kinds = [r["kind"] for r in rows]
         assert kinds == sorted(kinds, key=lambda k: k != L.MEASURED)  # measured rows first
         seen += measured

@@ -83,10 +83,12 @@ def test_metrics_are_listed_and_sane(pipeline):
 
 def test_the_image_levels_rescore_copy_last_as_the_evaluate_stage_did(pipeline):
     """benchmarks/image_levels.py on the tiny DAG: its copy-last, scored by the protocol's code, equals the
-    committed metrics.json (exit 0), and a black future scores one row more (issue 48's reference levels)."""
+    committed metrics.json (exit 0), and a black future scores one row more (issue 48's reference levels); its
+    context median equals the registered reference's run."""
     out = run(pipeline, "python", str(pipeline / "benchmarks" / "image_levels.py"), "--benchmark", "smmnist",
               "--root", str(pipeline))
     assert "equals the DAG's reports/smmnist/runs/smmnist-copy_last/metrics.json: yes" in out
+    assert "the context median equals the DAG's reports/smmnist/runs/smmnist-context_median/metrics.json: yes" in out
     rows = [line.split() for line in out.splitlines() if line.startswith(("black", "context median"))]
     assert len(rows) == 2 and all(len(r) >= 5 for r in rows)
 

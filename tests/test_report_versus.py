@@ -31,13 +31,50 @@ def test_each_metric_against_the_baseline_by_hand():
     assert text.versus_baseline([r for r in ROWS if not r["baseline"]]) == []
 
 
+def test_a_reference_that_learns_nothing_is_never_a_learned_run():
+    """A run without parameters besides the baseline (rows.json ``learned: false``: the context median) beats
+    copy-last here on every metric, yet the opening table and the abstract leave it out: it learned nothing."""
+    median = {**row("b-context_median", 30.0, 0.9, 0.05, 100.0), "learned": False}
+    assert [e["run"] for e in text.versus_baseline([*ROWS, median])] == ["b-good", "b-bad"]
+    assert text.references([*ROWS, median]) == [ROWS[0], median] and text.references([ROWS[1], median]) == []
+    assert text.beats_sentence("b", [*ROWS, median]) == text.beats_sentence("b", ROWS)[:-1] + (
+        "; no learned run beats b-context_median, which learns nothing either, on any of them.")
+    assert "no learned run beats" in text.beats_sentence("b", [ROWS[0], ROWS[2], median])
+    weak = {**row("b-context_median", 21.0, 0.6, 0.40, 700.0), "learned": False}  # b-good beats it on LPIPS and FVD
+    vs = {e["run"]: e["metrics"] for e in text.versus_reference([*ROWS, weak], weak)}
+    assert set(vs) == {"b-good", "b-bad"} and abs(vs["b-good"]["psnr"]["delta"] - 0.2) < 1e-9
+    assert [m for m, c in vs["b-good"].items() if c["better"]] == ["psnr", "lpips", "fvd"]
+    assert text.beats_sentence("b", [*ROWS, weak]).endswith(
+        "; b-context_median, which learns nothing either, is beaten by a learned run on PSNR, LPIPS, FVD.")
+    facts = str(text.baseline_facts("b", [*ROWS, weak]))
+    assert facts.endswith("Against <code>b-context_median</code>, which learns nothing either, a learned run is "
+                          "better on PSNR, LPIPS, FVD.")
+    versus = tables.versus_table([*ROWS, weak], {"b-good": "600 × 8"})
+    assert [[str(c) for c in r[:3]] for r in versus["rows"]] == [
+        ["<code>b-good</code>", "600 × 8", "<code>b-copy_last</code> (baseline)"],
+        ["", "", "<code>b-context_median</code>"],
+        ["<code>b-bad</code>", "", "<code>b-copy_last</code> (baseline)"],
+        ["", "", "<code>b-context_median</code>"]]
+    assert str(versus["rows"][1][6]) == "-100 (better)"  # FVD 600 against the reference's 700
+
+    def board_row(r: dict) -> dict:  # every rule of each image metric, as the leaderboard table reads rows.json
+        metrics = {m: {rule: r["metrics"][m]["best_seq"] for rule in tables.RULES} for m in ("psnr", "ssim", "lpips")}
+        return {**r, "metrics": {**r["metrics"], **metrics}, "protocol_ok": True,
+                "parameters": 0 if r.get("learned") is False or r["baseline"] else 5}
+
+    table = tables.leaderboard_measured([board_row(r) for r in (ROWS[0], median, ROWS[1])])
+    names = [str(cells[0]) for cells in table["rows"] if cells[0]]
+    assert names == ["<code>b-copy_last</code> (baseline)", "<code>b-context_median</code> (reference: learns nothing)",
+                     "<code>b-good</code>"]
+
+
 def test_the_table_and_the_abstract_sentence():
     table = tables.versus_table(ROWS, {"b-good": "600 × 8"})
-    assert table["header"][:2] == ["Run", "Steps × batch"] and len(table["rows"]) == 2
+    assert table["header"][:3] == ["Run", "Steps × batch", "Against"] and len(table["rows"]) == 2
     assert table["rows"][0][1] == "600 × 8" and table["rows"][1][1] == ""
-    assert "+1.20 (better, intervals apart)" in str(table["rows"][0][2])
-    assert "(better, within the intervals)" in str(table["rows"][0][3])
-    assert str(table["rows"][0][5]) == "-66 (better)"
+    assert "+1.20 (better, intervals apart)" in str(table["rows"][0][3])
+    assert "(better, within the intervals)" in str(table["rows"][0][4])
+    assert str(table["rows"][0][6]) == "-66 (better)"
     assert text.beats_sentence("b", ROWS) == "On b, b-good beats copying the last context frame on PSNR, SSIM, FVD."
     assert "no learned run beats" in text.beats_sentence("b", [ROWS[0], ROWS[2]])
 
@@ -63,7 +100,7 @@ def test_an_fvd_interval_makes_fvd_apart_or_within_like_the_other_metrics():
     good, bad = text.versus_baseline(rows)
     assert good["metrics"]["fvd"]["better"] and good["metrics"]["fvd"]["apart"] is False
     assert not bad["metrics"]["fvd"]["better"] and bad["metrics"]["fvd"]["apart"] is True
-    assert str(tables.versus_table(rows)["rows"][0][5]) == "-66 (better, within the intervals)"
+    assert str(tables.versus_table(rows)["rows"][0][6]) == "-66 (better, within the intervals)"
 
 
 def test_fvd_rank_facts_say_which_runs_fvd_cannot_separate():

@@ -420,7 +420,8 @@ def benchmark_items(reg: Registry, views: list[BenchmarkView], opts: Options,
                                                                                 r.run.train_params) for r in view.runs})
         if versus is not None:  # issue 48: the section opens with what the learned models do against the baseline
             reg.add("table", f"versus_{b}", "benchmarks", f"Do the learned models of <code>{b}</code> beat the baseline? "
-                    "Each learned run's score minus the baseline run's on the same test clips (PSNR, SSIM and LPIPS "
+                    "Each learned run's score minus the baseline run's on the same test clips, then minus each other "
+                    "reference's that learns nothing, as the leaderboard marks them (PSNR, SSIM and LPIPS "
                     "best of N per sequence, FVD its mean over repeats), and whether the run is better; where both have 95 % "
                     "cluster-bootstrap intervals, whether the intervals are apart or overlap (a difference within "
                     "them is weak evidence). Steps × batch: the steps each trained network logged last, at its batch size "

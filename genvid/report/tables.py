@@ -22,7 +22,7 @@ from genvid.metrics.stats import RULES
 from genvid.data.declared import AblationColumn, AblationTable
 from genvid.report.references import cite_marked
 from genvid.report.inputs import METRICS, PREDICTIONS, RunResult, average, stat
-from genvid.report.text import DIGITS, NAMES, VERSUS_METRICS, fmt, fmt_sci, fmt_stat, pct, versus_baseline
+from genvid.report.text import DIGITS, NAMES, VERSUS_METRICS, fmt, fmt_sci, fmt_stat, pct, references, versus_reference
 
 # Seed 000's values, for side-by-side columns (Table 5.2, §5.2.1; Table 5.4).
 THESIS_VQVAE = {"channels": 128, "res_channels": 64, "res_blocks": 5, "codebook_size": 512, "code_dim": 64,
@@ -453,15 +453,18 @@ def trained_steps(curves: Path, train_params: dict) -> str:
 
 
 def versus_table(rows: list[dict], trained: dict[str, str] | None = None) -> dict | None:
-    """The table each benchmark's section opens with: every learned run against the baseline, metric by
-    metric (versus_baseline), and its training (``trained``: run -> steps × batch); None without a
-    baseline row or a learned run."""
-    found = versus_baseline(rows)
+    """The table each benchmark's section opens with: every learned run against the baseline, then against
+    every other reference that learns nothing, metric by metric (versus_reference), and its training
+    (``trained``: run -> steps × batch); None without a baseline row or a learned run."""
+    refs = references(rows)
+    found = [(entry, ref) for ref in refs for entry in versus_reference(rows, ref)]
     if not found:
         return None
     trained = trained or {}
+    runs = list(dict.fromkeys(entry["run"] for entry, _ in found))
+    found.sort(key=lambda pair: runs.index(pair[0]["run"]))  # each run's rows together, the baseline's first
     out = []
-    for entry in found:
+    for entry, ref in found:
         cells = []
         for metric in VERSUS_METRICS:
             c = entry["metrics"].get(metric)
@@ -473,9 +476,12 @@ def versus_table(rows: list[dict], trained: dict[str, str] | None = None) -> dic
             verdict = ("better" if c["better"] else "worse") + (
                 "" if c["apart"] is None else (", intervals apart" if c["apart"] else ", within the intervals"))
             cells.append(Markup("{} ({})").format(text, verdict))
-        out.append([Markup("<code>{}</code>").format(entry["run"]), trained.get(entry["run"], ""), *cells])
-    return {"header": ["Run", "Steps × batch", *(f"{NAMES.get(m, m.upper())} − baseline" for m in VERSUS_METRICS)],
-            "rows": out, "align": "llrrrr"}
+        first = ref is refs[0]
+        out.append([Markup("<code>{}</code>").format(entry["run"]) if first else "",
+                    trained.get(entry["run"], "") if first else "",
+                    Markup("<code>{}</code>{}").format(ref["run"], " (baseline)" if first else ""), *cells])
+    return {"header": ["Run", "Steps × batch", "Against", *(f"{NAMES.get(m, m.upper())} − it" for m in VERSUS_METRICS)],
+            "rows": out, "align": "lllrrrr"}
 
 
 MOTION_RULES = ("mean_of_n", "best_of_n")  # genvid.leaderboard rows' motion accuracy (the real futures': a caption)

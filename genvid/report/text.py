@@ -200,14 +200,26 @@ def ranking_facts(benchmark: str, rows: list[dict], metric: str = "psnr", rule: 
 VERSUS_METRICS = ("psnr", "ssim", "lpips", "fvd")  # the headline metrics a learned run is held against the baseline on
 
 
+def references(rows: list[dict]) -> list[dict]:
+    """The rows a learned run is held against: the baseline (copy-last), then every other run that learns
+    nothing (rows.json ``learned: false``, marked by genvid.leaderboard from its parameter count); none
+    without a baseline row."""
+    base = [r for r in rows if r.get("baseline")][:1]
+    return base + [r for r in rows if r.get("learned") is False and not r.get("baseline")] if base else []
+
+
 def versus_baseline(rows: list[dict], rule: str = "best_seq") -> list[dict]:
     """Issue 48: per measured learned run (rows.json; not a reference, ``learned: false``), each headline metric
-    against the baseline run's on the same clips: the run's value and the baseline's (the image metrics under ``rule`` with their 95 %
-    intervals; FVD its mean), the difference, whether the run is better, and whether the two intervals are
-    apart (None where either has none, as FVD). Empty without a baseline row."""
-    base = next((r for r in rows if r.get("baseline")), None)  # marked by genvid.leaderboard
-    if base is None:
-        return []
+    against the baseline run's on the same clips (versus_reference). Empty without a baseline row."""
+    refs = references(rows)
+    return versus_reference(rows, refs[0], rule) if refs else []
+
+
+def versus_reference(rows: list[dict], base: dict, rule: str = "best_seq") -> list[dict]:
+    """Per measured learned run, each headline metric against reference row ``base``'s on the same clips: the
+    run's value and the reference's (the image metrics under ``rule`` with their 95 % intervals; FVD its
+    mean), the difference, whether the run is better, and whether the two intervals are apart (None where
+    either has none, as FVD)."""
 
     def value(row: dict, metric: str) -> Stat | None:
         entry = row["metrics"].get(metric) or {}
@@ -216,7 +228,7 @@ def versus_baseline(rows: list[dict], rule: str = "best_seq") -> list[dict]:
 
     out = []
     for row in rows:
-        if row.get("baseline") or row.get("learned") is False:
+        if row.get("baseline") or row.get("learned") is False or row is base:
             continue
         cells = {}
         for metric in VERSUS_METRICS:
@@ -244,7 +256,18 @@ def beats_sentence(benchmark: str, rows: list[dict]) -> str:
     best, metrics = wins[0]
     lead = f"On {benchmark}, {best} beats copying the last context frame on {', '.join(metrics)}"
     others = len(wins) - 1
-    return lead + (f" ({others} other learned run{'s' if others != 1 else ''} on at least one metric)." if others else ".")
+    lead += f" ({others} other learned run{'s' if others != 1 else ''} on at least one metric)" if others else ""
+    for ref in references(rows)[1:]:
+        beaten = beaten_metrics(versus_reference(rows, ref))
+        lead += (f"; {ref['run']}, which learns nothing either, is beaten by a learned run on "
+                 f"{', '.join(beaten)}" if beaten else f"; no learned run beats {ref['run']}, which learns nothing either, "
+                 "on any of them")
+    return lead + "."
+
+
+def beaten_metrics(found: list[dict]) -> list[str]:
+    """The headline metrics (names, VERSUS_METRICS order) on which at least one run of a versus list is better."""
+    return [NAMES.get(m, m.upper()) for m in VERSUS_METRICS if any(e["metrics"].get(m, {}).get("better") for e in found)]
 
 
 def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> Markup | None:
@@ -264,7 +287,13 @@ def baseline_facts(benchmark: str, rows: list[dict], rule: str = "best_seq") -> 
         return Markup(head + f"no learned run beats it on any metric ({n} learned run{'s' if n != 1 else ''}).")
     beat = [f"<code>{escape(run)}</code> beats it on {', '.join(ms)}" for run, ms in wins.items() if ms]
     none = [f"<code>{escape(run)}</code>" for run, ms in wins.items() if not ms]
-    return Markup(head + "; ".join(beat) + (f"; {', '.join(none)} on none" if none else "") + ".")
+    text = head + "; ".join(beat) + (f"; {', '.join(none)} on none" if none else "") + "."
+    for ref in references(rows)[1:]:
+        beaten = beaten_metrics(versus_reference(rows, ref, rule))
+        text += (f" Against <code>{escape(ref['run'])}</code>, which learns nothing either, a learned run is better on "
+                 f"{', '.join(beaten)}." if beaten else
+                 f" No learned run beats <code>{escape(ref['run'])}</code>, which learns nothing either, on any metric.")
+    return Markup(text)
 
 
 def fvd_rank_facts(benchmark: str, rows: list[dict]) -> Markup | None:
