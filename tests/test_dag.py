@@ -4,10 +4,12 @@ Each side is read from the tool itself: DVC's resolved index and `dvc dag --dot`
 dry run (`-n -F -p`) and `--rulegraph`.
 """
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import ROOT, venv_env
 from workflow.dag import edges, inputs, load_stages, rule_name
@@ -287,3 +289,81 @@ def test_the_committed_lock_holds_only_stages_dvc_yaml_defines():
     locked = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
     defined = {stage.name for stage in load_stages(ROOT)}
     assert locked <= defined, sorted(locked - defined)
+
+
+PROFILES = ("default", "tiny", "paper", "thesis", "gpu")
+
+
+def profile_stages(tmp_path: Path, name: str):
+    """The DAG dvc.yaml expands to under a profile: a bare DVC project holding the two files."""
+    from genvid.profiles import apply
+
+    folder = tmp_path / name
+    (folder / ".dvc").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(folder)], check=True)
+    shutil.copy(ROOT / "dvc.yaml", folder / "dvc.yaml")
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    if name != "default":
+        params = apply(params, yaml.safe_load((ROOT / "profiles" / f"{name}.yaml").read_text()))
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    return load_stages(folder)
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_under_every_profile_every_stage_feeds_the_report(tmp_path, name):
+    """The report reads every stage's outputs, directly or through the stages after it: under the paper
+    profile the driving ablations once ran beside the report, which did not depend on them (a report
+    built before them, or never rebuilt after them). A stage outside the report's ancestry is that bug."""
+    stages = profile_stages(tmp_path, name)
+    upstream, links = {"report"}, edges(stages)
+    grew = True
+    while grew:
+        before = len(upstream)
+        upstream |= {a for a, b in links if b in upstream}
+        grew = len(upstream) > before
+    assert [s.name for s in stages if s.name not in upstream] == []
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_every_report_dep_is_a_stage_s_output_or_in_git(tmp_path, name):
+    """A folder the report depends on that no stage writes into under a profile (driving's ablations in the
+    default profile) must still exist in a fresh clone: git holds it (its README), or DVC stops the DAG."""
+    stages = profile_stages(tmp_path, name)
+    outs = [out for s in stages for out in s.outs]
+    report = next(s for s in stages if s.name == "report")
+    tracked = set(run("git", "ls-files").splitlines())
+    for dep in report.deps:
+        made = any(dep == o or dep.startswith(o.rstrip("/") + "/") or o.startswith(dep.rstrip("/") + "/")
+                   for o in outs)
+        in_git = dep in tracked or any(t.startswith(dep.rstrip("/") + "/") for t in tracked)
+        assert made or in_git, f"{name}: report dep {dep} is neither a stage's output nor in git"
+
+
+def test_the_report_refuses_a_dag_without_a_benchmark_s_block(tmp_path):
+    """A benchmark added to params.yaml without its block in the report's and the figures' deps: one line
+    naming dvc.yaml, the stage, the benchmark and what is missing; its ablations folder likewise."""
+    from genvid.errors import GenvidError
+    from genvid.report.repro import benchmark_block, check_benchmark_blocks
+
+    check_benchmark_blocks(ROOT, ["driving", "smmnist", "dynamics"])
+    with pytest.raises(GenvidError, match=r"dvc.yaml: stage report does not depend on benchmark mine's "
+                                          r"data/mine/frames.h5, .*reports/mine/ablations \(add its block"):
+        check_benchmark_blocks(ROOT, ["driving", "mine"])
+
+    def dag(drop: tuple[str, str] | None = None) -> None:  # the repo's DAG with mine's block in both stages, less one dep
+        spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+        for stage in ("report", "figures"):
+            spec["stages"][stage]["deps"] += [d for d in benchmark_block(stage, "mine") if (stage, d) != drop]
+        (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(spec))
+
+    dag()
+    for bench in ("driving", "mine"):
+        (tmp_path / "reports" / bench).mkdir(parents=True)
+    (tmp_path / "reports/driving/ablations").mkdir()
+    with pytest.raises(GenvidError, match=r"reports/mine/ablations: missing; stage report depends on it"):
+        check_benchmark_blocks(tmp_path, ["driving", "mine"])
+    (tmp_path / "reports/mine/ablations").mkdir()
+    check_benchmark_blocks(tmp_path, ["driving", "mine"])
+    dag(drop=("figures", "data/mine/samples"))
+    with pytest.raises(GenvidError, match=r"stage figures does not depend on benchmark mine's data/mine/samples "):
+        check_benchmark_blocks(tmp_path, ["driving", "mine"])

@@ -23,6 +23,7 @@ from genvid.io import read_json
 from genvid.layout import RunPaths, benchmark_paths, run_paths
 from genvid.leaderboard import BASELINE_MODEL
 from genvid.metrics.stats import RULES
+from genvid.report.repro import check_benchmark_blocks
 
 METRICS = ("psnr", "ssim", "lpips", "mse")  # display order
 PREDICTIONS = "predictions"
@@ -44,14 +45,17 @@ class ReportPaths:
 
 def preflight(paths: ReportPaths) -> None:
     """The params sections and benchmark files the report is given (dvc.yaml), checked before it
-    renders anything: each problem is one line naming the key or the file. The models and train
-    sections are shown, not used: the train stages that ran on them checked them."""
+    renders anything: each problem is one line naming the key or the file. dvc.yaml must give the report
+    (and the figures stage) every benchmark's block (genvid.report.repro.check_benchmark_blocks). The models
+    and train sections are shown, not used: the train stages that ran on them checked them."""
     raw = P.read_params(paths.params)
     for name in ("device", "sample", "evaluate", "likelihood", "report"):
         P.top_level(raw, name, paths.params)
     runs = {name: P.run(raw, name, paths.params) for name in P.run_names(raw, paths.params)}
-    for bench in P.benchmark_names(raw, paths.params):
+    benchmarks = list(P.benchmark_names(raw, paths.params))
+    for bench in benchmarks:
         P.benchmark(raw, bench, paths.params)
+    check_benchmark_blocks(Path(paths.root), benchmarks)
     main = P.top_level(raw, "report", paths.params).main_run
     if main not in runs:
         raise P.ParamError(f"{paths.params}: report.main_run '{main}' is not in runs (known: {', '.join(runs)})")

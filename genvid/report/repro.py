@@ -52,6 +52,39 @@ def dag_sources(root: Path) -> list[str]:
     return sorted(dep for dep in deps if dep.split("/")[0] not in written)
 
 
+def benchmark_block(stage: str, benchmark: str) -> list[str]:
+    """The deps dvc.yaml's ``stage`` (report or figures) lists for one benchmark: dvc.yaml cannot loop
+    inside a stage's deps, so each benchmark of params.yaml has its block there."""
+    if stage == "figures":
+        return [f"data/{benchmark}/stats.json", f"data/{benchmark}/samples"]
+    return [f"data/{benchmark}/frames.h5", f"data/{benchmark}/split.json", f"data/{benchmark}/stats.json",
+            f"data/{benchmark}/samples", f"reports/{benchmark}/runs", f"reports/{benchmark}/leaderboard",
+            f"reports/{benchmark}/ablations"]
+
+
+def check_benchmark_blocks(root: Path, benchmarks: list[str]) -> None:
+    """Every benchmark's block in the deps of dvc.yaml's report and figures stages, and its ablations folder
+    (kept in git by a README where no stage writes into it): without them the report could run before a
+    benchmark's runs, or miss a change of them. Nothing to check outside a checkout (no dvc.yaml)."""
+    path = root / "dvc.yaml"
+    try:
+        spec = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except OSError:
+        return
+    stages = spec.get("stages") or {}
+    for stage in ("report", "figures"):
+        deps = set((stages.get(stage) or {}).get("deps") or [])
+        for bench in benchmarks:
+            missing = [dep for dep in benchmark_block(stage, bench) if dep not in deps]
+            if missing:
+                raise GenvidError(f"{path}: stage {stage} does not depend on benchmark {bench}'s "
+                                  f"{', '.join(missing)} (add its block: docs/own-videos.md)")
+    for bench in benchmarks:
+        folder = root / "reports" / bench / "ablations"
+        if not folder.is_dir():
+            raise GenvidError(f"{folder}: missing; stage report depends on it (add it with a README.md, as "
+                              f"reports/driving/ablations has: docs/own-videos.md)")
+
 def git_commit(root: Path) -> str:
     """The last commit that changed the DAG's sources (``dag_sources``), not HEAD: the commit that
     records dvc.lock, or a README's, comes after the report it holds, and a rebuild there must give
