@@ -7,7 +7,8 @@ summed per kind of stage, with the largest stages of each, beside the whole run'
 The difference between the wall time and the stages' sum is DVC's and Python's start-up per stage
 (DVC hashes the dependencies and rewrites dvc.lock after each stage). `--overhead` splits it, side by
 side in one process, best of --repeats each (nothing else on the machine): an interpreter's start, `import
-torch`, one stage's command run directly, and the same stage through `dvc repro -f -s` (the lock as it is):
+torch`, one stage's command run directly, the same stage through `dvc repro -f -s` (the lock as it is), and
+of DVC's part, the read and rewrite of the whole dvc.lock that follows every stage (it grows with the DAG):
 
     python benchmarks/dag_minutes.py --overhead leaderboard@smmnist
 """
@@ -60,6 +61,34 @@ def best_wall(cmd: list[str], cwd: str, repeats: int) -> float:
     return min(times)
 
 
+# DVC's rewrite of dvc.lock after each stage it runs, alone: dvc.dvcfile.Lockfile.dump_stages reads the whole
+# lock with ruamel's round-trip loader (comments kept) and writes it back whole, through this function.
+_LOCK_ROUND_TRIP = """
+import shutil, sys, tempfile, time
+from pathlib import Path
+from dvc.utils.serialize import modify_yaml
+best = None
+with tempfile.TemporaryDirectory() as tmp:
+    copy = Path(tmp) / "dvc.lock"
+    for _ in range(int(sys.argv[2])):
+        shutil.copyfile(sys.argv[1], copy)
+        t0 = time.perf_counter()
+        with modify_yaml(str(copy)) as data:
+            data["stages"] = data.get("stages", {})
+        best = min(best or 1e9, time.perf_counter() - t0)
+print(best)
+"""
+
+
+def lock_round_trip(lock: Path, repeats: int) -> float:
+    """The fastest of ``repeats`` reads and rewrites of a copy of ``lock`` as DVC makes them (seconds)."""
+    done = subprocess.run([sys.executable, "-c", _LOCK_ROUND_TRIP, str(lock), str(repeats)], capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"error: rewriting a copy of {lock} failed: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return float(done.stdout.strip())
+
+
 def overhead(stage: str, root: str, repeats: int) -> list[str]:
     """What one stage costs beyond its own work: Python, torch, DVC (module docstring)."""
     from workflow.dag import load_stages
@@ -83,6 +112,9 @@ def overhead(stage: str, root: str, repeats: int) -> list[str]:
     out += [f"  DVC's part of each stage it runs (dvc.lock rewritten, outputs hashed and cached): "
             f"{forced - noop - direct_s:.2f} s",
             f"  DVC's start and checks, once per dvc command: {noop:.2f} s"]
+    if lock.exists():  # the lock grows by a stage's entry as a cold run goes: about half of this a stage on average
+        out.append(f"  of DVC's part, dvc.lock read and rewritten whole (as after every stage): "
+                   f"{lock_round_trip(lock, repeats):.2f} s")
     return out
 
 

@@ -69,8 +69,26 @@ def test_dag_minutes_overhead_splits_dvc_s_part_from_the_stage_s_own_run(monkeyp
         return next((v for k, v in walls.items() if k in cmd), 1.5)  # the up-to-date `dvc repro -s`: 1.5
 
     monkeypatch.setattr(dm, "best_wall", fake)
+    monkeypatch.setattr(dm, "lock_round_trip", lambda lock, repeats: 2.5 if lock == ROOT / "dvc.lock" else None)
     lines = dm.overhead("leaderboard@x", str(ROOT), 3)
     assert ran[2][0] == sys.executable and ran[2][1:] == ["-m", "stages.leaderboard", "--benchmark", "x"]
-    assert lines[-2].endswith(": 3.00 s") and lines[-1].endswith(": 1.50 s")  # 5.0 - 1.5 - 0.5; 1.5
+    assert lines[-3].endswith(": 3.00 s") and lines[-2].endswith(": 1.50 s")  # 5.0 - 1.5 - 0.5; 1.5
+    assert "dvc.lock read and rewritten whole" in lines[-1] and lines[-1].endswith(": 2.50 s")
     with pytest.raises(SystemExit, match="no stage 'train@y'"):
         dm.overhead("train@y", str(ROOT), 3)
+
+
+def test_the_lock_round_trip_rewrites_a_copy_as_dvc_does(tmp_path):
+    """--overhead's lock row: DVC's own read-and-rewrite of a lock (dvc.utils.serialize.modify_yaml), timed on a
+    copy, so the lock itself is never touched; a lock DVC cannot read stops the script naming it."""
+    from conftest import load_benchmark
+
+    dm = load_benchmark("dag_minutes")
+    lock = tmp_path / "dvc.lock"
+    text = "schema: '2.0'\nstages:\n  a:  # kept\n    cmd: python -m stages.a\n    outs:\n    - path: x\n"
+    lock.write_text(text)
+    seconds = dm.lock_round_trip(lock, 2)
+    assert 0.0 < seconds < 5.0 and lock.read_text() == text
+    lock.write_text("stages: [unclosed\n")
+    with pytest.raises(SystemExit, match=f"rewriting a copy of {lock} failed"):
+        dm.lock_round_trip(lock, 1)
