@@ -11,6 +11,7 @@ from conftest import ROOT
 from genvid import layout
 from genvid import params as P
 from genvid.errors import GenvidError, ParamError
+from genvid.profiles import apply, load_profile
 
 BAD = ("a/b", "../escape", ".hidden", "a b", "", "-x", "a@b", "a\\b", "é")
 GOOD = ("driving", "smmnist-gan_prior_noisy", "levels_1-8", "v2.1")
@@ -48,6 +49,7 @@ def test_a_benchmark_key_that_is_not_a_plain_name_is_refused_naming_the_file_and
 def test_an_ablation_variant_that_is_not_a_plain_name_is_refused_naming_the_file_and_key(raw, name):
     from stages.ablate import variants
 
+    raw = apply(raw, load_profile("paper", ROOT / "profiles"))  # the default profile ablates nothing (issue 48)
     run = next(iter(raw["ablations"]))
     edited = _renamed(raw, f"ablations.{run}.variants", next(iter(raw["ablations"][run]["variants"])), name)
     with pytest.raises(ParamError, match=rf"^p\.yaml: ablations\.{run}\.variants\..*is not a plain name"):
@@ -88,7 +90,7 @@ def test_a_map_that_must_not_be_empty_is_refused_naming_the_file_and_key(raw, do
     """Issue 47: an empty map once gave the stage an empty result (exit 0, a file with nothing in it)."""
     from stages.ablate import variants
 
-    edited = copy.deepcopy(raw)
+    edited = copy.deepcopy(apply(raw, load_profile("paper", ROOT / "profiles")))  # the paper profile ablates
     node = edited
     *parents, last = dotted.split(".")
     for part in parents:

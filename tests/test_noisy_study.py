@@ -199,9 +199,11 @@ def test_evenly_keeps_the_ends():
 
 def test_study_config_checks_the_entry_against_its_run(repo_root):
     from genvid import params as P
+    from genvid.profiles import apply, load_profile
     from stages.noisy_vq import study_config, variant
 
-    params = P.read_params(repo_root / "params.yaml")
+    # the paper profile's study (the default profile has none since issue 48)
+    params = apply(P.read_params(repo_root / "params.yaml"), load_profile("paper", repo_root / "profiles"))
     cfg, run = study_config(params, P.run(params, "smmnist-vq"), "params.yaml")
     assert run.train_params["vqvae"]["steps"] == params["noisy_vq"]["smmnist-vq"]["overrides"]["train"]["vqvae"]["steps"]
     assert run.model_params["vqvae"]["in_channels"] == 1  # the run's own overrides stay

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,7 +40,13 @@ def int_leaves(node, path=()):
 
 @functools.lru_cache(maxsize=None)
 def params() -> dict:
-    return P.read_params(ROOT_PARAMS)
+    """params.yaml with the paper profile's ablations and noisy-VQ studies, which the default profile no longer
+    runs (issue 48), so their integers stay in the matrix."""
+    from genvid.profiles import apply, load_profile
+
+    raw = P.read_params(ROOT_PARAMS)
+    paper = apply(raw, load_profile("paper", ROOT / "profiles"))
+    return {**raw, "ablations": paper["ablations"], "noisy_vq": paper["noisy_vq"]}
 
 
 def _runs_of(raw: dict, model: str) -> list[str]:
@@ -69,6 +76,7 @@ def validate(raw: dict, path: tuple) -> None:
     elif top == "resources":  # read from a params file, as workflow/dag.py reads it for the cluster profile
         with tempfile.TemporaryDirectory() as folder:
             Path(folder, "params.yaml").write_text(yaml.safe_dump(raw))
+            shutil.copy(ROOT / "dvc.yaml", folder)  # the stages it defines, whether or not params expands them
             stage_resources(_stage_specs(), folder)
     else:
         raise AssertionError(f"no reader for {'.'.join(map(str, path))}: add one to tests/test_param_ranges.py")

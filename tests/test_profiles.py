@@ -104,7 +104,7 @@ def test_paper_profile_builds_the_literature_sizes(repo_root):
 
 
 def test_a_profile_removes_the_keys_it_lists_and_no_others(repo_root):
-    params = P.read_params(repo_root / "params.yaml")
+    params = profile(repo_root, "paper")  # a base with an ablation (the default profile has none since issue 48)
     smaller = apply(params, {"remove": ["runs.driving-svg_lp", "ablations.smmnist-hvrnn.variants.naive"]})
     assert "driving-svg_lp" not in smaller["runs"] and "driving-svg_lp" in params["runs"]
     assert set(smaller["runs"]) == set(params["runs"]) - {"driving-svg_lp"}
@@ -153,7 +153,11 @@ def test_the_steered_svg_lp_trains_as_the_plain_one_in_every_other_profile(repo_
 
 
 def test_a_profile_adds_named_entries_only_where_entries_are_named(repo_root):
-    params = P.read_params(repo_root / "params.yaml")
+    default = P.read_params(repo_root / "params.yaml")
+    assert default["noisy_vq"] == {} and default["ablations"] == {}  # the paper's and the tiny profile's since issue 48
+    params = profile(repo_root, "tiny")  # they add whole entries to the default's empty sections
+    assert params["noisy_vq"]["smmnist-vq"]["benchmark"] == "smmnist" and "naive" in params["ablations"][
+        "smmnist-hvrnn"]["variants"]
     study = {"benchmark": "driving", "model": "vq", "sigmas": [0.0], "seeds": [0], "fit_clips": 8,
              "held_out_clips": 4}
     bigger = apply(params, {"noisy_vq": {"driving-vq": study}})

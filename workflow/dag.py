@@ -113,14 +113,17 @@ def edges(stages: list[StageSpec]) -> set[tuple[str, str]]:
 def stage_resources(stages: list[StageSpec], root: str | Path = ".") -> dict[str, ResourcesConfig]:
     """Each stage's cluster resources from params.yaml's ``resources`` section: the entry for its
     name before '@' (``train`` for ``train@driving-vq``) over ``resources.default``. A key that
-    names no stage is an error (a typo would otherwise silently fall back to the default)."""
+    names no stage of dvc.yaml is an error (a typo would otherwise silently fall back to the default); a
+    stage dvc.yaml defines over entries params.yaml leaves empty (``noisy_vq: {}``) keeps its key."""
     from genvid.config import parse_config
     from genvid.errors import ParamError
     from genvid.params import ResourcesConfig, read_params, section
 
     path = Path(root) / "params.yaml"
     entries = section(read_params(path), "resources", path)
-    bases = {stage.name.split("@")[0] for stage in stages}
+    dag = Path(root) / "dvc.yaml"
+    defined = (_parsed(dag.read_text(encoding="utf-8")).get("stages") or {}) if dag.exists() else {}
+    bases = {stage.name.split("@")[0] for stage in stages} | set(defined)
     unknown = sorted(set(entries) - bases - {"default"})
     if unknown:
         raise ParamError(f"{path}: resources.{unknown[0]} is not a stage "
@@ -130,6 +133,8 @@ def stage_resources(stages: list[StageSpec], root: str | Path = ".") -> dict[str
             raise ParamError(f"{path}: resources.{name} must be a mapping, got {type(entry).__name__}")
     if "default" in entries:  # complete by itself, so a bad default is reported as such
         parse_config(ResourcesConfig, entries["default"], "resources.default", str(path))
+    for name in sorted(entries.keys() - {"default"}):  # each entry, whether or not this profile expands its stage
+        parse_config(ResourcesConfig, {**entries.get("default", {}), **entries[name]}, f"resources.{name}", str(path))
     result = {}
     for stage in stages:
         base = stage.name.split("@")[0]
