@@ -127,7 +127,8 @@ def _of_another(rel: str, stage: str, built: Path) -> list[tuple[str, str]]:
 def _not_read_files(stage: str, built: Path) -> set[str]:
     """Files dvc.yaml gives a stage that it does not read: the report reads the frames, split and
     statistics of its main run's benchmark only, stage figures its statistics (dvc.yaml cannot say
-    which benchmark, so it lists them all)."""
+    which benchmark, so it lists them all), and the report no benchmark's ablations folder where params
+    ablates none of its runs (nor the noisy-VQ folder without a study)."""
     names = {"report": ("frames.h5", "split.json", "stats.json"), "figures": ("stats.json",)}.get(stage, ())
     params = load_yaml((built / "params.yaml").read_text())
     main = params["runs"][params["report"]["main_run"]]["benchmark"]
@@ -141,6 +142,11 @@ def _not_read_files(stage: str, built: Path) -> set[str]:
         unread.add("videos")  # every collect depends on the folder (dvc.yaml's foreach); only video_dir reads it
     if name == "report":
         unread.add("videos")  # a source its commit stamp names (genvid.report.repro.dag_sources), not read
+        # a benchmark's ablations folder, kept by its README, where params ablates none of its runs
+        ablated = {params["runs"][run]["benchmark"] for run in params.get("ablations") or {}}
+        unread |= {f"reports/{b}/ablations" for b in params["benchmarks"] if b not in ablated}
+        if not params.get("noisy_vq"):
+            unread.add("reports/noisy_vq")
     if name == "ablate" and (params["ablations"][key] or {}).get("score") != "protocol":
         run = params["runs"][key]  # the protocol's inputs, read only with score: protocol
         unread |= {f"data/{run['benchmark']}/fvd_reference.pt", "models/metrics", f"models/{key}"}
