@@ -85,6 +85,7 @@ def check_benchmark_blocks(root: Path, benchmarks: list[str]) -> None:
             raise GenvidError(f"{folder}: missing; stage report depends on it (add it with a README.md, as "
                               f"reports/driving/ablations has: docs/own-videos.md)")
 
+
 def git_commit(root: Path) -> str:
     """The last commit that changed the DAG's sources (``dag_sources``), not HEAD: the commit that
     records dvc.lock, or a README's, comes after the report it holds, and a rebuild there must give
