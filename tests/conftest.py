@@ -1,6 +1,7 @@
 """Shared fixtures: small synthetic frame files, and the repo root."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +15,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 torch.set_num_threads(1)
+# make test runs two workers on two cores, and a stage a test starts runs at the params' 2 threads beside the
+# other worker: with libgomp's default policy its threads spin at each barrier while their partner waits for a
+# core, and such a stage trains several times slower (benchmarks/shared_cores.py). Sleeping at once costs a lone
+# process some speed, so the stages keep the default; where threads wait never changes the bits.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The tiny profile's hvrnn lists are for SM-MNIST's 64x64 frames; these fit 32x32 frames.
 TINY_AT_32 = {"hvrnn": {"encoder_widths": [8, 8, 8, 8], "decoder_widths": [8, 8, 8, 8, 8],
@@ -85,8 +91,6 @@ def copy_bytecode(src: Path, dst: Path) -> None:
 
 def venv_env() -> dict:
     """Environment whose PATH finds the venv's python, dvc and snakemake first."""
-    import os
-
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONHASHSEED"] = "0"

@@ -49,6 +49,7 @@ SMOKE = {
     "pins.py": (["--only", "simulator", "--steps", "1", "--repeats", "1"], "exact (sim_math)"),  # VQ-VAE: below
     "sampling.py": (["--profile", "tiny", "--skip-thesis", "--batch", "2", "--naive-positions", "4", "4"],
                     "samples identical to naive: True"),
+    "shared_cores.py": (["--model", "svg_lp", "--batch", "1", "--steps", "1", "--policies", "PASSIVE"], "PASSIVE              2  "),
     "smmnist.py": (["--batches", "2", "--workers", "0", "--batch", "2", "--test-sequences", "4"], "test file"),
     "vqvae.py": (["--configs", "default", "--steps", "1", "--warmup", "0"], "default"),
 }

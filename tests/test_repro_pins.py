@@ -268,18 +268,21 @@ def test_training_gives_identical_weights_on_one_or_two_cores_and_under_higher_i
     cores, and whatever ISA above AVX2 the CPU (here: the environment) offers, because ATen and
     oneDNN are held at AVX2 and MKL at COMPATIBLE. The same run at 1 thread, or with ATen forced
     below AVX2, gives other weights: the thread count is a param, and CPUs without AVX2 are
-    outside the guarantee (docs/reproducibility.md)."""
+    outside the guarantee (docs/reproducibility.md). Where idle threads wait (the tests' PASSIVE,
+    tests/conftest.py, or spinning) does not change them either."""
     p2, p1 = write_params(tmp_path / "p2.yaml", 2), write_params(tmp_path / "p1.yaml", 1)
     base, one_core = train(p2), train(p2, cores={min(os.sched_getaffinity(0))})
     base, one_core = result(base), result(one_core)
     higher, one_thread = train(p2, ATEN_CPU_CAPABILITY="avx512", ONEDNN_MAX_CPU_ISA="AVX512_CORE_AMX"), train(p1)
     higher, one_thread = result(higher), result(one_thread)
     below = result(train(p2, ATEN_CPU_CAPABILITY="default"))
+    spinning = result(train(p2, OMP_WAIT_POLICY="ACTIVE"))  # alone: spinning threads beside another run crawl
 
     assert (base["threads"], base["cores"], base["capability"]) == (2, 2, "AVX2")
     assert (one_core["threads"], one_core["cores"]) == (2, 1)
     assert one_core["md5"] == base["md5"]
     assert higher["capability"] == "AVX2" and higher["md5"] == base["md5"]
+    assert spinning["md5"] == base["md5"]
     # the run is sensitive to what the pins fix, so the equalities above are not vacuous
     assert one_thread["threads"] == 1 and one_thread["md5"] != base["md5"]
     assert below["capability"] == "DEFAULT" and below["md5"] != base["md5"]
