@@ -309,12 +309,24 @@ def profile_stages(tmp_path: Path, name: str):
     return load_stages(folder)
 
 
+@pytest.fixture(scope="module")
+def profile_dag(tmp_path_factory):
+    """``profile_stages`` of a profile, built once for every test below that reads it (DVC resolves each)."""
+    built = {}
+
+    def get(name: str):
+        if name not in built:
+            built[name] = profile_stages(tmp_path_factory.mktemp("profiles"), name)
+        return built[name]
+    return get
+
+
 @pytest.mark.parametrize("name", PROFILES)
-def test_under_every_profile_every_stage_feeds_the_report(tmp_path, name):
+def test_under_every_profile_every_stage_feeds_the_report(profile_dag, name):
     """The report reads every stage's outputs, directly or through the stages after it: under the paper
     profile the driving ablations once ran beside the report, which did not depend on them (a report
     built before them, or never rebuilt after them). A stage outside the report's ancestry is that bug."""
-    stages = profile_stages(tmp_path, name)
+    stages = profile_dag(name)
     upstream, links = {"report"}, edges(stages)
     grew = True
     while grew:
@@ -325,10 +337,10 @@ def test_under_every_profile_every_stage_feeds_the_report(tmp_path, name):
 
 
 @pytest.mark.parametrize("name", PROFILES)
-def test_every_report_dep_is_a_stage_s_output_or_in_git(tmp_path, name):
+def test_every_report_dep_is_a_stage_s_output_or_in_git(profile_dag, name):
     """A folder the report depends on that no stage writes into under a profile (driving's ablations in the
     default profile) must still exist in a fresh clone: git holds it (its README), or DVC stops the DAG."""
-    stages = profile_stages(tmp_path, name)
+    stages = profile_dag(name)
     outs = [out for s in stages for out in s.outs]
     report = next(s for s in stages if s.name == "report")
     tracked = set(run("git", "ls-files").splitlines())
