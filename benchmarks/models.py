@@ -47,6 +47,15 @@ def best_time(fn, repeats: int, device: torch.device) -> tuple[float, float]:
     return min(times)
 
 
+def step(model: torch.nn.Module, opt: torch.optim.Optimizer, clips: torch.Tensor, given: dict) -> None:
+    """One training step of ``model``'s own loss (``given``: its conditioning, if steered)."""
+    loss, _ = model.loss(clips, 10 ** 6, **given)
+    opt.zero_grad(set_to_none=True)
+    # a GAN's {"g", "d"} losses: one backward of their sum costs what the loop's two do
+    (sum(loss.values()) if isinstance(loss, dict) else loss).backward()
+    opt.step()
+
+
 def build(name: str, section: dict, channels: int, context: int) -> torch.nn.Module:
     """The registered family's network at 64x64 (the registry parses and checks the section)."""
     if name not in PIXEL_MODELS:
@@ -85,11 +94,7 @@ def main() -> None:
             given = {} if cond is None else {"cond": cond[:, :clip_len]}
 
             def train_step() -> None:
-                loss, _ = model.loss(clips, 10 ** 6, **given)
-                opt.zero_grad(set_to_none=True)
-                # a GAN's {"g", "d"} losses: one backward of their sum costs what the loop's two do
-                (sum(loss.values()) if isinstance(loss, dict) else loss).backward()
-                opt.step()
+                step(model, opt, clips, given)
 
             model.train()
             train_step()  # warm-up (and data-dependent initialisation, e.g. ActNorm)

@@ -41,6 +41,8 @@ def child(model_name: str, batch: int, steps: int, params_path: str) -> None:
     pin_environment(threads_from_params(params_path))
     import torch
 
+    from models import step  # benchmarks/models.py: the same training step it times
+
     from genvid import params as P
     from genvid.data.frames import CONDITIONING
     from genvid.models.registry import MODELS
@@ -56,18 +58,12 @@ def child(model_name: str, batch: int, steps: int, params_path: str) -> None:
     clips = torch.rand(batch, 16, 3, 64, 64).mul(255).round().div(255)
     given = {"cond": torch.zeros(batch, 16, len(CONDITIONING[spec.conditioning]))} if spec.conditioning else {}
 
-    def step() -> None:
-        loss, _ = model.loss(clips, 10 ** 6, **given)
-        opt.zero_grad(set_to_none=True)
-        (sum(loss.values()) if isinstance(loss, dict) else loss).backward()
-        opt.step()
-
     model.train()
-    step()
-    step()
+    for _ in range(2):
+        step(model, opt, clips, given)
     t0 = time.perf_counter()
     for _ in range(steps):
-        step()
+        step(model, opt, clips, given)
     print(f"{steps / (time.perf_counter() - t0):.4f}", flush=True)
 
 
