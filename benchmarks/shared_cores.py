@@ -1,4 +1,4 @@
-"""Benchmark: two training processes sharing the machine's cores, under OpenMP's two wait policies.
+"""Benchmark: two training processes sharing the machine's cores, under OpenMP's wait policies.
 
     python benchmarks/shared_cores.py                    # SVG-LP with actions, driving's 64x64 clips, batch 16
     python benchmarks/shared_cores.py --model feature_flow --batch 8 --steps 10
@@ -7,7 +7,8 @@ Each process trains a registered model's network (params.yaml's sizes; random 64
 shape) for --steps steps at params `repro.threads` threads, in the stages' pinned environment
 (genvid.determinism.pin_environment), and reports its steps per second. Measured: one process alone,
 then two at once, first under libgomp's default wait policy (a thread that reaches a barrier first
-spins before it sleeps), then under OMP_WAIT_POLICY=PASSIVE (it sleeps at once).
+spins before it sleeps), with a shorter spin (GOMP_SPINCOUNT=10000), and under OMP_WAIT_POLICY=PASSIVE
+(it sleeps at once).
 
 Why it matters: `make test` runs two pytest workers on two cores, and a stage a test starts runs at
 the params' 2 threads beside the other worker. With more busy threads than cores, a spinning thread
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         child(args.model, args.batch, args.steps, args.params)
         return
     policies = args.policies.split(",")
-    if not policies or not set(policies) <= set(POLICIES):
+    if not set(policies) <= set(POLICIES):
         raise SystemExit(f"error: --policies {args.policies!r}: each must be one of {', '.join(POLICIES)}")
     threads = threads_from_params(args.params)
     info = cpu_info()
