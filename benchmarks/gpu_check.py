@@ -273,13 +273,19 @@ def _dag(check: Check, left: float) -> dict:
     shutil.copyfile(params, backup)
     shutil.copyfile(prepared / "params.yaml", params)
     started = time.monotonic()
+    log = check.folder / "dag.log"
     try:
         out = subprocess.run(["bash", str(prepared / "plan.sh")], cwd=check.root, capture_output=True, text=True,
                              timeout=max(1.0, left), env=check.env())
+    except subprocess.TimeoutExpired as cut:  # keep what the plan printed and how far it got, then let it count as a cut
+        printed = _text(cut.stdout)
+        with log.open("a") as f:
+            f.write(printed + _text(cut.stderr))
+        cut.progress = {**plan_progress(printed), **_train_seconds(check.root)}
+        raise
     finally:
         shutil.copyfile(backup, params)
         backup.unlink()
-    log = check.folder / "dag.log"
     with log.open("a") as f:
         f.write(out.stdout + out.stderr)
     if out.returncode != 0:
@@ -295,10 +301,24 @@ def _dag(check: Check, left: float) -> dict:
         record["versus_copy_last"] = versus_copy_last(json.loads(board.read_text()), runs, references)
         record["summary"] = ", ".join(f"{m} {'beats' if v['beats'] else 'behind'} copy-last by {abs(v['margin']):.3g}"
                                       for m, v in record["versus_copy_last"].items())
-    timings = sorted((check.root / "logs" / "timings").glob("train@smmnist-*.json"))
-    if timings:
-        record["train_seconds"] = {t.stem.split("@", 1)[1]: json.loads(t.read_text()).get("seconds") for t in timings}
-    return record
+    return {**record, **_train_seconds(check.root)}
+
+
+def _text(stream: bytes | str | None) -> str:
+    """A cut subprocess's partial output, which subprocess leaves as bytes even with text=True."""
+    return stream.decode(errors="replace") if isinstance(stream, bytes) else stream or ""
+
+
+def _train_seconds(root: Path) -> dict:
+    timings = sorted((root / "logs" / "timings").glob("train@smmnist-*.json"))
+    return {"train_seconds": {t.stem.split("@", 1)[1]: json.loads(t.read_text()).get("seconds") for t in timings}} if timings else {}
+
+
+def plan_progress(printed: str) -> dict:
+    """How far a plan cut by the budget got, from what it printed (``== <stage>`` as each starts, ``(done)`` for
+    one a former call finished): {stages_done, stage_running}."""
+    started = [line[3:].removesuffix(" (done)") for line in printed.splitlines() if line.startswith("== ")]
+    return {"stages_done": len(started[:-1]), "stage_running": started[-1]} if started else {"stages_done": 0}
 
 
 def versus_copy_last(board: dict, runs: dict, references: frozenset[str] = frozenset()) -> dict:
@@ -375,10 +395,13 @@ def run_check(root: Path, budget: float, copy_to: Path | None, stop_after: int |
         t0 = time.monotonic()
         try:
             record = part.run(check, left)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired as exc:
             cuts = entry.get("cut", 0) + 1
+            progress = getattr(exc, "progress", {})  # a part that knows how far it got says so
+            where = (f": {progress['stages_done']} stage(s) done, {progress['stage_running']} running"
+                     if "stage_running" in progress else "")
             record = {"status": "failed" if cuts >= 2 else "cut", "cut": cuts,
-                      "error": [f"past the budget {cuts} time(s)"]}
+                      "error": [f"past the budget {cuts} time(s){where}"], **progress}
         record["seconds"] = record.get("seconds", round(time.monotonic() - t0, 1))
         check.record(part.name, record)
         ran += 1

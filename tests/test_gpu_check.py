@@ -166,3 +166,26 @@ def test_identity_names_the_networks_that_failed_and_still_compares_the_rest(mon
     record = gpu_check._identity(("--device", "cuda"), None)(FakeCheck(), 100.0)
     assert record["status"] == "failed" and record["failed"] == ["train:b"] and record["differ"] == ["train:c"]
     assert record["summary"] == "3 networks, 1 differ, 1 failed; train:b: error: RuntimeError: no deterministic kernel"
+
+
+def test_a_plan_cut_by_the_budget_says_how_far_it_got(tmp_path, monkeypatch, capsys):
+    assert gpu_check.plan_progress("") == {"stages_done": 0}
+    printed = "== code (done)\n== collect@smmnist (done)\n== split@smmnist\nsplit: 3 files\n== train@smmnist-vq\n"
+    assert gpu_check.plan_progress(printed) == {"stages_done": 3, "stage_running": "train@smmnist-vq"}
+    assert gpu_check.plan_progress(printed.replace("== train@smmnist-vq\n", "")) == {
+        "stages_done": 2, "stage_running": "split@smmnist"}
+
+    def cut(check, left):
+        exc = subprocess.TimeoutExpired("plan.sh", left, output=printed.encode())
+        exc.progress = gpu_check.plan_progress(gpu_check._text(exc.stdout))
+        raise exc
+
+    monkeypatch.setattr(gpu_check, "SMOKE", True)
+    monkeypatch.setattr(gpu_check, "environment", lambda root: {"smoke": True})
+    monkeypatch.setattr(gpu_check, "parts", lambda: [gpu_check.Part("dag", cut)])
+    assert gpu_check.run_check(tmp_path, 100, None) == 3
+    assert capsys.readouterr().out.splitlines()[0].endswith(
+        "past the budget 1 time(s): 3 stage(s) done, train@smmnist-vq running")
+    folder = tmp_path / gpu_check.WORK / (tmp_path / gpu_check.CURRENT).read_text()
+    entry = json.loads((folder / "state.json").read_text())["parts"]["dag"]
+    assert entry["status"] == "cut" and entry["stages_done"] == 3 and entry["stage_running"] == "train@smmnist-vq"
