@@ -380,12 +380,25 @@ def parts() -> list[Part]:
             *(Part(f"learning:{r}", _learning(r)) for r in GPU_LEARNING_RUNS)]
 
 
-def run_check(root: Path, budget: float, copy_to: Path | None, stop_after: int | None = None) -> int:
-    """Run the parts not done yet within ``budget`` seconds; 0 when every part is done."""
+def selected(pattern: str | None) -> list[Part]:
+    """The parts whose names ``pattern`` matches whole (a regex; None: every part), in priority order."""
+    try:
+        chosen = [p for p in parts() if pattern is None or re.fullmatch(pattern, p.name)]
+    except re.error as exc:
+        raise SystemExit(f"error: --parts {pattern!r} is not a regular expression: {exc}") from None
+    if not chosen:
+        raise SystemExit(f"error: --parts {pattern!r} matches no part; the parts: {', '.join(p.name for p in parts())}")
+    return chosen
+
+
+def run_check(root: Path, budget: float, copy_to: Path | None, stop_after: int | None = None,
+              only: str | None = None) -> int:
+    """Run the parts not done yet (of those ``only`` matches) within ``budget`` seconds; 0 when they are all done."""
+    chosen = selected(only)
     check = Check(root, copy_to)
     check.install_wheels()
     started, ran = time.monotonic(), 0
-    for part in parts():
+    for part in chosen:
         entry = check.state["parts"].get(part.name, {})
         if entry.get("status") in ("ok", "differ", "failed"):
             continue
@@ -410,12 +423,13 @@ def run_check(root: Path, budget: float, copy_to: Path | None, stop_after: int |
               + (f": {record['error'][0]}" if record.get("error") else ""), flush=True)
         if record["status"] == "cut":
             break
-    left_parts = [p.name for p in parts() if check.state["parts"].get(p.name, {}).get("status")
+    left_parts = [p.name for p in chosen if check.state["parts"].get(p.name, {}).get("status")
                   not in ("ok", "differ", "failed")]
     if left_parts:
         print(f"gpu-check: {len(left_parts)} part(s) left ({left_parts[0]} next): run it again", flush=True)
         return 3
-    failed = [n for n, e in check.state["parts"].items() if e.get("status") != "ok"]
+    names = {p.name for p in chosen}
+    failed = [n for n, e in check.state["parts"].items() if n in names and e.get("status") != "ok"]
     print(f"gpu-check: done, {len(failed)} not ok{': ' + ', '.join(failed) if failed else ''} -> "
           f"{check.folder.relative_to(root)}", flush=True)
     return 0
@@ -474,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="seconds this call may run parts for")
     p.add_argument("--copy-to", type=Path, help="a folder that gets the results as one tarball after every part ($OUT)")
     p.add_argument("--stop-after", type=int, help="run at most this many parts (tests: a stop between parts)")
+    p.add_argument("--parts", metavar="REGEX", help="run only the parts whose names this matches whole, e.g. "
+                   "'smmnist|learning:.*' when a committed check of the same models already holds the others")
     p.add_argument("--profile", default="tiny" if SMOKE else "gpu", help="prepare: the profile (default gpu)")
     p.add_argument("--no-wheels", action="store_true", help="prepare: fetch no wheels (the smoke mode needs none)")
     p.add_argument("--only", default="normalize@smmnist" if SMOKE else "leaderboard@smmnist",
@@ -501,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             print("error: no CUDA device (GPU_CHECK_DEVICE=cpu runs the smoke mode)", file=sys.stderr)
             return 2
-    return run_check(root, args.budget, args.copy_to, args.stop_after)
+    return run_check(root, args.budget, args.copy_to, args.stop_after, args.parts)
 
 
 if __name__ == "__main__":

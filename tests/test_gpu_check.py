@@ -3,6 +3,7 @@ run as CI runs it, in a copy of the project: prepared, stopped after one part, r
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -189,3 +190,23 @@ def test_a_plan_cut_by_the_budget_says_how_far_it_got(tmp_path, monkeypatch, cap
     folder = tmp_path / gpu_check.WORK / (tmp_path / gpu_check.CURRENT).read_text()
     entry = json.loads((folder / "state.json").read_text())["parts"]["dag"]
     assert entry["status"] == "cut" and entry["stages_done"] == 3 and entry["stage_running"] == "train@smmnist-vq"
+
+
+def test_parts_runs_only_the_parts_it_names_and_refuses_one_that_names_none(tmp_path, monkeypatch, capsys):
+    ran = []
+
+    def part(name):
+        return gpu_check.Part(name, lambda check, left: ran.append(name) or {"status": "ok"})
+
+    monkeypatch.setattr(gpu_check, "SMOKE", True)
+    monkeypatch.setattr(gpu_check, "environment", lambda root: {"smoke": True})
+    monkeypatch.setattr(gpu_check, "parts", lambda: [part("identity"), part("bench:a"), part("smmnist"),
+                                                     part("learning:x")])
+    for bad, says in (("bench", "matches no part; the parts: identity, bench:a, smmnist, learning:x"),
+                      ("(", "is not a regular expression")):
+        with pytest.raises(SystemExit, match=re.escape(says)):
+            gpu_check.run_check(tmp_path, 100, None, only=bad)  # a whole-name match: "bench" names no part
+    assert not (tmp_path / gpu_check.WORK).exists()  # refused before any folder
+    assert gpu_check.run_check(tmp_path, 100, None, only="smmnist|learning:.*") == 0
+    assert ran == ["smmnist", "learning:x"] and capsys.readouterr().out.splitlines()[-1].startswith("gpu-check: done, 0 not ok")
+    assert gpu_check.run_check(tmp_path, 100, None) == 0 and ran[2:] == ["identity", "bench:a"]  # the rest, later
