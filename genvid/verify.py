@@ -422,8 +422,9 @@ def environment_differences(here: dict[str, Any], recorded: dict[str, Any] | Non
             # one model name ("AMD EPYC") spans generations that block some 3D convolutions otherwise
             found.append(("CPU generation", f"{cpu.get('generation')} ({cpu['level']}) here, "
                                             f"{rec_cpu.get('generation') or 'a generation not recorded'} "
-                                            f"({rec_cpu.get('level')}) in the record: the VQ family's training is "
-                                            f"measured to differ between AMD generations (docs/reproducibility.md)"))
+                                            f"({rec_cpu.get('level')}) in the record: AMD generations are measured to "
+                                            f"compute some 3D convolutions otherwise at some shapes (the VQ-VAE's: "
+                                            f"docs/reproducibility.md)"))
     return found
 
 
