@@ -243,9 +243,21 @@ def evenly_spaced(dataset, count: int):
     return Subset(dataset, np.linspace(0, len(dataset) - 1, count).round().astype(int).tolist())
 
 
+def full_batches(loader, batch_size: int):
+    """``(batch, n)`` for each batch of ``loader``, a short last batch padded with zero clips to
+    ``batch_size``: its first ``n`` rows are the real ones. A network's bits depend on the batch's shape,
+    and a Zen 4 computed the VQ-VAE on the validation split's short last batch otherwise than the Zen 3 that
+    wrote the lock while agreeing on every full batch (docs/reproducibility.md): every forward here sees one
+    shape."""
+    for x in loader:
+        n = len(x)
+        yield (x if n == batch_size else torch.cat([x, x.new_zeros(batch_size - n, *x.shape[1:])])), n
+
+
 @torch.no_grad()
 def evaluate_vqvae(model: VQVAE3D, ctx, clip_len: int, stride: int, batch_size: int = 8) -> dict[str, Any]:
-    """Reconstruction MSE (normalised, Table 6.1) and PSNR/SSIM (pixels) per split; codebook use."""
+    """Reconstruction MSE (normalised, Table 6.1) and PSNR/SSIM (pixels) per split; codebook use.
+    Every forward takes ``batch_size`` clips (full_batches); the scores count the real ones only."""
     out: dict[str, Any] = {}
     k, device = model.cfg.codebook_size, next(model.parameters()).device
     for split in SPLITS:
@@ -255,16 +267,17 @@ def evaluate_vqvae(model: VQVAE3D, ctx, clip_len: int, stride: int, batch_size: 
         scored = evenly_spaced(dataset, TRAIN_EVAL_CLIPS) if split == "train" else dataset
         sums = dict.fromkeys(VQVAE_SPLIT_KEYS, 0.0)  # mse_normalized, psnr, ssim
         hist = {"top": torch.zeros(k, dtype=torch.int64), "bottom": torch.zeros(k, dtype=torch.int64)}
-        for x in tqdm(DataLoader(scored, batch_size=batch_size), desc=f"eval vqvae {split}", mininterval=5):
-            x = x.to(device)
-            o = model(x)
-            sums["mse_normalized"] += float(((o.recon - x) ** 2).mean(dim=(1, 2, 3, 4)).sum())
-            pred = denormalize(o.recon, dataset.mean, dataset.std).transpose(1, 2)
+        loader = tqdm(DataLoader(scored, batch_size=batch_size), desc=f"eval vqvae {split}", mininterval=5)
+        for x, n in full_batches(loader, batch_size):
+            o = model(x.to(device))
+            x, recon = x[:n].to(device), o.recon[:n]
+            sums["mse_normalized"] += float(((recon - x) ** 2).mean(dim=(1, 2, 3, 4)).sum())
+            pred = denormalize(recon, dataset.mean, dataset.std).transpose(1, 2)
             real = denormalize(x, dataset.mean, dataset.std).transpose(1, 2)
             sums["psnr"] += float(psnr(pred, real).mean(dim=1).sum())
             sums["ssim"] += float(ssim(pred, real).mean(dim=1).sum())
-            hist["top"] += code_histogram(o.top_indices, k)
-            hist["bottom"] += code_histogram(o.bottom_indices, k)
+            hist["top"] += code_histogram(o.top_indices[:n], k)
+            hist["bottom"] += code_histogram(o.bottom_indices[:n], k)
         result = {name: value / len(scored) for name, value in sums.items()}
         result["clips"] = len(scored)
         for level, counts in hist.items():
