@@ -310,8 +310,10 @@ def _text(stream: bytes | str | None) -> str:
 
 
 def _train_seconds(root: Path) -> dict:
+    """{"train_seconds": {run: seconds}} of the SM-MNIST trainings the plan finished; {} before the first."""
     timings = sorted((root / "logs" / "timings").glob("train@smmnist-*.json"))
-    return {"train_seconds": {t.stem.split("@", 1)[1]: json.loads(t.read_text()).get("seconds") for t in timings}} if timings else {}
+    seconds = {t.stem.split("@", 1)[1]: json.loads(t.read_text()).get("seconds") for t in timings}
+    return {"train_seconds": seconds} if seconds else {}
 
 
 def plan_progress(printed: str) -> dict:
