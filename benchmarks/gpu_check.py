@@ -4,9 +4,9 @@
     make gpu-check                           # there, again and again, until it prints "gpu-check: done"
     GPU_CHECK_DEVICE=cpu make gpu-check      # the smoke mode: every part at tiny sizes on the CPU (CI)
 
-A lent GPU comes for about 30 minutes, in calls of at most 10, on a bare machine without DVC (its
-Python has torch with CUDA, h5py, numpy, yaml, tqdm; ``benchmarks/gpu_check_wheels.txt`` lists what
-it lacks, with the command that fetches the wheels). So the check runs in parts, in priority order,
+A lent GPU comes for a few minutes (15 in 2026-11, its start included), in calls of at most 10, on a
+bare machine without DVC (its Python has torch with CUDA, h5py, numpy, yaml, tqdm;
+``benchmarks/gpu_check_wheels.txt`` lists what it lacks, with the command that fetches the wheels). So the check runs in parts, in priority order,
 each recorded as it finishes, and a call runs parts until ``--budget`` seconds (default 510: under
 9 minutes) would be passed; the next call resumes at the first part not done. A part cut off by the
 budget starts again next call (the DAG part resumes inside: its plan skips finished stages, and a
