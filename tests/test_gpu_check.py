@@ -176,20 +176,23 @@ def test_a_plan_cut_by_the_budget_says_how_far_it_got(tmp_path, monkeypatch, cap
     assert gpu_check.plan_progress(printed.replace("== train@smmnist-vq\n", "")) == {
         "stages_done": 2, "stage_running": "split@smmnist"}
 
-    def cut(check, left):
-        exc = subprocess.TimeoutExpired("plan.sh", left, output=printed.encode())
-        exc.progress = gpu_check.plan_progress(gpu_check._text(exc.stdout))
-        raise exc
-
+    # the real part on a plan that prints three stages, then outlasts its budget inside the third
+    plan = tmp_path / gpu_check.PREPARED / "plan.sh"
+    plan.parent.mkdir(parents=True)
+    plan.write_text("".join(f"echo '{line}'\n" for line in printed.splitlines()) + "exec sleep 60\n")
+    (plan.parent / "params.yaml").write_text("runs: {}\n")
+    (tmp_path / "params.yaml").write_text("project: own\n")
     monkeypatch.setattr(gpu_check, "SMOKE", True)
     monkeypatch.setattr(gpu_check, "environment", lambda root: {"smoke": True})
-    monkeypatch.setattr(gpu_check, "parts", lambda: [gpu_check.Part("dag", cut)])
-    assert gpu_check.run_check(tmp_path, 100, None) == 3
+    monkeypatch.setattr(gpu_check, "parts", lambda: [gpu_check.Part("dag", gpu_check._dag)])
+    assert gpu_check.run_check(tmp_path, 6, None) == 3  # parts start with more than 5 s left
     assert capsys.readouterr().out.splitlines()[0].endswith(
         "past the budget 1 time(s): 3 stage(s) done, train@smmnist-vq running")
+    assert (tmp_path / "params.yaml").read_text() == "project: own\n"  # the project's own params again
     folder = tmp_path / gpu_check.WORK / (tmp_path / gpu_check.CURRENT).read_text()
     entry = json.loads((folder / "state.json").read_text())["parts"]["dag"]
     assert entry["status"] == "cut" and entry["stages_done"] == 3 and entry["stage_running"] == "train@smmnist-vq"
+    assert (folder / "dag.log").read_text().startswith(printed)  # what the plan printed before the cut, kept
 
 
 def test_parts_runs_only_the_parts_it_names_and_refuses_one_that_names_none(tmp_path, monkeypatch, capsys):
