@@ -145,6 +145,12 @@ RECORDED_AS = {"feature_flow": {"open_l2_weight": 0.0},
 
 
 def train_cases() -> dict[str, str]:
+    """Every training case, its checkpoints in a scratch folder removed afterwards (a run raising included)."""
+    with tempfile.TemporaryDirectory(prefix="golden-") as work:
+        return _train_cases(Path(work))
+
+
+def _train_cases(work: Path) -> dict[str, str]:
     from torch.utils.data import TensorDataset
 
     from genvid import params as P
@@ -162,7 +168,6 @@ def train_cases() -> dict[str, str]:
     cfg = TrainConfig.from_dict({"steps": STEPS, "batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "grad_clip": 1.0,
                                  "val_every": STEPS, "log_every": 1, "ckpt_every": STEPS, "seed": 1}, "train")
     out = {}
-    work = Path(tempfile.mkdtemp(prefix="golden-"))
 
     def trained(name: str, model: torch.nn.Module, objective, data) -> None:
         if ONLY is not None and not re.fullmatch(ONLY, f"train:{name}"):
