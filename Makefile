@@ -12,6 +12,9 @@ PROFILE ?=
 # Stage commands call `python`, `dvc`, `snakemake`: make them the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PYTHONHASHSEED := 0
+# No DVC analytics daemon (a network call) from any command make runs, in this project (whose .dvc/config
+# already says so) or in a scratch project a test or `make verify` creates with `dvc init`.
+export DVC_NO_ANALYTICS := 1
 
 .PHONY: venv repro test test-cluster verify snakemake thesis-profile remote push pull clean-venv drive browser \
 	gpu-check gpu-check-prepare

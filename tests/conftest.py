@@ -94,6 +94,9 @@ def venv_env() -> dict:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONHASHSEED"] = "0"
+    # the scratch projects some tests `dvc init` lack the project's `core.analytics = false`: DVC would spawn
+    # its analytics daemon (a network call, a report file left in /tmp) after each command there
+    env["DVC_NO_ANALYTICS"] = "1"
     env.pop("PYTHONPATH", None)
     return env
 
