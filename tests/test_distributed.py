@@ -185,7 +185,7 @@ def test_backend_and_launcher():
     with pytest.raises(ParamError, match="backend nccl needs device.device cuda"):
         D.resolve_backend("nccl", "cpu")
     assert D.torchrun_command(4, "stages.train", ["--run", "x"]) == [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4",
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4", f"--log-dir={os.devnull}",
         "-m", "--", "stages.train", "--run", "x"]
     assert D.rank_seed(7, 0) == 7 and len({D.rank_seed(7, r) for r in range(4)}) == 4
 
@@ -219,7 +219,10 @@ def test_a_batch_size_the_processes_cannot_share_is_one_clear_error(tmp_path, mo
 
 def test_the_train_stage_relaunches_itself_under_torchrun(tmp_path, monkeypatch, capfd):
     """distributed.nproc 2: the stage becomes torchrun with 2 workers; rank 0 alone writes the run's
-    outputs and its timing, rank 1's scratch folder is gone (a model without training: fast)."""
+    outputs and its timing, rank 1's scratch folder is gone, and torchrun left no log folder in the temporary
+    directory (a model without training: fast)."""
+    import tempfile
+
     import yaml
 
     from conftest import make_frames_file
@@ -237,7 +240,9 @@ def test_the_train_stage_relaunches_itself_under_torchrun(tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path)  # the stage records its timing under the working directory
     monkeypatch.delenv(D.NPROC_ENV, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    logs = set(Path(tempfile.gettempdir()).glob("torchelastic_*"))
     main(["--params", "params.yaml", "--run", run, "--root", "."])
+    assert set(Path(tempfile.gettempdir()).glob("torchelastic_*")) == logs
     out = capfd.readouterr().out
     assert out.count(f"train {run}: 0 parameters") == 1  # rank 0 only
     assert sorted(p.name for p in (tmp_path / "models" / run).iterdir()) == ["run.json"]

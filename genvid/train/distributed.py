@@ -81,10 +81,11 @@ def torchrun_command(nproc: int, module: str, argv: list[str]) -> list[str]:
 
     ``--standalone`` rendezvouses on a free local port, so concurrent stages do not collide. The
     ``--`` keeps torchrun's own parser off the stage's options (``--run`` would be an ambiguous
-    abbreviation of its ``--run-path``).
+    abbreviation of its ``--run-path``). ``--log-dir`` /dev/null: the workers print to the stage's own
+    streams as ever, and torchrun leaves no ``/tmp/torchelastic_*`` folder behind after every run.
     """
     return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "--", module, *argv]
+            f"--log-dir={os.devnull}", "-m", "--", module, *argv]
 
 
 def relaunch(nproc: int, module: str, argv: list[str]) -> None:
