@@ -2,7 +2,7 @@
 
 Layers, lowest first (docs/development.md); a module may import its own layer and lower ones:
 
-    base     errors, io, config, determinism, numerics, timings, layout, stage
+    base     errors, io, config, determinism, allocator, numerics, timings, layout, stage
     data     genvid.data
     metrics  genvid.metrics
     params   params, context (a run resolved from params), cli, profiles, footprint
@@ -22,8 +22,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
-    "base": ("genvid.errors", "genvid.io", "genvid.config", "genvid.determinism", "genvid.numerics", "genvid.timings",
-             "genvid.layout", "genvid.stage", "genvid"),
+    "base": ("genvid.errors", "genvid.io", "genvid.config", "genvid.determinism", "genvid.allocator", "genvid.numerics",
+             "genvid.timings", "genvid.layout", "genvid.stage", "genvid"),
     "data": ("genvid.data",),
     "metrics": ("genvid.metrics",),
     "params": ("genvid.params", "genvid.context", "genvid.cli", "genvid.profiles", "genvid.footprint"),
