@@ -8,22 +8,27 @@ heap keeps those pages and reuses them. What a kernel computes never depends on 
 came from, so the bytes are the same: a forced run of the whole DAG reproduces dvc.lock with it.
 The time it saves: benchmarks/allocator.py, rendered in docs/results.md.
 
-Only glibc is tuned: elsewhere (macOS, musl) ``keep_freed_memory`` changes nothing and says so.
+The kept pages raise a stage's peak resident memory (freed blocks stay in the heap, some of them
+fragmented): GENVID_KEEP_FREED_MEMORY=0 in the environment leaves glibc's defaults, for a machine
+short of memory. Only glibc is tuned: elsewhere (macOS, musl) ``keep_freed_memory`` changes nothing
+and says so.
 """
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 M_TRIM_THRESHOLD = -1  # <malloc.h>: free memory at the top of the heap kept before it is returned
 M_MMAP_THRESHOLD = -3  # <malloc.h>: blocks at least this large get their own mmap
 KEEP_BELOW = 1 << 30   # blocks under 1 GiB come from the reusable heap
 TRIM_ABOVE = 2**31 - 1  # mallopt takes an int: the heap keeps up to ~2 GiB of freed memory
+SWITCH = "GENVID_KEEP_FREED_MEMORY"  # "0": glibc's defaults
 
 
 def keep_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds for this process; True where both took effect."""
-    if not sys.platform.startswith("linux"):
+    if os.environ.get(SWITCH, "1") == "0" or not sys.platform.startswith("linux"):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the C library this process already runs on

@@ -29,9 +29,9 @@ print(json.dumps({"faults": resource.getrusage(resource.RUSAGE_SELF).ru_minflt -
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc: Linux only")
 
 
-def probe(prelude: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", prelude + PROBE], cwd=ROOT, env=venv_env(), capture_output=True,
-                          text=True, timeout=120)
+def probe(prelude: str, **env: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", prelude + PROBE], cwd=ROOT, env={**venv_env(), **env},
+                          capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -47,3 +47,10 @@ def test_a_stage_process_reuses_freed_pages_and_computes_the_same_bytes():
 def test_keep_freed_memory_says_whether_it_took_effect():
     out = probe("from genvid.allocator import keep_freed_memory\nassert keep_freed_memory() is True\n")
     assert out["faults"] < 1024
+
+
+def test_the_switch_leaves_glibc_s_defaults():
+    """GENVID_KEEP_FREED_MEMORY=0, for a machine short of memory: a stage process maps afresh again."""
+    out = probe("from genvid.allocator import keep_freed_memory\nassert keep_freed_memory() is False\nimport stages\n",
+                GENVID_KEEP_FREED_MEMORY="0")
+    assert out["faults"] >= 8192

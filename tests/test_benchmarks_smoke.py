@@ -13,6 +13,8 @@ from conftest import ROOT, venv_env
 
 # script: (arguments at tiny sizes, a piece of the line that carries its figures); None: another test runs it
 SMOKE = {
+    "allocator.py": (["--workloads", "i3d,train:svg_lp", "--pairs", "1", "--videos", "1", "--steps", "1", "--batch", "1"],
+                     "same bytes: True"),
     "clips.py": (["--frames", "160", "--resolutions", "64", "--workers", "0", "--batch", "2", "--batches", "2"],
                  "procedural simulator"),
     "code_priors.py": (["--profile", "tiny", "--resolution", "32", "--batch", "2", "--repeats", "1"], "sampling both tiers of 2 clips"),
