@@ -14,12 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from genvid.allocator import keep_freed_memory  # noqa: E402
+
 torch.set_num_threads(1)
 # make test runs two workers on two cores, and a stage a test starts runs at the params' 2 threads beside the
 # other worker: with libgomp's default policy its threads spin at each barrier while their partner waits for a
 # core, and such a stage trains several times slower (benchmarks/shared_cores.py). Sleeping at once costs a lone
 # process some speed, so the stages keep the default; where threads wait never changes the bits.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# the pytest workers reuse freed pages as every stage process does (genvid.allocator): I3D's and the VQ-VAE's
+# tests allocate tensors of tens of megabytes; the bytes never depend on it
+keep_freed_memory()
 
 # The tiny profile's hvrnn lists are for SM-MNIST's 64x64 frames; these fit 32x32 frames.
 TINY_AT_32 = {"hvrnn": {"encoder_widths": [8, 8, 8, 8], "decoder_widths": [8, 8, 8, 8, 8],
