@@ -1,9 +1,13 @@
 """The whole DAG on the tiny profile, end to end: built by snakemake on both cores (two one-thread stages at
 once: the tiny profile's resources) and recorded by `dvc commit`, after which `dvc repro` has nothing to do,
-`dvc metrics`/`plots` read it, and both engines rerun what a params change touches; the data stages built
-by `dvc repro` give the same bytes as snakemake's. DVC itself running every stage of the tiny DAG is
-tests/test_cluster.py's (`make test-cluster`, against the Slurm build) and the cold runs'
-(docs/reproducibility.md): here it would cost a `dvc.lock` rewrite a stage, minutes of make test's ten."""
+`dvc metrics`/`plots` read it, and both engines rerun what a params change touches; the data stages and a
+training run built by `dvc repro` give the same bytes as snakemake's. DVC itself running every stage of the
+tiny DAG is tests/test_cluster.py's (`make test-cluster`, against the Slurm build) and the cold runs'
+(docs/reproducibility.md): here it would cost a `dvc.lock` rewrite a stage, minutes of make test's ten.
+
+Snakemake's stages start as forks of one interpreter that has imported PyTorch (tests/_stage_server.py): the
+same pins, the same code and the same bytes as a fresh `python -m stages.<name>` (the `dvc repro` project
+below starts each afresh), without 70 imports of PyTorch, most of the tiny stages' CPU time."""
 import hashlib
 import json
 import subprocess
@@ -12,45 +16,68 @@ import pytest
 import yaml
 
 import _bad_inputs as bad
+from _stage_server import serving
 from conftest import copy_repo, venv_env
 from workflow.dag import load_stages
 
 pytestmark = pytest.mark.slow
 DATA = ("data/driving/frames.h5", "data/driving/split.json", "data/driving/stats.json",
         "data/smmnist/frames.h5", "data/smmnist/split.json", "data/smmnist/stats.json")
+TRAINED = "smmnist-svg_lp"  # a run the `dvc repro` project trains too: PyTorch's bytes, forked or fresh
 
 
-def run(path, *cmd):
-    result = subprocess.run(cmd, cwd=path, env=venv_env(), capture_output=True, text=True)
+def run(path, *cmd, env=None):
+    result = subprocess.run(cmd, cwd=path, env=env or venv_env(), capture_output=True, text=True)
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     return result.stdout + result.stderr
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """A new project on the tiny profile, every stage built by snakemake and recorded in dvc.lock."""
+def served(tmp_path_factory):
+    """A new project on the tiny profile, every stage built by snakemake (each a fork of the stage server)
+    and recorded in dvc.lock; and the server's log."""
     path = tmp_path_factory.mktemp("e2e")
     copy_repo(path)
     run(path, "python", "-m", "genvid.profiles", "tiny")
-    run(path, "snakemake", "--cores", "2")
+    with serving(path, venv_env()) as (env, log):
+        run(path, "snakemake", "--cores", "2", env=env)
+        with open(log) as f:
+            served = f.read().splitlines()
     run(path, "dvc", "commit", "--force")
-    return path
+    return path, served
+
+
+@pytest.fixture(scope="module")
+def pipeline(served):
+    return served[0]
 
 
 def digests(path):
-    return {out: hashlib.sha256((path / out).read_bytes()).hexdigest() for out in DATA}
+    files = [*DATA, *(str(p.relative_to(path)) for p in sorted((path / "models" / TRAINED).rglob("*"))
+                      if p.is_file() and p.name != ".snakemake_timestamp")]  # snakemake's mark on a folder output
+    return {out: hashlib.sha256((path / out).read_bytes()).hexdigest() for out in files}
 
 
 @pytest.fixture(scope="module")
 def dvc_data(tmp_path_factory):
-    """Another new project on the tiny profile, its data stages run by `dvc repro`."""
+    """Another new project on the tiny profile, its data stages and one training run run by `dvc repro`,
+    each stage a fresh interpreter."""
     path = tmp_path_factory.mktemp("dvc")
     copy_repo(path)
     run(path, "python", "-m", "genvid.profiles", "tiny")
-    out = run(path, "dvc", "repro", "normalize@driving", "normalize@smmnist")
+    out = run(path, "dvc", "repro", "normalize@driving", f"train@{TRAINED}")
     assert all(f"Running stage '{kind}@{bench}'" in out
                for kind in ("collect", "split", "normalize") for bench in ("driving", "smmnist")), out[-2000:]
+    assert f"Running stage 'train@{TRAINED}'" in out, out[-2000:]
     return path
+
+
+def test_the_stage_server_forked_every_stage_of_the_build(served):
+    """Every stage of the build was a fork (none fell back to a fresh interpreter, which the log would say
+    with the variables that differed): what keeps the build's CPU seconds down."""
+    path, lines = served
+    assert [line for line in lines if not line.startswith("forked ")] == []
+    assert len(lines) == len(load_stages(path))
 
 
 def test_every_stage_output_exists(pipeline):
@@ -102,7 +129,8 @@ def test_the_image_levels_rescore_copy_last_as_the_evaluate_stage_did(pipeline):
 
 
 def test_dvc_and_snakemake_give_identical_bytes(pipeline, dvc_data):
-    """Two independent builds of the data stages (so also a rerun's determinism), one by each engine."""
+    """Two independent builds of the data stages and a training run (so also a rerun's determinism), one by
+    each engine: snakemake's stages forked from the stage server, DVC's fresh interpreters."""
     assert digests(pipeline) == digests(dvc_data)
 
 
