@@ -60,15 +60,18 @@ def _comparable(env: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serving(project: os.PathLike | str, env: dict[str, str]) -> Iterator[tuple[dict[str, str], str]]:
+def serving(project: os.PathLike | str, env: dict[str, str], scripts: bool = False
+            ) -> Iterator[tuple[dict[str, str], str]]:
     """A server for ``project`` started with ``env`` (the stages' environment); yields the environment
-    whose ``python -m stages.<name>`` it serves, and the path of its log (a line per stage it forked)."""
+    whose ``python -m stages.<name>`` it serves, and the path of its log (a line per command it forked).
+    ``scripts``: a server of scripts (``command``) instead, which pins nothing: a script pins what it
+    needs itself, in its own subprocesses."""
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="genvid-stages-") as tmp:
         address, log = os.path.join(tmp, "socket"), os.path.join(tmp, "server.log")
         with open(log, "w") as err:
-            server = subprocess.Popen([python, os.path.abspath(__file__), "serve", address], cwd=project, env=env,
-                                      stdout=subprocess.PIPE, stderr=err, text=True)
+            server = subprocess.Popen([python, os.path.abspath(__file__), "serve-scripts" if scripts else "serve",
+                                       address], cwd=project, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
         try:
             if server.stdout.readline().strip() != "ready":
                 server.wait(30)
@@ -80,12 +83,18 @@ def serving(project: os.PathLike | str, env: dict[str, str]) -> Iterator[tuple[d
             server.stdout.close()
 
 
+def command(script: os.PathLike | str, *args: str) -> list[str]:
+    """``python script args...`` through the server whose environment the caller passes (``serving``)."""
+    return [sys.executable, "-I", "-S", os.path.abspath(__file__), "client", os.fspath(script), *args]
+
+
 # ----------------------------------------------------------------------------- the server
 
-def serve(address: str) -> None:
+def serve(address: str, scripts: bool) -> None:
     log = os.fdopen(os.dup(2), "w", buffering=1)  # stays the server's log in every child
-    import stages  # noqa: F401  (the pins, for this folder's params.yaml, as every stage process does first)
-    pinned_env = dict(os.environ)
+    if not scripts:
+        import stages  # noqa: F401  (the pins, for this folder's params.yaml, as every stage process does first)
+    server_env = dict(os.environ)
     import h5py  # noqa: F401
     import numpy  # noqa: F401
     import torch  # noqa: F401
@@ -113,7 +122,7 @@ def serve(address: str) -> None:
             if pid == 0:
                 listener.close()
                 conn.close()
-                _child(request, fds, pinned_env, log)  # never returns
+                _child(request, fds, server_env, log, scripts)  # never returns
             for fd in fds:
                 os.close(fd)
             conn.sendall(json.dumps({"pid": pid}).encode())
@@ -131,50 +140,58 @@ def serve(address: str) -> None:
             done.close()
 
 
-def _child(request: dict, fds: list[int], server_env: dict[str, str], log) -> None:
+def _why_fresh(request: dict, server_env: dict[str, str], server_cwd: str, scripts: bool) -> str:
+    """Why this command needs a fresh interpreter ("" if a fork runs it exactly); pins ``request["env"]``
+    as the stage's own pins would."""
+    env, argv = request["env"], request["argv"]
+    if not scripts:
+        if os.path.realpath(request["cwd"]) != os.path.realpath(server_cwd):
+            return f"another folder, {request['cwd']}"
+        if any(a.split("=")[0] == "--params" for a in argv):
+            return "another params file"
+        from genvid.determinism import params_path_from_argv, pin_environment, threads_from_params
+
+        try:
+            pin_environment(threads_from_params(params_path_from_argv(argv[2:])), env)
+        except Exception as err:  # noqa: BLE001  (the fresh stage says what is wrong, as it always does)
+            return f"its pins failed: {err}"
+    differ = sorted(k for k in set(_comparable(env)) | set(_comparable(server_env)) if env.get(k) != server_env.get(k))
+    return f"environment differs in {differ}" if differ else ""
+
+
+def _child(request: dict, fds: list[int], server_env: dict[str, str], log, scripts: bool) -> None:
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    module, args, env = request["module"], request["args"], request["env"]
-    start_cwd = os.getcwd()
+    argv, python = request["argv"], request["python"]
+    server_cwd = os.getcwd()
     os.chdir(request["cwd"])
     os.environ.clear()
-    os.environ.update(env)
-    argv = [request["python"], "-m", module, *args]
-    if os.path.realpath(request["cwd"]) != os.path.realpath(start_cwd):
-        reason = f"another folder, {request['cwd']}"
-    elif any(a.split("=")[0] == "--params" for a in args):
-        reason = "another params file"
-    else:  # the environment the stage's own pins would leave, against the server's
-        from genvid.determinism import params_path_from_argv, pin_environment, threads_from_params
-
-        try:
-            pin_environment(threads_from_params(params_path_from_argv(args)), env)
-        except Exception as err:  # noqa: BLE001  (the fresh stage says what is wrong, as it always does)
-            reason = f"its pins failed: {err}"
-        else:
-            differ = sorted(k for k in set(_comparable(env)) | set(_comparable(server_env))
-                            if env.get(k) != server_env.get(k))
-            reason = f"environment differs in {differ}" if differ else ""
+    os.environ.update(request["env"])
+    reason = _why_fresh(request, server_env, server_cwd, scripts)
     if reason:
-        print(f"fresh {module} {' '.join(args)}: {reason}", file=log)
-        os.execv(request["python"], argv)  # a fresh interpreter: its pins are its own
-    print(f"forked {module} {' '.join(args)}", file=log)
+        print(f"fresh {' '.join(argv)}: {reason}", file=log)
+        os.execv(python, [python, *argv])  # a fresh interpreter: its pins are its own
+    print(f"forked {' '.join(argv)}", file=log)
     log.close()
-    os.environ.update(env)
+    os.environ.update(request["env"])
     import atexit
     import runpy
     import tempfile
     import traceback
 
     tempfile.tempdir = None
-
-    sys.argv = [module, *args]
-    sys.orig_argv = argv
+    sys.orig_argv = [python, *argv]
     code: object = 0
     try:
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        if argv[0] == "-m":
+            sys.argv = argv[1:]
+            runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
+        else:  # python script args: the script's folder first on the path, as the interpreter puts it
+            sys.argv = list(argv)
+            sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))
+            runpy.run_path(argv[0], run_name="__main__")
     except SystemExit as stop:
         code = stop.code
     except BaseException:  # noqa: BLE001  (as the interpreter would: the traceback, status 1)
@@ -196,10 +213,9 @@ def _child(request: dict, fds: list[int], server_env: dict[str, str], log) -> No
 # ----------------------------------------------------------------------------- the client
 
 def client(argv: list[str]) -> int:
-    """``-m stages.<name> args...`` run by the server; returns the stage's exit status."""
-    module, args = argv[1], argv[2:]
-    request = {"module": module, "args": args, "cwd": os.getcwd(), "env": dict(os.environ),
-               "python": sys.executable}
+    """``python argv...`` (``-m stages.<name> args...`` or ``script args...``) run by the server; returns its
+    exit status."""
+    request = {"argv": argv, "cwd": os.getcwd(), "env": dict(os.environ), "python": sys.executable}
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         sock.connect(os.environ[VARIABLE])
@@ -219,10 +235,10 @@ def client(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:
+    if sys.argv[1:2] in (["serve"], ["serve-scripts"]):
         sys.path[0] = os.getcwd()  # the project's stages and genvid, as python -m finds them (not tests/)
-        serve(sys.argv[2])
+        serve(sys.argv[2], scripts=sys.argv[1] == "serve-scripts")
     elif sys.argv[1:2] == ["client"]:
         sys.exit(client(sys.argv[2:]))
     else:
-        sys.exit("usage: _stage_server.py serve SOCKET | client -m stages.<name> ...")
+        sys.exit("usage: _stage_server.py serve|serve-scripts SOCKET | client -m stages.<name> ... | client SCRIPT ...")

@@ -1,7 +1,11 @@
 """Every script in benchmarks/ runs, at tiny sizes, as a user runs it (issue 25: benchmarks/sampling.py
 died on a prior config that had changed, and nothing noticed). Each row is a real command line whose
 output must hold the line its figures come in; a script added to benchmarks/ without a row fails here.
-Speed is never asserted: the figures are the scripts' business (docs/results.md)."""
+Speed is never asserted: the figures are the scripts' business (docs/results.md).
+
+Each row's script runs as ``__main__`` in a fork of an interpreter that has imported PyTorch (the scripts
+server of tests/_stage_server.py), not in a fresh one: a few CPU seconds a row. The processes a script
+starts itself (its side-by-side pairs, its isolated measurements) are fresh, as ever."""
 from __future__ import annotations
 
 import subprocess
@@ -9,6 +13,7 @@ import sys
 
 import pytest
 
+from _stage_server import command, serving
 from conftest import ROOT, venv_env
 
 # script: (arguments at tiny sizes, a piece of the line that carries its figures); None: another test runs it
@@ -63,10 +68,16 @@ def test_every_benchmark_script_has_a_smoke_row():
     assert set(SMOKE) - scripts == set(), "smoke rows without a script"
 
 
+@pytest.fixture(scope="module")
+def scripts_env():
+    with serving(ROOT, venv_env(), scripts=True) as (env, _log):
+        yield env
+
+
 @pytest.mark.parametrize("script", sorted(name for name, row in SMOKE.items() if row is not None))
-def test_the_benchmark_runs_at_tiny_sizes(script, tmp_path):
+def test_the_benchmark_runs_at_tiny_sizes(script, tmp_path, scripts_env):
     args, expected = SMOKE[script]
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], cwd=tmp_path, env=venv_env(),
+    out = subprocess.run(command(ROOT / "benchmarks" / script, *args), cwd=tmp_path, env=scripts_env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"{script} {' '.join(args)} failed:\n{out.stderr[-3000:]}"
     assert expected in out.stdout, f"{script}: no '{expected}' in its output:\n{out.stdout[-2000:]}"

@@ -29,7 +29,7 @@ def test_a_forked_stage_answers_as_a_fresh_one(server):
     assert (forked.returncode, forked.stdout, forked.stderr) == (fresh.returncode, fresh.stdout, fresh.stderr)
     assert fresh.returncode == 2 and fresh.stderr.startswith("error: params.yaml: section 'runs.nosuch'")
     with open(log) as f:
-        assert f.read().splitlines()[-1] == "forked stages.train --run nosuch"
+        assert f.read().splitlines()[-1] == "forked -m stages.train --run nosuch"
     other = _run(env, "python", "-c", "import sys; print(sys.argv[1:])", "-m", "stages.train")  # not a stage
     assert other.returncode == 0 and other.stdout == "['-m', 'stages.train']\n"
 
@@ -45,4 +45,4 @@ def test_another_environment_or_params_file_gets_a_fresh_interpreter(server, tmp
         assert out.returncode == 2 and out.stderr.startswith("error: "), out.stderr
         with open(log) as f:
             last = f.read().splitlines()[-1]
-        assert last.startswith("fresh stages.train --run nosuch") and last.endswith(f": {why}"), last
+        assert last.startswith("fresh -m stages.train --run nosuch") and last.endswith(f": {why}"), last
