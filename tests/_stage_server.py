@@ -9,10 +9,10 @@ on the PATH hands ``python -m stages.<name> ...`` to it: the server forks, the c
 stdin, stdout, stderr, working folder and environment, runs the stage module as ``__main__`` exactly as
 ``python -m`` does, and its exit status becomes the caller's. Every other ``python`` command runs as ever.
 
-What a fresh interpreter would do differently, the child refuses to guess: a caller whose environment
-(PATH aside) or working folder differs from the server's, or that names another params file, gets a fresh
-interpreter (the child replaces itself with ``python -m ...``), so a stage's pins and thread count are
-always its own. Of genvid, only what ``stages`` imports for the pins is loaded before the fork, so each
+What a fresh interpreter would do differently, the child refuses to guess: a caller whose working folder
+differs from the server's, or whose environment does once the stage's own pins are applied to it (PATH
+aside; the pins carry its params file's thread count), gets a fresh interpreter (the child replaces itself
+with ``python -m ...``), so a stage's pins and thread count are always its own. Of genvid, only what ``stages`` imports for the pins is loaded before the fork, so each
 stage imports its own code. The bytes are the same either way: tests/test_pipeline_e2e.py builds the data
 stages and a training run both ways.
 
@@ -60,18 +60,20 @@ def _comparable(env: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def serving(project: os.PathLike | str, env: dict[str, str], scripts: bool = False
-            ) -> Iterator[tuple[dict[str, str], str]]:
-    """A server for ``project`` started with ``env`` (the stages' environment); yields the environment
-    whose ``python -m stages.<name>`` it serves, and the path of its log (a line per command it forked).
-    ``scripts``: a server of scripts (``command``) instead, which pins nothing: a script pins what it
-    needs itself, in its own subprocesses."""
+def serving(project: os.PathLike | str, env: dict[str, str], scripts: bool = False,
+            params: os.PathLike | str | None = None) -> Iterator[tuple[dict[str, str], str]]:
+    """A server for ``project`` started with ``env`` (the stages' environment) and pinned for ``params``
+    (default: the project's params.yaml); yields the environment whose ``python -m stages.<name>`` it
+    serves, and the path of its log (a line per command it forked). ``scripts``: a server of scripts
+    instead, which pins nothing: a script pins what it needs itself, in its own subprocesses."""
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="genvid-stages-") as tmp:
         address, log = os.path.join(tmp, "socket"), os.path.join(tmp, "server.log")
         with open(log, "w") as err:
+            pins = [] if params is None else ["--params", os.fspath(params)]  # what `import stages` reads
             server = subprocess.Popen([python, os.path.abspath(__file__), "serve-scripts" if scripts else "serve",
-                                       address], cwd=project, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+                                       address, *pins], cwd=project, env=env, stdout=subprocess.PIPE, stderr=err,
+                                      text=True)
         try:
             if server.stdout.readline().strip() != "ready":
                 server.wait(30)
@@ -83,9 +85,10 @@ def serving(project: os.PathLike | str, env: dict[str, str], scripts: bool = Fal
             server.stdout.close()
 
 
-def command(script: os.PathLike | str, *args: str) -> list[str]:
-    """``python script args...`` through the server whose environment the caller passes (``serving``)."""
-    return [sys.executable, "-I", "-S", os.path.abspath(__file__), "client", os.fspath(script), *args]
+def command(*argv: os.PathLike | str) -> list[str]:
+    """``python argv...`` (``-m stages.<name> ...`` or ``script ...``) through the server whose environment
+    the caller passes (``serving``)."""
+    return [sys.executable, "-I", "-S", os.path.abspath(__file__), "client", *map(os.fspath, argv)]
 
 
 # ----------------------------------------------------------------------------- the server
@@ -147,8 +150,6 @@ def _why_fresh(request: dict, server_env: dict[str, str], server_cwd: str, scrip
     if not scripts:
         if os.path.realpath(request["cwd"]) != os.path.realpath(server_cwd):
             return f"another folder, {request['cwd']}"
-        if any(a.split("=")[0] == "--params" for a in argv):
-            return "another params file"
         from genvid.determinism import params_path_from_argv, pin_environment, threads_from_params
 
         try:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from _stage_server import command, serving
 from conftest import ROOT, venv_env
 from genvid.data.clips import ClipDataset
 from genvid.data.frames import write_frames
@@ -223,9 +224,18 @@ def test_sample_twice_gives_identical_bytes(trained, tmp_path):
     assert sha(out) == before
 
 
-def run_cli(root: Path, stage: str, run: str):
-    return subprocess.run([sys.executable, "-m", f"stages.{stage}", *args(root, run)], cwd=ROOT, env=venv_env(),
-                          capture_output=True, text=True)
+@pytest.fixture(scope="module")
+def run_cli(tmp_path_factory):
+    """``run_cli(root, stage, run)``: ``python -m stages.<stage>`` on ``root`` as a fork of the stage server
+    (tests/_stage_server.py), pinned for tiny_params' thread count."""
+    params = tmp_path_factory.mktemp("server") / "params.yaml"
+    params.write_text(yaml.safe_dump(tiny_params()))
+    with serving(ROOT, venv_env(), params=params) as (env, _log):
+        def run_cli(root: Path, stage: str, run: str):
+            return subprocess.run(command("-m", f"stages.{stage}", *args(root, run)), cwd=ROOT, env=env,
+                                  capture_output=True, text=True)
+
+        yield run_cli
 
 
 def one_line_error(result, fragment: str) -> None:
@@ -235,7 +245,7 @@ def one_line_error(result, fragment: str) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path):
+def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path, run_cli):
     # an empty test split: no clip of context + horizon frames fits in it
     root = tmp_path / "empty"
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints"))
@@ -275,7 +285,7 @@ def test_sample_errors_are_one_line_and_write_nothing(trained, tmp_path):
         assert not (path / "data/driving/samples").exists() or not any((path / "data/driving/samples").iterdir())
 
 
-def test_unknown_model_key_is_rejected_by_train(trained, tmp_path):
+def test_unknown_model_key_is_rejected_by_train(trained, tmp_path, run_cli):
     root = tmp_path / "bad"
     shutil.copytree(trained, root, ignore=shutil.ignore_patterns("samples", "checkpoints", "models"))
     params = tiny_params()
@@ -292,7 +302,7 @@ def checkpoint_step(path: Path) -> int | None:
 
 
 @pytest.mark.slow
-def test_sigkill_then_rerun_equals_uninterrupted(trained, tmp_path):
+def test_sigkill_then_rerun_equals_uninterrupted(trained, tmp_path, run_cli):
     params = tiny_params()
     params["train"]["vq"]["vqvae"].update(steps=48, ckpt_every=6, val_every=20, val_batches=1, log_every=7)
     params["train"]["vq"]["prior_top"].update(steps=2)

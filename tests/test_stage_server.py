@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+import yaml
 
 from _stage_server import serving
 from conftest import ROOT, venv_env
@@ -34,15 +35,21 @@ def test_a_forked_stage_answers_as_a_fresh_one(server):
     assert other.returncode == 0 and other.stdout == "['-m', 'stages.train']\n"
 
 
-def test_another_environment_or_params_file_gets_a_fresh_interpreter(server, tmp_path):
+def test_another_environment_or_thread_count_gets_a_fresh_interpreter(server, tmp_path):
+    """A params file of the server's thread count is served; one of another count, or another
+    environment, starts afresh, naming the variables that differ after the stage's pins."""
     env, log = server
-    params = tmp_path / "params.yaml"
-    params.write_text((ROOT / "params.yaml").read_text())
-    for caller, args, why in (({**env, "ATEN_CPU_CAPABILITY": "default"}, (), "environment differs in "
-                                                                             "['ATEN_CPU_CAPABILITY']"),
-                              (env, ("--params", str(params)), "another params file")):
+    same, other = tmp_path / "same.yaml", tmp_path / "other.yaml"
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    same.write_text(yaml.safe_dump(params))
+    other.write_text(yaml.safe_dump({**params, "repro": {**params["repro"], "threads": params["repro"]["threads"] + 1}}))
+    for caller, args, last_line in (
+            (env, ("--params", str(same)), f"forked -m stages.train --run nosuch --params {same}"),
+            ({**env, "ATEN_CPU_CAPABILITY": "default"}, (), "fresh -m stages.train --run nosuch: environment "
+                                                             "differs in ['ATEN_CPU_CAPABILITY']"),
+            (env, ("--params", str(other)), f"fresh -m stages.train --run nosuch --params {other}: environment "
+                                             "differs in ['MKL_NUM_THREADS', 'OMP_NUM_THREADS']")):
         out = _run(caller, *BAD, *args)
         assert out.returncode == 2 and out.stderr.startswith("error: "), out.stderr
         with open(log) as f:
-            last = f.read().splitlines()[-1]
-        assert last.startswith("fresh -m stages.train --run nosuch") and last.endswith(f": {why}"), last
+            assert f.read().splitlines()[-1] == last_line
