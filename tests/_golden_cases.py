@@ -4,6 +4,7 @@
     python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last [--compile]
     python tests/_golden_cases.py THREADS --train-only --only 'train:svg_lp'   # the cases a regex matches (smoke)
     python tests/_golden_cases.py THREADS --train-only --ops   # {"train:<model>": [the aten ops its steps ran]}
+    python tests/_golden_cases.py THREADS --ops-to FILE   # the digests printed, the ops written to FILE
     python tests/_golden_cases.py THREADS --train-only --keep-going   # a case that raises: "error: ..." (GPU check)
 
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
@@ -42,6 +43,7 @@ CHANNELS_LAST = "--channels-last" in ARGS
 COMPILE = "--compile" in ARGS
 ONLY = ARGS[ARGS.index("--only") + 1] if "--only" in ARGS else None  # a regex over case names (benchmarks/gpu_check.py)
 OPS = "--ops" in ARGS  # each training case's aten ops in place of its digest (tests/test_golden.py)
+OPS_TO = ARGS[ARGS.index("--ops-to") + 1] if "--ops-to" in ARGS else None  # beside the digests, into a file
 # a case that raises is recorded as "error: <type>: <message>" and the others still run (the GPU check: one
 # network's missing deterministic kernel must not hide every other network's answer)
 KEEP_GOING = "--keep-going" in ARGS
@@ -167,14 +169,14 @@ def _train_cases(work: Path) -> dict[str, str]:
     tiny = apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
     cfg = TrainConfig.from_dict({"steps": STEPS, "batch_size": 2, "lr": 1e-3, "warmup_steps": 1, "grad_clip": 1.0,
                                  "val_every": STEPS, "log_every": 1, "ckpt_every": STEPS, "seed": 1}, "train")
-    out = {}
+    out, ops_of = {}, {}
 
     def trained(name: str, model: torch.nn.Module, objective, data) -> None:
         if ONLY is not None and not re.fullmatch(ONLY, f"train:{name}"):
             return
         groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
         try:
-            with (OpNames() if OPS else contextlib.nullcontext()) as ops:
+            with (OpNames() if OPS or OPS_TO else contextlib.nullcontext()) as ops:
                 fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
                     device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
         except Exception as e:
@@ -183,6 +185,8 @@ def _train_cases(work: Path) -> dict[str, str]:
             out[f"train:{name}"] = f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             return
         out[f"train:{name}"] = sorted(ops.names) if OPS else digest(*model.state_dict().values())
+        if OPS_TO:
+            ops_of[f"train:{name}"] = sorted(ops.names)
 
     # the pixel models at 32 x 32
     clips = (torch.randint(0, 256, (4, 8, 3, 32, 32), generator=torch.Generator().manual_seed(5)).float() / 255)
@@ -249,6 +253,8 @@ def _train_cases(work: Path) -> dict[str, str]:
         prior = PixelSNAIL3d(prior_config(vq[f"prior_{level}"], level, info, f"prior_{level}",
                                           ([0.1, 0.2, 0.0], [0.5, 0.25, 1.0])))
         trained(f"vq_action.prior_{level}", prior, prior_objective(level), steered)
+    if OPS_TO:
+        Path(OPS_TO).write_text(json.dumps(ops_of, indent=1, sort_keys=True))
     return out
 
 

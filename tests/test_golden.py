@@ -32,11 +32,19 @@ THREADS = 1
 
 
 @pytest.fixture(scope="module")
-def measured() -> dict[str, str]:
-    out = subprocess.run([sys.executable, str(ROOT / "tests/_golden_cases.py"), str(THREADS)], cwd=ROOT,
-                         env=venv_env(), capture_output=True, text=True)
+def cases(tmp_path_factory) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every case's digest, and each training case's aten ops, recorded in the same run (the recording
+    re-dispatches every op as it is: the digests are the golden ones)."""
+    ops = tmp_path_factory.mktemp("golden") / "ops.json"
+    out = subprocess.run([sys.executable, str(ROOT / "tests/_golden_cases.py"), str(THREADS), "--ops-to", str(ops)],
+                         cwd=ROOT, env=venv_env(), capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)
+    return json.loads(out.stdout), json.loads(ops.read_text())
+
+
+@pytest.fixture(scope="module")
+def measured(cases) -> dict[str, str]:
+    return cases[0]
 
 
 def _golden() -> dict:
@@ -237,11 +245,11 @@ def test_the_op_list_covers_torchs_own_list_of_operations_without_deterministic_
         "torch's list changed: map its new entries to aten ops in THROWS_ON_CUDA")
 
 
-def test_no_network_trains_through_an_op_without_a_deterministic_cuda_kernel():
+def test_no_network_trains_through_an_op_without_a_deterministic_cuda_kernel(cases):
     """The GPU check's first run on an H100 stopped at avg_pool3d's backward (the CVG discriminators):
     every network's three training steps here, on the CPU, must run none of the ops that throw under
     deterministic algorithms on CUDA, so the GPU cannot find the next one first."""
-    ops = _train_cases("--ops")
+    ops = cases[1]
     from genvid.models import registry
 
     assert {f"train:{name}" for name, spec in registry.MODELS.items() if spec.network is not None} <= set(ops)
