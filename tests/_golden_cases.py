@@ -3,8 +3,7 @@
     python tests/_golden_cases.py THREADS   # prints {"case": "sha256 prefix", ...} as JSON
     python tests/_golden_cases.py THREADS --train-only --device cuda --precision bf16 --channels-last [--compile]
     python tests/_golden_cases.py THREADS --train-only --only 'train:svg_lp'   # the cases a regex matches (smoke)
-    python tests/_golden_cases.py THREADS --train-only --ops   # {"train:<model>": [the aten ops its steps ran]}
-    python tests/_golden_cases.py THREADS --ops-to FILE   # the digests printed, the ops written to FILE
+    python tests/_golden_cases.py THREADS --ops-to FILE   # and {"train:<model>": [the aten ops its steps ran]} to FILE
     python tests/_golden_cases.py THREADS --train-only --keep-going   # a case that raises: "error: ..." (GPU check)
 
 Runs under genvid's pins (genvid.determinism.pin_environment, applied before torch loads, as
@@ -42,8 +41,7 @@ PRECISION = ARGS[ARGS.index("--precision") + 1] if "--precision" in ARGS else "f
 CHANNELS_LAST = "--channels-last" in ARGS
 COMPILE = "--compile" in ARGS
 ONLY = ARGS[ARGS.index("--only") + 1] if "--only" in ARGS else None  # a regex over case names (benchmarks/gpu_check.py)
-OPS = "--ops" in ARGS  # each training case's aten ops in place of its digest (tests/test_golden.py)
-OPS_TO = ARGS[ARGS.index("--ops-to") + 1] if "--ops-to" in ARGS else None  # beside the digests, into a file
+OPS_TO = ARGS[ARGS.index("--ops-to") + 1] if "--ops-to" in ARGS else None  # each training case's aten ops, to a file
 # a case that raises is recorded as "error: <type>: <message>" and the others still run (the GPU check: one
 # network's missing deterministic kernel must not hide every other network's answer)
 KEEP_GOING = "--keep-going" in ARGS
@@ -176,7 +174,7 @@ def _train_cases(work: Path) -> dict[str, str]:
             return
         groups = model.optimizer_groups() if hasattr(model, "optimizer_groups") else None  # a GAN's g and d
         try:
-            with (OpNames() if OPS or OPS_TO else contextlib.nullcontext()) as ops:
+            with (OpNames() if OPS_TO else contextlib.nullcontext()) as ops:
                 fit(model, objective, data, None, cfg, work / name, "golden", desc=name, optimizers=groups,
                     device=DEVICE, precision=PRECISION, channels_last=CHANNELS_LAST, compile=COMPILE)
         except Exception as e:
@@ -184,7 +182,7 @@ def _train_cases(work: Path) -> dict[str, str]:
                 raise
             out[f"train:{name}"] = f"error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             return
-        out[f"train:{name}"] = sorted(ops.names) if OPS else digest(*model.state_dict().values())
+        out[f"train:{name}"] = digest(*model.state_dict().values())
         if OPS_TO:
             ops_of[f"train:{name}"] = sorted(ops.names)
 
