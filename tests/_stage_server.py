@@ -226,12 +226,10 @@ def client(argv: list[str]) -> int:
     pid = json.loads(sock.recv(1 << 16))["pid"]
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # a stopped caller stops the stage
         signal.signal(signum, lambda s, _f: os.kill(pid, s))
-    while True:
-        try:
-            reply = sock.recv(1 << 16)
-            break
-        except InterruptedError:
-            continue
+    reply = sock.recv(1 << 16)
+    if not reply:  # the server is gone, and with it the status of the stage it started
+        print(f"error: the stage server ended while {' '.join(argv)} ran (pid {pid})", file=sys.stderr)
+        return 1
     return int(json.loads(reply)["code"])
 
 
