@@ -16,8 +16,9 @@ with ``python -m ...``), so a stage's pins and thread count are always its own. 
 stage imports its own code. The bytes are the same either way: tests/test_pipeline_e2e.py builds the data
 stages and a training run both ways.
 
-    python tests/_stage_server.py serve SOCKET    # in the project folder, environment as the stages'
-    python -I -S tests/_stage_server.py client -m stages.<name> ...    # what the shim runs
+    python tests/_stage_server.py serve SOCKET [--params FILE]   # in the project folder, environment as the stages'
+    python tests/_stage_server.py serve-scripts SOCKET            # scripts: no pins (the smoke rows)
+    python -I -S tests/_stage_server.py client -m stages.<name> ...    # what the shim runs (or: client SCRIPT ...)
 
 Only the standard library is imported at the top: the client starts in milliseconds.
 """
@@ -176,7 +177,7 @@ def _child(request: dict, fds: list[int], server_env: dict[str, str], log, scrip
         os.execv(python, [python, *argv])  # a fresh interpreter: its pins are its own
     print(f"forked {' '.join(argv)}", file=log)
     log.close()
-    os.environ.update(request["env"])
+    os.environ.update(request["env"])  # now with the pins _why_fresh applied to it, as the stage's own would
     import atexit
     import runpy
     import tempfile
