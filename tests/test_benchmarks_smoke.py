@@ -39,6 +39,8 @@ SMOKE = {
                      "--score-clips", "2", "--batch", "2", "--set", "models.object_weight=5"],
                     "dynamics-feature_flow --set models.object_weight=5: "),
     "motion_levels.py": None,  # needs the DAG's Dynamics files and classifier: tests/test_motion_levels.py
+    # needs a motion classifier: tests/test_motion_probe.py runs it with an untrained one in a project folder of its own
+    "motion_probe.py": None,
     # needs a DAG's copy-last samples and weights: tests/test_image_levels.py, and on the tiny DAG tests/test_pipeline_e2e.py
     "image_levels.py": None,
     "docs_tables.py": (["--check"], "is its render"),
