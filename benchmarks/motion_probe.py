@@ -74,8 +74,7 @@ class WarpProbe(nn.Module):
 
 def differences(frames: list[torch.Tensor], count: int) -> list[torch.Tensor]:
     """The last ``count`` differences between successive frames, newest first; zeros where there are too few."""
-    out = [frames[-1 - j] - frames[-2 - j] if len(frames) >= j + 2 else torch.zeros_like(frames[-1]) for j in range(count)]
-    return out
+    return [frames[-1 - j] - frames[-2 - j] if len(frames) >= j + 2 else torch.zeros_like(frames[-1]) for j in range(count)]
 
 
 def predict(probe: WarpProbe, mode: str, context: torch.Tensor, horizon: int, count: int) -> torch.Tensor:
