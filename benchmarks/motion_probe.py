@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # the scripts are not a package: memorise.py lies beside this one
-from memorise import as_uint8, batches  # noqa: E402  (first: it pins the stages' kernels before torch loads)
+from memorise import Scorer, as_uint8, batches  # noqa: E402  (first: it pins the stages' kernels before torch loads)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -150,11 +150,10 @@ def main(argv: list[str] | None = None) -> None:
 
     train, _ = clip_set(0, size)
     held, labels = clip_set(collect.train_sequences, scored)
-    truth, last = held[:, context:], held[:, context - 1:context].expand(-1, horizon, -1, -1, -1)
-    copy_mse = float(((last - truth) ** 2).mean())
+    scorer = Scorer("held-out", held, labels, context, horizon, model)  # copy-last's error, the ceiling, copy-last's
+    truth = held[:, context:]
     make = generator(collect.source).extrapolated_sequence
-    levels = {"real futures (the ceiling)": motion.accuracy(model, as_uint8(truth), labels),
-              "copy-last": motion.accuracy(model, as_uint8(last), labels)}
+    levels = {"real futures (the ceiling)": scorer.ceiling, "copy-last": scorer.copy_acc}
     for name, order in (("constant velocity", 1), ("constant acceleration", 2)):
         redrawn = np.stack([sequence_frames(make(collect.seed, collect.train_sequences + i, context + horizon,
                                                  context, order, "train"))[context:] for i in range(scored)])
@@ -191,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
                                   for i in range(0, scored, 16)]).clamp(0, 1)
             probe.train()
             mse = float(((pred - truth) ** 2).mean())
-            print(f"{step:>5} {seconds / 60:>7.1f} {mse:>8.5f} {copy_mse:>9.5f} "
+            print(f"{step:>5} {seconds / 60:>7.1f} {mse:>8.5f} {scorer.copy_mse:>9.5f} "
                   f"{motion.accuracy(model, as_uint8(pred), labels):>6.3f}", flush=True)
 
 
