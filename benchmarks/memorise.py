@@ -24,7 +24,9 @@ Not the train stage: a minimal loop over the same ``loss``. It uses genvid's Ada
 rate, betas and weight decay per optimiser, at a constant learning rate: no warm-up, schedule, clipping or
 validation. Minibatches are drawn without replacement from a seeded permutation, epoch by epoch, and each
 optimiser steps on its own loss in the model's order. One future per clip comes from a seeded generator, in
-eval mode, as the sample stage draws them. Steps, not minutes: run it alone to compare across runs.
+eval mode, as the sample stage draws them. Steps, not minutes: run it alone to compare across runs. A family
+whose model trains after other components (feature flow's context warp) trains its model here alone: those stay
+as built, untrained (the header says which).
 Needs the benchmark's motion classifier for the accuracy columns (``dvc repro motion_classifier@<benchmark>``);
 without it those columns say "-".
 """
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     from genvid.layout import benchmark_paths
     from genvid.machine import cpu_generation
     from genvid.metrics import motion
+    from genvid.models.family import train_sections
     from genvid.models.registry import get
 
     try:
@@ -197,8 +200,10 @@ def main(argv: list[str] | None = None) -> None:
     if not is_generated(bench.collect):
         raise SystemExit(f"memorise.py: run {args.run}: benchmark {run.benchmark!r} is recorded, not generated: "
                          "it has no training stream to take the first sequences of")
-    if spec.network is None or len(spec.components) != 1:
+    if spec.network is None or spec.components[-1:] != ("model",):
         raise SystemExit(f"memorise.py: run {args.run}: model {run.model!r} is not one network trained on pixels")
+    train_params = train_sections(spec, run)["model"][1]  # the model's own block
+    untrained = spec.components[:-1]
     if spec.conditioning is not None:
         raise SystemExit(f"memorise.py: run {args.run}: model {run.model!r} reads per-frame "
                          f"{spec.conditioning}, which generated sequences do not have")
@@ -206,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"memorise.py: --clips {max(sizes)} is more than the {bench.collect.train_sequences} "
                          f"sequences of benchmarks.{run.benchmark}.collect.train_sequences")
     context, horizon = bench.protocol.context_frames, bench.protocol.horizon
-    train_len = int(run.train_params.get("clip_len") or bench.clips.clip_len)  # the train stage's clips
+    train_len = int(train_params.get("clip_len") or bench.clips.clip_len)  # the train stage's clips
     length = max(train_len, context + horizon)
     classifier_path = benchmark_paths(run.benchmark, Path(args.root)).motion_classifier
     classifier = None
@@ -224,7 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# {args.run}{''.join(f' --set {item}' for item in args.set)}: the run's network trained on the first N training sequences ({train_len} frames; "
           f"scored {context} -> {horizon}), batch {args.batch}, seed {args.seed}; open-loop MSE in [0, 1] pixels and "
           f"motion accuracy of one future per clip (benchmarks/memorise.py)")
-    print(f"# {cpu_generation()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"# {cpu_generation()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+          + (f"; components trained before the model stay untrained here: {', '.join(untrained)}" if untrained else ""))
     print(f"{'N':>5} {'step':>5} {'minutes':>7}  {'clips':<9} {'scored':>6} {'mse':>8} {'copy-last':>9} "
           f"{'motion':>6} {'copy-last':>9} {'ceiling':>7}")
     for size, total, interval in zip(sizes, steps, every):
@@ -233,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
                 Scorer("held-out", held, held_labels, context, horizon, classifier)]
         torch.manual_seed(args.seed)
         model = spec.network(run.model_params, channels, resolution, context)
-        opts = optimisers(model, run.train_params)
+        opts = optimisers(model, train_params)
         draw = batches(size, args.batch, args.seed)
         model.train()
         seconds = 0.0

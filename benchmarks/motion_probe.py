@@ -17,10 +17,11 @@ points (genvid.models.feature_flow.flow.warp_pixels, bilinear), and the displace
   the last ``--differences`` differences between successive frames, the model's own frames once past the context.
   It trains on its open-loop rollout of the horizon.
 
-Both read their inputs through the same stack: the frames average-pooled by ``--scale``, a 3×3 convolution,
-dilated 3×3 convolutions (dilations DILATIONS, so one output sees about 70 pixels of the pooled frame), LeakyReLU,
-a 3×3 head that starts at zero (the untrained probe copies the last frame), its output upsampled back by
-``--scale``. Loss: the squared error of the horizon's frames; genvid's AdamW without weight decay, a constant
+Both read their inputs through the same stack, the one feature flow's context warp uses
+(genvid.models.feature_flow.warp.DisplacementStack): the frames average-pooled by ``--scale``, a 3×3 convolution,
+dilated 3×3 convolutions (one output sees about 70 pixels of the pooled frame), LeakyReLU, a 3×3 head that starts
+at zero (the untrained probe copies the last frame), its output upsampled back by ``--scale``. The context probe is
+that warp, trained alone. Loss: the squared error of the horizon's frames; genvid's AdamW without weight decay, a constant
 learning rate, minibatches from a seeded permutation of the first ``--clips`` generated training sequences
 (the train stage's, benchmarks/memorise.py's batches).
 
@@ -43,48 +44,26 @@ from memorise import Scorer, as_uint8, batches  # noqa: E402  (first: it pins th
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
 
-DILATIONS = (1, 2, 4, 8, 16, 1)
-MAX_SHIFT, SOFTNESS = 24.0, 4.0  # displacement = MAX_SHIFT tanh(head / SOFTNESS): at most 24 px, 6 px per unit near 0
-
-
-class WarpProbe(nn.Module):
-    """inputs [B, C_in, H, W] -> displacements [B, 2 * outputs, H, W] in pixels of the frame."""
-
-    def __init__(self, inputs: int, outputs: int, width: int, scale: int):
-        super().__init__()
-        self.scale = scale
-        layers: list[nn.Module] = [nn.Conv2d(inputs, width, 3, 1, 1), nn.LeakyReLU(0.2)]
-        for d in DILATIONS:
-            layers += [nn.Conv2d(width, width, 3, 1, d, dilation=d), nn.LeakyReLU(0.2)]
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Conv2d(width, 2 * outputs, 3, 1, 1)
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.scale > 1:
-            x = nn.functional.avg_pool2d(x, self.scale)
-        out = self.head(self.body(x))
-        if self.scale > 1:  # a displacement in pooled pixels is ``scale`` frame pixels
-            out = nn.functional.interpolate(out, scale_factor=self.scale, mode="bilinear", align_corners=False) * self.scale
-        return MAX_SHIFT * torch.tanh(out / SOFTNESS)
+from genvid.models.feature_flow.flow import warp_pixels  # noqa: E402
+from genvid.models.feature_flow.warp import MOTIONS, ContextWarp, DisplacementStack, differences  # noqa: E402
 
 
-def differences(frames: list[torch.Tensor], count: int) -> list[torch.Tensor]:
-    """The last ``count`` differences between successive frames, newest first; zeros where there are too few."""
-    return [frames[-1 - j] - frames[-2 - j] if len(frames) >= j + 2 else torch.zeros_like(frames[-1]) for j in range(count)]
-
-
-def predict(probe: WarpProbe, mode: str, context: torch.Tensor, horizon: int, count: int) -> torch.Tensor:
-    """The future [B, horizon, C, H, W] from ``context`` [B, Tc, C, H, W] (module docstring)."""
-    from genvid.models.feature_flow.flow import warp_pixels
-
-    frames = list(context.unbind(1))
+def make_probe(mode: str, channels: int, context: int, horizon: int, count: int, width: int,
+               scale: int, motion: str = "free", levels: int = 1) -> ContextWarp | DisplacementStack:
+    """The context probe is feature flow's context warp (``motion``: its parametrisation); the rollout probe its
+    stack, reading one frame and ``count`` differences, drawing one displacement."""
     if mode == "context":
-        shifts = probe(torch.cat([frames[-1], *differences(frames, len(frames) - 1)], dim=1))
-        return torch.stack([warp_pixels(frames[-1], shifts[:, 2 * h:2 * h + 2]) for h in range(horizon)], dim=1)
+        return ContextWarp(channels, context, horizon, width, scale, motion, levels)
+    return DisplacementStack(channels * (1 + count), 1, width, scale)
+
+
+def predict(probe: ContextWarp | DisplacementStack, mode: str, context: torch.Tensor, horizon: int,
+            count: int) -> torch.Tensor:
+    """The future [B, horizon, C, H, W] from ``context`` [B, Tc, C, H, W] (module docstring)."""
+    if mode == "context":
+        return probe(context, horizon)
+    frames = list(context.unbind(1))
     for _ in range(horizon):
         frames.append(warp_pixels(frames[-1], probe(torch.cat([frames[-1], *differences(frames, count)], dim=1))))
     return torch.stack(frames[context.shape[1]:], dim=1)
@@ -97,6 +76,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", default=str(ROOT), help="where the benchmark's motion classifier is")
     parser.add_argument("--mode", choices=("context", "rollout"), default="context")
     parser.add_argument("--scale", type=int, default=2, help="the probe reads the frames pooled by this factor")
+    parser.add_argument("--motion", choices=MOTIONS, default="free",
+                        help="context: one displacement per future frame, or a velocity and an acceleration per pixel")
+    parser.add_argument("--levels", type=int, default=1, help="context: the loss over this many pooled scales")
     parser.add_argument("--differences", type=int, default=7, help="rollout: frame differences read per step")
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--clips", type=int, default=0, help="the first N training sequences (0: every one)")
@@ -104,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--every", type=int, default=300)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=0.002)
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
+                        help="the learning rate over the steps, as the train loop's (cosine: down to a tenth)")
     parser.add_argument("--score-clips", type=int, default=80, help="held-out validation sequences scored")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -119,6 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     from genvid.machine import cpu_generation
     from genvid.metrics import motion
     from genvid.numerics import AdamW
+    from genvid.train.config import TrainConfig, lr_factor
 
     try:
         bench = P.benchmark(P.read_params(args.params), args.benchmark, args.params)
@@ -160,13 +145,14 @@ def main(argv: list[str] | None = None) -> None:
         levels[f"context motion extrapolated at {name}"] = motion.accuracy(model, redrawn, labels)
 
     torch.manual_seed(args.seed)
-    channels = train.shape[2]
-    inputs = channels * (context if args.mode == "context" else 1 + args.differences)
-    probe = WarpProbe(inputs, horizon if args.mode == "context" else 1, args.width, args.scale)
+    probe = make_probe(args.mode, train.shape[2], context, horizon, args.differences, args.width, args.scale,
+                       args.motion, args.levels)
     opt = AdamW(probe.parameters(), lr=args.lr, weight_decay=0.0)
-    print(f"# {args.benchmark}: a {args.mode} warp probe (benchmarks/motion_probe.py), features at 1/{args.scale} of the "
+    schedule = TrainConfig(steps=args.steps, batch_size=args.batch, lr=args.lr, schedule=args.schedule)
+    print(f"# {args.benchmark}: a {args.mode} warp probe (benchmarks/motion_probe.py)"
+          + (f", {args.motion} motion, loss over {args.levels} scale(s)" if args.mode == "context" else "") + f", features at 1/{args.scale} of the "
           f"frame, width {args.width}" + (f", {args.differences} differences" if args.mode == "rollout" else "")
-          + f"; the first {size} training sequences, batch {args.batch}, lr {args.lr}, seed {args.seed}; "
+          + f"; the first {size} training sequences, batch {args.batch}, lr {args.lr} ({args.schedule}), seed {args.seed}; "
           f"{context} -> {horizon}, scored on {scored} held-out validation sequences, one future each")
     print(f"# {cpu_generation()}, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"{sum(p.numel() for p in probe.parameters())} parameters")
@@ -178,9 +164,14 @@ def main(argv: list[str] | None = None) -> None:
     for step in range(1, args.steps + 1):
         start = time.perf_counter()
         clips = train[next(draw)]
-        loss = ((predict(probe, args.mode, clips[:, :context], horizon, args.differences) - clips[:, context:]) ** 2).mean()
+        if args.mode == "context":  # the warp's own loss
+            loss = probe.loss(clips)[0]
+        else:
+            loss = ((predict(probe, args.mode, clips[:, :context], horizon, args.differences) - clips[:, context:]) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        for group in opt.param_groups:
+            group["lr"] = args.lr * lr_factor(step - 1, schedule)
         opt.step()
         seconds += time.perf_counter() - start
         if step % args.every == 0 or step == args.steps:

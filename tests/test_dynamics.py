@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import h5py
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from conftest import ROOT
@@ -252,6 +253,22 @@ def test_the_clip_datasets_read_it(test_set):
     assert train.sequence(13).label == 3  # class = index % 10
     val = clip_set(bench, paths.frames, paths.split, None, "val", 16, 16)
     assert val.sequence(0).frames.tobytes() == D.generate_sequence(bench.collect.seed, 60, 16).frames.tobytes()
+
+
+def test_kept_clips_are_drawn_once_give_the_same_bytes_and_stop_at_the_byte_budget(test_set, monkeypatch):
+    import genvid.data.clips as C
+
+    root, paths = test_set
+    bench = P.benchmark(P.read_params(root / "params.yaml"), "dynamics", root / "params.yaml")
+    plain = clip_set(bench, paths.frames, paths.split, None, "train", 16, 1)
+    kept = clip_set(bench, paths.frames, paths.split, None, "train", 16, 1, keep=True)
+    drawn = []
+    sequence = kept.sequence
+    monkeypatch.setattr(kept, "sequence", lambda i: drawn.append(i) or sequence(i))
+    monkeypatch.setattr(C, "KEEP_BYTES", 2 * 16 * 64 * 64 * 3)  # room for two sequences
+    for i in (0, 1, 2, 0, 1, 2):
+        assert torch.equal(kept[i], plain[i])
+    assert drawn == [0, 1, 2, 2] and sorted(kept.kept) == [0, 1]  # the third did not fit: drawn each time
 
 
 def test_params_rules_for_dynamics(tmp_path):

@@ -1,5 +1,6 @@
-"""benchmarks/motion_probe.py: its inputs, its warp's direction, an untrained probe copying, a run end to end with an
-untrained classifier in a project folder of the test's own (the smoke row's job: the script needs a classifier)."""
+"""benchmarks/motion_probe.py: an untrained probe copying, a run end to end with an untrained classifier in a project
+folder of the test's own (the smoke row's job: the script needs a classifier). Its stack's inputs and direction are
+feature flow's context warp's: tests/test_context_warp.py."""
 import numpy as np
 import pytest
 import torch
@@ -9,33 +10,14 @@ from conftest import ROOT, load_benchmark
 probe_mod = load_benchmark("motion_probe")
 
 
-def test_differences_are_newest_first_with_zeros_where_there_are_too_few():
-    frames = [torch.full((1, 1, 2, 2), float(v)) for v in (1, 4, 9)]
-    out = probe_mod.differences(frames, 3)
-    assert [float(d[0, 0, 0, 0]) for d in out] == [5.0, 3.0, 0.0]  # 9 - 4, 4 - 1, none before the first
-
-
 @pytest.mark.parametrize("mode", ["context", "rollout"])
 def test_an_untrained_probe_copies_the_last_context_frame(mode):
     torch.manual_seed(0)
     context = torch.rand(2, 4, 3, 16, 16)
-    inputs = 3 * (4 if mode == "context" else 1 + 2)
-    probe = probe_mod.WarpProbe(inputs, 3 if mode == "context" else 1, 4, 2)  # the head starts at zero
+    probe = probe_mod.make_probe(mode, 3, 4, 3, 2, 4, 2)  # the head starts at zero
     out = probe_mod.predict(probe, mode, context, 3, 2)
     assert out.shape == (2, 3, 3, 16, 16)
     assert torch.equal(out, context[:, -1:].expand(-1, 3, -1, -1, -1))
-
-
-def test_a_displacement_of_one_pixel_reads_the_frame_one_column_to_the_right():
-    context = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(1, 2, 3, 8, 8)
-    probe = probe_mod.WarpProbe(3 * 2, 1, 2, 2)
-    one = float(np.arctanh(1.0 / probe_mod.MAX_SHIFT)) * probe_mod.SOFTNESS / 2  # the head's unit at scale 2
-    with torch.no_grad():
-        probe.head.bias.copy_(torch.tensor([one, 0.0]))
-    out = probe_mod.predict(probe, "context", context, 1, 0)[0, 0]
-    last = context[0, -1]
-    assert torch.allclose(out[:, :, :-1], last[:, :, 1:], atol=1e-3)  # output (i, j) = frame (i, j + 1)
-    assert torch.allclose(out[:, :, -1], last[:, :, -1], atol=1e-3)  # past the edge: the border pixel
 
 
 def test_the_probe_runs_and_scores_against_the_reference_levels(tmp_path, capsys):

@@ -40,7 +40,8 @@ def test_benchmarks_time_exactly_the_registered_one_network_models(tiny):
 def test_every_family_declares_its_components():
     assert registry.get("vq").components == ("vqvae", "prior_top", "prior_bottom", "decoder")
     one_network = [n for n, s in registry.MODELS.items() if s.network is not None]
-    assert one_network and all(registry.get(n).components == ("model",) for n in one_network)
+    assert one_network and all(registry.get(n).components[-1] == "model" for n in one_network)
+    assert registry.get("feature_flow").components == ("warp", "model")  # its context warp trains first
     assert registry.get("copy_last").components == ()
 
 
@@ -54,6 +55,9 @@ def test_train_sections_follow_the_component_count(tiny):
         c: (f"train.vq.{c}", tiny["train"]["vq"][c]) for c in ("vqvae", "prior_top", "prior_bottom", "decoder")}
     rfn = run_of(tiny, "rfn", tiny["train"]["rfn"])
     assert train_sections(registry.get("rfn"), rfn) == {"model": ("train.rfn", tiny["train"]["rfn"])}
+    flow = run_of(tiny, "feature_flow", tiny["train"]["feature_flow"])
+    assert train_sections(registry.get("feature_flow"), flow) == {
+        c: (f"train.feature_flow.{c}", tiny["train"]["feature_flow"][c]) for c in ("warp", "model")}
 
 
 def test_a_bad_later_component_fails_before_the_first_trains(tiny, tmp_path):

@@ -145,13 +145,18 @@ def unit_frames(frames: np.ndarray) -> torch.Tensor:
     return x.float().div_(255.0).contiguous()
 
 
+KEEP_BYTES = 1 << 30  # GeneratedClips(keep=True) keeps at most this many bytes of frames (2,000 Dynamics sequences: 0.4 GB)
+
+
 class GeneratedClips(Dataset):
     """Generated sequences ``first .. first + size - 1`` of a digit pool or stream (the training one
     unless told; SM-MNIST or Dynamics-like, by ``cfg.source``), ``clip_len`` frames each: normalised
-    [C, T, H, W] (with ``stats``) or [0, 1] pixels [T, C, H, W]."""
+    [C, T, H, W] (with ``stats``) or [0, 1] pixels [T, C, H, W]. ``keep``: each sequence's frames stay in memory
+    after its first draw, up to KEEP_BYTES in all (a Dynamics sequence takes milliseconds to draw: a component
+    that sees every one many times would spend more time drawing than training); the same bytes either way."""
 
     def __init__(self, cfg: SMMNISTCollectConfig, first: int, size: int, clip_len: int,
-                 stats: tuple[np.ndarray, np.ndarray] | None, pool: str = "train"):
+                 stats: tuple[np.ndarray, np.ndarray] | None, pool: str = "train", keep: bool = False):
         if cfg.source == "smmnist":
             pools()  # a missing digits package fails here, not in a worker
         else:
@@ -161,6 +166,8 @@ class GeneratedClips(Dataset):
         self.channels = GENERATED_CHANNELS[cfg.source]
         self.mean, self.std = stats if stats is not None else (None, None)
         self.starts = np.arange(first, first + size, dtype=np.int64)  # sequence indices (latent files' "start")
+        self.kept: dict[int, np.ndarray] | None = {} if keep else None
+        self.kept_bytes = 0
 
     def __len__(self) -> int:
         return self.size
@@ -174,7 +181,13 @@ class GeneratedClips(Dataset):
 
     def raw(self, index: int) -> np.ndarray:
         """uint8 [T, H, W, C] of sequence ``first + index``."""
-        return sequence_frames(self.sequence(index))
+        if self.kept is not None and index in self.kept:
+            return self.kept[index]
+        frames = sequence_frames(self.sequence(index))
+        if self.kept is not None and self.kept_bytes + frames.nbytes <= KEEP_BYTES:
+            self.kept[index] = frames
+            self.kept_bytes += frames.nbytes
+        return frames
 
     def __getitem__(self, index: int) -> torch.Tensor:
         frames = self.raw(index)
@@ -182,9 +195,10 @@ class GeneratedClips(Dataset):
 
 
 def clip_set(bench, frames: Path, split_path: Path, stats_path: Path | None, split: str, clip_len: int,
-             stride: int, cond: str | None = None) -> Dataset:
+             stride: int, cond: str | None = None, keep: bool = False) -> Dataset:
     """The ``split`` clips of a benchmark: normalised [C, T, H, W] with ``stats_path``, else
-    pixels in [0, 1] [T, C, H, W]; with ``cond``, (clip, per-frame conditioning [T, A]) pairs."""
+    pixels in [0, 1] [T, C, H, W]; with ``cond``, (clip, per-frame conditioning [T, A]) pairs. ``keep``: generated
+    sequences stay in memory once drawn (GeneratedClips; a recorded benchmark's clips are read from its file)."""
     collect = bench.collect
     if is_generated(collect) and split in ("train", "val"):
         if cond is not None:
@@ -193,7 +207,7 @@ def clip_set(bench, frames: Path, split_path: Path, stats_path: Path | None, spl
         stats = None if stats_path is None else load_stats(read_json(stats_path), str(stats_path))
         first, size = (0, collect.train_sequences) if split == "train" else (collect.train_sequences,
                                                                               collect.val_sequences)
-        return GeneratedClips(collect, first, size, clip_len, stats)
+        return GeneratedClips(collect, first, size, clip_len, stats, keep=keep)
     if stats_path is None:
         return UnitClipDataset(frames, split_path, split, clip_len, stride, cond)
     return ClipDataset(frames, split_path, stats_path, split, clip_len, stride, cond)

@@ -9,6 +9,7 @@ hierarchy of latents) seed 004 Table 4.2's test ELBO and Fig. 4.4's KL per chann
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -37,8 +38,19 @@ COMPONENT = "model"  # a pixel model's one component: checkpoints/<run>/model, c
 SAMPLING = "sampling"  # models.<name>.sampling: a family's prediction-time options (pixel_spec's ``sampling``)
 
 
+@dataclass(frozen=True)
+class Before:
+    """Components a pixel family trains before its model (pixel_spec's ``before``): their names, and
+    ``fit(ctx, fit, cfg)``, which trains those the run's config needs and returns what readies each newly built
+    model with them, and their training metrics ({component: ...}, one entry per component it trained). The
+    model's train params are then ``train.<model>.model``, theirs ``train.<model>.<name>``."""
+
+    components: tuple[str, ...]
+    fit: Callable[[RunContext, Fit, Any], tuple[Callable[[nn.Module], nn.Module], dict[str, Any]]]
+
+
 def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditioning: str | None = None,
-               sampling: type | None = None, **declared: Any) -> ModelSpec:
+               sampling: type | None = None, before: Before | None = None, **declared: Any) -> ModelSpec:
     """The family of ``model(config)``, an nn.Module with ``loss(frames, step)`` and
     ``generate(context, horizon, num_samples, generator)`` on [0, 1] pixels (with
     ``conditioning``, e.g. "action": ``loss(frames, step, cond)`` and ``generate(..., cond)``).
@@ -46,7 +58,8 @@ def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditi
     dataclass of the model's prediction-time options, ``models.<name>.sampling`` (read when predicting, not
     part of what trains: a change reruns sampling, not training; its ``against(cfg)`` names a problem with them for
     the model of ``cfg``), which the predictor hands to the model's
-    ``configure_sampling``. ``declared``: the spec's report declarations (label, citation, choices)."""
+    ``configure_sampling``. ``before``: components trained first (Before). ``declared``: the spec's report
+    declarations (label, citation, choices)."""
 
     def classes() -> tuple[type, Callable[..., nn.Module]]:
         return config, model
@@ -91,7 +104,12 @@ def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditi
         if conditioning is not None and set(COND_STATS) <= {f.name for f in dataclasses.fields(cfg)}:
             mean, std = conditioning_stats(ctx.frames, ctx.split, conditioning)  # inputs standardised as frames are
             cfg = dataclasses.replace(cfg, cond_mean=tuple(mean), cond_std=tuple(std))
-        return train_pixel_model(ctx, fit, lambda: classes()[1](cfg), to_dict(cfg), conditioning)
+        if before is None:
+            return train_pixel_model(ctx, fit, lambda: classes()[1](cfg), to_dict(cfg), conditioning)
+        ready, trained = before.fit(ctx, fit, cfg)
+        earlier = {c: ctx.run.train_params.get(c) for c in before.components}
+        metrics = train_pixel_model(ctx, fit, lambda: ready(classes()[1](cfg)), to_dict(cfg), conditioning, earlier)
+        return {**metrics, **trained, "components": [*trained, COMPONENT]}  # what trained, in order
 
     def init(ctx: RunContext, height: int, width: int, channels: int = 3) -> None:
         cfg = run_config(ctx, channels, height)
@@ -103,19 +121,26 @@ def pixel_spec(name: str, config: type, model: Callable[..., nn.Module], conditi
             loaded.configure_sampling(sampling_config(ctx.run.model_params, loaded.cfg, ctx.params_path))
         return PixelPredictor(place(loaded, ctx.device, ctx.channels_last), ctx.device, conditioned=conditioning is not None)
 
-    return ModelSpec(name, train, predictor, init=init, components=(COMPONENT,), network=network,
+    components = (COMPONENT,) if before is None else (*before.components, COMPONENT)
+    return ModelSpec(name, train, predictor, init=init, components=components, network=network,
                      figures={TEMPERATURES: temperature_sweep}, conditioning=conditioning,
                      modules=tuple(sorted({config.__module__, model.__module__})), **declared)
 
 
+def pixel_clips(ctx: RunContext, split: str, conditioning: str | None = None, keep: bool = False):
+    """The run's training (or validation) clips of its training length, pixels in [0, 1] (``keep``: clip_set's)."""
+    clips = ctx.bench.clips
+    stride = clips.train_stride if split == "train" else clips.eval_stride
+    return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, training_clip_len(ctx), stride, conditioning, keep)
+
+
 def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module], config: dict,
-                      conditioning: str | None = None) -> dict[str, Any]:
-    """Train on the run's training clips, validate on its validation clips, save ``model.pt``."""
+                      conditioning: str | None = None, earlier: dict | None = None) -> dict[str, Any]:
+    """Train on the run's training clips, validate on its validation clips, save ``model.pt``. ``earlier``: the
+    train params of the components trained before it ({name: block}; its own block is then
+    ``train.<model>.model``), which its fingerprint covers."""
     clips = ctx.bench.clips
     clip_len = training_clip_len(ctx)
-
-    def dataset(split: str, stride: int):
-        return clip_set(ctx.bench, ctx.frames, ctx.split, None, split, clip_len, stride, conditioning)
 
     def objective(m: nn.Module, batch: Any, step: int):
         if conditioning is None:
@@ -123,15 +148,18 @@ def train_pixel_model(ctx: RunContext, fit: Fit, build: Callable[[], nn.Module],
         frames, cond = batch
         return m.loss(frames, step, cond)
 
-    key = fingerprint({"model": config, "clips": {**vars(clips), "clip_len": clip_len}, "collect": vars(ctx.bench.collect)},
-                      [ctx.frames, ctx.split])
+    identity = {"model": config, "clips": {**vars(clips), "clip_len": clip_len}, "collect": vars(ctx.bench.collect)}
+    key = fingerprint({**identity, "earlier_train": earlier} if earlier else identity, [ctx.frames, ctx.split])
+    params, section = ctx.run.train_params, f"train.{ctx.run.model}"
+    if earlier is not None:
+        params, section = params.get(COMPONENT), f"{section}.{COMPONENT}"
     # a model with several optimisers (a GAN's "g" and "d") names their parameters itself
     def groups(m: nn.Module) -> dict[str, list[nn.Parameter]] | None:
         return m.optimizer_groups() if hasattr(m, "optimizer_groups") else None
 
-    fitted = fit(Component(COMPONENT, build, objective,
-                           dataset("train", clips.train_stride), dataset("val", clips.eval_stride), key,
-                           ctx.run.train_params, f"train.{ctx.run.model}", optimizers=groups, desc=ctx.run.name))
+    fitted = fit(Component(COMPONENT, build, objective, pixel_clips(ctx, "train", conditioning),
+                           pixel_clips(ctx, "val", conditioning), key, params, section, optimizers=groups,
+                           desc=ctx.run.name))
     model = fitted.model
     save_model(ctx.model_dir / "model.pt", ctx.run.model, config, model, trained_stamp(ctx))  # weights to the CPU
     metrics = {"parameters": sum(p.numel() for p in model.parameters()), "val": fitted.val}
@@ -150,12 +178,16 @@ def _device(model: nn.Module) -> torch.device:
 
 
 def training_clip_len(ctx: RunContext) -> int:
-    """Frames per training clip: ``train.<model>.clip_len`` where set, else the benchmark's."""
-    own = ctx.run.train_params.get("clip_len")
+    """Frames per training clip: ``train.<model>.clip_len`` where set (``train.<model>.model.clip_len`` in a family
+    with components trained before its model: every component's), else the benchmark's."""
+    block, section = ctx.run.train_params, f"train.{ctx.run.model}"
+    if isinstance(block.get(COMPONENT), dict):
+        block, section = block[COMPONENT], f"{section}.{COMPONENT}"
+    own = block.get("clip_len")
     if own is None:
         return ctx.bench.clips.clip_len
     if isinstance(own, bool) or not isinstance(own, int) or own < 2:  # before the loop's own check: clips come first
-        raise ParamError(f"{ctx.params_path}: train.{ctx.run.model}.clip_len must be >= 2, got {own!r}")
+        raise ParamError(f"{ctx.params_path}: {section}.clip_len must be >= 2, got {own!r}")
     return own
 
 

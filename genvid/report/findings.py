@@ -123,9 +123,9 @@ def paragraph(r: SeedRun, num_samples: int, horizon: int) -> Markup:
     elif steps is None:  # a family of several components (the cascade's levels): each one's steps
         each = [(name, c["steps"], c.get("batch_size")) for name, c in r.train_params.items()
                 if name in (t.get("components") or t) and isinstance(c, dict) and isinstance(c.get("steps"), int)]
-        if each:
-            training += ", trained " + ", ".join(f"{name} for {fmt(n)} steps" + (f" at batch {b}" if isinstance(b, int)
-                                                                                  else "") for name, n, b in each)
+        if each:  # one component trained: as a one-network family's
+            training += ", trained " + ", ".join((f"{name} " if len(each) > 1 else "") + f"for {fmt(n)} steps"
+                                                 + (f" at batch {b}" if isinstance(b, int) else "") for name, n, b in each)
     parts.append(escape(training + ". "))
     scores = Markup("; ").join(Markup("{} {}{}").format(NAMES[k], fmt_stat(stat(m[k].get("best_seq")), DIGITS[k]), UNITS.get(k, ""))
                        for k in ("psnr", "ssim", "lpips"))

@@ -21,7 +21,7 @@ SIZES = Choice(
 
 LOSSES = Choice(
     "Losses and optimisers (<code>models.feature_flow.l2_weight</code>, <code>adv_weight</code>, "
-    "<code>train.feature_flow.optimizers</code>)",
+    "<code>train.feature_flow.model.optimizers</code>)",
     "L2 on the frames predicted from real frames (the context's), weight 1; the non-saturating GAN loss on the "
     "whole clip (first real frame + predictions), weight 0.01; Adam (0.5, 0.999), lr 1e-3 (g) and 2e-4 (d), one "
     "step of each per batch",
@@ -81,6 +81,20 @@ OBJECT_WEIGHT = Choice(
     "{003:§6.3.3}: an L2 on the frames, no weighting stated",
     "genvid's addition, tried on Dynamics (docs/learning.md): the object covers about 3 % of a frame, and the "
     "background the copy mask keeps outweighs its motion in a plain L2")
+
+CONTEXT_WARP = Choice(
+    "Context warp (<code>models.feature_flow.context_warp</code>, <code>warp_*</code>, "
+    "<code>train.feature_flow.warp</code>, issue 48)",
+    "optional: in the horizon the copy mask blends the last context frame warped, bilinearly, by a displacement "
+    "per future frame that a stack of dilated convolutions draws at once from the last context frame and every "
+    "difference between successive context frames (<code>genvid/models/feature_flow/warp.py</code>); it trains "
+    "first and alone, on the squared error of its warped frames (component <code>warp</code>), then stays frozen "
+    "while the GAN trains; off: the mask blends x<sub>t−1</sub> where it was, the thesis's model",
+    "{003:Eq. 6.2}: m<sub>t</sub> ⊙ x<sub>t−1</sub>; the motion reaches the flow through E¹'s ConvLSTM alone, one "
+    "frame at a time",
+    "genvid's addition: at every CPU budget tried, feature flow alone never learned Dynamics' motion "
+    "(docs/learning.md), and benchmarks/motion_probe.py found this structure learns it within minutes. Where it "
+    "is on, the motion of the horizon is the warp's, not the thesis's model's")
 
 DISCRIMINATOR_KERNELS = Choice(
     "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",

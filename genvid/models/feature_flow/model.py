@@ -39,6 +39,9 @@ pixel plus a displacement D² draws in two more channels (bilinear, flow.warp_pi
 pixel can be copied sharp.
 A fourth, ``object_weight`` (off everywhere; docs/learning.md: it did not help either), weighs the L2 terms towards
 the pixels where the clip's moving object is or was (``object_weights``), a few percent of a Dynamics frame.
+A fifth, ``context_warp`` (the default profile's Dynamics run): in the horizon the copy mask blends the last context
+frame warped by the k-th displacement a context warp drew at once from the whole context (genvid.models.feature_flow
+.warp), trained first and alone, frozen here; every other frame copies x_{t-1} as the thesis's model does.
 
 Steered by actions (``feature_flow_action``, issue 48; genvid's, not the thesis's): the action a_{t-1}
 that leads from frame t-1 to frame t (row t-1 of the per-frame ``cond``, standardised with the
@@ -72,6 +75,7 @@ from genvid.errors import GenvidError
 from genvid.models.convlstm import ConvLSTMCell, State
 from genvid.models.feature_flow.flow import (check_kappa, feature_flow, flow_weights, move_pixels, offset_index,
                                              warp_pixels)
+from genvid.models.feature_flow.warp import ContextWarp
 from genvid.models.layers import randn_on
 from genvid.models.predictor import sample_rows
 from genvid.models.steering import action_stats_problem, register_action_stats, standardised_actions
@@ -119,19 +123,30 @@ class FeatureFlowConfig:
     # frame before it differs from the clip's median over time (a moving object on a static background: where it is
     # and where it was), so that a small object's motion is not drowned by the background the copy mask keeps
     object_weight: float = field(default=0.0, metadata=rule(min=0.0))
+    # genvid's addition (issue 48): in the horizon the copy mask blends the last context frame warped by the context
+    # warp (genvid.models.feature_flow.warp: every future frame's displacement drawn at once from the whole context),
+    # trained first and alone as the family's ``warp`` component, then frozen; future frames past ``warp_frames``
+    # copy the previous frame in place, as the thesis's model does
+    context_warp: bool = False
+    warp_frames: int = field(default=8, metadata=rule(min=1))
+    warp_width: int = field(default=24, metadata=rule(min=1))
+    warp_scale: int = field(default=2, metadata=rule(min=1))  # the warp reads the frames average-pooled by this
 
     def validate(self) -> str | None:
-        if self.pixel_warp and not self.copy_mask:
-            return "pixel_warp blends the warped previous frame through the copy mask: it needs copy_mask: true"
-        if self.pixel_warp and self.move_copy:
-            return "pixel_warp and move_copy are two ways of moving the copy: choose one"
-        for name in ("resolution", "flow_scale"):
+        for name in ("pixel_warp", "context_warp"):
+            if getattr(self, name) and not self.copy_mask:
+                return f"{name} blends a warped frame through the copy mask: it needs copy_mask: true"
+        if sum((self.pixel_warp, self.move_copy, self.context_warp)) > 1:
+            return "pixel_warp, move_copy and context_warp are ways of moving the copy: choose one"
+        for name in ("resolution", "flow_scale", "warp_scale"):
             value = getattr(self, name)
             if value & (value - 1):
                 return f"{name} must be a power of two, got {value}"
         if self.resolution // self.flow_scale < 4:
             return f"resolution / flow_scale must be >= 4 (E² halves the fixels twice), got " \
                    f"{self.resolution} / {self.flow_scale}"
+        if self.context_warp and self.resolution // self.warp_scale < 8:
+            return f"resolution / warp_scale must be >= 8, got {self.resolution} / {self.warp_scale}"
         if self.kappa % 2 != 1:
             return f"kappa must be odd (kappa = 2n + 1), got {self.kappa}"
         return None
@@ -208,9 +223,10 @@ class Generator(nn.Module):
                 self.flow_head.bias[offset_index(0, 0, cfg.kappa)] += STILL_BIAS
 
     def forward(self, x_prev: Tensor, z: Tensor, state: tuple[State | None, State | None],
-                x_before: Tensor | None = None) -> tuple[Tensor, tuple[State, State], Tensor]:
+                x_before: Tensor | None = None, copy: Tensor | None = None) -> tuple[Tensor, tuple[State, State], Tensor]:
         """(x̃_t [B, C, H, W] in [0, 1], the new states, the flow weights [B, κ², r, r]); the steered
-        model's z arrives as [z_t ‖ a_{t-1}]."""
+        model's z arrives as [z_t ‖ a_{t-1}]; ``copy``: what the copy mask blends instead of x_{t-1} (the
+        context warp's frame)."""
         cfg = self.cfg
         seen = x_prev
         if cfg.frame_difference:
@@ -227,7 +243,9 @@ class Generator(nn.Module):
         if cfg.copy_mask:
             c = cfg.channels
             mask = torch.sigmoid(out[:, c:c + 1])
-            if cfg.pixel_warp:
+            if copy is not None:
+                copied = copy
+            elif cfg.pixel_warp:
                 copied = warp_pixels(x_prev, cfg.max_warp * torch.tanh(out[:, c + 1:c + 3]))
             elif cfg.move_copy:
                 copied = move_pixels(x_prev, weights, cfg.kappa, cfg.flow_scale)
@@ -275,6 +293,8 @@ class FeatureFlow(nn.Module):
         self.generator = Generator(cfg)
         self.discriminator = Discriminator(cfg)
         self.actions = register_action_stats(self, cfg)  # 0: the thesis's model, unconditioned
+        self.warp = ContextWarp(cfg.channels, cfg.context_frames, cfg.warp_frames, cfg.warp_width,
+                                cfg.warp_scale) if cfg.context_warp else None
 
     def _actions(self, cond: Tensor | None, frames: int) -> Tensor | None:
         """The standardised per-frame actions [B, T, A] (None for the unconditioned model)."""
@@ -294,15 +314,29 @@ class FeatureFlow(nn.Module):
         t <= ``closed`` (closed loop), from the previous prediction after (open loop); the steered
         model's frame t also from ``actions[:, t-1]`` ([B, >=total-1, A], standardised)."""
         state: tuple = (None, None)
+        copies = self.warped(frames, closed, total)
         x_before, x_prev, out = None, frames[:, 0], []
         for t in range(1, total):
             z = draw((frames.shape[0], self.cfg.z_dim))
             if actions is not None:
                 z = torch.cat([z, actions[:, t - 1]], dim=1)
-            frame, state, _ = self.generator(x_prev, z, state, x_before)
+            k = t - closed  # the future frame's index in the horizon
+            copy = copies[:, k] if copies is not None and 0 <= k < copies.shape[1] else None
+            frame, state, _ = self.generator(x_prev, z, state, x_before, copy)
             out.append(frame)
             x_before, x_prev = x_prev, frames[:, t] if t < closed and t < frames.shape[1] else frame
         return torch.stack(out, 1)
+
+    def warped(self, frames: Tensor, closed: int, total: int) -> Tensor | None:
+        """The context warp's copies of future frames closed … (None without one): drawn from the last
+        ``context_frames`` real frames before frame ``closed``, with no gradient (the warp trains first, alone)."""
+        if self.warp is None:
+            return None
+        c = self.cfg.context_frames
+        if closed < c:
+            raise GenvidError(f"context_warp reads {c} context frames, got {closed}")
+        with torch.no_grad():
+            return self.warp(frames[:, closed - c:closed], total - closed)
 
     def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
         """{"g": l2_weight · closed-loop L2 + adv_weight · non-saturating loss, "d": cross-entropy};

@@ -1,0 +1,171 @@
+"""genvid's context warp (genvid.models.feature_flow.warp, issue 48): its inputs, its warp's direction, copying when
+untrained, its loss by hand; in feature flow, the horizon's copies are its frames and read the context alone; in the
+family, it trains first and stays frozen while the GAN trains."""
+import numpy as np
+import pytest
+import torch
+
+from genvid.errors import GenvidError
+from genvid.models.feature_flow import warp as W
+from genvid.models.feature_flow.model import FeatureFlow, FeatureFlowConfig
+
+SIZES = dict(channels=1, resolution=32, context_frames=3, width=4, fixel_channels=8, flow_channels=8, z_dim=4,
+             flow_scale=4, kappa=3, disc_width=4)
+
+
+def model(**over) -> FeatureFlow:
+    torch.manual_seed(0)
+    return FeatureFlow(FeatureFlowConfig(**{**SIZES, "context_warp": True, "warp_frames": 2, "warp_width": 4,
+                                            **over}))
+
+
+def shift_columns(warp: W.ContextWarp, pixels: float) -> None:
+    """Every displacement field of ``warp``: ``pixels`` to the right, none down (the head's bias alone)."""
+    unit = float(np.arctanh(pixels / W.MAX_SHIFT)) * W.SOFTNESS / warp.stack.scale  # at the pooled scale
+    with torch.no_grad():
+        warp.stack.head.bias.copy_(torch.tensor([unit, 0.0] * warp.frames))
+
+
+def test_differences_are_newest_first_with_zeros_where_there_are_too_few():
+    frames = [torch.full((1, 1, 2, 2), float(v)) for v in (1, 4, 9)]
+    out = W.differences(frames, 3)
+    assert [float(d[0, 0, 0, 0]) for d in out] == [5.0, 3.0, 0.0]  # 9 - 4, 4 - 1, none before the first
+
+
+def test_the_stack_reads_the_last_frame_and_every_context_difference():
+    warp = W.ContextWarp(3, 4, 2, 4, 2)
+    assert warp.stack.body[0].in_channels == 3 * 4 and warp.stack.head.out_channels == 2 * 2
+
+
+def test_an_untrained_warp_copies_the_last_context_frame_and_its_loss_is_copy_lasts():
+    torch.manual_seed(0)
+    warp, clips = W.ContextWarp(3, 4, 3, 4, 2), torch.rand(2, 7, 3, 16, 16)
+    out = warp(clips[:, :4], 5)
+    assert out.shape == (2, 3, 3, 16, 16)  # min(horizon, frames)
+    assert torch.equal(out, clips[:, 3:4].expand(-1, 3, -1, -1, -1))
+    loss, scalars = warp.loss(clips)
+    by_hand = float(((clips[:, 3:4] - clips[:, 4:7]) ** 2).mean())
+    assert float(loss.detach()) == pytest.approx(by_hand, rel=1e-6) and scalars["copy_last_mse"] == pytest.approx(by_hand)
+
+
+def test_a_displacement_of_one_pixel_reads_the_frame_one_column_to_the_right():
+    context = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(1, 2, 3, 8, 8)
+    warp = W.ContextWarp(3, 2, 1, 2, 2)
+    shift_columns(warp, 1.0)
+    out = warp(context, 1)[0, 0]
+    last = context[0, -1]
+    assert torch.allclose(out[:, :, :-1], last[:, :, 1:], atol=1e-3)  # output (i, j) = frame (i, j + 1)
+    assert torch.allclose(out[:, :, -1], last[:, :, -1], atol=1e-3)  # past the edge: the border pixel
+
+
+def test_acceleration_motion_draws_each_future_displacement_from_one_velocity_and_acceleration_by_hand():
+    """D_k = cap((k + 1) v + (k + 1)² a / 2): v and a the head's two fields; with the head's bias alone, every pixel's."""
+    warp = W.ContextWarp(1, 2, 3, 2, 1, "acceleration")
+    assert warp.stack.head.out_channels == 4
+    with torch.no_grad():
+        warp.stack.head.bias.copy_(torch.tensor([0.5, -0.25, 0.1, 0.2]))  # vx, vy, ax, ay
+    shifts = warp.displacements(torch.rand(1, 2, 1, 8, 8))
+    for k in range(3):
+        t = k + 1
+        expect = [W.MAX_SHIFT * np.tanh((t * v + t * t / 2 * a) / W.SOFTNESS) for v, a in ((0.5, 0.1), (-0.25, 0.2))]
+        assert torch.allclose(shifts[0, k, :, 3, 3], torch.tensor(expect, dtype=torch.float32), atol=1e-5)
+    with pytest.raises(GenvidError, match="the context warp's motion must be one of free, acceleration, got 'jerk'"):
+        W.ContextWarp(1, 2, 3, 2, 1, "jerk")
+
+
+def test_the_loss_refuses_clips_without_a_future():
+    with pytest.raises(GenvidError, match=r"clips \[B, T > 4, C, H, W\], got \[2, 4, 3, 16, 16\]"):
+        W.ContextWarp(3, 4, 3, 4, 2).loss(torch.rand(2, 4, 3, 16, 16))
+
+
+def test_feature_flow_copies_the_warped_context_in_the_horizon_then_in_place():
+    """Mask pushed to copy: the two warped frames (one column to the right), then frame t-1 where it was."""
+    net = model().eval()
+    shift_columns(net.warp, 1.0)
+    with torch.no_grad():
+        net.generator.d2[-1].bias[1] = 30.0
+    context = torch.rand(2, 3, 1, 32, 32)
+    out = net.generate(context, 3, 1, torch.Generator().manual_seed(0))[:, 0]
+    last = context[:, -1]
+    for k in (0, 1):
+        assert torch.allclose(out[:, k, :, :, :-1], last[:, :, :, 1:], atol=1e-4)
+    assert torch.allclose(out[:, 2], out[:, 1], atol=1e-5)  # past warp_frames: the thesis's copy in place
+
+
+def test_the_warp_reads_only_the_context_before_the_closed_loop_ends():
+    net = model().eval()
+    with torch.no_grad():  # a head that reads its input: the displacement depends on every context frame
+        torch.nn.init.normal_(net.warp.stack.head.weight, std=0.5)
+    frames = torch.rand(2, 6, 1, 32, 32)
+    changed = frames.clone()
+    changed[:, 3:] = torch.rand(2, 3, 1, 32, 32)
+    assert torch.equal(net.warped(frames, 3, 6), net.warped(changed, 3, 6))
+    changed[:, 0] += 0.5
+    assert not torch.equal(net.warped(frames, 3, 6), net.warped(changed, 3, 6))
+    with pytest.raises(GenvidError, match="context_warp reads 3 context frames, got 2"):
+        net.warped(frames, 2, 6)
+
+
+@pytest.mark.parametrize("options,message", [({"copy_mask": False}, "context_warp blends a warped frame through the "
+                                              "copy mask: it needs copy_mask: true"),
+                                             ({"pixel_warp": True}, "choose one"), ({"move_copy": True}, "choose one"),
+                                             ({"warp_scale": 8}, "resolution / warp_scale must be >= 8, got 32 / 8"),
+                                             ({"warp_scale": 3}, "warp_scale must be a power of two")])
+def test_context_warp_refuses_settings_it_cannot_combine_with(options, message):
+    with pytest.raises(GenvidError, match=message):
+        model(**options)
+
+
+def test_the_gan_trains_with_the_warp_frozen_and_without_the_warp_in_its_optimisers():
+    net = model()
+    for p in net.warp.parameters():
+        p.requires_grad_(False)
+    groups = net.optimizer_groups()
+    warp_ids = {id(p) for p in net.warp.parameters()}
+    assert not warp_ids & {id(p) for ps in groups.values() for p in ps}
+    losses, _ = net.loss(torch.rand(2, 6, 1, 32, 32), 0)
+    losses["g"].backward()
+    assert all(p.grad is None for p in net.warp.parameters())
+
+
+def test_the_family_trains_the_warp_first_then_the_gan_with_the_warp_frozen(tmp_path, monkeypatch):
+    """train.<model>.warp then train.<model>.model, each through the one loop: the saved model's warp is the warp
+    component's, untouched by the GAN's steps (without context_warp only the model trains: the tiny DAG's run)."""
+    from types import SimpleNamespace
+
+    from torch.utils.data import TensorDataset
+
+    from conftest import ROOT, make_frames_file
+    from genvid import params as P
+    from genvid.context import RunContext
+    from genvid.models import pixel, registry
+    from genvid.models.store import load_model
+    from genvid.profiles import apply, load_profile
+    from genvid.train.run import train_run
+
+    tiny = apply(P.read_params(ROOT / "params.yaml"), load_profile("tiny", ROOT / "profiles"))
+    bench = P.benchmark(tiny, "dynamics")
+    c, t = bench.protocol.context_frames, bench.clips.clip_len
+    monkeypatch.setattr(pixel, "read_frames_info", lambda path: SimpleNamespace(channels=1, height=32, width=32))
+
+    class Clips(TensorDataset):
+        def __getitem__(self, i):
+            return self.tensors[0][i]
+
+    moving = torch.zeros(8, t, 1, 32, 32)
+    for i in range(t):  # a bright square moving one pixel a frame to the right
+        moving[:, i, :, 10:16, 4 + i:10 + i] = 1.0
+    monkeypatch.setattr(pixel, "clip_set", lambda *args: Clips(moving))
+    make_frames_file(tmp_path / "frames.h5")  # what the run's stamp records (its sizes come from the patch above)
+    (tmp_path / "split.json").write_text("{}")
+    models = {**tiny["models"]["feature_flow"], "context_warp": True, "warp_frames": t - c, "warp_width": 4}
+    run = P.Run("dynamics-feature_flow", "dynamics", "feature_flow", models, tiny["train"]["feature_flow"])
+    ctx = RunContext(run, bench, tmp_path / "frames.h5", tmp_path / "split.json", None, tmp_path / "m",
+                     tmp_path / "r", tmp_path / "w")
+    train_run(ctx, registry.get("feature_flow"))
+    assert sorted(p.name for p in (tmp_path / "r" / "curves").iterdir()) == ["model", "warp"]
+    net, _ = load_model(tmp_path / "m" / "model.pt", "feature_flow")
+    warp_state = torch.load(tmp_path / "w" / "warp" / "checkpoint.pt", weights_only=False)["model"]
+    saved = net.warp.state_dict()
+    assert saved.keys() == warp_state.keys() and all(torch.equal(saved[k], warp_state[k]) for k in saved)
+    assert float(saved["stack.head.bias"].abs().sum()) > 0  # it learned: the head starts at zero
