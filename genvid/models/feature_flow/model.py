@@ -39,7 +39,7 @@ pixel plus a displacement D² draws in two more channels (bilinear, flow.warp_pi
 pixel can be copied sharp.
 A fourth, ``object_weight`` (off everywhere; docs/learning.md: it did not help either), weighs the L2 terms towards
 the pixels where the clip's moving object is or was (``object_weights``), a few percent of a Dynamics frame.
-A fifth, ``context_warp`` (the default profile's Dynamics run): in the horizon the copy mask blends the last context
+A fifth, ``context_warp`` (off everywhere; docs/learning.md: it moved the object but lost FVD): in the horizon the copy mask blends the last context
 frame warped by the k-th displacement a context warp drew at once from the whole context (genvid.models.feature_flow
 .warp), trained first and alone, frozen here; every other frame copies x_{t-1} as the thesis's model does.
 
