@@ -25,8 +25,8 @@ rate, betas and weight decay per optimiser, at a constant learning rate: no warm
 validation. Minibatches are drawn without replacement from a seeded permutation, epoch by epoch, and each
 optimiser steps on its own loss in the model's order. One future per clip comes from a seeded generator, in
 eval mode, as the sample stage draws them. Steps, not minutes: run it alone to compare across runs. A family
-whose model trains after other components (feature flow's context warp) trains its model here alone: those stay
-as built, untrained (the header says which).
+whose model trains after other components (feature flow's context warp, where it is on) trains its model here
+alone: those stay as built, untrained (the header names them).
 Needs the benchmark's motion classifier for the accuracy columns (``dvc repro motion_classifier@<benchmark>``);
 without it those columns say "-".
 """
@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> None:
           f"scored {context} -> {horizon}), batch {args.batch}, seed {args.seed}; open-loop MSE in [0, 1] pixels and "
           f"motion accuracy of one future per clip (benchmarks/memorise.py)")
     print(f"# {cpu_generation()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
-          + (f"; components trained before the model stay untrained here: {', '.join(untrained)}" if untrained else ""))
+          + (f"; what the family trains before the model, where the run's options use it, stays untrained here: "
+             f"{', '.join(untrained)}" if untrained else ""))
     print(f"{'N':>5} {'step':>5} {'minutes':>7}  {'clips':<9} {'scored':>6} {'mse':>8} {'copy-last':>9} "
           f"{'motion':>6} {'copy-last':>9} {'ceiling':>7}")
     for size, total, interval in zip(sizes, steps, every):

@@ -18,7 +18,9 @@ from conftest import ROOT, venv_env
 
 # script: (arguments at tiny sizes, a piece of the line that carries its figures); None: another test runs it
 SMOKE = {
-    "allocator.py": (["--workloads", "i3d,train:svg_lp", "--pairs", "1", "--videos", "1", "--steps", "1", "--batch", "1"],
+    # one workload: the i3d one is the same child and pair code around I3D's forward (tests/test_fvd.py's), and its
+    # two fresh processes, each importing torch and embedding a video at 224 pixels, were most of this row's seconds
+    "allocator.py": (["--workloads", "train:svg_lp", "--pairs", "1", "--steps", "1", "--batch", "1"],
                      "same bytes: True"),
     "clips.py": (["--frames", "160", "--resolutions", "64", "--workers", "0", "--batch", "2", "--batches", "2"],
                  "procedural simulator"),
