@@ -79,6 +79,7 @@ from genvid.data.frames import CONDITIONING  # noqa: E402
 from genvid.determinism import configure_torch, cpu_info, seed_everything  # noqa: E402
 from genvid.device import autocast, compile_units, to_channels_last  # noqa: E402
 from genvid.io import write_json  # noqa: E402
+from genvid.models.family import train_sections  # noqa: E402
 from genvid.models.registry import MODELS  # noqa: E402
 from genvid.profiles import apply, load_profile  # noqa: E402
 from genvid.train.config import TrainConfig  # noqa: E402
@@ -165,7 +166,10 @@ def pixel_components(profile: str, names: list[str]) -> list[Component]:
     clips = P.benchmark(raw, "smmnist", source).clips
     out = []
     for name in (m for m in pixel_models.PIXEL_MODELS if m in names):
-        train = TrainConfig.from_dict(raw["train"][name], f"train.{name}", source)
+        # the model's own block: a family that trains components before its model nests it (train.<name>.model)
+        run = P.Run(f"smmnist-{name}", "smmnist", name, raw["models"][name], raw["train"][name])
+        section, block = train_sections(MODELS[name], run)["model"]
+        train = TrainConfig.from_dict(block, section, source)
         clip_len = train.clip_len or clips.clip_len
         kind = MODELS[name].conditioning  # a steered model also reads per-frame actions (zeros here)
 
