@@ -57,7 +57,8 @@ def main(argv=None):
     with atomic_path(sys.argv[1]) as tmp:
         tmp.write_bytes(b"half")
         print("writing", flush=True)
-        time.sleep(120)
+        for _ in range(1200):  # short sleeps: Python runs a signal's handler between them, and SIGTERM may land on
+            time.sleep(0.1)    # another thread (one 120 s sleep then ran it only at its end: the test timed out)
 
 main()
 '''
