@@ -46,15 +46,15 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from genvid.models.feature_flow.flow import warp_pixels  # noqa: E402
-from genvid.models.feature_flow.warp import MOTIONS, ContextWarp, DisplacementStack, differences  # noqa: E402
+from genvid.models.feature_flow.warp import LOSSES, MOTIONS, ContextWarp, DisplacementStack, differences  # noqa: E402
 
 
 def make_probe(mode: str, channels: int, context: int, horizon: int, count: int, width: int,
-               scale: int, motion: str = "free", levels: int = 1) -> ContextWarp | DisplacementStack:
+               scale: int, motion: str = "free", levels: int = 1, loss: str = "squared") -> ContextWarp | DisplacementStack:
     """The context probe is feature flow's context warp (``motion``: its parametrisation); the rollout probe its
     stack, reading one frame and ``count`` differences, drawing one displacement."""
     if mode == "context":
-        return ContextWarp(channels, context, horizon, width, scale, motion, levels)
+        return ContextWarp(channels, context, horizon, width, scale, motion, levels, loss)
     return DisplacementStack(channels * (1 + count), 1, width, scale)
 
 
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=int, default=2, help="the probe reads the frames pooled by this factor")
     parser.add_argument("--motion", choices=MOTIONS, default="free",
                         help="context: one displacement per future frame, or a velocity and an acceleration per pixel")
+    parser.add_argument("--loss", choices=LOSSES, default="squared", help="context: the warp's training loss")
     parser.add_argument("--levels", type=int, default=1, help="context: the loss over this many pooled scales")
     parser.add_argument("--differences", type=int, default=7, help="rollout: frame differences read per step")
     parser.add_argument("--width", type=int, default=24)
@@ -90,6 +91,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the learning rate over the steps, as the train loop's (cosine: down to a tenth)")
     parser.add_argument("--score-clips", type=int, default=80, help="held-out validation sequences scored")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--fvd", action="store_true",
+                        help="also the FVD of the scored clips (context and future, I3D as evaluate) beside copy-last's")
     args = parser.parse_args(argv)
     for name in ("scale", "differences", "width", "steps", "every", "batch", "score_clips"):
         if getattr(args, name) < 1:
@@ -146,11 +149,11 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.manual_seed(args.seed)
     probe = make_probe(args.mode, train.shape[2], context, horizon, args.differences, args.width, args.scale,
-                       args.motion, args.levels)
+                       args.motion, args.levels, args.loss)
     opt = AdamW(probe.parameters(), lr=args.lr, weight_decay=0.0)
     schedule = TrainConfig(steps=args.steps, batch_size=args.batch, lr=args.lr, schedule=args.schedule)
     print(f"# {args.benchmark}: a {args.mode} warp probe (benchmarks/motion_probe.py)"
-          + (f", {args.motion} motion, loss over {args.levels} scale(s)" if args.mode == "context" else "") + f", features at 1/{args.scale} of the "
+          + (f", {args.motion} motion, {args.loss} loss over {args.levels} scale(s)" if args.mode == "context" else "") + f", features at 1/{args.scale} of the "
           f"frame, width {args.width}" + (f", {args.differences} differences" if args.mode == "rollout" else "")
           + f"; the first {size} training sequences, batch {args.batch}, lr {args.lr} ({args.schedule}), seed {args.seed}; "
           f"{context} -> {horizon}, scored on {scored} held-out validation sequences, one future each")
@@ -158,7 +161,22 @@ def main(argv: list[str] | None = None) -> None:
           f"{sum(p.numel() for p in probe.parameters())} parameters")
     for name, value in levels.items():
         print(f"# motion accuracy of {name}: {value:.3f}")
-    print(f"{'step':>5} {'minutes':>7} {'mse':>8} {'copy-last':>9} {'motion':>6}")
+    fvd_of = None
+    if args.fvd:
+        from genvid.layout import METRIC_WEIGHTS
+        from genvid.metrics.fvd import frechet_distance_features, i3d_logits
+        from genvid.metrics.weights import load_i3d
+
+        i3d = load_i3d(Path(args.root) / METRIC_WEIGHTS["i3d"])
+        with torch.no_grad():
+            real = i3d_logits(i3d, quantised(held), 4)
+
+        def fvd_of(future: torch.Tensor) -> float:  # the scored clips' context before ``future``, quantised as a file
+            with torch.no_grad():
+                return frechet_distance_features(real, i3d_logits(i3d, quantised(torch.cat([held[:, :context], future], 1)), 4))
+
+        print(f"# FVD of copy-last on these clips: {fvd_of(held[:, context - 1:context].expand_as(truth)):.1f}")
+    print(f"{'step':>5} {'minutes':>7} {'mse':>8} {'copy-last':>9} {'motion':>6}" + (f" {'fvd':>6}" if args.fvd else ""))
     draw, seconds = batches(size, args.batch, args.seed), 0.0
     probe.train()
     for step in range(1, args.steps + 1):
@@ -182,7 +200,15 @@ def main(argv: list[str] | None = None) -> None:
             probe.train()
             mse = float(((pred - truth) ** 2).mean())
             print(f"{step:>5} {seconds / 60:>7.1f} {mse:>8.5f} {scorer.copy_mse:>9.5f} "
-                  f"{motion.accuracy(model, as_uint8(pred), labels):>6.3f}", flush=True)
+                  f"{motion.accuracy(model, as_uint8(pred), labels):>6.3f}"
+                  + (f" {fvd_of(pred):>6.1f}" if fvd_of else ""), flush=True)
+
+
+def quantised(clips: torch.Tensor) -> torch.Tensor:
+    """Clips [B, T, C, H, W] in [0, 1] as a samples file holds them (uint8), as evaluate reads them back."""
+    from genvid.evaluation import unit_rgb
+
+    return unit_rgb(as_uint8(clips))
 
 
 if __name__ == "__main__":

@@ -69,8 +69,69 @@ def test_acceleration_motion_draws_each_future_displacement_from_one_velocity_an
         t = k + 1
         expect = [W.MAX_SHIFT * np.tanh((t * v + t * t / 2 * a) / W.SOFTNESS) for v, a in ((0.5, 0.1), (-0.25, 0.2))]
         assert torch.allclose(shifts[0, k, :, 3, 3], torch.tensor(expect, dtype=torch.float32), atol=1e-5)
-    with pytest.raises(GenvidError, match="the context warp's motion must be one of free, acceleration, got 'jerk'"):
+    with pytest.raises(GenvidError, match="the context warp's motion must be one of free, acceleration, layered, got 'jerk'"):
         W.ContextWarp(1, 2, 3, 2, 1, "jerk")
+
+
+def layered(frames: int, moves: tuple[float, float, float], matte_bias: float = 20.0,
+            fine: tuple[float, float] | None = None) -> W.ContextWarp:
+    """A layered warp of one channel, two context frames and ``frames`` futures whose object layer moves by ``moves``
+    (t_x, t_y in pixels, θ in radians) at every future frame, its matte σ(``matte_bias``) everywhere, or with ``fine``
+    = (w, b), σ(w · x_c + b) per pixel; the lower layer's fields are zero (in place)."""
+    warp = W.ContextWarp(1, 2, frames, 2, 1, "layered")
+    tx, ty, turn = moves
+    raw = [float(np.arctanh(v / W.MAX_SHIFT)) * W.SOFTNESS for v in (tx, ty)]
+    raw.append(float(np.arctanh(turn / W.MAX_TURN)) * W.SOFTNESS)
+    first, last = warp.matte[0], warp.matte[-1]
+    with torch.no_grad():
+        warp.stack.head.bias.copy_(torch.tensor([0.0, 0.0] * frames + raw * frames + [matte_bias]))
+        for conv in (first, last):
+            conv.weight.zero_()
+            conv.bias.zero_()
+        if fine is not None:  # the first convolution's channel 0 is x_c (≥ 0, through the LeakyReLU unchanged)
+            first.weight[0, 0, 1, 1] = 1.0
+            last.weight[0, 0, 1, 1] = fine[0]
+            last.bias.fill_(fine[1])
+    return warp
+
+
+def test_an_untrained_layered_warp_copies_the_last_context_frame():
+    torch.manual_seed(0)
+    warp, clips = W.ContextWarp(3, 4, 3, 4, 2, "layered"), torch.rand(2, 6, 3, 16, 16)
+    assert warp.stack.head.out_channels == 5 * 3 + 1  # fields, (t_x, t_y, θ) per future frame, the matte
+    assert torch.allclose(warp(clips[:, :4], 3), clips[:, 3:4].expand(-1, 3, -1, -1, -1), atol=1e-6)
+
+
+def test_the_layered_object_moves_whole_by_its_translation_over_the_lower_layer():
+    """A bright 3×3 square on a dark frame, the matte the square's: it lands 3 columns right and 1 row down, whole;
+    elsewhere the lower layer (in place here) shows."""
+    context = torch.full((1, 2, 1, 12, 12), 0.2)
+    context[0, 1, 0, 4:7, 2:5] = 0.9
+    out = layered(1, (3.0, 1.0, 0.0), 0.0, (60.0, -33.0))(context, 1)[0, 0, 0]
+    assert torch.allclose(out[5:8, 5:8], torch.full((3, 3), 0.9), atol=1e-4)
+    assert torch.allclose(out[4:7, 2:5], context[0, 1, 0, 4:7, 2:5], atol=1e-4)  # the lower layer, in place
+    rest = torch.ones(12, 12, dtype=torch.bool)
+    rest[5:8, 5:8] = rest[4:7, 2:5] = False
+    assert torch.allclose(out[rest], torch.full_like(out[rest], 0.2), atol=1e-4)
+
+
+def test_the_layered_object_turns_about_its_mattes_centroid_by_hand():
+    """Matte 1 everywhere, so the centroid is the frame's centre; a turn of π/2 is a quarter turn of the frame,
+    output (i, j) reading (W - 1 - j, i), torch.rot90's clockwise one."""
+    frame = torch.rand(1, 2, 1, 9, 9)
+    out = layered(2, (0.0, 0.0, np.pi / 2))(frame, 2)[0]
+    expect = torch.rot90(frame[0, 1], -1, dims=(1, 2))
+    assert torch.allclose(out[0], expect, atol=1e-5) and torch.allclose(out[1], expect, atol=1e-5)
+
+
+def test_the_absolute_loss_is_the_mean_absolute_error_by_hand_and_an_unknown_loss_is_refused():
+    torch.manual_seed(0)
+    warp, clips = W.ContextWarp(3, 4, 3, 4, 2, loss="absolute"), torch.rand(2, 7, 3, 16, 16)
+    loss, scalars = warp.loss(clips)  # untrained: the copies are the last context frame
+    assert float(loss.detach()) == pytest.approx(float((clips[:, 3:4] - clips[:, 4:7]).abs().mean()), rel=1e-6)
+    assert scalars["mse"] == pytest.approx(float(((clips[:, 3:4] - clips[:, 4:7]) ** 2).mean()), rel=1e-6)
+    with pytest.raises(GenvidError, match="the context warp's loss must be one of squared, absolute, got 'huber'"):
+        W.ContextWarp(3, 4, 3, 4, 2, loss="huber")
 
 
 def test_the_loss_refuses_clips_without_a_future():
@@ -90,6 +151,16 @@ def test_feature_flow_copies_the_warped_context_in_the_horizon_then_in_place():
     for k in (0, 1):
         assert torch.allclose(out[:, k, :, :, :-1], last[:, :, :, 1:], atol=1e-4)
     assert torch.allclose(out[:, 2], out[:, 1], atol=1e-5)  # past warp_frames: the thesis's copy in place
+
+
+def test_feature_flow_builds_the_warp_its_config_names_and_copies_in_place_while_it_is_untrained():
+    net = model(warp_motion="layered", warp_loss="absolute").eval()
+    assert (net.warp.motion, net.warp.norm) == ("layered", "absolute") and len(net.warp.matte) == 3
+    with torch.no_grad():
+        net.generator.d2[-1].bias[1] = 30.0  # the mask copies
+    context = torch.rand(2, 3, 1, 32, 32)
+    out = net.generate(context, 2, 1, torch.Generator().manual_seed(0))[:, 0]
+    assert torch.allclose(out, context[:, -1:].expand(-1, 2, -1, -1, -1), atol=1e-5)
 
 
 def test_the_warp_reads_only_the_context_before_the_closed_loop_ends():

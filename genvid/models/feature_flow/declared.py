@@ -87,9 +87,11 @@ CONTEXT_WARP = Choice(
     "<code>train.feature_flow.warp</code>, issue 48)",
     "optional: in the horizon the copy mask blends the last context frame warped, bilinearly, by a displacement "
     "per future frame that a stack of dilated convolutions draws at once from the last context frame and every "
-    "difference between successive context frames (<code>genvid/models/feature_flow/warp.py</code>); it trains "
-    "first and alone, on the squared error of its warped frames (component <code>warp</code>), then stays frozen "
-    "while the GAN trains; off: the mask blends x<sub>t−1</sub> where it was, the thesis's model",
+    "difference between successive context frames (<code>genvid/models/feature_flow/warp.py</code>); with "
+    "<code>warp_motion: layered</code>, over that warp an object layer, the last context frame under a learned "
+    "matte, moves rigidly by one translation and one turn per future frame, so the object cannot vanish; it "
+    "trains first and alone, on the squared error of its warped frames (component <code>warp</code>), then stays "
+    "frozen while the GAN trains; off: the mask blends x<sub>t−1</sub> where it was, the thesis's model",
     "{003:Eq. 6.2}: m<sub>t</sub> ⊙ x<sub>t−1</sub>; the motion reaches the flow through E¹'s ConvLSTM alone, one "
     "frame at a time",
     "genvid's addition: at every CPU budget tried, feature flow alone never learned Dynamics' motion "

@@ -29,10 +29,9 @@ def fit_warp(ctx: RunContext, fit: Fit, cfg: model.FeatureFlowConfig) -> tuple[C
         return (lambda net: net), {}
 
     def build() -> ContextWarp:
-        return ContextWarp(cfg.channels, cfg.context_frames, cfg.warp_frames, cfg.warp_width, cfg.warp_scale)
+        return model.context_warp(cfg)
 
-    sizes = {k: getattr(cfg, k) for k in ("channels", "resolution", "context_frames", "warp_frames", "warp_width",
-                                          "warp_scale")}
+    sizes = {k: getattr(cfg, k) for k in model.WARP_SIZES}
     key = fingerprint({"warp": sizes, "clips": {**vars(ctx.bench.clips), "clip_len": training_clip_len(ctx)},
                        "collect": vars(ctx.bench.collect)}, [ctx.frames, ctx.split])
     # it sees each training sequence many times, and drawing a generated one costs about what a step does: kept

@@ -131,6 +131,9 @@ class FeatureFlowConfig:
     warp_frames: int = field(default=8, metadata=rule(min=1))
     warp_width: int = field(default=24, metadata=rule(min=1))
     warp_scale: int = field(default=2, metadata=rule(min=1))  # the warp reads the frames average-pooled by this
+    # free: a displacement field per future frame; layered: an object layer moved rigidly over that warp (warp.py)
+    warp_motion: str = field(default="free", metadata=rule(choices=("free", "layered")))
+    warp_loss: str = field(default="squared", metadata=rule(choices=("squared", "absolute")))  # its training loss
 
     def validate(self) -> str | None:
         for name in ("pixel_warp", "context_warp"):
@@ -171,6 +174,16 @@ class FeatureFlowActionConfig(FeatureFlowConfig):
 
     def validate(self) -> str | None:
         return action_stats_problem(self) or super().validate()
+
+
+WARP_SIZES = ("channels", "resolution", "context_frames", "warp_frames", "warp_width", "warp_scale", "warp_motion",
+              "warp_loss")
+
+
+def context_warp(cfg: FeatureFlowConfig) -> ContextWarp:
+    """The config's context warp (genvid.models.feature_flow.warp), untrained."""
+    return ContextWarp(cfg.channels, cfg.context_frames, cfg.warp_frames, cfg.warp_width, cfg.warp_scale,
+                       cfg.warp_motion, loss=cfg.warp_loss)
 
 
 def object_weights(frames: Tensor, weight: float) -> Tensor:
@@ -293,8 +306,7 @@ class FeatureFlow(nn.Module):
         self.generator = Generator(cfg)
         self.discriminator = Discriminator(cfg)
         self.actions = register_action_stats(self, cfg)  # 0: the thesis's model, unconditioned
-        self.warp = ContextWarp(cfg.channels, cfg.context_frames, cfg.warp_frames, cfg.warp_width,
-                                cfg.warp_scale) if cfg.context_warp else None
+        self.warp = context_warp(cfg) if cfg.context_warp else None
 
     def _actions(self, cond: Tensor | None, frames: int) -> Tensor | None:
         """The standardised per-frame actions [B, T, A] (None for the unconditioned model)."""
