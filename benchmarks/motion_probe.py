@@ -25,11 +25,16 @@ that warp, trained alone. Loss: the squared error of the horizon's frames; genvi
 learning rate, minibatches from a seeded permutation of the first ``--clips`` generated training sequences
 (the train stage's, benchmarks/memorise.py's batches).
 
+The context probe takes the warp's other forms too: ``--motion acceleration`` or ``layered`` (an object layer moved
+rigidly over the warp) and ``--loss absolute`` (the mean absolute error).
+
 Scored every ``--every`` steps on held-out sequences of the validation range (never the protocol's test clips):
 the open-loop squared error beside copy-last's and the benchmark's motion classifier's accuracy, beside its
 accuracy on the same clips' real futures (the ceiling), copy-last's, and their futures redrawn with the object's
 context motion extrapolated at constant velocity and at constant acceleration (genvid.metrics.motion's reference
-levels, here on the validation clips). Needs the DAG's classifier: ``dvc repro motion_classifier@dynamics``.
+levels, here on the validation clips); with ``--fvd``, also the FVD of those clips (context and future, quantised
+as a samples file holds them, I3D as the evaluate stage runs it) beside copy-last's on the same clips: a number of
+these clips only, not the protocol's. Needs the DAG's classifier: ``dvc repro motion_classifier@dynamics``.
 """
 from __future__ import annotations
 
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     from genvid.data.benchmark import generator, is_generated, sequence_frames
     from genvid.data.clips import GeneratedClips
     from genvid.errors import GenvidError
-    from genvid.layout import benchmark_paths
+    from genvid.layout import METRIC_WEIGHTS, benchmark_paths
     from genvid.machine import cpu_generation
     from genvid.metrics import motion
     from genvid.numerics import AdamW
@@ -130,6 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     if not classifier["available"]:
         raise SystemExit(f"motion_probe.py: {path}: no motion classifier ({classifier['reason']})")
     model = classifier["model"]
+    weights = Path(args.root) / METRIC_WEIGHTS["i3d"]
+    if args.fvd and not weights.exists():
+        raise SystemExit(f"motion_probe.py: {weights} is missing (dvc repro metric_weights)")
 
     def clip_set(first: int, count: int) -> tuple[torch.Tensor, np.ndarray]:
         data = GeneratedClips(collect, first, count, context + horizon, None)
@@ -163,11 +171,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"# motion accuracy of {name}: {value:.3f}")
     fvd_of = None
     if args.fvd:
-        from genvid.layout import METRIC_WEIGHTS
         from genvid.metrics.fvd import frechet_distance_features, i3d_logits
         from genvid.metrics.weights import load_i3d
 
-        i3d = load_i3d(Path(args.root) / METRIC_WEIGHTS["i3d"])
+        i3d = load_i3d(weights)
         with torch.no_grad():
             real = i3d_logits(i3d, quantised(held), 4)
 

@@ -20,7 +20,9 @@ def test_an_untrained_probe_copies_the_last_context_frame(mode):
     assert torch.equal(out, context[:, -1:].expand(-1, 3, -1, -1, -1))
 
 
-def test_the_probe_runs_and_scores_against_the_reference_levels(tmp_path, capsys):
+@pytest.mark.parametrize("form", [[], ["--motion", "layered", "--loss", "absolute"]])
+def untrained_classifier(root) -> None:
+    """An untrained Dynamics motion classifier where the probe reads one under ``root``."""
     from genvid import params as P
     from genvid.layout import benchmark_paths
     from genvid.metrics import motion
@@ -29,12 +31,17 @@ def test_the_probe_runs_and_scores_against_the_reference_levels(tmp_path, capsys
     cfg, frames = bench.motion_classifier, bench.protocol.horizon
     torch.manual_seed(0)
     classifier = motion.MotionClassifier(10, frames, 3, cfg.width)
-    path = benchmark_paths("dynamics", tmp_path).motion_classifier
+    path = benchmark_paths("dynamics", root).motion_classifier
     path.parent.mkdir(parents=True)
     motion.save(path, motion.file_content("dynamics", classifier, tuple(f"c{i}" for i in range(10)), np.zeros(4, np.int64),
                                           {}, cfg, bench.protocol.context_frames, (64, 64, 3), []))
+
+
+@pytest.mark.parametrize("form", [[], ["--motion", "layered", "--loss", "absolute"]])
+def test_the_probe_runs_and_scores_against_the_reference_levels(tmp_path, capsys, form):
+    untrained_classifier(tmp_path)
     probe_mod.main(["--root", str(tmp_path), "--clips", "4", "--steps", "2", "--every", "1", "--batch", "2",
-                    "--score-clips", "3", "--width", "2"])
+                    "--score-clips", "3", "--width", "2", *form])
     out = capsys.readouterr().out
     assert "# motion accuracy of context motion extrapolated at constant acceleration: " in out
     rows = [line.split() for line in out.splitlines() if not line.startswith("#")][1:]
@@ -46,5 +53,8 @@ def test_a_missing_classifier_and_a_bad_size_are_one_line(tmp_path):
         probe_mod.main(["--root", str(tmp_path), "--steps", "1"])
     with pytest.raises(SystemExit, match="--clips 999999 is more than the 2000 sequences"):
         probe_mod.main(["--root", str(tmp_path), "--clips", "999999"])
+    untrained_classifier(tmp_path)
+    with pytest.raises(SystemExit, match=r"i3d_kinetics400.pt is missing \(dvc repro metric_weights\)"):
+        probe_mod.main(["--root", str(tmp_path), "--clips", "4", "--steps", "1", "--score-clips", "2", "--fvd"])
     with pytest.raises(SystemExit, match="--every must be >= 1"):
         probe_mod.main(["--every", "0"])
