@@ -391,6 +391,12 @@ def gpu_checks(root: Path) -> list[str]:
         rows = [[f"`{name}`" + (f" (call {e['call']})" if "call" in e else ""), str(e.get("status", "")),
                  _num(e.get("seconds"), ".1f"), _cell(e.get("summary", e.get("error", "")))] for name, e in parts.items()]
         lines += _table(["part", "status", "seconds", "summary"], rows) + [""]
+        for name, e in parts.items():  # the plan's training times, also when a cut plan never reached its leaderboard
+            if e.get("train_seconds"):
+                at_once = f", {e['jobs']} stages at once" if e.get("jobs") else ""
+                lines += [f"`{name}` training seconds (each run's own wall clock{at_once}): "
+                          + ", ".join(f"{run} {_num(sec, '.0f')}" for run, sec in sorted(e["train_seconds"].items(),
+                                                                                  key=lambda kv: -(kv[1] or 0))), ""]
         if state.get("calls"):  # how a folder pieced together from several device calls came to be
             lines += [str(state["calls"]), ""]
     return lines

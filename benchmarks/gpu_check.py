@@ -20,8 +20,9 @@ The parts, most important first, so that a run cut short still brings the most i
 2. ``bench:<component>``: ``benchmarks/gpu.py`` for each component at the thesis (VQ) and paper (pixel
    models) sizes: step time, peak memory, FLOP/s, the profile's implied hours, two runs' bytes;
 3. ``smmnist``: the ``gpu`` profile's SM-MNIST stages (train, sample, evaluate, leaderboard) through the
-   plan that ``prepare`` wrote with ``workflow.plan``; its leaderboard, training times and, per metric,
-   whether the best learned model beats copy-last and by how much;
+   plan that ``prepare`` wrote with ``workflow.plan``, ``--jobs`` stages at once (its eleven trainings share
+   the GPU); its leaderboard, training times and, per metric, whether the best learned model beats
+   copy-last and by how much;
 4. ``learning:<run>``: ``benchmarks/learning.py`` curves of the gpu profile's SM-MNIST models.
 
 Everything measured goes to one folder, ``.gpu-run/gpu-<device>-<date>/`` (under ``--root``; git-ignored
@@ -46,6 +47,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,6 +67,10 @@ WORK = Path(".gpu-run")
 CURRENT = WORK / "current"  # the name of the results folder being filled
 MAX_COPY_BYTES = 16 << 20  # the device tool brings back files of at most 16 MiB, at most 8 of them
 DEFAULT_BUDGET = 510.0
+# The SM-MNIST plan's stages at once: its eleven trainings are small and bound by kernel launches on a GPU,
+# so several can share it; each is its own seeded process with deterministic kernels, so its bytes do not
+# change. The lent machine has 16 CPU cores (2 threads a stage) and one GPU of 141 GB.
+DEFAULT_JOBS = 6
 SMOKE = os.environ.get("GPU_CHECK_DEVICE", "cuda") == "cpu"
 CUDA_FLAGS = ("--device", "cuda", "--precision", "bf16", "--channels-last")
 GPU_LEARNING_RUNS = ("smmnist-svg_lp", "smmnist-hvrnn", "smmnist-rfn")  # gpu profile runs with CPU curves to compare
@@ -77,8 +83,8 @@ class Part:
 
 
 class Check:
-    def __init__(self, root: Path, copy_to: Path | None):
-        self.root, self.copy_to = root, copy_to
+    def __init__(self, root: Path, copy_to: Path | None, jobs: int = 1):
+        self.root, self.copy_to, self.jobs = root, copy_to, jobs
         self.folder = self._folder()
         self.state_path = self.folder / "state.json"
         self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"parts": {}}
@@ -89,11 +95,12 @@ class Check:
             folder = self.root / WORK / current.read_text().strip()
             if folder.exists():
                 return folder
-        name = f"gpu-{device_slug()}-{datetime.date.today().isoformat()}"
+        env = environment(self.root)  # the commit in the name: two checks of one device on one day stay apart
+        name = f"gpu-{device_slug()}-{datetime.date.today().isoformat()}-{str(env.get('commit') or 'unknown')[:7]}"
         folder = self.root / WORK / name
         folder.mkdir(parents=True, exist_ok=True)
         write_atomic(current, name)
-        write_atomic(folder / "environment.json", json.dumps(environment(self.root), indent=2) + "\n")
+        write_atomic(folder / "environment.json", json.dumps(env, indent=2) + "\n")
         return folder
 
     def record(self, name: str, entry: dict) -> None:
@@ -145,8 +152,9 @@ def pack(folder: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def collect(root: Path, tarball: Path) -> Path:
-    """Unpack a results tarball (``--copy-to``'s) into benchmarks/results/<its folder>/, replacing it."""
+def collect(root: Path, tarball: Path, name: str | None = None) -> Path:
+    """Unpack a results tarball (``--copy-to``'s) into benchmarks/results/<its folder, or ``name``>/, replacing an
+    earlier tarball of the same check there, and refusing to replace another check's folder."""
     import tarfile
     with tarfile.open(tarball) as tar:
         members = tar.getmembers()
@@ -154,15 +162,22 @@ def collect(root: Path, tarball: Path) -> Path:
         bad = [m.name for m in members if not m.isfile() or len(Path(m.name).parts) != 2 or ".." in m.name]
         if len(names) != 1 or bad or not next(iter(names)).startswith("gpu-"):
             raise SystemExit(f"error: {tarball}: not a GPU check's results (one gpu-* folder of plain files)")
-        name = names.pop()
+        packed = names.pop()
+        name = name or packed
+        if not name.startswith("gpu-") or "/" in name:
+            raise SystemExit(f"error: --name {name!r}: a results folder's name starts with gpu- and has no /")
         target = root / "benchmarks" / "results" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
             tar.extractall(tmp, filter="data")
-            if not (Path(tmp) / name / "state.json").exists():
-                raise SystemExit(f"error: {tarball}: {name}/state.json is missing")
+            if not (Path(tmp) / packed / "state.json").exists():
+                raise SystemExit(f"error: {tarball}: {packed}/state.json is missing")
+            new_env, old_env = Path(tmp) / packed / "environment.json", target / "environment.json"
+            if old_env.exists() and (not new_env.exists() or new_env.read_bytes() != old_env.read_bytes()):
+                raise SystemExit(f"error: {target.relative_to(root)} holds another GPU check (its environment.json "
+                                 f"differs): collect this one under another name (--name gpu-...)")
             shutil.rmtree(target, ignore_errors=True)
-            os.replace(Path(tmp) / name, target)
+            os.replace(Path(tmp) / packed, target)
     return target
 
 
@@ -275,13 +290,13 @@ def _dag(check: Check, left: float) -> dict:
     started = time.monotonic()
     log = check.folder / "dag.log"
     try:
-        out = subprocess.run(["bash", str(prepared / "plan.sh")], cwd=check.root, capture_output=True, text=True,
-                             timeout=max(1.0, left), env=check.env())
+        out = run_group(["bash", str(prepared / "plan.sh")], check.root, max(1.0, left),
+                        {**check.env(), "PLAN_JOBS": str(check.jobs)})
     except subprocess.TimeoutExpired as cut:  # keep what the plan printed and how far it got, then let it count as a cut
         printed = _text(cut.stdout)
         with log.open("a") as f:
             f.write(printed + _text(cut.stderr))
-        cut.progress = {**plan_progress(printed), **_train_seconds(check.root)}
+        cut.progress = {**plan_progress(printed), "jobs": check.jobs, **_train_seconds(check.root)}
         raise
     finally:
         shutil.copyfile(backup, params)
@@ -290,7 +305,8 @@ def _dag(check: Check, left: float) -> dict:
         f.write(out.stdout + out.stderr)
     if out.returncode != 0:
         return {"status": "failed", "error": out.stderr.strip().splitlines()[-1:] or ["exit status"]}
-    record = {"status": "ok", "seconds": round(time.monotonic() - started, 1), "stages": out.stdout.count("\n== ")}
+    record = {"status": "ok", "seconds": round(time.monotonic() - started, 1), "jobs": check.jobs,
+              "stages": plan_progress(out.stdout)["stages_done"]}
     board = check.root / "reports" / "smmnist" / "leaderboard" / "leaderboard.json"
     if board.exists():
         shutil.copyfile(board, check.folder / "leaderboard-smmnist.json")
@@ -302,6 +318,20 @@ def _dag(check: Check, left: float) -> dict:
         record["summary"] = ", ".join(f"{m} {'beats' if v['beats'] else 'behind'} copy-last by {abs(v['margin']):.3g}"
                                       for m, v in record["versus_copy_last"].items())
     return {**record, **_train_seconds(check.root)}
+
+
+def run_group(cmd: list[str], cwd: Path, timeout: float, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """subprocess.run in a process group of its own, all of which is killed at the timeout: a plan cut by
+    the budget must not leave its stages (several at once with PLAN_JOBS) training beside the next part."""
+    with subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as cut:
+            os.killpg(proc.pid, signal.SIGKILL)
+            cut.stdout, cut.stderr = proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
 def _text(stream: bytes | str | None) -> str:
@@ -317,10 +347,15 @@ def _train_seconds(root: Path) -> dict:
 
 
 def plan_progress(printed: str) -> dict:
-    """How far a plan cut by the budget got, from what it printed (``== <stage>`` as each starts, ``(done)`` for
-    one a former call finished): {stages_done, stage_running}."""
-    started = [line[3:].removesuffix(" (done)") for line in printed.splitlines() if line.startswith("== ")]
-    return {"stages_done": len(started[:-1]), "stage_running": started[-1]} if started else {"stages_done": 0}
+    """How far a plan got, from what it printed (``== <stage>`` as each starts, ``== <stage> (done)`` for one a
+    former call finished, ``-- <stage> finished (N s)`` as each ends): {stages_done, stage_running}, the
+    running stages comma-separated (several at once with PLAN_JOBS)."""
+    lines = printed.splitlines()
+    started = [line[3:] for line in lines if line.startswith("== ") and not line.endswith(" (done)")]
+    done = {line[3:].removesuffix(" (done)") for line in lines if line.startswith("== ") and line.endswith(" (done)")}
+    done |= {line[3:].split(" finished (", 1)[0] for line in lines if line.startswith("-- ") and " finished (" in line}
+    running = [name for name in dict.fromkeys(started) if name not in done]
+    return {"stages_done": len(done), **({"stage_running": ", ".join(running)} if running else {})}
 
 
 def versus_copy_last(board: dict, runs: dict, references: frozenset[str] = frozenset()) -> dict:
@@ -394,10 +429,11 @@ def selected(pattern: str | None) -> list[Part]:
 
 
 def run_check(root: Path, budget: float, copy_to: Path | None, stop_after: int | None = None,
-              only: str | None = None) -> int:
-    """Run the parts not done yet (of those ``only`` matches) within ``budget`` seconds; 0 when they are all done."""
+              only: str | None = None, jobs: int = 1) -> int:
+    """Run the parts not done yet (of those ``only`` matches) within ``budget`` seconds, the SM-MNIST plan
+    ``jobs`` stages at once; 0 when they are all done."""
     chosen = selected(only)
-    check = Check(root, copy_to)
+    check = Check(root, copy_to, jobs)
     check.install_wheels()
     started, ran = time.monotonic(), 0
     for part in chosen:
@@ -489,9 +525,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, help="the project (default: this checkout; the smoke mode needs a copy)")
     p.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="seconds this call may run parts for")
     p.add_argument("--copy-to", type=Path, help="a folder that gets the results as one tarball after every part ($OUT)")
+    p.add_argument("--name", help="collect: the folder's name in benchmarks/results (default: the tarball's)")
     p.add_argument("--stop-after", type=int, help="run at most this many parts (tests: a stop between parts)")
     p.add_argument("--parts", metavar="REGEX", help="run only the parts whose names this matches whole, e.g. "
                    "'smmnist|learning:.*' when a committed check of the same models already holds the others")
+    p.add_argument("--jobs", type=int, default=2 if SMOKE else DEFAULT_JOBS,
+                   help=f"stages of the SM-MNIST plan run at once (PLAN_JOBS; default {DEFAULT_JOBS}, 2 in the smoke mode)")
     p.add_argument("--profile", default="tiny" if SMOKE else "gpu", help="prepare: the profile (default gpu)")
     p.add_argument("--no-wheels", action="store_true", help="prepare: fetch no wheels (the smoke mode needs none)")
     p.add_argument("--only", default="normalize@smmnist" if SMOKE else "leaderboard@smmnist",
@@ -505,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "collect":
         if args.tarball is None:
             p.error("collect needs the tarball: gpu_check.py collect FILES_AT/gpu-<device>-<date>.tar.gz")
-        print(f"gpu-check: collected {collect(root, args.tarball).relative_to(root)}")
+        print(f"gpu-check: collected {collect(root, args.tarball, args.name).relative_to(root)}")
         return 0
     if args.command == "prepare":
         prepare(root, args.profile, args.only, not (args.no_wheels or SMOKE))
@@ -519,7 +558,9 @@ def main(argv: list[str] | None = None) -> int:
         if not torch.cuda.is_available():
             print("error: no CUDA device (GPU_CHECK_DEVICE=cpu runs the smoke mode)", file=sys.stderr)
             return 2
-    return run_check(root, args.budget, args.copy_to, args.stop_after, args.parts)
+    if args.jobs < 1:
+        p.error(f"--jobs must be at least 1, not {args.jobs}")
+    return run_check(root, args.budget, args.copy_to, args.stop_after, args.parts, args.jobs)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Each side is read from the tool itself: DVC's resolved index and `dvc dag --dot`, Snakemake's
 dry run (`-n -F -p`) and `--rulegraph`.
 """
+import os
 import re
 import shutil
 import subprocess
@@ -254,6 +255,46 @@ def test_a_plan_run_again_skips_the_stages_it_finished_and_stops_at_a_failure(tm
     assert done.returncode == 3 and (tmp_path / "log").read_text().endswith("c\nd\n")  # stopped there
     assert not (tmp_path / ".plan" / "sample@x-y").exists()  # a failed stage runs again next time
     assert sorted(p.name for p in (tmp_path / ".plan").iterdir()) == ["collect@x", "train@x-y"]
+
+
+def test_a_plan_with_plan_jobs_runs_a_wave_at_once_and_still_waits_for_what_a_stage_needs(tmp_path):
+    """PLAN_JOBS=2: the two stages of a wave run together (each waits for the other's file, so only a
+    concurrent run passes), the stage needing both starts after them, each logs to .plan/logs, and a
+    failure stops the plan with its log's end shown and no marker, so the next run retries only it."""
+    from workflow.dag import StageSpec
+    from workflow.plan import script, waves
+
+    meet = "touch {me}; for i in $(seq 100); do [ -f {other} ] && break; sleep 0.05; done; [ -f {other} ]"
+    a = StageSpec("train@a", meet.format(me="a", other="b") + " && echo trained a", ("data",), ("out_a",))
+    b = StageSpec("train@b", meet.format(me="b", other="a"), ("data",), ("out_b",))
+    c = StageSpec("leaderboard@x", "[ -f a ] && [ -f b ] && echo c >> log", ("out_a", "out_b"), ("board",))
+    assert [[s.name for s in w] for w in waves([a, b, c])] == [["train@a", "train@b"], ["leaderboard@x"]]
+    (tmp_path / "plan.sh").write_text(script([a, b, c]))
+
+    def run(jobs: int) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "plan.sh"], cwd=tmp_path, capture_output=True, text=True,
+                              env={**os.environ, "PLAN_JOBS": str(jobs)}, timeout=60)
+
+    done = run(2)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "log").read_text() == "c\n"
+    assert (tmp_path / ".plan" / "logs" / "train@a.log").read_text() == "trained a\n"
+    lines = done.stdout.splitlines()
+    assert lines.index("== leaderboard@x") > max(i for i, line in enumerate(lines) if line.startswith("-- train@"))
+    assert run(2).stdout.count("(done)") == 3  # nothing reruns
+    for f in ("a", "b", "log"):
+        (tmp_path / f).unlink()
+    shutil.rmtree(tmp_path / ".plan")
+    alone = run(1)  # one at a time: a waits for b in vain
+    assert alone.returncode == 1 and not (tmp_path / ".plan" / "train@a").exists()
+    shutil.rmtree(tmp_path / ".plan", ignore_errors=True)
+    (tmp_path / "a").unlink()
+    failing = StageSpec("train@b", "echo broke; exit 4", ("data",), ("out_b",))
+    (tmp_path / "plan.sh").write_text(script([a.__class__(a.name, "echo a", a.deps, a.outs), failing, c]))
+    stopped = run(2)
+    assert stopped.returncode == 1 and "-- train@b failed (exit 4)" in stopped.stdout and "broke" in stopped.stdout
+    assert sorted(p.name for p in (tmp_path / ".plan").iterdir()) == ["logs", "train@a"]  # c never started
+    assert not (tmp_path / "log").exists()
 
 
 def test_the_plan_runs_each_stage_after_every_stage_it_needs_and_only_what_is_asked():

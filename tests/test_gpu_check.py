@@ -7,6 +7,8 @@ import re
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -93,7 +95,7 @@ def test_the_smoke_mode_stops_after_a_part_and_resumes_to_done(tmp_path):
     assert first.stdout.splitlines()[0].startswith("gpu-check: identity ok")
     assert first.stdout.splitlines()[-1] == "gpu-check: 3 part(s) left (identity-compiled next): run it again"
     name = (root / gpu_check.CURRENT).read_text()
-    assert name.startswith("gpu-cpu-smoke-")
+    assert re.fullmatch(r"gpu-cpu-smoke-\d{4}-\d\d-\d\d-([0-9a-f]{7}|unknown)", name), name  # the commit in it (none in a copy without .git)
     folder = root / gpu_check.WORK / name
     assert set(json.loads((folder / "state.json").read_text())["parts"]) == {"identity"}
     assert [p.name for p in out.iterdir()] == [f"{name}.tar.gz"]  # one tarball after every part
@@ -146,6 +148,36 @@ def test_collect_refuses_a_tarball_that_is_not_a_results_folder(tmp_path):
     assert sorted(p.name for p in (root / "benchmarks" / "results").iterdir()) == ["gpu-x"]  # nothing half-written
 
 
+def test_collect_replaces_its_own_check_and_refuses_to_overwrite_another(tmp_path):
+    """Two checks of one device on one day: the second must not replace the committed first."""
+    import tarfile
+
+    def tarball(env: str, state: str, name: str = "gpu-h200-2026-11-30") -> Path:
+        folder = tmp_path / "src" / env / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "environment.json").write_text(env)
+        (folder / "state.json").write_text(state)
+        out = tmp_path / f"{env}-{state}.tar.gz"
+        with tarfile.open(out, "w:gz") as tar:
+            for f in ("environment.json", "state.json"):
+                tar.add(folder / f, arcname=f"{name}/{f}")
+        return out
+
+    root = tmp_path / "root"
+    results = root / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    gpu_check.collect(root, tarball("first", "1"))
+    gpu_check.collect(root, tarball("first", "2"))  # a later tarball of the same check: replaced
+    assert (results / "gpu-h200-2026-11-30" / "state.json").read_text() == "2"
+    with pytest.raises(SystemExit, match=r"gpu-h200-2026-11-30 holds another GPU check .*--name"):
+        gpu_check.collect(root, tarball("second", "1"))
+    assert (results / "gpu-h200-2026-11-30" / "environment.json").read_text() == "first"
+    assert gpu_check.collect(root, tarball("second", "1"), "gpu-h200-2026-11-30-b") == results / "gpu-h200-2026-11-30-b"
+    assert (results / "gpu-h200-2026-11-30-b" / "environment.json").read_text() == "second"
+    with pytest.raises(SystemExit, match=r"--name 'x/y'"):
+        gpu_check.collect(root, tarball("second", "1"), "x/y")
+
+
 def test_the_metric_weights_travel_packed_and_unpack_to_their_bytes(tmp_path):
     weights = tmp_path / "w.pt"
     weights.write_bytes(bytes(range(256)) * 5000)
@@ -171,15 +203,19 @@ def test_identity_names_the_networks_that_failed_and_still_compares_the_rest(mon
 
 def test_a_plan_cut_by_the_budget_says_how_far_it_got(tmp_path, monkeypatch, capsys):
     assert gpu_check.plan_progress("") == {"stages_done": 0}
-    printed = "== code (done)\n== collect@smmnist (done)\n== split@smmnist\nsplit: 3 files\n== train@smmnist-vq\n"
+    printed = ("== code (done)\n== collect@smmnist (done)\n== split@smmnist\nsplit: 3 files\n"
+               "-- split@smmnist finished (2 s)\n== train@smmnist-vq\n")
     assert gpu_check.plan_progress(printed) == {"stages_done": 3, "stage_running": "train@smmnist-vq"}
-    assert gpu_check.plan_progress(printed.replace("== train@smmnist-vq\n", "")) == {
-        "stages_done": 2, "stage_running": "split@smmnist"}
+    assert gpu_check.plan_progress(printed.replace("-- split@smmnist finished (2 s)\n", "")) == {
+        "stages_done": 2, "stage_running": "split@smmnist, train@smmnist-vq"}
+    in_parallel = "== train@a\n== train@b\n-- train@b finished (5 s)\n== train@c\n"  # PLAN_JOBS > 1
+    assert gpu_check.plan_progress(in_parallel) == {"stages_done": 1, "stage_running": "train@a, train@c"}
 
     # the real part on a plan that prints three stages, then outlasts its budget inside the third
     plan = tmp_path / gpu_check.PREPARED / "plan.sh"
     plan.parent.mkdir(parents=True)
-    plan.write_text("".join(f"echo '{line}'\n" for line in printed.splitlines()) + "exec sleep 60\n")
+    plan.write_text("".join(f"echo '{line}'\n" for line in printed.splitlines())  # a stage started in the background
+                    + "sleep 60 & echo $! > sleeper.pid\nwait\n")
     (plan.parent / "params.yaml").write_text("runs: {}\n")
     (tmp_path / "params.yaml").write_text("project: own\n")
     monkeypatch.setattr(gpu_check, "SMOKE", True)
@@ -193,6 +229,13 @@ def test_a_plan_cut_by_the_budget_says_how_far_it_got(tmp_path, monkeypatch, cap
     entry = json.loads((folder / "state.json").read_text())["parts"]["dag"]
     assert entry["status"] == "cut" and entry["stages_done"] == 3 and entry["stage_running"] == "train@smmnist-vq"
     assert (folder / "dag.log").read_text().startswith(printed)  # what the plan printed before the cut, kept
+    sleeper = Path(f"/proc/{(tmp_path / 'sleeper.pid').read_text().strip()}/stat")
+    for _ in range(50):  # the cut killed the plan's whole process group, not just bash
+        if not sleeper.exists() or sleeper.read_text().split(")")[-1].split()[0] in "ZX":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the cut plan's background stage is still running")
 
 
 def test_parts_runs_only_the_parts_it_names_and_refuses_one_that_names_none(tmp_path, monkeypatch, capsys):
