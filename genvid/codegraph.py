@@ -26,6 +26,8 @@ import functools
 import hashlib
 from pathlib import Path
 
+from genvid.io import dumps_json
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS_PACKAGE = "genvid.models"
 REGISTRY = MODELS_PACKAGE + ".registry"  # imports every family: the model-code walk does not follow it
@@ -162,6 +164,19 @@ def _package_of(path: Path) -> Path:
 def stage_manifest(stage: str, root: Path = ROOT) -> dict:
     """{"stage": its name, "files": {path: md5}}: what stage code writes for stage module ``stages.<stage>``."""
     return {"stage": stage, "files": _hashes(stage_code(stage, root), root)}
+
+
+def code_digest(stage: str, spec, root: Path = ROOT) -> str:
+    """The sha256 of the code a run's training ``stage`` runs: the stage's manifest and its model's (``spec``), as
+    stage code wrote them in the checkout ``root`` (``deps/stages/<stage>.json``, ``deps/models/<model>.json``;
+    DVC runs stage code before any stage that reads them, so under DVC they describe the code that runs), or
+    made here, in the same bytes, where it wrote none (a model registered since, a test's)."""
+    digest = hashlib.sha256()
+    for path, make in ((root / STAGE_CODE_DIR / f"{stage}.json", lambda: stage_manifest(stage, root)),
+                       (root / CODE_DIR / f"{spec.name}.json", lambda: manifest(spec, root))):
+        text = path.read_bytes() if path.is_file() else dumps_json(make()).encode()
+        digest.update(path.name.encode() + b"\0" + text + b"\0")
+    return digest.hexdigest()
 
 
 def _hashes(paths: list[Path], root: Path) -> dict[str, str]:

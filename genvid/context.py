@@ -35,6 +35,10 @@ class RunContext:
     # a trained model folder whose components a family may load instead of training them again when
     # their fingerprints match (stage ablate: the run's own, for its variants; genvid.models.cvg)
     reuse_dir: Path | None = None
+    # the digest of the code the training stage runs (genvid.codegraph.code_digest), part of every checkpoint's
+    # identity, so that a stage rerun after a code change starts afresh instead of resuming the old code's
+    # checkpoint; "" outside the DAG's training stages (a checkpoint is then config + data alone)
+    code: str = ""
 
 
 def run_context(params_path: str | Path, run_name: str, root: str | Path = ".") -> tuple[RunContext, dict]:

@@ -21,6 +21,7 @@ from genvid import ablation as A
 from genvid import evaluation as E
 from genvid import params as P
 from genvid.cli import run_parser
+from genvid.codegraph import code_digest
 from genvid.errors import ParamError
 from genvid.stage import cli_main
 from genvid.io import write_json
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     args = run_parser(__doc__).parse_args(argv)
     ctx, raw = run_context(args.params, args.run, args.root)
     spec = get(ctx.run.model, f"runs.{ctx.run.name}.model")
+    ctx = replace(ctx, code=code_digest("ablate", spec))  # no checkpoint of other code is resumed
     P.top_level(raw, "likelihood", args.params)  # the test bound reads it after training
     for section in ("sample", "evaluate"):  # score: protocol's seeds; checked for every ablation (dvc.yaml lists them)
         P.top_level(raw, section, args.params)

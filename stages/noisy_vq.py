@@ -13,6 +13,7 @@ from functools import partial
 
 from genvid import params as P
 from genvid.cli import run_parser
+from genvid.codegraph import code_digest
 from genvid.context import RunContext, check_data, run_context
 from genvid.data.noisy_vq import STUDY_FILE, NoisyVQConfig, study_entry
 from genvid.data.probe import probe_data
@@ -20,6 +21,7 @@ from genvid.data.stats import load_stats
 from genvid.errors import ParamError
 from genvid.io import read_json, write_json
 from genvid.layout import noisy_vq_dir
+from genvid.models.registry import get
 from genvid.models.vq.family import fit_vqvae, window_length
 from genvid.models.vq.noisy_study import study
 from genvid.models.vq.vqvae3d import VQVAE3D, VQVAEConfig
@@ -55,6 +57,8 @@ def variant(ctx: RunContext, sigma: float, seed: int, out) -> RunContext:
 def main(argv: list[str] | None = None) -> None:
     args = run_parser(__doc__).parse_args(argv)
     ctx, raw = run_context(args.params, args.run, args.root)
+    spec = get(ctx.run.model, f"runs.{ctx.run.name}.model")
+    ctx = replace(ctx, code=code_digest("noisy_vq", spec))  # no checkpoint of other code is resumed
     cfg, run = study_config(raw, ctx.run, args.params)
     ctx = replace(ctx, run=run)
     window, out = window_length(ctx), noisy_vq_dir(run.name, args.root)

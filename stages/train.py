@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from genvid import params as P
+from genvid.codegraph import code_digest
 from genvid.cli import run_parser
 from genvid.errors import ParamError
 from genvid.stage import cli_main
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     args = run_parser(__doc__).parse_args(argv)
     ctx, raw = run_context(args.params, args.run, args.root)
     spec = get(ctx.run.model, f"runs.{ctx.run.name}.model")
+    ctx = replace(ctx, code=code_digest("train", spec))  # no checkpoint of other code is resumed
     dcfg = P.top_level(raw, "distributed", args.params)
     P.top_level(raw, "likelihood", args.params)  # the pixel models' test bound reads it after training
     nproc = D.nproc_setting(dcfg.nproc)

@@ -132,6 +132,8 @@ def test_the_absolute_loss_is_the_mean_absolute_error_by_hand_and_an_unknown_los
     assert scalars["mse"] == pytest.approx(float(((clips[:, 3:4] - clips[:, 4:7]) ** 2).mean()), rel=1e-6)
     with pytest.raises(GenvidError, match="the context warp's loss must be one of squared, absolute, got 'huber'"):
         W.ContextWarp(3, 4, 3, 4, 2, loss="huber")
+    with pytest.raises(GenvidError, match=r"pyramid \(levels 2\) sums squared errors: it has no absolute loss"):
+        W.ContextWarp(3, 4, 3, 4, 2, levels=2, loss="absolute")  # refused, not silently squared or single-level
 
 
 def test_the_loss_refuses_clips_without_a_future():

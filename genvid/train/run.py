@@ -5,6 +5,7 @@ calls ``spec.train(ctx, fit)``; the family calls ``fit(component)`` for each net
 """
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 from typing import Any, Callable
 
@@ -23,6 +24,12 @@ from genvid.train.loop import fit
 OnCheckpoint = Callable[[str, int, nn.Module], None]
 
 
+def checkpoint_identity(fingerprint: str, code: str) -> str:
+    """A component's checkpoint identity: its config + data ``fingerprint``, and the ``code`` digest where the
+    stage has one (genvid.context.RunContext.code), so that no stage resumes a checkpoint of other code."""
+    return hashlib.sha256(f"{fingerprint}:{code}".encode()).hexdigest() if code else fingerprint
+
+
 def fit_component(ctx: RunContext, component: Component, on_checkpoint: OnCheckpoint | None = None) -> Fitted:
     """Seed with the component's train seed, build it (reproducible initial weights), train it
     resumably in ``ctx.workdir/<component>``, write its curves; the network comes back on the
@@ -32,7 +39,8 @@ def fit_component(ctx: RunContext, component: Component, on_checkpoint: OnCheckp
     model = component.build()
     groups = component.optimizers(model) if component.optimizers is not None else None
     result = fit(model, component.objective, component.train_set, component.val_set, cfg,
-                 ctx.workdir / component.name, component.fingerprint, desc=component.desc or component.name,
+                 ctx.workdir / component.name, checkpoint_identity(component.fingerprint, ctx.code),
+                 desc=component.desc or component.name,
                  device=ctx.device, precision=ctx.precision, channels_last=ctx.channels_last,
                  compile=ctx.compile, optimizers=groups,
                  on_checkpoint=None if on_checkpoint is None else lambda step: on_checkpoint(component.name, step, model))

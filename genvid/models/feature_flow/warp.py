@@ -90,6 +90,11 @@ def differences(frames: list[Tensor], count: int) -> list[Tensor]:
             for j in range(count)]
 
 
+def stack_input(frames: list[Tensor]) -> Tensor:
+    """The displacement stack's input: the last context frame and the differences back to the first."""
+    return torch.cat([frames[-1], *differences(frames, len(frames) - 1)], dim=1)
+
+
 class ContextWarp(nn.Module):
     """context [B, ``context_frames``, C, H, W] -> the first ``frames`` future frames, each the last context frame
     warped by its own displacement."""
@@ -101,6 +106,8 @@ class ContextWarp(nn.Module):
             raise GenvidError(f"the context warp's motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
         if loss not in LOSSES:
             raise GenvidError(f"the context warp's loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+        if loss == "absolute" and levels > 1:
+            raise GenvidError(f"the context warp's pyramid (levels {levels}) sums squared errors: it has no absolute loss")
         self.context_frames, self.frames, self.motion, self.levels = context_frames, frames, motion, levels
         self.norm = loss
         fields = {"free": frames, "acceleration": 2, "layered": frames}[motion]
@@ -112,8 +119,7 @@ class ContextWarp(nn.Module):
 
     def displacements(self, context: Tensor) -> Tensor:
         """[B, frames, 2, H, W]: each future frame's displacement, drawn from ``context``."""
-        last = list(context.unbind(1))
-        inputs = torch.cat([last[-1], *differences(last, len(last) - 1)], dim=1)
+        inputs = stack_input(list(context.unbind(1)))
         if self.motion != "acceleration":  # layered: the lower layer's
             return self.stack(inputs).unflatten(1, (self.frames, 2))
         raw = self.stack.raw(inputs)  # a velocity and an acceleration per pixel
@@ -131,7 +137,7 @@ class ContextWarp(nn.Module):
         """The layered motion's copies (module docstring)."""
         frames = list(context.unbind(1))
         last, f = frames[-1], self.frames
-        raw = self.stack.raw(torch.cat([last, *differences(frames, len(frames) - 1)], dim=1))
+        raw = self.stack.raw(stack_input(frames))
         fields = cap(raw[:, :2 * f]).unflatten(1, (f, 2))
         moves, matte = raw[:, 2 * f:5 * f], raw[:, 5 * f:]
         alpha = torch.sigmoid(matte + self.matte(torch.cat([last, *differences(frames, 1)], dim=1)))
