@@ -264,7 +264,7 @@ def test_a_plan_with_plan_jobs_runs_a_wave_at_once_and_still_waits_for_what_a_st
     from workflow.dag import StageSpec
     from workflow.plan import script, waves
 
-    meet = "touch {me}; for i in $(seq 100); do [ -f {other} ] && break; sleep 0.05; done; [ -f {other} ]"
+    meet = "touch {me}; for i in $(seq 60); do [ -f {other} ] && break; sleep 0.05; done; [ -f {other} ]"
     a = StageSpec("train@a", meet.format(me="a", other="b") + " && echo trained a", ("data",), ("out_a",))
     b = StageSpec("train@b", meet.format(me="b", other="a"), ("data",), ("out_b",))
     c = StageSpec("leaderboard@x", "[ -f a ] && [ -f b ] && echo c >> log", ("out_a", "out_b"), ("board",))
