@@ -1,6 +1,10 @@
 """Stage sample: the futures of every test clip of a run's benchmark, from its context frames only
 (and, for a conditioned model, the clip's recorded per-frame inputs, e.g. the actions); then, where the
-benchmark has them, the futures of its counterfactual clips and of its long-horizon protocol's clips."""
+benchmark has them, the futures of its counterfactual clips and of its long-horizon protocol's clips.
+
+Killed part-way, it resumes: each predict call's futures are kept under checkpoints/<run>/sample/ as it
+finishes (genvid.sampling.BatchCache, named by everything they depend on), read back by the rerun, and
+removed once the samples file is written."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,6 +15,7 @@ from tqdm import tqdm
 
 from genvid import params as P
 from genvid.cli import run_parser
+from genvid.codegraph import code_digest
 from genvid.data.benchmark import protocol_clips
 from genvid.data.counterfactuals import Counterfactuals, read_counterfactuals
 from genvid.data.frames import CONDITIONING, conditioning
@@ -25,7 +30,8 @@ from genvid.context import check_data, run_context
 from genvid.models.predictor import clips_per_call
 from genvid.models.registry import get
 from genvid.models.store import check_run_record
-from genvid.sampling import protocol_batches
+from genvid.io import fingerprint
+from genvid.sampling import BatchCache, protocol_batches
 from genvid.train.sampler import COUNTERFACTUAL_STREAM, LONG_HORIZON_STREAM, derived_seed
 
 
@@ -63,6 +69,15 @@ def main(argv: list[str] | None = None) -> None:
     # params device.precision: bf16 autocast of the model (the metrics are always float)
     autocast = precision_autocast(ctx.device, ctx.precision)
     out = run_paths(ctx.run.name, ctx.run.benchmark, args.root).samples
+    long_per_call = None if long is None else args.batch_clips or clips_per_call(ctx.run.model_params, long.num_samples)
+    cache = BatchCache(ctx.workdir / "sample", fingerprint(
+        {"model_params": ctx.run.model_params, "protocol": dataclasses.asdict(proto), "seed": seed, "per_call": per_call,
+         "long": None if long is None else [dataclasses.asdict(long), long_per_call], "device": ctx.device,
+         "precision": ctx.precision, "code": code_digest("sample", spec)},
+        [*sorted(f for f in ctx.model_dir.rglob("*") if f.is_file()), ctx.frames]))
+    if cache.count("protocol") or cache.count("long"):
+        print(f"sample {ctx.run.name}: resuming; {cache.count('protocol')} test-clip and {cache.count('long')} "
+              f"long-horizon calls were drawn before", flush=True)
     attrs = {"run": ctx.run.name, "model": ctx.run.model, "benchmark": ctx.run.benchmark, "seed": seed}
     cond_info = None if spec.conditioning is None else Cond(spec.conditioning, CONDITIONING[spec.conditioning])
     with write_samples(out, n, (info.height, info.width, info.channels), c, proto.horizon, s, attrs,
@@ -70,17 +85,17 @@ def main(argv: list[str] | None = None) -> None:
         frames = f["frames"]
         recorded = None if cond_info is None else conditioning(f, ctx.frames, cond_info.name)
         draw(writer, predictor, frames, recorded, (starts, episode, cluster), proto, per_call,
-             lambda first: derived_seed(seed, first), extras, f"sample {ctx.run.name}", autocast)
+             lambda first: derived_seed(seed, first), extras, f"sample {ctx.run.name}", autocast, cache, "protocol")
         if cf.available:
             with autocast:
                 writer.counterfactual(counterfactual_futures(predictor, cf, seed, cond_info is not None,
                                                              max(1, per_call * s // cf.num_samples)))
         if long is not None:
             draw(writer.long_horizon(len(long_clips[0]), long.context_frames, long.horizon, long.num_samples),
-                 predictor, frames, recorded, long_clips, long,
-                 args.batch_clips or clips_per_call(ctx.run.model_params, long.num_samples),
+                 predictor, frames, recorded, long_clips, long, long_per_call,
                  lambda first: derived_seed(seed, LONG_HORIZON_STREAM, first), {}, f"long horizon {ctx.run.name}",
-                 autocast)
+                 autocast, cache, "long")
+    cache.clear()  # the samples file is written: the kept calls have served
     told = f"; {cf.clips} counterfactual clips x {len(cf.sequences)} actions" if cf.available else ""
     if long is not None:
         told += (f"; long horizon: {len(long_clips[0])} clips x {long.num_samples} samples, "
@@ -89,13 +104,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def draw(writer: ClipsWriter, predictor, frames, recorded, clips: tuple[np.ndarray, np.ndarray, np.ndarray],
-         proto: P.ProtocolConfig, per_call: int, seed_of, extras: dict, desc: str, autocast) -> None:
+         proto: P.ProtocolConfig, per_call: int, seed_of, extras: dict, desc: str, autocast,
+         cache: BatchCache | None = None, tag: str = "protocol") -> None:
     """Every future of the test clips ``clips`` (start, episode, cluster) of protocol ``proto``, drawn by the
     protocol's one loop (genvid.sampling), into ``writer``; with ``extras``, the family's diagnostic series."""
     starts, episode, cluster = clips
     for b in protocol_batches(predictor, frames, recorded, starts, proto.context_frames, proto.horizon,
                               proto.num_samples, per_call, seed_of, diagnostics=bool(extras), autocast=autocast,
-                              desc=desc):
+                              desc=desc, cache=cache, tag=tag):
         writer.write(b.rows, b.real, b.futures, b.series, b.cond,
                      episode=episode[b.rows], start=starts[b.rows], cluster=cluster[b.rows])
 

@@ -217,6 +217,68 @@ def test_long_horizon_futures_have_their_own_seeds(trained, tmp_path):
     assert np.array_equal(futures.numpy(), long_pred[:per_call])
 
 
+def test_a_sample_stage_killed_part_way_resumes_to_the_same_bytes_and_clears_what_it_kept(trained, monkeypatch):
+    """genvid.sampling.BatchCache through the stage: killed after its first predict call, the rerun draws only
+    the rest, the samples file is the uninterrupted one's, and checkpoints/<run>/sample/ is gone after it."""
+    import dataclasses
+
+    import stages.sample as S
+
+    out, kept = samples_path(trained, "driving-vq"), trained / "checkpoints" / "driving-vq" / "sample"
+    before = sha(out)
+    real_get = S.get
+
+    class Killed(Exception):
+        pass
+
+    class Dying:
+        def __init__(self, inner, calls: list):
+            self.inner, self.calls = inner, calls
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def _call(self, method: str, *a, **k):
+            if len(self.calls) == 1:
+                raise Killed
+            self.calls.append(method)
+            return getattr(self.inner, method)(*a, **k)
+
+        def predict(self, *a, **k):
+            return self._call("predict", *a, **k)
+
+        def predict_with_diagnostics(self, *a, **k):
+            return self._call("predict_with_diagnostics", *a, **k)
+
+    calls: list = []
+
+    def dying_get(name, where):
+        spec = real_get(name, where)
+        return dataclasses.replace(spec, predictor=lambda ctx: Dying(spec.predictor(ctx), calls))
+
+    monkeypatch.setattr(S, "get", dying_get)
+    with pytest.raises(Killed):
+        sample_main(args(trained, "driving-vq"))
+    assert len(list(kept.rglob("protocol-*.npz"))) == 1 and sha(out) == before  # one call kept; the file untouched
+    monkeypatch.setattr(S, "get", real_get)
+    counted: list = []
+    monkeypatch.setattr(S, "get", lambda name, where: dataclasses.replace(
+        real_get(name, where), predictor=lambda ctx: Counting(real_get(name, where).predictor(ctx), counted)))
+
+    class Counting(Dying):
+        def _call(self, method: str, *a, **k):
+            self.calls.append(method)
+            return getattr(self.inner, method)(*a, **k)
+
+    sample_main(args(trained, "driving-vq"))
+    assert sha(out) == before and not kept.exists()
+    resumed = len(counted)
+    counted.clear()
+    sample_main(args(trained, "driving-vq"))  # a fresh run (nothing kept now) for the count
+    assert sha(out) == before and not kept.exists()
+    assert resumed == len(counted) - 1  # the first protocol call was read back, every other call drawn
+
+
 def test_sample_twice_gives_identical_bytes(trained, tmp_path):
     out = samples_path(trained, "driving-vq")
     before = sha(out)
