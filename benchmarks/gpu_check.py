@@ -9,9 +9,9 @@ bare machine without DVC (its Python has torch with CUDA, h5py, numpy, yaml, tqd
 ``benchmarks/gpu_check_wheels.txt`` lists what it lacks, with the command that fetches the wheels). So the check runs in parts, in priority order,
 each recorded as it finishes, and a call runs parts until ``--budget`` seconds (default 510: under
 9 minutes) would be passed; the next call resumes at the first part not done. A part cut off by the
-budget starts again next call (the DAG part resumes inside: its plan skips finished stages, and a
-killed training resumes from its checkpoint); one cut off twice is recorded as failed, so the check
-always ends. Each part prints one status line.
+budget starts again next call (the DAG part resumes inside: its plan skips finished stages, a killed
+training resumes from its checkpoint, a killed sampling from the calls it kept); one cut off twice is
+recorded as failed, so the check always ends. Each part prints one status line.
 
 The parts, most important first, so that a run cut short still brings the most important figures:
 1. ``identity``: every network trained twice for three steps in bf16 with channels-last weights
