@@ -25,7 +25,7 @@ The parts, most important first, so that a run cut short still brings the most i
    copy-last and by how much;
 4. ``learning:<run>``: ``benchmarks/learning.py`` curves of the gpu profile's SM-MNIST models.
 
-Everything measured goes to one folder, ``.gpu-run/gpu-<device>-<date>/`` (under ``--root``; git-ignored
+Everything measured goes to one folder, ``.gpu-run/gpu-<device>-<date>-<commit>/`` (under ``--root``; git-ignored
 and not carried, so it stays on the device machine between calls; its name is fixed by the first call
 on a device): ``environment.json`` (device, driver, torch, CUDA and cuDNN versions, the commit),
 ``state.json`` (the parts done, their seconds and status) and one file per part. ``--copy-to``
@@ -35,7 +35,7 @@ call measured comes back even if the next is cut (the device tool brings back at
 
 The smoke mode (``GPU_CHECK_DEVICE=cpu``) runs the same parts on the CPU at tiny sizes: one network per
 identity part (no compiling: that needs CUDA here), one bench component, the tiny profile's data
-stages as the DAG part, and no learning curve; it writes to ``gpu-cpu-smoke-<date>`` and exists so the
+stages as the DAG part, and no learning curve; it writes to ``gpu-cpu-smoke-<date>-<commit>`` and exists so the
 script cannot rot between GPU runs (tests/test_gpu_check.py stops it after one part and resumes it).
 """
 from __future__ import annotations
@@ -543,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "collect":
         if args.tarball is None:
-            p.error("collect needs the tarball: gpu_check.py collect FILES_AT/gpu-<device>-<date>.tar.gz")
+            p.error("collect needs the tarball: gpu_check.py collect FILES_AT/gpu-<device>-<date>-<commit>.tar.gz")
         print(f"gpu-check: collected {collect(root, args.tarball, args.name).relative_to(root)}")
         return 0
     if args.command == "prepare":
