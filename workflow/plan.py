@@ -29,12 +29,18 @@ from pathlib import Path
 from workflow.dag import StageSpec, edges, load_stages
 
 
-def plan(stages: list[StageSpec], only: str | None = None) -> list[StageSpec]:
-    """``stages`` in a topological order (ties in dvc.yaml's order); with ``only``, a regex over stage
-    names, just the matching stages and everything upstream of them."""
+def _upstream(stages: list[StageSpec]) -> dict[str, set[str]]:
+    """Each stage's name -> the names of the stages whose outputs it reads."""
     upstream: dict[str, set[str]] = {stage.name: set() for stage in stages}
     for before, after in edges(stages):
         upstream[after].add(before)
+    return upstream
+
+
+def plan(stages: list[StageSpec], only: str | None = None) -> list[StageSpec]:
+    """``stages`` in a topological order (ties in dvc.yaml's order); with ``only``, a regex over stage
+    names, just the matching stages and everything upstream of them."""
+    upstream = _upstream(stages)
     wanted = set(upstream)
     if only is not None:
         pattern = re.compile(only)
@@ -92,9 +98,7 @@ wave() {{  # name, command pairs, none needing another: in turn, or $PLAN_JOBS a
 def waves(stages: list[StageSpec]) -> list[list[StageSpec]]:
     """``stages`` (in an order ``plan`` gave) grouped by depth: a stage's wave is one after the deepest
     wave holding a stage it needs, so a wave's stages need none of each other."""
-    upstream: dict[str, set[str]] = {stage.name: set() for stage in stages}
-    for before, after in edges(stages):
-        upstream[after].add(before)
+    upstream = _upstream(stages)
     depth: dict[str, int] = {}
     for stage in stages:  # plan's order puts every stage after those it needs
         depth[stage.name] = 1 + max((depth[name] for name in upstream[stage.name]), default=-1)
