@@ -153,3 +153,19 @@ def test_malformed_columns(tmp_path, columns, message):
     path = write_columns(tmp_path / "bad.h5", **columns)
     with pytest.raises(GenvidError, match="bad.h5: " + message):
         read_frames_info(path)
+
+
+@pytest.mark.parametrize("error", [TypeError("a model's"), ValueError("a metric's"), KeyError("a dict's"),
+                                   OSError("a disk's")])
+def test_read_h5_blames_the_file_only_for_h5py_errors(frames_file, error):
+    """An error the caller's block raises passes unchanged; one h5py raises reading the file names the file."""
+    from genvid.data.h5 import read_h5
+
+    with pytest.raises(type(error)) as caught:
+        with read_h5(frames_file, "HDF5 frames file"):
+            raise error
+    assert caught.value is error
+    with pytest.raises(GenvidError, match=r"frames.h5: not a readable HDF5 frames file \(truncated or corrupt: .*"
+                                          r"'missing' doesn't exist"):
+        with read_h5(frames_file, "HDF5 frames file") as f:
+            f["missing"]
