@@ -280,9 +280,9 @@ def test_frame_difference_feeds_each_step_the_frame_before_its_input():
     frames = torch.rand(2, 6, 1, 32, 32)
     seen, forward = [], model.generator.forward
 
-    def recording(x_prev, z, state, x_before=None, copy=None):
+    def recording(x_prev, z, state, x_before=None, copy=None, pick=False):
         seen.append((x_prev, x_before))
-        return forward(x_prev, z, state, x_before, copy)
+        return forward(x_prev, z, state, x_before, copy, pick)
 
     model.generator.forward = recording
     torch.manual_seed(3)

@@ -53,7 +53,8 @@ CHOICES = (declared.BORDER, declared.SIZES, declared.LOSSES, declared.OPEN_L2, d
            declared.MOVE_COPY, declared.FLOW_SKIP, declared.PIXEL_WARP, declared.OBJECT_WEIGHT,
            declared.CONTEXT_WARP, declared.DISCRIMINATOR_KERNELS, declared.DISCRIMINATOR)
 SPEC = pixel_spec("feature_flow", model.FeatureFlowConfig, model.FeatureFlow, label="feature flow GAN",
-                  citation="seed 003 §6.3", choices=CHOICES, ablation_table=declared.ABLATION_TABLE, before=BEFORE)
+                  citation="seed 003 §6.3", choices=CHOICES, ablation_table=declared.ABLATION_TABLE, before=BEFORE,
+                  sampling=model.FeatureFlowSampling)
 ACTION_SPEC = pixel_spec("feature_flow_action", model.FeatureFlowActionConfig, model.FeatureFlow,
                          conditioning="action", choices=(*CHOICES, declared.ACTIONS),
-                         ablation_table=declared.ABLATION_TABLE, before=BEFORE)
+                         ablation_table=declared.ABLATION_TABLE, before=BEFORE, sampling=model.FeatureFlowSampling)

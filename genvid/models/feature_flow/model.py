@@ -176,6 +176,21 @@ class FeatureFlowActionConfig(FeatureFlowConfig):
         return action_stats_problem(self) or super().validate()
 
 
+@dataclass(frozen=True)
+class FeatureFlowSampling:
+    """``models.<feature flow model>.sampling``: prediction-time options (read when predicting, not trained)."""
+
+    # genvid's (issue 48): "hard": each predicted pixel the copy (x_{t-1} in place, or the context warp's frame) or
+    # D²'s, whichever the copy mask favours (m_t > 1/2); "soft": their blend, as trained
+    mask: str = field(default="soft", metadata=rule(choices=("soft", "hard")))
+
+    def against(self, cfg: FeatureFlowConfig) -> str | None:
+        """A problem with these options for a model of ``cfg``, or None."""
+        if self.mask != "soft" and not cfg.copy_mask:
+            return "mask picks between the copy and D²'s frame: it needs copy_mask: true"
+        return None
+
+
 WARP_SIZES = ("channels", "resolution", "context_frames", "warp_frames", "warp_width", "warp_scale", "warp_motion",
               "warp_loss")
 
@@ -236,10 +251,12 @@ class Generator(nn.Module):
                 self.flow_head.bias[offset_index(0, 0, cfg.kappa)] += STILL_BIAS
 
     def forward(self, x_prev: Tensor, z: Tensor, state: tuple[State | None, State | None],
-                x_before: Tensor | None = None, copy: Tensor | None = None) -> tuple[Tensor, tuple[State, State], Tensor]:
+                x_before: Tensor | None = None, copy: Tensor | None = None,
+                pick: bool = False) -> tuple[Tensor, tuple[State, State], Tensor]:
         """(x̃_t [B, C, H, W] in [0, 1], the new states, the flow weights [B, κ², r, r]); the steered
         model's z arrives as [z_t ‖ a_{t-1}]; ``copy``: what the copy mask blends instead of x_{t-1} (the
-        context warp's frame)."""
+        context warp's frame); ``pick`` (predicting with ``sampling.mask: hard``): each pixel the copy or D²'s
+        frame, where m_t > 1/2, instead of their blend."""
         cfg = self.cfg
         seen = x_prev
         if cfg.frame_difference:
@@ -256,6 +273,8 @@ class Generator(nn.Module):
         if cfg.copy_mask:
             c = cfg.channels
             mask = torch.sigmoid(out[:, c:c + 1])
+            if pick:
+                mask = (mask > 0.5).to(mask.dtype)
             if copy is not None:
                 copied = copy
             elif cfg.pixel_warp:
@@ -307,6 +326,14 @@ class FeatureFlow(nn.Module):
         self.discriminator = Discriminator(cfg)
         self.actions = register_action_stats(self, cfg)  # 0: the thesis's model, unconditioned
         self.warp = context_warp(cfg) if cfg.context_warp else None
+        self.sampling = FeatureFlowSampling()
+
+    def configure_sampling(self, sampling: FeatureFlowSampling) -> None:
+        """The prediction-time options (``models.<model>.sampling``): the predictor sets them."""
+        problem = sampling.against(self.cfg)
+        if problem:
+            raise GenvidError(f"models.{'feature_flow_action' if self.actions else 'feature_flow'}.sampling: {problem}")
+        self.sampling = sampling
 
     def _actions(self, cond: Tensor | None, frames: int) -> Tensor | None:
         """The standardised per-frame actions [B, T, A] (None for the unconditioned model)."""
@@ -321,10 +348,12 @@ class FeatureFlow(nn.Module):
         if frames.ndim != 5 or tuple(frames.shape[2:]) != (c, r, r) or frames.shape[1] < min_frames:
             raise GenvidError(f"{what} must be float [B, T>={min_frames}, {c}, {r}, {r}], got {list(frames.shape)}")
 
-    def unroll(self, frames: Tensor, closed: int, total: int, draw, actions: Tensor | None = None) -> Tensor:
+    def unroll(self, frames: Tensor, closed: int, total: int, draw, actions: Tensor | None = None,
+               pick: bool = False) -> Tensor:
         """Predictions of frames 1..total-1 [B, total-1, C, H, W]: frame t from real frame t-1 while
         t <= ``closed`` (closed loop), from the previous prediction after (open loop); the steered
-        model's frame t also from ``actions[:, t-1]`` ([B, >=total-1, A], standardised)."""
+        model's frame t also from ``actions[:, t-1]`` ([B, >=total-1, A], standardised); ``pick``: the
+        generator's (each pixel the copy or D²'s frame)."""
         state: tuple = (None, None)
         copies = self.warped(frames, closed, total)
         x_before, x_prev, out = None, frames[:, 0], []
@@ -334,7 +363,7 @@ class FeatureFlow(nn.Module):
                 z = torch.cat([z, actions[:, t - 1]], dim=1)
             k = t - closed  # the future frame's index in the horizon
             copy = copies[:, k] if copies is not None and 0 <= k < copies.shape[1] else None
-            frame, state, _ = self.generator(x_prev, z, state, x_before, copy)
+            frame, state, _ = self.generator(x_prev, z, state, x_before, copy, pick)
             out.append(frame)
             x_before, x_prev = x_prev, frames[:, t] if t < closed and t < frames.shape[1] else frame
         return torch.stack(out, 1)
@@ -383,7 +412,8 @@ class FeatureFlow(nn.Module):
     def generate(self, context: Tensor, horizon: int, num_samples: int, generator: torch.Generator,
                  cond: Tensor | None = None) -> Tensor:
         """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``; the steered
-        model reads ``cond`` [B, Tc + horizon, A] (rows Tc - 1 .. Tc + horizon - 2 steer the horizon)."""
+        model reads ``cond`` [B, Tc + horizon, A] (rows Tc - 1 .. Tc + horizon - 2 steer the horizon); with
+        ``sampling.mask: hard`` each pixel is the copy or D²'s frame, whichever the copy mask favours."""
         self._check(context, 1, "context")
         b, tc = context.shape[:2]
         x = sample_rows(context, horizon, num_samples)
@@ -391,5 +421,6 @@ class FeatureFlow(nn.Module):
         if actions is not None:
             actions = actions.repeat_interleave(num_samples, dim=0)
         with torch.no_grad():
-            pred = self.unroll(x, tc, tc + horizon, lambda shape: randn_on(generator, shape, x.device), actions)
+            pred = self.unroll(x, tc, tc + horizon, lambda shape: randn_on(generator, shape, x.device), actions,
+                               pick=self.sampling.mask == "hard")
         return pred[:, tc - 1:].unflatten(0, (b, num_samples))
