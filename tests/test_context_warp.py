@@ -155,6 +155,46 @@ def test_feature_flow_copies_the_warped_context_in_the_horizon_then_in_place():
     assert torch.allclose(out[:, 2], out[:, 1], atol=1e-5)  # past warp_frames: the thesis's copy in place
 
 
+class _Drawn(torch.nn.Module):
+    """D² replaced: a fixed frame (sigmoid of ``frame``) and a fixed copy-mask logit map, whatever it reads."""
+
+    def __init__(self, frame: torch.Tensor, logit: torch.Tensor):
+        super().__init__()
+        self.out = torch.cat([frame, logit], dim=0)[None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out.expand(x.shape[0], -1, -1, -1)
+
+
+def test_predicting_with_a_hard_mask_picks_the_warps_copy_or_d2s_frame_per_pixel_and_leaves_training_as_it_was():
+    """``sampling.mask: hard``: each horizon pixel is the warp's copy where the copy mask is above one half, else
+    D²'s frame, by hand, frame after frame; the loss (the soft blend) is the same under either option."""
+    from genvid.models.feature_flow.model import FeatureFlowSampling
+
+    g = torch.Generator().manual_seed(4)
+    frame, logit = torch.randn(1, 32, 32, generator=g), 3 * torch.randn(1, 32, 32, generator=g)
+    context, clips = torch.rand(2, 3, 1, 32, 32, generator=g), torch.rand(2, 5, 1, 32, 32, generator=g)
+    losses = {}
+    for mask in ("soft", "hard"):
+        net = model()
+        shift_columns(net.warp, 1.0)
+        net.generator.d2 = _Drawn(frame, logit)
+        net.configure_sampling(FeatureFlowSampling(mask=mask))
+        torch.manual_seed(0)
+        losses[mask] = net.loss(clips, 0)[0]["g"]
+        net.eval()
+        out = net.generate(context, 3, 1, torch.Generator().manual_seed(0))[:, 0]
+        copies = net.warped(context, 3, 5)
+        m = (torch.sigmoid(logit) > 0.5).float() if mask == "hard" else torch.sigmoid(logit)
+        previous = None
+        for k in range(3):
+            copy = copies[:, k] if k < 2 else previous  # past warp_frames: the previous frame in place
+            previous = m * copy + (1 - m) * torch.sigmoid(frame)
+            assert torch.allclose(out[:, k], previous, atol=1e-6), (mask, k)
+    assert torch.equal(losses["soft"], losses["hard"])
+    assert 0.2 < float((torch.sigmoid(logit) > 0.5).float().mean()) < 0.8  # both sides of the pick are tested
+
+
 def test_feature_flow_builds_the_warp_its_config_names_and_copies_in_place_while_it_is_untrained():
     net = model(warp_motion="layered", warp_loss="absolute").eval()
     assert (net.warp.motion, net.warp.norm) == ("layered", "absolute") and len(net.warp.matte) == 3

@@ -440,3 +440,20 @@ def test_steered_conditioning_errors_are_one_line():
                                                    fixel_channels=8, flow_channels=8, z_dim=4, flow_scale=4,
                                                    kappa=3, disc_width=4, cond_std=[1.0, 0.0, 1.0]),
                      "models.feature_flow_action")
+
+
+def test_the_prediction_mask_is_checked_where_params_are():
+    from genvid.models.feature_flow.model import FeatureFlowSampling
+    from genvid.models.registry import MODELS
+    from genvid.errors import ParamError
+
+    params = dict(width=4, fixel_channels=8, flow_channels=8, z_dim=4, flow_scale=4, kappa=3, disc_width=4)
+    for name in ("feature_flow", "feature_flow_action"):
+        network = MODELS[name].network
+        assert network({**params, "sampling": {"mask": "hard"}}, 1, 32, 3).sampling == FeatureFlowSampling()
+        with pytest.raises(ParamError, match=rf"^models.{name}.sampling: mask picks .* needs copy_mask: true"):
+            network({**params, "copy_mask": False, "sampling": {"mask": "hard"}}, 1, 32, 3)
+        with pytest.raises(ParamError, match=rf"models.{name}.sampling.mask must be one of soft, hard"):
+            network({**params, "sampling": {"mask": "round"}}, 1, 32, 3)
+    with pytest.raises(GenvidError, match="^models.feature_flow.sampling: mask picks .* needs copy_mask: true"):
+        tiny(copy_mask=False).configure_sampling(FeatureFlowSampling(mask="hard"))

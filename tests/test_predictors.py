@@ -32,7 +32,10 @@ B, S, HEIGHT = 2, 2, 32
 # A model option a params.yaml run turns on over its family's defaults runs the contract too, as the run builds it
 VARIANTS = {"feature_flow+frame_difference": ("feature_flow", {"frame_difference": True}),  # dynamics-feature_flow
             # issue 48's per-pixel warp: no run turns it on, but its own learning check trains it
-            "feature_flow+pixel_warp": ("feature_flow", {"frame_difference": True, "pixel_warp": True})}
+            "feature_flow+pixel_warp": ("feature_flow", {"frame_difference": True, "pixel_warp": True}),
+            # issue 48's layered context warp, predicted with the hard pick: dynamics-feature_flow
+            "feature_flow+context_warp": ("feature_flow", {"frame_difference": True, "context_warp": True,
+                                                           "warp_motion": "layered", "sampling": {"mask": "hard"}})}
 # run overrides of models the contract does not need a variant for, and why
 NOT_VARIANTS = {"in_channels": "grey frames: the same network at 1 channel",
                 "noisy_sigma": "the tokenizer's index noise while training: tests/test_noisy_vq.py and test_gan_prior.py"}
@@ -148,6 +151,10 @@ def test_output_contract_and_determinism(predictor):
         # An untrained decoder can be too flat for the noise to move a uint8 pixel: compare floats.
         context = real[:, :proto.context_frames].movedim(-1, -3).float() / 255
         given = {} if cond is None else {"cond": cond}
+        if getattr(getattr(pred.model, "sampling", None), "mask", "soft") == "hard":
+            # the hard pick copies wherever the mask favours the copy, which the untrained mask (σ(2)) does at every
+            # pixel: the noise drives D²'s frame, which the blend shows
+            pred.model.configure_sampling(dataclasses.replace(pred.model.sampling, mask="soft"))
         a, b = (pred.model.generate(context, proto.horizon, S, torch.Generator().manual_seed(seed), **given)
                 for seed in (1, 2))
         assert not torch.equal(a, b), f"{name}: the generator does not drive the samples"
@@ -194,12 +201,14 @@ def test_every_model_option_a_run_turns_on_has_a_variant():
     """A run's ``overrides.models`` in params.yaml builds a network the family's defaults do not: its
     options must be one of VARIANTS (so the contract runs on it) or say in NOT_VARIANTS why not."""
     raw = P.read_params(ROOT / "params.yaml")
-    covered = {(model, key) for model, options in VARIANTS.values() for key in options}
+    def flat(options: dict) -> set[str]:  # an option's key, or a section's (sampling's) keys
+        return {k for k, v in options.items() if not isinstance(v, dict)} | {
+            k for v in options.values() if isinstance(v, dict) for k in v}
+
+    covered = {(model, key) for model, options in VARIANTS.values() for key in flat(options)}
     for name, run in raw["runs"].items():
         options = (run.get("overrides") or {}).get("models") or {}
-        flat = {k for k, v in options.items() if not isinstance(v, dict)} | {
-            k for v in options.values() if isinstance(v, dict) for k in v}
-        missing = {k for k in flat if (run["model"], k) not in covered and k not in NOT_VARIANTS}
+        missing = {k for k in flat(options) if (run["model"], k) not in covered and k not in NOT_VARIANTS}
         assert not missing, f"runs.{name}.overrides.models: {sorted(missing)} has no contract variant"
     for model, options in VARIANTS.values():
         assert all(raw["models"][model][k] != v for k, v in options.items()), "a variant of a default is no variant"

@@ -98,6 +98,18 @@ CONTEXT_WARP = Choice(
     "(docs/learning.md), and benchmarks/motion_probe.py found this structure learns it within minutes. Where it "
     "is on, the motion of the horizon is the warp's, not the thesis's model's")
 
+PICK = Choice(
+    "The copy mask while predicting (<code>models.feature_flow.sampling.mask</code>, issue 48)",
+    "<code>hard</code> in the default profile's Dynamics run: each predicted pixel is the copy (the context "
+    "warp's frame in the horizon) or D²'s frame, whichever the trained mask favours (m<sub>t</sub> &gt; 1/2); "
+    "<code>soft</code> elsewhere: their blend, as in training",
+    "{003:Eq. 6.2}: the blend m<sub>t</sub> ⊙ x<sub>t−1</sub> + (1 − m<sub>t</sub>) ⊙ D²(…)",
+    "genvid's choice, as the steered SVG-LP's: the mask learns in the closed loop, where the copy is "
+    "x<sub>t−1</sub> in place, and blends D²'s pixels around the moving object even where the warp has already "
+    "moved it; on the validation clips the blend lost FVD to the pick (docs/learning.md). Where the mask favours "
+    "the copy at every pixel, as the default's Dynamics run's did on the validation clips, the futures are the "
+    "warp's")
+
 DISCRIMINATOR_KERNELS = Choice(
     "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",
     "spatial 4×4 kernels of stride 2, padding 1 (the DCGAN form)",
