@@ -35,6 +35,7 @@ SMOKE = {
     # a curve needs the data stages and trains a run: tests/test_learning_benchmark.py tests its parts
     "learning.py": None,
     "learning_table.py": (["--check"], "is its render"),
+    "sampling_options.py": None,  # needs a trained run's model folder: tests/test_sampling_options.py makes one
     "warp_oracle.py": None,  # needs a benchmark's counterfactual clips: tests/test_svg_lp.py tests its oracle
     # the first training sequences of Dynamics, two steps; the motion columns say "-" without the DAG's classifier
     "memorise.py": (["--run", "dynamics-feature_flow", "--clips", "2,3", "--steps", "2", "--every", "1",
