@@ -4,11 +4,13 @@
         > benchmarks/results/sampling-options-dynamics-feature_flow-<machine>.txt
 
 A family's ``models.<model>.sampling`` options change how a trained model predicts, not what it learned
-(feature flow's and the steered SVG-LP's ``mask``: the copy mask's blend, as trained, or a pick per pixel). Which
+(feature flow's and the steered SVG-LP's ``mask``: the copy mask's blend, as trained, or a pick per pixel; feature
+flow's ``matte``: the layered context warp's matte as trained, or 0 or 1). Which
 option a profile predicts with is a choice, and the protocol's test clips must not make it. This script makes it
 where it belongs: the run's model as the DAG's train stage left it (``models/<run>/model.pt`` under ``--root``)
 predicts the first ``--clips`` sequences of the benchmark's validation range, from their context frames, once under
-each value of each option, and each row is scored beside copy-last's on the same clips:
+every combination of its options' values that applies to the model, and each row is scored beside copy-last's on
+the same clips:
 
 - **psnr**: the mean over clips of the horizon's PSNR, one future per clip (drawn from a generator seeded by
   (``--seed``, the clip's index), as the sample stage seeds a call by its first clip), its frames rounded to uint8 as
@@ -18,13 +20,14 @@ each value of each option, and each row is scored beside copy-last's on the same
 - **motion**: the benchmark's motion classifier's accuracy on the futures, where it has one (dynamics; else "-").
 
 Where the run's model has a context warp (feature flow's ``context_warp``), a last row scores the warp's frames
-alone. The header names the clips, the machine and the accuracy of the real futures (the classifier's ceiling).
+alone, as trained. The header names the clips, the machine and the accuracy of the real futures (the classifier's ceiling).
 Needs the DAG's trained run and, for FVD and motion, ``dvc repro metric_weights motion_classifier@<benchmark>``.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import sys
 from pathlib import Path
 
@@ -36,6 +39,21 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 BATCH = 20  # clips the context warp reads at once (it draws no noise: its frames do not depend on the batch)
+
+
+def variants(sampling, cfg) -> list:
+    """Every combination of the values of ``sampling``'s options (the first option's slowest), leaving out those
+    that do not apply to a model of ``cfg`` (``sampling.against``)."""
+    fields = dataclasses.fields(sampling)
+    values = [getattr(f.metadata.get("rule"), "choices", None) or (getattr(sampling, f.name),) for f in fields]
+    every = (dataclasses.replace(sampling, **{f.name: v for f, v in zip(fields, combo)})
+             for combo in itertools.product(*values))
+    return [options for options in every if options.against(cfg) is None]
+
+
+def label(options) -> str:
+    """``sampling: mask hard, matte soft``: every option's value."""
+    return "sampling: " + ", ".join(f"{f.name} {getattr(options, f.name)}" for f in dataclasses.fields(options))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         psnr = float((10 * torch.log10(1 / mse)).mean())
         acc = "-" if classify is None else f"{motion.accuracy(classify, as_uint8(future), labels):.3f}"
         fvd = "-" if fvd_of is None else f"{fvd_of(future):.1f}"
-        return f"{name:<28} {psnr:>6.2f} {fvd:>7} {acc:>6}"
+        return f"{name:<34} {psnr:>6.2f} {fvd:>7} {acc:>6}"
 
     def predicted() -> torch.Tensor:
         out = []
@@ -131,13 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     if classify is not None:
         print(f"# motion accuracy of the real futures (the ceiling): "
               f"{motion.accuracy(classify, as_uint8(held[:, context:]), labels):.3f}")
-    print(f"{'futures':<28} {'psnr':>6} {'fvd':>7} {'motion':>6}")
+    print(f"{'futures':<34} {'psnr':>6} {'fvd':>7} {'motion':>6}")
     print(row("copy-last", held[:, context - 1:context].expand_as(held[:, context:])), flush=True)
-    for field in dataclasses.fields(sampling):
-        choices = getattr(field.metadata.get("rule"), "choices", None) or ()
-        for value in choices:
-            model.configure_sampling(dataclasses.replace(sampling, **{field.name: value}))
-            print(row(f"sampling.{field.name}: {value}", predicted()), flush=True)
+    for options in variants(sampling, model.cfg):
+        model.configure_sampling(options)
+        print(row(label(options), predicted()), flush=True)
     model.configure_sampling(sampling)
     warped = getattr(model, "warped", None)
     if getattr(model, "warp", None) is not None and warped is not None:

@@ -115,6 +115,29 @@ def test_the_layered_object_moves_whole_by_its_translation_over_the_lower_layer(
     assert torch.allclose(out[rest], torch.full_like(out[rest], 0.2), atol=1e-4)
 
 
+def test_a_hard_matte_moves_the_whole_object_opaque_and_leaves_the_rest_to_the_lower_layer_by_hand():
+    """``hard_matte`` (``sampling.matte: hard``): the matte σ(w · x_c + b) is 0.7 on a 3×3 square and 0.3 elsewhere;
+    made 0 or 1, the square lands 3 columns right and 1 row down at its own value, and the lower layer (in place)
+    shows where it was. The soft matte blends both: the moved square with the lower layer's background, 0.7 · 0.9 +
+    0.3 · 0.2, and where it was, the moved background over the lower layer's square, 0.3 · 0.2 + 0.7 · 0.9: two
+    faint squares. Elsewhere both show the background."""
+    context = torch.full((1, 2, 1, 12, 12), 0.2)
+    context[0, 1, 0, 4:7, 2:5] = 0.9
+    w = 2 * float(np.log(0.7 / 0.3)) / 0.7
+    warp = layered(1, (3.0, 1.0, 0.0), 0.0, (w, -float(np.log(0.7 / 0.3)) - 0.2 * w))
+    hard, soft = warp(context, 1, hard_matte=True)[0, 0, 0], warp(context, 1)[0, 0, 0]
+    assert torch.allclose(hard[5:8, 5:8], torch.full((3, 3), 0.9), atol=1e-5)
+    assert torch.allclose(soft[5:8, 5:8], torch.full((3, 3), 0.7 * 0.9 + 0.3 * 0.2), atol=1e-4)
+    rest = torch.ones(12, 12, dtype=torch.bool)
+    rest[5:8, 5:8] = rest[4:7, 2:5] = False
+    assert torch.allclose(hard[4:7, 2:5], torch.full((3, 3), 0.9), atol=1e-5)
+    assert torch.allclose(soft[4:7, 2:5], torch.full((3, 3), 0.7 * 0.9 + 0.3 * 0.2), atol=1e-4)
+    for out in (hard, soft):
+        assert torch.allclose(out[rest], torch.full_like(out[rest], 0.2), atol=1e-5)
+    with pytest.raises(GenvidError, match="a hard matte needs the layered motion, not 'free': it has no matte"):
+        W.ContextWarp(1, 2, 1, 2, 1)(context, 1, hard_matte=True)
+
+
 def test_the_layered_object_turns_about_its_mattes_centroid_by_hand():
     """Matte 1 everywhere, so the centroid is the frame's centre; a turn of π/2 is a quarter turn of the frame,
     output (i, j) reading (W - 1 - j, i), torch.rot90's clockwise one."""
@@ -193,6 +216,25 @@ def test_predicting_with_a_hard_mask_picks_the_warps_copy_or_d2s_frame_per_pixel
             assert torch.allclose(out[:, k], previous, atol=1e-6), (mask, k)
     assert torch.equal(losses["soft"], losses["hard"])
     assert 0.2 < float((torch.sigmoid(logit) > 0.5).float().mean()) < 0.8  # both sides of the pick are tested
+
+
+def test_predicting_with_a_hard_matte_gives_the_warps_hard_matte_frames():
+    """``sampling.matte: hard``, the mask copying: the horizon is the layered warp's frames with its matte made 0 or
+    1; under ``soft`` its frames as trained. A warp whose head and matte read their inputs, so that the two differ."""
+    from genvid.models.feature_flow.model import FeatureFlowSampling
+
+    context = torch.rand(2, 3, 1, 32, 32, generator=torch.Generator().manual_seed(5))
+    outs = {}
+    for matte in ("soft", "hard"):
+        net = model(warp_motion="layered").eval()
+        with torch.no_grad():
+            torch.nn.init.normal_(net.warp.stack.head.weight, std=0.5)
+            net.warp.matte[-1].bias.fill_(0.0)
+            net.generator.d2[-1].bias[1] = 30.0  # the mask copies
+        net.configure_sampling(FeatureFlowSampling(matte=matte))
+        outs[matte] = net.generate(context, 2, 1, torch.Generator().manual_seed(0))[:, 0]
+        assert torch.allclose(outs[matte], net.warped(context, 3, 5, matte == "hard"), atol=1e-5), matte
+    assert not torch.allclose(outs["soft"], outs["hard"], atol=1e-3)
 
 
 def test_feature_flow_builds_the_warp_its_config_names_and_copies_in_place_while_it_is_untrained():

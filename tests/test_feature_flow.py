@@ -457,3 +457,8 @@ def test_the_prediction_mask_is_checked_where_params_are():
             network({**params, "sampling": {"mask": "round"}}, 1, 32, 3)
     with pytest.raises(GenvidError, match="^models.feature_flow.sampling: mask picks .* needs copy_mask: true"):
         tiny(copy_mask=False).configure_sampling(FeatureFlowSampling(mask="hard"))
+    matte = {"sampling": {"matte": "hard"}}
+    assert network({**params, "context_warp": True, "warp_motion": "layered", **matte}, 1, 32, 3) is not None
+    for off in ({}, {"context_warp": True}):  # no warp, or a warp without a matte
+        with pytest.raises(ParamError, match=r"sampling: matte hardens .* needs context_warp: true and warp_motion: "):
+            network({**params, **off, **matte}, 1, 32, 3)

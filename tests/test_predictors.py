@@ -33,9 +33,10 @@ B, S, HEIGHT = 2, 2, 32
 VARIANTS = {"feature_flow+frame_difference": ("feature_flow", {"frame_difference": True}),  # dynamics-feature_flow
             # issue 48's per-pixel warp: no run turns it on, but its own learning check trains it
             "feature_flow+pixel_warp": ("feature_flow", {"frame_difference": True, "pixel_warp": True}),
-            # issue 48's layered context warp, predicted with the hard pick: dynamics-feature_flow
+            # issue 48's layered context warp, predicted with the hard pick and matte: dynamics-feature_flow
             "feature_flow+context_warp": ("feature_flow", {"frame_difference": True, "context_warp": True,
-                                                           "warp_motion": "layered", "sampling": {"mask": "hard"}})}
+                                                           "warp_motion": "layered",
+                                                           "sampling": {"mask": "hard", "matte": "hard"}})}
 # run overrides of models the contract does not need a variant for, and why
 NOT_VARIANTS = {"in_channels": "grey frames: the same network at 1 channel",
                 "noisy_sigma": "the tokenizer's index noise while training: tests/test_noisy_vq.py and test_gan_prior.py"}

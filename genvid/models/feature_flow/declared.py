@@ -110,6 +110,16 @@ PICK = Choice(
     "the copy at every pixel, as the default's Dynamics run's did on the validation clips, the futures are the "
     "warp's")
 
+MATTE = Choice(
+    "The layered context warp's matte while predicting (<code>models.feature_flow.sampling.matte</code>, issue 48)",
+    "<code>hard</code> in the default profile's Dynamics run: 1 where the trained matte α is above 1/2, else 0, "
+    "so that each pixel of the warp's frames is the rigidly moved layer's or the warped frame's below it; "
+    "<code>soft</code> elsewhere: their blend, as in training",
+    "none: the context warp is genvid's",
+    "genvid's choice, made on the validation clips (benchmarks/sampling_options.py, docs/learning.md): the "
+    "squared error trains a matte that hedges, and a pixel it leaves between the layers shows two faint copies, "
+    "one moved and one still. The matte's centroid and the layer's moves still weigh the trained α")
+
 DISCRIMINATOR_KERNELS = Choice(
     "Discriminator kernels (<code>genvid/models/feature_flow/model.py</code>, issue 46)",
     "spatial 4×4 kernels of stride 2, padding 1 (the DCGAN form)",

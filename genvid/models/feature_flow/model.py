@@ -183,11 +183,16 @@ class FeatureFlowSampling:
     # genvid's (issue 48): "hard": each predicted pixel the copy (x_{t-1} in place, or the context warp's frame) or
     # D²'s, whichever the copy mask favours (m_t > 1/2); "soft": their blend, as trained
     mask: str = field(default="soft", metadata=rule(choices=("soft", "hard")))
+    # genvid's (issue 48): "hard": the layered context warp's matte 1 where α > 1/2, else 0, so that each pixel of its
+    # frames is the moved layer's or the warped one's; "soft": their blend, as trained
+    matte: str = field(default="soft", metadata=rule(choices=("soft", "hard")))
 
     def against(self, cfg: FeatureFlowConfig) -> str | None:
         """A problem with these options for a model of ``cfg``, or None."""
         if self.mask != "soft" and not cfg.copy_mask:
             return "mask picks between the copy and D²'s frame: it needs copy_mask: true"
+        if self.matte != "soft" and not (cfg.context_warp and cfg.warp_motion == "layered"):
+            return "matte hardens the layered context warp's matte: it needs context_warp: true and warp_motion: layered"
         return None
 
 
@@ -349,13 +354,13 @@ class FeatureFlow(nn.Module):
             raise GenvidError(f"{what} must be float [B, T>={min_frames}, {c}, {r}, {r}], got {list(frames.shape)}")
 
     def unroll(self, frames: Tensor, closed: int, total: int, draw, actions: Tensor | None = None,
-               pick: bool = False) -> Tensor:
+               pick: bool = False, hard_matte: bool = False) -> Tensor:
         """Predictions of frames 1..total-1 [B, total-1, C, H, W]: frame t from real frame t-1 while
         t <= ``closed`` (closed loop), from the previous prediction after (open loop); the steered
         model's frame t also from ``actions[:, t-1]`` ([B, >=total-1, A], standardised); ``pick``: the
-        generator's (each pixel the copy or D²'s frame)."""
+        generator's (each pixel the copy or D²'s frame); ``hard_matte``: the context warp's."""
         state: tuple = (None, None)
-        copies = self.warped(frames, closed, total)
+        copies = self.warped(frames, closed, total, hard_matte)
         x_before, x_prev, out = None, frames[:, 0], []
         for t in range(1, total):
             z = draw((frames.shape[0], self.cfg.z_dim))
@@ -368,16 +373,17 @@ class FeatureFlow(nn.Module):
             x_before, x_prev = x_prev, frames[:, t] if t < closed and t < frames.shape[1] else frame
         return torch.stack(out, 1)
 
-    def warped(self, frames: Tensor, closed: int, total: int) -> Tensor | None:
+    def warped(self, frames: Tensor, closed: int, total: int, hard_matte: bool = False) -> Tensor | None:
         """The context warp's copies of future frames closed … (None without one): drawn from the last
-        ``context_frames`` real frames before frame ``closed``, with no gradient (the warp trains first, alone)."""
+        ``context_frames`` real frames before frame ``closed``, with no gradient (the warp trains first, alone);
+        ``hard_matte``: its matte 0 or 1 (``sampling.matte: hard``)."""
         if self.warp is None:
             return None
         c = self.cfg.context_frames
         if closed < c:
             raise GenvidError(f"context_warp reads {c} context frames, got {closed}")
         with torch.no_grad():
-            return self.warp(frames[:, closed - c:closed], total - closed)
+            return self.warp(frames[:, closed - c:closed], total - closed, hard_matte)
 
     def loss(self, frames: Tensor, step: int, cond: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
         """{"g": l2_weight · closed-loop L2 + adv_weight · non-saturating loss, "d": cross-entropy};
@@ -413,7 +419,8 @@ class FeatureFlow(nn.Module):
                  cond: Tensor | None = None) -> Tensor:
         """[B, num_samples, horizon, C, H, W] in [0, 1]; all noise from ``generator``; the steered
         model reads ``cond`` [B, Tc + horizon, A] (rows Tc - 1 .. Tc + horizon - 2 steer the horizon); with
-        ``sampling.mask: hard`` each pixel is the copy or D²'s frame, whichever the copy mask favours."""
+        ``sampling.mask: hard`` each pixel is the copy or D²'s frame, whichever the copy mask favours; with
+        ``sampling.matte: hard`` the context warp's matte is 0 or 1."""
         self._check(context, 1, "context")
         b, tc = context.shape[:2]
         x = sample_rows(context, horizon, num_samples)
@@ -422,5 +429,5 @@ class FeatureFlow(nn.Module):
             actions = actions.repeat_interleave(num_samples, dim=0)
         with torch.no_grad():
             pred = self.unroll(x, tc, tc + horizon, lambda shape: randn_on(generator, shape, x.device), actions,
-                               pick=self.sampling.mask == "hard")
+                               pick=self.sampling.mask == "hard", hard_matte=self.sampling.matte == "hard")
         return pred[:, tc - 1:].unflatten(0, (b, num_samples))

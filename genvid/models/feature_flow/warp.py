@@ -126,14 +126,17 @@ class ContextWarp(nn.Module):
         v, a = raw[:, :2], raw[:, 2:]
         return torch.stack([cap((k + 1) * v + (k + 1) ** 2 / 2 * a) for k in range(self.frames)], dim=1)
 
-    def forward(self, context: Tensor, horizon: int) -> Tensor:
-        """[B, min(horizon, frames), C, H, W]: the copies of the first future frames."""
+    def forward(self, context: Tensor, horizon: int, hard_matte: bool = False) -> Tensor:
+        """[B, min(horizon, frames), C, H, W]: the copies of the first future frames; ``hard_matte`` (predicting,
+        layered only): the matte 1 where α > 1/2, else 0, so that no pixel blends the two layers."""
         if self.motion == "layered":
-            return self.layered(context, horizon)
+            return self.layered(context, horizon, hard_matte)
+        if hard_matte:
+            raise GenvidError(f"a hard matte needs the layered motion, not {self.motion!r}: it has no matte")
         shifts = self.displacements(context)
         return torch.stack([warp_pixels(context[:, -1], shifts[:, k]) for k in range(min(horizon, self.frames))], dim=1)
 
-    def layered(self, context: Tensor, horizon: int) -> Tensor:
+    def layered(self, context: Tensor, horizon: int, hard_matte: bool = False) -> Tensor:
         """The layered motion's copies (module docstring)."""
         frames = list(context.unbind(1))
         last, f = frames[-1], self.frames
@@ -149,6 +152,8 @@ class ContextWarp(nn.Module):
         rows = torch.arange(h, dtype=last.dtype, device=last.device).view(1, h, 1)
         cx = (weight[:, :1] * cols).sum(dim=(2, 3), keepdim=True)  # [B, 1, 1, 1]: the matte's centroid
         cy = (weight[:, :1] * rows).sum(dim=(2, 3), keepdim=True)
+        if hard_matte:  # after the centroid and the moves, which the trained α weighs
+            alpha = (alpha > 0.5).to(alpha.dtype)
         t, turn = cap(moves[:, :, :2]), MAX_TURN * torch.tanh(moves[:, :, 2] / SOFTNESS)
         cos, sin = torch.cos(turn), torch.sin(turn)  # [B, n, 1, 1]
         # output pixel q reads the layer at c + R(-θ)(q - c - t)
