@@ -55,11 +55,12 @@ from genvid.models.feature_flow.warp import LOSSES, MOTIONS, ContextWarp, Displa
 
 
 def make_probe(mode: str, channels: int, context: int, horizon: int, count: int, width: int,
-               scale: int, motion: str = "free", levels: int = 1, loss: str = "squared") -> ContextWarp | DisplacementStack:
+               scale: int, motion: str = "free", levels: int = 1, loss: str = "squared",
+               matte_weight: float = 0.0) -> ContextWarp | DisplacementStack:
     """The context probe is feature flow's context warp (``motion``: its parametrisation); the rollout probe its
     stack, reading one frame and ``count`` differences, drawing one displacement."""
     if mode == "context":
-        return ContextWarp(channels, context, horizon, width, scale, motion, levels, loss)
+        return ContextWarp(channels, context, horizon, width, scale, motion, levels, loss, matte_weight)
     return DisplacementStack(channels * (1 + count), 1, width, scale)
 
 
@@ -85,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="context: one displacement per future frame, or a velocity and an acceleration per pixel")
     parser.add_argument("--loss", choices=LOSSES, default="squared", help="context: the warp's training loss")
     parser.add_argument("--levels", type=int, default=1, help="context: the loss over this many pooled scales")
+    parser.add_argument("--matte-weight", type=float, default=0.0,
+                        help="context, layered: λ · mean(α) added to the loss (the warp's matte_weight)")
     parser.add_argument("--differences", type=int, default=7, help="rollout: frame differences read per step")
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--clips", type=int, default=0, help="the first N training sequences (0: every one)")
@@ -102,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("scale", "differences", "width", "steps", "every", "batch", "score_clips"):
         if getattr(args, name) < 1:
             raise SystemExit(f"motion_probe.py: --{name.replace('_', '-')} must be >= 1")
+    if args.matte_weight < 0 or (args.matte_weight and (args.mode, args.motion) != ("context", "layered")):
+        raise SystemExit("motion_probe.py: --matte-weight must be >= 0, and 0 but for --mode context --motion layered")
 
     from genvid import params as P
     from genvid.data.benchmark import generator, is_generated, sequence_frames
@@ -157,11 +162,12 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.manual_seed(args.seed)
     probe = make_probe(args.mode, train.shape[2], context, horizon, args.differences, args.width, args.scale,
-                       args.motion, args.levels, args.loss)
+                       args.motion, args.levels, args.loss, args.matte_weight)
     opt = AdamW(probe.parameters(), lr=args.lr, weight_decay=0.0)
     schedule = TrainConfig(steps=args.steps, batch_size=args.batch, lr=args.lr, schedule=args.schedule)
     print(f"# {args.benchmark}: a {args.mode} warp probe (benchmarks/motion_probe.py)"
-          + (f", {args.motion} motion, {args.loss} loss over {args.levels} scale(s)" if args.mode == "context" else "") + f", features at 1/{args.scale} of the "
+          + (f", {args.motion} motion, {args.loss} loss over {args.levels} scale(s)" if args.mode == "context" else "")
+          + (f", matte weight {args.matte_weight}" if args.matte_weight else "") + f", features at 1/{args.scale} of the "
           f"frame, width {args.width}" + (f", {args.differences} differences" if args.mode == "rollout" else "")
           + f"; the first {size} training sequences, batch {args.batch}, lr {args.lr} ({args.schedule}), seed {args.seed}; "
           f"{context} -> {horizon}, scored on {scored} held-out validation sequences, one future each")

@@ -74,11 +74,11 @@ def test_acceleration_motion_draws_each_future_displacement_from_one_velocity_an
 
 
 def layered(frames: int, moves: tuple[float, float, float], matte_bias: float = 20.0,
-            fine: tuple[float, float] | None = None) -> W.ContextWarp:
+            fine: tuple[float, float] | None = None, matte_weight: float = 0.0) -> W.ContextWarp:
     """A layered warp of one channel, two context frames and ``frames`` futures whose object layer moves by ``moves``
     (t_x, t_y in pixels, θ in radians) at every future frame, its matte σ(``matte_bias``) everywhere, or with ``fine``
     = (w, b), σ(w · x_c + b) per pixel; the lower layer's fields are zero (in place)."""
-    warp = W.ContextWarp(1, 2, frames, 2, 1, "layered")
+    warp = W.ContextWarp(1, 2, frames, 2, 1, "layered", matte_weight=matte_weight)
     tx, ty, turn = moves
     raw = [float(np.arctanh(v / W.MAX_SHIFT)) * W.SOFTNESS for v in (tx, ty)]
     raw.append(float(np.arctanh(turn / W.MAX_TURN)) * W.SOFTNESS)
@@ -157,6 +157,31 @@ def test_the_absolute_loss_is_the_mean_absolute_error_by_hand_and_an_unknown_los
         W.ContextWarp(3, 4, 3, 4, 2, loss="huber")
     with pytest.raises(GenvidError, match=r"pyramid \(levels 2\) sums squared errors: it has no absolute loss"):
         W.ContextWarp(3, 4, 3, 4, 2, levels=2, loss="absolute")  # refused, not silently squared or single-level
+
+
+def test_the_matte_weight_adds_the_mattes_mean_to_the_loss_and_its_gradient_shrinks_the_matte_by_hand():
+    """Layers standing still over a lower layer in place: the copies are the last context frame whatever α is, so
+    the squared error has no gradient in α, and the loss's gradient in the matte's logit b (α = σ(b) everywhere) is
+    λ σ(b) (1 − σ(b)); the loss is the squared error plus λ σ(b)."""
+    clips = torch.rand(2, 4, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    lam, b = 0.3, 0.5
+    warp = layered(2, (0.0, 0.0, 0.0), b, matte_weight=lam)
+    loss, scalars = warp.loss(clips)
+    sigma = 1 / (1 + np.exp(-b))
+    mse = float(((clips[:, 1:2] - clips[:, 2:4]) ** 2).mean())
+    assert scalars["mse"] == pytest.approx(mse, rel=1e-6) and scalars["matte_area"] == pytest.approx(sigma, rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(mse + lam * sigma, rel=1e-6)
+    loss.backward()
+    assert float(warp.stack.head.bias.grad[-1]) == pytest.approx(lam * sigma * (1 - sigma), rel=1e-5)
+    assert "matte_area" not in layered(2, (0.0, 0.0, 0.0), b).loss(clips)[1]  # λ = 0: the squared error alone
+
+
+def test_a_matte_weight_is_refused_where_there_is_no_matte_or_it_is_negative():
+    with pytest.raises(GenvidError, match=r"matte weight must be >= 0, and 0 but for the layered motion .* got 0.1 "
+                                          r"with 'free'"):
+        W.ContextWarp(1, 2, 1, 2, 1, matte_weight=0.1)
+    with pytest.raises(GenvidError, match=r"matte weight must be >= 0.* got -0.1 with 'layered'"):
+        W.ContextWarp(1, 2, 1, 2, 1, "layered", matte_weight=-0.1)
 
 
 def test_the_loss_refuses_clips_without_a_future():

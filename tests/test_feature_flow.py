@@ -462,3 +462,5 @@ def test_the_prediction_mask_is_checked_where_params_are():
     for off in ({}, {"context_warp": True}):  # no warp, or a warp without a matte
         with pytest.raises(ParamError, match=r"sampling: matte hardens .* needs context_warp: true and warp_motion: "):
             network({**params, **off, **matte}, 1, 32, 3)
+        with pytest.raises(ParamError, match=r"warp_matte_weight weighs the layered context warp's matte: it needs "):
+            network({**params, **off, "warp_matte_weight": 0.002}, 1, 32, 3)

@@ -58,3 +58,6 @@ def test_a_missing_classifier_and_a_bad_size_are_one_line(tmp_path):
         probe_mod.main(["--root", str(tmp_path), "--clips", "4", "--steps", "1", "--score-clips", "2", "--fvd"])
     with pytest.raises(SystemExit, match="--every must be >= 1"):
         probe_mod.main(["--every", "0"])
+    for bad in (["--matte-weight", "0.01"], ["--motion", "layered", "--matte-weight", "-1"]):
+        with pytest.raises(SystemExit, match="--matte-weight must be >= 0, and 0 but for --mode context --motion layered"):
+            probe_mod.main(bad)

@@ -110,6 +110,15 @@ PICK = Choice(
     "the copy at every pixel, as the default's Dynamics run's did on the validation clips, the futures are the "
     "warp's")
 
+MATTE_WEIGHT = Choice(
+    "The layered context warp's matte area (<code>models.feature_flow.warp_matte_weight</code>, issue 48)",
+    "λ · mean(α) added to the warp's training loss: λ = 0.002 in the default profile's Dynamics run, 0 elsewhere",
+    "none: the context warp is genvid's",
+    "genvid's choice: under the squared error alone the matte learned to cover the still background and left the "
+    "object to the free warp below, which tore it (docs/learning.md); costing the moved layer its area leaves it "
+    "the object. λ from the object's share of a frame (about 3 %), tried once with benchmarks/motion_probe.py on "
+    "the validation clips")
+
 MATTE = Choice(
     "The layered context warp's matte while predicting (<code>models.feature_flow.sampling.matte</code>, issue 48)",
     "<code>hard</code> in the default profile's Dynamics run: 1 where the trained matte α is above 1/2, else 0, "

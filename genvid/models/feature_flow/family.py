@@ -51,7 +51,7 @@ def fit_warp(ctx: RunContext, fit: Fit, cfg: model.FeatureFlowConfig) -> tuple[C
 BEFORE = Before((WARP,), fit_warp)
 CHOICES = (declared.BORDER, declared.SIZES, declared.LOSSES, declared.OPEN_L2, declared.FRAME_DIFFERENCE,
            declared.MOVE_COPY, declared.FLOW_SKIP, declared.PIXEL_WARP, declared.OBJECT_WEIGHT,
-           declared.CONTEXT_WARP, declared.PICK, declared.MATTE, declared.DISCRIMINATOR_KERNELS, declared.DISCRIMINATOR)
+           declared.CONTEXT_WARP, declared.PICK, declared.MATTE_WEIGHT, declared.MATTE, declared.DISCRIMINATOR_KERNELS, declared.DISCRIMINATOR)
 SPEC = pixel_spec("feature_flow", model.FeatureFlowConfig, model.FeatureFlow, label="feature flow GAN",
                   citation="seed 003 §6.3", choices=CHOICES, ablation_table=declared.ABLATION_TABLE, before=BEFORE,
                   sampling=model.FeatureFlowSampling)

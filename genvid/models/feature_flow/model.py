@@ -134,6 +134,7 @@ class FeatureFlowConfig:
     # free: a displacement field per future frame; layered: an object layer moved rigidly over that warp (warp.py)
     warp_motion: str = field(default="free", metadata=rule(choices=("free", "layered")))
     warp_loss: str = field(default="squared", metadata=rule(choices=("squared", "absolute")))  # its training loss
+    warp_matte_weight: float = field(default=0.0, metadata=rule(min=0.0))  # layered: λ · mean(α) added to its loss
 
     def validate(self) -> str | None:
         for name in ("pixel_warp", "context_warp"):
@@ -150,6 +151,9 @@ class FeatureFlowConfig:
                    f"{self.resolution} / {self.flow_scale}"
         if self.context_warp and self.resolution // self.warp_scale < 8:
             return f"resolution / warp_scale must be >= 8, got {self.resolution} / {self.warp_scale}"
+        if self.warp_matte_weight > 0 and not (self.context_warp and self.warp_motion == "layered"):
+            return "warp_matte_weight weighs the layered context warp's matte: it needs context_warp: true and " \
+                   "warp_motion: layered"
         if self.kappa % 2 != 1:
             return f"kappa must be odd (kappa = 2n + 1), got {self.kappa}"
         return None
@@ -197,13 +201,13 @@ class FeatureFlowSampling:
 
 
 WARP_SIZES = ("channels", "resolution", "context_frames", "warp_frames", "warp_width", "warp_scale", "warp_motion",
-              "warp_loss")
+              "warp_loss", "warp_matte_weight")
 
 
 def context_warp(cfg: FeatureFlowConfig) -> ContextWarp:
     """The config's context warp (genvid.models.feature_flow.warp), untrained."""
     return ContextWarp(cfg.channels, cfg.context_frames, cfg.warp_frames, cfg.warp_width, cfg.warp_scale,
-                       cfg.warp_motion, loss=cfg.warp_loss)
+                       cfg.warp_motion, loss=cfg.warp_loss, matte_weight=cfg.warp_matte_weight)
 
 
 def object_weights(frames: Tensor, weight: float) -> Tensor:

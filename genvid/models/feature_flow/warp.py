@@ -21,6 +21,11 @@ whole frame warped by D_k as above (which may stretch the background over where 
 its edge can follow the object's. (benchmarks/motion_probe.py, on the validation clips: the two convolutions learned
 more a step than one; a matte forced to 0 or 1 in the forward pass, straight-through, learned less.)
 
+Nothing in that sum says which layer is the object's, and under the squared error alone the matte learned the
+reverse: near 1 over the still background, low on the object, which the free warp below then moved and tore
+(docs/learning.md). ``matte_weight`` λ adds λ · mean(α) to the loss: the moved layer costs its area, so it
+covers what moving pays for, the object (about 3 % of a Dynamics frame).
+
 Why: feature flow reads the motion one frame at a time, through fixels four pixels wide and a ConvLSTM, and at a
 CPU's budgets it never learned Dynamics' motion (docs/learning.md); benchmarks/motion_probe.py found that this
 structure learns it within minutes. The family trains it first, alone, on the squared error of the horizon's
@@ -100,7 +105,7 @@ class ContextWarp(nn.Module):
     warped by its own displacement."""
 
     def __init__(self, channels: int, context_frames: int, frames: int, width: int, scale: int,
-                 motion: str = "free", levels: int = 1, loss: str = "squared"):
+                 motion: str = "free", levels: int = 1, loss: str = "squared", matte_weight: float = 0.0):
         super().__init__()
         if motion not in MOTIONS:
             raise GenvidError(f"the context warp's motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
@@ -110,6 +115,10 @@ class ContextWarp(nn.Module):
             raise GenvidError(f"the context warp's pyramid (levels {levels}) sums squared errors: it has no absolute loss")
         self.context_frames, self.frames, self.motion, self.levels = context_frames, frames, motion, levels
         self.norm = loss
+        if matte_weight < 0 or (matte_weight > 0 and motion != "layered"):
+            raise GenvidError(f"the context warp's matte weight must be >= 0, and 0 but for the layered motion (it has "
+                              f"the matte), got {matte_weight} with {motion!r}")
+        self.matte_weight = matte_weight
         fields = {"free": frames, "acceleration": 2, "layered": frames}[motion]
         self.stack = DisplacementStack(channels * context_frames, fields, width, scale,
                                        3 * frames + 1 if motion == "layered" else 0)
@@ -130,14 +139,14 @@ class ContextWarp(nn.Module):
         """[B, min(horizon, frames), C, H, W]: the copies of the first future frames; ``hard_matte`` (predicting,
         layered only): the matte 1 where α > 1/2, else 0, so that no pixel blends the two layers."""
         if self.motion == "layered":
-            return self.layered(context, horizon, hard_matte)
+            return self.layered(context, horizon, hard_matte)[0]
         if hard_matte:
             raise GenvidError(f"a hard matte needs the layered motion, not {self.motion!r}: it has no matte")
         shifts = self.displacements(context)
         return torch.stack([warp_pixels(context[:, -1], shifts[:, k]) for k in range(min(horizon, self.frames))], dim=1)
 
-    def layered(self, context: Tensor, horizon: int, hard_matte: bool = False) -> Tensor:
-        """The layered motion's copies (module docstring)."""
+    def layered(self, context: Tensor, horizon: int, hard_matte: bool = False) -> tuple[Tensor, Tensor]:
+        """The layered motion's copies (module docstring) and its trained matte α [B, 1, H, W]."""
         frames = list(context.unbind(1))
         last, f = frames[-1], self.frames
         raw = self.stack.raw(stack_input(frames))
@@ -152,8 +161,8 @@ class ContextWarp(nn.Module):
         rows = torch.arange(h, dtype=last.dtype, device=last.device).view(1, h, 1)
         cx = (weight[:, :1] * cols).sum(dim=(2, 3), keepdim=True)  # [B, 1, 1, 1]: the matte's centroid
         cy = (weight[:, :1] * rows).sum(dim=(2, 3), keepdim=True)
-        if hard_matte:  # after the centroid and the moves, which the trained α weighs
-            alpha = (alpha > 0.5).to(alpha.dtype)
+        # hard: after the centroid and the moves, which the trained α weighs
+        matte_of_layer = (alpha > 0.5).to(alpha.dtype) if hard_matte else alpha
         t, turn = cap(moves[:, :, :2]), MAX_TURN * torch.tanh(moves[:, :, 2] / SOFTNESS)
         cos, sin = torch.cos(turn), torch.sin(turn)  # [B, n, 1, 1]
         # output pixel q reads the layer at c + R(-θ)(q - c - t)
@@ -164,16 +173,20 @@ class ContextWarp(nn.Module):
             return warp_pixels(frame.unsqueeze(1).expand(-1, n, -1, -1, -1).flatten(0, 1),
                                shifts.flatten(0, 1)).unflatten(0, (-1, n))
 
-        moved = each(torch.cat([alpha * last, alpha], dim=1), reads)
-        return (1 - moved[:, :, -1:]) * each(last, fields[:, :n]) + moved[:, :, :-1]
+        moved = each(torch.cat([matte_of_layer * last, matte_of_layer], dim=1), reads)
+        return (1 - moved[:, :, -1:]) * each(last, fields[:, :n]) + moved[:, :, :-1], alpha
 
     def loss(self, clips: Tensor) -> tuple[Tensor, dict[str, float]]:
         """The squared error of the warped frames against the clips' own futures ([B, T, C, H, W] in [0, 1], the
-        first ``context_frames`` the context), beside copy-last's on the same frames."""
+        first ``context_frames`` the context), beside copy-last's on the same frames; plus ``matte_weight`` ·
+        mean(α) where it is above 0."""
         c = self.context_frames
         if clips.ndim != 5 or clips.shape[1] <= c:
             raise GenvidError(f"the context warp trains on clips [B, T > {c}, C, H, W], got {list(clips.shape)}")
-        copies = self(clips[:, :c], clips.shape[1] - c)
+        if self.matte_weight > 0:
+            copies, alpha = self.layered(clips[:, :c], clips.shape[1] - c)
+        else:
+            copies, alpha = self(clips[:, :c], clips.shape[1] - c), None
         truth = clips[:, c:c + copies.shape[1]]
         mse = ((copies - truth) ** 2).mean()
         copy_last = float(((clips[:, c - 1:c] - truth) ** 2).mean())
@@ -181,7 +194,12 @@ class ContextWarp(nn.Module):
             loss = (copies - truth).abs().mean()
         else:
             loss = pyramid_mse(copies, truth, self.levels) if self.levels > 1 else mse
-        return loss, {"mse": float(mse.detach()), "copy_last_mse": copy_last}
+        scalars = {"mse": float(mse.detach()), "copy_last_mse": copy_last}
+        if alpha is not None:
+            area = alpha.mean()
+            loss = loss + self.matte_weight * area
+            scalars["matte_area"] = float(area.detach())
+        return loss, scalars
 
 
 def pyramid_mse(pred: Tensor, truth: Tensor, levels: int) -> Tensor:
