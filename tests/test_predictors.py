@@ -33,9 +33,10 @@ B, S, HEIGHT = 2, 2, 32
 VARIANTS = {"feature_flow+frame_difference": ("feature_flow", {"frame_difference": True}),  # dynamics-feature_flow
             # issue 48's per-pixel warp: no run turns it on, but its own learning check trains it
             "feature_flow+pixel_warp": ("feature_flow", {"frame_difference": True, "pixel_warp": True}),
-            # issue 48's layered context warp, predicted with the hard pick and matte: dynamics-feature_flow
+            # issue 48's layered context warp, its matte costing its area, predicted with the hard pick and
+            # matte: dynamics-feature_flow
             "feature_flow+context_warp": ("feature_flow", {"frame_difference": True, "context_warp": True,
-                                                           "warp_motion": "layered",
+                                                           "warp_motion": "layered", "warp_matte_weight": 0.002,
                                                            "sampling": {"mask": "hard", "matte": "hard"}})}
 # run overrides of models the contract does not need a variant for, and why
 NOT_VARIANTS = {"in_channels": "grey frames: the same network at 1 channel",
